@@ -1,0 +1,160 @@
+//! Command line and environment: what the binary can be asked to do, validated once into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::Limits;
+use crate::store::DataSource;
+
+/// planatlas: the Liaoning "one circle, one belt, two zones" plan as an OGC API – Features service.
+///
+/// Serves the plan's four regions, its 14 cities and 100 counties, and the plan's projects, with proximity
+/// and "which region is this place in" queries, to web maps, planners and GIS tools (QGIS, GDAL, ArcGIS).
+/// With no subcommand it runs `serve`.
+#[derive(Debug, Parser)]
+#[command(name = "planatlas", version, args_conflicts_with_subcommands = true, max_term_width = 110)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Load and validate the data, print what was loaded and how long it took, and exit (status 1 on a bad file).
+    Check(DataArgs),
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding the geodata files (liaoning-cities.geojson, liaoning-counties.geojson, regions.toml, ...).
+    /// Default: the copy of the shipped geodata/ embedded in the binary, so it runs from any directory.
+    #[arg(long, env = "PLANATLAS_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The data source these arguments name.
+    pub fn source(&self) -> DataSource {
+        self.data.clone().map_or(DataSource::Embedded, DataSource::Dir)
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Use 0.0.0.0:PORT to accept connections from other hosts; port 0 picks a
+    /// free port (the bound address is logged).
+    #[arg(long, env = "PLANATLAS_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// The data to serve.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Public base URL used in every link the service writes (e.g. `https://maps.example.org/planatlas`) when it
+    /// runs behind a reverse proxy. Default: derived from each request's Host header and scheme.
+    #[arg(long, env = "PLANATLAS_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Items per page when a request gives no `limit`.
+    #[arg(long, env = "PLANATLAS_DEFAULT_LIMIT", default_value_t = 10, value_name = "N")]
+    pub default_limit: usize,
+
+    /// Largest page a request may get; a larger `limit` is clamped to this, not rejected.
+    #[arg(long, env = "PLANATLAS_MAX_LIMIT", default_value_t = 1000, value_name = "N")]
+    pub max_limit: usize,
+
+    /// Origins allowed by CORS (repeat the flag or separate with commas); `*` allows any origin.
+    #[arg(long = "cors-origin", env = "PLANATLAS_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
+
+    /// Log format.
+    #[arg(long, env = "PLANATLAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Worker threads (default: one per CPU core).
+    #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// Validated server settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Public base URL without a trailing slash, if fixed.
+    pub base_url: Option<String>,
+    /// Paging limits.
+    pub limits: Limits,
+    /// CORS origins (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// Worker threads.
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: listen on 127.0.0.1 with an OS-chosen port, default limits.
+    pub fn local() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            base_url: None,
+            limits: Limits::default(),
+            cors_origins: vec!["*".to_owned()],
+            workers: Some(2),
+        }
+    }
+}
+
+impl TryFrom<&ServeArgs> for Settings {
+    type Error = String;
+
+    fn try_from(a: &ServeArgs) -> Result<Self, Self::Error> {
+        if a.max_limit == 0 {
+            return Err("--max-limit must be at least 1".into());
+        }
+        if a.default_limit == 0 || a.default_limit > a.max_limit {
+            return Err(format!("--default-limit must be between 1 and --max-limit ({})", a.max_limit));
+        }
+        let base_url = match &a.base_url {
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                return Err(format!("--base-url '{u}' must start with http:// or https://"));
+            }
+            Some(u) => Some(u.trim_end_matches('/').to_owned()),
+            None => None,
+        };
+        if a.workers == Some(0) {
+            return Err("--workers must be at least 1".into());
+        }
+        Ok(Self {
+            listen: a.listen,
+            base_url,
+            limits: Limits { default_limit: a.default_limit, max_limit: a.max_limit },
+            cors_origins: a
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            workers: a.workers,
+        })
+    }
+}

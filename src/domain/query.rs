@@ -1,0 +1,211 @@
+//! Query values shared by every endpoint: `bbox`, `limit`/`offset` and the errors their parsing reports.
+
+use std::fmt;
+
+use geo::{Coord, Rect};
+
+/// A request parameter that could not be accepted: which one, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    /// The parameter's name as it appears on the wire (`bbox`, `limit`, `lon`).
+    pub parameter: String,
+    /// What is wrong, phrased so the caller knows what to send instead.
+    pub detail: String,
+}
+
+impl ParamError {
+    /// A new error for `parameter`.
+    pub fn new(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { parameter: parameter.into(), detail: detail.into() }
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "parameter `{}`: {}", self.parameter, self.detail)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+/// Parses a finite number, naming the parameter when it is not one.
+pub fn parse_f64(parameter: &str, raw: &str) -> Result<f64, ParamError> {
+    let value: f64 =
+        raw.trim().parse().map_err(|_| ParamError::new(parameter, format!("'{raw}' is not a number")))?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(ParamError::new(parameter, format!("'{raw}' is not a finite number")))
+    }
+}
+
+/// A longitude in degrees, checked to lie in [-180, 180].
+pub fn parse_lon(parameter: &str, raw: &str) -> Result<f64, ParamError> {
+    let v = parse_f64(parameter, raw)?;
+    if (-180.0..=180.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ParamError::new(parameter, format!("longitude {v} is outside [-180, 180]")))
+    }
+}
+
+/// A latitude in degrees, checked to lie in [-90, 90].
+pub fn parse_lat(parameter: &str, raw: &str) -> Result<f64, ParamError> {
+    let v = parse_f64(parameter, raw)?;
+    if (-90.0..=90.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ParamError::new(parameter, format!("latitude {v} is outside [-90, 90]")))
+    }
+}
+
+/// A bounding box: `minx,miny,maxx,maxy` (or six numbers with heights, which are ignored).
+///
+/// The numbers are in the CRS the request names (`bbox-crs`), CRS84 by default; [`Bbox::parse`] only checks the
+/// shape and order, and [`Bbox::check_lon_lat`] the ranges once the CRS is known to be geographic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    /// The lower-left corner (first axis, second axis) as written in the request.
+    pub min: Coord<f64>,
+    /// The upper-right corner as written.
+    pub max: Coord<f64>,
+}
+
+impl Bbox {
+    /// Parses `a,b,c,d` or `a,b,zmin,c,d,zmax`.
+    pub fn parse(raw: &str) -> Result<Self, ParamError> {
+        let parts: Vec<&str> = raw.split(',').collect();
+        let numbers =
+            parts.iter().map(|p| parse_f64("bbox", p)).collect::<Result<Vec<f64>, ParamError>>().map_err(
+                |_| ParamError::new("bbox", format!("'{raw}' must be 4 (or 6) comma-separated numbers")),
+            )?;
+        let (min, max) = match numbers.as_slice() {
+            [a, b, c, d] | [a, b, _, c, d, _] => (Coord { x: *a, y: *b }, Coord { x: *c, y: *d }),
+            _ => {
+                return Err(ParamError::new(
+                    "bbox",
+                    format!("'{raw}' has {} numbers; 4 (minx,miny,maxx,maxy) or 6 are needed", numbers.len()),
+                ));
+            }
+        };
+        if min.x > max.x || min.y > max.y {
+            return Err(ParamError::new(
+                "bbox",
+                format!(
+                    "'{raw}': the lower corner must not exceed the upper corner (min <= max on each axis)"
+                ),
+            ));
+        }
+        Ok(Self { min, max })
+    }
+
+    /// Checks that a CRS84 box lies within longitude [-180, 180] and latitude [-90, 90].
+    pub fn check_lon_lat(&self) -> Result<(), ParamError> {
+        let lon_ok = |v: f64| (-180.0..=180.0).contains(&v);
+        let lat_ok = |v: f64| (-90.0..=90.0).contains(&v);
+        if lon_ok(self.min.x) && lon_ok(self.max.x) && lat_ok(self.min.y) && lat_ok(self.max.y) {
+            Ok(())
+        } else {
+            Err(ParamError::new(
+                "bbox",
+                "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (CRS84 order: lon,lat)",
+            ))
+        }
+    }
+
+    /// The box as a `geo` rectangle.
+    pub fn rect(&self) -> Rect<f64> {
+        Rect::new(self.min, self.max)
+    }
+}
+
+/// The paging limits a deployment allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Items per page when the request gives no `limit`.
+    pub default_limit: usize,
+    /// The most items one page may hold; larger requests are clamped to it.
+    pub max_limit: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { default_limit: 10, max_limit: 1000 }
+    }
+}
+
+/// One page of a result: `limit` items from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Items on the page, already clamped to the allowed maximum.
+    pub limit: usize,
+    /// Items skipped before the page.
+    pub offset: usize,
+}
+
+impl Page {
+    /// Parses `limit` and `offset`, clamping `limit` to [1, max] as OGC API – Features asks.
+    pub fn parse(limit: Option<&str>, offset: Option<&str>, limits: Limits) -> Result<Self, ParamError> {
+        let limit = match limit {
+            None => limits.default_limit,
+            Some(raw) => {
+                let v: i64 = raw.trim().parse().map_err(|_| {
+                    ParamError::new(
+                        "limit",
+                        format!("'{raw}' is not a whole number (1..={})", limits.max_limit),
+                    )
+                })?;
+                if v < 1 {
+                    return Err(ParamError::new("limit", format!("{v} is below the minimum of 1")));
+                }
+                usize::try_from(v).unwrap_or(usize::MAX).min(limits.max_limit)
+            }
+        };
+        let offset = match offset {
+            None => 0,
+            Some(raw) => {
+                let v: i64 = raw.trim().parse().map_err(|_| {
+                    ParamError::new("offset", format!("'{raw}' is not a whole number (>= 0)"))
+                })?;
+                usize::try_from(v).map_err(|_| ParamError::new("offset", format!("{v} is negative")))?
+            }
+        };
+        Ok(Self { limit, offset })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_with_three_numbers_is_rejected() {
+        let e = Bbox::parse("1,2,3").unwrap_err();
+        assert_eq!(e.parameter, "bbox");
+        assert!(e.detail.contains("3 numbers"));
+    }
+
+    #[test]
+    fn bbox_with_min_above_max_is_rejected() {
+        assert!(Bbox::parse("124,41,123,42").is_err());
+    }
+
+    #[test]
+    fn bbox_with_six_numbers_drops_heights() {
+        let b = Bbox::parse("123,41,0,124,42,100").unwrap();
+        assert_eq!(b.max, Coord { x: 124.0, y: 42.0 });
+    }
+
+    #[test]
+    fn limit_above_the_maximum_is_clamped_not_rejected() {
+        let p = Page::parse(Some("100000"), None, Limits::default()).unwrap();
+        assert_eq!(p.limit, 1000);
+    }
+
+    #[test]
+    fn limit_zero_and_negative_offset_are_rejected() {
+        assert_eq!(Page::parse(Some("0"), None, Limits::default()).unwrap_err().parameter, "limit");
+        assert_eq!(Page::parse(None, Some("-1"), Limits::default()).unwrap_err().parameter, "offset");
+        assert_eq!(Page::parse(Some("ten"), None, Limits::default()).unwrap_err().parameter, "limit");
+    }
+}

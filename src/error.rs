@@ -1,0 +1,110 @@
+//! The one place where errors become HTTP: `application/problem+json` (RFC 7807).
+//!
+//! A 4xx says what to fix: its `detail` names the parameter and what is wrong, and `parameter` carries the
+//! name for programs. A 5xx is logged with its cause and answered opaquely.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::domain::ParamError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter or body field could not be accepted (400).
+    #[error("{0}")]
+    BadParam(#[from] ParamError),
+    /// The request as a whole is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such collection, feature or page (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The method is not allowed on this path (405).
+    #[error("method {method} is not allowed here; allowed: {allowed}")]
+    MethodNotAllowed {
+        /// The method the client used.
+        method: String,
+        /// The methods the path accepts.
+        allowed: &'static str,
+    },
+    /// No representation matches the `Accept` header (406).
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// The request body is larger than allowed (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request body has a media type the endpoint does not take (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Something failed inside the server (500); the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 for `parameter`.
+    pub fn param(parameter: &str, detail: impl Into<String>) -> Self {
+        Self::BadParam(ParamError::new(parameter, detail))
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            Self::BadParam(_) => "invalid-parameter",
+            Self::BadRequest(_) => "bad-request",
+            Self::NotFound(_) => "not-found",
+            Self::MethodNotAllowed { .. } => "method-not-allowed",
+            Self::NotAcceptable(_) => "not-acceptable",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::Internal(_) => "internal-error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadParam(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut body = json!({
+            "type": format!("urn:planatlas:problem:{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+        });
+        match self {
+            Self::BadParam(e) => {
+                body["detail"] = json!(format!("parameter `{}`: {}", e.parameter, e.detail));
+                body["parameter"] = json!(e.parameter);
+            }
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                body["detail"] = json!("the server failed to answer this request; the cause is logged");
+            }
+            other => body["detail"] = json!(other.to_string()),
+        }
+        let mut builder = HttpResponse::build(status);
+        builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if let Self::MethodNotAllowed { allowed, .. } = self {
+            builder.insert_header((header::ALLOW, *allowed));
+        }
+        builder.body(body.to_string())
+    }
+}
+
+/// The result type of every handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,270 @@
+//! Geodesic measures on the WGS84 ellipsoid, in metres.
+//!
+//! Point-to-point distances are Karney's exact solution of the inverse problem (geographiclib), the algorithm
+//! behind PROJ's `geod -I`, so the two agree to well under a millimetre. Distances to lines and polygons are to
+//! the nearest point of the geometry: the foot of the perpendicular on the nearest segment is found in an
+//! azimuthal-equidistant frame around the query point (exact distances and azimuths from it), then moved onto
+//! the segment's own geodesic, and its distance measured exactly. A point inside a polygon is at distance 0.
+
+use std::sync::LazyLock;
+
+use geo::{Contains, Coord, Geometry, Intersects, LineString, Point, Polygon, Rect};
+use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
+
+static WGS84: LazyLock<Geodesic> = LazyLock::new(Geodesic::wgs84);
+
+/// WGS84 semi-major axis in metres.
+const WGS84_A: f64 = 6_378_137.0;
+/// WGS84 first eccentricity squared.
+const WGS84_E2: f64 = 0.006_694_379_990_141_317;
+/// The shortest length of one degree of latitude anywhere on the ellipsoid (at the equator), in metres.
+const MIN_METRES_PER_DEGREE_LAT: f64 = 110_574.0;
+
+/// Geodesic distance in metres between two CRS84 coordinates (x = longitude, y = latitude).
+pub fn distance_m(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    WGS84.inverse(a.y, a.x, b.y, b.x)
+}
+
+/// Geodesic distance (metres) and forward azimuth at `a` (degrees clockwise from north) from `a` to `b`.
+fn distance_azimuth(a: Coord<f64>, b: Coord<f64>) -> (f64, f64) {
+    let (s12, azi1, _azi2, _a12): (f64, f64, f64, f64) = WGS84.inverse(a.y, a.x, b.y, b.x);
+    (s12, azi1)
+}
+
+/// Geodesic length of a line string in metres.
+pub fn length_m(line: &LineString<f64>) -> f64 {
+    line.0.windows(2).map(|w| distance_m(w[0], w[1])).sum()
+}
+
+/// The radius of the parallel circle at `lat_deg`, in metres: how long one radian of longitude is there.
+fn parallel_radius_m(lat_deg: f64) -> f64 {
+    let phi = lat_deg.to_radians();
+    WGS84_A * phi.cos() / (1.0 - WGS84_E2 * phi.sin().powi(2)).sqrt()
+}
+
+/// A longitude/latitude box that contains every point within `radius_m` metres (geodesic) of `rect`.
+///
+/// Conservative by construction: latitude moves at most `r / 110 574 m` degrees, and longitude at most
+/// `r / R_parallel(φ_max)` radians, where `φ_max` is the highest latitude the point can reach, because any path
+/// between two points must cross their difference in longitude at a latitude no higher than that.
+pub fn expand_rect_m(rect: Rect<f64>, radius_m: f64) -> Rect<f64> {
+    let radius_m = radius_m.max(0.0);
+    let dlat = radius_m / MIN_METRES_PER_DEGREE_LAT * 1.000_01;
+    let lat_max = rect.min().y.abs().max(rect.max().y.abs()) + dlat;
+    let dlon = if lat_max >= 89.9 {
+        360.0
+    } else {
+        let per_rad = parallel_radius_m(lat_max);
+        (radius_m / per_rad).to_degrees() * 1.000_01
+    };
+    if dlon >= 180.0 {
+        return Rect::new(
+            Coord { x: -180.0, y: (rect.min().y - dlat).max(-90.0) },
+            Coord { x: 180.0, y: (rect.max().y + dlat).min(90.0) },
+        );
+    }
+    Rect::new(
+        Coord { x: rect.min().x - dlon, y: (rect.min().y - dlat).max(-90.0) },
+        Coord { x: rect.max().x + dlon, y: (rect.max().y + dlat).min(90.0) },
+    )
+}
+
+/// A longitude/latitude box containing every point within `radius_m` metres of `p`.
+pub fn search_rect(p: Coord<f64>, radius_m: f64) -> Rect<f64> {
+    expand_rect_m(Rect::new(p, p), radius_m)
+}
+
+/// A cheap local planar frame around a point, used only to choose which segments deserve an exact measure.
+struct LocalFrame {
+    origin: Coord<f64>,
+    kx: f64,
+    ky: f64,
+}
+
+impl LocalFrame {
+    fn new(origin: Coord<f64>) -> Self {
+        let kx = parallel_radius_m(origin.y).to_radians();
+        Self { origin, kx, ky: 111_132.0 }
+    }
+
+    fn xy(&self, c: Coord<f64>) -> (f64, f64) {
+        let mut dx = c.x - self.origin.x;
+        if dx > 180.0 {
+            dx -= 360.0;
+        } else if dx < -180.0 {
+            dx += 360.0;
+        }
+        (dx * self.kx, (c.y - self.origin.y) * self.ky)
+    }
+
+    /// Approximate distance in metres from the origin to the segment `a`–`b`.
+    fn segment_distance(&self, a: Coord<f64>, b: Coord<f64>) -> f64 {
+        let (ax, ay) = self.xy(a);
+        let (bx, by) = self.xy(b);
+        planar_origin_segment_distance(ax, ay, bx, by).0
+    }
+}
+
+/// Distance from the origin to the segment (a, b) in a plane, and the parameter of the foot (0..=1).
+fn planar_origin_segment_distance(ax: f64, ay: f64, bx: f64, by: f64) -> (f64, f64) {
+    let (dx, dy) = (bx - ax, by - ay);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 == 0.0 { 0.0 } else { (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0) };
+    let (fx, fy) = (ax + t * dx, ay + t * dy);
+    (fx.hypot(fy), t)
+}
+
+/// Exact geodesic distance in metres from `p` to the nearest point of the geodesic segment `a`–`b`.
+pub fn point_segment_distance_m(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let (sa, aza) = distance_azimuth(p, a);
+    let (sb, azb) = distance_azimuth(p, b);
+    let best_vertex = sa.min(sb);
+    if a == b {
+        return best_vertex;
+    }
+    // Azimuthal-equidistant coordinates around p: distances and azimuths from p are exact there.
+    let (ax, ay) = (sa * aza.to_radians().sin(), sa * aza.to_radians().cos());
+    let (bx, by) = (sb * azb.to_radians().sin(), sb * azb.to_radians().cos());
+    let (_, t) = planar_origin_segment_distance(ax, ay, bx, by);
+    if t <= 0.0 || t >= 1.0 {
+        return best_vertex;
+    }
+    // Move the foot onto the segment's own geodesic and measure it exactly.
+    let (s_ab, azi_ab) = distance_azimuth(a, b);
+    let (lat, lon): (f64, f64) = WGS84.direct(a.y, a.x, azi_ab, t * s_ab);
+    distance_m(p, Coord { x: lon, y: lat }).min(best_vertex)
+}
+
+/// Exact distance from `p` to the nearest point of a chain of segments, measuring exactly only the segments
+/// whose local planar distance is close to the best one (within 3 % + 50 m), so long rings stay cheap.
+fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
+    match coords.len() {
+        0 => return f64::INFINITY,
+        1 => return distance_m(p, coords[0]),
+        _ => {}
+    }
+    let frame = LocalFrame::new(p);
+    let approx: Vec<f64> = coords.windows(2).map(|w| frame.segment_distance(w[0], w[1])).collect();
+    let best = approx.iter().copied().fold(f64::INFINITY, f64::min);
+    let cutoff = best * 1.03 + 50.0;
+    coords
+        .windows(2)
+        .zip(&approx)
+        .filter(|(_, d)| **d <= cutoff)
+        .map(|(w, _)| point_segment_distance_m(p, w[0], w[1]))
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn point_polygon_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
+    if polygon.intersects(&p) {
+        return 0.0;
+    }
+    std::iter::once(polygon.exterior())
+        .chain(polygon.interiors())
+        .map(|ring| point_chain_distance_m(p, &ring.0))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Geodesic distance in metres from `p` to the nearest point of `geometry` (0 inside a polygon).
+pub fn point_geometry_distance_m(p: Coord<f64>, geometry: &Geometry<f64>) -> f64 {
+    match geometry {
+        Geometry::Point(q) => distance_m(p, q.0),
+        Geometry::MultiPoint(mp) => mp.iter().map(|q| distance_m(p, q.0)).fold(f64::INFINITY, f64::min),
+        Geometry::Line(l) => point_segment_distance_m(p, l.start, l.end),
+        Geometry::LineString(ls) => point_chain_distance_m(p, &ls.0),
+        Geometry::MultiLineString(mls) => {
+            mls.iter().map(|ls| point_chain_distance_m(p, &ls.0)).fold(f64::INFINITY, f64::min)
+        }
+        Geometry::Polygon(poly) => point_polygon_distance_m(p, poly),
+        Geometry::MultiPolygon(mp) => {
+            if mp.contains(&Point(p)) {
+                return 0.0;
+            }
+            mp.iter().map(|poly| point_polygon_distance_m(p, poly)).fold(f64::INFINITY, f64::min)
+        }
+        Geometry::Rect(r) => point_polygon_distance_m(p, &r.to_polygon()),
+        Geometry::Triangle(t) => point_polygon_distance_m(p, &t.to_polygon()),
+        Geometry::GeometryCollection(gc) => {
+            gc.iter().map(|g| point_geometry_distance_m(p, g)).fold(f64::INFINITY, f64::min)
+        }
+    }
+}
+
+/// Every vertex of a geometry, in order.
+fn vertices(geometry: &Geometry<f64>) -> Vec<Coord<f64>> {
+    use geo::CoordsIter;
+    geometry.coords_iter().collect()
+}
+
+/// Geodesic distance in metres between two geometries: 0 if they intersect, otherwise the smallest distance
+/// from a vertex of either to the other (the minimum between two non-crossing segments is always reached at an
+/// end point of one of them).
+pub fn geometry_distance_m(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
+    if a.intersects(b) {
+        return 0.0;
+    }
+    let from_a =
+        vertices(a).into_iter().map(|c| point_geometry_distance_m(c, b)).fold(f64::INFINITY, f64::min);
+    let from_b =
+        vertices(b).into_iter().map(|c| point_geometry_distance_m(c, a)).fold(f64::INFINITY, f64::min);
+    from_a.min(from_b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{line_string, polygon};
+
+    #[test]
+    fn one_degree_of_latitude_at_41n_is_about_111_km() {
+        let d = distance_m(Coord { x: 123.0, y: 41.0 }, Coord { x: 123.0, y: 42.0 });
+        assert!((d - 111_061.0).abs() < 100.0, "{d}");
+    }
+
+    #[test]
+    fn distance_to_a_line_is_to_its_nearest_point_not_its_ends() {
+        let line: Geometry<f64> = line_string![(x: 123.0, y: 41.0), (x: 124.0, y: 41.0)].into();
+        let p = Coord { x: 123.5, y: 41.01 };
+        let d = point_geometry_distance_m(p, &line);
+        // 0.01° of latitude is about 1.11 km; the geodesic between the ends bows about 120 m north of the parallel.
+        assert!(d > 950.0 && d < 1_050.0, "{d}");
+        let to_end = distance_m(p, Coord { x: 123.0, y: 41.0 });
+        assert!(d < to_end / 10.0);
+    }
+
+    #[test]
+    fn a_point_inside_a_polygon_is_at_distance_zero() {
+        let poly: Geometry<f64> =
+            polygon![(x: 123.0, y: 41.0), (x: 124.0, y: 41.0), (x: 124.0, y: 42.0), (x: 123.0, y: 42.0)]
+                .into();
+        assert!(point_geometry_distance_m(Coord { x: 123.5, y: 41.5 }, &poly) == 0.0);
+        assert!(point_geometry_distance_m(Coord { x: 122.9, y: 41.5 }, &poly) > 8_000.0);
+    }
+
+    #[test]
+    fn search_rect_contains_every_point_within_the_radius() {
+        let p = Coord { x: 122.0, y: 41.0 };
+        let r = search_rect(p, 10_000.0);
+        for az in (0..360).step_by(5) {
+            let (lat, lon): (f64, f64) = WGS84.direct(p.y, p.x, f64::from(az), 10_000.0);
+            assert!(lon >= r.min().x && lon <= r.max().x && lat >= r.min().y && lat <= r.max().y, "{az}");
+        }
+    }
+
+    #[test]
+    fn segment_foot_is_found_on_the_geodesic() {
+        let a = Coord { x: 121.0, y: 40.0 };
+        let b = Coord { x: 122.0, y: 41.0 };
+        let p = Coord { x: 121.7, y: 40.3 };
+        let d = point_segment_distance_m(p, a, b);
+        // Brute force along the geodesic.
+        let (s_ab, azi) = distance_azimuth(a, b);
+        let brute = (0..=20_000)
+            .map(|i| {
+                let (lat, lon): (f64, f64) = WGS84.direct(a.y, a.x, azi, s_ab * f64::from(i) / 20_000.0);
+                distance_m(p, Coord { x: lon, y: lat })
+            })
+            .fold(f64::INFINITY, f64::min);
+        assert!(d <= brute + 1e-6 && brute - d < 0.01, "{d} vs {brute}");
+    }
+}

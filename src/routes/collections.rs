@@ -1,0 +1,455 @@
+//! `/collections`, `/collections/{id}`, `/items`, `/items/{featureId}` and `/queryables`.
+
+use std::fmt::Write;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::{
+    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond,
+    respond_json, respond_json_stamped,
+};
+use crate::domain::{Bbox, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::geom;
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
+use crate::store::{Collection, Feature, Filter, ItemsQuery};
+
+/// The OGC URI of CRS84 (longitude, latitude on WGS84).
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// Decimal places for CRS84 output: 1e-6° is about 0.1 m, the precision of the source data.
+const DEGREE_DECIMALS: i32 = 6;
+
+fn find<'a>(state: &'a State, id: &str) -> ApiResult<&'a Collection> {
+    state.catalog.collection(id).ok_or_else(|| {
+        let known: Vec<&str> = state.catalog.collections().iter().map(Collection::id).collect();
+        ApiError::NotFound(format!("no collection '{id}'; collections: {}", known.join(", ")))
+    })
+}
+
+/// A collection's metadata document.
+fn collection_json(c: &Collection, base: &str) -> Value {
+    let href = format!("{base}/collections/{}", c.id());
+    let mut doc = json!({
+        "id": c.id(),
+        "title": c.meta.title,
+        "description": c.meta.description,
+        "itemType": c.meta.item_type,
+        "links": [
+            link(&href, "self", JSON, "This collection"),
+            link(format!("{href}?f=html"), "alternate", "text/html", "This collection as HTML"),
+            link(format!("{href}/items"), "items", GEO_JSON, "The items as GeoJSON"),
+            link(format!("{href}/items?f=html"), "items", "text/html", "The items as HTML"),
+            link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Properties that can be filtered on"),
+        ],
+    });
+    if c.is_spatial() {
+        doc["crs"] = json!([CRS84]);
+        doc["storageCrs"] = json!(CRS84);
+        if let Some(e) = c.extent() {
+            doc["extent"] = json!({
+                "spatial": {
+                    "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]],
+                    "crs": CRS84,
+                }
+            });
+        }
+    }
+    doc
+}
+
+/// `GET /collections`.
+pub async fn get_collections(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let format = negotiate(&req, &params)?;
+    let base = base_url(&req, &state.settings);
+    let collections: Vec<Value> =
+        state.catalog.collections().iter().map(|c| collection_json(c, &base)).collect();
+    let doc = json!({
+        "links": [
+            link(format!("{base}/collections"), if format == Format::Json { "self" } else { "alternate" }, JSON, "The collections"),
+            link(format!("{base}/collections?f=html"), if format == Format::Html { "self" } else { "alternate" }, "text/html", "The collections as HTML"),
+        ],
+        "collections": collections,
+    });
+    match format {
+        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Html => {
+            let mut body =
+                String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
+            for c in state.catalog.collections() {
+                let _ = write!(
+                    body,
+                    "<tr><td><a href=\"{base}/collections/{id}?f=html\">{title}</a><br><code>{id}</code></td><td>\
+                     <a href=\"{base}/collections/{id}/items?f=html\">{n}</a></td><td>{d}</td></tr>",
+                    id = c.id(),
+                    title = html::escape(c.meta.title),
+                    n = c.features().len(),
+                    d = html::escape(&c.meta.description),
+                );
+            }
+            body.push_str("</table>");
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+            ];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page("Collections", &crumbs, &body, BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}
+
+/// `GET /collections/{collectionId}`.
+pub async fn get_collection(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let c = find(&state, &path)?;
+    let base = base_url(&req, &state.settings);
+    let doc = collection_json(c, &base);
+    match negotiate(&req, &params)? {
+        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Html => {
+            let mut body = format!(
+                "<p>{}</p><p><a href=\"{base}/collections/{id}/items?f=html\">Browse the {n} items</a></p>",
+                html::escape(&c.meta.description),
+                id = c.id(),
+                n = c.features().len()
+            );
+            if let Some(e) = c.extent() {
+                let _ = write!(
+                    body,
+                    "<p>Extent (CRS84): {:.4}, {:.4} – {:.4}, {:.4}</p>",
+                    e.min().x,
+                    e.min().y,
+                    e.max().x,
+                    e.max().y
+                );
+            }
+            body.push_str(
+                "<h2>Queryable properties</h2><table><tr><th>Name</th><th>Type</th><th>Meaning</th></tr>",
+            );
+            for q in &c.meta.queryables {
+                let _ = write!(
+                    body,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    q.name,
+                    q.kind.json_type(),
+                    html::escape(q.description)
+                );
+            }
+            body.push_str("</table><h2>Links</h2>");
+            body.push_str(&html::links(doc["links"].as_array().map_or(&[][..], Vec::as_slice)));
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+            ];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page(c.meta.title, &crumbs, &body, BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}
+
+/// The parameters every items request takes besides property filters.
+const ITEMS_PARAMS: &[&str] = &["f", "bbox", "limit", "offset", "datetime"];
+
+/// Parses the items parameters into a store query: `bbox`, and an equality filter for every other parameter
+/// that names a queryable property. Anything else is a 400.
+fn items_query(c: &Collection, params: &QueryParams) -> ApiResult<ItemsQuery> {
+    let mut query = ItemsQuery::default();
+    if let Some(raw) = params.get("bbox") {
+        let bbox = Bbox::parse(raw)?;
+        bbox.check_lon_lat()?;
+        query.bbox = Some(bbox.rect());
+        if !c.is_spatial() {
+            return Err(ApiError::param("bbox", format!("collection '{}' has no geometries", c.id())));
+        }
+    }
+    if let Some(dt) = params.get("datetime") {
+        check_datetime(dt)?;
+    }
+    for (name, value) in params.pairs() {
+        if ITEMS_PARAMS.contains(&name.as_str()) {
+            continue;
+        }
+        if c.queryable(name).is_some() {
+            query.filters.push(Filter::Eq { property: name.clone(), value: value.clone() });
+        } else {
+            let names: Vec<&str> = c.meta.queryables.iter().map(|q| q.name).collect();
+            return Err(ApiError::param(
+                name,
+                format!(
+                    "is neither a parameter of items ({}) nor a queryable property of '{}' ({})",
+                    ITEMS_PARAMS.join(", "),
+                    c.id(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(query)
+}
+
+/// Checks `datetime` is an RFC 3339 instant or interval (`a/b`, `../b`, `a/..`). The data carries no time, so
+/// every feature matches any valid value.
+fn check_datetime(raw: &str) -> ApiResult<()> {
+    let ok = |s: &str| {
+        s.is_empty()
+            || s == ".."
+            || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+    };
+    let parts: Vec<&str> = raw.split('/').collect();
+    let valid = match parts.as_slice() {
+        [one] => !one.is_empty() && *one != ".." && ok(one),
+        [a, b] => ok(a) && ok(b) && !(a.is_empty() && b.is_empty()),
+        _ => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::param(
+            "datetime",
+            format!("'{raw}' is not an RFC 3339 date-time or interval (a/b, ../b, a/..)"),
+        ))
+    }
+}
+
+/// One feature as GeoJSON, with its links.
+pub fn feature_json(c: &Collection, f: &Feature, base: &str) -> Value {
+    let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
+    json!({
+        "type": "Feature",
+        "id": f.id,
+        "geometry": f.geometry.as_ref().map(|g| geom::to_geojson_value(g, DEGREE_DECIMALS, &|c| c)),
+        "properties": f.properties,
+        "links": [
+            link(&href, "self", GEO_JSON, "This feature"),
+            link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
+            link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title),
+        ],
+    })
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// `GET /collections/{collectionId}/items`.
+pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let query = items_query(c, &params)?;
+    let format = negotiate(&req, &params)?;
+    let selected = c.select(&query);
+    let matched = selected.len();
+    let on_page: Vec<usize> = selected.into_iter().skip(page.offset).take(page.limit).collect();
+    let base = base_url(&req, &state.settings);
+    let items_href = format!("{base}/collections/{}/items", c.id());
+    let here = |overrides: &[(&str, Option<String>)]| {
+        let q = params.with(overrides);
+        if q.is_empty() { items_href.clone() } else { format!("{items_href}?{q}") }
+    };
+    let (self_type, alt_type, alt_f) = match format {
+        Format::Json => (GEO_JSON, "text/html", "html"),
+        Format::Html => ("text/html", GEO_JSON, "json"),
+    };
+    let mut links = vec![
+        link(here(&[]), "self", self_type, "This page"),
+        link(here(&[("f", Some(alt_f.to_owned()))]), "alternate", alt_type, "This page in another format"),
+    ];
+    if page.offset + on_page.len() < matched {
+        links.push(link(
+            here(&[
+                ("offset", Some((page.offset + page.limit).to_string())),
+                ("limit", Some(page.limit.to_string())),
+            ]),
+            "next",
+            self_type,
+            "Next page",
+        ));
+    }
+    if page.offset > 0 {
+        let prev = page.offset.saturating_sub(page.limit);
+        links.push(link(
+            here(&[("offset", Some(prev.to_string())), ("limit", Some(page.limit.to_string()))]),
+            "prev",
+            self_type,
+            "Previous page",
+        ));
+    }
+    links.push(link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title));
+
+    match format {
+        Format::Json => {
+            let features: Vec<Value> =
+                on_page.iter().map(|&i| feature_json(c, c.feature(i), &base)).collect();
+            let doc = json!({
+                "type": "FeatureCollection",
+                "features": features,
+                "numberMatched": matched,
+                "numberReturned": on_page.len(),
+                "links": links,
+            });
+            Ok(respond_json_stamped(&req, GEO_JSON, &doc))
+        }
+        Format::Html => {
+            let mut body = format!(
+                "<p>{matched} matched; showing {} from offset {}.</p><table><tr><th>id</th><th>名称</th><th>Name</th></tr>",
+                on_page.len(),
+                page.offset
+            );
+            for &i in &on_page {
+                let f = c.feature(i);
+                let _ = write!(
+                    body,
+                    "<tr><td><a href=\"{items_href}/{}?f=html\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                    urlencode(&f.id),
+                    html::escape(&f.id),
+                    html::escape(f.str_prop("name_zh").unwrap_or("")),
+                    html::escape(f.str_prop("name_en").unwrap_or(""))
+                );
+            }
+            body.push_str("</table><p>");
+            for l in &links {
+                let rel = l["rel"].as_str().unwrap_or("");
+                if rel == "next" || rel == "prev" || rel == "alternate" {
+                    let _ = write!(
+                        body,
+                        "<a href=\"{}\">{}</a> ",
+                        html::escape(l["href"].as_str().unwrap_or("")),
+                        html::escape(l["title"].as_str().unwrap_or(rel))
+                    );
+                }
+            }
+            body.push_str("</p>");
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+                ("Items", format!("{items_href}?f=html")),
+            ];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page(c.meta.title, &crumbs, &body, BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}
+
+/// `GET /collections/{collectionId}/items/{featureId}`.
+pub async fn get_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let (cid, fid) = path.into_inner();
+    let c = find(&state, &cid)?;
+    let f =
+        c.get(&fid).ok_or_else(|| ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")))?;
+    let base = base_url(&req, &state.settings);
+    match negotiate(&req, &params)? {
+        Format::Json => Ok(respond_json(&req, GEO_JSON, &feature_json(c, f, &base))),
+        Format::Html => {
+            let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
+            let mut body = String::from("<table>");
+            let _ = write!(body, "<tr><th>id</th><td>{}</td></tr>", html::escape(&f.id));
+            if let Some(g) = &f.geometry {
+                let _ = write!(
+                    body,
+                    "<tr><th>geometry</th><td>{}</td></tr>",
+                    crate::store::admin::geometry_type(g)
+                );
+            }
+            for (k, v) in &f.properties {
+                let _ = write!(body, "<tr><th>{}</th><td>{}</td></tr>", html::escape(k), html::value(v));
+            }
+            let _ = write!(body, "</table><p><a href=\"?f=json\">GeoJSON</a></p>");
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+                ("Items", format!("{base}/collections/{}/items?f=html", c.id())),
+                (title.as_str(), format!("{base}/collections/{}/items/{}?f=html", c.id(), urlencode(&f.id))),
+            ];
+            Ok(respond(&req, HTML, html::page(&title, &crumbs, &body, BOUNDARY_ATTRIBUTION), Caching::Data))
+        }
+    }
+}
+
+/// `GET /collections/{collectionId}/queryables`: the filterable properties as a JSON Schema.
+pub async fn get_queryables(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let c = find(&state, &path)?;
+    let base = base_url(&req, &state.settings);
+    let mut props = Map::new();
+    for q in &c.meta.queryables {
+        let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
+        if q.kind == crate::store::PropertyType::StringArray {
+            schema["items"] = json!({ "type": "string" });
+        }
+        props.insert(q.name.to_owned(), schema);
+    }
+    if c.is_spatial() {
+        props.insert(
+            "geometry".into(),
+            json!({ "format": "geometry-any", "description": "the feature's geometry (CRS84)" }),
+        );
+    }
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{base}/collections/{}/queryables", c.id()),
+        "type": "object",
+        "title": c.meta.title,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    match negotiate(&req, &params)? {
+        Format::Json => Ok(respond_json(&req, "application/schema+json", &doc)),
+        Format::Html => {
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+                ("Queryables", format!("{base}/collections/{}/queryables?f=html", c.id())),
+            ];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page("Queryables", &crumbs, &html::value(&doc["properties"]), BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}

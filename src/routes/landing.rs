@@ -1,0 +1,198 @@
+//! The landing page, conformance declaration, the OpenAPI document and health.
+
+use std::fmt::Write;
+use std::sync::LazyLock;
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Value, json};
+
+use super::{
+    Caching, Format, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond, respond_json,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
+
+/// The OpenAPI contract as written.
+pub const OPENAPI_YAML: &str = include_str!("../../api/openapi.yaml");
+
+/// The OpenAPI contract as JSON, parsed once.
+pub static OPENAPI_JSON: LazyLock<Result<Value, String>> =
+    LazyLock::new(|| serde_norway::from_str::<Value>(OPENAPI_YAML).map_err(|e| e.to_string()));
+
+/// The conformance classes this server implements.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+];
+
+/// `GET /`: what the service is and where to go.
+pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let format = negotiate(&req, &params)?;
+    let base = base_url(&req, &state.settings);
+    let links = vec![
+        link(
+            format!("{base}/?f=json"),
+            if format == Format::Json { "self" } else { "alternate" },
+            JSON,
+            "This document as JSON",
+        ),
+        link(
+            format!("{base}/?f=html"),
+            if format == Format::Html { "self" } else { "alternate" },
+            "text/html",
+            "This document as HTML",
+        ),
+        link(
+            format!("{base}/api?f=json"),
+            "service-desc",
+            "application/vnd.oai.openapi+json;version=3.0",
+            "The API definition (OpenAPI 3.0, JSON)",
+        ),
+        link(
+            format!("{base}/api?f=yaml"),
+            "service-desc",
+            "application/vnd.oai.openapi;version=3.0",
+            "The API definition (OpenAPI 3.0, YAML)",
+        ),
+        link(format!("{base}/api?f=html"), "service-doc", "text/html", "The API documentation"),
+        link(
+            format!("{base}/conformance"),
+            "conformance",
+            JSON,
+            "OGC API conformance classes implemented by this server",
+        ),
+        link(format!("{base}/collections"), "data", JSON, "The collections: regions, cities, counties"),
+        link(
+            format!("{base}/locate?lon=123.40&lat=41.79"),
+            "related",
+            JSON,
+            "Which county, city and regions contain a point",
+        ),
+        link(format!("{base}/health"), "related", JSON, "Health"),
+    ];
+    let catalog = &state.catalog;
+    let doc = json!({
+        "title": "planatlas: Liaoning “one circle, one belt, two zones” (一圈一带两区)",
+        "description": "The regions, cities, counties and projects of Liaoning Province's 2022 three-year action plan \
+            for coordinated regional development, as OGC API – Features.",
+        "attribution": BOUNDARY_ATTRIBUTION,
+        "data": {
+            "source": catalog.source().describe(),
+            "collections": catalog.collections().iter().map(|c| json!({"id": c.id(), "numberMatched": c.features().len()})).collect::<Vec<_>>(),
+            "loadMilliseconds": (catalog.report().total_ms * 10.0).round() / 10.0,
+        },
+        "links": links,
+    });
+    match format {
+        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Html => {
+            let mut body = String::new();
+            let _ = write!(body, "<p>{}</p>", html::escape(doc["description"].as_str().unwrap_or_default()));
+            body.push_str("<h2>Collections</h2><ul>");
+            for c in catalog.collections() {
+                let _ = write!(
+                    body,
+                    "<li><a href=\"{base}/collections/{id}/items?f=html\">{title}</a> ({n} features)</li>",
+                    id = c.id(),
+                    title = html::escape(c.meta.title),
+                    n = c.features().len()
+                );
+            }
+            body.push_str("</ul><h2>Links</h2>");
+            body.push_str(&html::links(doc["links"].as_array().map_or(&[][..], Vec::as_slice)));
+            let page = html::page(
+                "Landing page",
+                &[("planatlas", format!("{base}/?f=html"))],
+                &body,
+                BOUNDARY_ATTRIBUTION,
+            );
+            Ok(respond(&req, HTML, page, Caching::Data))
+        }
+    }
+}
+
+/// `GET /conformance`.
+pub async fn get_conformance(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let doc = json!({ "conformsTo": CONFORMANCE });
+    match negotiate(&req, &params)? {
+        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Html => {
+            let base = base_url(&req, &state.settings);
+            let mut body = String::from("<ul>");
+            for c in CONFORMANCE {
+                let _ = write!(body, "<li><a href=\"{0}\">{0}</a></li>", html::escape(c));
+            }
+            body.push_str("</ul>");
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Conformance", format!("{base}/conformance?f=html")),
+            ];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page("Conformance", &crumbs, &body, BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}
+
+/// `GET /api`: the OpenAPI document as JSON (default), YAML (`f=yaml`) or an HTML overview (`f=html`).
+pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let doc = OPENAPI_JSON.as_ref().map_err(|e| ApiError::Internal(format!("api/openapi.yaml: {e}")))?;
+    if matches!(params.get("f"), Some("yaml")) {
+        return Ok(respond(&req, "application/vnd.oai.openapi;version=3.0", OPENAPI_YAML, Caching::Data));
+    }
+    match negotiate(&req, &params)? {
+        Format::Json => Ok(respond_json(&req, "application/vnd.oai.openapi+json;version=3.0", doc)),
+        Format::Html => {
+            let base = base_url(&req, &state.settings);
+            let mut body = String::from(
+                "<p>The contract below is <a href=\"?f=yaml\">api/openapi.yaml</a> (also as <a href=\"?f=json\">JSON</a>).</p>\
+                 <table><tr><th>Method</th><th>Path</th><th>Summary</th></tr>",
+            );
+            if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+                for (path, ops) in paths {
+                    for (method, op) in ops.as_object().into_iter().flatten() {
+                        if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                            continue;
+                        }
+                        let summary = op.get("summary").and_then(Value::as_str).unwrap_or_default();
+                        let _ = write!(
+                            body,
+                            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                            method.to_uppercase(),
+                            html::escape(path),
+                            html::escape(summary)
+                        );
+                    }
+                }
+            }
+            body.push_str("</table>");
+            let crumbs = [("planatlas", format!("{base}/?f=html")), ("API", format!("{base}/api?f=html"))];
+            Ok(respond(
+                &req,
+                HTML,
+                html::page("API definition", &crumbs, &body, BOUNDARY_ATTRIBUTION),
+                Caching::Data,
+            ))
+        }
+    }
+}
+
+/// `GET /health`: the service is up and its data loaded.
+pub async fn get_health(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&[])?;
+    let collections: serde_json::Map<String, Value> =
+        state.catalog.collections().iter().map(|c| (c.id().to_owned(), json!(c.features().len()))).collect();
+    let body = json!({ "status": "ok", "collections": collections });
+    Ok(respond(&req, JSON, body.to_string(), Caching::None))
+}

@@ -1,0 +1,287 @@
+//! HTTP: the route table, and what every handler shares (query parsing, content negotiation, links, ETags).
+//!
+//! Handlers are thin: parse the request into domain values, ask the store, shape the response. Geometry
+//! maths and file reading live in `store`/`geom`.
+
+mod collections;
+pub mod html;
+mod landing;
+mod locate;
+
+use std::sync::Arc;
+
+use actix_web::http::{Method, header};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult};
+use crate::store::Catalog;
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The loaded data.
+    pub catalog: Arc<Catalog>,
+    /// Server settings (base URL, limits).
+    pub settings: Settings,
+}
+
+/// `application/geo+json`.
+pub const GEO_JSON: &str = "application/geo+json";
+/// `application/json`.
+pub const JSON: &str = "application/json";
+/// `text/html; charset=utf-8`.
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// The route table, shared by the server and the in-process tests.
+///
+/// Every resource answers 405 (problem+json, with `Allow`) for methods it does not take; unknown paths fall
+/// through to the app's default service (404 problem+json).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    get_resource(cfg, "/", landing::get_landing);
+    get_resource(cfg, "/conformance", landing::get_conformance);
+    get_resource(cfg, "/api", landing::get_api);
+    get_resource(cfg, "/health", landing::get_health);
+    get_resource(cfg, "/collections", collections::get_collections);
+    get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
+    get_resource(cfg, "/collections/{collection_id}/items", collections::get_items);
+    get_resource(cfg, "/collections/{collection_id}/items/{feature_id}", collections::get_item);
+    get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
+    get_resource(cfg, "/locate", locate::get_locate);
+}
+
+/// Registers a GET (and HEAD) resource that answers 405 to anything else.
+fn get_resource<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.service(
+        web::resource(path)
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler))
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                    method: req.method().to_string(),
+                    allowed: "GET, HEAD, OPTIONS",
+                })
+            })),
+    );
+}
+
+/// The answer for paths that match no route.
+pub async fn not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
+    if req.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Err(ApiError::NotFound(format!("no resource at {}; start at / for the links", req.path())))
+}
+
+/// The query string as name/value pairs, each name given at most once.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl QueryParams {
+    /// Parses the request's query string.
+    pub fn from_request(req: &HttpRequest) -> ApiResult<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+            .map_err(|e| ApiError::BadRequest(format!("the query string cannot be decoded: {e}")))?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(n, _)| n == name) {
+                return Err(ApiError::param(name, "is given more than once"));
+            }
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every pair, in request order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// Rejects any parameter not in `known` (OGC API: unknown parameters are a 400, not silently ignored).
+    pub fn only(&self, known: &[&str]) -> ApiResult<()> {
+        match self.pairs.iter().find(|(n, _)| !known.contains(&n.as_str())) {
+            Some((name, _)) => Err(ApiError::param(
+                name,
+                format!("is not a parameter of this endpoint; known parameters: {}", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The query string rebuilt with `overrides` replacing (or, with `None`, removing) parameters.
+    pub fn with(&self, overrides: &[(&str, Option<String>)]) -> String {
+        let mut pairs: Vec<(String, String)> =
+            self.pairs.iter().filter(|(n, _)| !overrides.iter().any(|(o, _)| o == n)).cloned().collect();
+        for (name, value) in overrides {
+            if let Some(v) = value {
+                pairs.push(((*name).to_owned(), v.clone()));
+            }
+        }
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    }
+}
+
+/// The representations a resource can give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON (GeoJSON for features).
+    Json,
+    /// An HTML page for people.
+    Html,
+}
+
+/// Chooses the representation: `f` wins; otherwise the best match of `Accept`; JSON when neither is given.
+pub fn negotiate(req: &HttpRequest, params: &QueryParams) -> ApiResult<Format> {
+    if let Some(f) = params.get("f") {
+        return match f.to_ascii_lowercase().as_str() {
+            "json" | "geojson" | "application/json" | "application/geo+json" => Ok(Format::Json),
+            "html" | "text/html" => Ok(Format::Html),
+            other => Err(ApiError::param(
+                "f",
+                format!("'{other}' is not a format of this resource; use json or html"),
+            )),
+        };
+    }
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(Format::Json);
+    };
+    let mut best: Option<(f32, u8, Format)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        // Specific types beat wildcards at equal q.
+        let (format, specificity) = match media.as_str() {
+            "text/html" | "application/xhtml+xml" => (Format::Html, 2),
+            "application/json"
+            | "application/geo+json"
+            | "application/schema+json"
+            | "application/problem+json"
+            | "application/vnd.oai.openapi+json"
+            | "application/vnd.oai.openapi" => (Format::Json, 2),
+            "application/*" | "*/*" => (Format::Json, 1),
+            "text/*" => (Format::Html, 1),
+            _ => continue,
+        };
+        if best.is_none_or(|(bq, bs, _)| q.total_cmp(&bq).then(specificity.cmp(&bs)).is_gt()) {
+            best = Some((q, specificity, format));
+        }
+    }
+    best.map(|(_, _, f)| f).ok_or_else(|| {
+        ApiError::NotAcceptable(format!(
+            "none of the media types in Accept ({accept}) is available; this resource offers application/json \
+             (or application/geo+json) and text/html"
+        ))
+    })
+}
+
+/// The base URL for links: the configured one, or the request's scheme and host.
+pub fn base_url(req: &HttpRequest, settings: &Settings) -> String {
+    if let Some(base) = &settings.base_url {
+        return base.clone();
+    }
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// A link object.
+pub fn link(href: impl Into<String>, rel: &str, media_type: &str, title: &str) -> Value {
+    json!({ "href": href.into(), "rel": rel, "type": media_type, "title": title })
+}
+
+/// How long clients and caches may keep a response.
+#[derive(Debug, Clone, Copy)]
+pub enum Caching {
+    /// Data that changes only on redeploy: a minute, then revalidate with the ETag.
+    Data,
+    /// Answers that change every request (health).
+    None,
+}
+
+/// A 200 with a strong ETag (hash of the body), or a 304 when `If-None-Match` already has it.
+pub fn respond(
+    req: &HttpRequest,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    caching: Caching,
+) -> HttpResponse {
+    let body: Bytes = body.into();
+    let etag = etag_of(&body);
+    respond_tagged(req, content_type, body, &etag, caching)
+}
+
+/// A strong entity tag for these bytes.
+pub fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// A 200 with the given ETag, or a 304 when `If-None-Match` already has it.
+pub fn respond_tagged(
+    req: &HttpRequest,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    etag: &str,
+    caching: Caching,
+) -> HttpResponse {
+    let cache_control = match caching {
+        Caching::Data => "public, max-age=60, must-revalidate",
+        Caching::None => "no-store",
+    };
+    let matches =
+        req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
+        });
+    if matches && matches!(caching, Caching::Data) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish();
+    }
+    let mut builder = HttpResponse::Ok();
+    builder
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if matches!(caching, Caching::Data) {
+        builder.insert_header((header::ETAG, etag)).insert_header((header::VARY, "Accept, Accept-Encoding"));
+    }
+    builder.body(body.into())
+}
+
+/// Serialises JSON and answers it.
+pub fn respond_json(req: &HttpRequest, content_type: &str, value: &Value) -> HttpResponse {
+    respond(req, content_type, value.to_string(), Caching::Data)
+}
+
+/// Answers a JSON object with a `timeStamp` member added first, the ETag computed without it so that an
+/// unchanged result revalidates with 304 even though the time moves on.
+pub fn respond_json_stamped(req: &HttpRequest, content_type: &str, value: &Value) -> HttpResponse {
+    let body = value.to_string();
+    let etag = etag_of(body.as_bytes());
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stamped = match body.strip_prefix('{') {
+        Some("}") => format!("{{\"timeStamp\":\"{now}\"}}"),
+        Some(rest) => format!("{{\"timeStamp\":\"{now}\",{rest}"),
+        None => body,
+    };
+    respond_tagged(req, content_type, stamped, &etag, Caching::Data)
+}
+
+/// The app state, for handlers.
+pub type State = web::Data<AppState>;

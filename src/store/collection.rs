@@ -1,0 +1,303 @@
+//! A feature collection held in memory with its indexes: by id, and an R-tree over bounding boxes.
+//!
+//! Every spatial query starts from the R-tree (a conservative longitude/latitude box around the query) and
+//! refines the candidates with exact geodesic distances or exact geometric predicates, so no request scans
+//! every feature.
+
+use std::collections::HashMap;
+
+use geo::{Coord, Geometry, Intersects, Rect};
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use serde_json::{Map, Value};
+
+use crate::geom::{self, geodesic};
+
+/// One feature: an id, an optional geometry in CRS84 and its properties.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// The feature id used in `/items/{featureId}`.
+    pub id: String,
+    /// The geometry in CRS84 (longitude, latitude); `None` for a non-spatial record.
+    pub geometry: Option<Geometry<f64>>,
+    /// The properties, in the order they are served.
+    pub properties: Map<String, Value>,
+    /// The geometry's bounding box, cached.
+    pub bbox: Option<Rect<f64>>,
+}
+
+impl Feature {
+    /// A feature, computing its bounding box.
+    pub fn new(
+        id: impl Into<String>,
+        geometry: Option<Geometry<f64>>,
+        properties: Map<String, Value>,
+    ) -> Self {
+        let bbox = geometry.as_ref().and_then(geom::bounding_rect);
+        Self { id: id.into(), geometry, properties, bbox }
+    }
+
+    /// A property as a string slice, if it is a string.
+    pub fn str_prop(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).and_then(Value::as_str)
+    }
+}
+
+/// The JSON type of a queryable property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyType {
+    /// A string.
+    String,
+    /// A number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// `true` / `false`.
+    Boolean,
+    /// An array of strings (multi-valued, e.g. `region_ids`).
+    StringArray,
+}
+
+impl PropertyType {
+    /// The JSON Schema type name.
+    pub fn json_type(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::StringArray => "array",
+        }
+    }
+}
+
+/// A property clients may filter and sort on.
+#[derive(Debug, Clone)]
+pub struct Queryable {
+    /// The property name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: PropertyType,
+    /// What it means.
+    pub description: &'static str,
+}
+
+/// Static description of a collection.
+#[derive(Debug, Clone)]
+pub struct CollectionMeta {
+    /// The collection id (`counties`).
+    pub id: &'static str,
+    /// A human title.
+    pub title: &'static str,
+    /// What is in it and where it comes from.
+    pub description: String,
+    /// `feature` for spatial collections, `record` for non-spatial ones.
+    pub item_type: &'static str,
+    /// The properties clients may filter and sort on.
+    pub queryables: Vec<Queryable>,
+}
+
+type IndexEntry = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+/// A collection of features with its indexes.
+#[derive(Debug)]
+pub struct Collection {
+    /// Id, title, queryables.
+    pub meta: CollectionMeta,
+    features: Vec<Feature>,
+    by_id: HashMap<String, usize>,
+    rtree: RTree<IndexEntry>,
+    extent: Option<Rect<f64>>,
+}
+
+fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
+    AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y])
+}
+
+impl Collection {
+    /// Builds the collection and its indexes. Feature ids must be unique (the loaders check it).
+    pub fn new(meta: CollectionMeta, features: Vec<Feature>) -> Self {
+        let by_id = features.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+        let entries: Vec<IndexEntry> = features
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                f.bbox.map(|r| {
+                    GeomWithData::new(Rectangle::from_corners(aabb(&r).lower(), aabb(&r).upper()), i)
+                })
+            })
+            .collect();
+        let extent =
+            features.iter().filter_map(|f| f.bbox).fold(None, |acc, r| Some(geom::union_rect(acc, r)));
+        Self { meta, features, by_id, rtree: RTree::bulk_load(entries), extent }
+    }
+
+    /// The collection id.
+    pub fn id(&self) -> &'static str {
+        self.meta.id
+    }
+
+    /// Every feature, in load order.
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
+    /// The feature at `index`.
+    pub fn feature(&self, index: usize) -> &Feature {
+        &self.features[index]
+    }
+
+    /// The feature with this id.
+    pub fn get(&self, id: &str) -> Option<&Feature> {
+        self.by_id.get(id).map(|&i| &self.features[i])
+    }
+
+    /// The index of the feature with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The box around every geometry, `None` if the collection has none.
+    pub fn extent(&self) -> Option<Rect<f64>> {
+        self.extent
+    }
+
+    /// Whether features have geometries.
+    pub fn is_spatial(&self) -> bool {
+        self.meta.item_type == "feature"
+    }
+
+    /// The queryable named `name`.
+    pub fn queryable(&self, name: &str) -> Option<&Queryable> {
+        self.meta.queryables.iter().find(|q| q.name == name)
+    }
+
+    /// Indexes of features whose bounding box intersects `rect`, in load order.
+    pub fn bbox_candidates(&self, rect: &Rect<f64>) -> Vec<usize> {
+        let mut out: Vec<usize> =
+            self.rtree.locate_in_envelope_intersecting(&aabb(rect)).map(|e| e.data).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Indexes of features whose geometry intersects `rect`, in load order.
+    pub fn intersecting_bbox(&self, rect: &Rect<f64>) -> Vec<usize> {
+        let poly = rect.to_polygon();
+        self.bbox_candidates(rect)
+            .into_iter()
+            .filter(|&i| self.features[i].geometry.as_ref().is_some_and(|g| g.intersects(&poly)))
+            .collect()
+    }
+
+    /// Indexes of features whose geometry intersects `geometry`, in load order.
+    pub fn intersecting(&self, geometry: &Geometry<f64>, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+        let Some(rect) = geom::bounding_rect(geometry) else { return Vec::new() };
+        self.bbox_candidates(&rect)
+            .into_iter()
+            .filter(|&i| {
+                keep(i) && self.features[i].geometry.as_ref().is_some_and(|g| g.intersects(geometry))
+            })
+            .collect()
+    }
+
+    /// Every feature within `radius_m` metres (geodesic, to the nearest point) of `geometry`, with its distance,
+    /// nearest first (ties by load order).
+    pub fn within_distance(
+        &self,
+        geometry: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, f64)> {
+        let Some(rect) = geom::bounding_rect(geometry) else { return Vec::new() };
+        let search = geodesic::expand_rect_m(rect, radius_m);
+        let point = match geometry {
+            Geometry::Point(p) => Some(p.0),
+            _ => None,
+        };
+        let mut out: Vec<(usize, f64)> = self
+            .bbox_candidates(&search)
+            .into_iter()
+            .filter(|&i| keep(i))
+            .filter_map(|i| {
+                let g = self.features[i].geometry.as_ref()?;
+                let d = match point {
+                    Some(p) => geodesic::point_geometry_distance_m(p, g),
+                    None => geodesic::geometry_distance_m(geometry, g),
+                };
+                (d <= radius_m).then_some((i, d))
+            })
+            .collect();
+        sort_by_distance(&mut out);
+        out
+    }
+
+    /// The `k` features nearest to `p` (geodesic distance to the nearest point of each geometry), no farther
+    /// than `max_distance_m`, nearest first.
+    ///
+    /// Searches a growing box: every feature within `r` metres has its bounding box inside the conservative
+    /// box of radius `r`, so once `k` candidates lie within `r` they are the `k` nearest.
+    pub fn nearest(
+        &self,
+        p: Coord<f64>,
+        k: usize,
+        max_distance_m: Option<f64>,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, f64)> {
+        let Some(extent) = self.extent else { return Vec::new() };
+        if k == 0 {
+            return Vec::new();
+        }
+        let reach = geodesic::distance_m(p, extent.min())
+            .max(geodesic::distance_m(p, extent.max()))
+            .max(geodesic::distance_m(p, Coord { x: extent.min().x, y: extent.max().y }))
+            .max(geodesic::distance_m(p, Coord { x: extent.max().x, y: extent.min().y }));
+        let cap = max_distance_m.unwrap_or(f64::INFINITY).min(reach * 1.01 + 1.0);
+        let mut radius = self.initial_radius(k).min(cap);
+        let mut measured: HashMap<usize, f64> = HashMap::new();
+        loop {
+            let search = geodesic::search_rect(p, radius);
+            for e in self.rtree.locate_in_envelope_intersecting(&aabb(&search)) {
+                let i = e.data;
+                if measured.contains_key(&i) || !keep(i) {
+                    continue;
+                }
+                if let Some(g) = self.features[i].geometry.as_ref() {
+                    measured.insert(i, geodesic::point_geometry_distance_m(p, g));
+                }
+            }
+            let inside = measured.values().filter(|&&d| d <= radius).count();
+            if inside >= k || radius >= cap {
+                let limit = max_distance_m.unwrap_or(f64::INFINITY);
+                let mut out: Vec<(usize, f64)> = measured.into_iter().filter(|&(_, d)| d <= limit).collect();
+                sort_by_distance(&mut out);
+                out.truncate(k);
+                return out;
+            }
+            radius = (radius * 2.0).min(cap);
+        }
+    }
+
+    /// A first search radius that holds about `k` features if they were spread evenly over the extent.
+    fn initial_radius(&self, k: usize) -> f64 {
+        let Some(extent) = self.extent else { return 1_000.0 };
+        let n = self.rtree.size().max(1) as f64;
+        let mid = Coord {
+            x: f64::midpoint(extent.min().x, extent.max().x),
+            y: f64::midpoint(extent.min().y, extent.max().y),
+        };
+        let w = geodesic::distance_m(
+            Coord { x: extent.min().x, y: mid.y },
+            Coord { x: extent.max().x, y: mid.y },
+        );
+        let h = geodesic::distance_m(
+            Coord { x: mid.x, y: extent.min().y },
+            Coord { x: mid.x, y: extent.max().y },
+        );
+        let area = (w * h).max(1.0);
+        (1.5 * (k as f64 * area / (std::f64::consts::PI * n)).sqrt()).max(200.0)
+    }
+}
+
+/// Sorts (index, distance) pairs nearest first, ties by index so results are stable.
+pub fn sort_by_distance(pairs: &mut [(usize, f64)]) {
+    pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+}

@@ -1,0 +1,13 @@
+//! The catalog: loads and validates the geodata, dissolves the regions, joins projects to places, and holds
+//! every collection with its indexes. Nothing here imports actix: the routes call in, the store answers.
+
+pub mod admin;
+pub mod catalog;
+pub mod collection;
+pub mod query;
+pub mod source;
+
+pub use catalog::{Catalog, Location};
+pub use collection::{Collection, CollectionMeta, Feature, PropertyType, Queryable};
+pub use query::{Filter, ItemsQuery};
+pub use source::{DataSource, LoadError};

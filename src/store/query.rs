@@ -1,0 +1,131 @@
+//! Selecting features: a bounding box narrowed through the R-tree, then property predicates.
+
+use geo::{Intersects, Rect};
+use serde_json::Value;
+
+use super::collection::{Collection, Feature};
+
+/// One property predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// The property equals the value (an array property: any element does). Numbers compare numerically.
+    Eq {
+        /// Property name.
+        property: String,
+        /// The value as written in the query.
+        value: String,
+    },
+    /// Any of the properties equals the value (e.g. `city` matches an adcode or a Chinese name).
+    AnyEq {
+        /// Property names.
+        properties: Vec<&'static str>,
+        /// The value as written.
+        value: String,
+    },
+    /// The property (or an element of it) is the value or starts with the value followed by `.`:
+    /// `四.(四)` matches `四.(四)`, `四.(四).1` and `四.(四).2`, but not `四.(四十)`.
+    SegmentPrefix {
+        /// Property name.
+        property: &'static str,
+        /// The prefix.
+        value: String,
+    },
+    /// Any of the properties contains the value, case-insensitively.
+    Substring {
+        /// Property names.
+        properties: Vec<&'static str>,
+        /// The value, already lower-cased.
+        value: String,
+    },
+}
+
+/// A selection: an optional bounding box (CRS84) and predicates that must all hold.
+#[derive(Debug, Clone, Default)]
+pub struct ItemsQuery {
+    /// Keep features whose geometry intersects this box.
+    pub bbox: Option<Rect<f64>>,
+    /// Keep features matching every filter.
+    pub filters: Vec<Filter>,
+}
+
+fn scalar_eq(v: &Value, want: &str) -> bool {
+    match v {
+        Value::String(s) => s == want,
+        Value::Number(n) => match (n.as_f64(), want.trim().parse::<f64>()) {
+            (Some(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        Value::Bool(b) => want.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        Value::Array(items) => items.iter().any(|i| scalar_eq(i, want)),
+        Value::Null | Value::Object(_) => false,
+    }
+}
+
+fn segment_prefix(v: &Value, prefix: &str) -> bool {
+    match v {
+        Value::String(s) => s == prefix || s.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')),
+        Value::Array(items) => items.iter().any(|i| segment_prefix(i, prefix)),
+        _ => false,
+    }
+}
+
+fn contains_text(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s.to_lowercase().contains(needle),
+        Value::Array(items) => items.iter().any(|i| contains_text(i, needle)),
+        _ => false,
+    }
+}
+
+impl Filter {
+    /// Whether `feature` satisfies the predicate.
+    pub fn matches(&self, feature: &Feature) -> bool {
+        let prop = |name: &str| feature.properties.get(name);
+        match self {
+            Self::Eq { property, value } => {
+                if property == "id" && !feature.properties.contains_key("id") {
+                    return feature.id == *value;
+                }
+                prop(property).is_some_and(|v| scalar_eq(v, value))
+            }
+            Self::AnyEq { properties, value } => {
+                properties.iter().any(|p| prop(p).is_some_and(|v| scalar_eq(v, value)))
+            }
+            Self::SegmentPrefix { property, value } => {
+                prop(property).is_some_and(|v| segment_prefix(v, value))
+            }
+            Self::Substring { properties, value } => {
+                properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))
+            }
+        }
+    }
+}
+
+impl ItemsQuery {
+    /// Whether `feature` satisfies every predicate (the bounding box is checked by [`Collection::select`]).
+    pub fn matches_properties(&self, feature: &Feature) -> bool {
+        self.filters.iter().all(|f| f.matches(feature))
+    }
+}
+
+impl Collection {
+    /// Indexes of the features the query selects, in load order.
+    pub fn select(&self, query: &ItemsQuery) -> Vec<usize> {
+        match &query.bbox {
+            Some(rect) => {
+                let poly = rect.to_polygon();
+                self.bbox_candidates(rect)
+                    .into_iter()
+                    .filter(|&i| {
+                        let f = self.feature(i);
+                        f.geometry.as_ref().is_some_and(|g| g.intersects(&poly))
+                            && query.matches_properties(f)
+                    })
+                    .collect()
+            }
+            None => {
+                (0..self.features().len()).filter(|&i| query.matches_properties(self.feature(i))).collect()
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Collections, items, paging and filters over the real data.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::app;
+
+fn matched(collection: &str) -> u64 {
+    app().get_json(&format!("/collections/{collection}/items?limit=1"))["numberMatched"].as_u64().unwrap()
+}
+
+#[test]
+fn collections_list_regions_cities_and_counties_with_4_14_and_100_features() {
+    let doc = app().get_json("/collections");
+    let ids: Vec<&str> =
+        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    for id in ["regions", "cities", "counties"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert_eq!(matched("regions"), 4);
+    assert_eq!(matched("cities"), 14);
+    assert_eq!(matched("counties"), 100);
+}
+
+#[test]
+fn a_collection_has_its_extent_in_crs84_and_links_to_its_items() {
+    let doc = app().get_json("/collections/counties");
+    let bbox = doc["extent"]["spatial"]["bbox"][0].as_array().unwrap();
+    let b: Vec<f64> = bbox.iter().map(|v| v.as_f64().unwrap()).collect();
+    // Liaoning spans roughly 118.8–125.8 E, 38.7–43.5 N.
+    assert!(b[0] > 118.0 && b[0] < 119.5 && b[2] > 125.0 && b[2] < 126.0, "{b:?}");
+    assert!(b[1] > 38.0 && b[1] < 39.5 && b[3] > 43.0 && b[3] < 44.0, "{b:?}");
+    assert!(
+        doc["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "items" && l["type"] == "application/geo+json")
+    );
+}
+
+#[test]
+fn walking_next_links_from_limit_7_visits_every_county_exactly_once() {
+    let mut url = app().url("/collections/counties/items?limit=7");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let doc = app().get_json(&url);
+        assert_eq!(doc["numberMatched"], 100);
+        let features = doc["features"].as_array().unwrap();
+        assert_eq!(doc["numberReturned"].as_u64().unwrap() as usize, features.len());
+        assert!(doc["timeStamp"].is_string());
+        seen.extend(features.iter().map(|f| f["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next") {
+            Some(next) => url = next["href"].as_str().unwrap().to_owned(),
+            None => break,
+        }
+        assert!(pages < 50, "next links loop");
+    }
+    assert_eq!(pages, 15);
+    assert_eq!(seen.len(), 100);
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 100, "no county twice");
+}
+
+#[test]
+fn prev_links_walk_back_to_the_first_page() {
+    let doc = app().get_json("/collections/counties/items?limit=7&offset=14");
+    let prev = doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "prev").unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(prev.contains("offset=7"), "{prev}");
+    let first = app().get_json("/collections/counties/items?limit=7&offset=0");
+    assert!(first["links"].as_array().unwrap().iter().all(|l| l["rel"] != "prev"));
+}
+
+#[test]
+fn limit_above_the_maximum_is_clamped() {
+    let doc = app().get_json("/collections/counties/items?limit=1000000");
+    assert_eq!(doc["numberReturned"], 100);
+    let mut s = planatlas::config::Settings::local();
+    s.limits.max_limit = 5;
+    let small = crate::helpers::spawn_with(s);
+    let doc = small.get_json("/collections/counties/items?limit=50");
+    assert_eq!(doc["numberReturned"], 5);
+    assert!(
+        doc["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "next" && l["href"].as_str().unwrap().contains("limit=5"))
+    );
+}
+
+#[test]
+fn equality_filter_on_parent_adcode_selects_benxis_counties() {
+    let doc = app().get_json("/collections/counties/items?parent_adcode=210500&limit=100");
+    let features = doc["features"].as_array().unwrap();
+    assert_eq!(doc["numberMatched"].as_u64().unwrap() as usize, features.len());
+    assert_eq!(features.len(), 6, "本溪 has 4 districts and 2 autonomous counties");
+    assert!(features.iter().all(|f| f["properties"]["parent_adcode"] == "210500"));
+    let names: Vec<&str> = features.iter().map(|f| f["properties"]["name_zh"].as_str().unwrap()).collect();
+    assert!(names.contains(&"桓仁满族自治县"));
+}
+
+#[test]
+fn equality_filter_on_an_array_property_matches_any_element() {
+    let doc = app().get_json("/collections/cities/items?region_ids=liaoxi-zone&limit=100");
+    let mut names: Vec<&str> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["name_zh"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, vec!["朝阳市", "葫芦岛市", "锦州市", "阜新市"]);
+}
+
+#[test]
+fn bbox_selects_features_intersecting_it() {
+    // A small box in central Shenyang.
+    let doc = app().get_json("/collections/counties/items?bbox=123.38,41.78,123.42,41.80&limit=100");
+    let ids: Vec<&str> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"210102"), "和平区 in {ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("2101")), "{ids:?}");
+    let none = app().get_json("/collections/counties/items?bbox=0,0,1,1");
+    assert_eq!(none["numberMatched"], 0);
+    assert_eq!(none["features"], Value::Array(vec![]));
+}
+
+#[test]
+fn a_feature_is_served_by_id_with_its_links() {
+    let f = app().get_json("/collections/counties/items/210522");
+    assert_eq!(f["type"], "Feature");
+    assert_eq!(f["id"], "210522");
+    assert_eq!(f["properties"]["name_zh"], "桓仁满族自治县");
+    assert_eq!(f["geometry"]["type"], "MultiPolygon");
+    assert!(f["links"].as_array().unwrap().iter().any(|l| l["rel"] == "collection"));
+}
+
+#[test]
+fn every_city_and_county_carries_its_regions() {
+    let doc = app().get_json("/collections/counties/items?limit=100");
+    for f in doc["features"].as_array().unwrap() {
+        let regions = f["properties"]["regions"].as_array().unwrap();
+        let ids = f["properties"]["region_ids"].as_array().unwrap();
+        assert_eq!(regions.len(), ids.len());
+        for r in regions {
+            assert!(r["basis"] == "stated" || r["basis"] == "inferred", "{r}");
+        }
+    }
+    let shenyang = app().get_json("/collections/cities/items/210100");
+    assert_eq!(shenyang["properties"]["region_ids"], serde_json::json!(["shenyang-circle"]));
+    let dandong = app().get_json("/collections/cities/items/210600");
+    assert_eq!(dandong["properties"]["region_ids"], serde_json::json!(["coastal-belt", "liaodong-zone"]));
+}
+
+#[test]
+fn queryables_list_filterable_properties_with_types() {
+    let doc = app().get_json("/collections/counties/queryables");
+    assert_eq!(doc["properties"]["parent_adcode"]["type"], "string");
+    assert_eq!(doc["properties"]["area_km2"]["type"], "number");
+    assert_eq!(doc["properties"]["region_ids"]["type"], "array");
+}

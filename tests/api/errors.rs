@@ -1,0 +1,114 @@
+//! Every 4xx the foundation promises: status, problem+json, and a detail naming the parameter.
+
+use crate::helpers::{app, assert_problem};
+
+fn bad_param(path: &str, parameter: &str) {
+    let p = app().get_problem(path, 400);
+    assert_eq!(p["parameter"], parameter, "{path}: {p}");
+    assert!(p["detail"].as_str().unwrap().contains(parameter), "{path}: detail names {parameter}: {p}");
+}
+
+#[test]
+fn bbox_with_three_numbers_is_rejected_with_400() {
+    bad_param("/collections/counties/items?bbox=123,41,124", "bbox");
+}
+
+#[test]
+fn bbox_with_min_greater_than_max_is_rejected_with_400() {
+    bad_param("/collections/counties/items?bbox=124,41,123,42", "bbox");
+    bad_param("/collections/counties/items?bbox=123,42,124,41", "bbox");
+}
+
+#[test]
+fn bbox_out_of_range_is_rejected_with_400() {
+    bad_param("/collections/counties/items?bbox=100,41,200,42", "bbox");
+    bad_param("/collections/counties/items?bbox=123,-95,124,42", "bbox");
+}
+
+#[test]
+fn bbox_with_words_is_rejected_with_400() {
+    bad_param("/collections/counties/items?bbox=a,b,c,d", "bbox");
+    bad_param("/collections/counties/items?bbox=", "bbox");
+    bad_param("/collections/counties/items?bbox=NaN,41,124,42", "bbox");
+}
+
+#[test]
+fn non_numeric_limit_and_offset_are_rejected_with_400() {
+    bad_param("/collections/counties/items?limit=ten", "limit");
+    bad_param("/collections/counties/items?limit=0", "limit");
+    bad_param("/collections/counties/items?limit=-3", "limit");
+    bad_param("/collections/counties/items?offset=x", "offset");
+    bad_param("/collections/counties/items?offset=-1", "offset");
+}
+
+#[test]
+fn unknown_f_is_rejected_with_400() {
+    bad_param("/collections?f=xml", "f");
+    bad_param("/collections/counties/items?f=pdf", "f");
+    bad_param("/?f=yaml", "f");
+}
+
+#[test]
+fn unknown_query_parameters_are_rejected_not_ignored() {
+    bad_param("/collections/counties/items?parent=210500", "parent");
+    bad_param("/collections?limit=3", "limit");
+}
+
+#[test]
+fn a_repeated_parameter_is_rejected() {
+    bad_param("/collections/counties/items?limit=3&limit=4", "limit");
+}
+
+#[test]
+fn bad_datetime_is_rejected_and_a_good_one_accepted() {
+    bad_param("/collections/counties/items?datetime=yesterday", "datetime");
+    let doc = app().get_json("/collections/counties/items?datetime=2022-01-01T00:00:00Z/..&limit=1");
+    assert_eq!(doc["numberMatched"], 100);
+}
+
+#[test]
+fn unknown_collection_and_feature_answer_404() {
+    let p = app().get_problem("/collections/provinces", 404);
+    assert!(p["detail"].as_str().unwrap().contains("provinces"));
+    app().get_problem("/collections/provinces/items", 404);
+    let p = app().get_problem("/collections/counties/items/999999", 404);
+    assert!(p["detail"].as_str().unwrap().contains("999999"));
+    app().get_problem("/no/such/path", 404);
+}
+
+#[test]
+fn wrong_method_answers_405_with_allow() {
+    for path in ["/collections", "/collections/counties/items", "/locate?lon=1&lat=1", "/"] {
+        let r = app().client.delete(app().url(path)).send().unwrap();
+        let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let p = assert_problem(r, 405);
+        assert!(allow.unwrap().contains("GET"), "{path}: {p}");
+    }
+}
+
+#[test]
+fn unsatisfiable_accept_answers_406() {
+    let r = app()
+        .client
+        .get(app().url("/collections/counties/items"))
+        .header("Accept", "image/png")
+        .send()
+        .unwrap();
+    assert_problem(r, 406);
+}
+
+#[test]
+fn locate_rejects_bad_coordinates() {
+    bad_param("/locate?lon=190&lat=41", "lon");
+    bad_param("/locate?lon=123&lat=91", "lat");
+    bad_param("/locate?lon=east&lat=41", "lon");
+    bad_param("/locate?lon=123", "lat");
+    bad_param("/locate?lon=inf&lat=41", "lon");
+}
+
+#[test]
+fn head_requests_are_answered_like_get_without_a_body() {
+    let r = app().client.head(app().url("/collections")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("etag").is_some());
+}

@@ -1,0 +1,102 @@
+//! Starting the real application on 127.0.0.1:0 and talking to it.
+
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Duration;
+
+use planatlas::config::Settings;
+use planatlas::startup::Application;
+use planatlas::store::{Catalog, DataSource};
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+}
+
+/// The shipped data, loaded once per test binary.
+pub fn catalog() -> Arc<Catalog> {
+    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
+    CATALOG.get_or_init(|| Arc::new(Catalog::load(DataSource::Embedded).expect("shipped data loads"))).clone()
+}
+
+/// The shared server with default settings.
+pub fn app() -> &'static TestApp {
+    static APP: OnceLock<TestApp> = OnceLock::new();
+    APP.get_or_init(|| spawn_with(Settings::local()))
+}
+
+/// A new server with these settings (for limits and configuration tests).
+pub fn spawn_with(settings: Settings) -> TestApp {
+    let catalog = catalog();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let app = Application::build(settings, catalog).expect("server binds");
+            tx.send(app.address()).expect("test waits for the address");
+            app.run().await.expect("server runs");
+        });
+    });
+    let address = rx.recv_timeout(Duration::from_mins(1)).expect("server started");
+    let client = Client::builder().no_proxy().timeout(Duration::from_mins(2)).build().expect("client");
+    TestApp { base: format!("http://{address}"), client }
+}
+
+impl TestApp {
+    /// GET a path (with query) on this server.
+    pub fn get(&self, path_and_query: &str) -> Response {
+        self.client.get(self.url(path_and_query)).send().expect("request completes")
+    }
+
+    /// The absolute URL of a path.
+    pub fn url(&self, path_and_query: &str) -> String {
+        if path_and_query.starts_with("http") {
+            path_and_query.to_owned()
+        } else {
+            format!("{}{}", self.base, path_and_query)
+        }
+    }
+
+    /// GET and parse JSON, asserting 200.
+    pub fn get_json(&self, path_and_query: &str) -> Value {
+        let r = self.get(path_and_query);
+        let status = r.status();
+        let body = r.text().expect("body");
+        assert_eq!(status, 200, "GET {path_and_query}: {body}");
+        serde_json::from_str(&body).expect("JSON body")
+    }
+
+    /// GET and assert a problem+json answer with this status; returns the problem document.
+    pub fn get_problem(&self, path_and_query: &str, status: u16) -> Value {
+        let r = self.get(path_and_query);
+        assert_problem(r, status)
+    }
+}
+
+/// Asserts a response is an RFC 7807 problem with `status`, and returns its body.
+pub fn assert_problem(r: Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let body = r.text().expect("body");
+    assert_eq!(got, status, "expected {status}, got {got}: {body}");
+    assert_eq!(ct, "application/problem+json", "content type of a {status}: {body}");
+    let v: Value = serde_json::from_str(&body).expect("problem body is JSON");
+    assert_eq!(v["status"], status);
+    assert!(v["title"].is_string() && v["type"].is_string());
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail says what is wrong: {v}");
+    v
+}
+
+/// Runs an external program, returning (success, stdout+stderr).
+pub fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .env("GDAL_HTTP_TIMEOUT", "120")
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (the test command installs it): {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}

