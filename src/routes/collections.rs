@@ -13,7 +13,7 @@ use crate::domain::{Bbox, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::geom;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
-use crate::store::{Collection, Feature, Filter, ItemsQuery};
+use crate::store::{Collection, Feature, Filter, ItemsQuery, ParamKind};
 
 /// The OGC URI of CRS84 (longitude, latitude on WGS84).
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -186,14 +186,31 @@ fn items_query(c: &Collection, params: &QueryParams) -> ApiResult<ItemsQuery> {
         if ITEMS_PARAMS.contains(&name.as_str()) {
             continue;
         }
-        if c.queryable(name).is_some() {
+        if let Some(spec) = c.meta.params.iter().find(|p| p.name == name) {
+            query.filters.push(match spec.kind {
+                ParamKind::Eq(property) => Filter::Eq { property: property.to_owned(), value: value.clone() },
+                ParamKind::Place(codes, names) => Filter::Place { codes, names, value: value.clone() },
+                ParamKind::SegmentPrefix(property) => {
+                    Filter::SegmentPrefix { property, value: value.clone() }
+                }
+                ParamKind::Substring(properties) => {
+                    Filter::Substring { properties: properties.to_vec(), value: value.to_lowercase() }
+                }
+            });
+        } else if c.queryable(name).is_some() {
             query.filters.push(Filter::Eq { property: name.clone(), value: value.clone() });
         } else {
-            let names: Vec<&str> = c.meta.queryables.iter().map(|q| q.name).collect();
+            let names: Vec<&str> = c
+                .meta
+                .params
+                .iter()
+                .map(|p| p.name)
+                .chain(c.meta.queryables.iter().map(|q| q.name))
+                .collect();
             return Err(ApiError::param(
                 name,
                 format!(
-                    "is neither a parameter of items ({}) nor a queryable property of '{}' ({})",
+                    "is neither a parameter of items ({}) nor a filter of '{}' ({})",
                     ITEMS_PARAMS.join(", "),
                     c.id(),
                     names.join(", ")

@@ -65,12 +65,23 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
             JSON,
             "OGC API conformance classes implemented by this server",
         ),
-        link(format!("{base}/collections"), "data", JSON, "The collections: regions, cities, counties"),
+        link(
+            format!("{base}/collections"),
+            "data",
+            JSON,
+            "The collections: regions, cities, counties, projects, targets, sections",
+        ),
         link(
             format!("{base}/locate?lon=123.40&lat=41.79"),
             "related",
             JSON,
             "Which county, city and regions contain a point",
+        ),
+        link(
+            format!("{base}/reports/consistency"),
+            "related",
+            JSON,
+            "Consistency of the project catalogue with the plan",
         ),
         link(format!("{base}/health"), "related", JSON, "Health"),
     ];

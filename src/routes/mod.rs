@@ -7,6 +7,7 @@ mod collections;
 pub mod html;
 mod landing;
 mod locate;
+mod reports;
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/collections/{collection_id}/items/{feature_id}", collections::get_item);
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
     get_resource(cfg, "/locate", locate::get_locate);
+    get_resource(cfg, "/reports/consistency", reports::get_consistency);
 }
 
 /// Registers a GET (and HEAD) resource that answers 405 to anything else.

@@ -1,14 +1,19 @@
 //! The catalog: every collection, loaded once at start-up, and the look-ups that span collections.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use geo::indexed::IntervalTreeMultiPolygon;
 use geo::{Contains, Coord, Intersects, Point};
+use serde_json::{Map, Value, json};
 
 use super::admin;
-use super::collection::Collection;
+use super::collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
+use super::projects::{self, PlanItem};
+use super::report::{self, Report};
 use super::source::{DataSource, LoadError};
 use crate::domain::RegionDef;
+use crate::domain::project::{CATEGORIES, region_of_part};
 
 /// Where a point lies: its county, city and every region containing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +31,8 @@ pub struct Location {
 pub struct LoadReport {
     /// Reading, validating and dissolving the boundaries and regions.
     pub admin_ms: f64,
+    /// Reading, validating and joining the projects and targets.
+    pub projects_ms: f64,
     /// Everything.
     pub total_ms: f64,
 }
@@ -35,30 +42,67 @@ pub struct Catalog {
     collections: Vec<Collection>,
     county_index: Vec<IntervalTreeMultiPolygon<f64>>,
     region_defs: Vec<RegionDef>,
+    report: Report,
     source: DataSource,
-    report: LoadReport,
+    timings: LoadReport,
 }
 
 /// Position of each collection in [`Catalog::collections`].
 const REGIONS: usize = 0;
 const CITIES: usize = 1;
 const COUNTIES: usize = 2;
+const PROJECTS: usize = 3;
+const TARGETS: usize = 4;
+
+/// The county containing `p`, from the R-tree and each county's interval tree. A point exactly on a shared
+/// border goes to the first county (by adcode order) whose boundary touches it.
+fn county_at(counties: &Collection, index: &[IntervalTreeMultiPolygon<f64>], p: Coord<f64>) -> Option<usize> {
+    let candidates = counties.bbox_candidates(&geo::Rect::new(p, p));
+    candidates.iter().copied().find(|&i| index[i].contains(&Point(p))).or_else(|| {
+        candidates
+            .into_iter()
+            .find(|&i| counties.feature(i).geometry.as_ref().is_some_and(|g| g.intersects(&Point(p))))
+    })
+}
 
 impl Catalog {
-    /// Loads and validates every file, dissolves the regions and builds the indexes.
+    /// Loads and validates every file, dissolves the regions, joins the projects and builds the indexes.
     pub fn load(source: DataSource) -> Result<Self, LoadError> {
         let start = Instant::now();
         let admin = admin::load(&source)?;
         let admin_ms = start.elapsed().as_secs_f64() * 1e3;
-        let collections = vec![admin.regions, admin.cities, admin.counties];
-        let report = LoadReport { admin_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
-        Ok(Self {
-            collections,
-            county_index: admin.county_index,
-            region_defs: admin.region_defs,
-            source,
-            report,
-        })
+        let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index } = admin;
+
+        let t = Instant::now();
+        let items = projects::read_plan_items(&source)?;
+        let locate = |p: Coord<f64>| county_at(&counties, &county_index, p);
+        let records = projects::read_projects(&source, &counties, &locate, &items)?;
+        let shapes = projects::county_shapes(&counties);
+        let joins: Vec<projects::Join> =
+            records.iter().map(|r| projects::join(&r.geometry, &counties, &shapes, &locate)).collect();
+        let project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
+        let mut targets = projects::read_targets(&source)?;
+        for f in &project_features {
+            for t in f.properties.get("targets").and_then(Value::as_array).into_iter().flatten() {
+                let mut m = t.as_object().cloned().unwrap_or_default();
+                m.insert("scope".into(), json!("project"));
+                m.insert("subject_id".into(), json!(f.id));
+                m.insert("subject_zh".into(), json!(f.str_prop("name_zh")));
+                targets.push(m);
+            }
+        }
+        let target_features = target_features(targets, &source)?;
+        add_counts(&mut regions, &mut cities, &mut counties, &project_features);
+        add_region_targets(&mut regions, &target_features, &project_features);
+        let projects = Collection::new(projects_meta(), project_features);
+        let report = report::build(&projects, &counties, &cities);
+        let sections = Collection::new(sections_meta(), section_features(&items, &projects));
+        let targets = Collection::new(targets_meta(), target_features);
+        let projects_ms = t.elapsed().as_secs_f64() * 1e3;
+
+        let collections = vec![regions, cities, counties, projects, targets, sections];
+        let timings = LoadReport { admin_ms, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
+        Ok(Self { collections, county_index, region_defs, report, source, timings })
     }
 
     /// Every collection, in the order they are listed.
@@ -86,9 +130,24 @@ impl Catalog {
         &self.collections[COUNTIES]
     }
 
+    /// The projects collection.
+    pub fn projects(&self) -> &Collection {
+        &self.collections[PROJECTS]
+    }
+
+    /// The targets collection.
+    pub fn targets(&self) -> &Collection {
+        &self.collections[TARGETS]
+    }
+
     /// The region definitions as read from `regions.toml`.
     pub fn region_defs(&self) -> &[RegionDef] {
         &self.region_defs
+    }
+
+    /// The consistency report computed at load.
+    pub fn consistency(&self) -> &Report {
+        &self.report
     }
 
     /// Where the data came from.
@@ -98,20 +157,12 @@ impl Catalog {
 
     /// How long loading took.
     pub fn report(&self) -> &LoadReport {
-        &self.report
+        &self.timings
     }
 
-    /// The county containing `p` (CRS84), from the R-tree and each county's interval tree. A point exactly on
-    /// a shared border goes to the first county (by adcode order) whose boundary touches it.
+    /// The county containing `p` (CRS84).
     pub fn county_at(&self, p: Coord<f64>) -> Option<usize> {
-        let counties = self.counties();
-        let rect = geo::Rect::new(p, p);
-        let candidates = counties.bbox_candidates(&rect);
-        candidates.iter().copied().find(|&i| self.county_index[i].contains(&Point(p))).or_else(|| {
-            candidates
-                .into_iter()
-                .find(|&i| counties.feature(i).geometry.as_ref().is_some_and(|g| g.intersects(&Point(p))))
-        })
+        county_at(self.counties(), &self.county_index, p)
     }
 
     /// The county, city and regions containing `p`; `None` outside Liaoning.
@@ -129,5 +180,241 @@ impl Catalog {
             })
             .unwrap_or_default();
         Some(Location { county, city, regions })
+    }
+}
+
+fn strings<'a>(p: &'a Map<String, Value>, k: &str) -> impl Iterator<Item = &'a str> {
+    p.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// Adds `project_count` to every region, city and county.
+fn add_counts(
+    regions: &mut Collection,
+    cities: &mut Collection,
+    counties: &mut Collection,
+    projects: &[Feature],
+) {
+    for (collection, key) in [(regions, "region_ids"), (cities, "city_adcodes"), (counties, "county_adcodes")]
+    {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for p in projects {
+            for id in strings(&p.properties, key) {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        for i in 0..collection.features().len() {
+            let n = counts.get(collection.feature(i).id.as_str()).copied().unwrap_or(0);
+            collection.properties_mut(i).insert("project_count".into(), json!(n));
+        }
+    }
+}
+
+/// Lists on each region the targets set for it (一.(四) and later items) and the targets of the projects named
+/// in its part of the plan.
+fn add_region_targets(regions: &mut Collection, targets: &[Feature], projects: &[Feature]) {
+    for i in 0..regions.features().len() {
+        let rid = regions.feature(i).id.clone();
+        let own: Vec<Value> = targets
+            .iter()
+            .filter(|t| {
+                t.str_prop("scope") == Some("region") && t.str_prop("subject_id") == Some(rid.as_str())
+            })
+            .map(target_summary)
+            .collect();
+        let of_projects: Vec<Value> = targets
+            .iter()
+            .filter(|t| t.str_prop("scope") == Some("project"))
+            .filter(|t| {
+                let pid = t.str_prop("subject_id").unwrap_or_default();
+                projects.iter().find(|p| p.id == pid).is_some_and(|p| {
+                    strings(&p.properties, "sections")
+                        .any(|s| region_of_part(crate::domain::project::part_of(s)) == Some(rid.as_str()))
+                })
+            })
+            .map(target_summary)
+            .collect();
+        let props = regions.properties_mut(i);
+        props.insert("targets".into(), Value::Array(own));
+        props.insert("project_targets".into(), Value::Array(of_projects));
+    }
+}
+
+fn target_summary(t: &Feature) -> Value {
+    let p = &t.properties;
+    json!({
+        "id": t.id,
+        "subject_zh": p.get("subject_zh"),
+        "indicator_zh": p.get("indicator_zh"),
+        "indicator_en": p.get("indicator_en"),
+        "comparator": p.get("comparator"),
+        "value": p.get("value"),
+        "unit": p.get("unit"),
+        "section": p.get("section"),
+        "progress": p.get("progress"),
+    })
+}
+
+fn target_features(targets: Vec<Map<String, Value>>, source: &DataSource) -> Result<Vec<Feature>, LoadError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(targets.len());
+    for mut t in targets {
+        let id = t.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if !seen.insert(id.clone()) {
+            let file = match source {
+                DataSource::Embedded => "geodata/targets.json (embedded) or projects.geojson".to_owned(),
+                DataSource::Dir(d) => d.join("targets.json").display().to_string(),
+            };
+            return Err(LoadError::feature(
+                &file,
+                id,
+                "duplicate target id (across targets.json and project targets)",
+            ));
+        }
+        // The plan states targets; progress is recorded only where a source for it is given.
+        if !t.contains_key("progress") {
+            t.insert("progress".into(), Value::Null);
+        }
+        out.push(Feature::new(id, None, t));
+    }
+    Ok(out)
+}
+
+fn section_features(items: &[PlanItem], projects: &Collection) -> Vec<Feature> {
+    items
+        .iter()
+        .map(|i| {
+            let ids: Vec<&str> = projects
+                .features()
+                .iter()
+                .filter(|p| {
+                    strings(&p.properties, "sections")
+                        .any(|s| s == i.section || s.starts_with(&format!("{}.", i.section)))
+                })
+                .map(|p| p.id.as_str())
+                .collect();
+            let mut m = Map::new();
+            m.insert("section".into(), json!(i.section));
+            m.insert("level".into(), json!(i.level));
+            m.insert("title".into(), json!(i.title));
+            m.insert("lead_unit".into(), json!(i.lead_unit));
+            m.insert("co_units".into(), json!(i.co_units));
+            m.insert("project_count".into(), json!(ids.len()));
+            m.insert("project_ids".into(), json!(ids));
+            Feature::new(i.section.clone(), None, m)
+        })
+        .collect()
+}
+
+fn q(name: &'static str, kind: PropertyType, description: &'static str) -> Queryable {
+    Queryable { name, kind, description }
+}
+
+fn projects_meta() -> CollectionMeta {
+    let categories: Vec<&str> = CATEGORIES.iter().map(|(c, _)| *c).collect();
+    CollectionMeta {
+        id: "projects",
+        title: "Projects named in the plan",
+        description: format!(
+            "Every project, facility, corridor and zone the plan names, with its sections, responsible units, \
+             targets, and a located geometry that says how precise it is (location_precision) and what it is \
+             based on (location_source). Counties, cities and regions come from a spatial join at start-up \
+             (points in polygons; lines and polygons by intersection, with the share in each). Categories: {}.",
+            categories.join(", ")
+        ),
+        item_type: "feature",
+        queryables: vec![
+            q("id", PropertyType::String, "stable project id"),
+            q("name_zh", PropertyType::String, "Chinese name"),
+            q("name_en", PropertyType::String, "English name"),
+            q("category", PropertyType::String, "category from the fixed vocabulary"),
+            q("sections", PropertyType::StringArray, "plan items naming the project, e.g. 四.(四).2"),
+            q("lead_unit", PropertyType::String, "lead responsible unit (责任单位, first named)"),
+            q("co_units", PropertyType::StringArray, "co-responsible units"),
+            q("location_precision", PropertyType::String, "site, district, county, city or schematic"),
+            q("geometry_type", PropertyType::String, "Point, LineString, Polygon…"),
+            q("county_adcodes", PropertyType::StringArray, "counties the geometry lies in or crosses"),
+            q("county_names", PropertyType::StringArray, "their Chinese names"),
+            q("city_adcodes", PropertyType::StringArray, "cities the geometry lies in or crosses"),
+            q("city_names", PropertyType::StringArray, "their Chinese names"),
+            q("region_ids", PropertyType::StringArray, "plan regions the geometry lies in or crosses"),
+            q("length_km", PropertyType::Number, "geodesic length of a corridor, km"),
+        ],
+        params: vec![
+            ParamSpec {
+                name: "region",
+                kind: ParamKind::Eq("region_ids"),
+                description: "region id: projects located in (or crossing) it",
+            },
+            ParamSpec {
+                name: "city",
+                kind: ParamKind::Place("city_adcodes", "city_names"),
+                description: "city adcode or Chinese name (大连 or 大连市)",
+            },
+            ParamSpec {
+                name: "county",
+                kind: ParamKind::Place("county_adcodes", "county_names"),
+                description: "county adcode or Chinese name (桓仁 or 桓仁满族自治县)",
+            },
+            ParamSpec {
+                name: "section",
+                kind: ParamKind::SegmentPrefix("sections"),
+                description: "plan section prefix: 四.(四) matches 四.(四).1 and 四.(四).2",
+            },
+            ParamSpec {
+                name: "q",
+                kind: ParamKind::Substring(&["name_zh", "name_en"]),
+                description: "substring of the Chinese or English name, case-insensitive",
+            },
+        ],
+    }
+}
+
+fn targets_meta() -> CollectionMeta {
+    CollectionMeta {
+        id: "targets",
+        title: "Targets of the plan",
+        description: "The plan's quantitative and qualitative targets: the three-year targets of each region \
+                      (一.(四)) and the item-level ones, each with its subject (region, city, province or project), \
+                      indicator, comparator, value, unit and section. Non-spatial records. `progress` is null: the \
+                      plan states targets, and no progress figures with a source have been recorded."
+            .to_owned(),
+        item_type: "record",
+        queryables: vec![
+            q("scope", PropertyType::String, "region, city, province or project"),
+            q("subject_id", PropertyType::String, "region id, city adcode, liaoning, or project id"),
+            q("subject_zh", PropertyType::String, "the subject's Chinese name"),
+            q("indicator_zh", PropertyType::String, "indicator (Chinese)"),
+            q("indicator_en", PropertyType::String, "indicator (English)"),
+            q("comparator", PropertyType::String, ">=, <=, =, >, <, growth>=, rank<= or qualitative"),
+            q("value", PropertyType::Number, "target value"),
+            q("unit", PropertyType::String, "unit as written (亿吨, %, 万亿元…)"),
+            q("section", PropertyType::String, "plan section"),
+            q("target_year", PropertyType::Integer, "year the target is due"),
+        ],
+        params: vec![ParamSpec {
+            name: "q",
+            kind: ParamKind::Substring(&["indicator_zh", "indicator_en", "subject_zh"]),
+            description: "substring of the indicator or subject",
+        }],
+    }
+}
+
+fn sections_meta() -> CollectionMeta {
+    CollectionMeta {
+        id: "sections",
+        title: "Sections and items of the plan",
+        description:
+            "Every part, section and numbered item of the plan with its title, its responsible units \
+                      (责任单位) and the projects it names. Non-spatial records."
+                .to_owned(),
+        item_type: "record",
+        queryables: vec![
+            q("section", PropertyType::String, "section id, e.g. 四.(四).2"),
+            q("level", PropertyType::String, "part, section or item"),
+            q("title", PropertyType::String, "heading"),
+            q("lead_unit", PropertyType::String, "lead responsible unit"),
+            q("co_units", PropertyType::StringArray, "co-responsible units"),
+        ],
+        params: vec![],
     }
 }

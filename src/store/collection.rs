@@ -81,6 +81,30 @@ pub struct Queryable {
     pub description: &'static str,
 }
 
+/// How a collection-specific query parameter filters (e.g. `region`, `section`, `q` on projects).
+#[derive(Debug, Clone, Copy)]
+pub enum ParamKind {
+    /// Equality on a property (any element of an array property).
+    Eq(&'static str),
+    /// A place by adcode or Chinese name: (adcodes property, names property).
+    Place(&'static str, &'static str),
+    /// A section-number prefix on a property: `四.(四)` matches `四.(四).1`.
+    SegmentPrefix(&'static str),
+    /// A case-insensitive substring of any of the properties.
+    Substring(&'static [&'static str]),
+}
+
+/// A query parameter specific to one collection.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    /// The parameter name on the wire.
+    pub name: &'static str,
+    /// How it filters.
+    pub kind: ParamKind,
+    /// What it means, for the API document and HTML pages.
+    pub description: &'static str,
+}
+
 /// Static description of a collection.
 #[derive(Debug, Clone)]
 pub struct CollectionMeta {
@@ -94,6 +118,8 @@ pub struct CollectionMeta {
     pub item_type: &'static str,
     /// The properties clients may filter and sort on.
     pub queryables: Vec<Queryable>,
+    /// Query parameters specific to this collection, beyond equality on queryables.
+    pub params: Vec<ParamSpec>,
 }
 
 type IndexEntry = GeomWithData<Rectangle<[f64; 2]>, usize>;
@@ -144,6 +170,12 @@ impl Collection {
     /// The feature at `index`.
     pub fn feature(&self, index: usize) -> &Feature {
         &self.features[index]
+    }
+
+    /// The properties of the feature at `index`, to add what is learnt after loading (joins, counts).
+    /// Indexes do not depend on properties, so they stay valid.
+    pub fn properties_mut(&mut self, index: usize) -> &mut Map<String, Value> {
+        &mut self.features[index].properties
     }
 
     /// The feature with this id.

@@ -4,10 +4,12 @@
 pub mod admin;
 pub mod catalog;
 pub mod collection;
+pub mod projects;
 pub mod query;
+pub mod report;
 pub mod source;
 
 pub use catalog::{Catalog, Location};
-pub use collection::{Collection, CollectionMeta, Feature, PropertyType, Queryable};
+pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
 pub use query::{Filter, ItemsQuery};
 pub use source::{DataSource, LoadError};

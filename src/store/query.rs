@@ -30,6 +30,16 @@ pub enum Filter {
         /// The prefix.
         value: String,
     },
+    /// A place given by adcode or Chinese name (with or without its suffix: `桓仁` or `桓仁满族自治县`), matched
+    /// against an array of adcodes and a parallel array of names.
+    Place {
+        /// Property holding adcodes.
+        codes: &'static str,
+        /// Property holding Chinese names.
+        names: &'static str,
+        /// The value as written.
+        value: String,
+    },
     /// Any of the properties contains the value, case-insensitively.
     Substring {
         /// Property names.
@@ -93,6 +103,14 @@ impl Filter {
             }
             Self::SegmentPrefix { property, value } => {
                 prop(property).is_some_and(|v| segment_prefix(v, value))
+            }
+            Self::Place { codes, names, value } => {
+                prop(codes).is_some_and(|v| scalar_eq(v, value))
+                    || prop(names).and_then(Value::as_array).is_some_and(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .any(|n| n == value || crate::domain::short_name(n) == value)
+                    })
             }
             Self::Substring { properties, value } => {
                 properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))

@@ -4,13 +4,23 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// The files the service loads, by name inside the data directory.
-pub const DATA_FILES: &[&str] = &["liaoning-cities.geojson", "liaoning-counties.geojson", "regions.toml"];
+pub const DATA_FILES: &[&str] = &[
+    "liaoning-cities.geojson",
+    "liaoning-counties.geojson",
+    "regions.toml",
+    "plan-items.json",
+    "projects.geojson",
+    "targets.json",
+];
 
 /// The shipped `geodata/`, compiled into the binary so it runs from any directory.
 static EMBEDDED: &[(&str, &str)] = &[
     ("liaoning-cities.geojson", include_str!("../../geodata/liaoning-cities.geojson")),
     ("liaoning-counties.geojson", include_str!("../../geodata/liaoning-counties.geojson")),
     ("regions.toml", include_str!("../../geodata/regions.toml")),
+    ("plan-items.json", include_str!("../../geodata/plan-items.json")),
+    ("projects.geojson", include_str!("../../geodata/projects.geojson")),
+    ("targets.json", include_str!("../../geodata/targets.json")),
 ];
 
 /// A reason the data could not be loaded. Every variant names the file; feature-level ones name the feature.

@@ -8,5 +8,7 @@ mod collections;
 mod errors;
 mod gdal;
 mod landing;
+mod loader;
 mod locate;
+mod projects;
 mod regions;

@@ -1,0 +1,493 @@
+//! The plan's projects (`projects.geojson`), its items (`plan-items.json`) and targets (`targets.json`):
+//! read, validated, and joined to counties, cities and regions from their geometry.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use geo::{BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, MultiLineString, MultiPolygon};
+use serde_json::{Map, Value, json};
+
+use super::admin::{check_lon_lat, geometry_type};
+use super::collection::{Collection, Feature};
+use super::source::{DataSource, LoadError};
+use crate::domain::project::{CATEGORIES, COMPARATORS, PRECISIONS, is_section_id};
+use crate::geom::geodesic;
+
+/// One item of the plan as listed in `plan-items.json`.
+#[derive(Debug, Clone)]
+pub struct PlanItem {
+    /// `四.(四).2`.
+    pub section: String,
+    /// `part`, `section` or `item`.
+    pub level: String,
+    /// The heading.
+    pub title: String,
+    /// The first unit of its 责任单位 bracket.
+    pub lead_unit: Option<String>,
+    /// The other units.
+    pub co_units: Vec<String>,
+    /// Every unit named in any of its brackets (an item can have several paragraphs with their own bracket).
+    pub all_units: BTreeSet<String>,
+}
+
+/// Reads `plan-items.json`.
+pub fn read_plan_items(source: &DataSource) -> Result<Vec<PlanItem>, LoadError> {
+    let (file, text) = source.read("plan-items.json")?;
+    let raw: Vec<Value> = serde_json::from_str(&text).map_err(|e| LoadError::Syntax {
+        file: file.clone(),
+        format: "JSON array",
+        detail: e.to_string(),
+    })?;
+    let mut items = Vec::with_capacity(raw.len());
+    let mut seen = BTreeSet::new();
+    for (n, v) in raw.iter().enumerate() {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let section =
+            s("section").ok_or_else(|| LoadError::feature(&file, format!("#{n}"), "missing `section`"))?;
+        let bad = |reason: String| LoadError::feature(&file, section.clone(), reason);
+        if !is_section_id(&section) {
+            return Err(bad("`section` is not of the form 四.(四).2".into()));
+        }
+        if !seen.insert(section.clone()) {
+            return Err(bad("duplicate section".into()));
+        }
+        let strings = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut all_units: BTreeSet<String> = s("lead_unit").into_iter().chain(strings("co_units")).collect();
+        for r in v.get("responsibilities").and_then(Value::as_array).into_iter().flatten() {
+            let lead = r.get("lead_unit").and_then(Value::as_str).map(str::to_owned);
+            let co =
+                r.get("co_units").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+            all_units.extend(lead.into_iter().chain(co.map(str::to_owned)));
+        }
+        items.push(PlanItem {
+            level: s("level").unwrap_or_default(),
+            title: s("title").unwrap_or_default(),
+            lead_unit: s("lead_unit"),
+            co_units: strings("co_units"),
+            all_units,
+            section,
+        });
+    }
+    Ok(items)
+}
+
+/// A project as read and checked, before the join.
+#[derive(Debug, Clone)]
+pub struct ProjectRecord {
+    /// Stable id.
+    pub id: String,
+    /// Geometry in CRS84.
+    pub geometry: Geometry<f64>,
+    /// Properties as written in the file.
+    pub properties: Map<String, Value>,
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Reads and validates `projects.geojson` against the boundaries and the plan items.
+///
+/// Stops on the first bad feature with a message naming it: an unknown category or precision, a malformed
+/// or unknown section, a duplicate id, a geometry out of range, a point outside the county it names, or a
+/// corridor that leaves Liaoning without saying so.
+pub fn read_projects(
+    source: &DataSource,
+    counties: &Collection,
+    county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
+    items: &[PlanItem],
+) -> Result<Vec<ProjectRecord>, LoadError> {
+    let (file, text) = source.read("projects.geojson")?;
+    let fc: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| LoadError::Syntax { file: file.clone(), format: "GeoJSON", detail: e.to_string() })?
+        .try_into()
+        .map_err(|e: geojson::Error| LoadError::Syntax {
+            file: file.clone(),
+            format: "GeoJSON FeatureCollection",
+            detail: e.to_string(),
+        })?;
+    let sections: HashMap<&str, &PlanItem> = items.iter().map(|i| (i.section.as_str(), i)).collect();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(fc.features.len());
+    for (n, f) in fc.features.into_iter().enumerate() {
+        let props = f.properties.unwrap_or_default();
+        let id = props.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let label = if id.is_empty() { format!("#{n}") } else { id.clone() };
+        let bad = |reason: String| LoadError::feature(&file, label.clone(), reason);
+        if !is_slug(&id) {
+            return Err(bad(format!("`id` '{id}' must be lower-case ASCII letters, digits and hyphens")));
+        }
+        if let Some(first) = ids.insert(id.clone(), n) {
+            return Err(bad(format!("duplicate id '{id}' (also feature #{first})")));
+        }
+        let text_prop = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+        for k in ["name_zh", "name_en", "excerpt", "location_source"] {
+            if text_prop(k).is_none() {
+                return Err(bad(format!("missing or empty `{k}`")));
+            }
+        }
+        let category = text_prop("category").unwrap_or_default();
+        if !CATEGORIES.iter().any(|(c, _)| *c == category) {
+            let known: Vec<&str> = CATEGORIES.iter().map(|(c, _)| *c).collect();
+            return Err(bad(format!("unknown category '{category}'; known: {}", known.join(", "))));
+        }
+        let precision = text_prop("location_precision").unwrap_or_default();
+        if !PRECISIONS.iter().any(|(p, _)| *p == precision) {
+            let known: Vec<&str> = PRECISIONS.iter().map(|(p, _)| *p).collect();
+            return Err(bad(format!(
+                "unknown location_precision '{precision}'; known: {}",
+                known.join(", ")
+            )));
+        }
+        let secs: Vec<&str> = props
+            .get("sections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if secs.is_empty() {
+            return Err(bad("`sections` must list at least one plan section".into()));
+        }
+        for s in &secs {
+            if !is_section_id(s) {
+                return Err(bad(format!("section '{s}' is not of the form 四.(四).2")));
+            }
+            if !items.is_empty() && !sections.contains_key(s) {
+                return Err(bad(format!("section '{s}' is not in plan-items.json")));
+            }
+        }
+        match props.get("lead_unit") {
+            Some(Value::String(_) | Value::Null) | None => {}
+            Some(_) => return Err(bad("`lead_unit` must be a string or null".into())),
+        }
+        if let (Some(lead), Some(item)) = (text_prop("lead_unit"), sections.get(secs[0]))
+            && !item.all_units.is_empty()
+            && !item.all_units.contains(lead)
+        {
+            return Err(bad(format!("lead_unit '{lead}' is not among the responsible units of {}", secs[0])));
+        }
+        if !props
+            .get("co_units")
+            .is_some_and(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+        {
+            return Err(bad("`co_units` must be an array of strings".into()));
+        }
+        check_targets(&props).map_err(&bad)?;
+        let gj = f.geometry.ok_or_else(|| bad("no geometry".into()))?;
+        let geometry = Geometry::try_from(gj).map_err(|e| bad(format!("geometry cannot be read: {e}")))?;
+        match &geometry {
+            Geometry::Point(_)
+            | Geometry::LineString(_)
+            | Geometry::MultiLineString(_)
+            | Geometry::Polygon(_)
+            | Geometry::MultiPolygon(_) => {}
+            other => return Err(bad(format!("{} geometries are not allowed", geometry_type(other)))),
+        }
+        check_lon_lat(&geometry).map_err(&bad)?;
+        let named = text_prop("county_adcode");
+        if let Some(code) = named
+            && counties.get(code).is_none()
+        {
+            return Err(bad(format!("county_adcode {code} is not a county")));
+        }
+        if let Geometry::Point(p) = &geometry {
+            let code =
+                named.ok_or_else(|| bad("a Point needs `county_adcode`, the county it lies in".into()))?;
+            let found = county_at(p.0).map(|i| counties.feature(i));
+            if found.is_none_or(|c| c.id != code) {
+                let name = counties.get(code).and_then(|c| c.str_prop("name_zh")).unwrap_or("?");
+                let actual = found.map_or_else(
+                    || "outside Liaoning".to_owned(),
+                    |c| format!("in {} {}", c.id, c.str_prop("name_zh").unwrap_or("")),
+                );
+                return Err(bad(format!(
+                    "point ({}, {}) lies outside its named county {code} {name}: it is {actual}",
+                    p.x(),
+                    p.y()
+                )));
+            }
+            if let (Some(city), Some(c)) = (text_prop("city_adcode"), found)
+                && c.str_prop("parent_adcode") != Some(city)
+            {
+                return Err(bad(format!("city_adcode {city} is not the city of county {code}")));
+            }
+        } else {
+            use geo::CoordsIter;
+            let leaves = geometry.coords_iter().any(|c| county_at(c).is_none());
+            let says =
+                props.get("outside_province").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+            if leaves && !says {
+                return Err(bad(
+                    "the geometry leaves Liaoning but `outside_province` does not say where".into()
+                ));
+            }
+        }
+        if let Some(notes) = props.get("consistency_notes")
+            && !notes.as_object().is_some_and(|m| m.values().all(Value::is_string))
+        {
+            return Err(bad("`consistency_notes` must map check names to explanations".into()));
+        }
+        out.push(ProjectRecord { id, geometry, properties: props });
+    }
+    if out.is_empty() {
+        return Err(LoadError::File { file, reason: "no projects".into() });
+    }
+    Ok(out)
+}
+
+fn check_targets(props: &Map<String, Value>) -> Result<(), String> {
+    let Some(targets) = props.get("targets") else { return Ok(()) };
+    let list = targets.as_array().ok_or("`targets` must be an array")?;
+    for t in list {
+        check_target(t)?;
+    }
+    Ok(())
+}
+
+/// Checks one target object: id, indicator, comparator from the vocabulary, and a numeric value unless it is
+/// qualitative.
+pub fn check_target(t: &Value) -> Result<(), String> {
+    let id = t.get("id").and_then(Value::as_str).unwrap_or("?");
+    if !t.get("id").and_then(Value::as_str).is_some_and(is_slug) {
+        return Err(format!("target '{id}': `id` must be a kebab-case slug"));
+    }
+    if t.get("indicator_zh").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(format!("target '{id}': missing `indicator_zh`"));
+    }
+    let cmp = t.get("comparator").and_then(Value::as_str).unwrap_or_default();
+    if !COMPARATORS.contains(&cmp) {
+        return Err(format!("target '{id}': comparator '{cmp}' is not one of {}", COMPARATORS.join(" ")));
+    }
+    let value_ok = match t.get("value") {
+        Some(Value::Number(_)) => true,
+        Some(Value::Null) | None => cmp == "qualitative",
+        Some(_) => false,
+    };
+    if !value_ok {
+        return Err(format!("target '{id}': `value` must be a number (null only for qualitative targets)"));
+    }
+    let section = t.get("section").and_then(Value::as_str).unwrap_or_default();
+    if !is_section_id(section) {
+        return Err(format!("target '{id}': section '{section}' is not of the form 四.(四).2"));
+    }
+    Ok(())
+}
+
+/// What the geometric join found for one project.
+#[derive(Debug, Clone, Default)]
+pub struct Join {
+    /// County indexes with the length (km) or area (km²) inside each (1.0 for a point).
+    pub counties: BTreeMap<usize, f64>,
+    /// Total length (km) for lines, area (km²) for polygons.
+    pub total: Option<f64>,
+}
+
+/// Joins a geometry to the counties: a point to the county containing it; a line to every county it crosses,
+/// with the geodesic length inside each; a polygon to every county it overlaps, with the geodesic area.
+pub fn join(
+    geometry: &Geometry<f64>,
+    counties: &Collection,
+    county_shapes: &[MultiPolygon<f64>],
+    county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
+) -> Join {
+    let mut out = Join::default();
+    match geometry {
+        Geometry::Point(p) => {
+            if let Some(c) = county_at(p.0) {
+                out.counties.insert(c, 1.0);
+            }
+        }
+        Geometry::LineString(_) | Geometry::MultiLineString(_) => {
+            let mls = match geometry {
+                Geometry::LineString(ls) => MultiLineString(vec![ls.clone()]),
+                Geometry::MultiLineString(m) => m.clone(),
+                _ => unreachable!("matched above"),
+            };
+            out.total = Some(mls.iter().map(geodesic::length_m).sum::<f64>() / 1e3);
+            let Some(rect) = mls.bounding_rect() else { return out };
+            for i in counties.bbox_candidates(&rect) {
+                let inside = county_shapes[i].clip(&mls, false);
+                let km: f64 = inside.iter().map(geodesic::length_m).sum::<f64>() / 1e3;
+                if km > 0.0 {
+                    out.counties.insert(i, km);
+                }
+            }
+        }
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
+            let mp = match geometry {
+                Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+                Geometry::MultiPolygon(m) => m.clone(),
+                _ => unreachable!("matched above"),
+            };
+            out.total = Some(mp.geodesic_area_unsigned() / 1e6);
+            let Some(rect) = mp.bounding_rect() else { return out };
+            for i in counties.bbox_candidates(&rect) {
+                let km2 = county_shapes[i].intersection(&mp).geodesic_area_unsigned() / 1e6;
+                if km2 > 0.0 {
+                    out.counties.insert(i, km2);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn round(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+/// Builds the served properties of a project: what the file says, then what the join found.
+pub fn joined_properties(
+    record: &ProjectRecord,
+    join: &Join,
+    counties: &Collection,
+    cities: &Collection,
+    regions: &Collection,
+) -> Map<String, Value> {
+    let mut p = record.properties.clone();
+    let is_point = matches!(record.geometry, Geometry::Point(_));
+    let measure_key = match record.geometry {
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => "area_km2",
+        _ => "length_km",
+    };
+    // Counties, then cities and regions by summing their counties.
+    let mut city_measure: BTreeMap<String, f64> = BTreeMap::new();
+    let mut region_measure: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    let mut county_list = Vec::new();
+    for (&ci, &m) in &join.counties {
+        let c = counties.feature(ci);
+        county_list.push(json!({"adcode": c.id, "name_zh": c.str_prop("name_zh"), measure_key: (!is_point).then(|| round(m, 2))}));
+        if let Some(parent) = c.str_prop("parent_adcode") {
+            *city_measure.entry(parent.to_owned()).or_default() += m;
+        }
+        for r in c.properties.get("regions").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(id), Some(basis)) = (r["id"].as_str(), r["basis"].as_str()) else { continue };
+            let e = region_measure.entry(id.to_owned()).or_insert((0.0, basis.to_owned()));
+            e.0 += m;
+            if basis == "stated" {
+                "stated".clone_into(&mut e.1);
+            }
+        }
+    }
+    let total = join.total.unwrap_or(1.0);
+    let share = |m: f64| if is_point { 1.0 } else { round((m / total).min(1.0), 3) };
+    let city_list: Vec<Value> = city_measure
+        .iter()
+        .map(|(code, &m)| {
+            let name = cities.get(code).and_then(|c| c.str_prop("name_zh"));
+            json!({"adcode": code, "name_zh": name, measure_key: (!is_point).then(|| round(m, 2)), "share": share(m)})
+        })
+        .collect();
+    let region_list: Vec<Value> = regions
+        .features()
+        .iter()
+        .filter_map(|r| {
+            let (m, basis) = region_measure.get(&r.id)?;
+            Some(json!({
+                "id": r.id,
+                "name_zh": r.str_prop("name_zh"),
+                measure_key: (!is_point).then(|| round(*m, 2)),
+                "share": share(*m),
+                "membership_basis": basis,
+            }))
+        })
+        .collect();
+    p.insert(
+        "county_adcodes".into(),
+        json!(join.counties.keys().map(|&i| counties.feature(i).id.clone()).collect::<Vec<_>>()),
+    );
+    p.insert(
+        "county_names".into(),
+        json!(join.counties.keys().map(|&i| counties.feature(i).str_prop("name_zh")).collect::<Vec<_>>()),
+    );
+    p.insert("city_adcodes".into(), json!(city_measure.keys().collect::<Vec<_>>()));
+    p.insert("city_names".into(), json!(city_list.iter().map(|c| c["name_zh"].clone()).collect::<Vec<_>>()));
+    p.insert("region_ids".into(), json!(region_list.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()));
+    if let Some(t) = join.total {
+        let inside: f64 = join.counties.values().sum();
+        p.insert(measure_key.into(), json!(round(t, 2)));
+        if measure_key == "length_km" {
+            p.insert("outside_liaoning_km".into(), json!(round((t - inside).max(0.0), 2)));
+        }
+    }
+    p.insert("join".into(), json!({
+        "method": if is_point { "point in county polygon" } else if measure_key == "length_km" { "line clipped to county polygons, geodesic length" } else { "polygon intersected with county polygons, geodesic area" },
+        "counties": county_list,
+        "cities": city_list,
+        "regions": region_list,
+    }));
+    p.insert("geometry_type".into(), json!(geometry_type(&record.geometry)));
+    p
+}
+
+/// The project features, ready for a collection.
+pub fn project_features(
+    records: Vec<ProjectRecord>,
+    joins: &[Join],
+    counties: &Collection,
+    cities: &Collection,
+    regions: &Collection,
+) -> Vec<Feature> {
+    records
+        .into_iter()
+        .zip(joins)
+        .map(|(r, j)| {
+            let props = joined_properties(&r, j, counties, cities, regions);
+            Feature::new(r.id, Some(r.geometry), props)
+        })
+        .collect()
+}
+
+/// A county's boundary as a multipolygon, for clipping.
+pub fn county_shapes(counties: &Collection) -> Vec<MultiPolygon<f64>> {
+    counties
+        .features()
+        .iter()
+        .map(|f| match &f.geometry {
+            Some(Geometry::MultiPolygon(mp)) => mp.clone(),
+            Some(Geometry::Polygon(p)) => MultiPolygon(vec![p.clone()]),
+            _ => MultiPolygon(vec![]),
+        })
+        .collect()
+}
+
+/// Reads `targets.json` (targets not tied to one project) and checks each entry.
+pub fn read_targets(source: &DataSource) -> Result<Vec<Map<String, Value>>, LoadError> {
+    let (file, text) = source.read("targets.json")?;
+    let raw: Vec<Value> = serde_json::from_str(&text).map_err(|e| LoadError::Syntax {
+        file: file.clone(),
+        format: "JSON array",
+        detail: e.to_string(),
+    })?;
+    let mut out = Vec::with_capacity(raw.len());
+    for (n, v) in raw.into_iter().enumerate() {
+        let id = v.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        check_target(&v).map_err(|e| LoadError::feature(&file, id.clone(), e))?;
+        let scope = v.get("scope").and_then(Value::as_str).unwrap_or_default();
+        if !["region", "city", "province"].contains(&scope) {
+            return Err(LoadError::feature(
+                &file,
+                id,
+                format!("scope '{scope}' is not region, city or province"),
+            ));
+        }
+        let Value::Object(map) = v else { unreachable!("check_target needs an object") };
+        out.push(map);
+    }
+    Ok(out)
+}

@@ -1,0 +1,130 @@
+//! Bad data files stop start-up with a message naming the file, the feature and the reason.
+
+use std::path::{Path, PathBuf};
+
+use planatlas::store::{Catalog, DataSource};
+use serde_json::Value;
+
+use crate::helpers::run;
+
+/// A copy of the shipped geodata in a fresh directory, with `projects.geojson` edited by `edit`.
+fn data_with(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    let dir = std::env::temp_dir().join(format!("planatlas-bad-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in planatlas::store::source::DATA_FILES {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let path = dir.join("projects.geojson");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut doc);
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    dir
+}
+
+fn load_error(dir: &Path) -> String {
+    match Catalog::load(DataSource::Dir(dir.to_owned())) {
+        Ok(_) => panic!("bad data in {} loaded", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn feature_mut<'a>(doc: &'a mut Value, id: &str) -> &'a mut Value {
+    doc["features"].as_array_mut().unwrap().iter_mut().find(|f| f["properties"]["id"] == id).unwrap()
+}
+
+#[test]
+fn the_shipped_data_directory_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    let c = Catalog::load(DataSource::Dir(dir)).unwrap();
+    assert_eq!(c.counties().features().len(), 100);
+}
+
+#[test]
+fn an_unknown_category_stops_loading_with_its_name() {
+    let dir = data_with("category", |d| {
+        feature_mut(d, "xudabao-nuclear-power-plant")["properties"]["category"] = "spaceport".into();
+    });
+    let e = load_error(&dir);
+    assert!(
+        e.contains("projects.geojson")
+            && e.contains("xudabao-nuclear-power-plant")
+            && e.contains("unknown category 'spaceport'"),
+        "{e}"
+    );
+    // The real binary refuses to start on it, naming the same.
+    let (ok, out) = run(
+        env!("CARGO_BIN_EXE_planatlas"),
+        &["serve", "--listen", "127.0.0.1:0", "--data", dir.to_str().unwrap()],
+    );
+    assert!(!ok, "serve must not start: {out}");
+    assert!(out.contains("xudabao-nuclear-power-plant") && out.contains("spaceport"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_point_outside_its_named_county_stops_loading() {
+    // Move 徐大堡 (兴城, 211481) to central Shenyang while it still names 兴城.
+    let dir = data_with("county", |d| {
+        feature_mut(d, "xudabao-nuclear-power-plant")["geometry"]["coordinates"] =
+            serde_json::json!([123.40, 41.79]);
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("xudabao-nuclear-power-plant") && e.contains("outside its named county"), "{e}");
+    assert!(e.contains("和平区"), "says where it actually is: {e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_duplicate_id_stops_loading() {
+    let dir = data_with("duplicate", |d| {
+        let features = d["features"].as_array_mut().unwrap();
+        let copy = features[0].clone();
+        features.push(copy);
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("duplicate id"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_corridor_leaving_liaoning_must_say_so() {
+    let dir = data_with("outside", |d| {
+        feature_mut(d, "shenyang-baihe-hsr")["properties"]["outside_province"] = Value::Null;
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("shenyang-baihe-hsr") && e.contains("leaves Liaoning"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_broken_boundary_file_names_the_file() {
+    let dir = data_with("syntax", |_| {});
+    std::fs::write(
+        dir.join("liaoning-counties.geojson"),
+        "{\"type\": \"FeatureCollection\", \"features\": [",
+    )
+    .unwrap();
+    let e = load_error(&dir);
+    assert!(e.contains("liaoning-counties.geojson") && e.contains("not valid"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_region_member_with_a_wrong_adcode_names_the_region() {
+    let dir = data_with("region", |_| {});
+    let toml = std::fs::read_to_string(dir.join("regions.toml")).unwrap().replacen(
+        "adcode = \"210522\"",
+        "adcode = \"219999\"",
+        1,
+    );
+    let toml = if toml.contains("219999") {
+        toml
+    } else {
+        toml.replacen("adcode = \"210421\"", "adcode = \"219999\"", 1)
+    };
+    std::fs::write(dir.join("regions.toml"), toml).unwrap();
+    let e = load_error(&dir);
+    assert!(e.contains("regions.toml") && e.contains("219999"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,279 @@
+//! The project catalogue: extraction coverage, locations, filters, the spatial join, targets, the report.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::{app, catalog};
+
+fn all_projects() -> Vec<Value> {
+    let doc = app().get_json("/collections/projects/items?limit=1000");
+    assert_eq!(doc["numberMatched"].as_u64().unwrap() as usize, doc["features"].as_array().unwrap().len());
+    doc["features"].as_array().unwrap().clone()
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+#[test]
+fn the_catalogue_has_at_least_190_projects_from_every_part_two_to_six() {
+    let projects = all_projects();
+    assert!(projects.len() >= 190, "{} projects", projects.len());
+    let parts: BTreeSet<String> = projects
+        .iter()
+        .flat_map(|p| {
+            strings(&p["properties"]["sections"])
+                .into_iter()
+                .map(|s| s.split('.').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for part in ["二", "三", "四", "五", "六"] {
+        assert!(parts.contains(part), "part {part} is represented: {parts:?}");
+    }
+}
+
+/// The plan's own text, read independently of `plan-items.json`: each numbered item and the units of the first
+/// 责任单位 bracket inside it.
+fn brackets_in_plan_text() -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata/plan/plan.txt")).unwrap();
+    let joined: String = text.lines().map(str::trim).collect::<Vec<_>>().join("").replace(' ', "");
+    let mut out = Vec::new();
+    let mut rest = joined.as_str();
+    while let Some(i) = rest.find("（责任单位：") {
+        let after = &rest[i + "（责任单位：".len()..];
+        let end = after.find('）').unwrap();
+        let units = &after[..end];
+        let lead = units.split(['，', '、']).next().unwrap().to_owned();
+        out.push((units.to_owned(), lead));
+        rest = &after[end..];
+    }
+    out
+}
+
+#[test]
+fn every_project_from_an_item_with_a_responsibility_bracket_has_its_lead_unit() {
+    let brackets = brackets_in_plan_text();
+    assert!(brackets.len() >= 70, "the plan has about 78 brackets, found {}", brackets.len());
+    let leads: BTreeSet<&str> = brackets.iter().map(|(_, lead)| lead.as_str()).collect();
+    let c = catalog();
+    let sections = c.collection("sections").unwrap();
+    for p in all_projects() {
+        let props = &p["properties"];
+        let first = strings(&props["sections"])[0];
+        let item = sections.get(first).unwrap_or_else(|| panic!("{first} is a plan item"));
+        if item.properties["lead_unit"].is_string() {
+            let lead = props["lead_unit"].as_str().unwrap_or_else(|| panic!("{} has no lead unit", p["id"]));
+            let in_text = brackets.iter().any(|(units, _)| units.contains(lead));
+            assert!(in_text, "{}: lead unit {lead} appears in a bracket of the plan", p["id"]);
+            let _ = &leads;
+        }
+    }
+}
+
+/// Reference positions from the sources cited in each project's `location_source`.
+const SITES: &[(&str, &str, f64, f64)] = &[
+    // OurAirports CN-0398 (39.119913 N, 121.60158 E); zh-Wikipedia 39°06′32″N 121°36′56″E.
+    ("大连金州湾国际机场", "dalian-jinzhouwan-airport", 121.6156, 39.1089),
+    // en-Wikipedia Xudabao Nuclear Power Plant 40°21′5″N 120°32′45″E.
+    ("徐大堡核电", "xudabao-nuclear-power-plant", 120.5458, 40.3514),
+    // Nelson & Stencel 1997 / Baidu Baike: 41°19′–41°20′N 119°30′E.
+    ("牛河梁", "niuheliang-hongshan-site", 119.5, 41.33),
+    // en-Wikipedia Changxing Island, Dalian 39°34′51″N 121°23′15″E.
+    ("长兴岛", "changxing-island-petrochemical-base", 121.3875, 39.5808),
+];
+
+#[test]
+fn key_sites_are_at_site_precision_within_5_km_of_their_real_positions() {
+    let c = catalog();
+    let projects = c.projects();
+    for (name, hint, lon, lat) in SITES {
+        let f = projects
+            .features()
+            .iter()
+            .find(|f| f.id == *hint || f.str_prop("name_zh").is_some_and(|n| n.contains(name)))
+            .unwrap_or_else(|| panic!("{name} is in the catalogue"));
+        assert_eq!(f.str_prop("location_precision"), Some("site"), "{name}");
+        assert!(
+            f.str_prop("location_source").is_some_and(|s| s.len() > 20),
+            "{name} says what its position is based on"
+        );
+        let geo::Geometry::Point(p) = f.geometry.as_ref().unwrap() else { panic!("{name} is a point") };
+        let d = planatlas::geom::geodesic::distance_m(p.0, geo::Coord { x: *lon, y: *lat });
+        assert!(d < 5_000.0, "{name} is {d:.0} m from its reference position");
+    }
+}
+
+#[test]
+fn every_location_says_how_precise_it_is_and_where_it_came_from() {
+    for p in all_projects() {
+        let props = &p["properties"];
+        assert!(
+            ["site", "district", "county", "city", "schematic"]
+                .contains(&props["location_precision"].as_str().unwrap())
+        );
+        assert!(props["location_source"].as_str().is_some_and(|s| !s.is_empty()), "{}", p["id"]);
+    }
+}
+
+#[test]
+fn region_and_category_filters_return_the_energy_projects_of_the_liaoxi_zone() {
+    let all = all_projects();
+    let expected: BTreeSet<&str> = all
+        .iter()
+        .filter(|p| {
+            p["properties"]["category"] == "energy"
+                && strings(&p["properties"]["region_ids"]).contains(&"liaoxi-zone")
+        })
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(expected.len() >= 3, "the Liaoxi zone has several energy projects: {expected:?}");
+    let doc = app().get_json("/collections/projects/items?region=liaoxi-zone&category=energy&limit=100");
+    let got: BTreeSet<&str> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    assert!(got.iter().any(|id| id.contains("xudabao")), "徐大堡核电 is in the zone (兴城, 葫芦岛)");
+}
+
+#[test]
+fn section_prefix_selects_the_items_of_a_section() {
+    let all = all_projects();
+    let expected: BTreeSet<&str> = all
+        .iter()
+        .filter(|p| {
+            strings(&p["properties"]["sections"]).iter().any(|s| s.starts_with("四.(四).") || *s == "四.(四)")
+        })
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(!expected.is_empty());
+    let doc =
+        app().get_json(&format!("/collections/projects/items?section={}&limit=100", urlencode("四.(四)")));
+    let got: BTreeSet<&str> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    // A prefix only matches whole segments.
+    let doc = app().get_json(&format!("/collections/projects/items?section={}&limit=1", urlencode("四.(")));
+    assert_eq!(doc["numberMatched"], 0);
+}
+
+#[test]
+fn q_finds_every_airport_project() {
+    let all = all_projects();
+    let expected: BTreeSet<&str> = all
+        .iter()
+        .filter(|p| p["properties"]["name_zh"].as_str().unwrap().contains("机场"))
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(expected.len() >= 5);
+    let doc = app().get_json(&format!("/collections/projects/items?q={}&limit=100", urlencode("机场")));
+    let got: BTreeSet<&str> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    let doc = app().get_json("/collections/projects/items?q=AIRPORT&limit=100");
+    assert!(doc["numberMatched"].as_u64().unwrap() >= 5, "English names match case-insensitively");
+}
+
+#[test]
+fn county_and_city_filters_take_names_or_adcodes() {
+    let by_name =
+        app().get_json(&format!("/collections/projects/items?county={}&limit=100", urlencode("桓仁")));
+    let by_code = app().get_json("/collections/projects/items?county=210522&limit=100");
+    assert_eq!(by_name["numberMatched"], by_code["numberMatched"]);
+    assert!(by_code["numberMatched"].as_u64().unwrap() >= 3);
+    for f in by_code["features"].as_array().unwrap() {
+        assert!(strings(&f["properties"]["county_adcodes"]).contains(&"210522"));
+    }
+    let dalian = app().get_json(&format!("/collections/projects/items?city={}&limit=1", urlencode("大连市")));
+    let dalian_short =
+        app().get_json(&format!("/collections/projects/items?city={}&limit=1", urlencode("大连")));
+    assert_eq!(dalian["numberMatched"], dalian_short["numberMatched"]);
+    // Filters combine and page like any items request.
+    let combined = app().get_json("/collections/projects/items?city=210200&category=airport&limit=1");
+    assert!(combined["numberMatched"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn the_join_for_the_shenyang_baihe_railway_lists_cities_and_length_per_region() {
+    let doc =
+        app().get_json(&format!("/collections/projects/items?q={}&category=railway", urlencode("沈白")));
+    assert_eq!(doc["numberMatched"], 1);
+    let p = &doc["features"][0]["properties"];
+    assert_eq!(doc["features"][0]["geometry"]["type"], "LineString");
+    let cities: Vec<&str> =
+        p["join"]["cities"].as_array().unwrap().iter().map(|c| c["name_zh"].as_str().unwrap()).collect();
+    assert!(cities.contains(&"沈阳市") && cities.contains(&"抚顺市"), "{cities:?}");
+    let total = p["length_km"].as_f64().unwrap();
+    assert!(total > 300.0, "Shenyang to Baihe is over 400 km: {total}");
+    assert!(p["outside_liaoning_km"].as_f64().unwrap() > 100.0, "most of the line is in Jilin");
+    assert!(p["outside_province"].as_str().unwrap().contains("Jilin"));
+    let regions = p["join"]["regions"].as_array().unwrap();
+    let circle = regions.iter().find(|r| r["id"] == "shenyang-circle").unwrap();
+    assert!(circle["length_km"].as_f64().unwrap() > 50.0);
+    for r in regions {
+        let share = r["share"].as_f64().unwrap();
+        assert!((r["length_km"].as_f64().unwrap() / total - share).abs() < 0.01);
+    }
+    let in_cities: f64 =
+        p["join"]["cities"].as_array().unwrap().iter().map(|c| c["length_km"].as_f64().unwrap()).sum();
+    assert!((in_cities + p["outside_liaoning_km"].as_f64().unwrap() - total).abs() < 0.1, "lengths add up");
+}
+
+#[test]
+fn a_point_project_is_joined_to_the_county_containing_it() {
+    let c = catalog();
+    for f in c.projects().features() {
+        if let Some(geo::Geometry::Point(p)) = &f.geometry {
+            let county = c.county_at(p.0).map(|i| c.counties().feature(i).id.clone());
+            assert_eq!(
+                strings(&f.properties["county_adcodes"]),
+                county.iter().map(String::as_str).collect::<Vec<_>>(),
+                "{}",
+                f.id
+            );
+        }
+    }
+}
+
+#[test]
+fn targets_are_a_collection_and_each_region_lists_its_own() {
+    let doc = app().get_json("/collections/targets/items?scope=region&limit=100");
+    assert!(doc["numberMatched"].as_u64().unwrap() >= 12);
+    for t in doc["features"].as_array().unwrap() {
+        assert!(t["geometry"].is_null());
+        let p = &t["properties"];
+        assert!(p["indicator_zh"].is_string() && p["section"].is_string() && p["comparator"].is_string());
+    }
+    let liaoxi = app().get_json("/collections/regions/items/liaoxi-zone");
+    let targets = liaoxi["properties"]["targets"].as_array().unwrap();
+    assert!(
+        targets.iter().any(|t| t["unit"] == "%" && t["value"] == 50),
+        "clean-energy share ≥ 50 %: {targets:?}"
+    );
+    let port = app().get_json(&format!("/collections/targets/items?q={}&limit=10", urlencode("吞吐量")));
+    assert!(
+        port["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["properties"]["scope"] == "project" && t["properties"]["value"] == 4)
+    );
+}
+
+#[test]
+fn every_entry_of_the_consistency_report_carries_an_explanation() {
+    let doc = app().get_json("/reports/consistency");
+    assert_eq!(doc["unexplained"], 0, "{}", doc["entries"]);
+    for e in doc["entries"].as_array().unwrap() {
+        assert!(e["explanation"].as_str().is_some_and(|s| !s.is_empty()), "{e}");
+    }
+    let html = app().get("/reports/consistency?f=html");
+    assert!(html.text().unwrap().contains("Consistency report"));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
