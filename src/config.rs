@@ -91,6 +91,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Largest request body accepted (GeoJSON geometries for area and corridor queries), in bytes; larger
+    /// bodies are answered with 413.
+    #[arg(long, env = "PLANATLAS_MAX_BODY_BYTES", default_value_t = 1_048_576, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
     /// Worker threads (default: one per CPU core).
     #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -109,6 +114,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Worker threads.
     pub workers: Option<usize>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
 }
 
 impl Settings {
@@ -120,6 +127,7 @@ impl Settings {
             limits: Limits::default(),
             cors_origins: vec!["*".to_owned()],
             workers: Some(2),
+            max_body_bytes: 1_048_576,
         }
     }
 }
@@ -155,6 +163,7 @@ impl TryFrom<&ServeArgs> for Settings {
                 .filter(|o| !o.is_empty())
                 .collect(),
             workers: a.workers,
+            max_body_bytes: a.max_body_bytes,
         })
     }
 }

@@ -4,6 +4,8 @@
 //! call. Distances are geodesic on the WGS84 ellipsoid (Karney's algorithm, the same one PROJ's `geod` uses),
 //! always in metres, always to the nearest point of a geometry rather than to its centre.
 
+pub mod chinese;
+pub mod crs;
 pub mod geodesic;
 
 use geo::{BoundingRect, Coord, Geometry, Rect};
@@ -145,4 +147,56 @@ pub fn validate_multipolygon(mp: &geo::MultiPolygon<f64>) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// Every segment of a geometry's lines and rings (none for points).
+pub fn segments(geometry: &Geometry<f64>) -> Vec<geo::Line<f64>> {
+    let mut out = Vec::new();
+    let mut ring = |ls: &geo::LineString<f64>| out.extend(ls.lines());
+    match geometry {
+        Geometry::Line(l) => ring(&geo::LineString(vec![l.start, l.end])),
+        Geometry::LineString(ls) => ring(ls),
+        Geometry::MultiLineString(m) => m.iter().for_each(ring),
+        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).for_each(ring),
+        Geometry::MultiPolygon(mp) => {
+            mp.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).for_each(ring);
+        }
+        Geometry::GeometryCollection(gc) => {
+            for g in gc {
+                out.extend(segments(g));
+            }
+        }
+        Geometry::Point(_) | Geometry::MultiPoint(_) | Geometry::Rect(_) | Geometry::Triangle(_) => {}
+    }
+    out
+}
+
+/// A geometry in CRS84 transformed into `crs` (in the CRS's axis order).
+pub fn transform_geometry(
+    geometry: &Geometry<f64>,
+    crs: crs::Crs,
+) -> Result<Geometry<f64>, crs::TransformError> {
+    use geo::MapCoords;
+    geometry.try_map_coords(|c| crs::from_crs84(crs, c))
+}
+
+/// A geometry given in `crs` (its axis order) transformed into CRS84.
+pub fn geometry_to_crs84(
+    geometry: &Geometry<f64>,
+    crs: crs::Crs,
+) -> Result<Geometry<f64>, crs::TransformError> {
+    use geo::MapCoords;
+    if crs == crs::Crs::Crs84 {
+        return Ok(geometry.clone());
+    }
+    geometry.try_map_coords(|c| crs::to_crs84(crs, c))
+}
+
+/// A geometry as a GeoJSON value in `crs`, rounded to the CRS's precision (6 decimals for degrees, 3 for
+/// metres).
+pub fn geojson_in(geometry: &Geometry<f64>, crs: crs::Crs) -> Result<serde_json::Value, crs::TransformError> {
+    if crs == crs::Crs::Crs84 {
+        return Ok(to_geojson_value(geometry, crs.decimals(), &|c| c));
+    }
+    Ok(to_geojson_value(&transform_geometry(geometry, crs)?, crs.decimals(), &|c| c))
 }

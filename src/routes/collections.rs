@@ -11,17 +11,14 @@ use super::{
 };
 use crate::domain::{Bbox, Page};
 use crate::error::{ApiError, ApiResult};
-use crate::geom;
+use crate::geom::{self, crs::Crs};
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
-use crate::store::{Collection, Feature, Filter, ItemsQuery, ParamKind};
+use crate::store::{Area, Collection, Feature, Filter, ItemsQuery, ParamKind};
 
 /// The OGC URI of CRS84 (longitude, latitude on WGS84).
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
-/// Decimal places for CRS84 output: 1e-6° is about 0.1 m, the precision of the source data.
-const DEGREE_DECIMALS: i32 = 6;
-
-fn find<'a>(state: &'a State, id: &str) -> ApiResult<&'a Collection> {
+pub fn find<'a>(state: &'a State, id: &str) -> ApiResult<&'a Collection> {
     state.catalog.collection(id).ok_or_else(|| {
         let known: Vec<&str> = state.catalog.collections().iter().map(Collection::id).collect();
         ApiError::NotFound(format!("no collection '{id}'; collections: {}", known.join(", ")))
@@ -45,7 +42,7 @@ fn collection_json(c: &Collection, base: &str) -> Value {
         ],
     });
     if c.is_spatial() {
-        doc["crs"] = json!([CRS84]);
+        doc["crs"] = json!(Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>());
         doc["storageCrs"] = json!(CRS84);
         if let Some(e) = c.extent() {
             doc["extent"] = json!({
@@ -165,16 +162,45 @@ pub async fn get_collection(
 }
 
 /// The parameters every items request takes besides property filters.
-const ITEMS_PARAMS: &[&str] = &["f", "bbox", "limit", "offset", "datetime"];
+const ITEMS_PARAMS: &[&str] = &["f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "within"];
 
-/// Parses the items parameters into a store query: `bbox`, and an equality filter for every other parameter
-/// that names a queryable property. Anything else is a 400.
-fn items_query(c: &Collection, params: &QueryParams) -> ApiResult<ItemsQuery> {
+/// A parsed selection: the store query, and the area it is confined to (`within`).
+pub struct Selection {
+    /// Bounding box and property filters.
+    pub query: ItemsQuery,
+    /// The `within` area, if any.
+    pub area: Option<Area>,
+}
+
+impl Selection {
+    /// A predicate over feature indexes: the property filters and the area.
+    pub fn keeper<'a>(&'a self, state: &'a State, c: &'a Collection) -> impl Fn(usize) -> bool + 'a {
+        move |i| {
+            self.query.matches_properties(c.feature(i))
+                && self.area.as_ref().is_none_or(|a| state.catalog.in_area(c, i, a))
+        }
+    }
+}
+
+/// Parses the selection parameters of a data request: `bbox`, `datetime`, `within`, the collection's own
+/// filters (`region`, `section`, `q`…) and an equality filter for every parameter naming a queryable.
+/// `reserved` are the endpoint's other parameters; anything else is a 400 naming it.
+pub fn parse_selection(
+    state: &State,
+    c: &Collection,
+    params: &QueryParams,
+    reserved: &[&str],
+) -> ApiResult<Selection> {
     let mut query = ItemsQuery::default();
+    let bbox_crs = crs_param(params, "bbox-crs")?;
     if let Some(raw) = params.get("bbox") {
         let bbox = Bbox::parse(raw)?;
-        bbox.check_lon_lat()?;
-        query.bbox = Some(bbox.rect());
+        if bbox_crs == Crs::Crs84 {
+            bbox.check_lon_lat()?;
+        }
+        let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
+            .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
+        query.bbox = Some(rect);
         if !c.is_spatial() {
             return Err(ApiError::param("bbox", format!("collection '{}' has no geometries", c.id())));
         }
@@ -182,8 +208,22 @@ fn items_query(c: &Collection, params: &QueryParams) -> ApiResult<ItemsQuery> {
     if let Some(dt) = params.get("datetime") {
         check_datetime(dt)?;
     }
+    let mut area = None;
+    if let Some(key) = params.get("within") {
+        if !c.is_spatial() {
+            return Err(ApiError::param("within", format!("collection '{}' has no geometries", c.id())));
+        }
+        let (a, geometry) = state.catalog.area(key).ok_or_else(|| {
+            ApiError::param(
+                "within",
+                format!("'{key}' is not a region id or a city/county adcode or Chinese name"),
+            )
+        })?;
+        query.candidates_in = geom::bounding_rect(geometry);
+        area = Some(a);
+    }
     for (name, value) in params.pairs() {
-        if ITEMS_PARAMS.contains(&name.as_str()) {
+        if ITEMS_PARAMS.contains(&name.as_str()) || reserved.contains(&name.as_str()) {
             continue;
         }
         if let Some(spec) = c.meta.params.iter().find(|p| p.name == name) {
@@ -207,18 +247,19 @@ fn items_query(c: &Collection, params: &QueryParams) -> ApiResult<ItemsQuery> {
                 .map(|p| p.name)
                 .chain(c.meta.queryables.iter().map(|q| q.name))
                 .collect();
+            let known: Vec<&str> = ITEMS_PARAMS.iter().chain(reserved).copied().collect();
             return Err(ApiError::param(
                 name,
                 format!(
-                    "is neither a parameter of items ({}) nor a filter of '{}' ({})",
-                    ITEMS_PARAMS.join(", "),
+                    "is neither a parameter of this endpoint ({}) nor a filter of '{}' ({})",
+                    known.join(", "),
                     c.id(),
                     names.join(", ")
                 ),
             ));
         }
     }
-    Ok(query)
+    Ok(Selection { query, area })
 }
 
 /// Checks `datetime` is an RFC 3339 instant or interval (`a/b`, `../b`, `a/..`). The data carries no time, so
@@ -247,19 +288,47 @@ fn check_datetime(raw: &str) -> ApiResult<()> {
 }
 
 /// One feature as GeoJSON, with its links.
-pub fn feature_json(c: &Collection, f: &Feature, base: &str) -> Value {
+pub fn feature_json(c: &Collection, f: &Feature, base: &str, crs: Crs) -> ApiResult<Value> {
     let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
-    json!({
+    let geometry = match &f.geometry {
+        Some(g) => {
+            Some(geom::geojson_in(g, crs).map_err(|e| ApiError::Internal(format!("feature {}: {e}", f.id)))?)
+        }
+        None => None,
+    };
+    Ok(json!({
         "type": "Feature",
         "id": f.id,
-        "geometry": f.geometry.as_ref().map(|g| geom::to_geojson_value(g, DEGREE_DECIMALS, &|c| c)),
+        "geometry": geometry,
         "properties": f.properties,
         "links": [
             link(&href, "self", GEO_JSON, "This feature"),
             link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
             link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title),
         ],
-    })
+    }))
+}
+
+/// Reads a CRS parameter (`crs`, `bbox-crs`, `coord-crs`), CRS84 when absent; 400 listing the supported
+/// ones when unknown.
+pub fn crs_param(params: &QueryParams, name: &str) -> ApiResult<Crs> {
+    match params.get(name) {
+        None => Ok(Crs::Crs84),
+        Some(raw) => Crs::parse(raw).ok_or_else(|| {
+            ApiError::param(
+                name,
+                format!("'{raw}' is not a supported CRS; supported: {}", Crs::supported_list()),
+            )
+        }),
+    }
+}
+
+/// Adds `Content-Crs: <uri>` to a response carrying geometries.
+pub fn with_content_crs(mut resp: HttpResponse, crs: Crs) -> HttpResponse {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("content-crs"), v);
+    }
+    resp
 }
 
 fn urlencode(s: &str) -> String {
@@ -279,9 +348,11 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
     let params = QueryParams::from_request(&req)?;
     let c = find(&state, &path)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let query = items_query(c, &params)?;
+    let selection = parse_selection(&state, c, &params, &[])?;
+    let out_crs = crs_param(&params, "crs")?;
     let format = negotiate(&req, &params)?;
-    let selected = c.select(&query);
+    let selected = c
+        .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| state.catalog.in_area(c, i, a)));
     let matched = selected.len();
     let on_page: Vec<usize> = selected.into_iter().skip(page.offset).take(page.limit).collect();
     let base = base_url(&req, &state.settings);
@@ -322,8 +393,10 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
 
     match format {
         Format::Json => {
-            let features: Vec<Value> =
-                on_page.iter().map(|&i| feature_json(c, c.feature(i), &base)).collect();
+            let features: Vec<Value> = on_page
+                .iter()
+                .map(|&i| feature_json(c, c.feature(i), &base, out_crs))
+                .collect::<ApiResult<_>>()?;
             let doc = json!({
                 "type": "FeatureCollection",
                 "features": features,
@@ -331,7 +404,7 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
                 "numberReturned": on_page.len(),
                 "links": links,
             });
-            Ok(respond_json_stamped(&req, GEO_JSON, &doc))
+            Ok(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs))
         }
         Format::Html => {
             let mut body = format!(
@@ -386,14 +459,17 @@ pub async fn get_item(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
-    params.only(&["f"])?;
+    params.only(&["f", "crs"])?;
+    let out_crs = crs_param(&params, "crs")?;
     let (cid, fid) = path.into_inner();
     let c = find(&state, &cid)?;
     let f =
         c.get(&fid).ok_or_else(|| ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")))?;
     let base = base_url(&req, &state.settings);
     match negotiate(&req, &params)? {
-        Format::Json => Ok(respond_json(&req, GEO_JSON, &feature_json(c, f, &base))),
+        Format::Json => {
+            Ok(with_content_crs(respond_json(&req, GEO_JSON, &feature_json(c, f, &base, out_crs)?), out_crs))
+        }
         Format::Html => {
             let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
             let mut body = String::from("<table>");

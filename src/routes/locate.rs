@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use super::{
     Caching, Format, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond, respond_json,
 };
-use crate::domain::query::{parse_lat, parse_lon};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
@@ -26,15 +25,9 @@ fn unit(f: &Feature, base: &str, collection: &str) -> Value {
 /// `GET /locate`.
 pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
-    params.only(&["lon", "lat", "f"])?;
-    let lon = parse_lon(
-        "lon",
-        params.get("lon").ok_or_else(|| ApiError::param("lon", "is required (degrees east, CRS84)"))?,
-    )?;
-    let lat = parse_lat(
-        "lat",
-        params.get("lat").ok_or_else(|| ApiError::param("lat", "is required (degrees north, CRS84)"))?,
-    )?;
+    params.only(&["lon", "lat", "f", "coord-crs"])?;
+    let p = super::proximity::point_param(&params)?;
+    let (lon, lat) = (p.x, p.y);
     let format = negotiate(&req, &params)?;
     let catalog = &state.catalog;
     let base = base_url(&req, &state.settings);

@@ -7,6 +7,7 @@ mod collections;
 pub mod html;
 mod landing;
 mod locate;
+pub(crate) mod proximity;
 mod reports;
 
 use std::sync::Arc;
@@ -49,6 +50,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/collections/{collection_id}/items", collections::get_items);
     get_resource(cfg, "/collections/{collection_id}/items/{feature_id}", collections::get_item);
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
+    get_resource(cfg, "/collections/{collection_id}/nearest", proximity::get_nearest);
+    get_resource(cfg, "/collections/{collection_id}/within-distance", proximity::get_within_distance);
+    cfg.service(
+        web::resource("/collections/{collection_id}/along")
+            .route(web::get().to(proximity::get_along))
+            .route(web::head().to(proximity::get_along))
+            .route(web::post().to(proximity::post_along))
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                    method: req.method().to_string(),
+                    allowed: "GET, HEAD, POST, OPTIONS",
+                })
+            })),
+    );
+    cfg.service(
+        web::resource("/collections/{collection_id}/intersecting")
+            .route(web::post().to(proximity::post_intersecting))
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                    method: req.method().to_string(),
+                    allowed: "POST, OPTIONS",
+                })
+            })),
+    );
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
 }

@@ -26,6 +26,22 @@ pub struct Location {
     pub regions: Vec<usize>,
 }
 
+/// A named area a query can be confined to: a region, a city or a county.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Area {
+    /// A plan region, by id.
+    Region(String),
+    /// A city, by adcode.
+    City(String),
+    /// A county, by adcode, with its city's adcode.
+    County {
+        /// The county's adcode.
+        adcode: String,
+        /// Its city's adcode.
+        city: String,
+    },
+}
+
 /// Timings of the start-up steps, in milliseconds, for the log and the landing page.
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
@@ -163,6 +179,43 @@ impl Catalog {
     /// The county containing `p` (CRS84).
     pub fn county_at(&self, p: Coord<f64>) -> Option<usize> {
         county_at(self.counties(), &self.county_index, p)
+    }
+
+    /// Resolves a region id or a city/county adcode (or Chinese name) to an area and its geometry.
+    pub fn area(&self, key: &str) -> Option<(Area, &geo::Geometry<f64>)> {
+        let by_name = |c: &Collection| {
+            c.features().iter().position(|f| {
+                f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
+            })
+        };
+        if let Some(f) = self.regions().get(key) {
+            return Some((Area::Region(f.id.clone()), f.geometry.as_ref()?));
+        }
+        if let Some(i) = self.cities().index_of(key).or_else(|| by_name(self.cities())) {
+            let f = self.cities().feature(i);
+            return Some((Area::City(f.id.clone()), f.geometry.as_ref()?));
+        }
+        let i = self.counties().index_of(key).or_else(|| by_name(self.counties()))?;
+        let f = self.counties().feature(i);
+        let city = f.str_prop("parent_adcode")?.to_owned();
+        Some((Area::County { adcode: f.id.clone(), city }, f.geometry.as_ref()?))
+    }
+
+    /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
+    /// computed at load (so a county that only touches a region's border is not in it).
+    pub fn in_area(&self, collection: &Collection, index: usize, area: &Area) -> bool {
+        let f = collection.feature(index);
+        let has = |k: &str, v: &str| strings(&f.properties, k).any(|x| x == v);
+        match (collection.id(), area) {
+            ("regions", Area::Region(r)) => f.id == *r,
+            ("regions" | "projects", Area::City(c)) => has("city_adcodes", c),
+            ("regions" | "projects", Area::County { adcode, .. }) => has("county_adcodes", adcode),
+            ("cities" | "counties" | "projects", Area::Region(r)) => has("region_ids", r),
+            ("cities", Area::City(c) | Area::County { city: c, .. }) => f.id == *c,
+            ("counties", Area::City(c)) => f.str_prop("parent_adcode") == Some(c.as_str()),
+            ("counties", Area::County { adcode, .. }) => f.id == *adcode,
+            _ => false,
+        }
     }
 
     /// The county, city and regions containing `p`; `None` outside Liaoning.

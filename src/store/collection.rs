@@ -133,6 +133,8 @@ pub struct Collection {
     by_id: HashMap<String, usize>,
     rtree: RTree<IndexEntry>,
     extent: Option<Rect<f64>>,
+    /// The extent's approximate area in m², for the first guess of a nearest-neighbour search radius.
+    extent_area_m2: f64,
 }
 
 fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
@@ -154,7 +156,14 @@ impl Collection {
             .collect();
         let extent =
             features.iter().filter_map(|f| f.bbox).fold(None, |acc, r| Some(geom::union_rect(acc, r)));
-        Self { meta, features, by_id, rtree: RTree::bulk_load(entries), extent }
+        let extent_area_m2 = extent.map_or(1.0, |e| {
+            let mid =
+                Coord { x: f64::midpoint(e.min().x, e.max().x), y: f64::midpoint(e.min().y, e.max().y) };
+            let w = geodesic::distance_m(Coord { x: e.min().x, y: mid.y }, Coord { x: e.max().x, y: mid.y });
+            let h = geodesic::distance_m(Coord { x: mid.x, y: e.min().y }, Coord { x: mid.x, y: e.max().y });
+            (w * h).max(1.0)
+        });
+        Self { meta, features, by_id, rtree: RTree::bulk_load(entries), extent, extent_area_m2 }
     }
 
     /// The collection id.
@@ -262,6 +271,40 @@ impl Collection {
         out
     }
 
+    /// Every feature within `radius_m` metres of any part of `line` (a corridor), with its distance to the line,
+    /// nearest first. Candidates come from one R-tree search per segment of the line (each segment's box grown
+    /// by the radius), so a long diagonal corridor does not pull in its whole bounding box.
+    pub fn along(
+        &self,
+        line: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, f64)> {
+        let mut candidates: Vec<usize> = Vec::new();
+        let mut boxes: Vec<Rect<f64>> =
+            geom::segments(line).into_iter().map(|l| Rect::new(l.start, l.end)).collect();
+        if boxes.is_empty() {
+            boxes.extend(geom::bounding_rect(line));
+        }
+        for b in boxes {
+            let search = geodesic::expand_rect_m(b, radius_m);
+            candidates.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&search)).map(|e| e.data));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut out: Vec<(usize, f64)> = candidates
+            .into_iter()
+            .filter(|&i| keep(i))
+            .filter_map(|i| {
+                let g = self.features[i].geometry.as_ref()?;
+                let d = geodesic::geometry_distance_m(line, g);
+                (d <= radius_m).then_some((i, d))
+            })
+            .collect();
+        sort_by_distance(&mut out);
+        out
+    }
+
     /// The `k` features nearest to `p` (geodesic distance to the nearest point of each geometry), no farther
     /// than `max_distance_m`, nearest first.
     ///
@@ -278,54 +321,40 @@ impl Collection {
         if k == 0 {
             return Vec::new();
         }
-        let reach = geodesic::distance_m(p, extent.min())
-            .max(geodesic::distance_m(p, extent.max()))
-            .max(geodesic::distance_m(p, Coord { x: extent.min().x, y: extent.max().y }))
-            .max(geodesic::distance_m(p, Coord { x: extent.max().x, y: extent.min().y }));
-        let cap = max_distance_m.unwrap_or(f64::INFINITY).min(reach * 1.01 + 1.0);
-        let mut radius = self.initial_radius(k).min(cap);
-        let mut measured: HashMap<usize, f64> = HashMap::new();
+        let limit = max_distance_m.unwrap_or(f64::INFINITY);
+        let mut radius = self.initial_radius(k).min(limit);
+        let mut seen: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut measured: Vec<(usize, f64)> = Vec::new();
         loop {
             let search = geodesic::search_rect(p, radius);
             for e in self.rtree.locate_in_envelope_intersecting(&aabb(&search)) {
                 let i = e.data;
-                if measured.contains_key(&i) || !keep(i) {
+                if !seen.insert(i) || !keep(i) {
                     continue;
                 }
                 if let Some(g) = self.features[i].geometry.as_ref() {
-                    measured.insert(i, geodesic::point_geometry_distance_m(p, g));
+                    measured.push((i, geodesic::point_geometry_distance_m(p, g)));
                 }
             }
-            let inside = measured.values().filter(|&&d| d <= radius).count();
-            if inside >= k || radius >= cap {
-                let limit = max_distance_m.unwrap_or(f64::INFINITY);
-                let mut out: Vec<(usize, f64)> = measured.into_iter().filter(|&(_, d)| d <= limit).collect();
-                sort_by_distance(&mut out);
-                out.truncate(k);
-                return out;
+            let inside = measured.iter().filter(|m| m.1 <= radius).count();
+            let covers_all = search.min().x <= extent.min().x
+                && search.min().y <= extent.min().y
+                && search.max().x >= extent.max().x
+                && search.max().y >= extent.max().y;
+            if inside >= k || radius >= limit || covers_all {
+                measured.retain(|m| m.1 <= limit);
+                sort_by_distance(&mut measured);
+                measured.truncate(k);
+                return measured;
             }
-            radius = (radius * 2.0).min(cap);
+            radius = (radius * 2.0).min(limit);
         }
     }
 
     /// A first search radius that holds about `k` features if they were spread evenly over the extent.
     fn initial_radius(&self, k: usize) -> f64 {
-        let Some(extent) = self.extent else { return 1_000.0 };
         let n = self.rtree.size().max(1) as f64;
-        let mid = Coord {
-            x: f64::midpoint(extent.min().x, extent.max().x),
-            y: f64::midpoint(extent.min().y, extent.max().y),
-        };
-        let w = geodesic::distance_m(
-            Coord { x: extent.min().x, y: mid.y },
-            Coord { x: extent.max().x, y: mid.y },
-        );
-        let h = geodesic::distance_m(
-            Coord { x: mid.x, y: extent.min().y },
-            Coord { x: mid.x, y: extent.max().y },
-        );
-        let area = (w * h).max(1.0);
-        (1.5 * (k as f64 * area / (std::f64::consts::PI * n)).sqrt()).max(200.0)
+        (1.5 * (k as f64 * self.extent_area_m2 / (std::f64::consts::PI * n)).sqrt()).max(200.0)
     }
 }
 

@@ -9,7 +9,7 @@ pub mod query;
 pub mod report;
 pub mod source;
 
-pub use catalog::{Catalog, Location};
+pub use catalog::{Area, Catalog, Location};
 pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
 pub use query::{Filter, ItemsQuery};
 pub use source::{DataSource, LoadError};

@@ -54,6 +54,9 @@ pub enum Filter {
 pub struct ItemsQuery {
     /// Keep features whose geometry intersects this box.
     pub bbox: Option<Rect<f64>>,
+    /// Only features whose bounding box meets this one can match (e.g. the box of a `within` area); used to
+    /// narrow candidates through the R-tree, not as a predicate.
+    pub candidates_in: Option<Rect<f64>>,
     /// Keep features matching every filter.
     pub filters: Vec<Filter>,
 }
@@ -127,23 +130,21 @@ impl ItemsQuery {
 }
 
 impl Collection {
-    /// Indexes of the features the query selects, in load order.
-    pub fn select(&self, query: &ItemsQuery) -> Vec<usize> {
-        match &query.bbox {
-            Some(rect) => {
-                let poly = rect.to_polygon();
-                self.bbox_candidates(rect)
-                    .into_iter()
-                    .filter(|&i| {
-                        let f = self.feature(i);
-                        f.geometry.as_ref().is_some_and(|g| g.intersects(&poly))
-                            && query.matches_properties(f)
-                    })
-                    .collect()
-            }
-            None => {
-                (0..self.features().len()).filter(|&i| query.matches_properties(self.feature(i))).collect()
-            }
-        }
+    /// Indexes of the features the query selects and `extra` keeps, in load order.
+    pub fn select(&self, query: &ItemsQuery, extra: impl Fn(usize) -> bool) -> Vec<usize> {
+        let candidates: Vec<usize> = match (&query.bbox, &query.candidates_in) {
+            (Some(rect), _) | (None, Some(rect)) => self.bbox_candidates(rect),
+            (None, None) => (0..self.features().len()).collect(),
+        };
+        let poly = query.bbox.map(geo::Rect::to_polygon);
+        candidates
+            .into_iter()
+            .filter(|&i| {
+                let f = self.feature(i);
+                poly.as_ref().is_none_or(|p| f.geometry.as_ref().is_some_and(|g| g.intersects(p)))
+                    && query.matches_properties(f)
+                    && extra(i)
+            })
+            .collect()
     }
 }

@@ -5,10 +5,12 @@
 mod helpers;
 
 mod collections;
+mod crs;
 mod errors;
 mod gdal;
 mod landing;
 mod loader;
 mod locate;
 mod projects;
+mod proximity;
 mod regions;

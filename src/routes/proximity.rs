@@ -1,0 +1,392 @@
+//! Proximity and area queries: nearest, within a distance of a point, along a corridor, intersecting an area.
+//!
+//! Every answer comes from the collection's R-tree (a conservative box around the query) refined with exact
+//! geodesic distances on WGS84 to the nearest point of each geometry.
+
+use std::fmt::Write;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use geo::{Coord, Geometry};
+use serde_json::{Value, json};
+
+use super::collections::{Selection, crs_param, feature_json, find, parse_selection, with_content_crs};
+use super::{
+    Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, html, link, negotiate, respond,
+    respond_json_stamped,
+};
+use crate::domain::Page;
+use crate::domain::query::{parse_f64, parse_lat, parse_lon};
+use crate::error::{ApiError, ApiResult};
+use crate::geom::crs::{Crs, to_crs84};
+use crate::store::Collection;
+use crate::store::admin::{BOUNDARY_ATTRIBUTION, check_lon_lat};
+
+/// Parses a non-negative distance in metres.
+fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
+    let d = parse_f64(name, raw)?;
+    if d < 0.0 {
+        return Err(ApiError::param(name, format!("{d} is negative; give a distance in metres >= 0")));
+    }
+    Ok(d)
+}
+
+fn required<'a>(params: &'a QueryParams, name: &str, what: &str) -> ApiResult<&'a str> {
+    params.get(name).ok_or_else(|| ApiError::param(name, format!("is required ({what})")))
+}
+
+/// The query point from `lon`/`lat`, in `coord-crs` (default CRS84), as CRS84. In a projected `coord-crs`,
+/// `lon` is the easting and `lat` the northing.
+pub fn point_param(params: &QueryParams) -> ApiResult<Coord<f64>> {
+    let crs = crs_param(params, "coord-crs")?;
+    let raw_lon = required(params, "lon", "degrees east, CRS84")?;
+    let raw_lat = required(params, "lat", "degrees north, CRS84")?;
+    if crs.is_geographic() {
+        let lon = parse_lon("lon", raw_lon)?;
+        let lat = parse_lat("lat", raw_lat)?;
+        if crs == Crs::Crs84 {
+            return Ok(Coord { x: lon, y: lat });
+        }
+        // lon/lat are named, so they are read as such whatever the CRS's axis order.
+        let c = if crs.north_first() { Coord { x: lat, y: lon } } else { Coord { x: lon, y: lat } };
+        return to_crs84(crs, c).map_err(|e| ApiError::param("coord-crs", e.to_string()));
+    }
+    let e = parse_f64("lon", raw_lon)?;
+    let n = parse_f64("lat", raw_lat)?;
+    let c = if crs.north_first() { Coord { x: n, y: e } } else { Coord { x: e, y: n } };
+    to_crs84(crs, c).map_err(|err| ApiError::param("lon", format!("{e}, {n} in {crs}: {err}")))
+}
+
+/// A ranked answer ready to be shaped: feature indexes with their distance, the total matched, the page.
+struct Ranked {
+    /// Feature index and distance in metres (`None` where distance means nothing, as for `intersecting`).
+    rows: Vec<(usize, Option<f64>)>,
+    matched: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn shape(
+    req: &HttpRequest,
+    state: &State,
+    c: &Collection,
+    ranked: &Ranked,
+    page: Option<Page>,
+    params: &QueryParams,
+    endpoint: &str,
+    echo: &Value,
+    post_body: Option<&Value>,
+) -> ApiResult<HttpResponse> {
+    let format = negotiate(req, params)?;
+    let out_crs = crs_param(params, "crs")?;
+    let base = base_url(req, &state.settings);
+    let href = format!("{base}/collections/{}/{endpoint}", c.id());
+    let here = |overrides: &[(&str, Option<String>)]| {
+        let q = params.with(overrides);
+        if q.is_empty() { href.clone() } else { format!("{href}?{q}") }
+    };
+    let with_body = |mut l: Value| {
+        if let Some(b) = post_body {
+            l["method"] = json!("POST");
+            l["body"] = b.clone();
+        }
+        l
+    };
+    let self_type = if format == Format::Html { "text/html" } else { GEO_JSON };
+    let mut links = vec![with_body(link(here(&[]), "self", self_type, "This answer"))];
+    if let Some(page) = page {
+        if page.offset + ranked.rows.len() < ranked.matched {
+            let next = here(&[
+                ("offset", Some((page.offset + page.limit).to_string())),
+                ("limit", Some(page.limit.to_string())),
+            ]);
+            links.push(with_body(link(next, "next", self_type, "Next page")));
+        }
+        if page.offset > 0 {
+            let prev = here(&[
+                ("offset", Some(page.offset.saturating_sub(page.limit).to_string())),
+                ("limit", Some(page.limit.to_string())),
+            ]);
+            links.push(with_body(link(prev, "prev", self_type, "Previous page")));
+        }
+    }
+    links.push(link(
+        format!("{base}/collections/{}", c.id()),
+        "collection",
+        "application/json",
+        c.meta.title,
+    ));
+    match format {
+        Format::Json => {
+            let features: Vec<Value> = ranked
+                .rows
+                .iter()
+                .map(|&(i, d)| {
+                    let mut f = feature_json(c, c.feature(i), &base, out_crs)?;
+                    if let Some(d) = d {
+                        f["properties"]["distance_m"] = json!((d * 1000.0).round() / 1000.0);
+                    }
+                    Ok(f)
+                })
+                .collect::<ApiResult<_>>()?;
+            let doc = json!({
+                "type": "FeatureCollection",
+                "query": echo,
+                "numberMatched": ranked.matched,
+                "numberReturned": features.len(),
+                "features": features,
+                "links": links,
+            });
+            Ok(with_content_crs(respond_json_stamped(req, GEO_JSON, &doc), out_crs))
+        }
+        Format::Html => {
+            let mut body = format!(
+                "<p>{} matched, {} shown. Distances are geodesic on WGS84 to the nearest point of each geometry.</p>\
+                 <table><tr><th>Distance (m)</th><th>id</th><th>名称</th><th>Name</th></tr>",
+                ranked.matched,
+                ranked.rows.len()
+            );
+            for &(i, d) in &ranked.rows {
+                let f = c.feature(i);
+                let d = d.map_or_else(String::new, |d| format!("{d:.1}"));
+                let _ = write!(
+                    body,
+                    "<tr><td>{d}</td><td><a href=\"{base}/collections/{}/items/{}?f=html\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                    c.id(),
+                    html::escape(&f.id),
+                    html::escape(&f.id),
+                    html::escape(f.str_prop("name_zh").unwrap_or("")),
+                    html::escape(f.str_prop("name_en").unwrap_or(""))
+                );
+            }
+            body.push_str("</table>");
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+            ];
+            Ok(respond(req, HTML, html::page(endpoint, &crumbs, &body, BOUNDARY_ATTRIBUTION), Caching::Data))
+        }
+    }
+}
+
+fn page_of(rows: Vec<(usize, Option<f64>)>, page: Page) -> Ranked {
+    let matched = rows.len();
+    Ranked { rows: rows.into_iter().skip(page.offset).take(page.limit).collect(), matched }
+}
+
+fn with_distance(rows: Vec<(usize, f64)>) -> Vec<(usize, Option<f64>)> {
+    rows.into_iter().map(|(i, d)| (i, Some(d))).collect()
+}
+
+/// `GET /collections/{id}/nearest?lon=..&lat=..&k=..[&max-distance=..]`.
+pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let p = point_param(&params)?;
+    let limits = state.settings.limits;
+    let k = match params.get("k") {
+        None => limits.default_limit,
+        Some(raw) => {
+            let k: i64 = raw
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::param("k", format!("'{raw}' is not a whole number")))?;
+            if k <= 0 {
+                return Err(ApiError::param("k", format!("{k} must be at least 1")));
+            }
+            usize::try_from(k).unwrap_or(usize::MAX).min(limits.max_limit)
+        }
+    };
+    let max_distance =
+        params.get("max-distance").map(|raw| parse_distance("max-distance", raw)).transpose()?;
+    let selection = parse_selection(&state, c, &params, &["lon", "lat", "k", "max-distance", "coord-crs"])?;
+    if !c.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
+    }
+    let keep = selection.keeper(&state, c);
+    let rows = c.nearest(p, k, max_distance, &keep);
+    let echo = json!({"lon": p.x, "lat": p.y, "k": k, "maxDistance_m": max_distance});
+    let ranked = Ranked { matched: rows.len(), rows: with_distance(rows) };
+    shape(&req, &state, c, &ranked, None, &params, "nearest", &echo, None)
+}
+
+/// `GET /collections/{id}/within-distance?lon=..&lat=..&distance=..`: every feature within `distance` metres,
+/// nearest first, paged.
+pub async fn get_within_distance(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let p = point_param(&params)?;
+    let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let selection = parse_selection(&state, c, &params, &["lon", "lat", "distance", "coord-crs"])?;
+    if !c.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
+    }
+    let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&state, c));
+    let echo = json!({"lon": p.x, "lat": p.y, "distance_m": radius});
+    shape(
+        &req,
+        &state,
+        c,
+        &page_of(with_distance(rows), page),
+        Some(page),
+        &params,
+        "within-distance",
+        &echo,
+        None,
+    )
+}
+
+/// `GET /collections/{id}/along?project=..&distance=..`: every feature within `distance` metres of a project's
+/// geometry (a corridor such as 沈白高铁), with its distance to it.
+pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let pid = required(
+        &params,
+        "project",
+        "the id of a project whose geometry is the corridor; or POST a GeoJSON line",
+    )?;
+    let project = state
+        .catalog
+        .projects()
+        .get(pid)
+        .ok_or_else(|| ApiError::param("project", format!("no project '{pid}'")))?;
+    let line =
+        project.geometry.clone().ok_or_else(|| ApiError::param("project", "that project has no geometry"))?;
+    let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let selection = parse_selection(&state, c, &params, &["project", "distance"])?;
+    if !c.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
+    }
+    let self_id = (c.id() == "projects").then(|| c.index_of(pid)).flatten();
+    let keep = selection.keeper(&state, c);
+    let rows = c.along(&line, radius, |i| Some(i) != self_id && keep(i));
+    let echo = json!({"project": pid, "distance_m": radius});
+    shape(&req, &state, c, &page_of(with_distance(rows), page), Some(page), &params, "along", &echo, None)
+}
+
+/// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
+pub async fn read_json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> ApiResult<Value> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !(media == "application/json" || media == "application/geo+json" || media.is_empty()) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body must be GeoJSON (application/geo+json or application/json), not '{media}'"
+        )));
+    }
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::PayloadTooLarge(format!("the body has {len} bytes; the limit is {limit}")));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(format!("the body is over the limit of {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let bytes: Bytes = body.freeze();
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
+}
+
+/// A GeoJSON geometry (or the geometry of a Feature) from a request body, given in `crs` (GeoJSON order: x
+/// east, y north), as CRS84 checked to be in longitude/latitude range.
+pub fn body_geometry(body: &Value, crs: Crs) -> ApiResult<Geometry<f64>> {
+    let gj: geojson::GeoJson = geojson::GeoJson::from_json_value(body.clone())
+        .map_err(|e| ApiError::param("body", format!("is not GeoJSON: {e}")))?;
+    let g = match gj {
+        geojson::GeoJson::Geometry(g) => g,
+        geojson::GeoJson::Feature(f) => {
+            f.geometry.ok_or_else(|| ApiError::param("body", "the Feature has no geometry"))?
+        }
+        geojson::GeoJson::FeatureCollection(_) => {
+            return Err(ApiError::param(
+                "body",
+                "send one GeoJSON geometry or Feature, not a FeatureCollection",
+            ));
+        }
+    };
+    let g = Geometry::try_from(g)
+        .map_err(|e| ApiError::param("body", format!("the geometry cannot be used: {e}")))?;
+    let g = if crs == Crs::Crs84 {
+        g
+    } else {
+        // GeoJSON bodies are always x = east, y = north; put them in the CRS's axis order for the transform.
+        use geo::MapCoords;
+        let g = if crs.north_first() { g.map_coords(|c| Coord { x: c.y, y: c.x }) } else { g };
+        crate::geom::geometry_to_crs84(&g, crs).map_err(|e| ApiError::param("body", e.to_string()))?
+    };
+    check_lon_lat(&g).map_err(|e| ApiError::param("body", e))?;
+    if crate::geom::bounding_rect(&g).is_none() {
+        return Err(ApiError::param("body", "the geometry is empty"));
+    }
+    Ok(g)
+}
+
+/// `POST /collections/{id}/along?distance=..` with a GeoJSON line (or any geometry) as the body.
+pub async fn post_along(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let selection: Selection = parse_selection(&state, c, &params, &["distance", "coord-crs"])?;
+    if !c.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
+    }
+    let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
+    let rows = c.along(&line, radius, selection.keeper(&state, c));
+    let echo = json!({"distance_m": radius});
+    shape(
+        &req,
+        &state,
+        c,
+        &page_of(with_distance(rows), page),
+        Some(page),
+        &params,
+        "along",
+        &echo,
+        Some(&body),
+    )
+}
+
+/// `POST /collections/{id}/intersecting` with a GeoJSON geometry as the body: features intersecting it, paged,
+/// with the collection's filters.
+pub async fn post_intersecting(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    let c = find(&state, &path)?;
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let selection = parse_selection(&state, c, &params, &["coord-crs"])?;
+    if !c.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
+    }
+    let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
+    let keep = selection.keeper(&state, c);
+    let rows: Vec<(usize, Option<f64>)> =
+        c.intersecting(&area, keep).into_iter().map(|i| (i, None)).collect();
+    shape(&req, &state, c, &page_of(rows, page), Some(page), &params, "intersecting", &json!({}), Some(&body))
+}

@@ -1,0 +1,295 @@
+//! Coordinate systems: Part 2 parameters through PROJ (checked against `cs2cs`), GCJ-02 and BD-09 (checked
+//! against the raw GCJ-02 boundaries), and PROJ working from any directory.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use geo::{Coord, CoordsIter, Geometry};
+use planatlas::geom::chinese;
+use planatlas::geom::crs::{Crs, from_crs84};
+use planatlas::geom::geodesic::distance_m;
+use serde_json::Value;
+
+use crate::helpers::{app, assert_problem, catalog, urlencode};
+
+/// Runs `cs2cs -d 9 OGC:CRS84 <target>` on lon/lat pairs; returns the two output numbers of each line.
+fn cs2cs(target: &str, points: &[Coord<f64>]) -> Vec<(f64, f64)> {
+    let mut child = std::process::Command::new("cs2cs")
+        .args(["-d", "9", "OGC:CRS84", target])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cs2cs (proj-bin) is installed by the test command");
+    let input = points.iter().fold(String::new(), |mut s, p| {
+        use std::fmt::Write as _;
+        let _ = writeln!(s, "{} {}", p.x, p.y);
+        s
+    });
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().take(2).map(|x| x.parse().unwrap()).collect();
+            (v[0], v[1])
+        })
+        .collect()
+}
+
+fn sample_points() -> Vec<(String, Coord<f64>)> {
+    let c = catalog();
+    c.projects()
+        .features()
+        .iter()
+        .filter_map(|f| match &f.geometry {
+            Some(Geometry::Point(p)) => Some((f.id.clone(), p.0)),
+            _ => None,
+        })
+        .step_by(17)
+        .take(12)
+        .collect()
+}
+
+const EPSG: [(Crs, &str); 6] = [
+    (Crs::Epsg4326, "EPSG:4326"),
+    (Crs::Epsg4490, "EPSG:4490"),
+    (Crs::Epsg3857, "EPSG:3857"),
+    (Crs::Epsg4549, "EPSG:4549"),
+    (Crs::Epsg4550, "EPSG:4550"),
+    (Crs::Epsg4551, "EPSG:4551"),
+];
+
+#[test]
+fn every_epsg_crs_agrees_with_cs2cs_to_a_millimetre() {
+    let points = sample_points();
+    let coords: Vec<Coord<f64>> = points.iter().map(|p| p.1).collect();
+    for (crs, code) in EPSG {
+        let reference = cs2cs(code, &coords);
+        assert_eq!(reference.len(), coords.len(), "{code}");
+        for ((id, c), (a, b)) in points.iter().zip(&reference) {
+            // The library, unrounded.
+            let ours = from_crs84(crs, *c).unwrap();
+            let tol = if crs.is_geographic() { 1e-8 } else { 0.001 };
+            assert!(
+                (ours.x - a).abs() < tol && (ours.y - b).abs() < tol,
+                "{code} {id}: ours {ours:?} cs2cs ({a}, {b})"
+            );
+            // The HTTP answer, rounded to 6 decimals (degrees) or 3 (metres).
+            let f = app().get_json(&format!("/collections/projects/items/{id}?crs={}", urlencode(crs.uri())));
+            let xy = f["geometry"]["coordinates"].as_array().unwrap();
+            let (x, y) = (xy[0].as_f64().unwrap(), xy[1].as_f64().unwrap());
+            let tol = if crs.is_geographic() { 5.1e-7 } else { 0.001 };
+            assert!(
+                (x - a).abs() < tol && (y - b).abs() < tol,
+                "{code} {id} over HTTP: ({x}, {y}) vs ({a}, {b})"
+            );
+        }
+    }
+}
+
+#[test]
+fn cgcs2000_output_is_latitude_first_with_content_crs() {
+    let r = app().get("/collections/projects/items?limit=50&crs=http://www.opengis.net/def/crs/EPSG/0/4490");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/4490>");
+    let doc: Value = r.json().unwrap();
+    let c = catalog();
+    for f in doc["features"].as_array().unwrap() {
+        if f["geometry"]["type"] == "Point" {
+            let xy = f["geometry"]["coordinates"].as_array().unwrap();
+            let stored = c.projects().get(f["id"].as_str().unwrap()).unwrap().geometry.clone().unwrap();
+            let Geometry::Point(p) = stored else { unreachable!() };
+            assert!((xy[0].as_f64().unwrap() - p.y()).abs() < 1e-9, "latitude first");
+            assert!((xy[1].as_f64().unwrap() - p.x()).abs() < 1e-9);
+        }
+    }
+    let plain = app().get("/collections/projects/items?limit=1");
+    assert_eq!(plain.headers()["content-crs"], "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>");
+}
+
+#[test]
+fn bbox_crs_in_gauss_kruger_selects_what_the_equivalent_crs84_bbox_selects() {
+    let (min, max) = (Coord { x: 123.30, y: 41.70 }, Coord { x: 123.50, y: 41.90 });
+    // The equivalent box in EPSG:4550 (northing, easting), its corners converted by cs2cs.
+    let corners = cs2cs("EPSG:4550", &[min, max, Coord { x: min.x, y: max.y }, Coord { x: max.x, y: min.y }]);
+    let n_min = corners.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+    let n_max = corners.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
+    let e_min = corners.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
+    let e_max = corners.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+    let ids = |doc: &Value| -> BTreeSet<String> {
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
+    for collection in ["counties", "projects"] {
+        let crs84 = app().get_json(&format!(
+            "/collections/{collection}/items?limit=1000&bbox={},{},{},{}",
+            min.x, min.y, max.x, max.y
+        ));
+        let gk = app().get_json(&format!(
+            "/collections/{collection}/items?limit=1000&bbox={n_min},{e_min},{n_max},{e_max}&bbox-crs={}",
+            urlencode("http://www.opengis.net/def/crs/EPSG/0/4550")
+        ));
+        assert!(!ids(&crs84).is_empty());
+        assert_eq!(ids(&crs84), ids(&gk), "{collection}");
+    }
+    // Latitude-first bbox in EPSG:4326.
+    let lat_first = app().get_json(&format!(
+        "/collections/counties/items?limit=1000&bbox={},{},{},{}&bbox-crs=EPSG:4326",
+        min.y, min.x, max.y, max.x
+    ));
+    let crs84 = app().get_json(&format!(
+        "/collections/counties/items?limit=1000&bbox={},{},{},{}",
+        min.x, min.y, max.x, max.y
+    ));
+    assert_eq!(ids(&lat_first), ids(&crs84));
+}
+
+fn read_counties(path: &str) -> Vec<(String, Vec<Coord<f64>>)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let fc: geojson::FeatureCollection = text.parse::<geojson::GeoJson>().unwrap().try_into().unwrap();
+    fc.features
+        .into_iter()
+        .map(|f| {
+            let adcode = f.properties.as_ref().unwrap()["adcode"].as_str().unwrap().to_owned();
+            let g: Geometry<f64> = f.geometry.unwrap().try_into().unwrap();
+            (adcode, g.coords_iter().collect())
+        })
+        .collect()
+}
+
+#[test]
+fn wgs84_to_gcj02_reproduces_the_raw_gcj02_counties_to_1e_6_degrees() {
+    let wgs = read_counties(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata/liaoning-counties.geojson"));
+    let raw = read_counties(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gcj02/liaoning-counties.gcj02.geojson"
+    ));
+    assert_eq!(wgs.len(), 100);
+    let mut worst = 0.0f64;
+    let mut worst_round_trip = 0.0f64;
+    let mut vertices = 0usize;
+    for ((a, w), (b, g)) in wgs.iter().zip(&raw) {
+        assert_eq!(a, b);
+        assert_eq!(w.len(), g.len(), "county {a}: same vertices");
+        for (cw, cg) in w.iter().zip(g) {
+            let ours = chinese::wgs84_to_gcj02(*cw);
+            worst = worst.max((ours.x - cg.x).abs()).max((ours.y - cg.y).abs());
+            let back = chinese::gcj02_to_wgs84(*cg);
+            worst_round_trip = worst_round_trip.max(distance_m(*cg, chinese::wgs84_to_gcj02(back)));
+            vertices += 1;
+        }
+    }
+    assert!(vertices > 160_000);
+    assert!(worst <= 1.0e-6 + 1e-12, "largest difference {worst}°");
+    assert!(worst_round_trip < 1.0, "GCJ-02 → WGS84 → GCJ-02 within 1 m: {worst_round_trip} m");
+}
+
+#[test]
+fn gcj02_output_lines_up_with_the_raw_data_over_http() {
+    let doc = app().get_json(&format!(
+        "/collections/counties/items/210522?crs={}",
+        urlencode("urn:planatlas:def:crs:GCJ-02")
+    ));
+    let raw = read_counties(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gcj02/liaoning-counties.gcj02.geojson"
+    ));
+    let huanren = &raw.iter().find(|(a, _)| a == "210522").unwrap().1;
+    let g: Geometry<f64> =
+        geojson::Geometry::from_json_value(doc["geometry"].clone()).unwrap().try_into().unwrap();
+    let served: Vec<Coord<f64>> = g.coords_iter().collect();
+    assert_eq!(served.len(), huanren.len());
+    // Rings are re-oriented at load, so match vertices by position: every served vertex has a raw one within
+    // 2e-6° (the two roundings to 6 decimals).
+    let key = |c: &Coord<f64>| ((c.x * 1e6).round() as i64, (c.y * 1e6).round() as i64);
+    let raw_set: std::collections::HashSet<(i64, i64)> = huanren.iter().map(key).collect();
+    for s in &served {
+        let (x, y) = key(s);
+        let found = (-2..=2).any(|dx| (-2..=2).any(|dy| raw_set.contains(&(x + dx, y + dy))));
+        assert!(found, "served GCJ-02 vertex {s:?} has no raw twin");
+    }
+    // And a point given in GCJ-02 (as an AMap click would) is located where its WGS84 twin is.
+    let bd = chinese::wgs84_to_bd09(Coord { x: 123.40, y: 41.79 });
+    let located = app().get_json(&format!("/locate?lon={}&lat={}&coord-crs=BD-09", bd.x, bd.y));
+    assert_eq!(located["county"]["name_zh"], "和平区");
+}
+
+#[test]
+fn an_unknown_crs_is_a_400_listing_the_supported_ones() {
+    for (path, param) in [
+        ("/collections/counties/items?crs=EPSG:2000", "crs"),
+        ("/collections/counties/items?bbox=1,2,3,4&bbox-crs=EPSG:32651", "bbox-crs"),
+        ("/collections/projects/nearest?lon=123&lat=41&coord-crs=WGS72", "coord-crs"),
+        ("/collections/counties/items/210522?crs=foo", "crs"),
+    ] {
+        let p = app().get_problem(path, 400);
+        assert_eq!(p["parameter"], param);
+        let detail = p["detail"].as_str().unwrap();
+        for crs in Crs::ALL {
+            assert!(detail.contains(crs.uri()), "{path}: {detail} lists {}", crs.uri());
+        }
+    }
+    let r = app().get("/collections/counties/items?bbox=600000,4600000,700000,4700000&bbox-crs=EPSG:4326");
+    assert_problem(r, 400);
+}
+
+#[test]
+fn collections_advertise_their_crs_list_and_storage_crs() {
+    let doc = app().get_json("/collections/projects");
+    let list: Vec<&str> = doc["crs"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    for crs in Crs::ALL {
+        assert!(list.contains(&crs.uri()));
+    }
+    assert_eq!(doc["storageCrs"], "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+    let conf = app().get_json("/conformance");
+    assert!(
+        conf["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
+    );
+}
+
+#[test]
+fn the_binary_resolves_epsg_codes_from_any_directory() {
+    // No PROJ_DATA, no ~/.local/share/proj, run from the root directory: proj.db is inside the binary.
+    let home = std::env::temp_dir().join(format!("planatlas-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir("/")
+        .env_remove("PROJ_DATA")
+        .env_remove("PROJ_LIB")
+        .env("HOME", &home)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut reader = std::io::BufReader::new(stderr);
+    let mut address = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0 {
+        if let Some(i) = line.find("listening on http://") {
+            address = Some(line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let address = address.expect("the server logs its address");
+    let client = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    let r = client
+        .get(format!("{address}/collections/projects/items/xudabao-nuclear-power-plant?crs=EPSG:4549"))
+        .send()
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
+    assert_eq!(status, 200, "{body}");
+    let n = body["geometry"]["coordinates"][0].as_f64().unwrap();
+    assert!(n > 4_400_000.0 && n < 4_500_000.0, "a Gauss-Kruger northing: {body}");
+}

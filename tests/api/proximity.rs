@@ -1,0 +1,380 @@
+//! Nearest, within-distance, corridor and area queries, checked against brute force and PROJ's `geod`.
+
+use std::collections::BTreeSet;
+
+use geo::{Coord, Geometry, Intersects};
+use planatlas::geom::geodesic;
+use serde_json::Value;
+
+use crate::helpers::{Rng, app, assert_problem, catalog};
+
+/// Liaoning's bounding box, a little larger.
+fn random_point(rng: &mut Rng) -> Coord<f64> {
+    Coord { x: rng.range(118.5, 126.0), y: rng.range(38.5, 43.7) }
+}
+
+fn brute_force(collection: &str, p: Coord<f64>) -> Vec<(String, f64)> {
+    let c = catalog();
+    let col = c.collection(collection).unwrap();
+    let mut all: Vec<(String, f64)> = col
+        .features()
+        .iter()
+        .map(|f| (f.id.clone(), geodesic::point_geometry_distance_m(p, f.geometry.as_ref().unwrap())))
+        .collect();
+    all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    all
+}
+
+fn rows(doc: &Value) -> Vec<(String, f64)> {
+    doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["properties"]["distance_m"].as_f64().unwrap()))
+        .collect()
+}
+
+/// The answer equals the brute-force ranking: same distances in the same order, and the same ids wherever
+/// the distance is not tied with the cut-off.
+fn assert_same_ranking(got: &[(String, f64)], expected: &[(String, f64)], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: count");
+    for (g, e) in got.iter().zip(expected) {
+        assert!((g.1 - e.1).abs() < 0.001, "{what}: {g:?} vs {e:?}");
+    }
+    if let Some(last) = expected.last() {
+        let strict = |v: &[(String, f64)]| -> BTreeSet<String> {
+            v.iter().filter(|r| r.1 < last.1 - 0.001).map(|r| r.0.clone()).collect()
+        };
+        assert_eq!(strict(got), strict(expected), "{what}: ids closer than the cut-off");
+    }
+}
+
+#[test]
+fn k_nearest_equal_a_brute_force_geodesic_scan_for_50_seeded_points() {
+    let mut rng = Rng::new(20_221_010);
+    for case in 0..50 {
+        let p = random_point(&mut rng);
+        let k = 1 + (rng.next_u64() % 12) as usize;
+        let doc = app().get_json(&format!("/collections/projects/nearest?lon={}&lat={}&k={k}", p.x, p.y));
+        let got = rows(&doc);
+        let expected: Vec<(String, f64)> = brute_force("projects", p).into_iter().take(k).collect();
+        assert_same_ranking(&got, &expected, &format!("case {case} at {p:?} k={k}"));
+        let ds: Vec<f64> = got.iter().map(|r| r.1).collect();
+        assert!(ds.windows(2).all(|w| w[0] <= w[1]), "ordered by distance");
+    }
+}
+
+#[test]
+fn nearest_works_on_polygons_with_distance_zero_inside() {
+    let mut rng = Rng::new(7);
+    for case in 0..10 {
+        let p = random_point(&mut rng);
+        let doc = app().get_json(&format!("/collections/counties/nearest?lon={}&lat={}&k=3", p.x, p.y));
+        let expected: Vec<(String, f64)> = brute_force("counties", p).into_iter().take(3).collect();
+        assert_same_ranking(&rows(&doc), &expected, &format!("county case {case}"));
+    }
+    let inside = app().get_json("/collections/regions/nearest?lon=123.40&lat=41.79&k=1");
+    assert_eq!(inside["features"][0]["id"], "shenyang-circle");
+    assert_eq!(inside["features"][0]["properties"]["distance_m"], 0.0);
+}
+
+#[test]
+fn a_line_is_measured_to_its_nearest_point_not_its_centre() {
+    // A point 2 km from the Shenyang–Baihe railway ranks it before projects whose centre is closer.
+    let c = catalog();
+    let line = c.projects().get("shenyang-baihe-hsr").unwrap().geometry.clone().unwrap();
+    let Geometry::LineString(ls) = &line else { panic!("a line") };
+    let a = ls.0[1];
+    let b = ls.0[2];
+    let mid = Coord { x: f64::midpoint(a.x, b.x), y: f64::midpoint(a.y, b.y) + 0.018 };
+    let d = geodesic::point_geometry_distance_m(mid, &line);
+    let doc = app().get_json(&format!("/collections/projects/nearest?lon={}&lat={}&k=20", mid.x, mid.y));
+    let got = rows(&doc);
+    let hsr = got.iter().find(|r| r.0 == "shenyang-baihe-hsr").expect("the railway is among the nearest");
+    assert!((hsr.1 - d).abs() < 0.01);
+    let centre_distance = geodesic::distance_m(
+        mid,
+        Coord {
+            x: f64::midpoint(ls.0[0].x, ls.0.last().unwrap().x),
+            y: f64::midpoint(ls.0[0].y, ls.0.last().unwrap().y),
+        },
+    );
+    assert!(hsr.1 < centre_distance / 5.0, "{} vs centre {}", hsr.1, centre_distance);
+}
+
+#[test]
+fn max_distance_limits_nearest_and_k_is_clamped() {
+    let doc = app().get_json("/collections/projects/nearest?lon=123.40&lat=41.79&k=50&max-distance=1500");
+    for (_, d) in rows(&doc) {
+        assert!(d <= 1500.0);
+    }
+    let doc = app().get_json("/collections/projects/nearest?lon=123.40&lat=41.79&k=100000");
+    assert_eq!(
+        doc["numberReturned"].as_u64().unwrap() as usize,
+        catalog().projects().features().len().min(1000)
+    );
+    // Collection filters apply.
+    let doc = app().get_json("/collections/projects/nearest?lon=121.6&lat=38.9&k=3&category=airport");
+    for f in doc["features"].as_array().unwrap() {
+        assert_eq!(f["properties"]["category"], "airport");
+    }
+}
+
+/// `geod -I` from PROJ (Debian proj-bin) is the reference for point-to-point distances.
+#[test]
+fn distances_agree_with_proj_geod_to_a_millimetre() {
+    let mut rng = Rng::new(42);
+    let mut pairs = vec![
+        (Coord { x: 123.40, y: 41.79 }, Coord { x: 121.6, y: 38.9 }),
+        (Coord { x: 119.5, y: 41.33 }, Coord { x: 125.36, y: 41.27 }),
+    ];
+    for _ in 0..20 {
+        pairs.push((random_point(&mut rng), random_point(&mut rng)));
+    }
+    let input = pairs.iter().fold(String::new(), |mut s, (a, b)| {
+        use std::fmt::Write as _;
+        let _ = writeln!(s, "{} {} {} {}", a.y, a.x, b.y, b.x);
+        s
+    });
+    let mut child = std::process::Command::new("geod")
+        .args(["+ellps=WGS84", "-I", "-f", "%.9f", "+units=m"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("geod (proj-bin) is installed by the test command");
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), pairs.len(), "{text}");
+    for ((a, b), line) in pairs.iter().zip(lines) {
+        let reference: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
+        let ours = geodesic::distance_m(*a, *b);
+        assert!((ours - reference).abs() < 0.001, "{a:?}–{b:?}: ours {ours} geod {reference}");
+    }
+    // And through the HTTP answer: the nearest point project to a query point, measured by geod.
+    let doc = app().get_json("/collections/projects/nearest?lon=121.0&lat=40.0&k=1&geometry_type=Point");
+    let f = &doc["features"][0];
+    let c = f["geometry"]["coordinates"].as_array().unwrap();
+    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    let (ok, out) = run_geod(&format!("40.0 121.0 {lat} {lon}\n"));
+    assert!(ok);
+    let reference: f64 = out.split_whitespace().last().unwrap().parse().unwrap();
+    assert!((f["properties"]["distance_m"].as_f64().unwrap() - reference).abs() < 0.001, "{out}");
+}
+
+fn run_geod(input: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("geod")
+        .args(["+ellps=WGS84", "-I", "-f", "%.9f", "+units=m"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn within_distance_equals_brute_force_for_20_seeded_cases() {
+    let mut rng = Rng::new(99);
+    for case in 0..20 {
+        let p = random_point(&mut rng);
+        let r = rng.range(1_000.0, 60_000.0);
+        let doc = app().get_json(&format!(
+            "/collections/projects/within-distance?lon={}&lat={}&distance={r}&limit=1000",
+            p.x, p.y
+        ));
+        let expected: Vec<(String, f64)> =
+            brute_force("projects", p).into_iter().filter(|x| x.1 <= r).collect();
+        assert_eq!(doc["numberMatched"].as_u64().unwrap() as usize, expected.len(), "case {case}");
+        assert_same_ranking(&rows(&doc), &expected, &format!("within case {case}"));
+    }
+}
+
+#[test]
+fn within_distance_pages_with_links() {
+    let first =
+        app().get_json("/collections/projects/within-distance?lon=123.4&lat=41.8&distance=30000&limit=5");
+    let total = first["numberMatched"].as_u64().unwrap() as usize;
+    assert!(total > 10);
+    let mut seen: Vec<(String, f64)> = rows(&first);
+    let mut doc = first;
+    while let Some(next) = doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next") {
+        doc = app().get_json(next["href"].as_str().unwrap());
+        seen.extend(rows(&doc));
+    }
+    assert_eq!(seen.len(), total);
+    assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1));
+}
+
+fn corridor_brute_force(line: &Geometry<f64>, r: f64, exclude: Option<&str>) -> Vec<(String, f64)> {
+    let c = catalog();
+    let mut out: Vec<(String, f64)> = c
+        .projects()
+        .features()
+        .iter()
+        .filter(|f| Some(f.id.as_str()) != exclude)
+        .map(|f| (f.id.clone(), geodesic::geometry_distance_m(line, f.geometry.as_ref().unwrap())))
+        .filter(|x| x.1 <= r)
+        .collect();
+    out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+#[test]
+fn corridor_results_equal_brute_force_for_20_seeded_cases() {
+    let c = catalog();
+    let lines: Vec<&str> = c
+        .projects()
+        .features()
+        .iter()
+        .filter(|f| matches!(f.geometry, Some(Geometry::LineString(_))))
+        .map(|f| f.id.as_str())
+        .collect();
+    let mut rng = Rng::new(5);
+    for case in 0..20 {
+        let r = rng.range(500.0, 20_000.0);
+        if case % 2 == 0 {
+            // A project id as the corridor.
+            let id = lines[(rng.next_u64() as usize) % lines.len()];
+            let line = c.projects().get(id).unwrap().geometry.clone().unwrap();
+            let doc =
+                app().get_json(&format!("/collections/projects/along?project={id}&distance={r}&limit=1000"));
+            let expected = corridor_brute_force(&line, r, Some(id));
+            assert_same_ranking(&rows(&doc), &expected, &format!("corridor {id} r={r}"));
+        } else {
+            // A GeoJSON line in the body.
+            let a = random_point(&mut rng);
+            let b = Coord { x: a.x + rng.range(-1.0, 1.0), y: a.y + rng.range(-0.7, 0.7) };
+            let body = serde_json::json!({"type": "LineString", "coordinates": [[a.x, a.y], [b.x, b.y]]});
+            let resp = app()
+                .client
+                .post(app().url(&format!("/collections/projects/along?distance={r}&limit=1000")))
+                .header("Content-Type", "application/geo+json")
+                .body(body.to_string())
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let doc: Value = resp.json().unwrap();
+            let line = Geometry::LineString(geo::LineString(vec![a, b]));
+            let expected = corridor_brute_force(&line, r, None);
+            assert_same_ranking(&rows(&doc), &expected, &format!("posted corridor case {case}"));
+        }
+    }
+}
+
+#[test]
+fn everything_within_5_km_of_the_shenyang_baihe_railway() {
+    let doc =
+        app().get_json("/collections/projects/along?project=shenyang-baihe-hsr&distance=5000&limit=100");
+    let got = rows(&doc);
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|r| r.1 <= 5000.0 && r.0 != "shenyang-baihe-hsr"));
+}
+
+#[test]
+fn area_queries_by_posted_polygon_and_by_within() {
+    let poly = serde_json::json!({"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[123.0, 41.5], [124.0, 41.5], [124.0, 42.1], [123.0, 42.1], [123.0, 41.5]]]}});
+    let resp = app()
+        .client
+        .post(app().url("/collections/projects/intersecting?limit=1000&category=science"))
+        .header("Content-Type", "application/json")
+        .body(poly.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: Value = resp.json().unwrap();
+    let rect = geo::Rect::new(Coord { x: 123.0, y: 41.5 }, Coord { x: 124.0, y: 42.1 }).to_polygon();
+    let expected: BTreeSet<String> = catalog()
+        .projects()
+        .features()
+        .iter()
+        .filter(|f| f.properties["category"] == "science" && f.geometry.as_ref().unwrap().intersects(&rect))
+        .map(|f| f.id.clone())
+        .collect();
+    let got: BTreeSet<String> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(got, expected);
+    assert!(!got.is_empty());
+
+    let within = app().get_json("/collections/projects/items?within=liaoxi-zone&limit=1000");
+    let by_region = app().get_json("/collections/projects/items?region=liaoxi-zone&limit=1");
+    assert_eq!(within["numberMatched"], by_region["numberMatched"]);
+    let counties = app().get_json("/collections/counties/items?within=210500&limit=100");
+    assert_eq!(counties["numberMatched"], 6, "本溪's six counties, not its neighbours that touch it");
+    let by_name = app().get_json(&format!(
+        "/collections/projects/items?within={}&limit=1",
+        crate::helpers::urlencode("桓仁")
+    ));
+    let by_code = app().get_json("/collections/projects/items?within=210522&limit=1");
+    assert_eq!(by_name["numberMatched"], by_code["numberMatched"]);
+}
+
+fn bad(path: &str, parameter: &str) {
+    let p = app().get_problem(path, 400);
+    assert_eq!(p["parameter"], parameter, "{path}: {p}");
+}
+
+#[test]
+fn bad_proximity_input_is_a_4xx_problem() {
+    bad("/collections/projects/nearest?lon=200&lat=41", "lon");
+    bad("/collections/projects/nearest?lon=123&lat=-91", "lat");
+    bad("/collections/projects/nearest?lon=abc&lat=41", "lon");
+    bad("/collections/projects/nearest?lat=41", "lon");
+    bad("/collections/projects/nearest?lon=123&lat=41&k=0", "k");
+    bad("/collections/projects/nearest?lon=123&lat=41&k=-5", "k");
+    bad("/collections/projects/nearest?lon=123&lat=41&k=two", "k");
+    bad("/collections/projects/nearest?lon=123&lat=41&max-distance=-1", "max-distance");
+    bad("/collections/projects/within-distance?lon=123&lat=41&distance=-10", "distance");
+    bad("/collections/projects/within-distance?lon=123&lat=41", "distance");
+    bad("/collections/projects/along?project=no-such-project&distance=100", "project");
+    bad("/collections/projects/items?within=atlantis", "within");
+    app().get_problem("/collections/targets/nearest?lon=123&lat=41", 404);
+    for body in [
+        "{not json",
+        "{\"type\": \"Polygon\", \"coordinates\": 5}",
+        "{\"type\": \"FeatureCollection\", \"features\": []}",
+        "{\"type\": \"Point\", \"coordinates\": [500, 41]}",
+    ] {
+        let r = app()
+            .client
+            .post(app().url("/collections/projects/intersecting"))
+            .header("Content-Type", "application/geo+json")
+            .body(body)
+            .send()
+            .unwrap();
+        let p = assert_problem(r, 400);
+        assert_eq!(p["parameter"], "body", "{body}: {p}");
+    }
+    let r = app()
+        .client
+        .post(app().url("/collections/projects/intersecting"))
+        .header("Content-Type", "text/csv")
+        .body("a,b")
+        .send()
+        .unwrap();
+    assert_problem(r, 415);
+}
+
+#[test]
+fn a_body_over_the_size_limit_is_answered_413() {
+    let mut settings = planatlas::config::Settings::local();
+    settings.max_body_bytes = 1_000;
+    let small = crate::helpers::spawn_with(settings);
+    let coords: Vec<String> = (0..200).map(|i| format!("[{}, 41.0]", 120.0 + f64::from(i) * 0.01)).collect();
+    let body = format!("{{\"type\": \"LineString\", \"coordinates\": [{}]}}", coords.join(","));
+    assert!(body.len() > 1_000);
+    let r = small
+        .client
+        .post(small.url("/collections/projects/along?distance=100"))
+        .header("Content-Type", "application/geo+json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_problem(r, 413);
+}
