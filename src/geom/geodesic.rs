@@ -3,8 +3,10 @@
 //! Point-to-point distances are Karney's exact solution of the inverse problem (geographiclib), the algorithm
 //! behind PROJ's `geod -I`, so the two agree to well under a millimetre. Distances to lines and polygons are to
 //! the nearest point of the geometry: the foot of the perpendicular on the nearest segment is found in an
-//! azimuthal-equidistant frame around the query point (exact distances and azimuths from it), then moved onto
-//! the segment's own geodesic, and its distance measured exactly. A point inside a polygon is at distance 0.
+//! azimuthal-equidistant frame around the query point (exact distances and azimuths from it); when the
+//! segment is short enough that its geodesic and the frame's chord differ by less than a millimetre, the chord's
+//! foot is the answer, otherwise the foot is moved onto the segment's own geodesic and measured exactly. A point
+//! inside a polygon is at distance 0.
 
 use std::sync::LazyLock;
 
@@ -69,6 +71,75 @@ pub fn expand_rect_m(rect: Rect<f64>, radius_m: f64) -> Rect<f64> {
     )
 }
 
+/// A lower bound, in metres, of the geodesic distance from `p` to any point of `rect`, cheap enough to rank
+/// thousands of candidates before measuring the few that matter exactly.
+///
+/// Degrees of separation are scaled by the smallest length a degree has in the band concerned (110 574 m for
+/// latitude; the parallel radius at the highest latitude involved for longitude), which makes the planar
+/// distance a lower bound of any path confined to the band; the 0.1 % and 1 m margins cover the slight
+/// poleward bow of long east–west geodesics.
+pub fn lower_bound_m(p: Coord<f64>, rect: &Rect<f64>) -> f64 {
+    let dx = (rect.min().x - p.x).max(p.x - rect.max().x).max(0.0);
+    let dy = (rect.min().y - p.y).max(p.y - rect.max().y).max(0.0);
+    if dx == 0.0 && dy == 0.0 {
+        return 0.0;
+    }
+    let lat_hi = p.y.abs().max(rect.min().y.abs()).max(rect.max().y.abs()).min(89.9);
+    let kx = parallel_radius_m(lat_hi).to_radians();
+    (0.999 * (dx * kx).hypot(dy * MIN_METRES_PER_DEGREE_LAT) - 1.0).max(0.0)
+}
+
+/// Lower bounds of geodesic distances from one query point, with the metric's scales worked out once for a
+/// latitude band (see [`lower_bound_m`]); geometries reaching beyond the band get their own scale.
+pub struct LowerBounds {
+    p: Coord<f64>,
+    lat_hi: f64,
+    kx: f64,
+}
+
+impl LowerBounds {
+    /// Bounds from `p` for geometries reaching up to `reach_deg` degrees of latitude away from it.
+    pub fn new(p: Coord<f64>, reach_deg: f64) -> Self {
+        let lat_hi = (p.y.abs() + reach_deg.max(0.0)).min(89.9);
+        Self { p, lat_hi, kx: parallel_radius_m(lat_hi).to_radians() }
+    }
+
+    fn kx(&self, bbox: &Rect<f64>) -> f64 {
+        let hi = bbox.min().y.abs().max(bbox.max().y.abs());
+        if hi <= self.lat_hi { self.kx } else { parallel_radius_m(hi.min(89.9)).to_radians() }
+    }
+
+    /// A lower bound of the distance to a geometry: for lines the smallest distance to any segment in the
+    /// conservative metric (less a margin for the geodesic's bow away from the straight lon/lat segment, about
+    /// 150 m per square degree of longitude spanned); for anything else the bound to its bounding box.
+    pub fn geometry(&self, geometry: &Geometry<f64>, bbox: &Rect<f64>) -> f64 {
+        let p = self.p;
+        let kx = self.kx(bbox);
+        let ky = MIN_METRES_PER_DEGREE_LAT;
+        match geometry {
+            Geometry::LineString(ls) if ls.0.len() >= 2 => {
+                let xy = |c: Coord<f64>| ((c.x - p.x) * kx, (c.y - p.y) * ky);
+                ls.0.windows(2)
+                    .map(|w| {
+                        let ((ax, ay), (bx, by)) = (xy(w[0]), xy(w[1]));
+                        let planar = planar_origin_segment_distance(ax, ay, bx, by).0;
+                        let dlon = (w[1].x - w[0].x).abs();
+                        (0.999 * planar - 1.0 - 150.0 * dlon * dlon).max(0.0)
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            }
+            _ => {
+                let dx = (bbox.min().x - p.x).max(p.x - bbox.max().x).max(0.0);
+                let dy = (bbox.min().y - p.y).max(p.y - bbox.max().y).max(0.0);
+                if dx == 0.0 && dy == 0.0 {
+                    return 0.0;
+                }
+                (0.999 * (dx * kx).hypot(dy * ky) - 1.0).max(0.0)
+            }
+        }
+    }
+}
+
 /// A longitude/latitude box containing every point within `radius_m` metres of `p`.
 pub fn search_rect(p: Coord<f64>, radius_m: f64) -> Rect<f64> {
     expand_rect_m(Rect::new(p, p), radius_m)
@@ -116,8 +187,17 @@ fn planar_origin_segment_distance(ax: f64, ay: f64, bx: f64, by: f64) -> (f64, f
 
 /// Exact geodesic distance in metres from `p` to the nearest point of the geodesic segment `a`–`b`.
 pub fn point_segment_distance_m(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
-    let (sa, aza) = distance_azimuth(p, a);
-    let (sb, azb) = distance_azimuth(p, b);
+    segment_distance_from(p, a, b, distance_azimuth(p, a), distance_azimuth(p, b))
+}
+
+/// [`point_segment_distance_m`] with the distance and azimuth from `p` to each end already measured.
+fn segment_distance_from(
+    p: Coord<f64>,
+    a: Coord<f64>,
+    b: Coord<f64>,
+    (sa, aza): (f64, f64),
+    (sb, azb): (f64, f64),
+) -> f64 {
     let best_vertex = sa.min(sb);
     if a == b {
         return best_vertex;
@@ -125,9 +205,16 @@ pub fn point_segment_distance_m(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> 
     // Azimuthal-equidistant coordinates around p: distances and azimuths from p are exact there.
     let (ax, ay) = (sa * aza.to_radians().sin(), sa * aza.to_radians().cos());
     let (bx, by) = (sb * azb.to_radians().sin(), sb * azb.to_radians().cos());
-    let (_, t) = planar_origin_segment_distance(ax, ay, bx, by);
+    let (foot, t) = planar_origin_segment_distance(ax, ay, bx, by);
     if t <= 0.0 || t >= 1.0 {
         return best_vertex;
+    }
+    // In this frame the segment's geodesic bows away from the straight chord by about L²·ρ / (8 R²)
+    // (L its length, ρ its distance from p). Under a millimetre the chord's foot is the answer; beyond, move
+    // the foot onto the geodesic itself and measure it exactly.
+    let chord2 = (bx - ax).powi(2) + (by - ay).powi(2);
+    if chord2 * sa.max(sb) / (8.0 * WGS84_A * WGS84_A) < 1e-3 {
+        return foot.min(best_vertex);
     }
     // Move the foot onto the segment's own geodesic and measure it exactly.
     let (s_ab, azi_ab) = distance_azimuth(a, b);
@@ -147,12 +234,17 @@ fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
     let approx: Vec<f64> = coords.windows(2).map(|w| frame.segment_distance(w[0], w[1])).collect();
     let best = approx.iter().copied().fold(f64::INFINITY, f64::min);
     let cutoff = best * 1.03 + 50.0;
-    coords
-        .windows(2)
-        .zip(&approx)
-        .filter(|(_, d)| **d <= cutoff)
-        .map(|(w, _)| point_segment_distance_m(p, w[0], w[1]))
-        .fold(f64::INFINITY, f64::min)
+    // Each vertex is measured once even when two candidate segments share it.
+    let mut vertex: Vec<Option<(f64, f64)>> = vec![None; coords.len()];
+    let mut measure = |i: usize| *vertex[i].get_or_insert_with(|| distance_azimuth(p, coords[i]));
+    let mut out = f64::INFINITY;
+    for (i, d) in approx.iter().enumerate() {
+        if *d <= cutoff {
+            let (va, vb) = (measure(i), measure(i + 1));
+            out = out.min(segment_distance_from(p, coords[i], coords[i + 1], va, vb));
+        }
+    }
+    out
 }
 
 fn point_polygon_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
@@ -248,6 +340,34 @@ mod tests {
         for az in (0..360).step_by(5) {
             let (lat, lon): (f64, f64) = WGS84.direct(p.y, p.x, f64::from(az), 10_000.0);
             assert!(lon >= r.min().x && lon <= r.max().x && lat >= r.min().y && lat <= r.max().y, "{az}");
+        }
+    }
+
+    #[test]
+    fn the_lower_bound_never_exceeds_the_true_distance() {
+        let p = Coord { x: 122.0, y: 41.0 };
+        for (x, y) in
+            [(122.0, 41.5), (123.0, 41.0), (121.0, 39.0), (125.5, 43.4), (119.0, 38.8), (122.3, 41.0001)]
+        {
+            let q = Coord { x, y };
+            let lb = lower_bound_m(p, &Rect::new(q, q));
+            let d = distance_m(p, q);
+            assert!(lb <= d && lb > d * 0.9, "{q:?}: {lb} vs {d}");
+        }
+    }
+
+    #[test]
+    fn the_line_lower_bound_never_exceeds_the_true_distance() {
+        let line: Geometry<f64> =
+            line_string![(x: 121.0, y: 40.0), (x: 122.5, y: 40.6), (x: 123.0, y: 41.9)].into();
+        let bbox = crate::geom::bounding_rect(&line).unwrap();
+        for (x, y) in
+            [(121.9, 40.5), (122.0, 40.0), (121.8, 40.42), (124.0, 41.0), (120.0, 42.0), (122.6, 40.61)]
+        {
+            let q = Coord { x, y };
+            let lb = LowerBounds::new(q, 0.0).geometry(&line, &bbox);
+            let d = point_geometry_distance_m(q, &line);
+            assert!(lb <= d, "{q:?}: {lb} > {d}");
         }
     }
 

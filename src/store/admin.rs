@@ -67,6 +67,7 @@ fn round_to(v: f64, decimals: i32) -> f64 {
 /// Reads a boundary file: every feature must carry a unique 6-digit adcode, names, the expected level, and a
 /// valid Polygon/MultiPolygon in longitude/latitude range.
 fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminUnit>, LoadError> {
+    let t0 = std::time::Instant::now();
     let (file, text) = source.read(name)?;
     let fc: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
@@ -77,8 +78,11 @@ fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminU
             format: "GeoJSON FeatureCollection",
             detail: e.to_string(),
         })?;
+    tracing::debug!(file = %file, ms = t0.elapsed().as_secs_f64() * 1e3, "parsed");
     let mut seen = BTreeSet::new();
     let mut units = Vec::with_capacity(fc.features.len());
+    let mut t_valid = 0.0;
+    let mut t_area = 0.0;
     for (n, f) in fc.features.iter().enumerate() {
         let props = f.properties.as_ref();
         let get = |k: &str| props.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_owned);
@@ -121,10 +125,15 @@ fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminU
         // Exterior rings counter-clockwise, holes clockwise: geodesic area depends on it (a clockwise ring
         // measures the rest of the globe), and so do vector tiles.
         let geometry = geometry.orient(Direction::Default);
+        let tv = std::time::Instant::now();
         crate::geom::validate_multipolygon(&geometry).map_err(|e| bad(format!("invalid polygon: {e}")))?;
+        t_valid += tv.elapsed().as_secs_f64() * 1e3;
+        let ta = std::time::Instant::now();
         let area_km2 = geometry.geodesic_area_unsigned() / 1e6;
+        t_area += ta.elapsed().as_secs_f64() * 1e3;
         units.push(AdminUnit { adcode, name_zh, name_en, parent_adcode, geometry, area_km2 });
     }
+    tracing::debug!(file = %file, validate_ms = t_valid, area_ms = t_area, "validated, measured");
     if units.is_empty() {
         return Err(LoadError::File { file, reason: "no features".into() });
     }
@@ -221,8 +230,17 @@ fn admin_queryables(level: &str) -> Vec<Queryable> {
 /// Loads the boundaries and region definitions, validates them, and builds the three collections.
 pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
     let t = std::time::Instant::now();
-    let cities = read_units(source, "liaoning-cities.geojson", "city")?;
-    let counties = read_units(source, "liaoning-counties.geojson", "county")?;
+    // The two boundary files are independent: read, validate and measure them on two threads.
+    let (cities, counties) = std::thread::scope(|s| {
+        let cities = s.spawn(|| read_units(source, "liaoning-cities.geojson", "city"));
+        let counties = read_units(source, "liaoning-counties.geojson", "county");
+        (cities.join(), counties)
+    });
+    let cities = cities.map_err(|_| LoadError::File {
+        file: "liaoning-cities.geojson".into(),
+        reason: "reading it panicked".into(),
+    })??;
+    let counties = counties?;
     tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "boundaries read and validated");
     let (regions_file, defs) = read_regions(source)?;
 

@@ -90,12 +90,24 @@ impl Catalog {
         let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index } = admin;
 
         let t = Instant::now();
+        let lap = std::cell::Cell::new(Instant::now());
+        let step = |what: &str| {
+            tracing::debug!(ms = lap.get().elapsed().as_secs_f64() * 1e3, "{what}");
+            lap.set(Instant::now());
+        };
         let items = projects::read_plan_items(&source)?;
         let locate = |p: Coord<f64>| county_at(&counties, &county_index, p);
         let records = projects::read_projects(&source, &counties, &locate, &items)?;
+        step("projects read and validated");
         let shapes = projects::county_shapes(&counties);
-        let joins: Vec<projects::Join> =
-            records.iter().map(|r| projects::join(&r.geometry, &counties, &shapes, &locate)).collect();
+        step("shapes");
+        let boundaries = projects::Boundaries::new(&counties, &shapes);
+        step("boundaries");
+        let joins: Vec<projects::Join> = records
+            .iter()
+            .map(|r| projects::join(&r.geometry, &counties, &shapes, &boundaries, &locate))
+            .collect();
+        step("projects joined");
         let project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
         let mut targets = projects::read_targets(&source)?;
         for f in &project_features {
@@ -111,7 +123,9 @@ impl Catalog {
         add_counts(&mut regions, &mut cities, &mut counties, &project_features);
         add_region_targets(&mut regions, &target_features, &project_features);
         let projects = Collection::new(projects_meta(), project_features);
+        step("targets and counts");
         let report = report::build(&projects, &counties, &cities);
+        step("consistency report");
         let sections = Collection::new(sections_meta(), section_features(&items, &projects));
         let targets = Collection::new(targets_meta(), target_features);
         let projects_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -254,9 +254,17 @@ impl Collection {
             Geometry::Point(p) => Some(p.0),
             _ => None,
         };
+        let bounds = point.map(|p| geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1));
         let mut out: Vec<(usize, f64)> = self
             .bbox_candidates(&search)
             .into_iter()
+            .filter(|&i| {
+                // Skip the search box's corners: the lower bound already puts them beyond the radius.
+                bounds.as_ref().is_none_or(|lb| {
+                    let f = &self.features[i];
+                    matches!((&f.geometry, &f.bbox), (Some(g), Some(b)) if lb.geometry(g, b) <= radius_m)
+                })
+            })
             .filter(|&i| keep(i))
             .filter_map(|i| {
                 let g = self.features[i].geometry.as_ref()?;
@@ -323,29 +331,50 @@ impl Collection {
         }
         let limit = max_distance_m.unwrap_or(f64::INFINITY);
         let mut radius = self.initial_radius(k).min(limit);
-        let mut seen: std::collections::HashSet<usize> = std::collections::HashSet::new();
-        let mut measured: Vec<(usize, f64)> = Vec::new();
+        // Candidates not yet measured, with a cheap lower bound of their distance.
+        let mut pending: Vec<(usize, f64)> = Vec::new();
+        // The best `k` measured so far, nearest first.
+        let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
         loop {
+            // Each round starts afresh with a doubled radius: rounds are rare and the last one dominates, so
+            // this costs less than remembering what earlier rounds saw.
+            pending.clear();
+            best.clear();
             let search = geodesic::search_rect(p, radius);
+            let bounds = geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1);
             for e in self.rtree.locate_in_envelope_intersecting(&aabb(&search)) {
                 let i = e.data;
-                if !seen.insert(i) || !keep(i) {
-                    continue;
-                }
-                if let Some(g) = self.features[i].geometry.as_ref() {
-                    measured.push((i, geodesic::point_geometry_distance_m(p, g)));
+                if let (Some(bbox), Some(g)) = (self.features[i].bbox, self.features[i].geometry.as_ref()) {
+                    pending.push((i, bounds.geometry(g, &bbox)));
                 }
             }
-            let inside = measured.iter().filter(|m| m.1 <= radius).count();
+            // Measure exactly, in order of the lower bound, only what could still enter the best k.
+            pending.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+            while let Some(&(i, lb)) = pending.last() {
+                let kth = if best.len() == k { best[k - 1].1 } else { f64::INFINITY };
+                if lb > kth.min(limit) {
+                    break;
+                }
+                pending.pop();
+                if !keep(i) {
+                    continue;
+                }
+                let Some(g) = self.features[i].geometry.as_ref() else { continue };
+                let d = geodesic::point_geometry_distance_m(p, g);
+                if d <= limit {
+                    let at = best.partition_point(|b| b.1.total_cmp(&d).then(b.0.cmp(&i)).is_lt());
+                    best.insert(at, (i, d));
+                    best.truncate(k);
+                }
+            }
+            // Every feature within `radius` is a candidate, so once the k-th best is within it, it is final.
+            let settled = best.len() == k && best[k - 1].1 <= radius;
             let covers_all = search.min().x <= extent.min().x
                 && search.min().y <= extent.min().y
                 && search.max().x >= extent.max().x
                 && search.max().y >= extent.max().y;
-            if inside >= k || radius >= limit || covers_all {
-                measured.retain(|m| m.1 <= limit);
-                sort_by_distance(&mut measured);
-                measured.truncate(k);
-                return measured;
+            if settled || radius >= limit || covers_all {
+                return best;
             }
             radius = (radius * 2.0).min(limit);
         }

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use geo::{BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, MultiLineString, MultiPolygon};
+use geo::{
+    BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, LineString, MultiLineString, MultiPolygon,
+};
 use serde_json::{Map, Value, json};
 
 use super::admin::{check_lon_lat, geometry_type};
@@ -301,6 +303,7 @@ pub fn join(
     geometry: &Geometry<f64>,
     counties: &Collection,
     county_shapes: &[MultiPolygon<f64>],
+    boundaries: &Boundaries,
     county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
 ) -> Join {
     let mut out = Join::default();
@@ -317,12 +320,13 @@ pub fn join(
                 _ => unreachable!("matched above"),
             };
             out.total = Some(mls.iter().map(geodesic::length_m).sum::<f64>() / 1e3);
-            let Some(rect) = mls.bounding_rect() else { return out };
-            for i in counties.bbox_candidates(&rect) {
-                let inside = county_shapes[i].clip(&mls, false);
-                let km: f64 = inside.iter().map(geodesic::length_m).sum::<f64>() / 1e3;
-                if km > 0.0 {
-                    out.counties.insert(i, km);
+            // Split every segment where it crosses a county border, and give each piece to the county holding
+            // its midpoint: exact, and no polygon clipping.
+            for ls in mls.iter() {
+                for seg in ls.lines() {
+                    for (county, m) in boundaries.split(seg, county_at) {
+                        *out.counties.entry(county).or_default() += m / 1e3;
+                    }
                 }
             }
         }
@@ -451,6 +455,73 @@ pub fn project_features(
             Feature::new(r.id, Some(r.geometry), props)
         })
         .collect()
+}
+
+/// Every segment of every county border, grouped by county, to split lines where they cross a border.
+pub struct Boundaries<'a> {
+    counties: &'a Collection,
+    lines: Vec<Vec<geo::Line<f64>>>,
+}
+
+impl<'a> Boundaries<'a> {
+    /// Collects the borders of these shapes (aligned with `counties`).
+    pub fn new(counties: &'a Collection, shapes: &[MultiPolygon<f64>]) -> Self {
+        let lines = shapes
+            .iter()
+            .map(|mp| {
+                mp.iter()
+                    .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                    .flat_map(LineString::lines)
+                    .collect()
+            })
+            .collect();
+        Self { counties, lines }
+    }
+
+    /// Splits `seg` at every border crossing and measures each piece (geodesic metres), attributed to the
+    /// county containing its midpoint; pieces outside every county are dropped.
+    pub fn split(
+        &self,
+        seg: geo::Line<f64>,
+        county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
+    ) -> Vec<(usize, f64)> {
+        let (dx, dy) = (seg.end.x - seg.start.x, seg.end.y - seg.start.y);
+        let param = |c: Coord<f64>| {
+            if dx.abs() >= dy.abs() { (c.x - seg.start.x) / dx } else { (c.y - seg.start.y) / dy }
+        };
+        let at = |t: f64| Coord { x: seg.start.x + t * dx, y: seg.start.y + t * dy };
+        let mut ts = vec![0.0, 1.0];
+        if dx != 0.0 || dy != 0.0 {
+            let env = geo::Rect::new(seg.start, seg.end);
+            let borders = self
+                .counties
+                .bbox_candidates(&env)
+                .into_iter()
+                .flat_map(|c| self.lines[c].iter())
+                .filter(|b| crate::geom::rects_intersect(&geo::Rect::new(b.start, b.end), &env));
+            for &border in borders {
+                match geo::algorithm::line_intersection::line_intersection(seg, border) {
+                    Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
+                        ts.push(param(intersection));
+                    }
+                    Some(geo::LineIntersection::Collinear { intersection }) => {
+                        ts.push(param(intersection.start));
+                        ts.push(param(intersection.end));
+                    }
+                    None => {}
+                }
+            }
+        }
+        ts.retain(|t| (0.0..=1.0).contains(t));
+        ts.sort_by(f64::total_cmp);
+        ts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+        ts.windows(2)
+            .filter_map(|w| {
+                let county = county_at(at(f64::midpoint(w[0], w[1])))?;
+                Some((county, geodesic::distance_m(at(w[0]), at(w[1]))))
+            })
+            .collect()
+    }
 }
 
 /// A county's boundary as a multipolygon, for clipping.
