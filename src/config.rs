@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::Limits;
+use crate::export::ExportFormat;
+use crate::geom::crs::Crs;
 use crate::store::DataSource;
 
 /// planatlas: the Liaoning "one circle, one belt, two zones" plan as an OGC API – Features service.
@@ -31,6 +33,51 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load and validate the data, print what was loaded and how long it took, and exit (status 1 on a bad file).
     Check(DataArgs),
+    /// Write a collection, or the whole plan, to a file GIS tools open: the same file the HTTP export serves
+    /// (`/collections/{id}/items?f=..`, `/exports/planatlas.gpkg`).
+    Export(ExportArgs),
+}
+
+/// Options of `export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// File format: gpkg (GeoPackage), fgb (FlatGeobuf), shp (zipped Shapefile), kml, csv, geojson or
+    /// geojsonseq (GeoJSON text sequence).
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
+    pub format: ExportFormat,
+
+    /// The file to write (overwritten if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// The collection to export (regions, cities, counties, projects, targets, sections). Without it, gpkg
+    /// writes the whole plan, one layer per collection; the other formats need it.
+    #[arg(long, value_name = "ID")]
+    pub collection: Option<String>,
+
+    /// Output CRS: CRS84 (default), EPSG:4326, EPSG:4490, EPSG:3857, EPSG:4549/4550/4551, GCJ-02 or BD-09
+    /// (or their URIs).
+    #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS")]
+    pub crs: Crs,
+
+    /// CSV only: start the file with a UTF-8 byte-order mark so Excel shows Chinese text correctly.
+    #[arg(long)]
+    pub bom: bool,
+
+    /// The data to export.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+fn parse_format(s: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.name()).collect();
+        format!("'{s}' is not a format; use one of {}", names.join(", "))
+    })
+}
+
+fn parse_crs(s: &str) -> Result<Crs, String> {
+    Crs::parse(s).ok_or_else(|| format!("'{s}' is not a supported CRS; supported: {}", Crs::supported_list()))
 }
 
 /// Where the data comes from.
@@ -96,6 +143,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_BODY_BYTES", default_value_t = 1_048_576, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
+    /// Most features one export (a file download or `planatlas export`) may hold.
+    #[arg(long, env = "PLANATLAS_MAX_EXPORT_FEATURES", default_value_t = 1_000_000, value_name = "N")]
+    pub max_export_features: usize,
+
     /// Worker threads (default: one per CPU core).
     #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -116,6 +167,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most features in one export.
+    pub max_export_features: usize,
 }
 
 impl Settings {
@@ -128,6 +181,7 @@ impl Settings {
             cors_origins: vec!["*".to_owned()],
             workers: Some(2),
             max_body_bytes: 1_048_576,
+            max_export_features: 1_000_000,
         }
     }
 }
@@ -164,6 +218,7 @@ impl TryFrom<&ServeArgs> for Settings {
                 .collect(),
             workers: a.workers,
             max_body_bytes: a.max_body_bytes,
+            max_export_features: a.max_export_features,
         })
     }
 }

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod geom;
 pub mod routes;
 pub mod startup;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use planatlas::config::{Cli, Command, DataArgs, ServeArgs, Settings};
+use indicatif::{ProgressBar, ProgressStyle};
+use planatlas::config::{Cli, Command, DataArgs, ExportArgs, ServeArgs, Settings};
+use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
 use planatlas::startup::Application;
 use planatlas::store::Catalog;
 
@@ -15,6 +17,65 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
         Some(Command::Check(args)) => check(&args),
+        Some(Command::Export(args)) => export(&args),
+    }
+}
+
+fn export(args: &ExportArgs) -> ExitCode {
+    let catalog = match load(&args.data) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let what = match (&args.collection, args.format) {
+        (None, ExportFormat::GeoPackage) => What::Plan,
+        (None, f) => {
+            eprintln!("planatlas: --collection is needed for {} (only gpkg holds the whole plan)", f.name());
+            return ExitCode::from(2);
+        }
+        (Some(id), _) => match catalog.collection(id) {
+            Some(c) => What::Collection { id: id.clone(), features: (0..c.features().len()).collect() },
+            None => {
+                let ids: Vec<&str> =
+                    catalog.collections().iter().map(planatlas::store::Collection::id).collect();
+                eprintln!("planatlas: no collection '{id}'; collections: {}", ids.join(", "));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let total: usize = match &what {
+        What::Plan => {
+            PLAN_LAYERS.iter().filter_map(|id| catalog.collection(id)).map(|c| c.features().len()).sum()
+        }
+        What::Collection { features, .. } => features.len(),
+    };
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} features ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("writing {}", args.out.display()));
+    let file = match std::fs::File::create(&args.out) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("planatlas: cannot create {}: {e}", args.out.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::BufWriter::new(file);
+    let options = ExportOptions { crs: args.crs, bom: args.bom, properties: None };
+    let result = write_export(&catalog, &what, args.format, &options, &mut out, &|| bar.inc(1))
+        .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into));
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            eprintln!("planatlas: wrote {total} features to {} ({})", args.out.display(), args.format.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("planatlas: export failed: {e}");
+            let _ = std::fs::remove_file(&args.out);
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -244,6 +244,16 @@ pub fn to_crs84(crs: Crs, c: Coord<f64>) -> Result<Coord<f64>, TransformError> {
     Ok(out)
 }
 
+/// The CRS as WKT from PROJ's database: WKT1 in GDAL's flavour (for GeoPackage) or ESRI's (for a Shapefile's
+/// `.prj`). CRS84 is written as EPSG:4326, the GIS-file convention for longitude/latitude data; GCJ-02 and
+/// BD-09, which have no definition of their own, are written as WGS84 (their coordinates are shifted WGS84).
+pub fn wkt(crs: Crs, esri: bool) -> Result<String, String> {
+    let code = crs.epsg().unwrap_or(4326);
+    let p = Proj::new(&format!("EPSG:{code}")).map_err(|e| format!("PROJ cannot create EPSG:{code}: {e}"))?;
+    let version = if esri { proj::wkt::WktVersion::Wkt1_Esri } else { proj::wkt::WktVersion::Wkt1_Gdal };
+    p.as_wkt(Some(version), None).map_err(|e| format!("PROJ cannot write EPSG:{code} as WKT: {e}"))
+}
+
 /// A box given in `crs` (its axis order) as a CRS84 box covering it: the edges are sampled (21 points each)
 /// because a projected rectangle is not a rectangle in longitude/latitude.
 pub fn rect_to_crs84(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Result<geo::Rect<f64>, TransformError> {

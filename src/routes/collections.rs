@@ -6,14 +6,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond,
-    respond_json, respond_json_stamped,
+    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, Representation, State, base_url, html, link,
+    negotiate, respond, respond_json, respond_json_stamped,
 };
 use crate::domain::{Bbox, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::{self, crs::Crs};
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
-use crate::store::{Area, Collection, Feature, Filter, ItemsQuery, ParamKind};
+use crate::store::cql::{self, FilterLang};
+use crate::store::{Area, Collection, Feature, Filter, ItemsQuery, ParamKind, SortKey};
 
 /// The OGC URI of CRS84 (longitude, latitude on WGS84).
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -162,7 +163,22 @@ pub async fn get_collection(
 }
 
 /// The parameters every items request takes besides property filters.
-const ITEMS_PARAMS: &[&str] = &["f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "within"];
+const ITEMS_PARAMS: &[&str] = &[
+    "f",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "within",
+    "bom",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
+];
 
 /// A parsed selection: the store query, and the area it is confined to (`within`).
 pub struct Selection {
@@ -170,6 +186,10 @@ pub struct Selection {
     pub query: ItemsQuery,
     /// The `within` area, if any.
     pub area: Option<Area>,
+    /// The `sortby` keys.
+    pub sort: Vec<SortKey>,
+    /// The `properties` to return (all when `None`).
+    pub properties: Option<Vec<String>>,
 }
 
 impl Selection {
@@ -222,6 +242,55 @@ pub fn parse_selection(
         query.candidates_in = geom::bounding_rect(geometry);
         area = Some(a);
     }
+    let filter_crs = crs_param(params, "filter-crs")?;
+    let lang = match params.get("filter-lang") {
+        None | Some("cql2-text") => FilterLang::Text,
+        Some("cql2-json") => FilterLang::Json,
+        Some(other) => {
+            return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));
+        }
+    };
+    if let Some(raw) = params.get("filter") {
+        let filter = cql::parse(raw, lang, filter_crs, c).map_err(|e| ApiError::param("filter", e.0))?;
+        if query.candidates_in.is_none() {
+            query.candidates_in = filter.candidates_in;
+        }
+        query.filters.push(Filter::Cql(Box::new(filter)));
+    }
+    let names = c.property_names();
+    let known = |p: &str| p == "id" || names.iter().any(|n| n == p);
+    let mut sort = Vec::new();
+    if let Some(raw) = params.get("sortby") {
+        for token in raw.split(',') {
+            // A '+' sent unencoded in a query string arrives as a space.
+            let (descending, name) = match token.trim_start_matches(' ').chars().next() {
+                Some('-') => (true, token.trim()[1..].trim()),
+                Some('+') => (false, token.trim()[1..].trim()),
+                _ => (false, token.trim()),
+            };
+            if name.is_empty() || !known(name) {
+                return Err(ApiError::param(
+                    "sortby",
+                    format!("'{name}' is not a property of '{}' (sortby=+name_zh,-sections)", c.id()),
+                ));
+            }
+            sort.push(SortKey { property: name.to_owned(), descending });
+        }
+    }
+    let properties = match params.get("properties") {
+        None => None,
+        Some(raw) => {
+            let list: Vec<String> =
+                raw.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = list.iter().find(|p| !known(p)) {
+                return Err(ApiError::param(
+                    "properties",
+                    format!("'{bad}' is not a property of '{}'", c.id()),
+                ));
+            }
+            Some(list)
+        }
+    };
     for (name, value) in params.pairs() {
         if ITEMS_PARAMS.contains(&name.as_str()) || reserved.contains(&name.as_str()) {
             continue;
@@ -259,7 +328,7 @@ pub fn parse_selection(
             ));
         }
     }
-    Ok(Selection { query, area })
+    Ok(Selection { query, area, sort, properties })
 }
 
 /// Checks `datetime` is an RFC 3339 instant or interval (`a/b`, `../b`, `a/..`). The data carries no time, so
@@ -288,7 +357,13 @@ fn check_datetime(raw: &str) -> ApiResult<()> {
 }
 
 /// One feature as GeoJSON, with its links.
-pub fn feature_json(c: &Collection, f: &Feature, base: &str, crs: Crs) -> ApiResult<Value> {
+pub fn feature_json(
+    c: &Collection,
+    f: &Feature,
+    base: &str,
+    crs: Crs,
+    only: Option<&[String]>,
+) -> ApiResult<Value> {
     let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
     let geometry = match &f.geometry {
         Some(g) => {
@@ -300,7 +375,10 @@ pub fn feature_json(c: &Collection, f: &Feature, base: &str, crs: Crs) -> ApiRes
         "type": "Feature",
         "id": f.id,
         "geometry": geometry,
-        "properties": f.properties,
+        "properties": match only {
+            None => Value::Object(f.properties.clone()),
+            Some(names) => Value::Object(f.properties.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        },
         "links": [
             link(&href, "self", GEO_JSON, "This feature"),
             link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
@@ -346,13 +424,105 @@ fn urlencode(s: &str) -> String {
 /// `GET /collections/{collectionId}/items`.
 pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    items_response(&req, &state, &path, &params)
+}
+
+/// `POST /collections/{collectionId}/search`: the items request with its parameters in a JSON body, so a
+/// long cql2-json filter need not fit in a URL. `{"filter": {...cql2-json...}, "limit": 50, "sortby": "-name_zh"}`;
+/// every items parameter is accepted as a member (arrays are joined with commas). Paging links are GET items
+/// URLs carrying the same parameters.
+pub async fn post_search(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let body = super::proximity::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let Value::Object(members) = body else {
+        return Err(ApiError::param(
+            "body",
+            "must be a JSON object of items parameters, e.g. {\"filter\": {...}}",
+        ));
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(f) = QueryParams::from_request(&req)?.get("f") {
+        pairs.push(("f".into(), f.to_owned()));
+    }
+    for (k, v) in members {
+        let text = match (&*k, v) {
+            ("filter", Value::Object(o)) => {
+                if !pairs.iter().any(|(n, _)| n == "filter-lang") {
+                    pairs.push(("filter-lang".into(), "cql2-json".into()));
+                }
+                Value::Object(o).to_string()
+            }
+            (_, Value::String(s)) => s,
+            (_, Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+            (_, Value::Null) => continue,
+            (_, other) => other.to_string(),
+        };
+        pairs.retain(|(n, _)| *n != k);
+        pairs.push((k, text));
+    }
+    let params = QueryParams::from_pairs(pairs);
+    items_response(&req, &state, &path, &params)
+}
+
+/// The items answer for already parsed parameters (from the query string or a search body).
+fn items_response(
+    req: &HttpRequest,
+    state: &State,
+    id: &str,
+    params: &QueryParams,
+) -> ApiResult<HttpResponse> {
+    let (req, params) = (req.clone(), params.clone());
+    let c = find(state, id)?;
+    let state = state.clone();
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let selection = parse_selection(&state, c, &params, &[])?;
     let out_crs = crs_param(&params, "crs")?;
-    let format = negotiate(&req, &params)?;
-    let selected = c
+    let representation = super::negotiate_with(&req, &params, true)?;
+    let bom = super::exports::bom_param(&params)?;
+    let mut selected = c
         .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| state.catalog.in_area(c, i, a)));
+    c.sort(&mut selected, &selection.sort);
+    let format = match representation {
+        Representation::Page(f) => f,
+        Representation::File(export) => {
+            // A file holds every matching feature unless the request pages explicitly (up to the export cap).
+            let cap = state.settings.max_export_features;
+            let features: Vec<usize> = if params.get("limit").is_some() || params.get("offset").is_some() {
+                let limit = params.get("limit").map_or(cap, |_| page.limit);
+                selected.into_iter().skip(page.offset).take(limit).collect()
+            } else {
+                selected
+            };
+            if features.len() > cap {
+                return Err(ApiError::param(
+                    "limit",
+                    format!(
+                        "{} features match; an export holds at most {cap}: narrow the filters or page with limit/offset",
+                        features.len()
+                    ),
+                ));
+            }
+            let options =
+                crate::export::ExportOptions { crs: out_crs, bom, properties: selection.properties.clone() };
+            let filename = format!("{}.{}", c.id(), export.extension());
+            return super::exports::stream(
+                &state,
+                crate::export::What::Collection { id: c.id().to_owned(), features },
+                export,
+                options,
+                &filename,
+            );
+        }
+    };
     let matched = selected.len();
     let on_page: Vec<usize> = selected.into_iter().skip(page.offset).take(page.limit).collect();
     let base = base_url(&req, &state.settings);
@@ -395,7 +565,7 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
         Format::Json => {
             let features: Vec<Value> = on_page
                 .iter()
-                .map(|&i| feature_json(c, c.feature(i), &base, out_crs))
+                .map(|&i| feature_json(c, c.feature(i), &base, out_crs, selection.properties.as_deref()))
                 .collect::<ApiResult<_>>()?;
             let doc = json!({
                 "type": "FeatureCollection",
@@ -467,9 +637,10 @@ pub async fn get_item(
         c.get(&fid).ok_or_else(|| ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")))?;
     let base = base_url(&req, &state.settings);
     match negotiate(&req, &params)? {
-        Format::Json => {
-            Ok(with_content_crs(respond_json(&req, GEO_JSON, &feature_json(c, f, &base, out_crs)?), out_crs))
-        }
+        Format::Json => Ok(with_content_crs(
+            respond_json(&req, GEO_JSON, &feature_json(c, f, &base, out_crs, None)?),
+            out_crs,
+        )),
         Format::Html => {
             let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
             let mut body = String::from("<table>");

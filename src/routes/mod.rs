@@ -4,6 +4,7 @@
 //! maths and file reading live in `store`/`geom`.
 
 mod collections;
+pub mod exports;
 pub mod html;
 mod landing;
 mod locate;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use crate::export::ExportFormat;
 use crate::store::Catalog;
 
 /// What every handler can reach.
@@ -49,6 +51,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
     get_resource(cfg, "/collections/{collection_id}/items", collections::get_items);
     get_resource(cfg, "/collections/{collection_id}/items/{feature_id}", collections::get_item);
+    cfg.service(
+        web::resource("/collections/{collection_id}/search")
+            .route(web::post().to(collections::post_search))
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                    method: req.method().to_string(),
+                    allowed: "POST, OPTIONS",
+                })
+            })),
+    );
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
     get_resource(cfg, "/collections/{collection_id}/nearest", proximity::get_nearest);
     get_resource(cfg, "/collections/{collection_id}/within-distance", proximity::get_within_distance);
@@ -76,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
+    get_resource(cfg, "/exports/{file}", exports::get_export);
 }
 
 /// Registers a GET (and HEAD) resource that answers 405 to anything else.
@@ -125,6 +138,11 @@ impl QueryParams {
         Ok(Self { pairs })
     }
 
+    /// Parameters given as pairs (from a JSON search body), each name once.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
     /// The value of `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
@@ -168,22 +186,57 @@ pub enum Format {
     Html,
 }
 
+/// What a data request asks for: a page (JSON or HTML) or a file download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representation {
+    /// A JSON or HTML page.
+    Page(Format),
+    /// A file in an export format.
+    File(ExportFormat),
+}
+
 /// Chooses the representation: `f` wins; otherwise the best match of `Accept`; JSON when neither is given.
 pub fn negotiate(req: &HttpRequest, params: &QueryParams) -> ApiResult<Format> {
+    match negotiate_with(req, params, false)? {
+        Representation::Page(f) => Ok(f),
+        Representation::File(_) => Err(ApiError::Internal("export chosen where none is offered".into())),
+    }
+}
+
+/// [`negotiate`], also offering the export formats (for items).
+pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) -> ApiResult<Representation> {
     if let Some(f) = params.get("f") {
-        return match f.to_ascii_lowercase().as_str() {
-            "json" | "geojson" | "application/json" | "application/geo+json" => Ok(Format::Json),
-            "html" | "text/html" => Ok(Format::Html),
-            other => Err(ApiError::param(
-                "f",
-                format!("'{other}' is not a format of this resource; use json or html"),
-            )),
+        let lower = f.to_ascii_lowercase();
+        return match lower.as_str() {
+            "json" | "geojson" | "application/json" | "application/geo+json" => {
+                Ok(Representation::Page(Format::Json))
+            }
+            "html" | "text/html" => Ok(Representation::Page(Format::Html)),
+            other => match ExportFormat::parse(other).filter(|_| exports) {
+                Some(e) => Ok(Representation::File(e)),
+                None => {
+                    let offered = if exports {
+                        let files: Vec<&str> = ExportFormat::ALL
+                            .iter()
+                            .filter(|e| **e != ExportFormat::GeoJson)
+                            .map(|e| e.name())
+                            .collect();
+                        format!("json (GeoJSON), html, {}", files.join(", "))
+                    } else {
+                        "json or html".to_owned()
+                    };
+                    Err(ApiError::param(
+                        "f",
+                        format!("'{other}' is not a format of this resource; use {offered}"),
+                    ))
+                }
+            },
         };
     }
     let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(Format::Json);
+        return Ok(Representation::Page(Format::Json));
     };
-    let mut best: Option<(f32, u8, Format)> = None;
+    let mut best: Option<(f32, u8, Representation)> = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -195,26 +248,30 @@ pub fn negotiate(req: &HttpRequest, params: &QueryParams) -> ApiResult<Format> {
             continue;
         }
         // Specific types beat wildcards at equal q.
-        let (format, specificity) = match media.as_str() {
-            "text/html" | "application/xhtml+xml" => (Format::Html, 2),
+        let (rep, specificity) = match media.as_str() {
+            "text/html" | "application/xhtml+xml" => (Representation::Page(Format::Html), 2),
             "application/json"
             | "application/geo+json"
             | "application/schema+json"
             | "application/problem+json"
             | "application/vnd.oai.openapi+json"
-            | "application/vnd.oai.openapi" => (Format::Json, 2),
-            "application/*" | "*/*" => (Format::Json, 1),
-            "text/*" => (Format::Html, 1),
-            _ => continue,
+            | "application/vnd.oai.openapi" => (Representation::Page(Format::Json), 2),
+            "application/*" | "*/*" => (Representation::Page(Format::Json), 1),
+            "text/*" => (Representation::Page(Format::Html), 1),
+            other => match ExportFormat::from_media_type(other).filter(|_| exports) {
+                Some(e) => (Representation::File(e), 2),
+                None => continue,
+            },
         };
         if best.is_none_or(|(bq, bs, _)| q.total_cmp(&bq).then(specificity.cmp(&bs)).is_gt()) {
-            best = Some((q, specificity, format));
+            best = Some((q, specificity, rep));
         }
     }
-    best.map(|(_, _, f)| f).ok_or_else(|| {
+    best.map(|(_, _, r)| r).ok_or_else(|| {
         ApiError::NotAcceptable(format!(
             "none of the media types in Accept ({accept}) is available; this resource offers application/json \
-             (or application/geo+json) and text/html"
+             (or application/geo+json) and text/html{}",
+            if exports { ", and the export formats (text/csv, application/geopackage+sqlite3, …)" } else { "" }
         ))
     })
 }

@@ -77,6 +77,7 @@ fn shape(
     endpoint: &str,
     echo: &Value,
     post_body: Option<&Value>,
+    properties: Option<&[String]>,
 ) -> ApiResult<HttpResponse> {
     let format = negotiate(req, params)?;
     let out_crs = crs_param(params, "crs")?;
@@ -123,7 +124,7 @@ fn shape(
                 .rows
                 .iter()
                 .map(|&(i, d)| {
-                    let mut f = feature_json(c, c.feature(i), &base, out_crs)?;
+                    let mut f = feature_json(c, c.feature(i), &base, out_crs, properties)?;
                     if let Some(d) = d {
                         f["properties"]["distance_m"] = json!((d * 1000.0).round() / 1000.0);
                     }
@@ -208,7 +209,7 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     let rows = c.nearest(p, k, max_distance, &keep);
     let echo = json!({"lon": p.x, "lat": p.y, "k": k, "maxDistance_m": max_distance});
     let ranked = Ranked { matched: rows.len(), rows: with_distance(rows) };
-    shape(&req, &state, c, &ranked, None, &params, "nearest", &echo, None)
+    shape(&req, &state, c, &ranked, None, &params, "nearest", &echo, None, selection.properties.as_deref())
 }
 
 /// `GET /collections/{id}/within-distance?lon=..&lat=..&distance=..`: every feature within `distance` metres,
@@ -239,6 +240,7 @@ pub async fn get_within_distance(
         "within-distance",
         &echo,
         None,
+        selection.properties.as_deref(),
     )
 }
 
@@ -269,7 +271,18 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
     let keep = selection.keeper(&state, c);
     let rows = c.along(&line, radius, |i| Some(i) != self_id && keep(i));
     let echo = json!({"project": pid, "distance_m": radius});
-    shape(&req, &state, c, &page_of(with_distance(rows), page), Some(page), &params, "along", &echo, None)
+    shape(
+        &req,
+        &state,
+        c,
+        &page_of(with_distance(rows), page),
+        Some(page),
+        &params,
+        "along",
+        &echo,
+        None,
+        selection.properties.as_deref(),
+    )
 }
 
 /// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
@@ -365,6 +378,7 @@ pub async fn post_along(
         "along",
         &echo,
         Some(&body),
+        selection.properties.as_deref(),
     )
 }
 
@@ -388,5 +402,16 @@ pub async fn post_intersecting(
     let keep = selection.keeper(&state, c);
     let rows: Vec<(usize, Option<f64>)> =
         c.intersecting(&area, keep).into_iter().map(|i| (i, None)).collect();
-    shape(&req, &state, c, &page_of(rows, page), Some(page), &params, "intersecting", &json!({}), Some(&body))
+    shape(
+        &req,
+        &state,
+        c,
+        &page_of(rows, page),
+        Some(page),
+        &params,
+        "intersecting",
+        &json!({}),
+        Some(&body),
+        selection.properties.as_deref(),
+    )
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod collection;
+pub mod cql;
 pub mod projects;
 pub mod query;
 pub mod report;
@@ -11,5 +12,5 @@ pub mod source;
 
 pub use catalog::{Area, Catalog, Location};
 pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
-pub use query::{Filter, ItemsQuery};
+pub use query::{Filter, ItemsQuery, SortKey};
 pub use source::{DataSource, LoadError};

@@ -40,6 +40,8 @@ pub enum Filter {
         /// The value as written.
         value: String,
     },
+    /// A CQL2 filter (`filter=`), checked against the collection's queryables.
+    Cql(Box<super::cql::CqlFilter>),
     /// Any of the properties contains the value, case-insensitively.
     Substring {
         /// Property names.
@@ -115,6 +117,7 @@ impl Filter {
                             .any(|n| n == value || crate::domain::short_name(n) == value)
                     })
             }
+            Self::Cql(filter) => filter.matches(feature),
             Self::Substring { properties, value } => {
                 properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))
             }
@@ -146,5 +149,73 @@ impl Collection {
                     && extra(i)
             })
             .collect()
+    }
+}
+
+/// One `sortby` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The property (or `id`).
+    pub property: String,
+    /// Descending when true.
+    pub descending: bool,
+}
+
+/// Orders two property values: null last, numbers numerically, strings lexicographically, arrays element by
+/// element.
+fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match (a, b) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => Equal,
+        (None | Some(Value::Null), _) => Greater,
+        (_, None | Some(Value::Null)) => Less,
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().unwrap_or_default().total_cmp(&y.as_f64().unwrap_or_default())
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Array(x)), Some(Value::Array(y))) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| order(Some(p), Some(q)))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
+    }
+}
+
+impl Collection {
+    /// Sorts feature indexes by the keys, ties by load order, so paging through a sorted result is stable.
+    pub fn sort(&self, indexes: &mut [usize], keys: &[SortKey]) {
+        if keys.is_empty() {
+            return;
+        }
+        indexes.sort_by(|&a, &b| {
+            let (fa, fb) = (self.feature(a), self.feature(b));
+            keys.iter()
+                .map(|k| {
+                    let o = if k.property == "id" && !fa.properties.contains_key("id") {
+                        fa.id.cmp(&fb.id)
+                    } else {
+                        order(fa.properties.get(&k.property), fb.properties.get(&k.property))
+                    };
+                    if k.descending { o.reverse() } else { o }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.cmp(&b))
+        });
+    }
+
+    /// Every property name any feature of the collection carries, in first-seen order.
+    pub fn property_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for f in self.features() {
+            for k in f.properties.keys() {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+        names
     }
 }

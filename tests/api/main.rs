@@ -7,6 +7,8 @@ mod helpers;
 mod collections;
 mod crs;
 mod errors;
+mod exports;
+mod filters;
 mod gdal;
 mod landing;
 mod loader;

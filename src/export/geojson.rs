@@ -1,0 +1,68 @@
+//! GeoJSON (RFC 7946) and GeoJSON text sequences (RFC 8142), written feature by feature.
+
+use std::borrow::Borrow;
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::{ExportError, ExportOptions, Layer};
+use crate::geom::crs::Crs;
+use crate::geom::geojson_in;
+use crate::store::Feature;
+
+fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
+    let geometry = match &f.geometry {
+        Some(g) => geojson_in(g, crs)?,
+        None => Value::Null,
+    };
+    let mut m = Map::new();
+    m.insert("type".into(), json!("Feature"));
+    m.insert("id".into(), json!(f.id));
+    m.insert("geometry".into(), geometry);
+    m.insert("properties".into(), Value::Object(f.properties.clone()));
+    Ok(Value::Object(m))
+}
+
+/// A `FeatureCollection`. Outside CRS84 it carries the (pre-RFC 7946) `crs` member naming the CRS, which GDAL
+/// reads; coordinates are then in that CRS's axis order, as in the OGC API answer.
+pub fn write<W: Write>(
+    mut out: W,
+    layer: Layer<'_, impl Iterator<Item = impl Borrow<Feature>>>,
+    options: &ExportOptions,
+) -> Result<(), ExportError> {
+    write!(out, "{{\"type\":\"FeatureCollection\",\"name\":{}", json!(layer.name))?;
+    if options.crs != Crs::Crs84 {
+        let name = match options.crs.epsg() {
+            Some(code) => format!("urn:ogc:def:crs:EPSG::{code}"),
+            None => options.crs.uri().to_owned(),
+        };
+        write!(out, ",\"crs\":{}", json!({"type": "name", "properties": {"name": name}}))?;
+    }
+    out.write_all(b",\"features\":[")?;
+    for (n, f) in layer.features.enumerate() {
+        let f: &Feature = f.borrow();
+        if n > 0 {
+            out.write_all(b",\n")?;
+        }
+        serde_json::to_writer(&mut out, &feature_value(f, options.crs)?).map_err(std::io::Error::from)?;
+    }
+    out.write_all(b"]}\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A GeoJSON text sequence: each feature preceded by RS (0x1E) and followed by a line feed.
+pub fn write_seq<W: Write>(
+    mut out: W,
+    layer: Layer<'_, impl Iterator<Item = impl Borrow<Feature>>>,
+    options: &ExportOptions,
+) -> Result<(), ExportError> {
+    for f in layer.features {
+        let f: &Feature = f.borrow();
+        out.write_all(&[0x1e])?;
+        serde_json::to_writer(&mut out, &feature_value(f, options.crs)?).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,665 @@
+//! CQL2 filters (OGC API – Features Part 3): parsed by the `cql2` crate (text and JSON), checked against a
+//! collection's queryables, compiled into a small typed tree and evaluated over features with SQL's
+//! three-valued logic.
+//!
+//! Checking happens before anything is evaluated, so a filter naming an unknown property, comparing a string
+//! property with a number, or calling an unknown function is refused with a message saying which; nothing
+//! silently matches everything. Spatial predicates use exact planar relations on longitude/latitude
+//! (`S_INTERSECTS`, `S_WITHIN`, …) and geodesic metres on WGS84 for `S_DWITHIN`; a top-level `S_INTERSECTS`
+//! or `S_DWITHIN` with a literal geometry narrows candidates through the R-tree first.
+
+use cql2::Expr;
+use geo::{Geometry, Intersects, Rect, Relate};
+use serde_json::Value;
+
+use super::collection::{Collection, Feature, PropertyType};
+use crate::geom::crs::Crs;
+use crate::geom::{self, geodesic};
+
+/// Why a filter was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CqlError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, CqlError> {
+    Err(CqlError(msg.into()))
+}
+
+/// The filter languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterLang {
+    /// `cql2-text`.
+    Text,
+    /// `cql2-json`.
+    Json,
+}
+
+/// A value-producing expression.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar {
+    Prop(String, PropertyType),
+    Id,
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Arith(String, Box<Scalar>, Box<Scalar>),
+    CaseI(Box<Scalar>),
+}
+
+/// The kind of value a scalar has, for type checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    Boolean,
+    Null,
+}
+
+/// A geometry argument of a spatial predicate.
+#[derive(Debug, Clone, PartialEq)]
+enum GeomArg {
+    Feature,
+    Literal(Geometry<f64>),
+}
+
+/// An array argument of an array predicate.
+#[derive(Debug, Clone, PartialEq)]
+enum ArrArg {
+    Prop(String),
+    Literal(Vec<Scalar>),
+}
+
+/// A compiled predicate.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Cmp(String, Scalar, Scalar),
+    Like(Scalar, String),
+    Between(Scalar, Scalar, Scalar),
+    In(Scalar, Vec<Scalar>),
+    IsNull(Scalar),
+    Spatial(String, GeomArg, GeomArg),
+    DWithin(GeomArg, GeomArg, f64),
+    Array(String, ArrArg, ArrArg),
+    Const(bool),
+}
+
+/// A checked, compiled CQL2 filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CqlFilter {
+    node: Node,
+    /// A box (CRS84) every match must meet, when the filter's top level says so: lets the R-tree narrow
+    /// the candidates.
+    pub candidates_in: Option<Rect<f64>>,
+    /// The filter as cql2-json, for echoing and cross-checks.
+    pub json: Value,
+}
+
+/// Parses a filter in `lang`, with literal geometries in `crs`, and checks it against the collection.
+pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> Result<CqlFilter, CqlError> {
+    let expr: Expr = match lang {
+        FilterLang::Text => cql2::parse_text(raw)
+            .map_err(|e| CqlError(format!("syntax error: {}", describe_text_error(&e))))?,
+        FilterLang::Json => {
+            cql2::parse_json(raw).map_err(|e| CqlError(format!("not valid cql2-json: {e}")))?
+        }
+    };
+    from_expr(expr, crs, collection)
+}
+
+/// Checks and compiles an already parsed expression (e.g. from a POSTed JSON body).
+pub fn from_expr(expr: Expr, crs: Crs, collection: &Collection) -> Result<CqlFilter, CqlError> {
+    let json =
+        expr.to_value().map_err(|e| CqlError(format!("cannot represent the filter as cql2-json: {e}")))?;
+    let compiler = Compiler { collection, crs };
+    let node = compiler.node(expr)?;
+    let candidates_in = hint(&node);
+    Ok(CqlFilter { node, candidates_in, json })
+}
+
+/// The pest error of a cql2-text syntax error, with the line and column it points at.
+fn describe_text_error(e: &cql2::Error) -> String {
+    match e {
+        cql2::Error::Pest(p) => {
+            let (line, col) = match p.line_col {
+                pest::error::LineColLocation::Pos(lc) | pest::error::LineColLocation::Span(lc, _) => lc,
+            };
+            format!("at line {line}, column {col} (position {}): {}", col, p.variant.message())
+        }
+        other => other.to_string(),
+    }
+}
+
+struct Compiler<'a> {
+    collection: &'a Collection,
+    crs: Crs,
+}
+
+fn op_name(op: &str) -> String {
+    op.to_ascii_lowercase()
+}
+
+impl Compiler<'_> {
+    fn property(&self, name: &str) -> Result<Scalar, CqlError> {
+        if name == "id" && self.collection.queryable("id").is_none() {
+            return Ok(Scalar::Id);
+        }
+        match self.collection.queryable(name) {
+            Some(q) => Ok(Scalar::Prop(name.to_owned(), q.kind)),
+            None => {
+                let names: Vec<&str> = self.collection.meta.queryables.iter().map(|q| q.name).collect();
+                err(format!(
+                    "unknown property '{name}'; the queryables of '{}' are: {}{}",
+                    self.collection.id(),
+                    names.join(", "),
+                    if self.collection.is_spatial() { ", geometry" } else { "" }
+                ))
+            }
+        }
+    }
+
+    fn scalar(&self, e: Expr) -> Result<Scalar, CqlError> {
+        match e {
+            Expr::Property { property } if property == "geometry" => {
+                err("'geometry' can only be used in spatial functions (S_INTERSECTS, S_DWITHIN, …)")
+            }
+            Expr::Property { property } => self.property(&property),
+            Expr::Literal(s) => Ok(Scalar::Str(s)),
+            Expr::Float(f) => Ok(Scalar::Num(f)),
+            Expr::Bool(b) => Ok(Scalar::Bool(b)),
+            Expr::Null => Ok(Scalar::Null),
+            Expr::Operation { op, args } => {
+                let name = op_name(&op);
+                match name.as_str() {
+                    "+" | "-" | "*" | "/" | "%" | "^" | "div" => {
+                        let mut it = args.into_iter().map(|a| self.scalar(*a));
+                        let first = it.next().ok_or_else(|| CqlError(format!("{op} needs operands")))??;
+                        let mut acc = first;
+                        for next in it {
+                            let rhs = next?;
+                            for s in [&acc, &rhs] {
+                                if !matches!(kind(s), Kind::Number | Kind::Null) {
+                                    return err(format!(
+                                        "wrong types: arithmetic '{op}' needs numbers, got {}",
+                                        describe(s)
+                                    ));
+                                }
+                            }
+                            acc = Scalar::Arith(name.clone(), Box::new(acc), Box::new(rhs));
+                        }
+                        Ok(acc)
+                    }
+                    "casei" => {
+                        let [a] = <[Box<Expr>; 1]>::try_from(args)
+                            .map_err(|_| CqlError("CASEI takes one argument".into()))?;
+                        let s = self.scalar(*a)?;
+                        if !matches!(kind(&s), Kind::Text | Kind::Null) {
+                            return err(format!("wrong types: CASEI needs a string, got {}", describe(&s)));
+                        }
+                        Ok(Scalar::CaseI(Box::new(s)))
+                    }
+                    "accenti" => {
+                        err("ACCENTI is not supported by this server (its conformance class is not declared)")
+                    }
+                    other => err(format!("unknown function '{other}' where a value is expected")),
+                }
+            }
+            Expr::Timestamp { .. } | Expr::Date { .. } | Expr::Interval { .. } => {
+                err("temporal values are not supported: the plan's features carry no time properties")
+            }
+            Expr::Array(_) => err("an array is only allowed in IN and the array functions (A_CONTAINS, …)"),
+            Expr::BBox { .. } | Expr::Geometry(_) => err("a geometry is only allowed in spatial functions"),
+        }
+    }
+
+    fn geometry(&self, e: Expr) -> Result<GeomArg, CqlError> {
+        let g: Geometry<f64> = match e {
+            Expr::Property { property } if property == "geometry" => {
+                if !self.collection.is_spatial() {
+                    return err(format!("collection '{}' has no geometries", self.collection.id()));
+                }
+                return Ok(GeomArg::Feature);
+            }
+            Expr::Property { property } => {
+                return err(format!("'{property}' is not a geometry; use the property 'geometry'"));
+            }
+            Expr::Geometry(g) => match g {
+                cql2::Geometry::GeoJSON(gj) => Geometry::try_from(gj)
+                    .map_err(|e| CqlError(format!("cannot read the geometry literal: {e}")))?,
+                cql2::Geometry::Wkt(wkt) => {
+                    use geozero::ToGeo;
+                    geozero::wkt::Wkt(wkt.as_str())
+                        .to_geo()
+                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?
+                }
+            },
+            Expr::BBox { bbox } => {
+                let n: Vec<f64> = bbox
+                    .into_iter()
+                    .map(|b| f64::try_from(*b))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| CqlError(e.to_string()))?;
+                let (a, b, c, d) = match n.as_slice() {
+                    [a, b, c, d] | [a, b, _, c, d, _] => (*a, *b, *c, *d),
+                    _ => return err("BBOX takes 4 (or 6) numbers"),
+                };
+                Geometry::Rect(Rect::new(geo::Coord { x: a, y: b }, geo::Coord { x: c, y: d }))
+            }
+            other => {
+                return err(format!(
+                    "expected a geometry (the property 'geometry' or a literal), got {}",
+                    short(&other)
+                ));
+            }
+        };
+        let g = geom::geometry_to_crs84(&g, self.crs)
+            .map_err(|e| CqlError(format!("filter-crs {}: {e}", self.crs)))?;
+        crate::store::admin::check_lon_lat(&g).map_err(|e| CqlError(format!("geometry literal: {e}")))?;
+        Ok(GeomArg::Literal(g))
+    }
+
+    fn array(&self, e: Expr) -> Result<ArrArg, CqlError> {
+        match e {
+            Expr::Property { property } => match self.collection.queryable(&property) {
+                Some(q) if q.kind == PropertyType::StringArray => Ok(ArrArg::Prop(property)),
+                Some(_) => err(format!("wrong types: '{property}' is not an array property")),
+                None => self.property(&property).map(|_| unreachable!("unknown properties are refused")),
+            },
+            Expr::Array(items) => {
+                Ok(ArrArg::Literal(items.into_iter().map(|i| self.scalar(*i)).collect::<Result<_, _>>()?))
+            }
+            other => err(format!("expected an array, got {}", short(&other))),
+        }
+    }
+
+    fn node(&self, e: Expr) -> Result<Node, CqlError> {
+        let Expr::Operation { op, args } = e else {
+            return match e {
+                Expr::Bool(b) => Ok(Node::Const(b)),
+                other => err(format!("a filter must be a predicate, not {}", short(&other))),
+            };
+        };
+        let name = op_name(&op);
+        let n = args.len();
+        let arity = |want: usize| -> Result<(), CqlError> {
+            if n == want { Ok(()) } else { err(format!("{op} takes {want} arguments, got {n}")) }
+        };
+        let mut args = args.into_iter().map(|a| *a);
+        let mut next = || args.next().ok_or_else(|| CqlError(format!("{op}: missing argument")));
+        match name.as_str() {
+            "and" | "or" => {
+                let parts: Vec<Node> =
+                    (0..n).map(|_| next().and_then(|a| self.node(a))).collect::<Result<_, _>>()?;
+                Ok(if name == "and" { Node::And(parts) } else { Node::Or(parts) })
+            }
+            "not" => {
+                arity(1)?;
+                Ok(Node::Not(Box::new(self.node(next()?)?)))
+            }
+            "=" | "<>" | "<" | "<=" | ">" | ">=" => {
+                arity(2)?;
+                let (a, b) = (self.scalar(next()?)?, self.scalar(next()?)?);
+                check_comparable(&op, &a, &b)?;
+                Ok(Node::Cmp(name, a, b))
+            }
+            "like" => {
+                arity(2)?;
+                let a = self.scalar(next()?)?;
+                if !matches!(kind(&a), Kind::Text | Kind::Null) {
+                    return err(format!(
+                        "wrong types: LIKE needs a string on the left, got {}",
+                        describe(&a)
+                    ));
+                }
+                match self.scalar(next()?)? {
+                    Scalar::Str(p) => Ok(Node::Like(a, p)),
+                    Scalar::CaseI(inner) => match *inner {
+                        Scalar::Str(p) => Ok(Node::Like(Scalar::CaseI(Box::new(a)), p.to_lowercase())),
+                        other => err(format!(
+                            "wrong types: a LIKE pattern must be a string literal, got {}",
+                            describe(&other)
+                        )),
+                    },
+                    other => err(format!(
+                        "wrong types: a LIKE pattern must be a string literal, got {}",
+                        describe(&other)
+                    )),
+                }
+            }
+            "between" => {
+                arity(3)?;
+                let (a, lo, hi) = (self.scalar(next()?)?, self.scalar(next()?)?, self.scalar(next()?)?);
+                for bound in [&lo, &hi] {
+                    check_comparable(&op, &a, bound)?;
+                }
+                Ok(Node::Between(a, lo, hi))
+            }
+            "in" => {
+                arity(2)?;
+                let a = self.scalar(next()?)?;
+                let Expr::Array(items) = next()? else { return err("IN needs a list: x IN ('a', 'b')") };
+                let list: Vec<Scalar> =
+                    items.into_iter().map(|i| self.scalar(*i)).collect::<Result<_, _>>()?;
+                for item in &list {
+                    check_comparable("IN", &a, item)?;
+                }
+                Ok(Node::In(a, list))
+            }
+            "isnull" => {
+                arity(1)?;
+                Ok(Node::IsNull(self.scalar(next()?)?))
+            }
+            "s_intersects" | "s_disjoint" | "s_within" | "s_contains" | "s_equals" | "s_touches"
+            | "s_overlaps" | "s_crosses" => {
+                arity(2)?;
+                Ok(Node::Spatial(name, self.geometry(next()?)?, self.geometry(next()?)?))
+            }
+            "s_dwithin" => {
+                arity(3)?;
+                let (a, b) = (self.geometry(next()?)?, self.geometry(next()?)?);
+                let d = match next()? {
+                    Expr::Float(d) if d >= 0.0 => d,
+                    other => {
+                        return err(format!(
+                            "S_DWITHIN's distance must be a number of metres >= 0, got {}",
+                            short(&other)
+                        ));
+                    }
+                };
+                Ok(Node::DWithin(a, b, d))
+            }
+            "a_equals" | "a_contains" | "a_containedby" | "a_overlaps" => {
+                arity(2)?;
+                Ok(Node::Array(name, self.array(next()?)?, self.array(next()?)?))
+            }
+            t if t.starts_with("t_") => {
+                err("temporal functions are not supported: the plan's features carry no time properties")
+            }
+            other => err(format!(
+                "unknown function '{other}'; this server evaluates comparisons, AND/OR/NOT, LIKE, BETWEEN, IN, IS NULL, \
+                 CASEI, arithmetic, S_INTERSECTS/S_DISJOINT/S_WITHIN/S_CONTAINS/S_EQUALS/S_TOUCHES/S_OVERLAPS/S_CROSSES, \
+                 S_DWITHIN (metres) and A_EQUALS/A_CONTAINS/A_CONTAINEDBY/A_OVERLAPS"
+            )),
+        }
+    }
+}
+
+fn short(e: &Expr) -> String {
+    let s = e.to_text().unwrap_or_else(|_| format!("{e:?}"));
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+}
+
+fn kind(s: &Scalar) -> Kind {
+    match s {
+        Scalar::Prop(_, PropertyType::String | PropertyType::StringArray)
+        | Scalar::Id
+        | Scalar::Str(_)
+        | Scalar::CaseI(_) => Kind::Text,
+        Scalar::Prop(_, PropertyType::Number | PropertyType::Integer)
+        | Scalar::Num(_)
+        | Scalar::Arith(..) => Kind::Number,
+        Scalar::Prop(_, PropertyType::Boolean) | Scalar::Bool(_) => Kind::Boolean,
+        Scalar::Null => Kind::Null,
+    }
+}
+
+fn describe(s: &Scalar) -> String {
+    match s {
+        Scalar::Prop(name, PropertyType::StringArray) => format!("the array property '{name}'"),
+        Scalar::Prop(name, t) => format!("the {} property '{name}'", t.json_type()),
+        Scalar::Id => "the feature id".into(),
+        Scalar::Str(v) => format!("the string '{v}'"),
+        Scalar::Num(v) => format!("the number {v}"),
+        Scalar::Bool(v) => format!("the boolean {v}"),
+        Scalar::Null => "NULL".into(),
+        Scalar::Arith(..) => "an arithmetic expression".into(),
+        Scalar::CaseI(_) => "CASEI(…)".into(),
+    }
+}
+
+fn check_comparable(op: &str, a: &Scalar, b: &Scalar) -> Result<(), CqlError> {
+    for s in [a, b] {
+        if let Scalar::Prop(name, PropertyType::StringArray) = s {
+            return err(format!(
+                "wrong types: '{name}' is an array; use A_CONTAINS({name}, ('…')) or A_OVERLAPS to test its elements"
+            ));
+        }
+    }
+    let (ka, kb) = (kind(a), kind(b));
+    if ka == Kind::Null || kb == Kind::Null || ka == kb {
+        Ok(())
+    } else {
+        err(format!("wrong types: {op} compares {} with {}", describe(a), describe(b)))
+    }
+}
+
+/// The R-tree hint: a box every match must meet, from a top-level S_INTERSECTS / S_DWITHIN with a literal.
+fn hint(node: &Node) -> Option<Rect<f64>> {
+    match node {
+        Node::Spatial(op, GeomArg::Feature, GeomArg::Literal(g))
+        | Node::Spatial(op, GeomArg::Literal(g), GeomArg::Feature)
+            if matches!(
+                op.as_str(),
+                "s_intersects"
+                    | "s_within"
+                    | "s_contains"
+                    | "s_equals"
+                    | "s_touches"
+                    | "s_overlaps"
+                    | "s_crosses"
+            ) =>
+        {
+            geom::bounding_rect(g)
+        }
+        Node::DWithin(GeomArg::Feature, GeomArg::Literal(g), d)
+        | Node::DWithin(GeomArg::Literal(g), GeomArg::Feature, d) => {
+            geom::bounding_rect(g).map(|r| geodesic::expand_rect_m(r, *d))
+        }
+        Node::And(parts) => parts.iter().find_map(hint),
+        _ => None,
+    }
+}
+
+/// A runtime value.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Null,
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+fn to_val(v: Option<&Value>) -> Val {
+    match v {
+        Some(Value::String(s)) => Val::Str(s.clone()),
+        Some(Value::Number(n)) => n.as_f64().map_or(Val::Null, Val::Num),
+        Some(Value::Bool(b)) => Val::Bool(*b),
+        _ => Val::Null,
+    }
+}
+
+fn eval_scalar(s: &Scalar, f: &Feature) -> Val {
+    match s {
+        Scalar::Prop(name, _) => to_val(f.properties.get(name)),
+        Scalar::Id => Val::Str(f.id.clone()),
+        Scalar::Str(v) => Val::Str(v.clone()),
+        Scalar::Num(v) => Val::Num(*v),
+        Scalar::Bool(v) => Val::Bool(*v),
+        Scalar::Null => Val::Null,
+        Scalar::CaseI(inner) => match eval_scalar(inner, f) {
+            Val::Str(v) => Val::Str(v.to_lowercase()),
+            other => other,
+        },
+        Scalar::Arith(op, a, b) => match (eval_scalar(a, f), eval_scalar(b, f)) {
+            (Val::Num(x), Val::Num(y)) => {
+                let r = match op.as_str() {
+                    "+" => x + y,
+                    "-" => x - y,
+                    "*" => x * y,
+                    "/" => x / y,
+                    "%" => x % y,
+                    "^" => x.powf(y),
+                    _ => (x / y).trunc(),
+                };
+                if r.is_finite() { Val::Num(r) } else { Val::Null }
+            }
+            _ => Val::Null,
+        },
+    }
+}
+
+fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
+        (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// SQL LIKE: `%` any run, `_` one character, `\` escapes.
+fn like(text: &str, pattern: &str) -> bool {
+    fn go(t: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(&t[i..], rest)),
+            Some(('_', rest)) => !t.is_empty() && go(&t[1..], rest),
+            Some(('\\', rest)) if !rest.is_empty() => t.first() == Some(&rest[0]) && go(&t[1..], &rest[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(&t[1..], rest),
+        }
+    }
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    go(&t, &p)
+}
+
+fn geometry_of<'a>(arg: &'a GeomArg, f: &'a Feature) -> Option<&'a Geometry<f64>> {
+    match arg {
+        GeomArg::Feature => f.geometry.as_ref(),
+        GeomArg::Literal(g) => Some(g),
+    }
+}
+
+fn array_of(arg: &ArrArg, f: &Feature) -> Option<Vec<Val>> {
+    match arg {
+        ArrArg::Prop(name) => match f.properties.get(name) {
+            Some(Value::Array(items)) => Some(items.iter().map(|i| to_val(Some(i))).collect()),
+            _ => None,
+        },
+        ArrArg::Literal(items) => Some(items.iter().map(|s| eval_scalar(s, f)).collect()),
+    }
+}
+
+/// Three-valued evaluation: `Some(true)`, `Some(false)` or unknown (`None`, as SQL's NULL).
+fn eval(node: &Node, f: &Feature) -> Option<bool> {
+    match node {
+        Node::Const(b) => Some(*b),
+        Node::And(parts) => {
+            let mut unknown = false;
+            for p in parts {
+                match eval(p, f) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown { None } else { Some(true) }
+        }
+        Node::Or(parts) => {
+            let mut unknown = false;
+            for p in parts {
+                match eval(p, f) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            if unknown { None } else { Some(false) }
+        }
+        Node::Not(inner) => eval(inner, f).map(|b| !b),
+        Node::Cmp(op, a, b) => {
+            let o = compare(&eval_scalar(a, f), &eval_scalar(b, f))?;
+            Some(match op.as_str() {
+                "=" => o.is_eq(),
+                "<>" => o.is_ne(),
+                "<" => o.is_lt(),
+                "<=" => o.is_le(),
+                ">" => o.is_gt(),
+                _ => o.is_ge(),
+            })
+        }
+        Node::Like(a, pattern) => match eval_scalar(a, f) {
+            Val::Str(s) => Some(like(&s, pattern)),
+            _ => None,
+        },
+        Node::Between(a, lo, hi) => {
+            let v = eval_scalar(a, f);
+            Some(compare(&v, &eval_scalar(lo, f))?.is_ge() && compare(&v, &eval_scalar(hi, f))?.is_le())
+        }
+        Node::In(a, list) => {
+            let v = eval_scalar(a, f);
+            if v == Val::Null {
+                return None;
+            }
+            Some(list.iter().any(|i| compare(&v, &eval_scalar(i, f)).is_some_and(std::cmp::Ordering::is_eq)))
+        }
+        Node::IsNull(a) => Some(eval_scalar(a, f) == Val::Null),
+        Node::Spatial(op, a, b) => {
+            let (ga, gb) = (geometry_of(a, f)?, geometry_of(b, f)?);
+            Some(match op.as_str() {
+                "s_intersects" => ga.intersects(gb),
+                "s_disjoint" => !ga.intersects(gb),
+                _ => {
+                    let m = ga.relate(gb);
+                    match op.as_str() {
+                        "s_within" => m.is_within(),
+                        "s_contains" => m.is_contains(),
+                        "s_equals" => m.is_equal_topo(),
+                        "s_touches" => m.is_touches(),
+                        "s_overlaps" => m.is_overlaps(),
+                        _ => m.is_crosses(),
+                    }
+                }
+            })
+        }
+        Node::DWithin(a, b, d) => {
+            let (ga, gb) = (geometry_of(a, f)?, geometry_of(b, f)?);
+            Some(geodesic::geometry_distance_m(ga, gb) <= *d)
+        }
+        Node::Array(op, a, b) => {
+            let (xs, ys) = (array_of(a, f)?, array_of(b, f)?);
+            let has = |set: &[Val], v: &Val| set.iter().any(|s| s == v);
+            Some(match op.as_str() {
+                "a_equals" => {
+                    xs.len() == ys.len() && xs.iter().all(|x| has(&ys, x)) && ys.iter().all(|y| has(&xs, y))
+                }
+                "a_contains" => ys.iter().all(|y| has(&xs, y)),
+                "a_containedby" => xs.iter().all(|x| has(&ys, x)),
+                _ => xs.iter().any(|x| has(&ys, x)),
+            })
+        }
+    }
+}
+
+impl CqlFilter {
+    /// Whether the feature matches (unknown counts as no, as in SQL's WHERE).
+    pub fn matches(&self, f: &Feature) -> bool {
+        eval(&self.node, f) == Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_handles_wildcards_and_chinese() {
+        assert!(like("沈阳桃仙机场二跑道", "%机场%"));
+        assert!(like("沈白高铁", "沈_高铁"));
+        assert!(!like("沈白高铁", "沈_铁"));
+        assert!(like("100%", "100\\%"));
+    }
+}

@@ -1,0 +1,221 @@
+//! Exports opened by GDAL (Debian gdal-bin): every format, feature counts, CRS, field names, Chinese text;
+//! the whole-plan GeoPackage; the CLI writing the same files as HTTP; bad export requests.
+
+use std::path::{Path, PathBuf};
+
+use crate::helpers::{app, assert_problem, run, urlencode};
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("planatlas-exports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Downloads `path` into `dir/file`, returning the file path and the response headers.
+fn download(path: &str, dir: &Path, file: &str) -> (PathBuf, reqwest::header::HeaderMap) {
+    let r = app().get(path);
+    assert_eq!(r.status(), 200, "{path}");
+    let headers = r.headers().clone();
+    let bytes = r.bytes().unwrap();
+    let out = dir.join(file);
+    std::fs::write(&out, &bytes).unwrap();
+    (out, headers)
+}
+
+/// The GDAL dataset name for a downloaded file.
+fn gdal_name(path: &Path) -> String {
+    let p = path.to_str().unwrap().to_owned();
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) { format!("/vsizip/{p}") } else { p }
+}
+
+fn ogrinfo_summary(path: &Path, extra: &[&str]) -> String {
+    let name = gdal_name(path);
+    let mut args = vec!["-ro", "-al", "-so"];
+    args.extend(extra);
+    args.push(&name);
+    let (ok, out) = run("ogrinfo", &args);
+    assert!(ok, "ogrinfo failed on {name}: {out}");
+    assert!(!out.contains("ERROR"), "GDAL complains about {name}: {out}");
+    out
+}
+
+fn ogrinfo_where(path: &Path, extra: &[&str], filter: &str) -> String {
+    let name = gdal_name(path);
+    let mut args = vec!["-ro", "-al", "-q", "-where", filter];
+    args.extend(extra);
+    args.push(&name);
+    let (ok, out) = run("ogrinfo", &args);
+    assert!(ok, "{out}");
+    out
+}
+
+const CSV_OPTS: &[&str] = &["-oo", "GEOM_POSSIBLE_NAMES=wkt", "-oo", "KEEP_GEOM_COLUMNS=NO"];
+
+#[test]
+fn every_format_opens_in_gdal_with_count_crs_fields_and_chinese_text() {
+    let dir = workdir("formats");
+    for (f, file, opts) in [
+        ("gpkg", "counties.gpkg", &[][..]),
+        ("fgb", "counties.fgb", &[][..]),
+        ("shp", "counties.shp.zip", &[][..]),
+        ("geojsonseq", "counties.geojsons", &[][..]),
+        ("csv", "counties.csv", CSV_OPTS),
+        ("kml", "counties.kml", &[][..]),
+    ] {
+        let (path, headers) = download(&format!("/collections/counties/items?f={f}"), &dir, file);
+        assert!(headers["content-disposition"].to_str().unwrap().contains(file), "{f}: sensible file name");
+        assert_eq!(headers["content-crs"], "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>");
+        let info = ogrinfo_summary(&path, opts);
+        assert!(info.contains("Feature Count: 100"), "{f}: {info}");
+        if f != "csv" {
+            assert!(info.contains("WGS 84"), "{f} declares WGS 84: {info}");
+        }
+        if f == "kml" {
+            let rows = ogrinfo_where(&path, opts, "Name = '桓仁满族自治县'");
+            assert!(rows.contains("桓仁满族自治县"), "{f}: {rows}");
+            continue;
+        }
+        let parent = if f == "shp" { "parent_cod" } else { "parent_adcode" };
+        for field in ["adcode", "name_zh", "name_en", parent] {
+            assert!(info.contains(&format!("{field}: ")), "{f} has field {field}: {info}");
+        }
+        let rows = ogrinfo_where(&path, opts, "adcode = '210522'");
+        assert!(rows.contains("桓仁满族自治县"), "{f}: Chinese name read back: {rows}");
+        assert!(rows.contains("POLYGON"), "{f}: geometry read back");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn exports_honour_crs_and_filters() {
+    let dir = workdir("crs");
+    let (path, headers) = download(
+        &format!(
+            "/collections/projects/items?f=gpkg&category=airport&crs={}",
+            urlencode("http://www.opengis.net/def/crs/EPSG/0/4550")
+        ),
+        &dir,
+        "airports.gpkg",
+    );
+    assert_eq!(headers["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/4550>");
+    let info = ogrinfo_summary(&path, &[]);
+    let airports = app().get_json("/collections/projects/items?category=airport&limit=1")["numberMatched"]
+        .as_u64()
+        .unwrap();
+    assert!(info.contains(&format!("Feature Count: {airports}")), "{info}");
+    assert!(info.contains("CGCS2000 / 3-degree Gauss-Kruger CM 123E"), "{info}");
+    // Gauss-Kruger eastings: about 300–700 km.
+    let extent = info.lines().find(|l| l.starts_with("Extent")).unwrap();
+    assert!(
+        extent.contains("(2") || extent.contains("(3") || extent.contains("(4") || extent.contains("(5"),
+        "{extent}"
+    );
+    let (csv, _) = download(
+        "/collections/projects/items?f=csv&category=airport&crs=EPSG:4550&bom=true",
+        &dir,
+        "airports.csv",
+    );
+    let text = std::fs::read(&csv).unwrap();
+    assert!(text.starts_with("\u{feff}id,".as_bytes()), "BOM then the header");
+    let header = String::from_utf8_lossy(&text).lines().next().unwrap().to_owned();
+    assert!(header.ends_with("wkt,easting,northing"), "{header}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_whole_plan_geopackage_has_every_layer_with_its_count() {
+    let dir = workdir("plan");
+    let (path, headers) = download("/exports/planatlas.gpkg", &dir, "planatlas.gpkg");
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/geopackage+sqlite3"));
+    let info = ogrinfo_summary(&path, &[]);
+    for layer in ["regions", "cities", "counties", "projects", "targets", "sections"] {
+        let n =
+            app().get_json(&format!("/collections/{layer}/items?limit=1"))["numberMatched"].as_u64().unwrap();
+        let block = info
+            .split("Layer name: ")
+            .find(|b| b.starts_with(&format!("{layer}\n")))
+            .unwrap_or_else(|| panic!("layer {layer}: {info}"));
+        assert!(block.contains(&format!("Feature Count: {n}")), "{layer} has {n} features: {block}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_cli_writes_the_same_files_as_http() {
+    let dir = workdir("cli");
+    for (format, collection) in [
+        ("csv", "projects"),
+        ("geojsonseq", "projects"),
+        ("kml", "projects"),
+        ("fgb", "projects"),
+        ("shp", "counties"),
+        ("gpkg", "projects"),
+    ] {
+        let ext = match format {
+            "shp" => "shp.zip",
+            "geojsonseq" => "geojsons",
+            other => other,
+        };
+        let (http, _) =
+            download(&format!("/exports/{collection}.{ext}"), &dir, &format!("http-{collection}.{ext}"));
+        let cli = dir.join(format!("cli-{collection}.{ext}"));
+        let (ok, out) = run(
+            env!("CARGO_BIN_EXE_planatlas"),
+            &["export", "--format", format, "--collection", collection, "--out", cli.to_str().unwrap()],
+        );
+        assert!(ok, "{out}");
+        if format == "gpkg" {
+            // SQLite stamps the write time into gpkg_contents; compare what GDAL reads instead of bytes.
+            let a = ogrinfo_where(&http, &[], "1 = 1");
+            let b = ogrinfo_where(&cli, &[], "1 = 1");
+            assert_eq!(a, b, "{format}");
+        } else {
+            assert_eq!(std::fs::read(&http).unwrap(), std::fs::read(&cli).unwrap(), "{format}: same bytes");
+        }
+    }
+    // And the whole plan.
+    let (http, _) = download("/exports/planatlas.gpkg", &dir, "http-plan.gpkg");
+    let cli = dir.join("cli-plan.gpkg");
+    let (ok, out) =
+        run(env!("CARGO_BIN_EXE_planatlas"), &["export", "--format", "gpkg", "--out", cli.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        ogrinfo_summary(&http, &[]).replace(http.to_str().unwrap(), ""),
+        ogrinfo_summary(&cli, &[]).replace(cli.to_str().unwrap(), "")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_export_requests_are_4xx_problems() {
+    let p = app().get_problem("/collections/counties/items?f=xls", 400);
+    assert_eq!(p["parameter"], "f");
+    assert!(p["detail"].as_str().unwrap().contains("gpkg"), "lists the formats: {p}");
+    // Projects mix points and lines: a Shapefile holds one geometry type.
+    let p = app().get_problem("/collections/projects/items?f=shp", 400);
+    assert!(p["detail"].as_str().unwrap().contains("one geometry type"), "{p}");
+    // …unless filtered to one.
+    let r = app().get("/collections/projects/items?f=shp&geometry_type=Point");
+    assert_eq!(r.status(), 200);
+    let p = app().get_problem("/collections/targets/items?f=kml", 400);
+    assert!(p["detail"].as_str().unwrap().contains("no geometries"), "{p}");
+    app().get_problem("/collections/counties/items?f=kml&crs=EPSG:4550", 400);
+    app().get_problem("/exports/counties.xlsx", 404);
+    app().get_problem("/exports/provinces.gpkg", 404);
+    let r = app()
+        .client
+        .get(app().url("/collections/counties/items"))
+        .header("Accept", "application/vnd.ms-excel")
+        .send()
+        .unwrap();
+    assert_problem(r, 406);
+    let r = app()
+        .client
+        .get(app().url("/collections/counties/items"))
+        .header("Accept", "text/csv")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"), "chosen by Accept");
+}
