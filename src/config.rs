@@ -143,6 +143,15 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_BODY_BYTES", default_value_t = 1_048_576, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
+    /// An optional raster base map for the map page and the style, as an XYZ tile URL template
+    /// (e.g. `https://tiles.example.org/{z}/{x}/{y}.png`). Without it the map has no base map.
+    #[arg(long, env = "PLANATLAS_BASEMAP_URL", value_name = "URL")]
+    pub basemap_url: Option<String>,
+
+    /// Attribution shown for the base map.
+    #[arg(long, env = "PLANATLAS_BASEMAP_ATTRIBUTION", value_name = "TEXT")]
+    pub basemap_attribution: Option<String>,
+
     /// Most features one export (a file download or `planatlas export`) may hold.
     #[arg(long, env = "PLANATLAS_MAX_EXPORT_FEATURES", default_value_t = 1_000_000, value_name = "N")]
     pub max_export_features: usize,
@@ -169,6 +178,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Most features in one export.
     pub max_export_features: usize,
+    /// Raster base map tile URL template, if any.
+    pub basemap_url: Option<String>,
+    /// Its attribution.
+    pub basemap_attribution: Option<String>,
 }
 
 impl Settings {
@@ -182,6 +195,8 @@ impl Settings {
             workers: Some(2),
             max_body_bytes: 1_048_576,
             max_export_features: 1_000_000,
+            basemap_url: None,
+            basemap_attribution: None,
         }
     }
 }
@@ -219,6 +234,8 @@ impl TryFrom<&ServeArgs> for Settings {
             workers: a.workers,
             max_body_bytes: a.max_body_bytes,
             max_export_features: a.max_export_features,
+            basemap_url: a.basemap_url.clone(),
+            basemap_attribution: a.basemap_attribution.clone(),
         })
     }
 }

@@ -55,7 +55,8 @@ impl Application {
         let address = listener.local_addr()?;
         let workers = settings.workers;
         let origins = settings.cors_origins.clone();
-        let state = web::Data::new(AppState { catalog, settings });
+        let state =
+            web::Data::new(AppState { catalog, settings, tiles: crate::store::tiles::TileSource::new() });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -7,6 +7,8 @@
 pub mod chinese;
 pub mod crs;
 pub mod geodesic;
+pub mod tiles;
+pub mod topo;
 
 use geo::{BoundingRect, Coord, Geometry, Rect};
 

@@ -8,8 +8,10 @@ pub mod exports;
 pub mod html;
 mod landing;
 mod locate;
+mod map;
 pub(crate) mod proximity;
 mod reports;
+mod tiles;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::export::ExportFormat;
 use crate::store::Catalog;
+use crate::store::tiles::TileSource;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -29,6 +32,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Server settings (base URL, limits).
     pub settings: Settings,
+    /// Vector tiles, simplified per zoom on first use and cached.
+    pub tiles: TileSource,
 }
 
 /// `application/geo+json`.
@@ -89,6 +94,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
     get_resource(cfg, "/exports/{file}", exports::get_export);
+    get_resource(cfg, "/tiles.json", tiles::get_tilejson);
+    get_resource(cfg, "/tiles/{z}/{x}/{y}", tiles::get_tile);
+    get_resource(cfg, "/tileMatrixSets", tiles::get_tile_matrix_sets);
+    get_resource(cfg, "/tileMatrixSets/{tms}", tiles::get_tile_matrix_set);
+    get_resource(cfg, "/collections/{collection_id}/tiles", tiles::get_tilesets);
+    get_resource(cfg, "/collections/{collection_id}/tiles.json", tiles::get_collection_tilejson);
+    get_resource(cfg, "/collections/{collection_id}/tiles/{tms}", tiles::get_tileset);
+    get_resource(cfg, "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}", tiles::get_collection_tile);
+    get_resource(cfg, "/styles/default.json", map::get_style);
+    get_resource(cfg, "/map", map::get_map);
+    get_resource(cfg, "/assets/{file:.*}", map::get_asset);
 }
 
 /// Registers a GET (and HEAD) resource that answers 405 to anything else.
@@ -297,6 +313,8 @@ pub enum Caching {
     Data,
     /// Answers that change every request (health).
     None,
+    /// Tiles and map resources: an hour, then revalidate with the ETag.
+    Tiles,
 }
 
 /// A 200 with a strong ETag (hash of the body), or a 304 when `If-None-Match` already has it.
@@ -326,13 +344,15 @@ pub fn respond_tagged(
 ) -> HttpResponse {
     let cache_control = match caching {
         Caching::Data => "public, max-age=60, must-revalidate",
+        Caching::Tiles => "public, max-age=3600, must-revalidate",
         Caching::None => "no-store",
     };
+    let cacheable = !matches!(caching, Caching::None);
     let matches =
         req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
             v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
         });
-    if matches && matches!(caching, Caching::Data) {
+    if matches && cacheable {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache_control))
@@ -342,7 +362,7 @@ pub fn respond_tagged(
     builder
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, cache_control));
-    if matches!(caching, Caching::Data) {
+    if cacheable {
         builder.insert_header((header::ETAG, etag)).insert_header((header::VARY, "Accept, Accept-Encoding"));
     }
     builder.body(body.into())

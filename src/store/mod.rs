@@ -9,6 +9,7 @@ pub mod projects;
 pub mod query;
 pub mod report;
 pub mod source;
+pub mod tiles;
 
 pub use catalog::{Area, Catalog, Location};
 pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};

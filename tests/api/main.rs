@@ -16,3 +16,4 @@ mod locate;
 mod projects;
 mod proximity;
 mod regions;
+mod tiles;

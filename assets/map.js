@@ -1,0 +1,127 @@
+// The built-in map: planatlas's own tiles and style, region/border/category toggles, project popups, search,
+// and "what is here" on click (county, city, regions, nearest projects).
+import * as maplibregl from './maplibre-gl/maplibre-gl.mjs';
+
+const cfg = window.PLANATLAS;
+const base = cfg.base;
+const crsQuery = cfg.crs ? `crs=${encodeURIComponent(cfg.crs)}` : '';
+const coordCrs = cfg.crs ? `&coord-crs=${encodeURIComponent(cfg.crs)}` : '';
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: `${base}/styles/default.json${crsQuery ? '?' + crsQuery : ''}`,
+  center: [122.6, 41.2],
+  zoom: 6,
+  attributionControl: { compact: false },
+});
+map.addControl(new maplibregl.NavigationControl(), 'top-left');
+map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
+window.planatlasMap = map;
+map.on('idle', () => { window.planatlasIdle = true; });
+
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const row = (k, v) => (v ? `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>` : '');
+
+// Regions: one toggle each, filtering the fill and outline layers.
+const shownRegions = new Set(cfg.regions.map((r) => r.id));
+const regionBox = document.getElementById('regions');
+for (const r of cfg.regions) {
+  const label = document.createElement('label');
+  label.innerHTML = `<input type="checkbox" checked data-region="${esc(r.id)}"><span class="swatch" style="background:${r.colour}"></span>${esc(r.name)}`;
+  regionBox.appendChild(label);
+}
+const applyRegions = () => {
+  const filter = ['in', ['get', 'id'], ['literal', [...shownRegions]]];
+  map.setFilter('regions-fill', filter);
+  map.setFilter('regions-outline', filter);
+};
+regionBox.addEventListener('change', (e) => {
+  const id = e.target.dataset.region;
+  if (e.target.checked) shownRegions.add(id); else shownRegions.delete(id);
+  applyRegions();
+});
+
+// Borders.
+document.querySelectorAll('input[data-layer]').forEach((box) => box.addEventListener('change', () => {
+  map.setLayoutProperty(box.dataset.layer, 'visibility', box.checked ? 'visible' : 'none');
+}));
+
+// Project categories.
+const shownCategories = new Set(cfg.categories.map((c) => c.id));
+const catBox = document.getElementById('categories');
+for (const c of cfg.categories) {
+  const label = document.createElement('label');
+  label.innerHTML = `<input type="checkbox" checked data-category="${esc(c.id)}"><span class="swatch" style="background:${c.colour}"></span>${esc(c.id)}`;
+  catBox.appendChild(label);
+}
+const applyCategories = () => {
+  const inCats = ['in', ['get', 'category'], ['literal', [...shownCategories]]];
+  map.setFilter('projects-points', ['all', ['==', ['geometry-type'], 'Point'], inCats]);
+  map.setFilter('projects-lines', ['all', ['==', ['geometry-type'], 'LineString'], inCats]);
+  map.setFilter('projects-label', inCats);
+};
+catBox.addEventListener('change', (e) => {
+  const id = e.target.dataset.category;
+  if (e.target.checked) shownCategories.add(id); else shownCategories.delete(id);
+  applyCategories();
+});
+
+function projectPopup(p, lngLat) {
+  const html = `<div class="project-popup"><h3>${esc(p.name_zh)}</h3><div>${esc(p.name_en)}</div><table>
+    ${row('类别 category', p.category)}${row('章节 sections', p.sections)}${row('牵头 lead unit', p.lead_unit)}
+    ${row('配合 co-units', p.co_units)}${row('精度 precision', p.location_precision)}${row('位置依据 source', p.location_source)}
+    ${row('目标 targets', p.targets)}${row('区县 counties', p.county_names)}</table></div>`;
+  return new maplibregl.Popup({ maxWidth: '24rem' }).setLngLat(lngLat).setHTML(html).addTo(map);
+}
+
+let lastPopup = null;
+map.on('click', async (e) => {
+  const projects = map.queryRenderedFeatures(e.point, { layers: ['projects-points', 'projects-lines'] });
+  lastPopup?.remove();
+  if (projects.length) {
+    lastPopup = projectPopup(projects[0].properties, e.lngLat);
+    return;
+  }
+  const { lng, lat } = e.lngLat;
+  const [where, near] = await Promise.all([
+    fetch(`${base}/locate?lon=${lng}&lat=${lat}${coordCrs}`).then((r) => r.json()),
+    fetch(`${base}/collections/projects/nearest?lon=${lng}&lat=${lat}&k=5${coordCrs}&properties=name_zh,category`).then((r) => r.json()),
+  ]);
+  const regions = (where.regions || []).map((r) => `${r.name_zh} (${r.basis})`).join('、');
+  const nearest = (near.features || [])
+    .map((f) => `<li>${esc(f.properties.name_zh)} · ${(f.properties.distance_m / 1000).toFixed(1)} km</li>`).join('');
+  const html = `<div class="locate-popup"><h3>${where.inLiaoning ? esc(where.county.name_zh) + ' · ' + esc(where.city.name_zh) : '辽宁省外 outside Liaoning'}</h3>
+    <table>${row('区域 regions', regions)}</table><div>最近的项目 nearest projects</div><ol>${nearest}</ol></div>`;
+  lastPopup = new maplibregl.Popup({ maxWidth: '24rem' }).setLngLat(e.lngLat).setHTML(html).addTo(map);
+});
+for (const layer of ['projects-points', 'projects-lines']) {
+  map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
+}
+
+// Search by name.
+const search = document.getElementById('search');
+const results = document.getElementById('results');
+let timer = null;
+search.addEventListener('input', () => {
+  clearTimeout(timer);
+  timer = setTimeout(async () => {
+    const q = search.value.trim();
+    results.innerHTML = '';
+    if (!q) return;
+    const doc = await fetch(`${base}/collections/projects/items?q=${encodeURIComponent(q)}&limit=20${crsQuery ? '&' + crsQuery : ''}`).then((r) => r.json());
+    for (const f of doc.features || []) {
+      const li = document.createElement('li');
+      li.textContent = `${f.properties.name_zh} · ${f.properties.category}`;
+      li.addEventListener('click', () => {
+        const c = f.geometry.type === 'Point' ? f.geometry.coordinates : f.geometry.coordinates[Math.floor(f.geometry.coordinates.length / 2)];
+        map.flyTo({ center: c, zoom: Math.max(map.getZoom(), 9) });
+        lastPopup?.remove();
+        lastPopup = projectPopup({ ...f.properties, sections: (f.properties.sections || []).join('; '), co_units: (f.properties.co_units || []).join('、'),
+          county_names: (f.properties.county_names || []).join('、'),
+          targets: (f.properties.targets || []).map((t) => `${t.indicator_zh} ${t.comparator} ${t.value} ${t.unit}`).join('; ') }, c);
+      });
+      results.appendChild(li);
+    }
+  }, 200);
+});

@@ -1,0 +1,203 @@
+//! The MapLibre style, the built-in map page, and the files it needs (MapLibre GL JS vendored from npm,
+//! served from the binary: the page loads nothing from elsewhere).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{Caching, HTML, JSON, QueryParams, State, base_url, html, respond};
+use crate::error::{ApiError, ApiResult};
+use crate::geom::crs::Crs;
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
+
+/// Files served under `/assets/`: (name, media type, bytes).
+static ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "maplibre-gl/maplibre-gl.mjs",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre-gl/maplibre-gl.mjs"),
+    ),
+    (
+        "maplibre-gl/maplibre-gl-worker.mjs",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre-gl/maplibre-gl-worker.mjs"),
+    ),
+    (
+        "maplibre-gl/maplibre-gl.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre-gl/maplibre-gl.css"),
+    ),
+    (
+        "maplibre-gl/LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../assets/vendor/maplibre-gl/LICENSE.txt"),
+    ),
+    ("map.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/map.js")),
+    ("map.css", "text/css; charset=utf-8", include_bytes!("../../assets/map.css")),
+];
+
+/// The colour of each plan region.
+pub const REGION_COLOURS: &[(&str, &str)] = &[
+    ("shenyang-circle", "#d94f30"),
+    ("coastal-belt", "#1f8fb4"),
+    ("liaoxi-zone", "#e0a800"),
+    ("liaodong-zone", "#3c9d4e"),
+];
+
+/// The colour of each project category.
+pub const CATEGORY_COLOURS: &[(&str, &str)] = &[
+    ("airport", "#6a3d9a"),
+    ("railway", "#b2182b"),
+    ("highway", "#ef6548"),
+    ("urban_rail", "#e7298a"),
+    ("port", "#2166ac"),
+    ("logistics", "#4393c3"),
+    ("energy", "#f1a340"),
+    ("water", "#1b9e77"),
+    ("industrial_park", "#7f3b08"),
+    ("science", "#542788"),
+    ("open_platform", "#01665e"),
+    ("demonstration_zone", "#8c510a"),
+    ("agriculture", "#4d9221"),
+    ("tourism", "#c51b7d"),
+    ("heritage", "#993404"),
+    ("culture", "#d6604d"),
+    ("health", "#d73027"),
+    ("education", "#313695"),
+    ("ecology", "#1a9850"),
+    ("digital", "#5e3c99"),
+    ("urban", "#636363"),
+];
+
+fn map_crs(params: &QueryParams) -> ApiResult<Crs> {
+    let crs = super::collections::crs_param(params, "crs")?;
+    match crs {
+        Crs::Crs84 | Crs::Gcj02 | Crs::Bd09 => Ok(crs),
+        other => Err(ApiError::param(
+            "crs",
+            format!("the map is Web Mercator; crs can be CRS84, GCJ-02 or BD-09, not {other}"),
+        )),
+    }
+}
+
+fn match_expr(property: &str, pairs: &[(&str, &str)], fallback: &str) -> Value {
+    let mut e = vec![json!("match"), json!(["get", property])];
+    for (k, v) in pairs {
+        e.push(json!(k));
+        e.push(json!(v));
+    }
+    e.push(json!(fallback));
+    Value::Array(e)
+}
+
+/// The default MapLibre style: the four regions in distinct colours (translucent, so overlaps show), city and
+/// county borders, projects by category, labels in Chinese with English fallback. Text is drawn with local
+/// fonts (no glyph server). An optional raster base map comes from the server's configuration.
+pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
+    let suffix = if crs == Crs::Crs84 { String::new() } else { format!("?crs={}", crs.short()) };
+    let mut sources = serde_json::Map::new();
+    sources.insert("planatlas".into(), json!({"type": "vector", "url": format!("{base}/tiles.json{suffix}"), "attribution": BOUNDARY_ATTRIBUTION}));
+    let mut layers =
+        vec![json!({"id": "background", "type": "background", "paint": {"background-color": "#f3f1ec"}})];
+    if let Some((url, attribution)) = basemap {
+        sources.insert(
+            "basemap".into(),
+            json!({"type": "raster", "tiles": [url], "tileSize": 256, "attribution": attribution}),
+        );
+        layers.push(json!({"id": "basemap", "type": "raster", "source": "basemap"}));
+    }
+    let label = json!(["coalesce", ["get", "name_zh"], ["get", "name_en"]]);
+    let font = json!(["Noto Sans CJK SC", "WenQuanYi Zen Hei", "sans-serif"]);
+    let region_colour = match_expr("id", REGION_COLOURS, "#888888");
+    let category_colour = match_expr("category", CATEGORY_COLOURS, "#333333");
+    layers.extend([
+        json!({"id": "regions-fill", "type": "fill", "source": "planatlas", "source-layer": "regions",
+               "paint": {"fill-color": region_colour, "fill-opacity": 0.22}}),
+        json!({"id": "regions-outline", "type": "line", "source": "planatlas", "source-layer": "regions",
+               "paint": {"line-color": region_colour, "line-width": 2.2, "line-dasharray": [3, 2]}}),
+        json!({"id": "counties-border", "type": "line", "source": "planatlas", "source-layer": "counties",
+               "paint": {"line-color": "#8c8c8c", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.3, 10, 1.0]}}),
+        json!({"id": "cities-border", "type": "line", "source": "planatlas", "source-layer": "cities",
+               "paint": {"line-color": "#3d3d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.9, 10, 2.2]}}),
+        json!({"id": "projects-lines", "type": "line", "source": "planatlas", "source-layer": "projects",
+               "filter": ["==", ["geometry-type"], "LineString"],
+               "paint": {"line-color": category_colour, "line-width": 2.6, "line-opacity": 0.85}}),
+        json!({"id": "projects-points", "type": "circle", "source": "planatlas", "source-layer": "projects",
+               "filter": ["==", ["geometry-type"], "Point"],
+               "paint": {"circle-color": category_colour, "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3.5, 12, 7],
+                         "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.2}}),
+        json!({"id": "cities-label", "type": "symbol", "source": "planatlas", "source-layer": "cities", "minzoom": 5, "maxzoom": 9,
+               "layout": {"text-field": label, "text-font": font, "text-size": 13},
+               "paint": {"text-color": "#222222", "text-halo-color": "#ffffff", "text-halo-width": 1.5}}),
+        json!({"id": "counties-label", "type": "symbol", "source": "planatlas", "source-layer": "counties", "minzoom": 9,
+               "layout": {"text-field": label, "text-font": font, "text-size": 11},
+               "paint": {"text-color": "#4a4a4a", "text-halo-color": "#ffffff", "text-halo-width": 1.2}}),
+        json!({"id": "projects-label", "type": "symbol", "source": "planatlas", "source-layer": "projects", "minzoom": 9,
+               "layout": {"text-field": label, "text-font": font, "text-size": 11, "text-offset": [0, 1.1], "text-anchor": "top", "text-optional": true},
+               "paint": {"text-color": "#1d2733", "text-halo-color": "#ffffff", "text-halo-width": 1.2}}),
+    ]);
+    json!({
+        "version": 8,
+        "name": "planatlas",
+        "metadata": {"planatlas:crs": crs.uri(), "planatlas:categories": CATEGORY_COLOURS.iter().map(|(c, _)| c).collect::<Vec<_>>()},
+        "center": [122.6, 41.2],
+        "zoom": 6,
+        "sources": sources,
+        "layers": layers,
+    })
+}
+
+/// `GET /styles/default.json`.
+pub async fn get_style(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs"])?;
+    let crs = map_crs(&params)?;
+    let base = base_url(&req, &state.settings);
+    let basemap = state
+        .settings
+        .basemap_url
+        .as_deref()
+        .map(|u| (u, state.settings.basemap_attribution.as_deref().unwrap_or("")));
+    let doc = style(&base, crs, basemap);
+    Ok(respond(&req, JSON, doc.to_string(), Caching::Tiles))
+}
+
+/// `GET /map`: the built-in map.
+pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs"])?;
+    let crs = map_crs(&params)?;
+    let base = base_url(&req, &state.settings);
+    let config = json!({
+        "base": base,
+        "crs": if crs == Crs::Crs84 { Value::Null } else { json!(crs.short()) },
+        "regions": REGION_COLOURS.iter().map(|(id, c)| {
+            let name = state.catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).unwrap_or(id);
+            json!({"id": id, "colour": c, "name": name})
+        }).collect::<Vec<_>>(),
+        "categories": CATEGORY_COLOURS.iter().map(|(id, c)| json!({"id": id, "colour": c})).collect::<Vec<_>>(),
+    });
+    let page = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>planatlas · 辽宁“一圈一带两区”地图</title><link rel=\"icon\" href=\"data:,\">\
+         <link rel=\"stylesheet\" href=\"{base}/assets/maplibre-gl/maplibre-gl.css\"><link rel=\"stylesheet\" href=\"{base}/assets/map.css\"></head>\
+         <body><div id=\"map\"></div><aside id=\"panel\"><h1>辽宁“一圈一带两区”</h1>\
+         <input id=\"search\" type=\"search\" placeholder=\"搜索项目 / search projects\" autocomplete=\"off\"><ul id=\"results\"></ul>\
+         <h2>Regions 区域</h2><div id=\"regions\"></div><h2>Borders 边界</h2>\
+         <label><input type=\"checkbox\" data-layer=\"cities-border\" checked> 市界 cities</label>\
+         <label><input type=\"checkbox\" data-layer=\"counties-border\" checked> 县界 counties</label>\
+         <h2>Projects 项目</h2><div id=\"categories\"></div>\
+         <p class=\"note\">{attr}</p></aside>\
+         <script>window.PLANATLAS = {config};</script><script type=\"module\" src=\"{base}/assets/map.js\"></script></body></html>",
+        attr = html::escape(BOUNDARY_ATTRIBUTION),
+    );
+    Ok(respond(&req, HTML, page, Caching::Data))
+}
+
+/// `GET /assets/{file}`: the map's files. Query strings are ignored (MapLibre adds a version to its worker).
+pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (_, media, bytes) = ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == path.as_str())
+        .ok_or_else(|| ApiError::NotFound(format!("no asset '{path}'")))?;
+    Ok(respond(&req, media, *bytes, Caching::Tiles))
+}

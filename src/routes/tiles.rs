@@ -1,0 +1,355 @@
+//! Vector tiles: the combined `/tiles/{z}/{x}/{y}.mvt`, the OGC API – Tiles shape per collection, the tile
+//! matrix set, and TileJSON 3.0.
+//!
+//! A tile with no features answers `204 No Content` (as OGC API – Tiles recommends and MapLibre expects).
+//! Every tile has a strong ETag (304 on `If-None-Match`) and `Cache-Control`. `crs=GCJ-02` or `crs=BD-09`
+//! shifts the layers so they line up on AMap or Baidu base maps; `filter` (CQL2) narrows what is drawn.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::collections::{crs_param, find};
+use super::{Caching, JSON, QueryParams, State, base_url, etag_of, link, respond_json, respond_tagged};
+use crate::error::{ApiError, ApiResult};
+use crate::geom::crs::Crs;
+use crate::geom::tiles::{HALF_WORLD_M, TileId};
+use crate::store::Collection;
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
+use crate::store::cql::{self, CqlFilter, FilterLang};
+use crate::store::tiles::{LAYERS, MAX_ZOOM};
+
+/// The MVT media type.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// The OGC URI of the tile matrix set served.
+pub const WEB_MERCATOR_QUAD: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+
+/// The CRS option of tile requests: plain, or shifted for a Chinese base map.
+fn tile_crs(params: &QueryParams) -> ApiResult<Crs> {
+    let crs = crs_param(params, "crs")?;
+    match crs {
+        Crs::Crs84 | Crs::Epsg4326 | Crs::Gcj02 | Crs::Bd09 => Ok(crs),
+        other => Err(ApiError::param(
+            "crs",
+            format!(
+                "tiles are Web Mercator; crs only chooses a base-map shift: CRS84 (default), {} or {}, not {other}",
+                Crs::Gcj02.uri(),
+                Crs::Bd09.uri()
+            ),
+        )),
+    }
+}
+
+fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
+    let parse = |name: &str, v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| ApiError::NotFound(format!("no tile: {name} '{v}' is not a whole number")))
+    };
+    let (z, x, y) = (parse("zoom", z)?, parse("column", x)?, parse("row", y)?);
+    if z > u32::from(MAX_ZOOM) {
+        return Err(ApiError::NotFound(format!("no tile at zoom {z}: zooms 0–{MAX_ZOOM} are served")));
+    }
+    let z = u8::try_from(z).unwrap_or(u8::MAX);
+    TileId::new(z, x, y).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no tile {z}/{x}/{y}: at zoom {z} columns and rows run 0–{}",
+            (1u64 << z) - 1
+        ))
+    })
+}
+
+fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFilter>> {
+    let Some(raw) = params.get("filter") else { return Ok(None) };
+    let lang = match params.get("filter-lang") {
+        None | Some("cql2-text") => FilterLang::Text,
+        Some("cql2-json") => FilterLang::Json,
+        Some(other) => {
+            return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));
+        }
+    };
+    let crs = crs_param(params, "filter-crs")?;
+    cql::parse(raw, lang, crs, c).map(Some).map_err(|e| ApiError::param("filter", e.0))
+}
+
+fn answer_tile(req: &HttpRequest, bytes: Option<std::sync::Arc<Vec<u8>>>) -> HttpResponse {
+    match bytes {
+        Some(b) => {
+            let etag = etag_of(&b);
+            respond_tagged(req, MVT, b.as_ref().clone(), &etag, Caching::Tiles)
+        }
+        None => {
+            HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "public, max-age=3600")).finish()
+        }
+    }
+}
+
+/// `GET /tiles/{z}/{x}/{y}.mvt`: every layer (regions, cities, counties, projects). `filter` applies to the
+/// projects layer.
+pub async fn get_tile(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs", "filter", "filter-lang", "filter-crs"])?;
+    let (z, x, y) = path.into_inner();
+    let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).unwrap_or(&y).to_owned();
+    let id = tile_id(&z, &x, &y)?;
+    let crs = tile_crs(&params)?;
+    let filter = filter_param(&params, state.catalog.projects())?;
+    let catalog = &state.catalog;
+    let projects = catalog.projects();
+    let keep = |layer: &str, i: usize| {
+        layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
+    };
+    let cache_key = filter.is_none().then_some("all");
+    let bytes = state.tiles.tile(catalog, &LAYERS, id, crs, &keep, cache_key);
+    Ok(answer_tile(&req, bytes))
+}
+
+fn tiled(state: &State, id: &str) -> ApiResult<&'static str> {
+    let c = find(state, id)?;
+    LAYERS.iter().find(|l| **l == c.id()).copied().ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "collection '{id}' has no tiles (tiled collections: {})",
+            LAYERS.join(", ")
+        ))
+    })
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC API – Tiles).
+pub async fn get_collection_tile(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String, String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs", "filter", "filter-lang", "filter-crs", "f"])?;
+    let (cid, tms, z, row, col) = path.into_inner();
+    let layer = tiled(&state, &cid)?;
+    if tms != "WebMercatorQuad" {
+        return Err(ApiError::NotFound(format!(
+            "no tile matrix set '{tms}'; this server tiles in WebMercatorQuad"
+        )));
+    }
+    if let Some(f) = params.get("f").filter(|f| *f != "mvt") {
+        return Err(ApiError::param("f", format!("'{f}' is not a tile format here; tiles are mvt")));
+    }
+    let id = tile_id(&z, &col, &row)?;
+    let crs = tile_crs(&params)?;
+    let c = find(&state, &cid)?;
+    let filter = filter_param(&params, c)?;
+    let keep = |_: &str, i: usize| filter.as_ref().is_none_or(|f| f.matches(c.feature(i)));
+    let cache_key = filter.is_none().then_some("all");
+    let bytes = state.tiles.tile(&state.catalog, &[layer], id, crs, &keep, cache_key);
+    Ok(answer_tile(&req, bytes))
+}
+
+fn layer_fields(layer: &str) -> BTreeMap<String, String> {
+    let fields: &[(&str, &str)] = match layer {
+        "regions" => &[
+            ("id", "region id"),
+            ("name_zh", "Chinese name"),
+            ("name_en", "English name"),
+            ("kind", "circle, belt or zone"),
+            ("membership_basis", "stated, inferred or mixed"),
+        ],
+        "cities" | "counties" => &[
+            ("id", "adcode"),
+            ("name_zh", "Chinese name"),
+            ("name_en", "English name"),
+            ("parent_adcode", "city adcode (counties)"),
+            ("city_name_zh", "city (counties)"),
+            ("region_ids", "plan regions, comma-separated"),
+            ("project_count", "projects located in it"),
+        ],
+        _ => &[
+            ("id", "project id"),
+            ("name_zh", "Chinese name"),
+            ("name_en", "English name"),
+            ("category", "category"),
+            ("sections", "plan sections, '; '-separated"),
+            ("lead_unit", "lead responsible unit"),
+            ("co_units", "co-responsible units"),
+            ("location_precision", "site, district, county, city or schematic"),
+            ("location_source", "what the position is based on"),
+            ("region_ids", "plan regions, comma-separated"),
+            ("county_names", "counties, '、'-separated"),
+            ("geometry_type", "Point or LineString"),
+            ("targets", "targets, '; '-separated"),
+        ],
+    };
+    fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn query_suffix(crs: Crs) -> String {
+    if crs == Crs::Crs84 { String::new() } else { format!("?crs={}", crs.short()) }
+}
+
+fn tilejson(state: &State, base: &str, layers: &[&str], template: &str, crs: Crs, name: &str) -> Value {
+    let mut tj = tilejson::tilejson! { tiles: vec![format!("{template}{}", query_suffix(crs))] };
+    tj.name = Some(name.to_owned());
+    tj.description = Some("Liaoning's 一圈一带两区 plan: regions, cities, counties and projects".to_owned());
+    tj.attribution = Some(BOUNDARY_ATTRIBUTION.to_owned());
+    tj.minzoom = Some(0);
+    tj.maxzoom = Some(MAX_ZOOM);
+    if let Some(e) = state.catalog.counties().extent() {
+        tj.bounds = Some(tilejson::Bounds::new(e.min().x, e.min().y, e.max().x, e.max().y));
+        tj.center = Some(tilejson::Center::new(
+            f64::midpoint(e.min().x, e.max().x),
+            f64::midpoint(e.min().y, e.max().y),
+            6,
+        ));
+    }
+    tj.vector_layers = Some(
+        layers
+            .iter()
+            .map(|l| {
+                let mut v = tilejson::VectorLayer::new((*l).to_owned(), layer_fields(l));
+                v.minzoom = Some(0);
+                v.maxzoom = Some(MAX_ZOOM);
+                v
+            })
+            .collect(),
+    );
+    let _ = base;
+    serde_json::to_value(&tj).unwrap_or(Value::Null)
+}
+
+/// `GET /tiles.json`: TileJSON 3.0 for the combined tiles.
+pub async fn get_tilejson(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs"])?;
+    let crs = tile_crs(&params)?;
+    let base = base_url(&req, &state.settings);
+    let doc =
+        tilejson(&state, &base, &LAYERS, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
+    Ok(respond_json(&req, JSON, &doc))
+}
+
+/// `GET /collections/{id}/tiles.json`: TileJSON 3.0 for one collection's tiles.
+pub async fn get_collection_tilejson(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["crs"])?;
+    let layer = tiled(&state, &path)?;
+    let crs = tile_crs(&params)?;
+    let base = base_url(&req, &state.settings);
+    let template = format!("{base}/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}");
+    let doc = tilejson(&state, &base, &[layer], &template, crs, layer);
+    Ok(respond_json(&req, JSON, &doc))
+}
+
+fn tileset_json(base: &str, layer: &str) -> Value {
+    let href = format!("{base}/collections/{layer}/tiles/WebMercatorQuad");
+    json!({
+        "title": format!("{layer} vector tiles"),
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "tileMatrixSetLimits": (0..=MAX_ZOOM).map(|z| json!({"tileMatrix": z.to_string(), "minTileRow": 0, "maxTileRow": (1u32 << z) - 1, "minTileCol": 0, "maxTileCol": (1u32 << z) - 1})).collect::<Vec<_>>(),
+        "layers": [{"id": layer, "dataType": "vector", "minTileMatrix": "0", "maxTileMatrix": MAX_ZOOM.to_string(),
+                    "propertiesSchema": {"type": "object", "properties": layer_fields(layer).into_iter().map(|(k, v)| (k, json!({"description": v}))).collect::<serde_json::Map<_, _>>()}}],
+        "links": [
+            link(&href, "self", JSON, "This tileset"),
+            link(format!("{base}/tileMatrixSets/WebMercatorQuad"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", JSON, "WebMercatorQuad"),
+            json!({"href": format!("{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": MVT, "title": "Tiles", "templated": true}),
+            link(format!("{base}/collections/{layer}"), "http://www.opengis.net/def/rel/ogc/1.0/geodata", JSON, "The collection"),
+        ],
+    })
+}
+
+/// `GET /collections/{id}/tiles`: the tilesets of a collection (one, in `WebMercatorQuad`).
+pub async fn get_tilesets(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let layer = tiled(&state, &path)?;
+    let base = base_url(&req, &state.settings);
+    let mut ts = tileset_json(&base, layer);
+    ts["links"] = json!([
+        link(format!("{base}/collections/{layer}/tiles/WebMercatorQuad"), "self", JSON, "The tileset"),
+        link(
+            format!("{base}/tileMatrixSets/WebMercatorQuad"),
+            "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+            JSON,
+            "WebMercatorQuad"
+        ),
+    ]);
+    let doc = json!({"tilesets": [ts], "links": [link(format!("{base}/collections/{layer}/tiles"), "self", JSON, "Tilesets")]});
+    Ok(respond_json(&req, JSON, &doc))
+}
+
+/// `GET /collections/{id}/tiles/WebMercatorQuad`: the tileset metadata.
+pub async fn get_tileset(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let (cid, tms) = path.into_inner();
+    let layer = tiled(&state, &cid)?;
+    if tms != "WebMercatorQuad" {
+        return Err(ApiError::NotFound(format!(
+            "no tile matrix set '{tms}'; this server tiles in WebMercatorQuad"
+        )));
+    }
+    let base = base_url(&req, &state.settings);
+    Ok(respond_json(&req, JSON, &tileset_json(&base, layer)))
+}
+
+fn web_mercator_quad() -> Value {
+    let matrices: Vec<Value> = (0..=MAX_ZOOM)
+        .map(|z| {
+            let n = 1u64 << z;
+            let cell = 2.0 * HALF_WORLD_M / 256.0 / n as f64;
+            json!({
+                "id": z.to_string(),
+                "scaleDenominator": cell / 0.00028,
+                "cellSize": cell,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-HALF_WORLD_M, HALF_WORLD_M],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": n,
+                "matrixHeight": n,
+            })
+        })
+        .collect();
+    json!({
+        "id": "WebMercatorQuad",
+        "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD,
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices,
+    })
+}
+
+/// `GET /tileMatrixSets`.
+pub async fn get_tile_matrix_sets(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let base = base_url(&req, &state.settings);
+    let doc = json!({"tileMatrixSets": [{"id": "WebMercatorQuad", "title": "Google Maps Compatible for the World", "uri": WEB_MERCATOR_QUAD,
+        "links": [link(format!("{base}/tileMatrixSets/WebMercatorQuad"), "self", JSON, "WebMercatorQuad")]}]});
+    Ok(respond_json(&req, JSON, &doc))
+}
+
+/// `GET /tileMatrixSets/{id}`.
+pub async fn get_tile_matrix_set(req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    if path.as_str() != "WebMercatorQuad" {
+        return Err(ApiError::NotFound(format!(
+            "no tile matrix set '{path}'; this server tiles in WebMercatorQuad"
+        )));
+    }
+    Ok(respond_json(&req, JSON, &web_mercator_quad()))
+}

@@ -1,0 +1,135 @@
+// Loads the built-in map in Debian's Chromium (puppeteer-core), waits for MapLibre's `idle`, checks that each
+// layer rendered features, toggles a region, clicks a project and reads its popup, clicks elsewhere for
+// "what is here", and writes a screenshot. Every request must go to the planatlas server: nothing from a CDN.
+//
+//   PLANATLAS_URL=http://127.0.0.1:8080 node map.test.mjs [screenshot.png]
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const base = process.env.PLANATLAS_URL;
+assert.ok(base, 'PLANATLAS_URL must point at a running planatlas');
+const shot = process.argv[2] ?? new URL('./screenshots/map.png', import.meta.url).pathname;
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--use-angle=swiftshader',
+    '--enable-unsafe-swiftshader',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+});
+const failures = [];
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1400, height: 900 });
+  const foreign = [];
+  const errors = [];
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:')) foreign.push(url);
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+
+  await page.goto(`${base}/map`, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.planatlasMap && window.planatlasIdle === true, { timeout: 90_000 });
+
+  const rendered = await page.evaluate(() => {
+    const m = window.planatlasMap;
+    const out = {};
+    for (const id of ['regions-fill', 'regions-outline', 'cities-border', 'counties-border', 'projects-points', 'projects-lines']) {
+      out[id] = m.queryRenderedFeatures({ layers: [id] }).length;
+    }
+    out.regionIds = [...new Set(m.queryRenderedFeatures({ layers: ['regions-fill'] }).map((f) => f.properties.id))].sort();
+    out.categories = [...new Set(m.queryRenderedFeatures({ layers: ['projects-points'] }).map((f) => f.properties.category))].length;
+    return out;
+  });
+  console.log('rendered', JSON.stringify(rendered));
+  for (const [layer, n] of Object.entries(rendered)) {
+    if (typeof n === 'number') assert.ok(n > 0, `layer ${layer} rendered features`);
+  }
+  assert.deepEqual(rendered.regionIds, ['coastal-belt', 'liaodong-zone', 'liaoxi-zone', 'shenyang-circle'], 'all four regions drawn');
+  assert.ok(rendered.categories >= 5, 'projects in several categories');
+
+  // Toggle a region off and on.
+  await page.click('input[data-region="liaoxi-zone"]');
+  await page.waitForFunction(() => !window.planatlasMap.queryRenderedFeatures({ layers: ['regions-fill'] })
+    .some((f) => f.properties.id === 'liaoxi-zone'), { timeout: 20_000 });
+  await page.click('input[data-region="liaoxi-zone"]');
+  await page.waitForFunction(() => window.planatlasMap.queryRenderedFeatures({ layers: ['regions-fill'] })
+    .some((f) => f.properties.id === 'liaoxi-zone'), { timeout: 20_000 });
+
+  // Click a project: its popup shows its name, sections and precision.
+  const target = await page.evaluate(() => {
+    const m = window.planatlasMap;
+    const canvas = m.getCanvas().getBoundingClientRect();
+    const pts = m.queryRenderedFeatures({ layers: ['projects-points'] })
+      .map((f) => ({ f, p: m.project(f.geometry.coordinates) }))
+      .filter(({ p }) => p.x > 40 && p.y > 40 && p.x < canvas.width - 40 && p.y < canvas.height - 40);
+    // A point with no other project within 12 px, so the click is unambiguous.
+    const lonely = pts.find(({ p }) => pts.filter((o) => Math.hypot(o.p.x - p.x, o.p.y - p.y) < 12).length === 1) ?? pts[0];
+    return { x: lonely.p.x + canvas.left, y: lonely.p.y + canvas.top, name: lonely.f.properties.name_zh };
+  });
+  await page.mouse.click(target.x, target.y);
+  await page.waitForSelector('.project-popup', { timeout: 20_000 });
+  const popup = await page.$eval('.project-popup', (el) => el.innerText);
+  console.log('popup', JSON.stringify(popup.slice(0, 200)));
+  assert.ok(popup.includes(target.name), `popup names ${target.name}`);
+  assert.ok(/章节 sections/.test(popup) && /精度 precision/.test(popup), 'popup lists sections and precision');
+
+  // Click away from projects, inside Shenyang: which county, city and regions, and the nearest projects.
+  await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+  const empty = await page.evaluate(() => {
+    const m = window.planatlasMap;
+    const canvas = m.getCanvas().getBoundingClientRect();
+    for (const [lon, lat] of [[123.15, 41.95], [123.05, 41.70], [122.95, 42.05], [123.25, 41.60]]) {
+      const p = m.project([lon, lat]);
+      const near = m.queryRenderedFeatures([[p.x - 12, p.y - 12], [p.x + 12, p.y + 12]], { layers: ['projects-points', 'projects-lines'] });
+      if (near.length === 0) return { x: p.x + canvas.left, y: p.y + canvas.top };
+    }
+    return null;
+  });
+  assert.ok(empty, 'a spot in Shenyang with no project under the cursor');
+  await page.mouse.click(empty.x, empty.y);
+  await page.waitForSelector('.locate-popup', { timeout: 20_000 });
+  const where = await page.$eval('.locate-popup', (el) => el.innerText);
+  console.log('click', JSON.stringify(where.slice(0, 200)));
+  assert.ok(where.includes('沈阳市'), 'the click lands in Shenyang');
+  assert.ok(where.includes('沈阳现代化都市圈'), 'and in the Shenyang circle');
+  assert.ok(/km/.test(where), 'with the nearest projects and their distances');
+
+  // Search by name.
+  await page.type('#search', '机场');
+  await page.waitForFunction(() => document.querySelectorAll('#results li').length > 0, { timeout: 20_000 });
+  const hits = await page.$$eval('#results li', (els) => els.map((e) => e.textContent));
+  assert.ok(hits.every((h) => h.includes('机场')), `search results: ${hits}`);
+
+  await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+  await page.click('#search', { count: 3 });
+  await page.keyboard.press('Backspace');
+  await new Promise((r) => setTimeout(r, 300));
+  mkdirSync(dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot });
+  console.log('screenshot', shot);
+
+  assert.deepEqual(foreign, [], 'every request goes to planatlas (no CDN)');
+  assert.deepEqual(errors, [], 'no page errors, no failed requests');
+} catch (e) {
+  failures.push(e);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures[0]);
+  process.exit(1);
+}
+console.log('browser test passed');
