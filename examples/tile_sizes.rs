@@ -24,7 +24,9 @@ fn main() {
     let catalog = Catalog::load(DataSource::Embedded).expect("shipped data loads");
     let source = TileSource::new();
     let keep = |_: &str, _: usize| true;
-    println!("| zoom | tiles with data | largest (KiB) | mean (KiB) | total (KiB) | first tile incl. simplification (ms) |");
+    println!(
+        "| zoom | tiles with data | largest (KiB) | mean (KiB) | total (KiB) | first tile incl. simplification (ms) |"
+    );
     println!("|---|---|---|---|---|---|");
     for z in 0..=8u8 {
         let (x0, y0) = tile_of(118.8, 43.5, z);

@@ -156,6 +156,19 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_EXPORT_FEATURES", default_value_t = 1_000_000, value_name = "N")]
     pub max_export_features: usize,
 
+    /// Longest query string accepted, in bytes; longer ones are answered with 414 (long filters can be POSTed to
+    /// /collections/{id}/search).
+    #[arg(long, env = "PLANATLAS_MAX_QUERY_BYTES", default_value_t = 8192, value_name = "BYTES")]
+    pub max_query_bytes: usize,
+
+    /// Seconds a request may take to produce its answer before it is stopped with 503.
+    #[arg(long, env = "PLANATLAS_REQUEST_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
+
+    /// Expensive requests (exports, posted along/intersecting area queries) allowed at once; more are answered with 429.
+    #[arg(long, env = "PLANATLAS_MAX_CONCURRENT_EXPENSIVE", default_value_t = 4, value_name = "N")]
+    pub max_concurrent_expensive: usize,
+
     /// Worker threads (default: one per CPU core).
     #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -178,6 +191,12 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Most features in one export.
     pub max_export_features: usize,
+    /// Longest query string, in bytes.
+    pub max_query_bytes: usize,
+    /// Time limit per request, in seconds.
+    pub request_timeout_secs: f64,
+    /// Expensive requests at once.
+    pub max_concurrent_expensive: usize,
     /// Raster base map tile URL template, if any.
     pub basemap_url: Option<String>,
     /// Its attribution.
@@ -195,6 +214,9 @@ impl Settings {
             workers: Some(2),
             max_body_bytes: 1_048_576,
             max_export_features: 1_000_000,
+            max_query_bytes: 8192,
+            request_timeout_secs: 30.0,
+            max_concurrent_expensive: 4,
             basemap_url: None,
             basemap_attribution: None,
         }
@@ -218,6 +240,12 @@ impl TryFrom<&ServeArgs> for Settings {
             Some(u) => Some(u.trim_end_matches('/').to_owned()),
             None => None,
         };
+        if !(a.request_timeout.is_finite() && a.request_timeout > 0.0) {
+            return Err("--request-timeout must be a positive number of seconds".into());
+        }
+        if a.max_concurrent_expensive == 0 {
+            return Err("--max-concurrent-expensive must be at least 1".into());
+        }
         if a.workers == Some(0) {
             return Err("--workers must be at least 1".into());
         }
@@ -234,6 +262,9 @@ impl TryFrom<&ServeArgs> for Settings {
             workers: a.workers,
             max_body_bytes: a.max_body_bytes,
             max_export_features: a.max_export_features,
+            max_query_bytes: a.max_query_bytes,
+            request_timeout_secs: a.request_timeout,
+            max_concurrent_expensive: a.max_concurrent_expensive,
             basemap_url: a.basemap_url.clone(),
             basemap_attribution: a.basemap_attribution.clone(),
         })

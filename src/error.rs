@@ -38,6 +38,25 @@ pub enum ApiError {
     /// The request body is larger than allowed (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The query string is longer than allowed (414).
+    #[error("{0}")]
+    UriTooLong(String),
+    /// Too many expensive requests at once (429); retry after the given seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What is busy.
+        detail: String,
+        /// Suggested wait.
+        retry_after_secs: u32,
+    },
+    /// The server cannot answer this now (503), e.g. the request ran past the time limit.
+    #[error("{detail}")]
+    Unavailable {
+        /// Why.
+        detail: String,
+        /// Suggested wait.
+        retry_after_secs: u32,
+    },
     /// The request body has a media type the endpoint does not take (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -60,6 +79,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::NotAcceptable(_) => "not-acceptable",
             Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::UriTooLong(_) => "uri-too-long",
+            Self::TooManyRequests { .. } => "too-many-requests",
+            Self::Unavailable { .. } => "unavailable",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::Internal(_) => "internal-error",
         }
@@ -74,6 +96,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -101,6 +126,11 @@ impl ResponseError for ApiError {
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Self::MethodNotAllowed { allowed, .. } = self {
             builder.insert_header((header::ALLOW, *allowed));
+        }
+        if let Self::TooManyRequests { retry_after_secs, .. } | Self::Unavailable { retry_after_secs, .. } =
+            self
+        {
+            builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         builder.body(body.to_string())
     }

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod geom;
+pub mod ops;
 pub mod routes;
 pub mod startup;
 pub mod store;

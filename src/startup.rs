@@ -6,11 +6,12 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::Method;
-use actix_web::middleware::Compress;
+use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::ops;
 use crate::routes::{self, AppState};
 use crate::store::Catalog;
 
@@ -55,15 +56,17 @@ impl Application {
         let address = listener.local_addr()?;
         let workers = settings.workers;
         let origins = settings.cors_origins.clone();
-        let state =
-            web::Data::new(AppState { catalog, settings, tiles: crate::store::tiles::TileSource::new() });
+        let state = web::Data::new(AppState::new(catalog, settings));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
+                .wrap(from_fn(ops::enforce_limits))
+                .wrap(from_fn(ops::echo_request_id))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
+                .wrap(from_fn(ops::record_metrics))
                 .wrap(cors(&origins))
         })
         .shutdown_timeout(30);

@@ -202,3 +202,39 @@ pub fn geojson_in(geometry: &Geometry<f64>, crs: crs::Crs) -> Result<serde_json:
     }
     Ok(to_geojson_value(&transform_geometry(geometry, crs)?, crs.decimals(), &|c| c))
 }
+
+/// A geometry from a GeoJSON value (a geometry, or a Feature's geometry) given in `crs` (GeoJSON order: x
+/// east, y north), as CRS84, checked to be non-empty and in longitude/latitude range. The error says what is
+/// wrong, for a 400.
+pub fn geometry_from_geojson(value: &serde_json::Value, crs: crs::Crs) -> Result<Geometry<f64>, String> {
+    use geo::MapCoords;
+    let gj = geojson::GeoJson::from_json_value(value.clone()).map_err(|e| format!("is not GeoJSON: {e}"))?;
+    let g = match gj {
+        geojson::GeoJson::Geometry(g) => g,
+        geojson::GeoJson::Feature(f) => f.geometry.ok_or("the Feature has no geometry")?,
+        geojson::GeoJson::FeatureCollection(_) => {
+            return Err("send one GeoJSON geometry or Feature, not a FeatureCollection".into());
+        }
+    };
+    let g = Geometry::try_from(g).map_err(|e| format!("the geometry cannot be used: {e}"))?;
+    let g = if crs == crs::Crs::Crs84 {
+        g
+    } else {
+        // GeoJSON is always x = east, y = north; put it in the CRS's axis order for the transform.
+        let g = if crs.north_first() { g.map_coords(|c| Coord { x: c.y, y: c.x }) } else { g };
+        geometry_to_crs84(&g, crs).map_err(|e| e.to_string())?
+    };
+    for c in geo::CoordsIter::coords_iter(&g) {
+        if !(c.x.is_finite()
+            && c.y.is_finite()
+            && (-180.0..=180.0).contains(&c.x)
+            && (-90.0..=90.0).contains(&c.y))
+        {
+            return Err(format!("coordinate ({}, {}) is not a longitude/latitude pair", c.x, c.y));
+        }
+    }
+    if bounding_rect(&g).is_none() {
+        return Err("the geometry is empty".into());
+    }
+    Ok(g)
+}

@@ -48,6 +48,21 @@ impl TileId {
         (z <= 24 && u64::from(x) < (1u64 << z) && u64::from(y) < (1u64 << z)).then_some(Self { z, x, y })
     }
 
+    /// Parses a tile address from its path segments, saying what is wrong (for a 404) when it does not exist
+    /// at a zoom up to `max_zoom`.
+    pub fn parse(z: &str, x: &str, y: &str, max_zoom: u8) -> Result<Self, String> {
+        let num =
+            |name: &str, v: &str| v.parse::<u32>().map_err(|_| format!("{name} '{v}' is not a whole number"));
+        let (z, x, y) = (num("zoom", z)?, num("column", x)?, num("row", y)?);
+        if z > u32::from(max_zoom) {
+            return Err(format!("zoom {z}: zooms 0–{max_zoom} are served"));
+        }
+        let z8 = u8::try_from(z).unwrap_or(u8::MAX);
+        Self::new(z8, x, y).ok_or_else(|| {
+            format!("tile {z}/{x}/{y}: at zoom {z} columns and rows run 0–{}", (1u64 << z) - 1)
+        })
+    }
+
     /// The tile's bounds in Web Mercator metres.
     pub fn bounds(self) -> Rect<f64> {
         let size = 2.0 * HALF_WORLD_M / f64::from(1u32 << self.z);

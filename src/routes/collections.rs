@@ -503,13 +503,11 @@ fn items_response(
                 selected
             };
             if features.len() > cap {
-                return Err(ApiError::param(
-                    "limit",
-                    format!(
-                        "{} features match; an export holds at most {cap}: narrow the filters or page with limit/offset",
-                        features.len()
-                    ),
-                ));
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "{} features match; an export holds at most {cap} (--max-export-features): narrow the \
+                     filters or page with limit/offset",
+                    features.len()
+                )));
             }
             let options =
                 crate::export::ExportOptions { crs: out_crs, bom, properties: selection.properties.clone() };

@@ -57,6 +57,7 @@ pub fn stream(
             ));
         }
     }
+    let slot = crate::ops::take_slot(state)?;
     let catalog: Arc<Catalog> = state.catalog.clone();
     let crs = options.crs;
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(16);
@@ -68,6 +69,7 @@ pub fn stream(
             tracing::error!(error = %e, format = format.name(), "export failed while streaming");
             let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
         }
+        drop(slot);
     });
     let body =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });

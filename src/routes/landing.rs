@@ -229,3 +229,31 @@ pub async fn get_health(req: HttpRequest, state: State) -> ApiResult<HttpRespons
     let body = json!({ "status": "ok", "collections": collections });
     Ok(respond(&req, JSON, body.to_string(), Caching::None))
 }
+
+/// `GET /ready`: ready to serve: the catalog is loaded and PROJ transforms work (for load balancers and
+/// orchestrators; `/health` says the process is up).
+pub async fn get_ready(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&[])?;
+    let catalog = !state.catalog.collections().is_empty();
+    let probe = geo::Coord { x: 123.43, y: 41.80 };
+    let proj = crate::geom::crs::from_crs84(crate::geom::crs::Crs::Epsg3857, probe).is_ok();
+    if catalog && proj {
+        let body = json!({ "ready": true, "checks": { "catalog": catalog, "proj": proj } });
+        Ok(respond(&req, JSON, body.to_string(), Caching::None))
+    } else {
+        Err(ApiError::Unavailable {
+            detail: format!("not ready: catalog loaded = {catalog}, PROJ transforms = {proj}"),
+            retry_after_secs: 5,
+        })
+    }
+}
+
+/// `GET /metrics`: request counts, latencies and tile cache counters in the Prometheus text format.
+pub async fn get_metrics(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&[])?;
+    let body = crate::ops::METRICS.render(&state);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(body))
+}

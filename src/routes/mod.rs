@@ -34,6 +34,16 @@ pub struct AppState {
     pub settings: Settings,
     /// Vector tiles, simplified per zoom on first use and cached.
     pub tiles: TileSource,
+    /// Slots for expensive requests (see [`crate::ops::take_slot`]).
+    pub expensive: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state for a loaded catalog and settings.
+    pub fn new(catalog: Arc<Catalog>, settings: Settings) -> Self {
+        let expensive = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_expensive));
+        Self { catalog, settings, tiles: TileSource::new(), expensive }
+    }
 }
 
 /// `application/geo+json`.
@@ -52,6 +62,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/conformance", landing::get_conformance);
     get_resource(cfg, "/api", landing::get_api);
     get_resource(cfg, "/health", landing::get_health);
+    get_resource(cfg, "/ready", landing::get_ready);
+    get_resource(cfg, "/metrics", landing::get_metrics);
     get_resource(cfg, "/collections", collections::get_collections);
     get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
     get_resource(cfg, "/collections/{collection_id}/items", collections::get_items);

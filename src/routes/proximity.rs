@@ -22,7 +22,7 @@ use crate::domain::query::{parse_f64, parse_lat, parse_lon};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::{Crs, to_crs84};
 use crate::store::Collection;
-use crate::store::admin::{BOUNDARY_ATTRIBUTION, check_lon_lat};
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
 /// Parses a non-negative distance in metres.
 fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
@@ -315,38 +315,9 @@ pub async fn read_json_body(req: &HttpRequest, mut payload: web::Payload, limit:
     serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
 }
 
-/// A GeoJSON geometry (or the geometry of a Feature) from a request body, given in `crs` (GeoJSON order: x
-/// east, y north), as CRS84 checked to be in longitude/latitude range.
+/// The request body's geometry as CRS84, or a 400 naming the body.
 pub fn body_geometry(body: &Value, crs: Crs) -> ApiResult<Geometry<f64>> {
-    let gj: geojson::GeoJson = geojson::GeoJson::from_json_value(body.clone())
-        .map_err(|e| ApiError::param("body", format!("is not GeoJSON: {e}")))?;
-    let g = match gj {
-        geojson::GeoJson::Geometry(g) => g,
-        geojson::GeoJson::Feature(f) => {
-            f.geometry.ok_or_else(|| ApiError::param("body", "the Feature has no geometry"))?
-        }
-        geojson::GeoJson::FeatureCollection(_) => {
-            return Err(ApiError::param(
-                "body",
-                "send one GeoJSON geometry or Feature, not a FeatureCollection",
-            ));
-        }
-    };
-    let g = Geometry::try_from(g)
-        .map_err(|e| ApiError::param("body", format!("the geometry cannot be used: {e}")))?;
-    let g = if crs == Crs::Crs84 {
-        g
-    } else {
-        // GeoJSON bodies are always x = east, y = north; put them in the CRS's axis order for the transform.
-        use geo::MapCoords;
-        let g = if crs.north_first() { g.map_coords(|c| Coord { x: c.y, y: c.x }) } else { g };
-        crate::geom::geometry_to_crs84(&g, crs).map_err(|e| ApiError::param("body", e.to_string()))?
-    };
-    check_lon_lat(&g).map_err(|e| ApiError::param("body", e))?;
-    if crate::geom::bounding_rect(&g).is_none() {
-        return Err(ApiError::param("body", "the geometry is empty"));
-    }
-    Ok(g)
+    crate::geom::geometry_from_geojson(body, crs).map_err(|e| ApiError::param("body", e))
 }
 
 /// `POST /collections/{id}/along?distance=..` with a GeoJSON line (or any geometry) as the body.
@@ -364,6 +335,7 @@ pub async fn post_along(
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
+    let _slot = crate::ops::take_slot(&state)?;
     let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let rows = c.along(&line, radius, selection.keeper(&state, c));
@@ -397,6 +369,7 @@ pub async fn post_intersecting(
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
+    let _slot = crate::ops::take_slot(&state)?;
     let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let keep = selection.keeper(&state, c);

@@ -42,22 +42,20 @@ fn tile_crs(params: &QueryParams) -> ApiResult<Crs> {
     }
 }
 
-fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
-    let parse = |name: &str, v: &str| {
-        v.parse::<u32>()
-            .map_err(|_| ApiError::NotFound(format!("no tile: {name} '{v}' is not a whole number")))
-    };
-    let (z, x, y) = (parse("zoom", z)?, parse("column", x)?, parse("row", y)?);
-    if z > u32::from(MAX_ZOOM) {
-        return Err(ApiError::NotFound(format!("no tile at zoom {z}: zooms 0–{MAX_ZOOM} are served")));
+/// Checks a JSON-only resource's parameters: `f` may only be `json`.
+fn json_only(req: &HttpRequest) -> ApiResult<()> {
+    let params = QueryParams::from_request(req)?;
+    params.only(&["f"])?;
+    match params.get("f") {
+        None | Some("json") => Ok(()),
+        Some(other) => {
+            Err(ApiError::param("f", format!("'{other}' is not offered here; this resource is json")))
+        }
     }
-    let z = u8::try_from(z).unwrap_or(u8::MAX);
-    TileId::new(z, x, y).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no tile {z}/{x}/{y}: at zoom {z} columns and rows run 0–{}",
-            (1u64 << z) - 1
-        ))
-    })
+}
+
+fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
+    TileId::parse(z, x, y, MAX_ZOOM).map_err(|e| ApiError::NotFound(format!("no tile: {e}")))
 }
 
 fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFilter>> {
@@ -188,7 +186,7 @@ fn query_suffix(crs: Crs) -> String {
     if crs == Crs::Crs84 { String::new() } else { format!("?crs={}", crs.short()) }
 }
 
-fn tilejson(state: &State, base: &str, layers: &[&str], template: &str, crs: Crs, name: &str) -> Value {
+fn tilejson(state: &State, layers: &[&str], template: &str, crs: Crs, name: &str) -> Value {
     let mut tj = tilejson::tilejson! { tiles: vec![format!("{template}{}", query_suffix(crs))] };
     tj.name = Some(name.to_owned());
     tj.description = Some("Liaoning's 一圈一带两区 plan: regions, cities, counties and projects".to_owned());
@@ -214,7 +212,6 @@ fn tilejson(state: &State, base: &str, layers: &[&str], template: &str, crs: Crs
             })
             .collect(),
     );
-    let _ = base;
     serde_json::to_value(&tj).unwrap_or(Value::Null)
 }
 
@@ -224,8 +221,7 @@ pub async fn get_tilejson(req: HttpRequest, state: State) -> ApiResult<HttpRespo
     params.only(&["crs"])?;
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
-    let doc =
-        tilejson(&state, &base, &LAYERS, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
+    let doc = tilejson(&state, &LAYERS, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
     Ok(respond_json(&req, JSON, &doc))
 }
 
@@ -241,7 +237,7 @@ pub async fn get_collection_tilejson(
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
     let template = format!("{base}/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}");
-    let doc = tilejson(&state, &base, &[layer], &template, crs, layer);
+    let doc = tilejson(&state, &[layer], &template, crs, layer);
     Ok(respond_json(&req, JSON, &doc))
 }
 
@@ -270,7 +266,7 @@ pub async fn get_tilesets(
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    QueryParams::from_request(&req)?.only(&["f"])?;
+    json_only(&req)?;
     let layer = tiled(&state, &path)?;
     let base = base_url(&req, &state.settings);
     let mut ts = tileset_json(&base, layer);
@@ -293,7 +289,7 @@ pub async fn get_tileset(
     state: State,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    QueryParams::from_request(&req)?.only(&["f"])?;
+    json_only(&req)?;
     let (cid, tms) = path.into_inner();
     let layer = tiled(&state, &cid)?;
     if tms != "WebMercatorQuad" {
@@ -336,7 +332,7 @@ fn web_mercator_quad() -> Value {
 
 /// `GET /tileMatrixSets`.
 pub async fn get_tile_matrix_sets(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
-    QueryParams::from_request(&req)?.only(&["f"])?;
+    json_only(&req)?;
     let base = base_url(&req, &state.settings);
     let doc = json!({"tileMatrixSets": [{"id": "WebMercatorQuad", "title": "Google Maps Compatible for the World", "uri": WEB_MERCATOR_QUAD,
         "links": [link(format!("{base}/tileMatrixSets/WebMercatorQuad"), "self", JSON, "WebMercatorQuad")]}]});
@@ -345,7 +341,7 @@ pub async fn get_tile_matrix_sets(req: HttpRequest, state: State) -> ApiResult<H
 
 /// `GET /tileMatrixSets/{id}`.
 pub async fn get_tile_matrix_set(req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    QueryParams::from_request(&req)?.only(&["f"])?;
+    json_only(&req)?;
     if path.as_str() != "WebMercatorQuad" {
         return Err(ApiError::NotFound(format!(
             "no tile matrix set '{path}'; this server tiles in WebMercatorQuad"

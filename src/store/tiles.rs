@@ -52,8 +52,36 @@ fn variant_index(crs: Crs) -> usize {
 /// A cached tile's key: coordinate variant, layers and filter, address.
 type CacheKey = (usize, String, TileId);
 
-/// Encoded tiles by key, and the order they arrived in (the oldest leaves first).
-type TileCache = (HashMap<CacheKey, Arc<Vec<u8>>>, VecDeque<CacheKey>);
+/// Encoded tiles by key, the order they arrived in (the oldest leaves first) and the bytes held.
+#[derive(Default)]
+struct TileCache {
+    tiles: HashMap<CacheKey, Arc<Vec<u8>>>,
+    order: VecDeque<CacheKey>,
+    bytes: usize,
+}
+
+impl TileCache {
+    /// What one entry costs: the tile, its key text and bookkeeping.
+    fn cost(key: &CacheKey, tile: &[u8]) -> usize {
+        tile.len() + 2 * key.1.len() + 64
+    }
+
+    fn insert(&mut self, key: CacheKey, tile: Arc<Vec<u8>>) {
+        let cost = Self::cost(&key, &tile);
+        if cost > CACHE_BYTES || self.tiles.contains_key(&key) {
+            return;
+        }
+        while self.bytes + cost > CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(t) = self.tiles.remove(&old) {
+                self.bytes -= Self::cost(&old, &t);
+            }
+        }
+        self.bytes += cost;
+        self.order.push_back(key.clone());
+        self.tiles.insert(key, tile);
+    }
+}
 
 /// Encoded tiles and the work behind them.
 pub struct TileSource {
@@ -66,8 +94,8 @@ pub struct TileSource {
     pub misses: AtomicU64,
 }
 
-/// How many encoded tiles the cache keeps.
-const CACHE_TILES: usize = 4096;
+/// How many bytes of encoded tiles (with their keys) the cache keeps; the oldest leave first.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for TileSource {
     fn default() -> Self {
@@ -89,10 +117,15 @@ impl TileSource {
         Self {
             projected: std::array::from_fn(|_| OnceLock::new()),
             levels: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
-            cache: Mutex::new((HashMap::new(), VecDeque::new())),
+            cache: Mutex::new(TileCache::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// Bytes and tiles held in the cache now.
+    pub fn cache_size(&self) -> (usize, usize) {
+        self.cache.lock().map_or((0, 0), |c| (c.bytes, c.tiles.len()))
     }
 
     fn projected(&self, catalog: &Catalog, variant: usize) -> &Projected {
@@ -178,7 +211,7 @@ impl TileSource {
         let variant = variant_index(crs);
         let key = cache_key.map(|k| (variant, format!("{}|{k}", layers.join(",")), id));
         if let Some(k) = &key
-            && let Some(hit) = self.cache.lock().ok().and_then(|c| c.0.get(k).cloned())
+            && let Some(hit) = self.cache.lock().ok().and_then(|c| c.tiles.get(k).cloned())
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return (!hit.is_empty()).then_some(hit);
@@ -222,14 +255,7 @@ impl TileSource {
         }
         let bytes = Arc::new(if tile.layers.is_empty() { Vec::new() } else { tile.encode_to_vec() });
         if let (Some(k), Ok(mut cache)) = (key, self.cache.lock()) {
-            let (map, order) = &mut *cache;
-            if map.len() >= CACHE_TILES
-                && let Some(old) = order.pop_front()
-            {
-                map.remove(&old);
-            }
-            order.push_back(k.clone());
-            map.insert(k, bytes.clone());
+            cache.insert(k, bytes.clone());
         }
         (!bytes.is_empty()).then_some(bytes)
     }

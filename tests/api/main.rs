@@ -13,6 +13,7 @@ mod gdal;
 mod landing;
 mod loader;
 mod locate;
+mod ops;
 mod projects;
 mod proximity;
 mod regions;

@@ -1,0 +1,228 @@
+//! Operations: the limits (414, 413, 429, 503), `/metrics`, `/ready`, the request id, and graceful shutdown of
+//! the real binary on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use planatlas::config::Settings;
+use serde_json::Value;
+
+use crate::helpers::{app, assert_problem, spawn_with};
+
+/// A valid line for `POST /collections/projects/along`: Shenyang to Dalian.
+const LINE: &str = r#"{"type": "LineString", "coordinates": [[123.43, 41.80], [121.61, 38.91]]}"#;
+
+/// A POST whose body is only partly sent: the handler has started and waits for the rest.
+struct PartialPost {
+    stream: TcpStream,
+    rest: &'static str,
+}
+
+impl PartialPost {
+    /// Sends the head and the first half of `LINE` to `host` (`127.0.0.1:port`).
+    fn start(host: &str, path: &str) -> Self {
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream.set_read_timeout(Some(Duration::from_mins(1))).unwrap();
+        let (first, rest) = LINE.split_at(LINE.len() / 2);
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/geo+json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+            LINE.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.flush().unwrap();
+        Self { stream, rest }
+    }
+
+    /// Sends the rest of the body (if `finish`) and reads the whole response: status, lower-cased head, body.
+    fn response(mut self, finish: bool) -> (u16, String, String) {
+        if finish {
+            self.stream.write_all(self.rest.as_bytes()).unwrap();
+        }
+        let mut raw = Vec::new();
+        self.stream.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_lowercase(), body.to_owned())
+    }
+}
+
+fn host(base: &str) -> &str {
+    base.trim_start_matches("http://")
+}
+
+/// Polls `/metrics` until one expensive request holds a slot (the partial POST has reached its handler).
+fn wait_until_in_flight(client: &reqwest::blocking::Client, base: &str) {
+    for _ in 0..300 {
+        let text = client.get(format!("{base}/metrics")).send().unwrap().text().unwrap();
+        if text.lines().any(|l| l == "planatlas_expensive_requests_in_flight 1") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the partial POST never took its slot");
+}
+
+#[test]
+fn a_query_string_over_the_limit_is_answered_414() {
+    let mut settings = Settings::local();
+    settings.max_query_bytes = 200;
+    let small = spawn_with(settings);
+    let filter = format!("name_zh IN ({})", vec!["'沈阳市'"; 40].join(","));
+    let url = format!("/collections/cities/items?filter={}", crate::helpers::urlencode(&filter));
+    assert!(url.len() > 200);
+    let p = small.get_problem(&url, 414);
+    assert!(p["detail"].as_str().unwrap().contains("limit is 200"), "{p}");
+    // Under the limit the same server answers.
+    assert_eq!(small.get("/collections/cities/items?limit=2").status(), 200);
+}
+
+#[test]
+fn an_export_over_the_feature_cap_is_answered_413() {
+    let mut settings = Settings::local();
+    settings.max_export_features = 10;
+    let small = spawn_with(settings);
+    let p = small.get_problem("/collections/counties/items?f=csv", 413);
+    assert!(p["detail"].as_str().unwrap().contains("100 features match"), "{p}");
+    // Paging the export under the cap works.
+    let r = small.get("/collections/counties/items?f=csv&limit=10");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().unwrap().lines().count(), 11, "header and 10 rows");
+}
+
+#[test]
+fn expensive_requests_over_the_concurrency_cap_are_answered_429_then_served_again() {
+    let mut settings = Settings::local();
+    settings.max_concurrent_expensive = 1;
+    let small = spawn_with(settings);
+    let url = small.url("/collections/projects/along?distance=20000");
+    let held = PartialPost::start(host(&small.base), "/collections/projects/along?distance=20000");
+    wait_until_in_flight(&small.client, &small.base);
+    let r = small.client.post(&url).header("Content-Type", "application/geo+json").body(LINE).send().unwrap();
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+    let p = assert_problem(r, 429);
+    assert!(p["detail"].as_str().unwrap().contains("slots"), "{p}");
+    // Exports share the pool.
+    small.get_problem("/exports/counties.csv", 429);
+    // The held request completes normally and frees its slot.
+    let (status, _, body) = held.response(true);
+    assert_eq!(status, 200, "{body}");
+    let r = small.client.post(&url).header("Content-Type", "application/geo+json").body(LINE).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(small.get("/exports/counties.csv").status(), 200);
+}
+
+#[test]
+fn a_request_over_the_time_limit_is_answered_503() {
+    let mut settings = Settings::local();
+    settings.request_timeout_secs = 0.5;
+    let small = spawn_with(settings);
+    let (status, head, body) =
+        PartialPost::start(host(&small.base), "/collections/projects/along?distance=1000").response(false);
+    assert_eq!(status, 503, "{head}\n{body}");
+    assert!(head.contains("content-type: application/problem+json"), "{head}");
+    assert!(head.contains("retry-after: 5"), "{head}");
+    let p: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(p["status"], 503);
+    assert!(p["detail"].as_str().unwrap().contains("longer than"), "{p}");
+    // Quick requests on the same server are unaffected.
+    assert_eq!(small.get("/collections/regions/items").status(), 200);
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
+    let a = app();
+    assert_eq!(a.get("/collections/cities/items?limit=1").status(), 200);
+    assert_eq!(a.get("/collections/nowhere/items").status(), 404);
+    for _ in 0..2 {
+        assert_eq!(a.get("/collections/counties/tiles/WebMercatorQuad/5/11/26").status(), 200);
+    }
+    let r = a.get("/metrics");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no metric line starting {prefix}:\n{text}"))
+    };
+    let items = r#"planatlas_http_requests_total{method="GET",route="/collections/{collection_id}/items",status="200"}"#;
+    assert!(value(items) >= 1.0);
+    let missing = r#"planatlas_http_requests_total{method="GET",route="/collections/{collection_id}/items",status="404"}"#;
+    assert!(value(missing) >= 1.0);
+    assert!(
+        value(r#"planatlas_http_request_duration_seconds_count{route="/collections/{collection_id}/items"}"#)
+            >= 2.0
+    );
+    assert!(value("planatlas_tile_cache_hits_total") >= 1.0, "the second tile request is a cache hit");
+    assert!(value("planatlas_tile_cache_misses_total") >= 1.0);
+    assert!(value("planatlas_tile_cache_bytes") > 0.0);
+}
+
+#[test]
+fn ready_reports_its_checks_and_every_response_carries_a_request_id() {
+    let a = app();
+    let ready = a.get_json("/ready");
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["checks"]["catalog"], true);
+    assert_eq!(ready["checks"]["proj"], true);
+    let ids: Vec<String> = ["/health", "/health", "/collections/nowhere"]
+        .iter()
+        .map(|p| {
+            let r = a.get(p);
+            r.headers().get("x-request-id").expect("x-request-id header").to_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(ids.iter().all(|i| i.len() >= 32), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "each request has its own id");
+    assert_ne!(ids[1], ids[2]);
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_then_the_process_exits_cleanly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--max-concurrent-expensive", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut address = None;
+    let mut line = String::new();
+    while address.is_none() && log.read_line(&mut line).unwrap() > 0 {
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        address = v["fields"]["address"].as_str().map(str::to_owned);
+        line.clear();
+    }
+    let address = address.expect("the server logs the address it listens on");
+    let path = "/collections/projects/along?distance=20000";
+    let held = PartialPost::start(&address, path);
+    let client = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
+    wait_until_in_flight(&client, &format!("http://{address}"));
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let (status, head, body) = held.response(true);
+    assert_eq!(status, 200, "the request in flight finishes: {head}\n{body}");
+    let fc: Value = serde_json::from_str(&body).unwrap();
+    assert!(fc["numberMatched"].as_u64().unwrap() > 0, "{fc}");
+    let request_id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("x-request-id on the finished request")
+        .trim()
+        .to_owned();
+
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exits with status 0 after SIGTERM: {exit}");
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.lines().any(|l| l.contains(&request_id) && l.contains("\"http.status_code\":200")),
+        "the JSON log names the request id of the finished request:\n{rest}"
+    );
+}
