@@ -164,7 +164,9 @@ proptest! {
 
     #[test]
     fn crs_identifiers_never_panic(s in ".{0,80}") {
-        let _ = Crs::parse(&s);
+        if let Some(crs) = Crs::parse(&s) {
+            prop_assert_eq!(Crs::parse(crs.uri()), Some(crs));
+        }
     }
 
     #[test]
@@ -187,13 +189,21 @@ proptest! {
     #[test]
     fn cql2_text_never_panics(s in ".{0,80}") {
         let c = catalog();
-        let _ = cql::parse(&s, FilterLang::Text, Crs::Crs84, c.projects());
+        if let Ok(f) = cql::parse(&s, FilterLang::Text, Crs::Crs84, c.projects()) {
+            for feature in c.projects().features() {
+                let _ = f.matches(feature);
+            }
+        }
     }
 
     #[test]
     fn cql2_json_never_panics(v in json_value()) {
         let c = catalog();
-        let _ = cql::parse(&v.to_string(), FilterLang::Json, Crs::Crs84, c.projects());
+        if let Ok(f) = cql::parse(&v.to_string(), FilterLang::Json, Crs::Crs84, c.projects()) {
+            for feature in c.projects().features() {
+                let _ = f.matches(feature);
+            }
+        }
     }
 
     #[test]
@@ -237,7 +247,7 @@ proptest! {
         std::fs::write(dir.join(file), mutate(file, &edits)).unwrap();
         let source = DataSource::Dir(dir.clone());
         let c = catalog();
-        let _ = match file {
+        let result = match file {
             "targets.json" => projects::read_targets(&source).map(|_| ()),
             "plan-items.json" => projects::read_plan_items(&source).map(|_| ()),
             "projects.geojson" => {
@@ -253,5 +263,9 @@ proptest! {
             }
         };
         let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = result {
+            let message = e.to_string();
+            prop_assert!(message.contains(file), "a refusal names the file: {}", message);
+        }
     }
 }
