@@ -128,15 +128,20 @@ impl LowerBounds {
                     })
                     .fold(f64::INFINITY, f64::min)
             }
-            _ => {
-                let dx = (bbox.min().x - p.x).max(p.x - bbox.max().x).max(0.0);
-                let dy = (bbox.min().y - p.y).max(p.y - bbox.max().y).max(0.0);
-                if dx == 0.0 && dy == 0.0 {
-                    return 0.0;
-                }
-                (0.999 * (dx * kx).hypot(dy * ky) - 1.0).max(0.0)
-            }
+            _ => self.rect(bbox),
         }
+    }
+
+    /// A lower bound of the distance to anything inside `bbox`.
+    pub fn rect(&self, bbox: &Rect<f64>) -> f64 {
+        let p = self.p;
+        let dx = (bbox.min().x - p.x).max(p.x - bbox.max().x).max(0.0);
+        let dy = (bbox.min().y - p.y).max(p.y - bbox.max().y).max(0.0);
+        if dx == 0.0 && dy == 0.0 {
+            return 0.0;
+        }
+        let (x, y) = (dx * self.kx(bbox), dy * MIN_METRES_PER_DEGREE_LAT);
+        (0.999 * (x * x + y * y).sqrt() - 1.0).max(0.0)
     }
 }
 
@@ -182,7 +187,8 @@ fn planar_origin_segment_distance(ax: f64, ay: f64, bx: f64, by: f64) -> (f64, f
     let len2 = dx * dx + dy * dy;
     let t = if len2 == 0.0 { 0.0 } else { (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0) };
     let (fx, fy) = (ax + t * dx, ay + t * dy);
-    (fx.hypot(fy), t)
+    // Plain sqrt rather than hypot: these are metres, far from overflow, and hypot is several times slower.
+    ((fx * fx + fy * fy).sqrt(), t)
 }
 
 /// Exact geodesic distance in metres from `p` to the nearest point of the geodesic segment `a`–`b`.

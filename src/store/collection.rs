@@ -4,7 +4,7 @@
 //! refines the candidates with exact geodesic distances or exact geometric predicates, so no request scans
 //! every feature.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 
 use geo::{Coord, Geometry, Intersects, Rect};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
@@ -124,6 +124,16 @@ pub struct CollectionMeta {
 
 type IndexEntry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
+/// R-tree node sizes.
+struct IndexParams;
+
+impl rstar::RTreeParams for IndexParams {
+    const MIN_SIZE: usize = 4;
+    const MAX_SIZE: usize = 12;
+    const REINSERTION_COUNT: usize = 3;
+    type DefaultInsertionStrategy = rstar::RStarInsertionStrategy;
+}
+
 /// A collection of features with its indexes.
 #[derive(Debug)]
 pub struct Collection {
@@ -131,10 +141,39 @@ pub struct Collection {
     pub meta: CollectionMeta,
     features: Vec<Feature>,
     by_id: HashMap<String, usize>,
-    rtree: RTree<IndexEntry>,
+    rtree: RTree<IndexEntry, IndexParams>,
     extent: Option<Rect<f64>>,
     /// The extent's approximate area in m², for the first guess of a nearest-neighbour search radius.
     extent_area_m2: f64,
+}
+
+/// A nearest-neighbour candidate: a lower bound of its distance, from its box or (`refined`) its geometry.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    bound: f64,
+    index: usize,
+    refined: bool,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    /// Reversed, so that `BinaryHeap` pops the smallest bound first (ties: lower index first).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.bound.total_cmp(&self.bound).then(other.index.cmp(&self.index))
+    }
 }
 
 fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
@@ -163,7 +202,7 @@ impl Collection {
             let h = geodesic::distance_m(Coord { x: mid.x, y: e.min().y }, Coord { x: mid.x, y: e.max().y });
             (w * h).max(1.0)
         });
-        Self { meta, features, by_id, rtree: RTree::bulk_load(entries), extent, extent_area_m2 }
+        Self { meta, features, by_id, rtree: RTree::bulk_load_with_params(entries), extent, extent_area_m2 }
     }
 
     /// The collection id.
@@ -331,8 +370,10 @@ impl Collection {
         }
         let limit = max_distance_m.unwrap_or(f64::INFINITY);
         let mut radius = self.initial_radius(k).min(limit);
-        // Candidates not yet measured, with a cheap lower bound of their distance.
-        let mut pending: Vec<(usize, f64)> = Vec::new();
+        // Candidates not yet measured, by a lower bound of their distance: first their box's (from the index
+        // alone, without touching the feature), then, when that could still enter the best k, the tighter
+        // bound of their segments, and only then the exact distance.
+        let mut pending: BinaryHeap<Candidate> = BinaryHeap::new();
         // The best `k` measured so far, nearest first.
         let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
         loop {
@@ -343,23 +384,24 @@ impl Collection {
             let search = geodesic::search_rect(p, radius);
             let bounds = geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1);
             for e in self.rtree.locate_in_envelope_intersecting(&aabb(&search)) {
-                let i = e.data;
-                if let (Some(bbox), Some(g)) = (self.features[i].bbox, self.features[i].geometry.as_ref()) {
-                    pending.push((i, bounds.geometry(g, &bbox)));
-                }
+                let bbox = Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
+                pending.push(Candidate { bound: bounds.rect(&bbox), index: e.data, refined: false });
             }
             // Measure exactly, in order of the lower bound, only what could still enter the best k.
-            pending.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-            while let Some(&(i, lb)) = pending.last() {
+            while let Some(&Candidate { bound, index: i, refined }) = pending.peek() {
                 let kth = if best.len() == k { best[k - 1].1 } else { f64::INFINITY };
-                if lb > kth.min(limit) {
+                if bound > kth.min(limit) {
                     break;
                 }
                 pending.pop();
-                if !keep(i) {
+                let feature = &self.features[i];
+                let (Some(bbox), Some(g)) = (feature.bbox, feature.geometry.as_ref()) else { continue };
+                if !refined {
+                    if keep(i) {
+                        pending.push(Candidate { bound: bounds.geometry(g, &bbox), index: i, refined: true });
+                    }
                     continue;
                 }
-                let Some(g) = self.features[i].geometry.as_ref() else { continue };
                 let d = geodesic::point_geometry_distance_m(p, g);
                 if d <= limit {
                     let at = best.partition_point(|b| b.1.total_cmp(&d).then(b.0.cmp(&i)).is_lt());
@@ -390,4 +432,79 @@ impl Collection {
 /// Sorts (index, distance) pairs nearest first, ties by index so results are stable.
 pub fn sort_by_distance(pairs: &mut [(usize, f64)]) {
     pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+}
+
+#[cfg(test)]
+mod tests {
+    use geo::{LineString, Point, Polygon};
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    use super::*;
+
+    fn meta() -> CollectionMeta {
+        CollectionMeta {
+            id: "t",
+            title: "t",
+            description: String::new(),
+            item_type: "feature",
+            queryables: Vec::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Points, short lines and small triangles over Liaoning, from a seed.
+    fn geometry() -> impl Strategy<Value = Geometry<f64>> {
+        let coord = (119.0..125.5f64, 38.8..43.4f64).prop_map(|(x, y)| Coord { x, y });
+        let step = (-0.05..0.05f64, -0.05..0.05f64);
+        prop_oneof![
+            coord.clone().prop_map(|c| Geometry::Point(Point(c))),
+            (coord.clone(), prop::collection::vec(step.clone(), 1..4)).prop_map(|(c, steps)| {
+                let mut coords = vec![c];
+                for (dx, dy) in steps {
+                    let last = coords[coords.len() - 1];
+                    coords.push(Coord { x: last.x + dx, y: last.y + dy });
+                }
+                Geometry::LineString(LineString(coords))
+            }),
+            (coord, step.clone(), step).prop_map(|(c, (ax, ay), (bx, by))| {
+                let ring = vec![c, Coord { x: c.x + ax, y: c.y + ay }, Coord { x: c.x + bx, y: c.y + by }, c];
+                Geometry::Polygon(Polygon::new(LineString(ring), Vec::new()))
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The index search returns what a full geodesic scan returns: same distances, same order, same ids
+        /// (ties by index), with a filter and a distance limit.
+        #[test]
+        fn nearest_equals_a_full_scan(
+            geometries in prop::collection::vec(geometry(), 1..400),
+            p in (118.5..126.0f64, 38.5..43.7f64),
+            k in 1usize..12,
+            limit in prop::option::of(1_000.0..200_000.0f64),
+            skip_every in 2usize..7,
+        ) {
+            let features: Vec<Feature> = geometries
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| Feature::new(i.to_string(), Some(g), Map::new()))
+                .collect();
+            let p = Coord { x: p.0, y: p.1 };
+            let keep = |i: usize| !i.is_multiple_of(skip_every);
+            let mut expected: Vec<(usize, f64)> = features
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| keep(i))
+                .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (i, geodesic::point_geometry_distance_m(p, g))))
+                .filter(|&(_, d)| limit.is_none_or(|l| d <= l))
+                .collect();
+            sort_by_distance(&mut expected);
+            expected.truncate(k);
+            let collection = Collection::new(meta(), features);
+            prop_assert_eq!(collection.nearest(p, k, limit, keep), expected);
+        }
+    }
 }
