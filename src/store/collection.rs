@@ -438,6 +438,7 @@ pub fn sort_by_distance(pairs: &mut [(usize, f64)]) {
 mod tests {
     use geo::{LineString, Point, Polygon};
     use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
     use serde_json::Map;
 
     use super::*;
@@ -475,7 +476,12 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Failing seeds go to `collection.proptest-regressions` beside this file, replayed on every run.
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+            ..ProptestConfig::default()
+        })]
 
         /// The index search returns what a full geodesic scan returns: same distances, same order, same ids
         /// (ties by index), with a filter and a distance limit.
