@@ -15,7 +15,8 @@ const map = new maplibregl.Map({
   attributionControl: { compact: false },
 });
 map.addControl(new maplibregl.NavigationControl(), 'top-left');
-map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
+// Top left, under the zoom buttons: the full-width attribution (with the licence caveat) covers the bottom.
+map.addControl(new maplibregl.ScaleControl(), 'top-left');
 window.planatlasMap = map;
 map.on('idle', () => { window.planatlasIdle = true; });
 

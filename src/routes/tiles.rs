@@ -19,7 +19,7 @@ use crate::geom::tiles::{HALF_WORLD_M, TileId};
 use crate::store::Collection;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::cql::{self, CqlFilter, FilterLang};
-use crate::store::tiles::{LAYERS, MAX_ZOOM};
+use crate::store::tiles::{COMBINED, LAYERS, MAX_ZOOM};
 
 /// The MVT media type.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
@@ -83,8 +83,8 @@ fn answer_tile(req: &HttpRequest, bytes: Option<std::sync::Arc<Vec<u8>>>) -> Htt
     }
 }
 
-/// `GET /tiles/{z}/{x}/{y}.mvt`: every layer (regions, cities, counties, projects). `filter` applies to the
-/// projects layer.
+/// `GET /tiles/{z}/{x}/{y}.mvt`: every layer (regions, cities, counties, projects, and the label points of
+/// the first three). `filter` applies to the projects layer.
 pub async fn get_tile(
     req: HttpRequest,
     state: State,
@@ -103,7 +103,7 @@ pub async fn get_tile(
         layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
     };
     let cache_key = filter.is_none().then_some("all");
-    let bytes = state.tiles.tile(catalog, &LAYERS, id, crs, &keep, cache_key);
+    let bytes = state.tiles.tile(catalog, &COMBINED, id, crs, &keep, cache_key);
     Ok(answer_tile(&req, bytes))
 }
 
@@ -153,6 +153,12 @@ fn layer_fields(layer: &str) -> BTreeMap<String, String> {
             ("name_en", "English name"),
             ("kind", "circle, belt or zone"),
             ("membership_basis", "stated, inferred or mixed"),
+        ],
+        "labels" => &[
+            ("kind", "region, city or county: one point per feature, inside its largest part, for its name"),
+            ("id", "region id or adcode"),
+            ("name_zh", "Chinese name"),
+            ("name_en", "English name"),
         ],
         "cities" | "counties" => &[
             ("id", "adcode"),
@@ -221,7 +227,7 @@ pub async fn get_tilejson(req: HttpRequest, state: State) -> ApiResult<HttpRespo
     params.only(&["crs"])?;
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
-    let doc = tilejson(&state, &LAYERS, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
+    let doc = tilejson(&state, &COMBINED, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
     Ok(respond_json(&req, JSON, &doc))
 }
 

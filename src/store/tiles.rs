@@ -20,8 +20,15 @@ use crate::geom::crs::Crs;
 use crate::geom::tiles::{self as t, TileId};
 use crate::geom::topo::Topology;
 
-/// The layers of the combined tile endpoint, drawn bottom to top.
+/// The tiled collections, drawn bottom to top.
 pub const LAYERS: [&str; 4] = ["regions", "cities", "counties", "projects"];
+
+/// A layer of points, one per region, city and county, to hang each name on once: a polygon cut into tiles
+/// (and Dalian's islands) would otherwise get a label per piece.
+pub const LABELS: &str = "labels";
+
+/// The layers of the combined tile endpoint: the collections, then the label points.
+pub const COMBINED: [&str; 5] = ["regions", "cities", "counties", "projects", LABELS];
 
 /// The highest zoom served.
 pub const MAX_ZOOM: u8 = 16;
@@ -35,6 +42,16 @@ struct Projected {
     /// Counties and cities as one topology (they share borders), then regions.
     admin: Topology,
     regions: Topology,
+    /// Label points (Web Mercator) of the polygon layers: (layer, feature, point).
+    labels: Vec<(usize, usize, geo::Coord<f64>)>,
+}
+
+/// A point well inside the largest part of a (multi)polygon, where its name goes.
+fn label_point(g: &Geometry<f64>) -> Option<geo::Coord<f64>> {
+    use geo::{Area, InteriorPoint};
+    let mp = multipolygon(g);
+    let largest = mp.0.iter().max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))?;
+    largest.interior_point().map(|p| p.0)
 }
 
 /// Simplified geometry for one zoom, per layer, per feature.
@@ -159,7 +176,15 @@ impl TileSource {
             admin_shapes.extend(shapes(2));
             let admin = Topology::new(&admin_shapes);
             let regions = Topology::new(&shapes(0));
-            Projected { layers, admin, regions }
+            let labels = (0..3)
+                .flat_map(|li| {
+                    layers[li]
+                        .iter()
+                        .enumerate()
+                        .filter_map(move |(i, g)| g.as_ref().and_then(label_point).map(|c| (li, i, c)))
+                })
+                .collect();
+            Projected { layers, admin, regions, labels }
         })
     }
 
@@ -224,6 +249,12 @@ impl TileSource {
             if variant == 0 { search } else { crate::geom::geodesic::expand_rect_m(search, 1_500.0) };
         let mut tile = Tile::default();
         for name in layers {
+            if *name == LABELS {
+                if let Some(layer) = self.label_layer(catalog, variant, id, keep) {
+                    tile.layers.push(layer);
+                }
+                continue;
+            }
             let Some(li) = LAYERS.iter().position(|l| l == name) else { continue };
             let Some(collection) = catalog.collection(name) else { continue };
             let mut layer = tile::Layer {
@@ -258,6 +289,57 @@ impl TileSource {
             cache.insert(k, bytes.clone());
         }
         (!bytes.is_empty()).then_some(bytes)
+    }
+}
+
+impl TileSource {
+    /// The label points of tile `id`: `kind` (region, city, county), `id`, `name_zh`, `name_en`; `None` when
+    /// the tile has none.
+    fn label_layer(
+        &self,
+        catalog: &Catalog,
+        variant: usize,
+        id: TileId,
+        keep: &dyn Fn(&str, usize) -> bool,
+    ) -> Option<tile::Layer> {
+        const KINDS: [&str; 3] = ["region", "city", "county"];
+        let mut layer = tile::Layer {
+            version: 2,
+            name: LABELS.to_owned(),
+            extent: Some(t::EXTENT),
+            ..Default::default()
+        };
+        let mut tags = TagsBuilder::new();
+        for &(li, i, at) in &self.projected(catalog, variant).labels {
+            let Some(collection) = catalog.collection(LAYERS[li]) else { continue };
+            if !keep(LAYERS[li], i) {
+                continue;
+            }
+            let Some(mut feature) = encode(id, &Geometry::Point(geo::Point(at))) else { continue };
+            let f = collection.feature(i);
+            feature.id = Some((li as u64) << 32 | (i as u64 + 1));
+            let name = |k: &str| f.properties.get(k).and_then(Value::as_str).map(str::to_owned);
+            let props = [
+                ("kind", Some(KINDS[li].to_owned())),
+                ("id", Some(f.id.clone())),
+                ("name_zh", name("name_zh")),
+                ("name_en", name("name_en")),
+            ];
+            for (k, v) in props {
+                if let Some(v) = v {
+                    let (ki, vi) = tags.insert(k.to_owned(), TileValue::Str(v));
+                    feature.tags.extend([ki, vi]);
+                }
+            }
+            layer.features.push(feature);
+        }
+        if layer.features.is_empty() {
+            return None;
+        }
+        let (keys, values) = tags.into_tags();
+        layer.keys = keys;
+        layer.values = values.into_iter().map(Into::into).collect();
+        Some(layer)
     }
 }
 

@@ -158,6 +158,61 @@ fn no_tile_at_zooms_0_to_6_over_liaoning_exceeds_500_kb() {
     }
 }
 
+/// The tag `key` of a feature as a string.
+fn tag(layer: &geozero::mvt::tile::Layer, f: &geozero::mvt::tile::Feature, key: &str) -> Option<String> {
+    let k = layer.keys.iter().position(|x| x == key)? as u32;
+    let t = f.tags.chunks(2).find(|t| t[0] == k)?;
+    layer.values[t[1] as usize].string_value.clone()
+}
+
+#[test]
+fn every_region_city_and_county_gets_one_label_point_inside_it() {
+    // Over every z8 tile of Liaoning: each region, city and county has exactly one label point, and /locate
+    // puts that point in the feature it names (Dalian, in pieces and islands, gets one label, not one a piece).
+    let z = 8u32;
+    let (x0, y0) = tile_of(118.8, 43.5, z);
+    let (x1, y1) = tile_of(125.8, 38.7, z);
+    let mut seen: std::collections::HashMap<(String, String), Vec<(f64, f64)>> =
+        std::collections::HashMap::new();
+    for x in x0..=x1 {
+        for y in y0..=y1 {
+            let (status, bytes, _) = get_tile(&format!("/tiles/{z}/{x}/{y}.mvt"));
+            if status == 204 {
+                continue;
+            }
+            let tile = Tile::decode(bytes.as_slice()).unwrap();
+            let Some(layer) = tile.layers.iter().find(|l| l.name == "labels") else { continue };
+            for f in &layer.features {
+                assert_eq!(f.r#type, Some(1), "label features are points");
+                // One MoveTo of one point: command 9, then the zigzag-encoded x and y.
+                assert_eq!(f.geometry.len(), 3, "one point");
+                let zz = |v: u32| i64::from((v >> 1) as i32 ^ -((v & 1) as i32));
+                let (px, py) = (zz(f.geometry[1]), zz(f.geometry[2]));
+                let n = f64::from(1u32 << z);
+                let lon = (f64::from(x) + px as f64 / 4096.0) / n * 360.0 - 180.0;
+                let merc = std::f64::consts::PI * (1.0 - 2.0 * (f64::from(y) + py as f64 / 4096.0) / n);
+                let lat = merc.sinh().atan().to_degrees();
+                let key = (tag(layer, f, "kind").unwrap(), tag(layer, f, "id").unwrap());
+                assert!(tag(layer, f, "name_zh").is_some(), "{key:?} has a name");
+                seen.entry(key).or_default().push((lon, lat));
+            }
+        }
+    }
+    let count = |kind: &str| seen.keys().filter(|(k, _)| k == kind).count();
+    assert_eq!((count("region"), count("city"), count("county")), (4, 14, 100));
+    for ((kind, id), points) in &seen {
+        assert_eq!(points.len(), 1, "{kind} {id} labelled {} times", points.len());
+        let (lon, lat) = points[0];
+        let here = app().get_json(&format!("/locate?lon={lon}&lat={lat}"));
+        let inside = match kind.as_str() {
+            "county" => here["county"]["adcode"] == id.as_str(),
+            "city" => here["city"]["adcode"] == id.as_str(),
+            _ => here["regions"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str()),
+        };
+        assert!(inside, "the label of {kind} {id} at ({lon}, {lat}) lies outside it: {here}");
+    }
+}
+
 #[test]
 fn a_filter_narrows_the_projects_drawn_and_gcj02_shifts_them() {
     let (x, y) = tile_of(121.6, 39.0, 7);
@@ -205,7 +260,7 @@ fn tilejson_ogc_tiles_metadata_and_the_style_hold_together() {
     assert_eq!(tj["tilejson"], "3.0.0");
     let layers: Vec<&str> =
         tj["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
-    assert_eq!(layers, vec!["regions", "cities", "counties", "projects"]);
+    assert_eq!(layers, vec!["regions", "cities", "counties", "projects", "labels"]);
     assert!(tj["tiles"][0].as_str().unwrap().ends_with("/tiles/{z}/{x}/{y}.mvt"));
     let gcj = app().get_json("/tiles.json?crs=GCJ-02");
     assert!(gcj["tiles"][0].as_str().unwrap().ends_with("?crs=GCJ-02"));

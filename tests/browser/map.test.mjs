@@ -51,6 +51,7 @@ try {
     }
     out.regionIds = [...new Set(m.queryRenderedFeatures({ layers: ['regions-fill'] }).map((f) => f.properties.id))].sort();
     out.categories = [...new Set(m.queryRenderedFeatures({ layers: ['projects-points'] }).map((f) => f.properties.category))].length;
+    out.cityLabels = m.queryRenderedFeatures({ layers: ['cities-label'] }).map((f) => f.properties.name_zh);
     return out;
   });
   console.log('rendered', JSON.stringify(rendered));
@@ -58,6 +59,9 @@ try {
     if (typeof n === 'number') assert.ok(n > 0, `layer ${layer} rendered features`);
   }
   assert.deepEqual(rendered.regionIds, ['coastal-belt', 'liaodong-zone', 'liaoxi-zone', 'shenyang-circle'], 'all four regions drawn');
+  // Each city is named once on the whole-province view (not once per tile piece or island).
+  assert.ok(rendered.cityLabels.length >= 10, `city labels placed: ${rendered.cityLabels}`);
+  assert.equal(new Set(rendered.cityLabels).size, rendered.cityLabels.length, `a city labelled twice: ${rendered.cityLabels}`);
   assert.ok(rendered.categories >= 5, 'projects in several categories');
 
   // Toggle a region off and on.
