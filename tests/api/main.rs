@@ -1,9 +1,10 @@
-//! End-to-end tests: the real server on a free port of 127.0.0.1, driven over HTTP and by real clients (GDAL).
+//! End-to-end tests: the real server on a free port of 127.0.0.1, driven over HTTP and by real clients (GDAL, `OWSLib`).
 
 #![allow(clippy::unwrap_used, reason = "a test that meets an unexpected None should fail loudly")]
 
 mod helpers;
 
+mod clients;
 mod collections;
 mod crs;
 mod errors;
