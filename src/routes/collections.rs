@@ -356,35 +356,103 @@ fn check_datetime(raw: &str) -> ApiResult<()> {
     }
 }
 
-/// One feature as GeoJSON, with its links.
-pub fn feature_json(
+/// A feature in a GeoJSON answer. Serialised straight from the store: in CRS84 the geometry and the full
+/// property set are copied from text made once per feature ([`Feature::geometry_json`]), so a page costs a
+/// copy, not a tree of values built and dropped per request.
+#[derive(serde::Serialize)]
+pub struct FeatureOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    geometry: Option<JsonOut<'a>>,
+    properties: PropertiesOut<'a>,
+    links: [Value; 3],
+}
+
+/// JSON made earlier (borrowed text) or now.
+enum JsonOut<'a> {
+    Raw(&'a serde_json::value::RawValue),
+    Value(Value),
+}
+
+impl serde::Serialize for JsonOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Raw(r) => r.serialize(s),
+            Self::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+/// A feature's properties in an answer: all of them or the selected ones, and the distance of a ranked query.
+struct PropertiesOut<'a> {
+    feature: &'a Feature,
+    only: Option<&'a [String]>,
+    distance_m: Option<f64>,
+}
+
+impl serde::Serialize for PropertiesOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if self.only.is_none() && self.distance_m.is_none() {
+            return self.feature.properties_json().serialize(s);
+        }
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in &self.feature.properties {
+            if self.only.is_none_or(|names| names.contains(k)) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if let Some(d) = self.distance_m {
+            map.serialize_entry("distance_m", &((d * 1000.0).round() / 1000.0))?;
+        }
+        map.end()
+    }
+}
+
+/// One feature as GeoJSON in `crs`, with its links; `only` selects properties, `distance_m` adds one.
+pub fn feature_out<'a>(
     c: &Collection,
-    f: &Feature,
+    f: &'a Feature,
     base: &str,
     crs: Crs,
-    only: Option<&[String]>,
-) -> ApiResult<Value> {
+    only: Option<&'a [String]>,
+    distance_m: Option<f64>,
+) -> ApiResult<FeatureOut<'a>> {
     let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
     let geometry = match &f.geometry {
-        Some(g) => {
-            Some(geom::geojson_in(g, crs).map_err(|e| ApiError::Internal(format!("feature {}: {e}", f.id)))?)
-        }
         None => None,
+        Some(_) if crs == Crs::Crs84 => f.geometry_json().map(JsonOut::Raw),
+        Some(g) => Some(JsonOut::Value(
+            geom::geojson_in(g, crs).map_err(|e| ApiError::Internal(format!("feature {}: {e}", f.id)))?,
+        )),
     };
-    Ok(json!({
-        "type": "Feature",
-        "id": f.id,
-        "geometry": geometry,
-        "properties": match only {
-            None => Value::Object(f.properties.clone()),
-            Some(names) => Value::Object(f.properties.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()),
-        },
-        "links": [
+    Ok(FeatureOut {
+        kind: "Feature",
+        id: &f.id,
+        geometry,
+        properties: PropertiesOut { feature: f, only, distance_m },
+        links: [
             link(&href, "self", GEO_JSON, "This feature"),
             link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
             link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title),
         ],
-    }))
+    })
+}
+
+/// A page of features as a GeoJSON FeatureCollection; `query` echoes a ranked query's parameters.
+#[derive(serde::Serialize)]
+pub struct PageOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<&'a Value>,
+    #[serde(rename = "numberMatched")]
+    pub number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    pub number_returned: usize,
+    pub features: Vec<FeatureOut<'a>>,
+    pub links: &'a [Value],
 }
 
 /// Reads a CRS parameter (`crs`, `bbox-crs`, `coord-crs`), CRS84 when absent; 400 listing the supported
@@ -561,17 +629,19 @@ fn items_response(
 
     match format {
         Format::Json => {
-            let features: Vec<Value> = on_page
+            let only = selection.properties.as_deref();
+            let features = on_page
                 .iter()
-                .map(|&i| feature_json(c, c.feature(i), &base, out_crs, selection.properties.as_deref()))
-                .collect::<ApiResult<_>>()?;
-            let doc = json!({
-                "type": "FeatureCollection",
-                "features": features,
-                "numberMatched": matched,
-                "numberReturned": on_page.len(),
-                "links": links,
-            });
+                .map(|&i| feature_out(c, c.feature(i), &base, out_crs, only, None))
+                .collect::<ApiResult<Vec<_>>>()?;
+            let doc = PageOut {
+                kind: "FeatureCollection",
+                query: None,
+                number_matched: matched,
+                number_returned: features.len(),
+                features,
+                links: &links,
+            };
             Ok(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs))
         }
         Format::Html => {
@@ -636,7 +706,7 @@ pub async fn get_item(
     let base = base_url(&req, &state.settings);
     match negotiate(&req, &params)? {
         Format::Json => Ok(with_content_crs(
-            respond_json(&req, GEO_JSON, &feature_json(c, f, &base, out_crs, None)?),
+            respond_json(&req, GEO_JSON, &feature_out(c, f, &base, out_crs, None, None)?),
             out_crs,
         )),
         Format::Html => {

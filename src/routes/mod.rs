@@ -381,14 +381,27 @@ pub fn respond_tagged(
 }
 
 /// Serialises JSON and answers it.
-pub fn respond_json(req: &HttpRequest, content_type: &str, value: &Value) -> HttpResponse {
-    respond(req, content_type, value.to_string(), Caching::Data)
+pub fn respond_json(req: &HttpRequest, content_type: &str, value: &impl serde::Serialize) -> HttpResponse {
+    respond(req, content_type, to_json_text(value), Caching::Data)
+}
+
+/// JSON text of an answer. Everything answered serialises (string keys, finite numbers); should that ever
+/// break, the client gets `null` and the log says why, rather than a panic.
+fn to_json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an answer did not serialise");
+        "null".to_owned()
+    })
 }
 
 /// Answers a JSON object with a `timeStamp` member added first, the ETag computed without it so that an
 /// unchanged result revalidates with 304 even though the time moves on.
-pub fn respond_json_stamped(req: &HttpRequest, content_type: &str, value: &Value) -> HttpResponse {
-    let body = value.to_string();
+pub fn respond_json_stamped(
+    req: &HttpRequest,
+    content_type: &str,
+    value: &impl serde::Serialize,
+) -> HttpResponse {
+    let body = to_json_text(value);
     let etag = etag_of(body.as_bytes());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let stamped = match body.strip_prefix('{') {

@@ -12,7 +12,9 @@ use futures_util::StreamExt;
 use geo::{Coord, Geometry};
 use serde_json::{Value, json};
 
-use super::collections::{Selection, crs_param, feature_json, find, parse_selection, with_content_crs};
+use super::collections::{
+    PageOut, Selection, crs_param, feature_out, find, parse_selection, with_content_crs,
+};
 use super::{
     Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, html, link, negotiate, respond,
     respond_json_stamped,
@@ -120,25 +122,19 @@ fn shape(
     ));
     match format {
         Format::Json => {
-            let features: Vec<Value> = ranked
+            let features = ranked
                 .rows
                 .iter()
-                .map(|&(i, d)| {
-                    let mut f = feature_json(c, c.feature(i), &base, out_crs, properties)?;
-                    if let Some(d) = d {
-                        f["properties"]["distance_m"] = json!((d * 1000.0).round() / 1000.0);
-                    }
-                    Ok(f)
-                })
-                .collect::<ApiResult<_>>()?;
-            let doc = json!({
-                "type": "FeatureCollection",
-                "query": echo,
-                "numberMatched": ranked.matched,
-                "numberReturned": features.len(),
-                "features": features,
-                "links": links,
-            });
+                .map(|&(i, d)| feature_out(c, c.feature(i), &base, out_crs, properties, d))
+                .collect::<ApiResult<Vec<_>>>()?;
+            let doc = PageOut {
+                kind: "FeatureCollection",
+                query: Some(echo),
+                number_matched: ranked.matched,
+                number_returned: features.len(),
+                features,
+                links: &links,
+            };
             Ok(with_content_crs(respond_json_stamped(req, GEO_JSON, &doc), out_crs))
         }
         Format::Html => {

@@ -5,9 +5,11 @@
 //! every feature.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::OnceLock;
 
 use geo::{Coord, Geometry, Intersects, Rect};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::geom::{self, geodesic};
@@ -23,6 +25,21 @@ pub struct Feature {
     pub properties: Map<String, Value>,
     /// The geometry's bounding box, cached.
     pub bbox: Option<Rect<f64>>,
+    /// The CRS84 geometry and the properties as JSON text, made on first use: most answers are GeoJSON in
+    /// CRS84, and the data does not change while the server runs, so each feature is serialised once.
+    json: JsonCache,
+}
+
+/// Serialised parts of a feature (see [`Feature::geometry_json`], [`Feature::properties_json`]).
+#[derive(Debug, Clone, Default)]
+struct JsonCache {
+    geometry: OnceLock<Option<Box<RawValue>>>,
+    properties: OnceLock<Box<RawValue>>,
+}
+
+/// JSON text of a value that serialises (no maps with non-string keys, no non-finite numbers).
+fn raw(value: &impl serde::Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 impl Feature {
@@ -33,7 +50,23 @@ impl Feature {
         properties: Map<String, Value>,
     ) -> Self {
         let bbox = geometry.as_ref().and_then(geom::bounding_rect);
-        Self { id: id.into(), geometry, properties, bbox }
+        Self { id: id.into(), geometry, properties, bbox, json: JsonCache::default() }
+    }
+
+    /// The geometry as CRS84 GeoJSON text (rounded as [`geom::geojson_in`] rounds), serialised once.
+    pub fn geometry_json(&self) -> Option<&RawValue> {
+        self.json
+            .geometry
+            .get_or_init(|| {
+                let g = self.geometry.as_ref()?;
+                geom::geojson_in(g, geom::crs::Crs::Crs84).ok().map(|v| raw(&v))
+            })
+            .as_deref()
+    }
+
+    /// The properties as JSON text, serialised once.
+    pub fn properties_json(&self) -> &RawValue {
+        self.json.properties.get_or_init(|| raw(&self.properties))
     }
 
     /// A property as a string slice, if it is a string.
