@@ -394,8 +394,19 @@ struct PropertiesOut<'a> {
 impl serde::Serialize for PropertiesOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        if self.only.is_none() && self.distance_m.is_none() {
-            return self.feature.properties_json().serialize(s);
+        let rounded = self.distance_m.map(|d| (d * 1000.0).round() / 1000.0);
+        if self.only.is_none() {
+            let all = self.feature.properties_json().get();
+            let Some(d) = rounded else { return self.feature.properties_json().serialize(s) };
+            // The stored text with the distance spliced in before its closing brace.
+            if let (Some(body), Ok(d)) = (all.strip_suffix('}'), serde_json::to_string(&d)) {
+                let sep = if body.trim_end() == "{" { "" } else { "," };
+                if let Ok(spliced) =
+                    serde_json::value::RawValue::from_string(format!("{body}{sep}\"distance_m\":{d}}}"))
+                {
+                    return spliced.serialize(s);
+                }
+            }
         }
         let mut map = s.serialize_map(None)?;
         for (k, v) in &self.feature.properties {
@@ -403,8 +414,8 @@ impl serde::Serialize for PropertiesOut<'_> {
                 map.serialize_entry(k, v)?;
             }
         }
-        if let Some(d) = self.distance_m {
-            map.serialize_entry("distance_m", &((d * 1000.0).round() / 1000.0))?;
+        if let Some(d) = rounded {
+            map.serialize_entry("distance_m", &d)?;
         }
         map.end()
     }

@@ -178,6 +178,8 @@ pub struct Collection {
     extent: Option<Rect<f64>>,
     /// The extent's approximate area in m², for the first guess of a nearest-neighbour search radius.
     extent_area_m2: f64,
+    /// Every property name any feature carries, in first-seen order; made on first use.
+    property_names: OnceLock<Vec<String>>,
 }
 
 /// A nearest-neighbour candidate: a lower bound of its distance, from its box or (`refined`) its geometry.
@@ -235,7 +237,15 @@ impl Collection {
             let h = geodesic::distance_m(Coord { x: mid.x, y: e.min().y }, Coord { x: mid.x, y: e.max().y });
             (w * h).max(1.0)
         });
-        Self { meta, features, by_id, rtree: RTree::bulk_load_with_params(entries), extent, extent_area_m2 }
+        Self {
+            meta,
+            features,
+            by_id,
+            rtree: RTree::bulk_load_with_params(entries),
+            extent,
+            extent_area_m2,
+            property_names: OnceLock::new(),
+        }
     }
 
     /// The collection id.
@@ -254,9 +264,29 @@ impl Collection {
     }
 
     /// The properties of the feature at `index`, to add what is learnt after loading (joins, counts).
-    /// Indexes do not depend on properties, so they stay valid.
+    /// Indexes do not depend on properties, so they stay valid; what is derived from properties (their JSON
+    /// text, the collection's property names) is made again on next use.
     pub fn properties_mut(&mut self, index: usize) -> &mut Map<String, Value> {
-        &mut self.features[index].properties
+        self.property_names = OnceLock::new();
+        let feature = &mut self.features[index];
+        feature.json.properties = OnceLock::new();
+        &mut feature.properties
+    }
+
+    /// Every property name any feature of the collection carries, in first-seen order.
+    pub fn property_names(&self) -> &[String] {
+        self.property_names.get_or_init(|| {
+            let mut seen = std::collections::HashSet::new();
+            let mut names: Vec<String> = Vec::new();
+            for f in &self.features {
+                for k in f.properties.keys() {
+                    if seen.insert(k.as_str()) {
+                        names.push(k.clone());
+                    }
+                }
+            }
+            names
+        })
     }
 
     /// The feature with this id.
@@ -506,6 +536,21 @@ mod tests {
                 Geometry::Polygon(Polygon::new(LineString(ring), Vec::new()))
             }),
         ]
+    }
+
+    #[test]
+    fn properties_changed_after_loading_show_in_their_json_and_names() {
+        let point = Geometry::Point(Point(Coord { x: 122.0, y: 41.0 }));
+        let mut c = Collection::new(meta(), vec![Feature::new("a", Some(point), Map::new())]);
+        assert_eq!(c.feature(0).properties_json().get(), "{}");
+        assert_eq!(
+            c.feature(0).geometry_json().unwrap().get(),
+            r#"{"type":"Point","coordinates":[122.0,41.0]}"#
+        );
+        assert!(c.property_names().is_empty());
+        c.properties_mut(0).insert("project_count".into(), 3.into());
+        assert_eq!(c.feature(0).properties_json().get(), r#"{"project_count":3}"#);
+        assert_eq!(c.property_names(), ["project_count"]);
     }
 
     proptest! {

@@ -205,17 +205,4 @@ impl Collection {
                 .unwrap_or_else(|| a.cmp(&b))
         });
     }
-
-    /// Every property name any feature of the collection carries, in first-seen order.
-    pub fn property_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for f in self.features() {
-            for k in f.properties.keys() {
-                if !names.contains(k) {
-                    names.push(k.clone());
-                }
-            }
-        }
-        names
-    }
 }
