@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::{app, run};
+use crate::helpers::{app, python, run};
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
@@ -14,7 +14,7 @@ fn strings(v: &Value) -> Vec<String> {
 #[test]
 fn owslib_reads_collections_queryables_pages_and_cql2_filters() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/owslib_features.py");
-    let (ok, out) = run("python3", &[script, &app().base]);
+    let (ok, out) = run(&python(), &[script, &app().base]);
     assert!(ok, "OWSLib failed (scripts/setup --test installs it): {out}");
     let read: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
 

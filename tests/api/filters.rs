@@ -250,7 +250,7 @@ fn ids(doc: &Value) -> BTreeSet<String> {
 /// Converts every text filter with the PyPI `cql2` package (installed by the test command).
 fn pypi_json(texts: &[&str]) -> Vec<Value> {
     let script = "import cql2, json, sys\nfor line in sys.stdin.read().split('\\n'):\n    if line:\n        print(json.dumps(cql2.parse_text(line).to_json()))\n";
-    let mut child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new(crate::helpers::python())
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -89,6 +89,19 @@ pub fn assert_problem(r: Response, status: u16) -> Value {
     v
 }
 
+/// The Python that has the test clients (cql2, schemathesis, `OWSLib`): `PLANATLAS_PYTHON`, else the venv
+/// `scripts/setup --test` makes, else `python3` from `PATH`.
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("PLANATLAS_PYTHON") {
+        return p;
+    }
+    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/planatlas/venv/bin/python3"));
+    match venv {
+        Ok(v) if std::path::Path::new(&v).exists() => v,
+        _ => "python3".to_owned(),
+    }
+}
+
 /// Runs an external program, returning (success, stdout+stderr).
 pub fn run(program: &str, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(program)
