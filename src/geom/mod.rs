@@ -203,6 +203,62 @@ pub fn geojson_in(geometry: &Geometry<f64>, crs: crs::Crs) -> Result<serde_json:
     Ok(to_geojson_value(&transform_geometry(geometry, crs)?, crs.decimals(), &|c| c))
 }
 
+/// Checks what GeoJSON (RFC 7946 §3.1) requires of a geometry's positions before it is used: every position
+/// has two or three numbers, a `LineString` at least two positions, and a Polygon's rings are closed (last
+/// position equal to the first) with at least four positions. The error says which part is wrong, for a 400.
+pub fn check_geojson_shape(value: &geojson::Value) -> Result<(), String> {
+    use geojson::Value as V;
+    fn position(p: &[f64]) -> Result<(), String> {
+        if (2..=3).contains(&p.len()) {
+            Ok(())
+        } else {
+            Err(format!("a position has {} numbers; it needs 2 (x, y) or 3", p.len()))
+        }
+    }
+    fn line(ps: &[Vec<f64>], what: &str) -> Result<(), String> {
+        if ps.len() < 2 {
+            return Err(format!("{what} has {} position(s); it needs at least two", ps.len()));
+        }
+        ps.iter().try_for_each(|p| position(p))
+    }
+    fn polygon(rings: &[Vec<Vec<f64>>], what: &str) -> Result<(), String> {
+        if rings.is_empty() {
+            return Err(format!("{what} has no rings"));
+        }
+        for (i, r) in rings.iter().enumerate() {
+            let ring = if i == 0 { "the exterior ring".to_owned() } else { format!("interior ring {i}") };
+            if r.len() < 4 {
+                return Err(format!(
+                    "{ring} of {what} has {} position(s); a linear ring needs at least four, the last equal to \
+                     the first",
+                    r.len()
+                ));
+            }
+            r.iter().try_for_each(|p| position(p))?;
+            if r.first() != r.last() {
+                return Err(format!(
+                    "{ring} of {what} is not closed: its last position must equal its first"
+                ));
+            }
+        }
+        Ok(())
+    }
+    match value {
+        V::Point(p) => position(p),
+        V::MultiPoint(ps) => ps.iter().try_for_each(|p| position(p)),
+        V::LineString(ps) => line(ps, "the LineString"),
+        V::MultiLineString(ls) => {
+            ls.iter().enumerate().try_for_each(|(i, l)| line(l, &format!("line {i} of the MultiLineString")))
+        }
+        V::Polygon(rings) => polygon(rings, "the Polygon"),
+        V::MultiPolygon(ps) => ps
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, p)| polygon(p, &format!("polygon {i} of the MultiPolygon"))),
+        V::GeometryCollection(gs) => gs.iter().try_for_each(|g| check_geojson_shape(&g.value)),
+    }
+}
+
 /// A geometry from a GeoJSON value (a geometry, or a Feature's geometry) given in `crs` (GeoJSON order: x
 /// east, y north), as CRS84, checked to be non-empty and in longitude/latitude range. The error says what is
 /// wrong, for a 400.
@@ -216,6 +272,7 @@ pub fn geometry_from_geojson(value: &serde_json::Value, crs: crs::Crs) -> Result
             return Err("send one GeoJSON geometry or Feature, not a FeatureCollection".into());
         }
     };
+    check_geojson_shape(&g.value)?;
     let g = Geometry::try_from(g).map_err(|e| format!("the geometry cannot be used: {e}"))?;
     let g = if crs == crs::Crs::Crs84 {
         g

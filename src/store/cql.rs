@@ -227,12 +227,25 @@ impl Compiler<'_> {
                 return err(format!("'{property}' is not a geometry; use the property 'geometry'"));
             }
             Expr::Geometry(g) => match g {
-                cql2::Geometry::GeoJSON(gj) => Geometry::try_from(gj)
-                    .map_err(|e| CqlError(format!("cannot read the geometry literal: {e}")))?,
+                cql2::Geometry::GeoJSON(gj) => {
+                    geom::check_geojson_shape(&gj.value)
+                        .map_err(|e| CqlError(format!("geometry literal: {e}")))?;
+                    Geometry::try_from(gj)
+                        .map_err(|e| CqlError(format!("cannot read the geometry literal: {e}")))?
+                }
                 cql2::Geometry::Wkt(wkt) => {
-                    use geozero::ToGeo;
-                    geozero::wkt::Wkt(wkt.as_str())
-                        .to_geo()
+                    // Through GeoJSON, which keeps every position as written, so an unclosed or degenerate
+                    // ring is refused rather than silently closed.
+                    use geozero::ToJson;
+                    let json = geozero::wkt::Wkt(wkt.as_str())
+                        .to_json()
+                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?;
+                    let gj: geojson::Geometry = json
+                        .parse()
+                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?;
+                    geom::check_geojson_shape(&gj.value)
+                        .map_err(|e| CqlError(format!("geometry literal {wkt}: {e}")))?;
+                    Geometry::try_from(gj)
                         .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?
                 }
             },

@@ -353,6 +353,14 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
         ("S_DWITHIN(geometry, POINT(121 39), -5)", "cql2-text", "distance"),
         ("T_BEFORE(updated, TIMESTAMP('2022-01-01T00:00:00Z'))", "cql2-text", "temporal"),
         ("S_INTERSECTS(geometry, POINT(500 41))", "cql2-text", "longitude"),
+        ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 1)))", "cql2-text", "not closed"),
+        ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 0 0)))", "cql2-text", "at least four"),
+        ("S_INTERSECTS(geometry, LINESTRING(121 40))", "cql2-text", "at least two"),
+        (
+            "{\"op\": \"s_intersects\", \"args\": [{\"property\": \"geometry\"}, {\"type\": \"Polygon\", \"coordinates\": [[[0, 0], [1, 0], [1, 1]]]}]}",
+            "cql2-json",
+            "at least four",
+        ),
         ("{\"op\": \"=\", \"args\": [{\"property\": \"nope\"}, 1]}", "cql2-json", "unknown property 'nope'"),
         ("{not json", "cql2-json", "cql2-json"),
     ] {

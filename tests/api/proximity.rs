@@ -340,6 +340,11 @@ fn bad_proximity_input_is_a_4xx_problem() {
         "{\"type\": \"Polygon\", \"coordinates\": 5}",
         "{\"type\": \"FeatureCollection\", \"features\": []}",
         "{\"type\": \"Point\", \"coordinates\": [500, 41]}",
+        // What RFC 7946 forbids: a ring of two positions, an unclosed ring, a one-position line, a bare number.
+        "{\"type\": \"Polygon\", \"coordinates\": [[[121, 40], [124, 40]]]}",
+        "{\"type\": \"Polygon\", \"coordinates\": [[[121, 40], [124, 40], [124, 42], [121, 42]]]}",
+        "{\"type\": \"LineString\", \"coordinates\": [[123.4, 41.8]]}",
+        "{\"type\": \"Point\", \"coordinates\": [123.4]}",
     ] {
         let r = app()
             .client
