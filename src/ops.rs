@@ -134,6 +134,27 @@ pub async fn record_metrics(
     res
 }
 
+/// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong
+/// tag promises the same bytes. `If-None-Match` compares weakly, so revalidation still answers 304.
+pub async fn weaken_encoded_etag(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let encoded = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_ENCODING)
+        .is_some_and(|e| e.as_bytes() != b"identity");
+    if encoded
+        && let Some(tag) = res.headers().get(actix_web::http::header::ETAG)
+        && tag.as_bytes().starts_with(b"\"")
+        && let Ok(weak) = HeaderValue::from_bytes(&[b"W/", tag.as_bytes()].concat())
+    {
+        res.headers_mut().insert(actix_web::http::header::ETAG, weak);
+    }
+    Ok(res)
+}
+
 /// Echoes the request id (from the tracing span) as `X-Request-Id`, so a client can quote it.
 pub async fn echo_request_id(
     req: ServiceRequest,

@@ -65,6 +65,7 @@ impl Application {
                 .wrap(from_fn(ops::enforce_limits))
                 .wrap(from_fn(ops::echo_request_id))
                 .wrap(Compress::default())
+                .wrap(from_fn(ops::weaken_encoded_etag))
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(cors(&origins))

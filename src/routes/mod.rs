@@ -360,10 +360,11 @@ pub fn respond_tagged(
         Caching::None => "no-store",
     };
     let cacheable = !matches!(caching, Caching::None);
-    let matches =
-        req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
-        });
+    let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        // Weak comparison (RFC 9110 §13.1.2): `W/` prefixes aside, the tags must be equal.
+        let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+        v.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag))
+    });
     if matches && cacheable {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
@@ -394,7 +395,7 @@ fn to_json_text(value: &impl serde::Serialize) -> String {
     })
 }
 
-/// Answers a JSON object with a `timeStamp` member added first, the ETag computed without it so that an
+/// Answers a JSON object with a `timeStamp` member added first, the (weak) ETag computed without it so that an
 /// unchanged result revalidates with 304 even though the time moves on.
 pub fn respond_json_stamped(
     req: &HttpRequest,
@@ -409,7 +410,8 @@ pub fn respond_json_stamped(
         Some(rest) => format!("{{\"timeStamp\":\"{now}\",{rest}"),
         None => body,
     };
-    respond_tagged(req, content_type, stamped, &etag, Caching::Data)
+    // Weak: the tag covers everything but the time stamp, so two answers with one tag differ in that member.
+    respond_tagged(req, content_type, stamped, &format!("W/{etag}"), Caching::Data)
 }
 
 /// The app state, for handlers.

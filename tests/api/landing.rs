@@ -120,22 +120,36 @@ fn health_reports_the_loaded_collections() {
 }
 
 #[test]
-fn responses_carry_a_strong_etag_and_revalidate_with_304() {
-    let r = app().get("/collections/counties/items?limit=3");
-    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(etag.starts_with('"'), "strong ETag: {etag}");
-    assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
-    let again = app()
-        .client
-        .get(app().url("/collections/counties/items?limit=3"))
-        .header("If-None-Match", &etag)
+fn etags_are_strong_only_for_identical_bytes_and_every_kind_revalidates_with_304() {
+    // No Accept-Encoding: answers come uncompressed.
+    let plain = reqwest::blocking::Client::builder().no_proxy().gzip(false).brotli(false).build().unwrap();
+    let tag = |r: &reqwest::blocking::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    // A feature is the same bytes every time: strong.
+    let one = plain.get(app().url("/collections/counties/items/210102")).send().unwrap();
+    assert!(tag(&one).starts_with('"'), "strong ETag: {}", tag(&one));
+    // A page carries a timeStamp the tag leaves out, so two answers with one tag differ: weak.
+    let page = plain.get(app().url("/collections/counties/items?limit=3")).send().unwrap();
+    assert!(tag(&page).starts_with("W/\""), "weak ETag on a time-stamped page: {}", tag(&page));
+    assert!(page.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    // A compressed answer is not the bytes the tag was computed on: weak, same tag otherwise.
+    let gz = plain
+        .get(app().url("/collections/counties/items/210102"))
+        .header("Accept-Encoding", "gzip")
         .send()
         .unwrap();
-    assert_eq!(again.status(), 304);
-    let other = app()
-        .client
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(tag(&gz), format!("W/{}", tag(&one)));
+    for (path, etag) in [
+        ("/collections/counties/items/210102", tag(&one)),
+        ("/collections/counties/items?limit=3", tag(&page)),
+        ("/collections/counties/items/210102", tag(&gz)),
+    ] {
+        let again = plain.get(app().url(path)).header("If-None-Match", &etag).send().unwrap();
+        assert_eq!(again.status(), 304, "{path} with {etag}");
+    }
+    let other = plain
         .get(app().url("/collections/counties/items?limit=4"))
-        .header("If-None-Match", &etag)
+        .header("If-None-Match", tag(&page))
         .send()
         .unwrap();
     assert_eq!(other.status(), 200, "a different page has a different ETag");
