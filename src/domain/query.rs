@@ -144,6 +144,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// Where the previous page starts, for a `prev` link: `limit` back, or, from past the end of `matched`
+    /// items, the last full page, so that `prev` always leads back to features.
+    pub fn prev_offset(&self, matched: usize) -> usize {
+        self.offset.saturating_sub(self.limit).min(matched.saturating_sub(self.limit))
+    }
+
     /// Parses `limit` and `offset`, clamping `limit` to [1, max] as OGC API – Features asks.
     pub fn parse(limit: Option<&str>, offset: Option<&str>, limits: Limits) -> Result<Self, ParamError> {
         let limit = match limit {
@@ -176,6 +182,15 @@ impl Page {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prev_from_past_the_end_leads_to_the_last_full_page() {
+        let page = |offset, limit| Page { limit, offset };
+        assert_eq!(page(14, 7).prev_offset(100), 7);
+        assert_eq!(page(3, 7).prev_offset(100), 0);
+        assert_eq!(page(500, 7).prev_offset(100), 93);
+        assert_eq!(page(500, 7).prev_offset(0), 0);
+    }
     use super::*;
 
     #[test]

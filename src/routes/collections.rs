@@ -628,7 +628,7 @@ fn items_response(
         ));
     }
     if page.offset > 0 {
-        let prev = page.offset.saturating_sub(page.limit);
+        let prev = page.prev_offset(matched);
         links.push(link(
             here(&[("offset", Some(prev.to_string())), ("limit", Some(page.limit.to_string()))]),
             "prev",

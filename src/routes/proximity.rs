@@ -108,7 +108,7 @@ fn shape(
         }
         if page.offset > 0 {
             let prev = here(&[
-                ("offset", Some(page.offset.saturating_sub(page.limit).to_string())),
+                ("offset", Some(page.prev_offset(ranked.matched).to_string())),
                 ("limit", Some(page.limit.to_string())),
             ]);
             links.push(with_body(link(prev, "prev", self_type, "Previous page")));

@@ -78,6 +78,19 @@ fn prev_links_walk_back_to_the_first_page() {
 }
 
 #[test]
+fn prev_from_past_the_end_leads_back_to_the_last_features() {
+    let doc = app().get_json("/collections/counties/items?limit=7&offset=500");
+    assert_eq!(doc["numberReturned"], 0);
+    let prev = doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "prev").unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = app().get_json(&prev);
+    assert_eq!(back["numberReturned"], 7, "{prev}");
+    assert!(back["links"].as_array().unwrap().iter().all(|l| l["rel"] != "next"), "{prev} is the last page");
+}
+
+#[test]
 fn limit_above_the_maximum_is_clamped() {
     let doc = app().get_json("/collections/counties/items?limit=1000000");
     assert_eq!(doc["numberReturned"], 100);
