@@ -7,12 +7,12 @@ use serde_json::{Map, Value, json};
 
 use super::{ExportError, ExportOptions, Layer};
 use crate::geom::crs::Crs;
-use crate::geom::geojson_in;
+use crate::geom::to_geojson_value;
 use crate::store::Feature;
 
 fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
     let geometry = match &f.geometry {
-        Some(g) => geojson_in(g, crs)?,
+        Some(g) => to_geojson_value(&super::east_north(g, crs)?, crs.decimals(), &|c| c),
         None => Value::Null,
     };
     let mut m = Map::new();
@@ -24,7 +24,9 @@ fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
 }
 
 /// A `FeatureCollection`. Outside CRS84 it carries the (pre-RFC 7946) `crs` member naming the CRS, which GDAL
-/// reads; coordinates are then in that CRS's axis order, as in the OGC API answer.
+/// reads. Coordinates are easting (or longitude) first whatever the CRS, as in every other file format: GIS
+/// tools read a GeoJSON file's positions as x, y. (The OGC API answer, `f=json`, keeps the CRS's own axis order,
+/// as OGC API – Features Part 2 asks.)
 pub fn write<W: Write>(
     mut out: W,
     layer: Layer<'_, impl Iterator<Item = impl Borrow<Feature>>>,

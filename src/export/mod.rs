@@ -244,10 +244,14 @@ pub fn check(format: ExportFormat, collection: &Collection, features: &[usize]) 
             })
             .collect();
         if families.len() > 1 {
+            let kinds: Vec<&str> = kinds.into_iter().collect();
             return Err(ExportError::Unsupported(format!(
-                "a Shapefile holds one geometry type, but these features mix {}; filter by geometry_type \
-                 (e.g. geometry_type=Point) or use gpkg, fgb or geojson",
-                kinds.into_iter().collect::<Vec<_>>().join(" and ")
+                "a Shapefile holds one geometry type, but these features mix {}: export one type at a time \
+                 from the items endpoint (/collections/{}/items?f=shp&geometry_type={}), or use gpkg, fgb or \
+                 geojson, which hold them all",
+                kinds.join(" and "),
+                collection.id(),
+                kinds[0]
             )));
         }
     }

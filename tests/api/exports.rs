@@ -88,6 +88,30 @@ fn every_format_opens_in_gdal_with_count_crs_fields_and_chinese_text() {
 }
 
 #[test]
+fn every_file_format_puts_a_projected_point_where_the_api_puts_it() {
+    // The API answer keeps EPSG:4549's axis order (northing, easting); every file is read by GDAL as x =
+    // easting, y = northing, GeoJSON included.
+    let crs = urlencode("http://www.opengis.net/def/crs/EPSG/0/4549");
+    let id = "xudabao-nuclear-power-plant";
+    let api = app().get_json(&format!("/collections/projects/items/{id}?crs={crs}"));
+    let (northing, easting) = (
+        api["geometry"]["coordinates"][0].as_f64().unwrap(),
+        api["geometry"]["coordinates"][1].as_f64().unwrap(),
+    );
+    assert!(easting < 1_000_000.0 && northing > 4_000_000.0, "{api}");
+    let dir = workdir("axes");
+    for ext in ["geojson", "fgb", "gpkg"] {
+        let (path, _) = download(&format!("/exports/projects.{ext}?crs={crs}"), &dir, &format!("p.{ext}"));
+        let out = ogrinfo_where(&path, &[], &format!("id = '{id}'"));
+        let wkt =
+            out.lines().find_map(|l| l.trim().strip_prefix("POINT (")).unwrap_or_else(|| panic!("{out}"));
+        let xy: Vec<f64> = wkt.trim_end_matches(')').split_whitespace().map(|v| v.parse().unwrap()).collect();
+        assert!((xy[0] - easting).abs() < 0.01 && (xy[1] - northing).abs() < 0.01, "{ext}: {wkt}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn exports_honour_crs_and_filters() {
     let dir = workdir("crs");
     let (path, headers) = download(
@@ -195,9 +219,15 @@ fn bad_export_requests_are_4xx_problems() {
     // Projects mix points and lines: a Shapefile holds one geometry type.
     let p = app().get_problem("/collections/projects/items?f=shp", 400);
     assert!(p["detail"].as_str().unwrap().contains("one geometry type"), "{p}");
-    // …unless filtered to one.
+    // …unless filtered to one, as the error from /exports says, with a URL that works.
     let r = app().get("/collections/projects/items?f=shp&geometry_type=Point");
     assert_eq!(r.status(), 200);
+    let p = app().get_problem("/exports/projects.shp.zip", 400);
+    let detail = p["detail"].as_str().unwrap();
+    let suggested =
+        detail.split('(').nth(1).and_then(|s| s.split(')').next()).unwrap_or_else(|| panic!("{p}"));
+    assert!(suggested.starts_with("/collections/projects/items?f=shp&geometry_type="), "{detail}");
+    assert_eq!(app().get(suggested).status(), 200, "{suggested}");
     let p = app().get_problem("/collections/targets/items?f=kml", 400);
     assert!(p["detail"].as_str().unwrap().contains("no geometries"), "{p}");
     app().get_problem("/collections/counties/items?f=kml&crs=EPSG:4550", 400);
