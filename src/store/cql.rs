@@ -371,7 +371,9 @@ impl Compiler<'_> {
                 Ok(Node::Spatial(name, self.geometry(next()?)?, self.geometry(next()?)?))
             }
             "s_dwithin" => {
-                arity(3)?;
+                if !(n == 3 || n == 4) {
+                    return err(format!("{op} takes 3 arguments (or 4, with a unit), got {n}"));
+                }
                 let (a, b) = (self.geometry(next()?)?, self.geometry(next()?)?);
                 let d = match next()? {
                     Expr::Float(d) if d >= 0.0 => d,
@@ -382,7 +384,28 @@ impl Compiler<'_> {
                         ));
                     }
                 };
-                Ok(Node::DWithin(a, b, d))
+                // An optional unit, as ECQL's DWITHIN takes it: a bare word or a string.
+                let scale = if n == 4 {
+                    let unit = match next()? {
+                        Expr::Property { property } => property,
+                        Expr::Literal(s) => s,
+                        other => {
+                            return err(format!("S_DWITHIN's unit must be a word, got {}", short(&other)));
+                        }
+                    };
+                    match unit.to_ascii_lowercase().as_str() {
+                        "m" | "meters" | "metres" | "meter" | "metre" => 1.0,
+                        "km" | "kilometers" | "kilometres" | "kilometer" | "kilometre" => 1000.0,
+                        other => {
+                            return err(format!(
+                                "S_DWITHIN's unit '{other}' is not known; use meters or kilometers"
+                            ));
+                        }
+                    }
+                } else {
+                    1.0
+                };
+                Ok(Node::DWithin(a, b, d * scale))
             }
             "a_equals" | "a_contains" | "a_containedby" | "a_overlaps" => {
                 arity(2)?;

@@ -385,6 +385,24 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
 }
 
 #[test]
+fn s_dwithin_takes_an_optional_unit_as_ecql_does() {
+    let get =
+        |f: &str| app().get_json(&format!("/collections/projects/items?limit=1000&filter={}", urlencode(f)));
+    let metres = ids(&get("S_DWITHIN(geometry, POINT(123.4 41.8), 20000)"));
+    assert!(!metres.is_empty());
+    assert_eq!(ids(&get("S_DWITHIN(geometry, POINT(123.4 41.8), 20, kilometers)")), metres);
+    assert_eq!(ids(&get("S_DWITHIN(geometry, POINT(123.4 41.8), 20000, meters)")), metres);
+    let p = app().get_problem(
+        &format!(
+            "/collections/projects/items?filter={}",
+            urlencode("S_DWITHIN(geometry, POINT(123.4 41.8), 20, furlongs)")
+        ),
+        400,
+    );
+    assert!(p["detail"].as_str().unwrap().contains("furlongs"), "{p}");
+}
+
+#[test]
 fn sortby_with_paging_returns_every_feature_once_in_order() {
     let mut url = app()
         .url(&format!("/collections/projects/items?limit=17&sortby={}", urlencode("-category,+name_zh")));

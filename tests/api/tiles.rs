@@ -262,6 +262,10 @@ fn tilejson_ogc_tiles_metadata_and_the_style_hold_together() {
         tj["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(layers, vec!["regions", "cities", "counties", "projects", "labels"]);
     assert!(tj["tiles"][0].as_str().unwrap().ends_with("/tiles/{z}/{x}/{y}.mvt"));
+    // The contract states the zooms the server serves.
+    let api = app().get_json("/api");
+    let zoom = api["components"]["parameters"]["zoom"]["description"].as_str().unwrap();
+    assert!(zoom.contains(&format!("0 to {}", tj["maxzoom"])), "{zoom} vs maxzoom {}", tj["maxzoom"]);
     let gcj = app().get_json("/tiles.json?crs=GCJ-02");
     assert!(gcj["tiles"][0].as_str().unwrap().ends_with("?crs=GCJ-02"));
     let ctj = app().get_json("/collections/counties/tiles.json");
