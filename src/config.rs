@@ -152,7 +152,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_BASEMAP_ATTRIBUTION", value_name = "TEXT")]
     pub basemap_attribution: Option<String>,
 
-    /// Most features one export (a file download or `planatlas export`) may hold.
+    /// Most features one file download from the server may hold (`/exports`, `items?f=..`); more is a 413.
+    /// `planatlas export` on the command line has no such limit.
     #[arg(long, env = "PLANATLAS_MAX_EXPORT_FEATURES", default_value_t = 1_000_000, value_name = "N")]
     pub max_export_features: usize,
 

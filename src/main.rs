@@ -53,8 +53,25 @@ fn export(args: &ExportArgs) -> ExitCode {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    if args.format == ExportFormat::Shapefile
+        && !args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    {
+        eprintln!(
+            "planatlas: a Shapefile export is a zip of its .shp, .shx, .dbf, .prj and .cpg files; name it \
+             *.shp.zip (got {})",
+            args.out.display()
+        );
+        return ExitCode::from(2);
+    }
     bar.set_message(format!("writing {}", args.out.display()));
-    let file = match std::fs::File::create(&args.out) {
+    // Written beside the target and renamed over it only once complete: a failed export leaves whatever
+    // was at --out untouched.
+    let partial = {
+        let mut name = args.out.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".partial-{}", std::process::id()));
+        args.out.with_file_name(name)
+    };
+    let file = match std::fs::File::create(&partial) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("planatlas: cannot create {}: {e}", args.out.display());
@@ -64,7 +81,11 @@ fn export(args: &ExportArgs) -> ExitCode {
     let mut out = std::io::BufWriter::new(file);
     let options = ExportOptions { crs: args.crs, bom: args.bom, properties: None };
     let result = write_export(&catalog, &what, args.format, &options, &mut out, &|| bar.inc(1))
-        .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into));
+        .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into))
+        .and_then(|()| {
+            drop(out);
+            std::fs::rename(&partial, &args.out).map_err(Into::into)
+        });
     bar.finish_and_clear();
     match result {
         Ok(()) => {
@@ -73,7 +94,7 @@ fn export(args: &ExportArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("planatlas: export failed: {e}");
-            let _ = std::fs::remove_file(&args.out);
+            let _ = std::fs::remove_file(&partial);
             ExitCode::FAILURE
         }
     }

@@ -52,7 +52,9 @@ fn cors(origins: &[String]) -> Cors {
 impl Application {
     /// Binds the listener and builds the server around an already loaded catalog.
     pub fn build(settings: Settings, catalog: Arc<Catalog>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(settings.listen)?;
+        let listener = TcpListener::bind(settings.listen).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.listen))
+        })?;
         let address = listener.local_addr()?;
         let workers = settings.workers;
         let origins = settings.cors_origins.clone();

@@ -212,6 +212,31 @@ fn the_cli_writes_the_same_files_as_http() {
 }
 
 #[test]
+fn a_failed_cli_export_leaves_the_existing_file_and_a_shapefile_needs_a_zip_name() {
+    let dir = workdir("cli-fail");
+    let bin = env!("CARGO_BIN_EXE_planatlas");
+    let keep = dir.join("keep.kml");
+    let (ok, out) =
+        run(bin, &["export", "--format", "kml", "--collection", "counties", "--out", keep.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let before = std::fs::read(&keep).unwrap();
+    // targets have no geometries: KML cannot hold them, and the file already there must survive.
+    let (ok, out) =
+        run(bin, &["export", "--format", "kml", "--collection", "targets", "--out", keep.to_str().unwrap()]);
+    assert!(!ok && out.contains("no geometries"), "{out}");
+    assert_eq!(std::fs::read(&keep).unwrap(), before, "the earlier export is intact");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "no partial file left behind: {leftovers:?}");
+    // A Shapefile export is a zip: a bare .shp name is refused before anything is written.
+    let shp = dir.join("counties.shp");
+    let (ok, out) =
+        run(bin, &["export", "--format", "shp", "--collection", "counties", "--out", shp.to_str().unwrap()]);
+    assert!(!ok && out.contains(".shp.zip"), "{out}");
+    assert!(!shp.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn bad_export_requests_are_4xx_problems() {
     let p = app().get_problem("/collections/counties/items?f=xls", 400);
     assert_eq!(p["parameter"], "f");

@@ -111,6 +111,25 @@ fn a_broken_boundary_file_names_the_file() {
 }
 
 #[test]
+fn an_unclosed_county_ring_stops_loading_naming_file_and_county() {
+    let dir = data_with("unclosed", |_| {});
+    let path = dir.join("liaoning-counties.geojson");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let county =
+        doc["features"].as_array_mut().unwrap().iter_mut().find(|f| f["properties"]["adcode"] == "210224");
+    let g = &mut county.unwrap()["geometry"];
+    let ring = if g["type"] == "Polygon" { &mut g["coordinates"][0] } else { &mut g["coordinates"][0][0] };
+    ring.as_array_mut().unwrap().pop();
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let e = load_error(&dir);
+    assert!(
+        e.contains("liaoning-counties.geojson") && e.contains("210224") && e.contains("not closed"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_region_member_with_a_wrong_adcode_names_the_region() {
     let dir = data_with("region", |_| {});
     let toml = std::fs::read_to_string(dir.join("regions.toml")).unwrap().replacen(
