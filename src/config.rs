@@ -250,6 +250,15 @@ impl TryFrom<&ServeArgs> for Settings {
         if a.workers == Some(0) {
             return Err("--workers must be at least 1".into());
         }
+        for o in a.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty() && *o != "*") {
+            // An origin is scheme://host[:port], nothing after it (browsers send exactly that).
+            let rest = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                return Err(format!(
+                    "--cors-origin '{o}' is not an origin: use scheme://host[:port] (e.g. https://map.example.org) or *"
+                ));
+            }
+        }
         Ok(Self {
             listen: a.listen,
             base_url,
@@ -269,5 +278,28 @@ impl TryFrom<&ServeArgs> for Settings {
             basemap_url: a.basemap_url.clone(),
             basemap_attribution: a.basemap_attribution.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, String> {
+        let cli = Cli::try_parse_from(std::iter::once("planatlas").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Settings::try_from(&cli.serve)
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        assert!(settings(&[]).is_ok());
+        assert!(settings(&["--cors-origin", "https://map.example.org,http://127.0.0.1:5173"]).is_ok());
+        for bad in ["not-a-url", "https://map.example.org/app", "ftp://x", "https://"] {
+            let e = settings(&["--cors-origin", bad]).unwrap_err();
+            assert!(e.contains("is not an origin"), "{bad}: {e}");
+        }
     }
 }
