@@ -43,6 +43,15 @@ fn collection_json(c: &Collection, base: &str) -> Value {
         ],
     });
     if c.is_spatial() {
+        // Every collection with geometries is tiled (OGC API – Tiles /req/geodata-tilesets/desc-links).
+        if let Some(links) = doc["links"].as_array_mut() {
+            links.push(link(
+                format!("{href}/tiles"),
+                "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                JSON,
+                "Vector tile sets of this collection",
+            ));
+        }
         doc["crs"] = json!(Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>());
         doc["storageCrs"] = json!(CRS84);
         if let Some(e) = c.extent() {
@@ -431,6 +440,9 @@ pub fn feature_out<'a>(
     distance_m: Option<f64>,
 ) -> ApiResult<FeatureOut<'a>> {
     let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
+    // `self` names this representation, so it keeps a CRS other than the default.
+    let self_href =
+        if crs == Crs::Crs84 { href.clone() } else { format!("{href}?crs={}", urlencode(crs.uri())) };
     let geometry = match &f.geometry {
         None => None,
         Some(_) if crs == Crs::Crs84 => f.geometry_json().map(JsonOut::Raw),
@@ -444,7 +456,7 @@ pub fn feature_out<'a>(
         geometry,
         properties: PropertiesOut { feature: f, only, distance_m },
         links: [
-            link(&href, "self", GEO_JSON, "This feature"),
+            link(&self_href, "self", GEO_JSON, "This feature"),
             link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
             link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title),
         ],
@@ -464,6 +476,19 @@ pub struct PageOut<'a> {
     pub number_returned: usize,
     pub features: Vec<FeatureOut<'a>>,
     pub links: &'a [Value],
+}
+
+/// The `crs` of an answer from collection `c`: one of those it lists (OGC API – Features Part 2
+/// `/req/crs/crs-action`); a collection without geometries lists none, so only the default applies.
+fn output_crs(params: &QueryParams, c: &Collection) -> ApiResult<Crs> {
+    let crs = crs_param(params, "crs")?;
+    if crs != Crs::Crs84 && !c.is_spatial() {
+        return Err(ApiError::param(
+            "crs",
+            format!("collection '{}' has no geometries, so it offers no coordinate systems", c.id()),
+        ));
+    }
+    Ok(crs)
 }
 
 /// Reads a CRS parameter (`crs`, `bbox-crs`, `coord-crs`), CRS84 when absent; 400 listing the supported
@@ -564,7 +589,7 @@ fn items_response(
     let state = state.clone();
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let selection = parse_selection(&state, c, &params, &[])?;
-    let out_crs = crs_param(&params, "crs")?;
+    let out_crs = output_crs(&params, c)?;
     let representation = super::negotiate_with(&req, &params, true)?;
     let bom = super::exports::bom_param(&params)?;
     let mut selected = c
@@ -709,9 +734,9 @@ pub async fn get_item(
 ) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
     params.only(&["f", "crs"])?;
-    let out_crs = crs_param(&params, "crs")?;
     let (cid, fid) = path.into_inner();
     let c = find(&state, &cid)?;
+    let out_crs = output_crs(&params, c)?;
     let f =
         c.get(&fid).ok_or_else(|| ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")))?;
     let base = base_url(&req, &state.settings);

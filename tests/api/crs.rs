@@ -252,6 +252,29 @@ fn collections_advertise_their_crs_list_and_storage_crs() {
 }
 
 #[test]
+fn a_crs_must_be_one_the_collection_lists_and_self_links_keep_it() {
+    // targets have no geometries and list no CRS: asking for one is a 400 (Part 2 /req/crs/crs-action).
+    let targets = app().get_json("/collections/targets");
+    assert!(targets.get("crs").is_none());
+    for path in
+        ["/collections/targets/items?crs=EPSG:4326", "/collections/targets/items/shenyang-gdp?crs=EPSG:4326"]
+    {
+        let p = app().get_problem(path, 400);
+        assert_eq!(p["parameter"], "crs", "{path}: {p}");
+    }
+    app().get_json("/collections/targets/items?crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+    // A feature's self link names the representation it came in.
+    let crs = "http://www.opengis.net/def/crs/EPSG/0/3857";
+    let doc = app().get_json(&format!("/collections/cities/items/210100?crs={}", urlencode(crs)));
+    let me = doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "self").unwrap()["href"]
+        .as_str()
+        .unwrap();
+    assert!(me.contains(&format!("crs={}", urlencode(crs))), "{me}");
+    let again = app().get_json(me);
+    assert_eq!(again["geometry"], doc["geometry"], "following self gives the same representation");
+}
+
+#[test]
 fn the_binary_resolves_epsg_codes_from_any_directory() {
     // No PROJ_DATA, no ~/.local/share/proj, run from the root directory: proj.db is inside the binary.
     let home = std::env::temp_dir().join(format!("planatlas-home-{}", std::process::id()));

@@ -273,6 +273,14 @@ fn tilejson_ogc_tiles_metadata_and_the_style_hold_together() {
         ctj["tiles"][0].as_str().unwrap().contains("/collections/counties/tiles/WebMercatorQuad/{z}/{y}/{x}")
     );
 
+    // Each tiled collection links to its tile sets (OGC API – Tiles /req/geodata-tilesets/desc-links).
+    for id in ["regions", "cities", "counties", "projects"] {
+        let c = app().get_json(&format!("/collections/{id}"));
+        let rel = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector";
+        let l =
+            c["links"].as_array().unwrap().iter().find(|l| l["rel"] == rel).unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(app().get_json(l["href"].as_str().unwrap())["tilesets"].as_array().unwrap().len(), 1);
+    }
     let sets = app().get_json("/collections/projects/tiles");
     assert_eq!(
         sets["tilesets"][0]["tileMatrixSetURI"],
