@@ -259,6 +259,13 @@ pub fn check_geojson_shape(value: &geojson::Value) -> Result<(), String> {
     }
 }
 
+/// A GeoJSON geometry as a geo geometry, its positions first checked by [`check_geojson_shape`] (geo would
+/// close an unclosed ring silently). Every reader of outside GeoJSON goes through here.
+pub fn geo_from_geojson(gj: geojson::Geometry) -> Result<Geometry<f64>, String> {
+    check_geojson_shape(&gj.value)?;
+    Geometry::try_from(gj).map_err(|e| format!("geometry cannot be read: {e}"))
+}
+
 /// A geometry from a GeoJSON value (a geometry, or a Feature's geometry) given in `crs` (GeoJSON order: x
 /// east, y north), as CRS84, checked to be non-empty and in longitude/latitude range. The error says what is
 /// wrong, for a 400.
@@ -272,8 +279,7 @@ pub fn geometry_from_geojson(value: &serde_json::Value, crs: crs::Crs) -> Result
             return Err("send one GeoJSON geometry or Feature, not a FeatureCollection".into());
         }
     };
-    check_geojson_shape(&g.value)?;
-    let g = Geometry::try_from(g).map_err(|e| format!("the geometry cannot be used: {e}"))?;
+    let g = geo_from_geojson(g)?;
     let g = if crs == crs::Crs::Crs84 {
         g
     } else {

@@ -71,12 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/collections/{collection_id}/search")
             .route(web::post().to(collections::post_search))
-            .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: req.method().to_string(),
-                    allowed: "POST, OPTIONS",
-                })
-            })),
+            .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
     get_resource(cfg, "/collections/{collection_id}/nearest", proximity::get_nearest);
@@ -86,22 +81,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(proximity::get_along))
             .route(web::head().to(proximity::get_along))
             .route(web::post().to(proximity::post_along))
-            .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: req.method().to_string(),
-                    allowed: "GET, HEAD, POST, OPTIONS",
-                })
-            })),
+            .default_service(not_allowed("GET, HEAD, POST, OPTIONS")),
     );
     cfg.service(
         web::resource("/collections/{collection_id}/intersecting")
             .route(web::post().to(proximity::post_intersecting))
-            .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: req.method().to_string(),
-                    allowed: "POST, OPTIONS",
-                })
-            })),
+            .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
@@ -119,6 +104,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/assets/{file:.*}", map::get_asset);
 }
 
+/// The default service of a resource: 405 naming the methods it takes.
+fn not_allowed(allowed: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { method: req.method().to_string(), allowed })
+    })
+}
+
 /// Registers a GET (and HEAD) resource that answers 405 to anything else.
 fn get_resource<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
 where
@@ -130,12 +122,7 @@ where
         web::resource(path)
             .route(web::get().to(handler.clone()))
             .route(web::head().to(handler))
-            .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: req.method().to_string(),
-                    allowed: "GET, HEAD, OPTIONS",
-                })
-            })),
+            .default_service(not_allowed("GET, HEAD, OPTIONS")),
     );
 }
 

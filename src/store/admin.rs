@@ -109,9 +109,7 @@ fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminU
             return Err(bad("a county needs `parent_adcode`".into()));
         }
         let gj = f.geometry.as_ref().ok_or_else(|| bad("no geometry".into()))?;
-        crate::geom::check_geojson_shape(&gj.value).map_err(&bad)?;
-        let geometry: Geometry<f64> =
-            Geometry::try_from(gj.clone()).map_err(|e| bad(format!("geometry cannot be read: {e}")))?;
+        let geometry = crate::geom::geo_from_geojson(gj.clone()).map_err(&bad)?;
         let geometry = match geometry {
             Geometry::Polygon(p) => MultiPolygon(vec![p]),
             Geometry::MultiPolygon(mp) => mp,

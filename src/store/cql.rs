@@ -226,29 +226,22 @@ impl Compiler<'_> {
             Expr::Property { property } => {
                 return err(format!("'{property}' is not a geometry; use the property 'geometry'"));
             }
-            Expr::Geometry(g) => match g {
-                cql2::Geometry::GeoJSON(gj) => {
-                    geom::check_geojson_shape(&gj.value)
-                        .map_err(|e| CqlError(format!("geometry literal: {e}")))?;
-                    Geometry::try_from(gj)
-                        .map_err(|e| CqlError(format!("cannot read the geometry literal: {e}")))?
-                }
-                cql2::Geometry::Wkt(wkt) => {
-                    // Through GeoJSON, which keeps every position as written, so an unclosed or degenerate
-                    // ring is refused rather than silently closed.
-                    use geozero::ToJson;
-                    let json = geozero::wkt::Wkt(wkt.as_str())
-                        .to_json()
-                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?;
-                    let gj: geojson::Geometry = json
-                        .parse()
-                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?;
-                    geom::check_geojson_shape(&gj.value)
-                        .map_err(|e| CqlError(format!("geometry literal {wkt}: {e}")))?;
-                    Geometry::try_from(gj)
-                        .map_err(|e| CqlError(format!("cannot read the geometry literal {wkt}: {e}")))?
-                }
-            },
+            Expr::Geometry(g) => {
+                let (gj, text) = match g {
+                    cql2::Geometry::GeoJSON(gj) => (gj, String::new()),
+                    cql2::Geometry::Wkt(wkt) => {
+                        // Through GeoJSON, which keeps every position as written, so an unclosed or degenerate
+                        // ring is refused rather than silently closed.
+                        use geozero::ToJson;
+                        let unreadable = |e: &dyn std::fmt::Display| {
+                            CqlError(format!("cannot read the geometry literal {wkt}: {e}"))
+                        };
+                        let json = geozero::wkt::Wkt(wkt.as_str()).to_json().map_err(|e| unreadable(&e))?;
+                        (json.parse::<geojson::Geometry>().map_err(|e| unreadable(&e))?, format!(" {wkt}"))
+                    }
+                };
+                geom::geo_from_geojson(gj).map_err(|e| CqlError(format!("geometry literal{text}: {e}")))?
+            }
             Expr::BBox { bbox } => {
                 let n: Vec<f64> = bbox
                     .into_iter()

@@ -189,8 +189,7 @@ pub fn read_projects(
         }
         check_targets(&props).map_err(&bad)?;
         let gj = f.geometry.ok_or_else(|| bad("no geometry".into()))?;
-        crate::geom::check_geojson_shape(&gj.value).map_err(&bad)?;
-        let geometry = Geometry::try_from(gj).map_err(|e| bad(format!("geometry cannot be read: {e}")))?;
+        let geometry = crate::geom::geo_from_geojson(gj).map_err(&bad)?;
         match &geometry {
             Geometry::Point(_)
             | Geometry::LineString(_)

@@ -290,9 +290,7 @@ impl TileSource {
         }
         (!bytes.is_empty()).then_some(bytes)
     }
-}
 
-impl TileSource {
     /// The label points of tile `id`: `kind` (region, city, county), `id`, `name_zh`, `name_en`; `None` when
     /// the tile has none.
     fn label_layer(
