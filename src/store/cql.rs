@@ -77,7 +77,7 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Cmp(String, Scalar, Scalar),
-    Like(Scalar, String),
+    Like(Scalar, LikePattern),
     Between(Scalar, Scalar, Scalar),
     In(Scalar, Vec<Scalar>),
     IsNull(Scalar),
@@ -85,6 +85,201 @@ enum Node {
     DWithin(GeomArg, GeomArg, f64),
     Array(String, ArrArg, ArrArg),
     Const(bool),
+}
+
+/// A LIKE pattern compiled once into a regular expression. The `regex` crate matches in time linear in the
+/// text (no backtracking), so no pattern of `%` and `_` can make one comparison slow.
+#[derive(Debug, Clone)]
+pub struct LikePattern {
+    pattern: String,
+    re: regex::Regex,
+}
+
+impl PartialEq for LikePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl LikePattern {
+    /// Compiles SQL LIKE: `%` any run, `_` one character, `\` escapes the next character.
+    pub fn new(pattern: &str) -> Result<Self, CqlError> {
+        let mut re = String::with_capacity(pattern.len() * 2 + 8);
+        re.push_str("\\A(?s:");
+        let mut chars = pattern.chars();
+        let mut buf = [0u8; 4];
+        while let Some(c) = chars.next() {
+            match c {
+                '%' => re.push_str(".*"),
+                '_' => re.push('.'),
+                '\\' => match chars.next() {
+                    Some(lit) => re.push_str(&regex::escape(lit.encode_utf8(&mut buf))),
+                    None => re.push_str("\\\\"),
+                },
+                c => re.push_str(&regex::escape(c.encode_utf8(&mut buf))),
+            }
+        }
+        re.push_str(")\\z");
+        let re = regex::RegexBuilder::new(&re)
+            .size_limit(1 << 20)
+            .dfa_size_limit(1 << 20)
+            .build()
+            .map_err(|e| CqlError(format!("LIKE pattern '{pattern}' is too complex: {e}")))?;
+        Ok(Self { pattern: pattern.to_owned(), re })
+    }
+
+    /// Whether `text` matches the whole pattern.
+    pub fn matches(&self, text: &str) -> bool {
+        self.re.is_match(text)
+    }
+}
+
+/// Limits on a filter's size, checked before it is parsed, so no filter can exhaust a thread's stack or take
+/// time out of proportion to its length. Stated in `--help` and `api/openapi.yaml`.
+pub mod limits {
+    /// Deepest nesting of parentheses and `NOT`s (cql2-text) or of operations (cql2-json).
+    pub const MAX_DEPTH: usize = 64;
+    /// Most logical and arithmetic operators (`AND`, `OR`, `NOT`, `+`, …) in one filter.
+    pub const MAX_OPERATORS: usize = 1_000;
+    /// Most values in one `IN` list or array literal.
+    pub const MAX_LIST: usize = 10_000;
+}
+
+/// Checks a cql2-text filter against [`limits`] without parsing it: a linear scan that skips quoted strings
+/// and counts nesting (each `(` and each `NOT` opens a level; a `)` closes the parentheses and the `NOT`s
+/// opened inside them) and operators.
+fn check_text_limits(raw: &str) -> Result<(), CqlError> {
+    let bytes = raw.as_bytes();
+    // The NOT levels open at each parenthesis depth.
+    let mut nots: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    let mut commas: Vec<usize> = vec![0];
+    let mut i = 0;
+    let too_deep = || {
+        err(format!(
+            "the filter is nested more than {} levels deep (parentheses and NOT), over the limit; simplify it",
+            limits::MAX_DEPTH
+        ))
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'\'' | b'"' => {
+                // A quoted string or identifier; '' inside a string is an escaped quote.
+                i += 1;
+                while i < bytes.len() {
+                    if bytes[i] == b && bytes.get(i + 1) == Some(&b) {
+                        i += 2;
+                    } else if bytes[i] == b {
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'(' | b'[' => {
+                depth += 1;
+                nots.push(0);
+                commas.push(0);
+                if depth + nots.iter().sum::<usize>() > limits::MAX_DEPTH {
+                    return too_deep();
+                }
+            }
+            b')' | b']' if nots.len() > 1 => {
+                nots.pop();
+                commas.pop();
+                depth -= 1;
+            }
+            b',' => {
+                if let Some(n) = commas.last_mut() {
+                    *n += 1;
+                    if *n >= limits::MAX_LIST {
+                        return err(format!(
+                            "a list in the filter has more than {} values, over the limit",
+                            limits::MAX_LIST
+                        ));
+                    }
+                }
+            }
+            b'+' | b'*' | b'/' | b'%' | b'^' => operators += 1,
+            b if b.is_ascii_alphabetic() => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let word = &raw[start..i];
+                if word.eq_ignore_ascii_case("not") {
+                    operators += 1;
+                    if let Some(n) = nots.last_mut() {
+                        *n += 1;
+                    }
+                    if depth + nots.iter().sum::<usize>() > limits::MAX_DEPTH {
+                        return too_deep();
+                    }
+                } else if word.eq_ignore_ascii_case("and") || word.eq_ignore_ascii_case("or") {
+                    operators += 1;
+                }
+                if operators > limits::MAX_OPERATORS {
+                    return err(format!(
+                        "the filter has more than {} operators (AND, OR, NOT, arithmetic), over the limit; split it",
+                        limits::MAX_OPERATORS
+                    ));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if operators > limits::MAX_OPERATORS {
+            return err(format!(
+                "the filter has more than {} operators (AND, OR, NOT, arithmetic), over the limit; split it",
+                limits::MAX_OPERATORS
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Checks a parsed expression against [`limits`] without recursion: nesting of operations (an AND or OR
+/// directly inside the same operator does not count, as it is the same list), operators and list sizes.
+fn check_expr_limits(expr: &Expr) -> Result<(), CqlError> {
+    let mut stack: Vec<(&Expr, usize, Option<&str>)> = vec![(expr, 0, None)];
+    let mut operators = 0usize;
+    while let Some((e, depth, parent)) = stack.pop() {
+        match e {
+            Expr::Operation { op, args } => {
+                let same = matches!(op.as_str(), "and" | "or") && parent == Some(op.as_str());
+                let depth = if same { depth } else { depth + 1 };
+                if depth > limits::MAX_DEPTH {
+                    return err(format!(
+                        "the filter is nested more than {} operations deep, over the limit; simplify it",
+                        limits::MAX_DEPTH
+                    ));
+                }
+                operators += 1;
+                if operators > limits::MAX_OPERATORS * 10 {
+                    return err(format!(
+                        "the filter has more than {} operations, over the limit; split it",
+                        limits::MAX_OPERATORS * 10
+                    ));
+                }
+                stack.extend(args.iter().map(|a| (&**a, depth, Some(op.as_str()))));
+            }
+            Expr::Array(items) => {
+                if items.len() > limits::MAX_LIST {
+                    return err(format!(
+                        "a list in the filter has {} values; the limit is {}",
+                        items.len(),
+                        limits::MAX_LIST
+                    ));
+                }
+                stack.extend(items.iter().map(|a| (&**a, depth + 1, None)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A checked, compiled CQL2 filter.
@@ -100,6 +295,9 @@ pub struct CqlFilter {
 
 /// Parses a filter in `lang`, with literal geometries in `crs`, and checks it against the collection.
 pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> Result<CqlFilter, CqlError> {
+    if lang == FilterLang::Text {
+        check_text_limits(raw)?;
+    }
     let expr: Expr = match lang {
         FilterLang::Text => cql2::parse_text(raw)
             .map_err(|e| CqlError(format!("syntax error: {}", describe_text_error(&e))))?,
@@ -112,6 +310,7 @@ pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> 
 
 /// Checks and compiles an already parsed expression (e.g. from a POSTed JSON body).
 pub fn from_expr(expr: Expr, crs: Crs, collection: &Collection) -> Result<CqlFilter, CqlError> {
+    check_expr_limits(&expr)?;
     let json =
         expr.to_value().map_err(|e| CqlError(format!("cannot represent the filter as cql2-json: {e}")))?;
     let compiler = Compiler { collection, crs };
@@ -321,9 +520,11 @@ impl Compiler<'_> {
                     ));
                 }
                 match self.scalar(next()?)? {
-                    Scalar::Str(p) => Ok(Node::Like(a, p)),
+                    Scalar::Str(p) => Ok(Node::Like(a, LikePattern::new(&p)?)),
                     Scalar::CaseI(inner) => match *inner {
-                        Scalar::Str(p) => Ok(Node::Like(Scalar::CaseI(Box::new(a)), p.to_lowercase())),
+                        Scalar::Str(p) => {
+                            Ok(Node::Like(Scalar::CaseI(Box::new(a)), LikePattern::new(&p.to_lowercase())?))
+                        }
                         other => err(format!(
                             "wrong types: a LIKE pattern must be a string literal, got {}",
                             describe(&other)
@@ -549,22 +750,6 @@ fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
     }
 }
 
-/// SQL LIKE: `%` any run, `_` one character, `\` escapes.
-fn like(text: &str, pattern: &str) -> bool {
-    fn go(t: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(&t[i..], rest)),
-            Some(('_', rest)) => !t.is_empty() && go(&t[1..], rest),
-            Some(('\\', rest)) if !rest.is_empty() => t.first() == Some(&rest[0]) && go(&t[1..], &rest[1..]),
-            Some((c, rest)) => t.first() == Some(c) && go(&t[1..], rest),
-        }
-    }
-    let t: Vec<char> = text.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    go(&t, &p)
-}
-
 fn geometry_of<'a>(arg: &'a GeomArg, f: &'a Feature) -> Option<&'a Geometry<f64>> {
     match arg {
         GeomArg::Feature => f.geometry.as_ref(),
@@ -621,7 +806,7 @@ fn eval(node: &Node, f: &Feature) -> Option<bool> {
             })
         }
         Node::Like(a, pattern) => match eval_scalar(a, f) {
-            Val::Str(s) => Some(like(&s, pattern)),
+            Val::Str(s) => Some(pattern.matches(&s)),
             _ => None,
         },
         Node::Between(a, lo, hi) => {
@@ -682,7 +867,52 @@ impl CqlFilter {
 
 #[cfg(test)]
 mod tests {
-    use super::like;
+    use super::{LikePattern, check_text_limits, limits};
+    use proptest::prelude::*;
+
+    fn like(text: &str, pattern: &str) -> bool {
+        LikePattern::new(pattern).expect("pattern compiles").matches(text)
+    }
+
+    /// The reference: SQL LIKE by dynamic programming over (text position, pattern position), O(n·m).
+    fn like_reference(text: &str, pattern: &str) -> bool {
+        // Tokens: Some(c) a literal, None for '_', and '%' as a separate marker.
+        #[derive(Clone, Copy, PartialEq)]
+        enum T {
+            Lit(char),
+            One,
+            Any,
+        }
+        let mut toks = Vec::new();
+        let mut it = pattern.chars();
+        while let Some(c) = it.next() {
+            toks.push(match c {
+                '%' => T::Any,
+                '_' => T::One,
+                '\\' => T::Lit(it.next().unwrap_or('\\')),
+                c => T::Lit(c),
+            });
+        }
+        let t: Vec<char> = text.chars().collect();
+        // m[j]: pattern prefix of length j matches the text prefix seen so far.
+        let mut m = vec![false; toks.len() + 1];
+        m[0] = true;
+        for j in 0..toks.len() {
+            m[j + 1] = m[j] && toks[j] == T::Any;
+        }
+        for &c in &t {
+            let mut next = vec![false; toks.len() + 1];
+            for j in 0..toks.len() {
+                next[j + 1] = match toks[j] {
+                    T::Any => next[j] || m[j + 1],
+                    T::One => m[j],
+                    T::Lit(l) => m[j] && l == c,
+                };
+            }
+            m = next;
+        }
+        m[toks.len()]
+    }
 
     #[test]
     fn like_handles_wildcards_and_chinese() {
@@ -690,5 +920,49 @@ mod tests {
         assert!(like("沈白高铁", "沈_高铁"));
         assert!(!like("沈白高铁", "沈_铁"));
         assert!(like("100%", "100\\%"));
+        assert!(!like("1000", "100\\%"));
+        assert!(like("a.b", "a.b"));
+        assert!(!like("axb", "a.b"), "regex metacharacters are literals");
+        assert!(like("line1\nline2", "line1%"), "% spans newlines");
+        assert!(like("(x)[y]{z}*+?^$|", "(x)[y]{z}*+?^$|"));
+    }
+
+    #[test]
+    fn like_is_linear_on_the_backtracking_worst_case() {
+        // The pattern from the issue: exponential for a backtracking matcher, one pass for a DFA.
+        let text =
+            "Shenyang Taoxian International Airport second runway and terminal T3 expansion".repeat(40);
+        let pattern = format!("{}~", "%_".repeat(200));
+        assert!(!like(&text, &pattern));
+        assert!(like(&format!("{text}~"), &pattern));
+    }
+
+    proptest! {
+        #[test]
+        fn like_agrees_with_the_reference(
+            text in "[ab%_\\\\机]{0,12}",
+            pattern in "[ab%_\\\\机]{0,8}",
+        ) {
+            prop_assert_eq!(like(&text, &pattern), like_reference(&text, &pattern), "{:?} LIKE {:?}", text, pattern);
+        }
+    }
+
+    #[test]
+    fn text_limits_count_nesting_and_operators() {
+        let nested = |n: usize| format!("{}category='airport'{}", "NOT (".repeat(n), ")".repeat(n));
+        assert!(check_text_limits(&nested(10)).is_ok());
+        let e = check_text_limits(&nested(600)).expect_err("600 levels are refused");
+        assert!(e.0.contains("nested more than 64"), "{e}");
+        // Quoted parentheses and words do not count.
+        let quoted = format!("name_zh = '{}' OR name_en LIKE '%not and or%'", "(".repeat(500));
+        assert!(check_text_limits(&quoted).is_ok());
+        // Many flat ORs: operators, not depth.
+        let ors = vec!["sections=1"; 2000].join(" OR ");
+        assert!(check_text_limits(&ors).expect_err("too many").0.contains("operators"));
+        let list = format!("category IN ({})", vec!["'a'"; limits::MAX_LIST + 1].join(","));
+        assert!(check_text_limits(&list).expect_err("too long").0.contains("values"));
+        // A closing parenthesis also closes the NOTs opened inside it.
+        let many_not = vec!["(NOT sections=1)"; 200].join(" AND ");
+        assert!(check_text_limits(&many_not).is_ok());
     }
 }
