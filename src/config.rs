@@ -14,9 +14,25 @@ use crate::store::DataSource;
 ///
 /// Serves the plan's four regions, its 14 cities and 100 counties, and the plan's projects, with proximity
 /// and "which region is this place in" queries, to web maps, planners and GIS tools (QGIS, GDAL, ArcGIS).
+/// What `--help` says about the limits every request is held to.
+const LIMITS_HELP: &str = "Limits on every request:\n  \
+    - CQL2 filters: nesting at most 64 levels deep (each parenthesis and NOT in cql2-text, each operation in \
+    cql2-json), at most 1000 operators (AND, OR, NOT, arithmetic), at most 10000 values in one IN list; over a \
+    limit is a 400 naming it. LIKE is matched in time linear in the text.\n  \
+    - Filtering, sorting, distances and tile encoding run on the compute threads (--compute-threads) and stop \
+    with 503 when --request-timeout is spent; /health keeps answering meanwhile.\n  \
+    - Query strings over --max-query-bytes are 414; bodies over --max-body-bytes are 413.\n  \
+    - Links use --base-url, else the Host header; Forwarded/X-Forwarded-* only from --trusted-proxy peers.";
+
 /// With no subcommand it runs `serve`.
 #[derive(Debug, Parser)]
-#[command(name = "planatlas", version, args_conflicts_with_subcommands = true, max_term_width = 110)]
+#[command(
+    name = "planatlas",
+    version,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 110,
+    after_long_help = LIMITS_HELP
+)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
@@ -170,9 +186,33 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_CONCURRENT_EXPENSIVE", default_value_t = 4, value_name = "N")]
     pub max_concurrent_expensive: usize,
 
-    /// Worker threads (default: one per CPU core).
+    /// Worker threads (default: one per CPU core). They only parse requests and write answers: filtering,
+    /// sorting, distances, tiles and exports run on the compute threads, so `/health` answers while they work.
     #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Compute threads: at most this many requests filter, sort, measure, encode tiles or write exports at once
+    /// (default: one per CPU core). Each checks the request's deadline (`--request-timeout`) as it goes and stops
+    /// with 503 when it is spent; a request arriving when all are busy and the queue is full gets 503 at once.
+    #[arg(long, env = "PLANATLAS_COMPUTE_THREADS", value_name = "N")]
+    pub compute_threads: Option<usize>,
+
+    /// Addresses of reverse proxies (CIDR, repeat the flag or separate with commas, e.g. `127.0.0.1/32`) whose
+    /// `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` headers are believed when writing links. From any
+    /// other peer those headers are ignored and links use the `Host` header (or `--base-url`), so nobody can make
+    /// the service write links to another host.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PLANATLAS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Seconds to finish requests in flight after SIGTERM or SIGINT; then the process exits whatever is still
+    /// running.
+    #[arg(long, env = "PLANATLAS_SHUTDOWN_TIMEOUT", default_value_t = 10, value_name = "SECONDS")]
+    pub shutdown_timeout: u64,
 }
 
 /// Validated server settings.
@@ -198,6 +238,12 @@ pub struct Settings {
     pub request_timeout_secs: f64,
     /// Expensive requests at once.
     pub max_concurrent_expensive: usize,
+    /// Compute threads (see [`crate::compute`]).
+    pub compute_threads: usize,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds to drain requests after a stop signal.
+    pub shutdown_timeout_secs: u64,
     /// Raster base map tile URL template, if any.
     pub basemap_url: Option<String>,
     /// Its attribution.
@@ -218,6 +264,9 @@ impl Settings {
             max_query_bytes: 8192,
             request_timeout_secs: 30.0,
             max_concurrent_expensive: 4,
+            compute_threads: 2,
+            trusted_proxies: Vec::new(),
+            shutdown_timeout_secs: 10,
             basemap_url: None,
             basemap_attribution: None,
         }
@@ -247,6 +296,9 @@ impl TryFrom<&ServeArgs> for Settings {
         if a.max_concurrent_expensive == 0 {
             return Err("--max-concurrent-expensive must be at least 1".into());
         }
+        if a.compute_threads == Some(0) {
+            return Err("--compute-threads must be at least 1".into());
+        }
         if a.workers == Some(0) {
             return Err("--workers must be at least 1".into());
         }
@@ -275,6 +327,11 @@ impl TryFrom<&ServeArgs> for Settings {
             max_query_bytes: a.max_query_bytes,
             request_timeout_secs: a.request_timeout,
             max_concurrent_expensive: a.max_concurrent_expensive,
+            compute_threads: a
+                .compute_threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+            trusted_proxies: a.trusted_proxies.clone(),
+            shutdown_timeout_secs: a.shutdown_timeout,
             basemap_url: a.basemap_url.clone(),
             basemap_attribution: a.basemap_attribution.clone(),
         })

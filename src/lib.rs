@@ -12,6 +12,7 @@
 //!   RFC 7807 problems.
 //! - [`config`], [`startup`], [`telemetry`]: command line, server assembly, logging.
 
+pub mod compute;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -20,5 +21,6 @@ pub mod geom;
 pub mod ops;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -19,7 +19,7 @@ use prometheus::{
 use tracing_actix_web::RequestId;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The metrics registry and the instruments the middleware feeds.
 pub struct Metrics {

@@ -12,7 +12,8 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::ops;
-use crate::routes::{self, AppState};
+use crate::routes;
+use crate::state::AppState;
 use crate::store::Catalog;
 
 /// Headers a browser script may read from our responses.
@@ -23,6 +24,7 @@ const EXPOSED_HEADERS: [&str; 6] =
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    shutdown_timeout: u64,
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -57,6 +59,7 @@ impl Application {
         })?;
         let address = listener.local_addr()?;
         let workers = settings.workers;
+        let shutdown_timeout = settings.shutdown_timeout_secs;
         let origins = settings.cors_origins.clone();
         let state = web::Data::new(AppState::new(catalog, settings));
         let mut server = HttpServer::new(move || {
@@ -72,12 +75,14 @@ impl Application {
                 .wrap(from_fn(ops::record_metrics))
                 .wrap(cors(&origins))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(shutdown_timeout)
+        // Signals are handled in `run`, which also makes sure the process ends within the timeout.
+        .disable_signals();
         if let Some(n) = workers {
             server = server.workers(n);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server })
+        Ok(Self { address, server, shutdown_timeout })
     }
 
     /// The address the server is bound to (with the real port when 0 was asked).
@@ -90,8 +95,45 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until stopped (SIGINT/SIGTERM stop it gracefully, finishing requests in flight).
+    /// Runs until stopped. SIGINT or SIGTERM stop it gracefully: no new connections, requests in flight get the
+    /// shutdown timeout to finish, and then the process exits whatever is still running (a watchdog thread
+    /// ends it a second after the timeout should anything hang).
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let timeout = self.shutdown_timeout;
+        actix_web::rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!(timeout_s = timeout, "stop signal: finishing requests in flight, then exiting");
+            let watchdog = std::thread::Builder::new().name("planatlas-shutdown".into()).spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(timeout + 1));
+                tracing::warn!("requests still running after the shutdown timeout; exiting now");
+                std::process::exit(0);
+            });
+            if let Err(e) = watchdog {
+                tracing::error!(error = %e, "cannot start the shutdown watchdog");
+            }
+            handle.stop(true).await;
+        });
         self.server.await
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
+            }
+            _ => {
+                let _ = actix_web::rt::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = actix_web::rt::signal::ctrl_c().await;
     }
 }

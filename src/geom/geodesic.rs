@@ -301,10 +301,17 @@ pub fn geometry_distance_m(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
     if a.intersects(b) {
         return 0.0;
     }
-    let from_a =
-        vertices(a).into_iter().map(|c| point_geometry_distance_m(c, b)).fold(f64::INFINITY, f64::min);
-    let from_b =
-        vertices(b).into_iter().map(|c| point_geometry_distance_m(c, a)).fold(f64::INFINITY, f64::min);
+    // Stops early when the request's time budget is spent (the answer is then discarded).
+    let from_a = vertices(a)
+        .into_iter()
+        .take_while(|_| !crate::compute::spent())
+        .map(|c| point_geometry_distance_m(c, b))
+        .fold(f64::INFINITY, f64::min);
+    let from_b = vertices(b)
+        .into_iter()
+        .take_while(|_| !crate::compute::spent())
+        .map(|c| point_geometry_distance_m(c, a))
+        .fold(f64::INFINITY, f64::min);
     from_a.min(from_b)
 }
 

@@ -5,16 +5,17 @@ use std::fmt::Write;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use super::html::{Cell, Page as HtmlPage, Span, Style};
 use super::{
-    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, Representation, State, base_url, html, link,
-    negotiate, respond, respond_json, respond_json_stamped,
+    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, Representation, State, base_url, link, negotiate,
+    respond, respond_json, respond_json_stamped,
 };
 use crate::domain::{Bbox, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::{self, crs::Crs};
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::cql::{self, FilterLang};
-use crate::store::{Area, Collection, Feature, Filter, ItemsQuery, ParamKind, SortKey};
+use crate::store::{Area, Catalog, Collection, Feature, Filter, ItemsQuery, ParamKind, SortKey};
 
 /// The OGC URI of CRS84 (longitude, latitude on WGS84).
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -84,30 +85,34 @@ pub async fn get_collections(req: HttpRequest, state: State) -> ApiResult<HttpRe
     match format {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let mut body =
-                String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
-            for c in state.catalog.collections() {
-                let _ = write!(
-                    body,
-                    "<tr><td><a href=\"{base}/collections/{id}?f=html\">{title}</a><br><code>{id}</code></td><td>\
-                     <a href=\"{base}/collections/{id}/items?f=html\">{n}</a></td><td>{d}</td></tr>",
-                    id = c.id(),
-                    title = html::escape(c.meta.title),
-                    n = c.features().len(),
-                    d = html::escape(&c.meta.description),
-                );
-            }
-            body.push_str("</table>");
+            let rows = state
+                .catalog
+                .collections()
+                .iter()
+                .map(|c| {
+                    let id = c.id();
+                    vec![
+                        Cell::spans(vec![
+                            Span::link(c.meta.title, format!("{base}/collections/{id}?f=html"))
+                                .styled(Style::Break),
+                            Span::text(id).styled(Style::Code),
+                        ]),
+                        Span::link(
+                            c.features().len().to_string(),
+                            format!("{base}/collections/{id}/items?f=html"),
+                        )
+                        .into(),
+                        Cell::text(c.meta.description.clone()),
+                    ]
+                })
+                .collect();
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Collections", format!("{base}/collections?f=html")),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page("Collections", &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let page = HtmlPage::new("Collections", &crumbs, BOUNDARY_ATTRIBUTION)
+                .table(&["Collection", "Features", "Description"], rows);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -126,47 +131,44 @@ pub async fn get_collection(
     match negotiate(&req, &params)? {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let mut body = format!(
-                "<p>{}</p><p><a href=\"{base}/collections/{id}/items?f=html\">Browse the {n} items</a></p>",
-                html::escape(&c.meta.description),
-                id = c.id(),
-                n = c.features().len()
-            );
-            if let Some(e) = c.extent() {
-                let _ = write!(
-                    body,
-                    "<p>Extent (CRS84): {:.4}, {:.4} – {:.4}, {:.4}</p>",
-                    e.min().x,
-                    e.min().y,
-                    e.max().x,
-                    e.max().y
-                );
-            }
-            body.push_str(
-                "<h2>Queryable properties</h2><table><tr><th>Name</th><th>Type</th><th>Meaning</th></tr>",
-            );
-            for q in &c.meta.queryables {
-                let _ = write!(
-                    body,
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    q.name,
-                    q.kind.json_type(),
-                    html::escape(q.description)
-                );
-            }
-            body.push_str("</table><h2>Links</h2>");
-            body.push_str(&html::links(doc["links"].as_array().map_or(&[][..], Vec::as_slice)));
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Collections", format!("{base}/collections?f=html")),
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page(c.meta.title, &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let mut page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(c.meta.description.clone())
+                .paragraph(vec![Span::link(
+                    format!("Browse the {} items", c.features().len()),
+                    format!("{base}/collections/{}/items?f=html", c.id()),
+                )]);
+            if let Some(e) = c.extent() {
+                page = page.text(format!(
+                    "Extent (CRS84): {:.4}, {:.4} – {:.4}, {:.4}",
+                    e.min().x,
+                    e.min().y,
+                    e.max().x,
+                    e.max().y
+                ));
+            }
+            let rows = c
+                .meta
+                .queryables
+                .iter()
+                .map(|q| {
+                    vec![
+                        Span::text(q.name).styled(Style::Code).into(),
+                        Cell::text(q.kind.json_type()),
+                        Cell::text(q.description),
+                    ]
+                })
+                .collect();
+            let page = page
+                .heading("Queryable properties")
+                .table(&["Name", "Type", "Meaning"], rows)
+                .heading("Links")
+                .links(doc["links"].as_array().map_or(&[][..], Vec::as_slice));
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -203,10 +205,10 @@ pub struct Selection {
 
 impl Selection {
     /// A predicate over feature indexes: the property filters and the area.
-    pub fn keeper<'a>(&'a self, state: &'a State, c: &'a Collection) -> impl Fn(usize) -> bool + 'a {
+    pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(usize) -> bool + 'a {
         move |i| {
             self.query.matches_properties(c.feature(i))
-                && self.area.as_ref().is_none_or(|a| state.catalog.in_area(c, i, a))
+                && self.area.as_ref().is_none_or(|a| catalog.in_area(c, i, a))
         }
     }
 }
@@ -528,7 +530,7 @@ fn urlencode(s: &str) -> String {
 /// `GET /collections/{collectionId}/items`.
 pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
-    items_response(&req, &state, &path, &params)
+    items_response(&req, &state, &path, &params).await
 }
 
 /// `POST /collections/{collectionId}/search`: the items request with its parameters in a JSON body, so a
@@ -574,11 +576,11 @@ pub async fn post_search(
         pairs.push((k, text));
     }
     let params = QueryParams::from_pairs(pairs);
-    items_response(&req, &state, &path, &params)
+    items_response(&req, &state, &path, &params).await
 }
 
 /// The items answer for already parsed parameters (from the query string or a search body).
-fn items_response(
+async fn items_response(
     req: &HttpRequest,
     state: &State,
     id: &str,
@@ -592,9 +594,17 @@ fn items_response(
     let out_crs = output_crs(&params, c)?;
     let representation = super::negotiate_with(&req, &params, true)?;
     let bom = super::exports::bom_param(&params)?;
-    let mut selected = c
-        .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| state.catalog.in_area(c, i, a)));
-    c.sort(&mut selected, &selection.sort);
+    let id = c.id().to_owned();
+    let (selection, selected) = super::compute(&state, move |st| {
+        let c =
+            st.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
+        let mut selected = c.select(&selection.query, |i| {
+            selection.area.as_ref().is_none_or(|a| st.catalog.in_area(c, i, a))
+        });
+        c.sort(&mut selected, &selection.sort);
+        Ok((selection, selected))
+    })
+    .await?;
     let format = match representation {
         Representation::Page(f) => f,
         Representation::File(export) => {
@@ -681,47 +691,39 @@ fn items_response(
             Ok(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs))
         }
         Format::Html => {
-            let mut body = format!(
-                "<p>{matched} matched; showing {} from offset {}.</p><table><tr><th>id</th><th>名称</th><th>Name</th></tr>",
-                on_page.len(),
-                page.offset
-            );
-            for &i in &on_page {
-                let f = c.feature(i);
-                let _ = write!(
-                    body,
-                    "<tr><td><a href=\"{items_href}/{}?f=html\">{}</a></td><td>{}</td><td>{}</td></tr>",
-                    urlencode(&f.id),
-                    html::escape(&f.id),
-                    html::escape(f.str_prop("name_zh").unwrap_or("")),
-                    html::escape(f.str_prop("name_en").unwrap_or(""))
-                );
-            }
-            body.push_str("</table><p>");
+            let rows = on_page
+                .iter()
+                .map(|&i| {
+                    let f = c.feature(i);
+                    vec![
+                        Span::link(f.id.clone(), format!("{items_href}/{}?f=html", urlencode(&f.id))).into(),
+                        Cell::text(f.str_prop("name_zh").unwrap_or("")),
+                        Cell::text(f.str_prop("name_en").unwrap_or("")),
+                    ]
+                })
+                .collect();
+            let mut paging = Vec::new();
             for l in &links {
                 let rel = l["rel"].as_str().unwrap_or("");
                 if rel == "next" || rel == "prev" || rel == "alternate" {
-                    let _ = write!(
-                        body,
-                        "<a href=\"{}\">{}</a> ",
-                        html::escape(l["href"].as_str().unwrap_or("")),
-                        html::escape(l["title"].as_str().unwrap_or(rel))
-                    );
+                    paging.push(Span::link(
+                        l["title"].as_str().unwrap_or(rel),
+                        l["href"].as_str().unwrap_or(""),
+                    ));
+                    paging.push(Span::text(" "));
                 }
             }
-            body.push_str("</p>");
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Collections", format!("{base}/collections?f=html")),
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
                 ("Items", format!("{items_href}?f=html")),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page(c.meta.title, &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let html_page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(format!("{matched} matched; showing {} from offset {}.", on_page.len(), page.offset))
+                .table(&["id", "名称", "Name"], rows)
+                .paragraph(paging);
+            Ok(respond(&req, HTML, html_page.render()?, Caching::Data))
         }
     }
 }
@@ -747,19 +749,11 @@ pub async fn get_item(
         )),
         Format::Html => {
             let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
-            let mut body = String::from("<table>");
-            let _ = write!(body, "<tr><th>id</th><td>{}</td></tr>", html::escape(&f.id));
+            let mut rows = vec![("id".to_owned(), Cell::text(f.id.clone()))];
             if let Some(g) = &f.geometry {
-                let _ = write!(
-                    body,
-                    "<tr><th>geometry</th><td>{}</td></tr>",
-                    crate::store::admin::geometry_type(g)
-                );
+                rows.push(("geometry".to_owned(), Cell::text(crate::store::admin::geometry_type(g))));
             }
-            for (k, v) in &f.properties {
-                let _ = write!(body, "<tr><th>{}</th><td>{}</td></tr>", html::escape(k), html::value(v));
-            }
-            let _ = write!(body, "</table><p><a href=\"?f=json\">GeoJSON</a></p>");
+            rows.extend(f.properties.iter().map(|(k, v)| (k.clone(), Cell::value(v.clone()))));
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Collections", format!("{base}/collections?f=html")),
@@ -767,7 +761,10 @@ pub async fn get_item(
                 ("Items", format!("{base}/collections/{}/items?f=html", c.id())),
                 (title.as_str(), format!("{base}/collections/{}/items/{}?f=html", c.id(), urlencode(&f.id))),
             ];
-            Ok(respond(&req, HTML, html::page(&title, &crumbs, &body, BOUNDARY_ATTRIBUTION), Caching::Data))
+            let page = HtmlPage::new(title.as_str(), &crumbs, BOUNDARY_ATTRIBUTION)
+                .key_values(rows)
+                .paragraph(vec![Span::link("GeoJSON", "?f=json")]);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -812,12 +809,8 @@ pub async fn get_queryables(
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
                 ("Queryables", format!("{base}/collections/{}/queryables?f=html", c.id())),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page("Queryables", &crumbs, &html::value(&doc["properties"]), BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let page = HtmlPage::new("Queryables", &crumbs, BOUNDARY_ATTRIBUTION).value(&doc["properties"]);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }

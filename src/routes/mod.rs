@@ -13,8 +13,6 @@ pub(crate) mod proximity;
 mod reports;
 mod tiles;
 
-use std::sync::Arc;
-
 use actix_web::http::{Method, header};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -23,28 +21,8 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::export::ExportFormat;
-use crate::store::Catalog;
-use crate::store::tiles::TileSource;
 
-/// What every handler can reach.
-pub struct AppState {
-    /// The loaded data.
-    pub catalog: Arc<Catalog>,
-    /// Server settings (base URL, limits).
-    pub settings: Settings,
-    /// Vector tiles, simplified per zoom on first use and cached.
-    pub tiles: TileSource,
-    /// Slots for expensive requests (see [`crate::ops::take_slot`]).
-    pub expensive: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    /// The state for a loaded catalog and settings.
-    pub fn new(catalog: Arc<Catalog>, settings: Settings) -> Self {
-        let expensive = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_expensive));
-        Self { catalog, settings, tiles: TileSource::new(), expensive }
-    }
-}
+pub use crate::state::AppState;
 
 /// `application/geo+json`.
 pub const GEO_JSON: &str = "application/geo+json";
@@ -291,13 +269,42 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
     })
 }
 
-/// The base URL for links: the configured one, or the request's scheme and host.
+/// The base URL for links: `--base-url` when set; otherwise the request's own scheme and `Host` header.
+/// `Forwarded` and `X-Forwarded-Host`/`-Proto` are believed only from a `--trusted-proxy` peer, so no client can
+/// make the service write links (and the map page's script URLs) to another host. A `Host` that is not a
+/// plain host name or address (with an optional port) is ignored for the server's own address.
 pub fn base_url(req: &HttpRequest, settings: &Settings) -> String {
     if let Some(base) = &settings.base_url {
         return base.clone();
     }
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    let config = req.app_config();
+    let from_proxy = req.peer_addr().is_some_and(|peer| {
+        let ip = peer.ip().to_canonical();
+        settings.trusted_proxies.iter().any(|net| net.contains(&ip))
+    });
+    let (scheme, host) = if from_proxy {
+        let info = req.connection_info();
+        (info.scheme().to_owned(), info.host().to_owned())
+    } else {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+            .unwrap_or_default();
+        ((if config.secure() { "https" } else { "http" }).to_owned(), host)
+    };
+    let scheme = if scheme == "https" { "https" } else { "http" };
+    let host = if plain_host(&host) { host } else { config.host().to_owned() };
+    format!("{scheme}://{host}")
+}
+
+/// A host name, IPv4 or bracketed IPv6 address, with an optional port: nothing a link could be bent with.
+fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
 }
 
 /// A link object.
@@ -403,3 +410,14 @@ pub fn respond_json_stamped(
 
 /// The app state, for handlers.
 pub type State = web::Data<AppState>;
+
+/// Runs work that grows with the input (filtering, sorting, distances, tiles) on the compute pool, within the
+/// request's time budget: 503 when the budget is spent or the pool is full (see [`crate::compute`]).
+pub async fn compute<T: Send + 'static>(
+    state: &State,
+    f: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let shared = state.clone().into_inner();
+    let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
+    state.compute.run(budget, move || f(&shared)).await
+}

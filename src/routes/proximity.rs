@@ -3,8 +3,6 @@
 //! Every answer comes from the collection's R-tree (a conservative box around the query) refined with exact
 //! geodesic distances on WGS84 to the nearest point of each geometry.
 
-use std::fmt::Write;
-
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -15,8 +13,9 @@ use serde_json::{Value, json};
 use super::collections::{
     PageOut, Selection, crs_param, feature_out, find, parse_selection, with_content_crs,
 };
+use super::html::{Cell, Page as HtmlPage, Span};
 use super::{
-    Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, html, link, negotiate, respond,
+    Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, link, negotiate, respond,
     respond_json_stamped,
 };
 use crate::domain::Page;
@@ -138,31 +137,35 @@ fn shape(
             Ok(with_content_crs(respond_json_stamped(req, GEO_JSON, &doc), out_crs))
         }
         Format::Html => {
-            let mut body = format!(
-                "<p>{} matched, {} shown. Distances are geodesic on WGS84 to the nearest point of each geometry.</p>\
-                 <table><tr><th>Distance (m)</th><th>id</th><th>名称</th><th>Name</th></tr>",
-                ranked.matched,
-                ranked.rows.len()
-            );
-            for &(i, d) in &ranked.rows {
-                let f = c.feature(i);
-                let d = d.map_or_else(String::new, |d| format!("{d:.1}"));
-                let _ = write!(
-                    body,
-                    "<tr><td>{d}</td><td><a href=\"{base}/collections/{}/items/{}?f=html\">{}</a></td><td>{}</td><td>{}</td></tr>",
-                    c.id(),
-                    html::escape(&f.id),
-                    html::escape(&f.id),
-                    html::escape(f.str_prop("name_zh").unwrap_or("")),
-                    html::escape(f.str_prop("name_en").unwrap_or(""))
-                );
-            }
-            body.push_str("</table>");
+            let rows = ranked
+                .rows
+                .iter()
+                .map(|&(i, d)| {
+                    let f = c.feature(i);
+                    vec![
+                        Cell::text(d.map_or_else(String::new, |d| format!("{d:.1}"))),
+                        Span::link(
+                            f.id.clone(),
+                            format!("{base}/collections/{}/items/{}?f=html", c.id(), f.id),
+                        )
+                        .into(),
+                        Cell::text(f.str_prop("name_zh").unwrap_or("")),
+                        Cell::text(f.str_prop("name_en").unwrap_or("")),
+                    ]
+                })
+                .collect();
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
             ];
-            Ok(respond(req, HTML, html::page(endpoint, &crumbs, &body, BOUNDARY_ATTRIBUTION), Caching::Data))
+            let page = HtmlPage::new(endpoint, &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(format!(
+                    "{} matched, {} shown. Distances are geodesic on WGS84 to the nearest point of each geometry.",
+                    ranked.matched,
+                    ranked.rows.len()
+                ))
+                .table(&["Distance (m)", "id", "名称", "Name"], rows);
+            Ok(respond(req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -174,6 +177,11 @@ fn page_of(rows: Vec<(usize, Option<f64>)>, page: Page) -> Ranked {
 
 fn with_distance(rows: Vec<(usize, f64)>) -> Vec<(usize, Option<f64>)> {
     rows.into_iter().map(|(i, d)| (i, Some(d))).collect()
+}
+
+/// The collection `id` of the state, inside a compute job.
+fn collection_of<'a>(st: &'a crate::state::AppState, id: &str) -> ApiResult<&'a Collection> {
+    st.catalog.collection(id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))
 }
 
 /// `GET /collections/{id}/nearest?lon=..&lat=..&k=..[&max-distance=..]`.
@@ -201,8 +209,13 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let keep = selection.keeper(&state, c);
-    let rows = c.nearest(p, k, max_distance, &keep);
+    let id = c.id().to_owned();
+    let (selection, rows) = super::compute(&state, move |st| {
+        let c = collection_of(st, &id)?;
+        let rows = c.nearest(p, k, max_distance, selection.keeper(&st.catalog, c));
+        Ok((selection, rows))
+    })
+    .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "k": k, "maxDistance_m": max_distance});
     let ranked = Ranked { matched: rows.len(), rows: with_distance(rows) };
     shape(&req, &state, c, &ranked, None, &params, "nearest", &echo, None, selection.properties.as_deref())
@@ -224,7 +237,13 @@ pub async fn get_within_distance(
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&state, c));
+    let id = c.id().to_owned();
+    let (selection, rows) = super::compute(&state, move |st| {
+        let c = collection_of(st, &id)?;
+        let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&st.catalog, c));
+        Ok((selection, rows))
+    })
+    .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "distance_m": radius});
     shape(
         &req,
@@ -264,8 +283,16 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let self_id = (c.id() == "projects").then(|| c.index_of(pid)).flatten();
-    let keep = selection.keeper(&state, c);
-    let rows = c.along(&line, radius, |i| Some(i) != self_id && keep(i));
+    let id = c.id().to_owned();
+    let (selection, rows) = super::compute(&state, move |st| {
+        let c = collection_of(st, &id)?;
+        let rows = {
+            let keep = selection.keeper(&st.catalog, c);
+            c.along(&line, radius, |i| Some(i) != self_id && keep(i))
+        };
+        Ok((selection, rows))
+    })
+    .await?;
     let echo = json!({"project": pid, "distance_m": radius});
     shape(
         &req,
@@ -313,8 +340,19 @@ pub async fn read_json_body(req: &HttpRequest, mut payload: web::Payload, limit:
 
 /// The request body's geometry as CRS84, or a 400 naming the body.
 pub fn body_geometry(body: &Value, crs: Crs) -> ApiResult<Geometry<f64>> {
-    crate::geom::geometry_from_geojson(body, crs).map_err(|e| ApiError::param("body", e))
+    let g = crate::geom::geometry_from_geojson(body, crs).map_err(|e| ApiError::param("body", e))?;
+    let n = geo::CoordsIter::coords_count(&g);
+    if n > MAX_BODY_VERTICES {
+        return Err(ApiError::param(
+            "body",
+            format!("the geometry has {n} positions; the limit is {MAX_BODY_VERTICES} (simplify it first)"),
+        ));
+    }
+    Ok(g)
 }
+
+/// Most positions in a posted geometry: distances cost positions × the feature's positions.
+pub const MAX_BODY_VERTICES: usize = 20_000;
 
 /// `POST /collections/{id}/along?distance=..` with a GeoJSON line (or any geometry) as the body.
 pub async fn post_along(
@@ -334,7 +372,13 @@ pub async fn post_along(
     let _slot = crate::ops::take_slot(&state)?;
     let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
-    let rows = c.along(&line, radius, selection.keeper(&state, c));
+    let id = c.id().to_owned();
+    let (selection, rows) = super::compute(&state, move |st| {
+        let c = collection_of(st, &id)?;
+        let rows = c.along(&line, radius, selection.keeper(&st.catalog, c));
+        Ok((selection, rows))
+    })
+    .await?;
     let echo = json!({"distance_m": radius});
     shape(
         &req,
@@ -368,9 +412,14 @@ pub async fn post_intersecting(
     let _slot = crate::ops::take_slot(&state)?;
     let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
-    let keep = selection.keeper(&state, c);
-    let rows: Vec<(usize, Option<f64>)> =
-        c.intersecting(&area, keep).into_iter().map(|i| (i, None)).collect();
+    let id = c.id().to_owned();
+    let (selection, rows) = super::compute(&state, move |st| {
+        let c = collection_of(st, &id)?;
+        let rows: Vec<(usize, Option<f64>)> =
+            c.intersecting(&area, selection.keeper(&st.catalog, c)).into_iter().map(|i| (i, None)).collect();
+        Ok((selection, rows))
+    })
+    .await?;
     shape(
         &req,
         &state,

@@ -97,13 +97,15 @@ pub async fn get_tile(
     let id = tile_id(&z, &x, &y)?;
     let crs = tile_crs(&params)?;
     let filter = filter_param(&params, state.catalog.projects())?;
-    let catalog = &state.catalog;
-    let projects = catalog.projects();
-    let keep = |layer: &str, i: usize| {
-        layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
-    };
-    let cache_key = filter.is_none().then_some("all");
-    let bytes = state.tiles.tile(catalog, &COMBINED, id, crs, &keep, cache_key);
+    let bytes = super::compute(&state, move |st| {
+        let projects = st.catalog.projects();
+        let keep = |layer: &str, i: usize| {
+            layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
+        };
+        let cache_key = filter.is_none().then_some("all");
+        Ok(st.tiles.tile(&st.catalog, &COMBINED, id, crs, &keep, cache_key))
+    })
+    .await?;
     Ok(answer_tile(&req, bytes))
 }
 
@@ -139,9 +141,16 @@ pub async fn get_collection_tile(
     let crs = tile_crs(&params)?;
     let c = find(&state, &cid)?;
     let filter = filter_param(&params, c)?;
-    let keep = |_: &str, i: usize| filter.as_ref().is_none_or(|f| f.matches(c.feature(i)));
-    let cache_key = filter.is_none().then_some("all");
-    let bytes = state.tiles.tile(&state.catalog, &[layer], id, crs, &keep, cache_key);
+    let bytes = super::compute(&state, move |st| {
+        let c = st
+            .catalog
+            .collection(&cid)
+            .ok_or_else(|| ApiError::NotFound(format!("no collection '{cid}'")))?;
+        let keep = |_: &str, i: usize| filter.as_ref().is_none_or(|f| f.matches(c.feature(i)));
+        let cache_key = filter.is_none().then_some("all");
+        Ok(st.tiles.tile(&st.catalog, &[layer], id, crs, &keep, cache_key))
+    })
+    .await?;
     Ok(answer_tile(&req, bytes))
 }
 

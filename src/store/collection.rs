@@ -336,6 +336,7 @@ impl Collection {
         let Some(rect) = geom::bounding_rect(geometry) else { return Vec::new() };
         self.bbox_candidates(&rect)
             .into_iter()
+            .take_while(|_| !crate::compute::spent())
             .filter(|&i| {
                 keep(i) && self.features[i].geometry.as_ref().is_some_and(|g| g.intersects(geometry))
             })
@@ -360,6 +361,7 @@ impl Collection {
         let mut out: Vec<(usize, f64)> = self
             .bbox_candidates(&search)
             .into_iter()
+            .take_while(|_| !crate::compute::spent())
             .filter(|&i| {
                 // Skip the search box's corners: the lower bound already puts them beyond the radius.
                 bounds.as_ref().is_none_or(|lb| {
@@ -404,6 +406,7 @@ impl Collection {
         candidates.dedup();
         let mut out: Vec<(usize, f64)> = candidates
             .into_iter()
+            .take_while(|_| !crate::compute::spent())
             .filter(|&i| keep(i))
             .filter_map(|i| {
                 let g = self.features[i].geometry.as_ref()?;
@@ -452,6 +455,9 @@ impl Collection {
             }
             // Measure exactly, in order of the lower bound, only what could still enter the best k.
             while let Some(&Candidate { bound, index: i, refined }) = pending.peek() {
+                if crate::compute::spent() {
+                    return best;
+                }
                 let kth = if best.len() == k { best[k - 1].1 } else { f64::INFINITY };
                 if bound > kth.min(limit) {
                     break;

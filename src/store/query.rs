@@ -142,6 +142,7 @@ impl Collection {
         let poly = query.bbox.map(geo::Rect::to_polygon);
         candidates
             .into_iter()
+            .take_while(|_| !crate::compute::spent())
             .filter(|&i| {
                 let f = self.feature(i);
                 poly.as_ref().is_none_or(|p| f.geometry.as_ref().is_some_and(|g| g.intersects(p)))

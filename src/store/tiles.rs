@@ -265,6 +265,10 @@ impl TileSource {
             };
             let mut tags = TagsBuilder::new();
             for i in collection.bbox_candidates(&search) {
+                if crate::compute::spent() {
+                    // Out of time: the answer is discarded, and a partial tile must not be cached.
+                    return None;
+                }
                 if !keep(name, i) {
                     continue;
                 }
