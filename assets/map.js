@@ -3,7 +3,9 @@
 import * as maplibregl from './maplibre-gl/maplibre-gl.mjs';
 
 const cfg = window.PLANATLAS;
-const base = cfg.base;
+// The service's root, from this page's own address (the page is {root}/map), so every request stays on
+// the host and path the page came from.
+const base = new URL('.', document.baseURI).href.replace(/\/$/, '');
 const crsQuery = cfg.crs ? `crs=${encodeURIComponent(cfg.crs)}` : '';
 const coordCrs = cfg.crs ? `&coord-crs=${encodeURIComponent(cfg.crs)}` : '';
 

@@ -1,12 +1,55 @@
 //! Plain server-rendered HTML pages a person can browse: lists with links and property tables. No script and
 //! nothing loaded from elsewhere.
+//!
+//! Handlers describe a page as data ([`Page`] with [`Block`]s of [`Span`]s); the templates in
+//! `routes/templates/` turn it into HTML through `minijinja`, which escapes every value by default. No handler
+//! writes markup.
 
-use std::fmt::Write;
+use std::sync::LazyLock;
 
+use minijinja::Environment;
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::{ApiError, ApiResult};
+
+const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC',sans-serif;margin:0;color:#1d2733}\
+header{background:#24476b;color:#fff;padding:.6em 1.2em}header a{color:#fff}main{padding:1em 1.2em;max-width:72em}\
+nav.crumbs{font-size:.9em;margin-bottom:1em}table{border-collapse:collapse;margin:.5em 0}\
+td,th{border:1px solid #ccd;padding:.25em .5em;vertical-align:top;text-align:left}th{background:#eef2f6}\
+code{background:#f3f3f3;padding:0 .2em}.muted{color:#667}footer{font-size:.8em;color:#667;padding:1em 1.2em}";
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // Escapes as minijinja does (`&`, `<`, `>`, `"`, `'`), but leaves `/` alone so links read as written, and
+    // writes booleans as JSON does.
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == minijinja::AutoEscape::None || value.is_safe() {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        if value.is_undefined() || value.is_none() {
+            return Ok(());
+        }
+        let text = match value.as_str() {
+            Some(s) => s.to_owned(),
+            None if value.kind() == minijinja::value::ValueKind::Bool => value.is_true().to_string(),
+            None => value.to_string(),
+        };
+        out.write_str(&escape(&text)).map_err(minijinja::Error::from)
+    });
+    // `.html` names turn on HTML escaping of every `{{ }}` (minijinja's default auto-escape callback).
+    for (name, source) in
+        [("page.html", include_str!("templates/page.html")), ("map.html", include_str!("templates/map.html"))]
+    {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "a built-in template does not compile");
+        }
+    }
+    env
+});
+
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -21,81 +64,274 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC',sans-serif;margin:0;color:#1d2733}\
-header{background:#24476b;color:#fff;padding:.6em 1.2em}header a{color:#fff}main{padding:1em 1.2em;max-width:72em}\
-nav.crumbs{font-size:.9em;margin-bottom:1em}table{border-collapse:collapse;margin:.5em 0}\
-td,th{border:1px solid #ccd;padding:.25em .5em;vertical-align:top;text-align:left}th{background:#eef2f6}\
-code{background:#f3f3f3;padding:0 .2em}.muted{color:#667}footer{font-size:.8em;color:#667;padding:1em 1.2em}";
-
-/// A whole page: title, breadcrumbs (label, href) and body HTML (already escaped).
-pub fn page(title: &str, crumbs: &[(&str, String)], body: &str, footer: &str) -> String {
-    let mut nav = String::new();
-    for (i, (label, href)) in crumbs.iter().enumerate() {
-        if i > 0 {
-            nav.push_str(" › ");
-        }
-        let _ = write!(nav, "<a href=\"{}\">{}</a>", escape(href), escape(label));
-    }
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width,initial-scale=1\"><title>{t} · planatlas</title><style>{STYLE}</style></head>\
-         <body><header><strong><a href=\"{root}\">planatlas</a></strong> · 辽宁“一圈一带两区” · {t}</header><main>\
-         <nav class=\"crumbs\">{nav}</nav><h1>{t}</h1>{body}</main><footer>{footer}</footer></body></html>",
-        t = escape(title),
-        root = escape(crumbs.first().map_or("/", |c| c.1.as_str())),
-        footer = escape(footer),
-    )
+/// Renders a built-in template with `context`.
+pub fn render(template: &str, context: &impl Serialize) -> ApiResult<String> {
+    TEMPLATES
+        .get_template(template)
+        .and_then(|t| t.render(context))
+        .map_err(|e| ApiError::Internal(format!("HTML template {template}: {e}")))
 }
 
-/// A value as HTML: strings escaped (links made clickable), arrays as lists, objects as nested tables.
-pub fn value(v: &Value) -> String {
-    match v {
-        Value::Null => "<span class=\"muted\">—</span>".to_owned(),
-        Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
-            format!("<a href=\"{0}\">{0}</a>", escape(s))
-        }
-        Value::String(s) => escape(s),
-        Value::Bool(_) | Value::Number(_) => escape(&v.to_string()),
-        Value::Array(items) if items.is_empty() => "<span class=\"muted\">(none)</span>".to_owned(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-            items.iter().map(value).collect::<Vec<_>>().join(", ")
-        }
-        Value::Array(items) => {
-            let mut s = String::from("<ol>");
-            for i in items {
-                let _ = write!(s, "<li>{}</li>", value(i));
-            }
-            s.push_str("</ol>");
-            s
-        }
-        Value::Object(map) => {
-            let mut s = String::from("<table>");
-            for (k, v) in map {
-                let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(k), value(v));
-            }
-            s.push_str("</table>");
-            s
-        }
+/// How a piece of text is shown.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Style {
+    /// Plain text.
+    #[default]
+    Plain,
+    /// `<code>`.
+    Code,
+    /// `<strong>`.
+    Strong,
+    /// Greyed out.
+    Muted,
+    /// Plain, followed by a line break.
+    Break,
+}
+
+/// A piece of text, optionally a link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Span {
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    href: Option<String>,
+    style: Style,
+}
+
+impl Span {
+    /// Plain text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { text: text.into(), href: None, style: Style::Plain }
+    }
+
+    /// A link.
+    pub fn link(text: impl Into<String>, href: impl Into<String>) -> Self {
+        Self { text: text.into(), href: Some(href.into()), style: Style::Plain }
+    }
+
+    /// The same text in another style.
+    #[must_use]
+    pub fn styled(mut self, style: Style) -> Self {
+        self.style = style;
+        self
     }
 }
 
-/// A list of links from JSON link objects.
-pub fn links(links: &[Value]) -> String {
-    let mut s = String::from("<ul>");
-    for l in links {
-        let href = l.get("href").and_then(Value::as_str).unwrap_or("");
-        let title = l.get("title").and_then(Value::as_str).unwrap_or(href);
-        let rel = l.get("rel").and_then(Value::as_str).unwrap_or("");
-        let ty = l.get("type").and_then(Value::as_str).unwrap_or("");
-        let _ = write!(
-            s,
-            "<li><a href=\"{}\">{}</a> <span class=\"muted\">({}; {})</span></li>",
-            escape(href),
-            escape(title),
-            escape(rel),
-            escape(ty)
-        );
+/// A table cell: text pieces, or a JSON value shown as nested lists and tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    spans: Vec<Span>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<Value>,
+}
+
+impl Cell {
+    /// A cell of text pieces.
+    pub fn spans(spans: Vec<Span>) -> Self {
+        Self { spans, value: None }
     }
-    s.push_str("</ul>");
-    s
+
+    /// A cell of plain text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::spans(vec![Span::text(text)])
+    }
+
+    /// A cell showing a JSON value.
+    pub fn value(value: Value) -> Self {
+        Self { spans: Vec::new(), value: Some(value) }
+    }
+}
+
+impl From<Span> for Cell {
+    fn from(s: Span) -> Self {
+        Self::spans(vec![s])
+    }
+}
+
+/// A row of a key–value table.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyValue {
+    key: String,
+    #[serde(flatten)]
+    cell: Cell,
+}
+
+/// A part of a page.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Block {
+    /// A paragraph.
+    Paragraph {
+        /// Its text.
+        spans: Vec<Span>,
+    },
+    /// A second-level heading.
+    Heading {
+        /// Its text.
+        text: String,
+    },
+    /// A bulleted list.
+    List {
+        /// The items.
+        items: Vec<Vec<Span>>,
+    },
+    /// A table with a header row.
+    Table {
+        /// Column headings.
+        head: Vec<String>,
+        /// Rows of cells.
+        rows: Vec<Vec<Cell>>,
+    },
+    /// A two-column table of names and values.
+    KeyValues {
+        /// The rows.
+        rows: Vec<KeyValue>,
+    },
+    /// A list of JSON link objects (`href`, `rel`, `type`, `title`).
+    Links {
+        /// The links.
+        links: Vec<Value>,
+    },
+    /// A JSON value as nested lists and tables (links made clickable).
+    Value {
+        /// The value.
+        value: Value,
+    },
+}
+
+/// A whole page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    title: String,
+    root: String,
+    crumbs: Vec<Crumb>,
+    blocks: Vec<Block>,
+    footer: String,
+    style: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Crumb {
+    label: String,
+    href: String,
+}
+
+impl Page {
+    /// A page titled `title` with breadcrumbs (label, href) and a footer line.
+    pub fn new(title: impl Into<String>, crumbs: &[(&str, String)], footer: &str) -> Self {
+        Self {
+            title: title.into(),
+            root: crumbs.first().map_or_else(|| "/".to_owned(), |c| c.1.clone()),
+            crumbs: crumbs.iter().map(|(l, h)| Crumb { label: (*l).to_owned(), href: h.clone() }).collect(),
+            blocks: Vec::new(),
+            footer: footer.to_owned(),
+            style: STYLE,
+        }
+    }
+
+    /// Adds a block.
+    #[must_use]
+    pub fn block(mut self, b: Block) -> Self {
+        self.blocks.push(b);
+        self
+    }
+
+    /// Adds a paragraph of pieces.
+    #[must_use]
+    pub fn paragraph(self, spans: Vec<Span>) -> Self {
+        self.block(Block::Paragraph { spans })
+    }
+
+    /// Adds a paragraph of plain text.
+    #[must_use]
+    pub fn text(self, text: impl Into<String>) -> Self {
+        self.paragraph(vec![Span::text(text)])
+    }
+
+    /// Adds a heading.
+    #[must_use]
+    pub fn heading(self, text: impl Into<String>) -> Self {
+        self.block(Block::Heading { text: text.into() })
+    }
+
+    /// Adds a table.
+    #[must_use]
+    pub fn table(self, head: &[&str], rows: Vec<Vec<Cell>>) -> Self {
+        self.block(Block::Table { head: head.iter().map(|h| (*h).to_owned()).collect(), rows })
+    }
+
+    /// Adds a key–value table.
+    #[must_use]
+    pub fn key_values(self, rows: impl IntoIterator<Item = (String, Cell)>) -> Self {
+        self.block(Block::KeyValues {
+            rows: rows.into_iter().map(|(key, cell)| KeyValue { key, cell }).collect(),
+        })
+    }
+
+    /// Adds a list of JSON link objects.
+    #[must_use]
+    pub fn links(self, links: &[Value]) -> Self {
+        self.block(Block::Links { links: links.to_vec() })
+    }
+
+    /// Adds a JSON value.
+    #[must_use]
+    pub fn value(self, value: &Value) -> Self {
+        self.block(Block::Value { value: value.clone() })
+    }
+
+    /// The page as HTML.
+    pub fn render(&self) -> ApiResult<String> {
+        render("page.html", self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_value_is_escaped() {
+        let evil = "<script>alert('x')</script>\"&";
+        let html = Page::new(evil, &[(evil, format!("/?q={evil}"))], evil)
+            .text(evil)
+            .paragraph(vec![Span::link(evil, format!("https://e/{evil}")).styled(Style::Code)])
+            .table(&[evil], vec![vec![Cell::text(evil), Cell::value(json!({ evil: [evil, {"k": evil}] }))]])
+            .links(&[json!({"href": evil, "rel": evil, "type": evil, "title": evil})])
+            .value(&json!([evil, null, "https://example.org/a?b=<c>"]))
+            .render()
+            .expect("renders");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("alert('x')"), "quotes are escaped too: {html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(html.contains("<a href=\"https://example.org/a?b=&lt;c&gt;\">"), "{html}");
+    }
+
+    #[test]
+    fn the_map_page_embeds_its_config_as_safe_json() {
+        let html = render(
+            "map.html",
+            &json!({"config": {"name": "</script><script>x()</script>"}, "attribution": "a&b"}),
+        )
+        .expect("renders");
+        assert!(!html.contains("</script><script>x()"), "{html}");
+        assert!(html.contains("a&amp;b"), "{html}");
+        assert!(html.contains("src=\"assets/map.js\""), "{html}");
+    }
+
+    #[test]
+    fn values_render_as_lists_and_tables() {
+        let html = Page::new("t", &[], "")
+            .value(&json!({"a": ["x", "y"], "b": [], "c": [{"d": 1}], "e": null, "f": true}))
+            .render()
+            .expect("renders");
+        assert!(html.contains("<tr><th>a</th><td>x, y</td></tr>"), "{html}");
+        assert!(html.contains("<span class=\"muted\">(none)</span>"), "{html}");
+        assert!(html.contains("<ol><li><table><tr><th>d</th><td>1</td></tr></table></li></ol>"), "{html}");
+        assert!(html.contains("<span class=\"muted\">—</span>"), "{html}");
+        assert!(html.contains("<td>true</td>"), "{html}");
+    }
 }

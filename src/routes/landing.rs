@@ -1,13 +1,13 @@
 //! The landing page, conformance declaration, the OpenAPI document and health.
 
-use std::fmt::Write;
 use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
+use super::html::{Block, Cell, Page, Span, Style};
 use super::{
-    Caching, Format, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond, respond_json,
+    Caching, Format, HTML, JSON, QueryParams, State, base_url, link, negotiate, respond, respond_json,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
@@ -123,27 +123,24 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
     match format {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let mut body = String::new();
-            let _ = write!(body, "<p>{}</p>", html::escape(doc["description"].as_str().unwrap_or_default()));
-            body.push_str("<h2>Collections</h2><ul>");
-            for c in catalog.collections() {
-                let _ = write!(
-                    body,
-                    "<li><a href=\"{base}/collections/{id}/items?f=html\">{title}</a> ({n} features)</li>",
-                    id = c.id(),
-                    title = html::escape(c.meta.title),
-                    n = c.features().len()
-                );
-            }
-            body.push_str("</ul><h2>Links</h2>");
-            body.push_str(&html::links(doc["links"].as_array().map_or(&[][..], Vec::as_slice)));
-            let page = html::page(
-                "Landing page",
-                &[("planatlas", format!("{base}/?f=html"))],
-                &body,
-                BOUNDARY_ATTRIBUTION,
-            );
-            Ok(respond(&req, HTML, page, Caching::Data))
+            let items = catalog
+                .collections()
+                .iter()
+                .map(|c| {
+                    vec![
+                        Span::link(c.meta.title, format!("{base}/collections/{}/items?f=html", c.id())),
+                        Span::text(format!(" ({} features)", c.features().len())),
+                    ]
+                })
+                .collect();
+            let page =
+                Page::new("Landing page", &[("planatlas", format!("{base}/?f=html"))], BOUNDARY_ATTRIBUTION)
+                    .text(doc["description"].as_str().unwrap_or_default())
+                    .heading("Collections")
+                    .block(Block::List { items })
+                    .heading("Links")
+                    .links(doc["links"].as_array().map_or(&[][..], Vec::as_slice));
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -157,21 +154,13 @@ pub async fn get_conformance(req: HttpRequest, state: State) -> ApiResult<HttpRe
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
             let base = base_url(&req, &state.settings);
-            let mut body = String::from("<ul>");
-            for c in CONFORMANCE {
-                let _ = write!(body, "<li><a href=\"{0}\">{0}</a></li>", html::escape(c));
-            }
-            body.push_str("</ul>");
+            let items = CONFORMANCE.iter().map(|c| vec![Span::link(*c, *c)]).collect();
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Conformance", format!("{base}/conformance?f=html")),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page("Conformance", &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let page = Page::new("Conformance", &crumbs, BOUNDARY_ATTRIBUTION).block(Block::List { items });
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }
@@ -188,10 +177,7 @@ pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
         Format::Json => Ok(respond_json(&req, "application/vnd.oai.openapi+json;version=3.0", doc)),
         Format::Html => {
             let base = base_url(&req, &state.settings);
-            let mut body = String::from(
-                "<p>The contract below is <a href=\"?f=yaml\">api/openapi.yaml</a> (also as <a href=\"?f=json\">JSON</a>).</p>\
-                 <table><tr><th>Method</th><th>Path</th><th>Summary</th></tr>",
-            );
+            let mut rows = Vec::new();
             if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
                 for (path, ops) in paths {
                     for (method, op) in ops.as_object().into_iter().flatten() {
@@ -199,24 +185,25 @@ pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
                             continue;
                         }
                         let summary = op.get("summary").and_then(Value::as_str).unwrap_or_default();
-                        let _ = write!(
-                            body,
-                            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                            method.to_uppercase(),
-                            html::escape(path),
-                            html::escape(summary)
-                        );
+                        rows.push(vec![
+                            Cell::text(method.to_uppercase()),
+                            Span::text(path.clone()).styled(Style::Code).into(),
+                            Cell::text(summary),
+                        ]);
                     }
                 }
             }
-            body.push_str("</table>");
             let crumbs = [("planatlas", format!("{base}/?f=html")), ("API", format!("{base}/api?f=html"))];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page("API definition", &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let page = Page::new("API definition", &crumbs, BOUNDARY_ATTRIBUTION)
+                .paragraph(vec![
+                    Span::text("The contract below is "),
+                    Span::link("api/openapi.yaml", "?f=yaml"),
+                    Span::text(" (also as "),
+                    Span::link("JSON", "?f=json"),
+                    Span::text(")."),
+                ])
+                .table(&["Method", "Path", "Summary"], rows);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }

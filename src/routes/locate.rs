@@ -1,13 +1,12 @@
 //! `GET /locate?lon=..&lat=..`: which county, city and regions contain a point.
 
-use std::fmt::Write;
-
 use actix_web::{HttpRequest, HttpResponse};
 use geo::Coord;
 use serde_json::{Value, json};
 
+use super::html::Page;
 use super::{
-    Caching, Format, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond, respond_json,
+    Caching, Format, HTML, JSON, QueryParams, State, base_url, link, negotiate, respond, respond_json,
 };
 use crate::error::ApiResult;
 use crate::store::Feature;
@@ -75,23 +74,23 @@ pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpRespons
     match format {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let mut body = format!("<p>Point {lon}, {lat} (CRS84 lon, lat)</p>");
-            if location.is_none() {
-                body.push_str("<p>Outside Liaoning: no county, city or region contains it.</p>");
-            } else {
-                let _ = write!(
-                    body,
-                    "<h2>County / city</h2>{}{}",
-                    html::value(&doc["county"]),
-                    html::value(&doc["city"])
-                );
-                let _ = write!(body, "<h2>Regions</h2>{}", html::value(&doc["regions"]));
-            }
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Locate", format!("{base}/locate?lon={lon}&lat={lat}&f=html")),
             ];
-            Ok(respond(&req, HTML, html::page("Locate", &crumbs, &body, BOUNDARY_ATTRIBUTION), Caching::Data))
+            let mut page = Page::new("Locate", &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(format!("Point {lon}, {lat} (CRS84 lon, lat)"));
+            if location.is_none() {
+                page = page.text("Outside Liaoning: no county, city or region contains it.");
+            } else {
+                page = page
+                    .heading("County / city")
+                    .value(&doc["county"])
+                    .value(&doc["city"])
+                    .heading("Regions")
+                    .value(&doc["regions"]);
+            }
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }

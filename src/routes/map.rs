@@ -168,9 +168,7 @@ pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs"])?;
     let crs = map_crs(&params)?;
-    let base = base_url(&req, &state.settings);
     let config = json!({
-        "base": base,
         "crs": if crs == Crs::Crs84 { Value::Null } else { json!(crs.short()) },
         "regions": REGION_COLOURS.iter().map(|(id, c)| {
             let name = state.catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).unwrap_or(id);
@@ -178,20 +176,7 @@ pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
         }).collect::<Vec<_>>(),
         "categories": CATEGORY_COLOURS.iter().map(|(id, c)| json!({"id": id, "colour": c})).collect::<Vec<_>>(),
     });
-    let page = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>planatlas · 辽宁“一圈一带两区”地图</title><link rel=\"icon\" href=\"data:,\">\
-         <link rel=\"stylesheet\" href=\"{base}/assets/maplibre-gl/maplibre-gl.css\"><link rel=\"stylesheet\" href=\"{base}/assets/map.css\"></head>\
-         <body><div id=\"map\"></div><aside id=\"panel\"><h1>辽宁“一圈一带两区”</h1>\
-         <input id=\"search\" type=\"search\" placeholder=\"搜索项目 / search projects\" autocomplete=\"off\"><ul id=\"results\"></ul>\
-         <h2>Regions 区域</h2><div id=\"regions\"></div><h2>Borders 边界</h2>\
-         <label><input type=\"checkbox\" data-layer=\"cities-border\" checked> 市界 cities</label>\
-         <label><input type=\"checkbox\" data-layer=\"counties-border\" checked> 县界 counties</label>\
-         <h2>Projects 项目</h2><div id=\"categories\"></div>\
-         <p class=\"note\">{attr}</p></aside>\
-         <script>window.PLANATLAS = {config};</script><script type=\"module\" src=\"{base}/assets/map.js\"></script></body></html>",
-        attr = html::escape(BOUNDARY_ATTRIBUTION),
-    );
+    let page = html::render("map.html", &json!({ "config": config, "attribution": BOUNDARY_ATTRIBUTION }))?;
     Ok(respond(&req, HTML, page, Caching::Data))
 }
 

@@ -1,13 +1,13 @@
 //! `GET /reports/consistency`: where the data and the plan disagree, with the explanation the data gives.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::html::{Cell, Page, Span, Style};
 use super::{
-    Caching, Format, HTML, JSON, QueryParams, State, base_url, html, link, negotiate, respond, respond_json,
+    Caching, Format, HTML, JSON, QueryParams, State, base_url, link, negotiate, respond, respond_json,
 };
 use crate::error::ApiResult;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
@@ -50,34 +50,35 @@ pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpRe
     match format {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let mut body = format!(
-                "<p>{} entries ({} without an explanation in the data).</p><table><tr><th>Check</th><th>Project</th>\
-                 <th>What disagrees</th><th>Explanation in the data</th></tr>",
-                entries.len(),
-                unexplained
-            );
-            for e in &entries {
-                let _ = write!(
-                    body,
-                    "<tr><td>{}</td><td><a href=\"{base}/collections/projects/items/{}?f=html\">{}</a></td><td>{}</td><td>{}</td></tr>",
-                    e.check,
-                    html::escape(&e.project_id),
-                    html::escape(&e.name_zh),
-                    html::escape(&e.detail),
-                    e.explanation.as_deref().map_or_else(|| "<strong>none</strong>".to_owned(), html::escape)
-                );
-            }
-            body.push_str("</table>");
+            let rows = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        Cell::text(e.check),
+                        Span::link(
+                            e.name_zh.clone(),
+                            format!("{base}/collections/projects/items/{}?f=html", e.project_id),
+                        )
+                        .into(),
+                        Cell::text(e.detail.clone()),
+                        match &e.explanation {
+                            Some(x) => Cell::text(x.clone()),
+                            None => Span::text("none").styled(Style::Strong).into(),
+                        },
+                    ]
+                })
+                .collect();
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),
                 ("Consistency report", format!("{base}/reports/consistency?f=html")),
             ];
-            Ok(respond(
-                &req,
-                HTML,
-                html::page("Consistency report", &crumbs, &body, BOUNDARY_ATTRIBUTION),
-                Caching::Data,
-            ))
+            let page = Page::new("Consistency report", &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(format!(
+                    "{} entries ({unexplained} without an explanation in the data).",
+                    entries.len()
+                ))
+                .table(&["Check", "Project", "What disagrees", "Explanation in the data"], rows);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
 }

@@ -317,7 +317,11 @@ fn tilejson_ogc_tiles_metadata_and_the_style_hold_together() {
 #[test]
 fn the_map_page_and_its_assets_come_from_the_binary() {
     let page = app().get("/map").text().unwrap();
-    assert!(page.contains("/assets/maplibre-gl/maplibre-gl.css") && page.contains("/assets/map.js"));
+    // By relative URL: the page is /map, so they resolve under the same root, whatever host served it.
+    assert!(
+        page.contains("href=\"assets/maplibre-gl/maplibre-gl.css\"")
+            && page.contains("src=\"assets/map.js\"")
+    );
     assert!(!page.contains("unpkg") && !page.contains("cdn"), "nothing from a CDN");
     for asset in [
         "/assets/maplibre-gl/maplibre-gl.mjs",
