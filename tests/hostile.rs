@@ -318,6 +318,27 @@ fn deep_and_wide_filters_get_an_answer_and_the_process_lives_on() {
         assert!([200, 204, 400, 414].contains(&status), "tile with {depth} NOTs: {status}");
         assert!(server.still_running(), "the server died at depth {depth}");
     }
+    // Found by the slow-input fuzz: malformed nesting made the cql2-text parser backtrack exponentially (each
+    // level doubled the work; 37 levels never finished). The parser's step limit bounds it.
+    for depth in [14, 20, 37, 60] {
+        let filter = format!(
+            "NOT (NOT ({}(sections + 0) * 5 > 2) AND (NOT (((()))){}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let t = Instant::now();
+        let (status, body) = post_json(
+            &app,
+            "/collections/counties/search",
+            &json!({"filter": filter, "filter-lang": "cql2-text"}).to_string(),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "malformed nesting {depth} deep took {:?}",
+            t.elapsed()
+        );
+    }
     // Within the limit, nesting works and means what it says.
     let doc = app.get_json(&format!("/collections/projects/items?filter={}", urlencode(&nested_not(20))));
     let direct = app.get_json("/collections/projects/items?category=airport");
@@ -631,7 +652,7 @@ fn generated_slow_inputs_are_answered_in_time_while_health_answers() {
         let (what, result) = match &case {
             Case::Get(path) => (format!("GET {path}"), app.client.get(app.url(path)).send()),
             Case::Post(path, body) => (
-                format!("POST {path} ({} bytes)", body.len()),
+                format!("POST {path} ({} bytes: {})", body.len(), body.chars().take(300).collect::<String>()),
                 app.client
                     .post(app.url(path))
                     .header("content-type", "application/json")

@@ -217,7 +217,7 @@ impl Selection {
 /// filters (`region`, `section`, `q`…) and an equality filter for every parameter naming a queryable.
 /// `reserved` are the endpoint's other parameters; anything else is a 400 naming it.
 pub fn parse_selection(
-    state: &State,
+    state: &crate::state::AppState,
     c: &Collection,
     params: &QueryParams,
     reserved: &[&str],
@@ -590,14 +590,16 @@ async fn items_response(
     let c = find(state, id)?;
     let state = state.clone();
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&state, c, &params, &[])?;
     let out_crs = output_crs(&params, c)?;
     let representation = super::negotiate_with(&req, &params, true)?;
     let bom = super::exports::bom_param(&params)?;
     let id = c.id().to_owned();
+    // Parsing the filter is work that grows with the input too: it runs on the compute pool with the rest.
+    let job_params = params.clone();
     let (selection, selected) = super::compute(&state, move |st| {
         let c =
             st.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
+        let selection = parse_selection(st, c, &job_params, &[])?;
         let mut selected = c.select(&selection.query, |i| {
             selection.area.as_ref().is_none_or(|a| st.catalog.in_area(c, i, a))
         });

@@ -143,6 +143,11 @@ pub mod limits {
     pub const MAX_OPERATORS: usize = 1_000;
     /// Most values in one `IN` list or array literal.
     pub const MAX_LIST: usize = 10_000;
+    /// Most steps (pest rule calls) the cql2-text parser may take on one filter. The grammar backtracks, and on
+    /// some malformed nestings exponentially (each level of parentheses before a syntax error doubled the
+    /// work); this bounds every parse to a fraction of a second whatever the input, and is far above what any
+    /// filter within the other limits needs (a 10 000-value `IN` list takes about a tenth of it).
+    pub const MAX_PARSE_STEPS: usize = 4_000_000;
 }
 
 /// Checks a cql2-text filter against [`limits`] without parsing it: a linear scan that skips quoted strings
@@ -297,6 +302,8 @@ pub struct CqlFilter {
 pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> Result<CqlFilter, CqlError> {
     if lang == FilterLang::Text {
         check_text_limits(raw)?;
+        // Process-wide in pest, captured by each parse: the same value every time.
+        pest::set_call_limit(std::num::NonZeroUsize::new(limits::MAX_PARSE_STEPS));
     }
     let expr: Expr = match lang {
         FilterLang::Text => cql2::parse_text(raw)
@@ -322,6 +329,10 @@ pub fn from_expr(expr: Expr, crs: Crs, collection: &Collection) -> Result<CqlFil
 /// The pest error of a cql2-text syntax error, with the line and column it points at.
 fn describe_text_error(e: &cql2::Error) -> String {
     match e {
+        cql2::Error::Pest(p) if p.variant.message().contains("limit reached") => format!(
+            "the filter is too complex to parse (over the limit of {} parser steps); simplify it",
+            limits::MAX_PARSE_STEPS
+        ),
         cql2::Error::Pest(p) => {
             let (line, col) = match p.line_col {
                 pest::error::LineColLocation::Pos(lc) | pest::error::LineColLocation::Span(lc, _) => lc,
@@ -945,6 +956,32 @@ mod tests {
         ) {
             prop_assert_eq!(like(&text, &pattern), like_reference(&text, &pattern), "{:?} LIKE {:?}", text, pattern);
         }
+    }
+
+    #[test]
+    fn the_parser_is_bounded_on_malformed_nesting_and_still_takes_big_valid_filters() {
+        let c = crate::store::Catalog::load(crate::store::DataSource::Embedded).expect("data loads");
+        let projects = c.projects();
+        let parse =
+            |f: &str| super::parse(f, super::FilterLang::Text, crate::geom::crs::Crs::Crs84, projects);
+        for depth in [10, 20, 40, 60] {
+            let bad =
+                format!("{}(sections + 0) * 5 > 2) AND (NOT (((())){}", "(".repeat(depth), ")".repeat(depth));
+            let t = std::time::Instant::now();
+            let e = parse(&bad).expect_err("malformed");
+            eprintln!("depth {depth}: {:?} {}", t.elapsed(), e.0);
+        }
+        let list: Vec<String> = (0..9_999).map(|i| format!("'v{i}'")).collect();
+        let t = std::time::Instant::now();
+        let big = format!("category IN ({}) OR {}", list.join(","), vec!["length_km > 1"; 900].join(" OR "));
+        if let Err(e) = parse(&big) {
+            panic!("a big filter within the limits parses: {e}");
+        }
+        eprintln!("big: {:?}", t.elapsed());
+        let nested = format!("{}length_km > 1{}", "(".repeat(60), ")".repeat(60));
+        assert!(parse(&nested).is_ok());
+        let nots = format!("{}length_km > 1{}", "NOT (".repeat(31), ")".repeat(31));
+        assert!(parse(&nots).is_ok());
     }
 
     #[test]
