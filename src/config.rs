@@ -46,12 +46,75 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load and validate the data, print what was loaded and how long it took, and exit (status 1 on a bad file).
     Check(DataArgs),
     /// Write a collection, or the whole plan, to a file GIS tools open: the same file the HTTP export serves
     /// (`/collections/{id}/items?f=..`, `/exports/planatlas.gpkg`).
     Export(ExportArgs),
+    /// Manage write tokens: `token add --name 沈阳市发展改革委 --scope city:210100` prints a new token once (only
+    /// its SHA-256 hash is stored); `token list`; `token revoke ID`.
+    Token(TokenArgs),
+}
+
+/// Options of `token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TokenAction,
+    /// The store the tokens live in.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Make a token and print it (once).
+    Add {
+        /// Who holds it: shown in every version it writes (e.g. 沈阳市发展改革委).
+        #[arg(long)]
+        name: String,
+        /// What it may change: `province` (everything), `region:<id>` (e.g. region:shenyang-metro) or
+        /// `city:<adcode>` (e.g. city:210100). A scoped token may create, change or delete only projects lying
+        /// in its area before and after the change.
+        #[arg(long)]
+        scope: String,
+    },
+    /// List the tokens (names, scopes, dates; never the tokens).
+    List,
+    /// Revoke a token by its number (from `token list`).
+    Revoke {
+        /// The token's number.
+        id: i64,
+    },
+}
+
+/// Where the durable store lives.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded store (SQLite, planatlas.sqlite): the projects, every version of them, and
+    /// the write tokens. Created and seeded from the shipped projects on first start. Default:
+    /// `$XDG_DATA_HOME/planatlas`, else `~/.local/share/planatlas`.
+    #[arg(long, env = "PLANATLAS_DATA_DIR", value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The data directory: the option, else the XDG data home, else `./planatlas-data`.
+    pub fn dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("planatlas");
+        }
+        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".local/share/planatlas"),
+            None => PathBuf::from("planatlas-data"),
+        }
+    }
 }
 
 /// Options of `export`.
@@ -132,6 +195,16 @@ pub struct ServeArgs {
     /// The data to serve.
     #[command(flatten)]
     pub data: DataArgs,
+
+    /// Where edits are kept.
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Refuse PUT, PATCH and DELETE without `If-Match` (428), for deployments where several planners edit one
+    /// project. Without it a write with no `If-Match` (QGIS and `OWSLib` send none) is accepted and the
+    /// overwritten version stays in the history.
+    #[arg(long, env = "PLANATLAS_REQUIRE_IF_MATCH")]
+    pub require_if_match: bool,
 
     /// Public base URL used in every link the service writes (e.g. `https://maps.example.org/planatlas`) when it
     /// runs behind a reverse proxy. Default: derived from each request's Host header and scheme.
@@ -244,6 +317,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Seconds to drain requests after a stop signal.
     pub shutdown_timeout_secs: u64,
+    /// PUT/PATCH/DELETE need `If-Match`.
+    pub require_if_match: bool,
     /// Raster base map tile URL template, if any.
     pub basemap_url: Option<String>,
     /// Its attribution.
@@ -267,6 +342,7 @@ impl Settings {
             compute_threads: 2,
             trusted_proxies: Vec::new(),
             shutdown_timeout_secs: 10,
+            require_if_match: false,
             basemap_url: None,
             basemap_attribution: None,
         }
@@ -332,6 +408,7 @@ impl TryFrom<&ServeArgs> for Settings {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
             trusted_proxies: a.trusted_proxies.clone(),
             shutdown_timeout_secs: a.shutdown_timeout,
+            require_if_match: a.require_if_match,
             basemap_url: a.basemap_url.clone(),
             basemap_attribution: a.basemap_attribution.clone(),
         })

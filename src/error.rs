@@ -60,6 +60,32 @@ pub enum ApiError {
     /// The request body has a media type the endpoint does not take (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No or an unknown bearer token (401, with `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource existed and was deleted (410); `latest` links to its last version.
+    #[error("{detail}")]
+    Gone {
+        /// What was deleted, and when.
+        detail: String,
+        /// The URL of its last version.
+        latest: String,
+    },
+    /// The id is already taken (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` does not match (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// `If-Match` is required and missing (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// The body is well-formed but breaks a rule of the data (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// Something failed inside the server (500); the cause is logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -83,6 +109,13 @@ impl ApiError {
             Self::TooManyRequests { .. } => "too-many-requests",
             Self::Unavailable { .. } => "unavailable",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::Gone { .. } => "gone",
+            Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed(_) => "precondition-failed",
+            Self::PreconditionRequired(_) => "precondition-required",
+            Self::Unprocessable(_) => "invalid-feature",
             Self::Internal(_) => "internal-error",
         }
     }
@@ -100,6 +133,13 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,6 +166,13 @@ impl ResponseError for ApiError {
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Self::MethodNotAllowed { allowed, .. } = self {
             builder.insert_header((header::ALLOW, *allowed));
+        }
+        if let Self::Unauthorized(_) = self {
+            builder.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"planatlas\""));
+        }
+        if let Self::Gone { latest, .. } = self {
+            body["links"] = json!([{ "href": latest, "rel": "latest-version" }]);
+            builder.insert_header((header::LINK, format!("<{latest}>; rel=\"latest-version\"")));
         }
         if let Self::TooManyRequests { retry_after_secs, .. } | Self::Unavailable { retry_after_secs, .. } =
             self

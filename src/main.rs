@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use planatlas::config::{Cli, Command, DataArgs, ExportArgs, ServeArgs, Settings};
+use planatlas::config::{Cli, Command, DataArgs, ExportArgs, ServeArgs, Settings, TokenAction, TokenArgs};
 use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
 use planatlas::startup::Application;
-use planatlas::store::Catalog;
+use planatlas::store::engine::Engine;
+use planatlas::store::{Catalog, DataSource};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,6 +19,84 @@ fn main() -> ExitCode {
         None => serve(&cli.serve),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Export(args)) => export(&args),
+        Some(Command::Token(args)) => token(&args),
+    }
+}
+
+#[expect(clippy::print_stdout, reason = "the token is printed once, to the terminal")]
+fn token(args: &TokenArgs) -> ExitCode {
+    let dir = args.store.dir();
+    let engine = match Engine::open(DataSource::Embedded, &dir) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("planatlas: cannot open the store in {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(store) = engine.store() else { return ExitCode::FAILURE };
+    match &args.action {
+        TokenAction::Add { name, scope } => {
+            let model = engine.model();
+            if let Err(e) = planatlas::auth::Scope::parse(scope, &model.catalog) {
+                eprintln!("planatlas: {e}");
+                return ExitCode::from(2);
+            }
+            let token = match planatlas::auth::new_token() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("planatlas: cannot read random bytes: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match store.add_token(name, scope, &planatlas::auth::hash(&token)) {
+                Ok(id) => {
+                    println!("{token}");
+                    eprintln!(
+                        "planatlas: token {id} for {name} (scope {scope}) added to {}; it is shown only now,                          only its SHA-256 hash is stored",
+                        store.path().display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("planatlas: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        TokenAction::List => match store.tokens() {
+            Ok(list) => {
+                println!("{:>4}  {:<24} {:<22} {:<25} revoked", "id", "name", "scope", "created");
+                for t in list {
+                    println!(
+                        "{:>4}  {:<24} {:<22} {:<25} {}",
+                        t.id,
+                        t.name,
+                        t.scope,
+                        t.created,
+                        t.revoked.as_deref().unwrap_or("-")
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("planatlas: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        TokenAction::Revoke { id } => match store.revoke_token(*id) {
+            Ok(true) => {
+                eprintln!("planatlas: token {id} revoked");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("planatlas: no live token {id} (see `planatlas token list`)");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("planatlas: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -116,18 +195,26 @@ fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let catalog = match load(&args.data) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let start = Instant::now();
+    let dir = args.store.dir();
+    let engine = match Engine::open(args.data.source(), &dir) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("planatlas: cannot load the data: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let model = engine.model();
     tracing::info!(
-        source = %catalog.source().describe(),
-        load_ms = format!("{:.1}", catalog.report().total_ms),
-        collections = ?catalog.collections().iter().map(|c| (c.id(), c.features().len())).collect::<Vec<_>>(),
+        source = %model.catalog.source().describe(),
+        revision = model.revision,
+        load_ms = format!("{:.1}", start.elapsed().as_secs_f64() * 1e3),
+        collections = ?model.catalog.collections().iter().map(|c| (c.id(), c.features().len())).collect::<Vec<_>>(),
         "data loaded"
     );
+    drop(model);
     let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings, Arc::new(catalog))?;
+        let app = Application::build(settings, Arc::new(engine))?;
         tracing::info!(address = %app.address(), "listening on http://{}", app.address());
         app.run().await
     });

@@ -98,13 +98,14 @@ impl Metrics {
     pub fn render(&self, state: &AppState) -> String {
         use std::sync::atomic::Ordering;
         let _guard = self.render_lock.lock();
+        let model = state.model();
         // The tile source counts on its own; bring the counters up to its figures.
-        for (counter, now) in [(&self.tile_hits, &state.tiles.hits), (&self.tile_misses, &state.tiles.misses)]
+        for (counter, now) in [(&self.tile_hits, &model.tiles.hits), (&self.tile_misses, &model.tiles.misses)]
         {
             let now = now.load(Ordering::Relaxed);
             counter.inc_by(now.saturating_sub(counter.get()));
         }
-        let (bytes, tiles) = state.tiles.cache_size();
+        let (bytes, tiles) = model.tiles.cache_size();
         self.tile_cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
         self.tile_cache_tiles.set(i64::try_from(tiles).unwrap_or(i64::MAX));
         let busy =

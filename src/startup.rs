@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::ops;
 use crate::routes;
 use crate::state::AppState;
-use crate::store::Catalog;
+use crate::store::engine::Engine;
 
 /// Headers a browser script may read from our responses.
 const EXPOSED_HEADERS: [&str; 6] =
@@ -53,7 +53,7 @@ fn cors(origins: &[String]) -> Cors {
 
 impl Application {
     /// Binds the listener and builds the server around an already loaded catalog.
-    pub fn build(settings: Settings, catalog: Arc<Catalog>) -> std::io::Result<Self> {
+    pub fn build(settings: Settings, engine: Arc<Engine>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.listen))
         })?;
@@ -61,7 +61,7 @@ impl Application {
         let workers = settings.workers;
         let shutdown_timeout = settings.shutdown_timeout_secs;
         let origins = settings.cors_origins.clone();
-        let state = web::Data::new(AppState::new(catalog, settings));
+        let state = web::Data::new(AppState::new(engine, settings));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -1,34 +1,39 @@
-//! What every handler and middleware can reach: the data, the settings, the tile cache and the pools.
+//! What every handler and middleware can reach: the store engine (with the current read model), the settings
+//! and the pools.
 
 use std::sync::Arc;
 
 use crate::compute::Compute;
 use crate::config::Settings;
-use crate::store::Catalog;
-use crate::store::tiles::TileSource;
+use crate::store::engine::{Engine, ReadModel};
 
 /// Jobs that may wait for a compute thread, per thread.
 const QUEUE_PER_THREAD: usize = 32;
 
 /// The application state.
 pub struct AppState {
-    /// The loaded data.
-    pub catalog: Arc<Catalog>,
+    /// The data: the current read model and the write path.
+    pub engine: Arc<Engine>,
     /// Server settings (base URL, limits).
     pub settings: Settings,
-    /// Vector tiles, simplified per zoom on first use and cached.
-    pub tiles: TileSource,
     /// Slots for expensive requests (see [`crate::ops::take_slot`]).
     pub expensive: Arc<tokio::sync::Semaphore>,
     /// Where filtering, sorting, distances and tile encoding run (see [`crate::compute`]).
     pub compute: Compute,
+    /// Failed token attempts per client address.
+    pub failures: crate::auth::Failures,
 }
 
 impl AppState {
-    /// The state for a loaded catalog and settings.
-    pub fn new(catalog: Arc<Catalog>, settings: Settings) -> Self {
+    /// The state for an engine and settings.
+    pub fn new(engine: Arc<Engine>, settings: Settings) -> Self {
         let expensive = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_expensive));
         let compute = Compute::new(settings.compute_threads, settings.compute_threads * QUEUE_PER_THREAD);
-        Self { catalog, settings, tiles: TileSource::new(), expensive, compute }
+        Self { engine, settings, expensive, compute, failures: crate::auth::Failures::default() }
+    }
+
+    /// The read model now; a handler holds it for its whole request.
+    pub fn model(&self) -> Arc<ReadModel> {
+        self.engine.model()
     }
 }

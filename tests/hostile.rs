@@ -7,6 +7,7 @@
 //! - filters nested 100…5 000 deep, deep cql2-json, 100 000-value IN lists and nested geometry collections get an
 //!   answer (200 or a 4xx naming the limit) from the real binary, which is still the same process afterwards;
 //! - SIGTERM during CPU-heavy requests ends the process within the shutdown timeout;
+//! - SIGKILL during concurrent writes loses no acknowledged write and leaves no partial one;
 //! - a slow-input fuzz: generated filters, boxes, CRSs, tiles and distances, each answered without a 5xx within a
 //!   time bound, `/health` answering throughout. `SLOW_FUZZ_CASES` sets the number (`FUZZING.md`).
 
@@ -199,17 +200,19 @@ fn forwarded_headers_do_not_bend_links_unless_from_a_trusted_proxy() {
 struct Binary {
     child: Child,
     base: String,
+    _store: Option<tempfile::TempDir>,
 }
 
 impl Binary {
+    /// Starts `planatlas serve` with `args`, in a new data directory unless `args` name one.
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_planatlas"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let store = (!args.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_planatlas"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]).args(args);
+        if let Some(s) = &store {
+            cmd.arg("--data-dir").arg(s.path());
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let mut log = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         let mut address = None;
@@ -225,7 +228,11 @@ impl Binary {
                 sink.clear();
             }
         });
-        Self { child, base: format!("http://{}", address.expect("the server logs its address")) }
+        Self {
+            child,
+            base: format!("http://{}", address.expect("the server logs its address")),
+            _store: store,
+        }
     }
 
     fn app(&self) -> TestApp {
@@ -683,4 +690,104 @@ fn generated_slow_inputs_are_answered_in_time_while_health_answers() {
         statuses.get(&200).copied().unwrap_or(0) > cases / 10,
         "most cases are not simply refused: {statuses:?}"
     );
+}
+
+/// A valid new project in 沈河区 (210103), `name_en` saying which it is.
+fn crash_project(id: &str) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [123.4315, 41.8057]},
+        "properties": {
+            "id": id, "name_zh": "崩溃测试", "name_en": format!("crash test {id}"), "category": "urban",
+            "sections": ["三.(四).1"], "lead_unit": null, "co_units": [], "excerpt": "测试。", "targets": [],
+            "named_place": "沈阳", "county_adcode": "210103", "city_adcode": "210100",
+            "location_precision": "district", "location_source": "test fixture", "outside_province": null,
+            "consistency_notes": {}
+        }
+    })
+}
+
+#[test]
+fn every_acknowledged_write_survives_sigkill_and_no_partial_write_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let token = helpers::add_token(dir.path(), "省发展改革委", "province");
+    let mut acked: Vec<String> = Vec::new();
+    let mut attempted: Vec<String> = Vec::new();
+    for (round, run_ms) in [1_500u64, 2_500, 3_500].into_iter().enumerate() {
+        let mut server = Binary::start(&["--data-dir", &data_dir]);
+        let app = server.app();
+        // Everything acknowledged in earlier rounds is there, complete.
+        check_writes(&app, &acked, &attempted);
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let (client, url, token, stop) =
+                    (app.client.clone(), app.url("/collections/projects/items"), token.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let (mut ok, mut tried) = (Vec::new(), Vec::new());
+                    for i in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let id = format!("crash-{round}-{t}-{i}");
+                        tried.push(id.clone());
+                        let r = client
+                            .post(&url)
+                            .header("authorization", format!("Bearer {token}"))
+                            .header("content-type", "application/geo+json")
+                            .body(crash_project(&id).to_string())
+                            .send();
+                        match r {
+                            Ok(r) if r.status() == 201 => ok.push(id),
+                            Ok(r) => panic!("{id}: {}", r.status()),
+                            Err(_) => break, // the server was killed
+                        }
+                    }
+                    (ok, tried)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(run_ms));
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            let (ok, tried) = w.join().unwrap();
+            acked.extend(ok);
+            attempted.extend(tried);
+        }
+    }
+    eprintln!(
+        "sigkill test: {} writes acknowledged of {} attempted over 3 kills",
+        acked.len(),
+        attempted.len()
+    );
+    assert!(!acked.is_empty(), "some writes were acknowledged before the kills");
+    let server = Binary::start(&["--data-dir", &data_dir]);
+    check_writes(&server.app(), &acked, &attempted);
+}
+
+/// Every acknowledged project is served, complete; every other stored crash project is one that was being
+/// written when the server died (committed but not yet answered), also complete.
+fn check_writes(app: &TestApp, acked: &[String], attempted: &[String]) {
+    let doc = app.get_json("/collections/projects/items?limit=1000&q=crash");
+    let present: Vec<&Value> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().is_some_and(|id| id.starts_with("crash-")))
+        .collect();
+    for id in acked {
+        let f = present.iter().find(|f| f["id"] == id.as_str());
+        assert!(f.is_some(), "acknowledged write {id} was lost");
+    }
+    for f in &present {
+        let id = f["id"].as_str().unwrap();
+        assert!(attempted.iter().any(|a| a == id), "{id} was never written");
+        assert_eq!(f["properties"]["name_en"], format!("crash test {id}"), "{f}");
+        assert_eq!(f["properties"]["county_adcodes"], json!(["210103"]), "joined: {f}");
+        assert_eq!(f["geometry"]["type"], "Point");
+    }
+    assert!(present.len() <= acked.len() + 12, "at most one unanswered write per writer per kill");
 }

@@ -15,20 +15,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::geom::{self, crs::Crs};
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::cql::{self, FilterLang};
+use crate::store::engine::ReadModel;
 use crate::store::{Area, Catalog, Collection, Feature, Filter, ItemsQuery, ParamKind, SortKey};
 
 /// The OGC URI of CRS84 (longitude, latitude on WGS84).
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
-pub fn find<'a>(state: &'a State, id: &str) -> ApiResult<&'a Collection> {
-    state.catalog.collection(id).ok_or_else(|| {
-        let known: Vec<&str> = state.catalog.collections().iter().map(Collection::id).collect();
+pub fn find<'a>(model: &'a ReadModel, id: &str) -> ApiResult<&'a Collection> {
+    model.catalog.collection(id).ok_or_else(|| {
+        let known: Vec<&str> = model.catalog.collections().iter().map(Collection::id).collect();
         ApiError::NotFound(format!("no collection '{id}'; collections: {}", known.join(", ")))
     })
 }
 
-/// A collection's metadata document.
-fn collection_json(c: &Collection, base: &str) -> Value {
+/// A collection's metadata document; `revision` (number, time) for the editable, versioned one.
+fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&str>)>) -> Value {
     let href = format!("{base}/collections/{}", c.id());
     let mut doc = json!({
         "id": c.id(),
@@ -43,6 +44,12 @@ fn collection_json(c: &Collection, base: &str) -> Value {
             link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Properties that can be filtered on"),
         ],
     });
+    if let Some((n, updated)) = revision {
+        // OGC "Versioned Features": every write keeps a version, stamped by the server (transaction time).
+        doc["versioning"] = json!({"timeAxis": "transaction-time", "mutationTime": "server"});
+        doc["revision"] = json!(n);
+        doc["updated"] = json!(updated);
+    }
     if c.is_spatial() {
         // Every collection with geometries is tiled (OGC API – Tiles /req/geodata-tilesets/desc-links).
         if let Some(links) = doc["links"].as_array_mut() {
@@ -67,14 +74,25 @@ fn collection_json(c: &Collection, base: &str) -> Value {
     doc
 }
 
+/// The revision a collection declares: the store's, for the editable projects.
+fn revision_of<'a>(state: &State, model: &'a ReadModel, c: &Collection) -> Option<(i64, Option<&'a str>)> {
+    (c.id() == "projects" && state.engine.store().is_some())
+        .then_some((model.revision, model.updated.as_deref()))
+}
+
 /// `GET /collections`.
 pub async fn get_collections(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
     let format = negotiate(&req, &params)?;
     let base = base_url(&req, &state.settings);
-    let collections: Vec<Value> =
-        state.catalog.collections().iter().map(|c| collection_json(c, &base)).collect();
+    let collections: Vec<Value> = model
+        .catalog
+        .collections()
+        .iter()
+        .map(|c| collection_json(c, &base, revision_of(&state, &model, c)))
+        .collect();
     let doc = json!({
         "links": [
             link(format!("{base}/collections"), if format == Format::Json { "self" } else { "alternate" }, JSON, "The collections"),
@@ -85,7 +103,7 @@ pub async fn get_collections(req: HttpRequest, state: State) -> ApiResult<HttpRe
     match format {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
-            let rows = state
+            let rows = model
                 .catalog
                 .collections()
                 .iter()
@@ -123,11 +141,12 @@ pub async fn get_collection(
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
-    let doc = collection_json(c, &base);
+    let doc = collection_json(c, &base, revision_of(&state, &model, c));
     match negotiate(&req, &params)? {
         Format::Json => Ok(respond_json(&req, JSON, &doc)),
         Format::Html => {
@@ -217,7 +236,7 @@ impl Selection {
 /// filters (`region`, `section`, `q`…) and an equality filter for every parameter naming a queryable.
 /// `reserved` are the endpoint's other parameters; anything else is a 400 naming it.
 pub fn parse_selection(
-    state: &crate::state::AppState,
+    catalog: &Catalog,
     c: &Collection,
     params: &QueryParams,
     reserved: &[&str],
@@ -244,7 +263,7 @@ pub fn parse_selection(
         if !c.is_spatial() {
             return Err(ApiError::param("within", format!("collection '{}' has no geometries", c.id())));
         }
-        let (a, geometry) = state.catalog.area(key).ok_or_else(|| {
+        let (a, geometry) = catalog.area(key).ok_or_else(|| {
             ApiError::param(
                 "within",
                 format!("'{key}' is not a region id or a city/county adcode or Chinese name"),
@@ -340,6 +359,17 @@ pub fn parse_selection(
         }
     }
     Ok(Selection { query, area, sort, properties })
+}
+
+/// The instant a `projects` items request asks for with `datetime`, normalised to the store's form, when the
+/// server keeps versions. Intervals (and other collections, which never change) select the current state.
+fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String> {
+    let raw = params.get("datetime")?;
+    if id != "projects" || state.engine.store().is_none() || raw.contains('/') {
+        return None;
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(raw).ok()?;
+    Some(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// Checks `datetime` is an RFC 3339 instant or interval (`a/b`, `../b`, `a/..`). The data carries no time, so
@@ -544,7 +574,7 @@ pub async fn post_search(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     QueryParams::from_request(&req)?.only(&["f"])?;
-    let body = super::proximity::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let Value::Object(members) = body else {
         return Err(ApiError::param(
             "body",
@@ -587,7 +617,22 @@ async fn items_response(
     params: &QueryParams,
 ) -> ApiResult<HttpResponse> {
     let (req, params) = (req.clone(), params.clone());
-    let c = find(state, id)?;
+    let model = match as_of_instant(state, id, &params) {
+        // The catalogue as it stood then (transaction time), rebuilt from the store's versions.
+        Some(at) => {
+            let engine = state.engine.clone();
+            let key = at.clone();
+            let catalog = web::block(move || engine.as_of(&key))
+                .await
+                .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {at}: {e}")))?
+                .map_err(|e| {
+                    ApiError::NotFound(format!("no catalogue at {at} (before the store was seeded?): {e}"))
+                })?;
+            std::sync::Arc::new(ReadModel::of(std::sync::Arc::new(catalog)))
+        }
+        None => state.model(),
+    };
+    let c = find(&model, id)?;
     let state = state.clone();
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let out_crs = output_crs(&params, c)?;
@@ -596,13 +641,12 @@ async fn items_response(
     let id = c.id().to_owned();
     // Parsing the filter is work that grows with the input too: it runs on the compute pool with the rest.
     let job_params = params.clone();
-    let (selection, selected) = super::compute(&state, move |st| {
+    let (selection, selected) = super::compute(&state, &model, move |m| {
         let c =
-            st.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
-        let selection = parse_selection(st, c, &job_params, &[])?;
-        let mut selected = c.select(&selection.query, |i| {
-            selection.area.as_ref().is_none_or(|a| st.catalog.in_area(c, i, a))
-        });
+            m.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
+        let selection = parse_selection(&m.catalog, c, &job_params, &[])?;
+        let mut selected = c
+            .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| m.catalog.in_area(c, i, a)));
         c.sort(&mut selected, &selection.sort);
         Ok((selection, selected))
     })
@@ -630,6 +674,7 @@ async fn items_response(
             let filename = format!("{}.{}", c.id(), export.extension());
             return super::exports::stream(
                 &state,
+                &model,
                 crate::export::What::Collection { id: c.id().to_owned(), features },
                 export,
                 options,
@@ -736,19 +781,49 @@ pub async fn get_item(
     state: State,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    params.only(&["f", "crs"])?;
+    params.only(&["f", "crs", "datetime"])?;
     let (cid, fid) = path.into_inner();
-    let c = find(&state, &cid)?;
+    let c = find(&model, &cid)?;
     let out_crs = output_crs(&params, c)?;
-    let f =
-        c.get(&fid).ok_or_else(|| ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")))?;
     let base = base_url(&req, &state.settings);
+    let store = state.engine.store().filter(|_| cid == "projects");
+    if let Some(raw) = params.get("datetime") {
+        let Some(store) = store else {
+            check_datetime(raw)?;
+            return Err(ApiError::param(
+                "datetime",
+                format!("collection '{cid}' keeps no versions; its features do not change"),
+            ));
+        };
+        return version_at(&req, store, &base, &fid, raw);
+    }
+    let Some(f) = c.get(&fid) else {
+        // A deleted project answers 410 with a link to its last version.
+        if let Some(store) = store
+            && let Ok(versions) = store.versions(&fid)
+            && let Some(last) = versions.iter().rev().find(|v| v.record.is_some())
+            && versions.last().is_some_and(|v| v.record.is_none())
+        {
+            let deleted = versions.last().map(|v| v.at.clone()).unwrap_or_default();
+            return Err(ApiError::Gone {
+                detail: format!("feature '{fid}' was deleted at {deleted}; its last version is linked"),
+                latest: format!("{base}/collections/projects/items/{fid}?datetime={}", last.at),
+            });
+        }
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
+    };
     match negotiate(&req, &params)? {
-        Format::Json => Ok(with_content_crs(
-            respond_json(&req, GEO_JSON, &feature_out(c, f, &base, out_crs, None, None)?),
-            out_crs,
-        )),
+        Format::Json => {
+            let body = super::to_json_text(&feature_out(c, f, &base, out_crs, None, None)?);
+            // A stored project's tag names its version, so If-Match on a write can tell which one it saw.
+            let etag = match model.version_of(&fid) {
+                Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),
+                None => super::etag_of(body.as_bytes()),
+            };
+            Ok(with_content_crs(super::respond_tagged(&req, GEO_JSON, body, &etag, Caching::Data), out_crs))
+        }
         Format::Html => {
             let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
             let mut rows = vec![("id".to_owned(), Cell::text(f.id.clone()))];
@@ -771,15 +846,81 @@ pub async fn get_item(
     }
 }
 
+/// A stored project as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), as
+/// written (input properties; the joins are those of the current boundaries), with `Memento-Datetime`.
+fn version_at(
+    req: &HttpRequest,
+    store: &crate::store::db::Store,
+    base: &str,
+    fid: &str,
+    raw: &str,
+) -> ApiResult<HttpResponse> {
+    let at =
+        chrono::DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
+            ApiError::param(
+                "datetime",
+                format!("'{raw}' is not an RFC 3339 instant (e.g. 2026-12-01T08:00:00Z)"),
+            )
+        })?;
+    let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let versions = store.versions(fid).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection 'projects'")));
+    }
+    let Some(v) = versions.iter().rev().find(|v| v.at <= key) else {
+        return Err(ApiError::NotFound(format!(
+            "feature '{fid}' did not exist yet at {key} (first stored {})",
+            versions[0].at
+        )));
+    };
+    let Some(record) = &v.record else {
+        return Err(ApiError::NotFound(format!("feature '{fid}' had been deleted by {key} (at {})", v.at)));
+    };
+    let mut doc: Value =
+        serde_json::from_str(record).map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?;
+    doc["id"] = json!(fid);
+    doc["links"] = json!([
+        link(
+            format!("{base}/collections/projects/items/{fid}?datetime={}", v.at),
+            "self",
+            GEO_JSON,
+            "This version"
+        ),
+        link(
+            format!("{base}/collections/projects/items/{fid}"),
+            "latest-version",
+            GEO_JSON,
+            "The current version"
+        ),
+        link(
+            format!("{base}/collections/projects/items/{fid}/versions"),
+            "version-history",
+            JSON,
+            "Every version"
+        ),
+    ]);
+    let memento = chrono::DateTime::parse_from_rfc3339(&v.at)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default();
+    let body = super::to_json_text(&doc);
+    let etag = format!("\"v{}-{:016x}\"", v.version, xxhash_rust::xxh3::xxh3_64(body.as_bytes()));
+    let mut resp = super::respond_tagged(req, GEO_JSON, body, &etag, Caching::Data);
+    if let Ok(h) = actix_web::http::header::HeaderValue::from_str(&memento) {
+        resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("memento-datetime"), h);
+    }
+    Ok(resp)
+}
+
 /// `GET /collections/{collectionId}/queryables`: the filterable properties as a JSON Schema.
 pub async fn get_queryables(
     req: HttpRequest,
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
     let mut props = Map::new();
     for q in &c.meta.queryables {

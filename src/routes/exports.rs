@@ -39,13 +39,14 @@ impl Write for ChannelWriter {
 /// Checks an export can be made, then streams it.
 pub fn stream(
     state: &State,
+    model: &crate::store::engine::ReadModel,
     what: What,
     format: ExportFormat,
     options: ExportOptions,
     filename: &str,
 ) -> ApiResult<HttpResponse> {
     if let What::Collection { id, features } = &what {
-        let c = state
+        let c = model
             .catalog
             .collection(id)
             .ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
@@ -58,7 +59,7 @@ pub fn stream(
         }
     }
     let slot = crate::ops::take_slot(state)?;
-    let catalog: Arc<Catalog> = state.catalog.clone();
+    let catalog: Arc<Catalog> = model.catalog.clone();
     let crs = options.crs;
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(16);
     std::thread::spawn(move || {
@@ -84,6 +85,7 @@ pub fn stream(
 /// `GET /exports/{file}`: `planatlas.gpkg` (the whole plan: every collection as a layer), or
 /// `{collection}.{ext}` for one whole collection in any export format (`counties.shp.zip`, `projects.csv`…).
 pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs", "bom"])?;
     let crs = super::collections::crs_param(&params, "crs")?;
@@ -91,7 +93,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let file = path.into_inner();
     let options = ExportOptions { crs, bom, properties: None };
     if file == "planatlas.gpkg" {
-        return stream(&state, What::Plan, ExportFormat::GeoPackage, options, &file);
+        return stream(&state, &model, What::Plan, ExportFormat::GeoPackage, options, &file);
     }
     let (format, id) = ExportFormat::ALL
         .iter()
@@ -103,9 +105,9 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
                 exts.join(", ")
             ))
         })?;
-    let c = super::collections::find(&state, id)?;
+    let c = super::collections::find(&model, id)?;
     let features = (0..c.features().len()).collect();
-    stream(&state, What::Collection { id: id.to_owned(), features }, format, options, &file)
+    stream(&state, &model, What::Collection { id: id.to_owned(), features }, format, options, &file)
 }
 
 /// Reads `bom` (CSV: start with a UTF-8 byte-order mark for Excel).

@@ -27,6 +27,9 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -51,6 +54,7 @@ pub const CONFORMANCE: &[&str] = &[
 
 /// `GET /`: what the service is and where to go.
 pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
     let format = negotiate(&req, &params)?;
@@ -107,7 +111,7 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
         ),
         link(format!("{base}/health"), "related", JSON, "Health"),
     ];
-    let catalog = &state.catalog;
+    let catalog = &model.catalog;
     let doc = json!({
         "title": "planatlas: Liaoning “one circle, one belt, two zones” (一圈一带两区)",
         "description": "The regions, cities, counties and projects of Liaoning Province's 2022 three-year action plan \
@@ -210,9 +214,10 @@ pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
 
 /// `GET /health`: the service is up and its data loaded.
 pub async fn get_health(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     QueryParams::from_request(&req)?.only(&[])?;
     let collections: serde_json::Map<String, Value> =
-        state.catalog.collections().iter().map(|c| (c.id().to_owned(), json!(c.features().len()))).collect();
+        model.catalog.collections().iter().map(|c| (c.id().to_owned(), json!(c.features().len()))).collect();
     let body = json!({ "status": "ok", "collections": collections });
     Ok(respond(&req, JSON, body.to_string(), Caching::None))
 }
@@ -220,8 +225,9 @@ pub async fn get_health(req: HttpRequest, state: State) -> ApiResult<HttpRespons
 /// `GET /ready`: ready to serve: the catalog is loaded and PROJ transforms work (for load balancers and
 /// orchestrators; `/health` says the process is up).
 pub async fn get_ready(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     QueryParams::from_request(&req)?.only(&[])?;
-    let catalog = !state.catalog.collections().is_empty();
+    let catalog = !model.catalog.collections().is_empty();
     let probe = geo::Coord { x: 123.43, y: 41.80 };
     let proj = crate::geom::crs::from_crs84(crate::geom::crs::Crs::Epsg3857, probe).is_ok();
     if catalog && proj {

@@ -23,12 +23,13 @@ fn unit(f: &Feature, base: &str, collection: &str) -> Value {
 
 /// `GET /locate`.
 pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["lon", "lat", "f", "coord-crs"])?;
     let p = super::proximity::point_param(&params)?;
     let (lon, lat) = (p.x, p.y);
     let format = negotiate(&req, &params)?;
-    let catalog = &state.catalog;
+    let catalog = &model.catalog;
     let base = base_url(&req, &state.settings);
     let location = catalog.locate(Coord { x: lon, y: lat });
     let (county, city, regions) = match &location {

@@ -165,13 +165,14 @@ pub async fn get_style(req: HttpRequest, state: State) -> ApiResult<HttpResponse
 
 /// `GET /map`: the built-in map.
 pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs"])?;
     let crs = map_crs(&params)?;
     let config = json!({
         "crs": if crs == Crs::Crs84 { Value::Null } else { json!(crs.short()) },
         "regions": REGION_COLOURS.iter().map(|(id, c)| {
-            let name = state.catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).unwrap_or(id);
+            let name = model.catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).unwrap_or(id);
             json!({"id": id, "colour": c, "name": name})
         }).collect::<Vec<_>>(),
         "categories": CATEGORY_COLOURS.iter().map(|(id, c)| json!({"id": id, "colour": c})).collect::<Vec<_>>(),

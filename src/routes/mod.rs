@@ -4,6 +4,7 @@
 //! maths and file reading live in `store`/`geom`.
 
 mod collections;
+mod edit;
 pub mod exports;
 pub mod html;
 mod landing;
@@ -44,8 +45,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/metrics", landing::get_metrics);
     get_resource(cfg, "/collections", collections::get_collections);
     get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
-    get_resource(cfg, "/collections/{collection_id}/items", collections::get_items);
-    get_resource(cfg, "/collections/{collection_id}/items/{feature_id}", collections::get_item);
+    cfg.service(
+        web::resource("/collections/{collection_id}/items")
+            .route(web::get().to(collections::get_items))
+            .route(web::head().to(collections::get_items))
+            .route(web::post().to(edit::post_item))
+            .route(web::method(Method::OPTIONS).to(edit::options_items))
+            .default_service(not_allowed(edit::ALLOW_ITEMS)),
+    );
+    cfg.service(
+        web::resource("/collections/{collection_id}/items/{feature_id}")
+            .route(web::get().to(collections::get_item))
+            .route(web::head().to(collections::get_item))
+            .route(web::put().to(edit::put_item))
+            .route(web::patch().to(edit::patch_item))
+            .route(web::delete().to(edit::delete_item))
+            .route(web::method(Method::OPTIONS).to(edit::options_item))
+            .default_service(not_allowed(edit::ALLOW_ITEM)),
+    );
+    get_resource(cfg, "/collections/{collection_id}/items/{feature_id}/versions", edit::get_versions);
     cfg.service(
         web::resource("/collections/{collection_id}/search")
             .route(web::post().to(collections::post_search))
@@ -382,7 +400,7 @@ pub fn respond_json(req: &HttpRequest, content_type: &str, value: &impl serde::S
 
 /// JSON text of an answer. Everything answered serialises (string keys, finite numbers); should that ever
 /// break, the client gets `null` and the log says why, rather than a panic.
-fn to_json_text(value: &impl serde::Serialize) -> String {
+pub(crate) fn to_json_text(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| {
         tracing::error!(error = %e, "an answer did not serialise");
         "null".to_owned()
@@ -408,16 +426,60 @@ pub fn respond_json_stamped(
     respond_tagged(req, content_type, stamped, &format!("W/{etag}"), Caching::Data)
 }
 
+/// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
+pub async fn read_json_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> ApiResult<Value> {
+    read_json_body_as(req, payload, limit, &["application/json", "application/geo+json"]).await
+}
+
+/// Reads a JSON request body of one of the `media` types (or none named), up to `limit` bytes.
+pub async fn read_json_body_as(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    media_types: &[&str],
+) -> ApiResult<Value> {
+    use futures_util::StreamExt;
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !(media_types.contains(&media.as_str()) || media.is_empty()) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body must be {}, not '{media}'",
+            media_types.join(" or ")
+        )));
+    }
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::PayloadTooLarge(format!("the body has {len} bytes; the limit is {limit}")));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(format!("the body is over the limit of {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let bytes: Bytes = body.freeze();
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
+}
+
 /// The app state, for handlers.
 pub type State = web::Data<AppState>;
 
 /// Runs work that grows with the input (filtering, sorting, distances, tiles) on the compute pool, within the
 /// request's time budget: 503 when the budget is spent or the pool is full (see [`crate::compute`]).
+/// The job gets the same read model the handler answers from, so a write in between cannot mix two revisions.
 pub async fn compute<T: Send + 'static>(
     state: &State,
-    f: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+    model: &std::sync::Arc<crate::store::engine::ReadModel>,
+    f: impl FnOnce(&crate::store::engine::ReadModel) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
-    let shared = state.clone().into_inner();
+    let model = model.clone();
     let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
-    state.compute.run(budget, move || f(&shared)).await
+    state.compute.run(budget, move || f(&model)).await
 }

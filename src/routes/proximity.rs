@@ -3,10 +3,8 @@
 //! Every answer comes from the collection's R-tree (a conservative box around the query) refined with exact
 //! geodesic distances on WGS84 to the nearest point of each geometry.
 
-use actix_web::http::header;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use geo::{Coord, Geometry};
 use serde_json::{Value, json};
 
@@ -180,14 +178,15 @@ fn with_distance(rows: Vec<(usize, f64)>) -> Vec<(usize, Option<f64>)> {
 }
 
 /// The collection `id` of the state, inside a compute job.
-fn collection_of<'a>(st: &'a crate::state::AppState, id: &str) -> ApiResult<&'a Collection> {
-    st.catalog.collection(id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))
+fn collection_of<'a>(m: &'a crate::store::engine::ReadModel, id: &str) -> ApiResult<&'a Collection> {
+    m.catalog.collection(id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))
 }
 
 /// `GET /collections/{id}/nearest?lon=..&lat=..&k=..[&max-distance=..]`.
 pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let p = point_param(&params)?;
     let limits = state.settings.limits;
     let k = match params.get("k") {
@@ -205,14 +204,15 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     };
     let max_distance =
         params.get("max-distance").map(|raw| parse_distance("max-distance", raw)).transpose()?;
-    let selection = parse_selection(&state, c, &params, &["lon", "lat", "k", "max-distance", "coord-crs"])?;
+    let selection =
+        parse_selection(&model.catalog, c, &params, &["lon", "lat", "k", "max-distance", "coord-crs"])?;
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, move |st| {
-        let c = collection_of(st, &id)?;
-        let rows = c.nearest(p, k, max_distance, selection.keeper(&st.catalog, c));
+    let (selection, rows) = super::compute(&state, &model, move |m| {
+        let c = collection_of(m, &id)?;
+        let rows = c.nearest(p, k, max_distance, selection.keeper(&m.catalog, c));
         Ok((selection, rows))
     })
     .await?;
@@ -228,19 +228,20 @@ pub async fn get_within_distance(
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let p = point_param(&params)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&state, c, &params, &["lon", "lat", "distance", "coord-crs"])?;
+    let selection = parse_selection(&model.catalog, c, &params, &["lon", "lat", "distance", "coord-crs"])?;
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, move |st| {
-        let c = collection_of(st, &id)?;
-        let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&st.catalog, c));
+    let (selection, rows) = super::compute(&state, &model, move |m| {
+        let c = collection_of(m, &id)?;
+        let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c));
         Ok((selection, rows))
     })
     .await?;
@@ -262,14 +263,15 @@ pub async fn get_within_distance(
 /// `GET /collections/{id}/along?project=..&distance=..`: every feature within `distance` metres of a project's
 /// geometry (a corridor such as 沈白高铁), with its distance to it.
 pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let pid = required(
         &params,
         "project",
         "the id of a project whose geometry is the corridor; or POST a GeoJSON line",
     )?;
-    let project = state
+    let project = model
         .catalog
         .projects()
         .get(pid)
@@ -278,16 +280,16 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         project.geometry.clone().ok_or_else(|| ApiError::param("project", "that project has no geometry"))?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&state, c, &params, &["project", "distance"])?;
+    let selection = parse_selection(&model.catalog, c, &params, &["project", "distance"])?;
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let self_id = (c.id() == "projects").then(|| c.index_of(pid)).flatten();
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, move |st| {
-        let c = collection_of(st, &id)?;
+    let (selection, rows) = super::compute(&state, &model, move |m| {
+        let c = collection_of(m, &id)?;
         let rows = {
-            let keep = selection.keeper(&st.catalog, c);
+            let keep = selection.keeper(&m.catalog, c);
             c.along(&line, radius, |i| Some(i) != self_id && keep(i))
         };
         Ok((selection, rows))
@@ -306,36 +308,6 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         None,
         selection.properties.as_deref(),
     )
-}
-
-/// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
-pub async fn read_json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> ApiResult<Value> {
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if !(media == "application/json" || media == "application/geo+json" || media.is_empty()) {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "the body must be GeoJSON (application/geo+json or application/json), not '{media}'"
-        )));
-    }
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && len > limit
-    {
-        return Err(ApiError::PayloadTooLarge(format!("the body has {len} bytes; the limit is {limit}")));
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(format!("the body is over the limit of {limit} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let bytes: Bytes = body.freeze();
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
 }
 
 /// The request body's geometry as CRS84, or a 400 naming the body.
@@ -361,21 +333,22 @@ pub async fn post_along(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection: Selection = parse_selection(&state, c, &params, &["distance", "coord-crs"])?;
+    let selection: Selection = parse_selection(&model.catalog, c, &params, &["distance", "coord-crs"])?;
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let _slot = crate::ops::take_slot(&state)?;
-    let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, move |st| {
-        let c = collection_of(st, &id)?;
-        let rows = c.along(&line, radius, selection.keeper(&st.catalog, c));
+    let (selection, rows) = super::compute(&state, &model, move |m| {
+        let c = collection_of(m, &id)?;
+        let rows = c.along(&line, radius, selection.keeper(&m.catalog, c));
         Ok((selection, rows))
     })
     .await?;
@@ -402,21 +375,22 @@ pub async fn post_intersecting(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
-    let c = find(&state, &path)?;
+    let c = find(&model, &path)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&state, c, &params, &["coord-crs"])?;
+    let selection = parse_selection(&model.catalog, c, &params, &["coord-crs"])?;
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let _slot = crate::ops::take_slot(&state)?;
-    let body = read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, move |st| {
-        let c = collection_of(st, &id)?;
+    let (selection, rows) = super::compute(&state, &model, move |m| {
+        let c = collection_of(m, &id)?;
         let rows: Vec<(usize, Option<f64>)> =
-            c.intersecting(&area, selection.keeper(&st.catalog, c)).into_iter().map(|i| (i, None)).collect();
+            c.intersecting(&area, selection.keeper(&m.catalog, c)).into_iter().map(|i| (i, None)).collect();
         Ok((selection, rows))
     })
     .await?;

@@ -14,13 +14,14 @@ use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
 /// `GET /reports/consistency`.
 pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f", "check"])?;
     let format = negotiate(&req, &params)?;
     let base = base_url(&req, &state.settings);
     let check = params.get("check");
     let entries: Vec<_> =
-        state.catalog.consistency().entries.iter().filter(|e| check.is_none_or(|c| e.check == c)).collect();
+        model.catalog.consistency().entries.iter().filter(|e| check.is_none_or(|c| e.check == c)).collect();
     let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &entries {
         *by_check.entry(e.check).or_default() += 1;

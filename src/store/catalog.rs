@@ -56,7 +56,7 @@ pub struct LoadReport {
 /// Every collection the service serves, with the indexes queries need.
 pub struct Catalog {
     collections: Vec<Collection>,
-    county_index: Vec<IntervalTreeMultiPolygon<f64>>,
+    county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
     region_defs: Vec<RegionDef>,
     report: Report,
     source: DataSource,
@@ -87,6 +87,22 @@ impl Catalog {
         let start = Instant::now();
         let admin = admin::load(&source)?;
         let admin_ms = start.elapsed().as_secs_f64() * 1e3;
+        let mut catalog = Self::assemble(admin, source)?;
+        catalog.timings.admin_ms = admin_ms;
+        catalog.timings.total_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(catalog)
+    }
+
+    /// The boundaries and regions as loaded from `source`, for [`Catalog::assemble`].
+    pub fn load_admin(source: &DataSource) -> Result<admin::Admin, LoadError> {
+        admin::load(source)
+    }
+
+    /// Reads, validates and joins the projects and targets of `source` onto already loaded boundaries, and
+    /// builds the derived collections (counts, region targets, sections, the consistency report). The one
+    /// step that makes every derived value: it reruns after each write.
+    pub fn assemble(admin: admin::Admin, source: DataSource) -> Result<Self, LoadError> {
+        let start = Instant::now();
         let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index } = admin;
 
         let t = Instant::now();
@@ -131,7 +147,8 @@ impl Catalog {
         let projects_ms = t.elapsed().as_secs_f64() * 1e3;
 
         let collections = vec![regions, cities, counties, projects, targets, sections];
-        let timings = LoadReport { admin_ms, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
+        let timings =
+            LoadReport { admin_ms: 0.0, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
         Ok(Self { collections, county_index, region_defs, report, source, timings })
     }
 
@@ -330,6 +347,7 @@ fn target_features(targets: Vec<Map<String, Value>>, source: &DataSource) -> Res
             let file = match source {
                 DataSource::Embedded => "geodata/targets.json (embedded) or projects.geojson".to_owned(),
                 DataSource::Dir(d) => d.join("targets.json").display().to_string(),
+                DataSource::Stored { db, .. } => format!("targets.json or the projects in {db}"),
             };
             return Err(LoadError::feature(
                 &file,

@@ -158,6 +158,7 @@ pub struct CollectionMeta {
 type IndexEntry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
 /// R-tree node sizes.
+#[derive(Debug, Clone, Copy)]
 struct IndexParams;
 
 impl rstar::RTreeParams for IndexParams {
@@ -168,7 +169,7 @@ impl rstar::RTreeParams for IndexParams {
 }
 
 /// A collection of features with its indexes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Collection {
     /// Id, title, queryables.
     pub meta: CollectionMeta,

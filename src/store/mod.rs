@@ -5,6 +5,8 @@ pub mod admin;
 pub mod catalog;
 pub mod collection;
 pub mod cql;
+pub mod db;
+pub mod engine;
 pub mod projects;
 pub mod query;
 pub mod report;

@@ -79,12 +79,25 @@ pub enum DataSource {
     Embedded,
     /// A directory holding the same file names.
     Dir(PathBuf),
+    /// Another source's files, with the projects from the store instead of its `projects.geojson`.
+    Stored {
+        /// Where everything but the projects comes from.
+        base: Box<DataSource>,
+        /// The projects, as a GeoJSON FeatureCollection.
+        projects: std::sync::Arc<str>,
+        /// The database they come from, for messages.
+        db: String,
+    },
 }
 
 impl DataSource {
     /// Reads one file, returning the name to show in messages and its text.
     pub fn read(&self, name: &str) -> Result<(String, Cow<'static, str>), LoadError> {
         match self {
+            Self::Stored { projects, db, .. } if name == "projects.geojson" => {
+                Ok((format!("{db} (projects)"), Cow::Owned(projects.to_string())))
+            }
+            Self::Stored { base, .. } => base.read(name),
             Self::Embedded => {
                 let text = EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| {
                     LoadError::File { file: format!("embedded:{name}"), reason: "not embedded".into() }
@@ -104,6 +117,7 @@ impl DataSource {
     /// A short description for logs and the landing page.
     pub fn describe(&self) -> String {
         match self {
+            Self::Stored { base, db, .. } => format!("{} with the projects from {db}", base.describe()),
             Self::Embedded => "embedded geodata/".to_owned(),
             Self::Dir(dir) => dir.display().to_string(),
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use planatlas::config::Settings;
 use planatlas::startup::Application;
+use planatlas::store::engine::Engine;
 use planatlas::store::{Catalog, DataSource};
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
@@ -29,12 +30,41 @@ pub fn app() -> &'static TestApp {
 
 /// A new server with these settings (for limits and configuration tests).
 pub fn spawn_with(settings: Settings) -> TestApp {
-    let catalog = catalog();
+    spawn_engine(settings, Arc::new(Engine::read_only_shared(catalog())))
+}
+
+/// A server with a durable store in a new temporary data directory, and that directory.
+pub struct StoreApp {
+    pub app: TestApp,
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts a server over a new store (seeded from the shipped projects).
+pub fn spawn_store(settings: Settings) -> StoreApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Arc::new(Engine::open(DataSource::Embedded, dir.path()).expect("store opens"));
+    let app = spawn_engine(settings, engine);
+    StoreApp { app, dir }
+}
+
+/// A new token from the real command line: `planatlas token add --data-dir DIR --name NAME --scope SCOPE`.
+pub fn add_token(dir: &std::path::Path, name: &str, scope: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args(["token", "add", "--name", name, "--scope", scope, "--data-dir"])
+        .arg(dir)
+        .output()
+        .expect("planatlas token add runs");
+    assert!(out.status.success(), "token add: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// A server over this engine.
+pub fn spawn_engine(settings: Settings, engine: Arc<Engine>) -> TestApp {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         system.block_on(async move {
-            let app = Application::build(settings, catalog).expect("server binds");
+            let app = Application::build(settings, engine).expect("server binds");
             tx.send(app.address()).expect("test waits for the address");
             app.run().await.expect("server runs");
         });

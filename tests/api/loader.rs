@@ -55,7 +55,15 @@ fn an_unknown_category_stops_loading_with_its_name() {
     // The real binary refuses to start on it, naming the same.
     let (ok, out) = run(
         env!("CARGO_BIN_EXE_planatlas"),
-        &["serve", "--listen", "127.0.0.1:0", "--data", dir.to_str().unwrap()],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            &format!("{}/store", dir.display()),
+        ],
     );
     assert!(!ok, "serve must not start: {out}");
     assert!(out.contains("xudabao-nuclear-power-plant") && out.contains("spaceport"), "{out}");

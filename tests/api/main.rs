@@ -7,6 +7,7 @@ mod helpers;
 mod clients;
 mod collections;
 mod crs;
+mod edit;
 mod errors;
 mod exports;
 mod filters;

@@ -185,8 +185,11 @@ fn ready_reports_its_checks_and_every_response_carries_a_request_id() {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_then_the_process_exits_cleanly() {
+    let store = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_planatlas"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--max-concurrent-expensive", "1"])
+        .arg("--data-dir")
+        .arg(store.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

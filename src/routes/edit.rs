@@ -1,0 +1,551 @@
+//! Editing the catalogue (OGC API – Features Part 4) and its history (the OGC "Versioned Features" proposal,
+//! transaction time): `POST …/items`, `PUT`/`PATCH`/`DELETE …/items/{id}`, `OPTIONS` on both, and
+//! `…/items/{id}/versions`.
+//!
+//! Only `projects` is editable. Writes need `Authorization: Bearer <token>` with a scope covering the project
+//! before and after the change. Bodies are GeoJSON Features in CRS84, or in the CRS named by `Content-Crs`;
+//! only the input properties are kept (the joins, counts and shares are computed by the server). Every write
+//! goes through the store engine, which validates with the loader's rules and commits before the answer.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::{JSON, QueryParams, State, base_url, link};
+use crate::auth::{Caller, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::geom::{self, crs::Crs};
+use crate::store::db::{Op, Stored};
+use crate::store::engine::{Engine, WriteError, upsert};
+use crate::store::{Catalog, Feature};
+
+/// The properties a project is written with; every other property is derived by the server.
+pub const INPUT_PROPERTIES: &[&str] = &[
+    "id",
+    "name_zh",
+    "name_en",
+    "category",
+    "sections",
+    "lead_unit",
+    "co_units",
+    "excerpt",
+    "targets",
+    "named_place",
+    "county_adcode",
+    "city_adcode",
+    "location_precision",
+    "location_source",
+    "outside_province",
+    "consistency_notes",
+];
+
+/// The one editable collection.
+const EDITABLE: &str = "projects";
+
+/// `Allow` of an editable collection's items and of one item.
+pub const ALLOW_ITEMS: &str = "GET, HEAD, POST, OPTIONS";
+/// `Allow` of one editable item.
+pub const ALLOW_ITEM: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
+/// `Allow` of a read-only collection's items.
+pub const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
+
+fn editable(state: &State, cid: &str, method: &str) -> ApiResult<()> {
+    if state.model().catalog.collection(cid).is_none() {
+        return Err(ApiError::NotFound(format!("no collection '{cid}'")));
+    }
+    if cid != EDITABLE || state.engine.store().is_none() {
+        return Err(ApiError::MethodNotAllowed { method: method.to_owned(), allowed: ALLOW_READ });
+    }
+    Ok(())
+}
+
+/// The strong entity tag of a stored version: `"v{version}-{hash}"`. `If-Match` compares the version part.
+pub fn version_etag(version: i64, record: &str) -> String {
+    format!("\"v{version}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(record.as_bytes()))
+}
+
+/// Whether `If-Match` (if sent) allows changing a feature now at `version`; 412 when not, 428 when it is
+/// required and missing.
+fn check_if_match(req: &HttpRequest, state: &State, version: Option<i64>) -> Result<(), WriteError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        if state.settings.require_if_match {
+            return Err(WriteError::Precondition("__428__".into()));
+        }
+        return Ok(());
+    };
+    let ok = raw.split(',').map(str::trim).any(|tag| {
+        if tag == "*" {
+            return version.is_some();
+        }
+        let bare = tag.trim_start_matches("W/").trim_matches('"');
+        version.is_some_and(|v| bare == format!("v{v}") || bare.starts_with(&format!("v{v}-")))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(WriteError::Precondition(format!(
+            "If-Match {raw} does not match the current version{}; GET it again and reapply the change",
+            version.map_or_else(|| " (the feature does not exist)".to_owned(), |v| format!(" (v{v})"))
+        )))
+    }
+}
+
+fn api_error(e: WriteError, base: &str, id: &str) -> ApiError {
+    match e {
+        WriteError::ReadOnly => ApiError::MethodNotAllowed { method: "write".into(), allowed: ALLOW_READ },
+        WriteError::NotFound(id) => ApiError::NotFound(format!("no feature '{id}' in collection 'projects'")),
+        WriteError::Gone(id) => ApiError::Gone {
+            detail: format!("feature '{id}' was deleted; its history is at …/items/{id}/versions"),
+            latest: format!("{base}/collections/projects/items/{id}/versions"),
+        },
+        WriteError::Conflict(id) => ApiError::Conflict(format!(
+            "a feature '{id}' already exists in 'projects'; PUT /collections/projects/items/{id} replaces it"
+        )),
+        WriteError::Precondition(m) if m == "__428__" => ApiError::PreconditionRequired(format!(
+            "this server requires If-Match on PUT, PATCH and DELETE (--require-if-match): GET \
+             /collections/projects/items/{id} and send its ETag"
+        )),
+        WriteError::Precondition(m) => ApiError::PreconditionFailed(m),
+        WriteError::Invalid(m) => ApiError::Unprocessable(format!("feature '{id}': {m}")),
+        WriteError::Forbidden(m) => ApiError::Forbidden(m),
+        WriteError::Store(e) => ApiError::Internal(format!("store: {e}")),
+        WriteError::Load(m) => ApiError::Internal(format!("rebuilding the catalog: {m}")),
+    }
+}
+
+/// The caller of a write, from `Authorization: Bearer`; 401 without a known token, 429 after too many
+/// failures from this address. The token itself is never logged.
+fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
+    let addr = req.peer_addr().map(|a| a.ip().to_canonical());
+    if let Some(wait) = addr.and_then(|a| state.failures.blocked(a)) {
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "too many failed token attempts from this address; wait {wait} s (at most {} per {} s)",
+                crate::auth::MAX_FAILURES,
+                crate::auth::FAILURE_WINDOW.as_secs()
+            ),
+            retry_after_secs: u32::try_from(wait).unwrap_or(60),
+        });
+    }
+    let Some(store) = state.engine.store() else {
+        return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allowed: ALLOW_READ });
+    };
+    let raw = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        tracing::warn!(method = %req.method(), path = req.path(), "write refused: no bearer token");
+        return Err(ApiError::Unauthorized(
+            "writing needs `Authorization: Bearer <token>`; an administrator makes one with `planatlas token add`"
+                .into(),
+        ));
+    };
+    let hash = crate::auth::hash(token);
+    let found = store.token_by_hash(&hash).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let Some((name, scope)) = found else {
+        if let Some(a) = addr {
+            state.failures.record(a);
+        }
+        tracing::warn!(method = %req.method(), path = req.path(), "write refused: unknown or revoked token");
+        return Err(ApiError::Unauthorized("the bearer token is not known or was revoked".into()));
+    };
+    let model = state.model();
+    let scope = Scope::parse(&scope, &model.catalog)
+        .map_err(|e| ApiError::Internal(format!("token {name} has a bad scope: {e}")))?;
+    Ok(Caller { name, scope })
+}
+
+/// The scope check the engine runs on the project as it is and as it will be.
+fn scope_check<'a>(
+    caller: &'a Caller,
+    catalog: &'a Catalog,
+) -> impl Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a {
+    move |before, after| {
+        for (when, f) in [("now lies", before), ("would lie", after)] {
+            if let Some(f) = f
+                && !caller.scope.covers(f, catalog)
+            {
+                let cities: Vec<&str> = f
+                    .properties
+                    .get("city_names")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                return Err(WriteError::Forbidden(format!(
+                    "the token of {} (scope {}) may not change project '{}': it {when} in {}",
+                    caller.name,
+                    caller.scope,
+                    f.id,
+                    if cities.is_empty() { "no county of Liaoning".to_owned() } else { cities.join("、") }
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The CRS of a request body: `Content-Crs: <uri>` (OGC API – Features Part 2), CRS84 when absent.
+fn content_crs(req: &HttpRequest) -> ApiResult<Crs> {
+    let Some(raw) = req.headers().get("content-crs").and_then(|v| v.to_str().ok()) else {
+        return Ok(Crs::Crs84);
+    };
+    let uri = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    Crs::parse(uri).ok_or_else(|| {
+        ApiError::param(
+            "Content-Crs",
+            format!("'{raw}' is not a supported CRS; supported: {}", Crs::supported_list()),
+        )
+    })
+}
+
+/// The record to store for a body: a GeoJSON Feature with its geometry in CRS84 and only the input
+/// properties, `id` set.
+fn record_of(body: &Value, id: &str, crs: Crs) -> ApiResult<String> {
+    let obj = body
+        .as_object()
+        .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
+        .ok_or_else(|| ApiError::param("body", "must be a GeoJSON Feature ({\"type\": \"Feature\", …})"))?;
+    let geometry = obj
+        .get("geometry")
+        .filter(|g| !g.is_null())
+        .ok_or_else(|| ApiError::param("geometry", "a project needs a geometry"))?;
+    let g = if crs == Crs::Crs84 {
+        geom::geometry_from_geojson(geometry, crs).map_err(|e| ApiError::param("geometry", e))?
+    } else {
+        // In the CRS's own axis order, as this server writes it for `crs=` (OGC API – Features Part 2), so a
+        // feature read with `crs=EPSG:4549` can be written back with `Content-Crs` unchanged.
+        let gj = geojson::Geometry::from_json_value(geometry.clone())
+            .map_err(|e| ApiError::param("geometry", format!("is not a GeoJSON geometry: {e}")))?;
+        let g = geom::geo_from_geojson(gj).map_err(|e| ApiError::param("geometry", e))?;
+        let g = geom::geometry_to_crs84(&g, crs)
+            .map_err(|e| ApiError::param("geometry", format!("cannot be read in {crs}: {e}")))?;
+        crate::store::admin::check_lon_lat(&g).map_err(|e| ApiError::param("geometry", e))?;
+        g
+    };
+    let g = geom::geojson_in(&g, Crs::Crs84).map_err(|e| ApiError::param("geometry", e.to_string()))?;
+    let props = match obj.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return Err(ApiError::param("properties", "must be an object")),
+    };
+    let mut kept = Map::new();
+    for (k, v) in props {
+        if INPUT_PROPERTIES.contains(&k.as_str()) {
+            kept.insert(k, v);
+        }
+        // Anything else is derived by the server (joins, counts, shares) or unknown: not stored.
+    }
+    if let Some(Value::String(other)) = kept.get("id")
+        && other != id
+    {
+        return Err(ApiError::param("id", format!("the body says '{other}' but the feature is '{id}'")));
+    }
+    kept.insert("id".into(), json!(id));
+    Ok(json!({"type": "Feature", "geometry": g, "properties": kept}).to_string())
+}
+
+/// A new id from the English name (lower-case words joined by hyphens), unique in the store.
+fn new_id(body: &Value, engine: &Engine) -> String {
+    let given = body
+        .get("id")
+        .and_then(Value::as_str)
+        .or_else(|| body.pointer("/properties/id").and_then(Value::as_str))
+        .map(str::to_owned);
+    if let Some(id) = given {
+        return id;
+    }
+    let name = body.pointer("/properties/name_en").and_then(Value::as_str).unwrap_or("project");
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-').to_owned();
+    let slug = if slug.is_empty() { "project".to_owned() } else { slug };
+    let taken = |id: &str| engine.store().and_then(|s| s.get(id).ok().flatten()).is_some();
+    if !taken(&slug) {
+        return slug;
+    }
+    (2..10_000).map(|n| format!("{slug}-{n}")).find(|id| !taken(id)).unwrap_or(slug)
+}
+
+/// Runs a write off the HTTP workers (it waits for the disk), outside any request time budget so a rebuild is
+/// never cut short.
+async fn run_write(
+    state: &State,
+    id: String,
+    caller: Caller,
+    check: Option<Result<(), WriteError>>,
+    plan: impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static,
+) -> Result<(i64, Option<Stored>), WriteError> {
+    if let Some(Err(e)) = check {
+        return Err(e);
+    }
+    let engine = state.engine.clone();
+    let result = web::block(move || {
+        let model = engine.model();
+        let allowed = scope_check(&caller, &model.catalog);
+        let written = engine.write(&id, &caller.name, Box::new(plan), &allowed)?;
+        let row = engine.store().map(|s| s.get(&id)).transpose()?.flatten();
+        Ok::<_, WriteError>((written.revision, row))
+    })
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => Err(WriteError::Load(format!("the write did not run: {e}"))),
+    }
+}
+
+fn item_url(base: &str, id: &str) -> String {
+    format!("{base}/collections/projects/items/{id}")
+}
+
+fn written(status: actix_web::http::StatusCode, base: &str, id: &str, row: Option<&Stored>) -> HttpResponse {
+    let mut resp = HttpResponse::build(status);
+    if let Some(Stored { version, record: Some(r), .. }) = row {
+        resp.insert_header((header::ETAG, version_etag(*version, r)));
+    }
+    if status == actix_web::http::StatusCode::CREATED {
+        resp.insert_header((header::LOCATION, item_url(base, id)));
+    }
+    resp.finish()
+}
+
+/// `POST /collections/projects/items`: a new project from a GeoJSON Feature; 201 with `Location` and `ETag`.
+pub async fn post_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    editable(&state, &path, "POST")?;
+    QueryParams::from_request(&req)?.only(&[])?;
+    let caller = authenticate(&req, &state)?;
+    let crs = content_crs(&req)?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let base = base_url(&req, &state.settings);
+    let id = new_id(&body, &state.engine);
+    let record = record_of(&body, &id, crs)?;
+    let plan_id = id.clone();
+    let result = run_write(&state, id.clone(), caller, None, move |row| match row {
+        Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(plan_id)),
+        _ => Ok(vec![upsert(&plan_id, Op::Create, record)]),
+    })
+    .await;
+    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
+    tracing::info!(id = %id, "project created");
+    Ok(written(actix_web::http::StatusCode::CREATED, &base, &id, row.as_ref()))
+}
+
+/// `PUT /collections/projects/items/{id}`: replaces a project; 204 with the new `ETag`.
+pub async fn put_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (cid, id) = path.into_inner();
+    editable(&state, &cid, "PUT")?;
+    QueryParams::from_request(&req)?.only(&[])?;
+    let caller = authenticate(&req, &state)?;
+    let crs = content_crs(&req)?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let base = base_url(&req, &state.settings);
+    let record = record_of(&body, &id, crs)?;
+    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
+    let precheck =
+        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
+    // The precondition saw `seen`; inside the writer lock the engine refuses if another write came between.
+    let seen = current.as_ref().map(|r| r.version);
+    let plan_id = id.clone();
+    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match row {
+        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
+            Ok(vec![upsert(&plan_id, Op::Replace, record)])
+        }
+        Some(Stored { record: Some(_), version, .. }) => Err(WriteError::Precondition(format!(
+            "the feature changed while this replacement was sent (now v{version}); GET it again"
+        ))),
+        Some(_) => Err(WriteError::Gone(plan_id)),
+        None => Err(WriteError::NotFound(plan_id)),
+    })
+    .await;
+    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// `PATCH /collections/projects/items/{id}` with `application/merge-patch+json`: changes some members.
+pub async fn patch_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (cid, id) = path.into_inner();
+    editable(&state, &cid, "PATCH")?;
+    QueryParams::from_request(&req)?.only(&[])?;
+    let caller = authenticate(&req, &state)?;
+    let crs = content_crs(&req)?;
+    let patch = super::read_json_body_as(
+        &req,
+        payload,
+        state.settings.max_body_bytes,
+        &["application/merge-patch+json", "application/json"],
+    )
+    .await?;
+    if !patch.is_object() {
+        return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
+    }
+    let base = base_url(&req, &state.settings);
+    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
+    let precheck =
+        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
+    // The patch applies to the version the precondition saw; the engine refuses if another write came first.
+    let seen = current.as_ref().map(|r| r.version);
+    let record = match current.as_ref().and_then(|r| r.record.as_deref()) {
+        Some(r) => {
+            let mut doc: Value =
+                serde_json::from_str(r).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
+            merge_patch(&mut doc, &patch);
+            Some(record_of(&doc, &id, if patch.get("geometry").is_some() { crs } else { Crs::Crs84 })?)
+        }
+        None => None,
+    };
+    let plan_id = id.clone();
+    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match (row, record) {
+        (Some(Stored { record: Some(_), version, .. }), Some(record)) if Some(*version) == seen => {
+            Ok(vec![upsert(&plan_id, Op::Patch, record)])
+        }
+        (Some(Stored { record: Some(_), version, .. }), _) => Err(WriteError::Precondition(format!(
+            "the feature changed while the patch was prepared (now v{version}); retry"
+        ))),
+        (Some(_), _) => Err(WriteError::Gone(plan_id)),
+        (None, _) => Err(WriteError::NotFound(plan_id)),
+    })
+    .await;
+    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
+}
+
+/// `DELETE /collections/projects/items/{id}`: 204; the project answers 410 afterwards, its history stays.
+pub async fn delete_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (cid, id) = path.into_inner();
+    editable(&state, &cid, "DELETE")?;
+    QueryParams::from_request(&req)?.only(&[])?;
+    let caller = authenticate(&req, &state)?;
+    let base = base_url(&req, &state.settings);
+    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
+    let precheck =
+        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
+    let seen = current.as_ref().map(|r| r.version);
+    let plan_id = id.clone();
+    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match row {
+        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
+            Ok(vec![crate::store::db::Change { id: plan_id, op: Op::Delete, record: None }])
+        }
+        Some(Stored { record: Some(_), version, .. }) => {
+            Err(WriteError::Precondition(format!("the feature changed meanwhile (now v{version}); retry")))
+        }
+        Some(_) => Err(WriteError::Gone(plan_id)),
+        None => Err(WriteError::NotFound(plan_id)),
+    })
+    .await;
+    result.map_err(|e| api_error(e, &base, &id))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `OPTIONS /collections/{id}/items`: the methods it takes (QGIS reads `Allow` to decide whether a layer is
+/// editable).
+pub async fn options_items(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let cid = path.into_inner();
+    let model = state.model();
+    if model.catalog.collection(&cid).is_none() {
+        return Err(ApiError::NotFound(format!("no collection '{cid}'")));
+    }
+    let allow = if cid == EDITABLE && state.engine.store().is_some() { ALLOW_ITEMS } else { ALLOW_READ };
+    Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
+}
+
+/// `OPTIONS /collections/{id}/items/{featureId}`.
+pub async fn options_item(state: State, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (cid, _) = path.into_inner();
+    let model = state.model();
+    if model.catalog.collection(&cid).is_none() {
+        return Err(ApiError::NotFound(format!("no collection '{cid}'")));
+    }
+    let allow = if cid == EDITABLE && state.engine.store().is_some() { ALLOW_ITEM } else { ALLOW_READ };
+    Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
+}
+
+/// `GET /collections/projects/items/{id}/versions`: every version, oldest first: who, when, what.
+pub async fn get_versions(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (cid, id) = path.into_inner();
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let Some(store) = state.engine.store().filter(|_| cid == EDITABLE) else {
+        return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
+    };
+    let base = base_url(&req, &state.settings);
+    let versions = store.versions(&id).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no feature '{id}' in collection 'projects'")));
+    }
+    let item = item_url(&base, &id);
+    let list: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "version": v.version,
+                "operation": v.operation,
+                "at": v.at,
+                "actor": v.actor,
+                "revision": v.revision,
+                "links": [link(format!("{item}?datetime={}", v.at), "version", "application/geo+json", "This version")],
+            })
+        })
+        .collect();
+    let doc = json!({
+        "id": id,
+        "timeAxis": "transaction-time",
+        "versions": list,
+        "links": [
+            link(format!("{item}/versions"), "self", JSON, "The versions of this feature"),
+            link(&item, "latest-version", "application/geo+json", "The current version"),
+        ],
+    });
+    Ok(super::respond_json(&req, JSON, &doc))
+}

@@ -1,0 +1,257 @@
+//! The store seam every route goes through: the current read model (catalog, indexes, tile caches) swapped
+//! atomically per revision, and the write path that changes it.
+//!
+//! A write takes the writer lock, computes the changed feature set, rebuilds the catalog from the unchanging
+//! boundaries and the new projects with the loader's own validation and joins ([`Catalog::assemble`]), checks
+//! the caller's scope on the old and new catalogs, commits to SQLite (fsync), and only then swaps the read
+//! model in. A reader holds one `Arc<ReadModel>` for its whole request, so it sees the state before a write
+//! or after it, never half of it; caches (tiles, JSON) live in the model, so a new revision starts with fresh
+//! ones and no key can serve stale data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use super::admin::Admin;
+use super::db::{self, Change, Op, Store, StoreError, Stored};
+use super::source::{DataSource, LoadError};
+use super::tiles::TileSource;
+use super::{Catalog, Feature};
+
+/// One revision of the data, as readers see it.
+pub struct ReadModel {
+    /// Every collection with its indexes.
+    pub catalog: Arc<Catalog>,
+    /// Vector tiles of this revision, encoded on first use.
+    pub tiles: TileSource,
+    /// The store's revision (0 without a store).
+    pub revision: i64,
+    /// When the revision was made (RFC 3339), if it came from the store.
+    pub updated: Option<String>,
+    /// The current version number of each stored project.
+    pub versions: HashMap<String, i64>,
+}
+
+impl ReadModel {
+    fn new(catalog: Catalog, revision: i64, updated: Option<String>, versions: HashMap<String, i64>) -> Self {
+        Self { catalog: Arc::new(catalog), tiles: TileSource::new(), revision, updated, versions }
+    }
+
+    /// A model of a catalog alone (no store): revision 0.
+    pub fn of(catalog: Arc<Catalog>) -> Self {
+        Self { catalog, tiles: TileSource::new(), revision: 0, updated: None, versions: HashMap::new() }
+    }
+
+    /// The version of a project, when the data comes from the store.
+    pub fn version_of(&self, id: &str) -> Option<i64> {
+        self.versions.get(id).copied()
+    }
+}
+
+/// Why a write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// This server runs without a store.
+    #[error("this server runs read-only (no data directory)")]
+    ReadOnly,
+    /// No such feature.
+    #[error("no feature '{0}'")]
+    NotFound(String),
+    /// The feature was deleted.
+    #[error("feature '{0}' was deleted")]
+    Gone(String),
+    /// The id is taken.
+    #[error("a feature '{0}' already exists")]
+    Conflict(String),
+    /// `If-Match` does not match the current version.
+    #[error("{0}")]
+    Precondition(String),
+    /// The new data breaks a rule of the loader.
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller may not touch this feature.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The data could not be rebuilt for another reason.
+    #[error("{0}")]
+    Load(String),
+}
+
+/// The scope check of a write: the feature as it is (`None` when new) and as it will be (`None` when deleted).
+pub type Allowed<'a> = dyn Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a;
+
+/// What a write proposes: given the current stored row (if any), the changes to commit.
+pub type Plan<'a> = dyn FnOnce(Option<&Stored>) -> Result<Vec<Change>, WriteError> + 'a;
+
+/// The engine: the base data, the store and the current read model.
+pub struct Engine {
+    base: DataSource,
+    admin: Option<Admin>,
+    store: Option<Store>,
+    model: ArcSwap<ReadModel>,
+    writer: Mutex<()>,
+}
+
+/// What a successful write made.
+pub struct Written {
+    /// The new revision.
+    pub revision: i64,
+    /// The model now served.
+    pub model: Arc<ReadModel>,
+}
+
+fn load_error(e: LoadError) -> WriteError {
+    match e {
+        LoadError::Feature { reason, .. } => WriteError::Invalid(reason),
+        other => WriteError::Load(other.to_string()),
+    }
+}
+
+impl Engine {
+    /// An engine over an already loaded catalog, without a store: reads only (tests, benchmarks).
+    pub fn read_only(catalog: Catalog) -> Self {
+        Self {
+            base: catalog.source().clone(),
+            admin: None,
+            store: None,
+            model: ArcSwap::from_pointee(ReadModel::new(catalog, 0, None, HashMap::new())),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// [`Engine::read_only`] over a catalog shared with others (tests load the data once).
+    pub fn read_only_shared(catalog: Arc<Catalog>) -> Self {
+        Self {
+            base: catalog.source().clone(),
+            admin: None,
+            store: None,
+            model: ArcSwap::from_pointee(ReadModel::of(catalog)),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Opens the store in `data_dir` (seeding it from `base`'s `projects.geojson` on first start) and builds the
+    /// first read model from the boundaries of `base` and the stored projects.
+    pub fn open(base: DataSource, data_dir: &Path) -> Result<Self, String> {
+        let seed_source = base.clone();
+        let seed = move || -> Result<Vec<(String, String)>, String> {
+            // The seed is checked as the loader checks a data file, before anything is stored: a bad file
+            // stops start-up naming the file, the feature and the reason, and leaves no store behind it.
+            Catalog::load(seed_source.clone()).map_err(|e| e.to_string())?;
+            let (file, text) = seed_source.read("projects.geojson").map_err(|e| e.to_string())?;
+            let fc: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
+            let features = fc.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+            Ok(features
+                .into_iter()
+                .map(|f| {
+                    let id =
+                        f.pointer("/properties/id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    (id, f.to_string())
+                })
+                .collect())
+        };
+        let store =
+            Store::open(data_dir, seed, "geodata/projects.geojson (seed)").map_err(|e| e.to_string())?;
+        let admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
+        let current = store.current().map_err(|e| e.to_string())?;
+        Store::check_records(&current, store.path()).map_err(|e| e.to_string())?;
+        let (revision, updated) = store.revision().map_err(|e| e.to_string())?;
+        let catalog = build(&admin, &base, store.path(), &current).map_err(|e| e.to_string())?;
+        let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
+        Ok(Self {
+            base,
+            admin: Some(admin),
+            store: Some(store),
+            model: ArcSwap::from_pointee(ReadModel::new(catalog, revision, updated, versions)),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The read model now: hold it for a whole request.
+    pub fn model(&self) -> Arc<ReadModel> {
+        self.model.load_full()
+    }
+
+    /// The store, when there is one.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// The data directory's database file, when there is a store.
+    pub fn db_path(&self) -> Option<PathBuf> {
+        self.store.as_ref().map(|s| s.path().to_owned())
+    }
+
+    /// Writes one feature: `plan` turns the current stored row into changes; `allowed` checks the caller may
+    /// make them, given the feature as it is (`None` when new) and as it will be (`None` when deleted).
+    /// Commits before returning; the new model is served from then on.
+    pub fn write(
+        &self,
+        id: &str,
+        actor: &str,
+        plan: Box<Plan<'_>>,
+        allowed: &Allowed<'_>,
+    ) -> Result<Written, WriteError> {
+        let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
+        let _guard = match self.writer.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let old = self.model();
+        let row = store.get(id)?;
+        let changes = plan(row.as_ref())?;
+        let mut current = store.current()?;
+        for ch in &changes {
+            match (current.iter().position(|s| s.id == ch.id), &ch.record) {
+                (Some(i), Some(r)) => {
+                    current[i].record = Some(r.clone());
+                    current[i].version += 1;
+                }
+                (Some(i), None) => {
+                    current.remove(i);
+                }
+                (None, Some(r)) => {
+                    current.push(Stored { id: ch.id.clone(), version: 1, record: Some(r.clone()) });
+                }
+                (None, None) => {}
+            }
+        }
+        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        for ch in &changes {
+            allowed(old.catalog.projects().get(&ch.id), catalog.projects().get(&ch.id))?;
+        }
+        let revision = store.commit(&changes, actor)?;
+        let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
+        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions));
+        self.model.store(model.clone());
+        Ok(Written { revision, model })
+    }
+
+    /// The catalog as it stood at transaction time `at` (RFC 3339 UTC), built afresh.
+    pub fn as_of(&self, at: &str) -> Result<Catalog, WriteError> {
+        let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
+        let then = store.as_of(at)?;
+        build(admin, &self.base, store.path(), &then).map_err(load_error)
+    }
+}
+
+/// The catalog of `admin`'s boundaries and these stored projects.
+fn build(admin: &Admin, base: &DataSource, db: &Path, stored: &[Stored]) -> Result<Catalog, LoadError> {
+    let source = DataSource::Stored {
+        base: Box::new(base.clone()),
+        projects: Arc::from(db::feature_collection(stored)),
+        db: db.display().to_string(),
+    };
+    Catalog::assemble(admin.clone(), source)
+}
+
+/// The change that creates or replaces `id` with `record`.
+pub fn upsert(id: &str, op: Op, record: String) -> Change {
+    Change { id: id.to_owned(), op, record: Some(record) }
+}

@@ -1,0 +1,467 @@
+//! Editing the catalogue through the real server over a real SQLite store: Part 4 writes, tokens and scopes,
+//! If-Match, history, derived data after a write, and the clients (`OWSLib` writes, GDAL reads back).
+
+use std::sync::{Arc, Barrier};
+
+use planatlas::config::Settings;
+use reqwest::blocking::{RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_store};
+
+/// A project in 沈阳 (沈河区, 210103).
+fn shenyang_project(id: &str) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [123.4315, 41.8057]},
+        "properties": {
+            "id": id,
+            "name_zh": "测试项目（沈阳）",
+            "name_en": "Test project (Shenyang)",
+            "category": "urban",
+            "sections": ["三.(四).1"],
+            "lead_unit": null,
+            "co_units": [],
+            "excerpt": "测试用项目。",
+            "targets": [],
+            "named_place": "沈阳",
+            "county_adcode": "210103",
+            "city_adcode": "210100",
+            "location_precision": "district",
+            "location_source": "test fixture",
+            "outside_province": null,
+            "consistency_notes": {},
+            // Derived: must be ignored and recomputed.
+            "county_adcodes": ["999999"],
+            "region_ids": ["made-up"],
+        }
+    })
+}
+
+/// The same project moved to 大连 (沙河口区, 210204).
+fn moved_to_dalian(id: &str) -> Value {
+    let mut f = shenyang_project(id);
+    f["geometry"]["coordinates"] = json!([121.59, 38.91]);
+    f["properties"]["county_adcode"] = json!("210204");
+    f["properties"]["city_adcode"] = json!("210200");
+    f
+}
+
+struct Editor<'a> {
+    s: &'a StoreApp,
+    token: String,
+}
+
+impl Editor<'_> {
+    fn auth(&self, r: RequestBuilder) -> RequestBuilder {
+        r.header("authorization", format!("Bearer {}", self.token))
+    }
+
+    fn post(&self, body: &Value) -> Response {
+        let url = self.s.app.url("/collections/projects/items");
+        self.auth(self.s.app.client.post(url))
+            .header("content-type", "application/geo+json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    }
+
+    fn put(&self, id: &str, body: &Value, if_match: Option<&str>) -> Response {
+        let url = self.s.app.url(&format!("/collections/projects/items/{id}"));
+        let mut r = self.auth(self.s.app.client.put(url)).header("content-type", "application/geo+json");
+        if let Some(tag) = if_match {
+            r = r.header("if-match", tag);
+        }
+        r.body(body.to_string()).send().unwrap()
+    }
+
+    fn patch(&self, id: &str, body: &Value) -> Response {
+        let url = self.s.app.url(&format!("/collections/projects/items/{id}"));
+        self.auth(self.s.app.client.patch(url))
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    }
+
+    fn delete(&self, id: &str) -> Response {
+        let url = self.s.app.url(&format!("/collections/projects/items/{id}"));
+        self.auth(self.s.app.client.delete(url)).send().unwrap()
+    }
+}
+
+fn etag(s: &StoreApp, path: &str) -> String {
+    let r = s.app.client.get(s.app.url(path)).header("accept-encoding", "identity").send().unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+fn count(s: &StoreApp) -> u64 {
+    s.app.get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap()
+}
+
+#[test]
+fn create_patch_replace_delete_with_history_and_derived_data() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(s.dir.path(), "省发展改革委", "province"), s: &s };
+    let before = count(&s);
+    let projects_tag = etag(&s, "/collections/projects");
+    let counties_tag = etag(&s, "/collections/counties");
+    let report_before = s.app.get_json("/reports/consistency");
+
+    // OPTIONS tells clients (QGIS) what is editable.
+    let r = s
+        .app
+        .client
+        .request(reqwest::Method::OPTIONS, s.app.url("/collections/projects/items"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("POST"));
+    let r = s
+        .app
+        .client
+        .request(reqwest::Method::OPTIONS, s.app.url("/collections/counties/items"))
+        .send()
+        .unwrap();
+    assert!(!r.headers()["allow"].to_str().unwrap().contains("POST"));
+
+    let tile_here = etag(&s, "/tiles/10/863/380");
+    let tile_far = etag(&s, "/tiles/10/854/381");
+    let conformance = etag(&s, "/conformance");
+    let seeded_at = s.app.get_json("/collections/projects")["updated"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let r = ed.post(&shenyang_project("test-shenyang"));
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    // The tile containing it changes; a tile in 朝阳 and the conformance document keep their tags.
+    assert_ne!(etag(&s, "/tiles/10/863/380"), tile_here);
+    assert_eq!(etag(&s, "/tiles/10/854/381"), tile_far);
+    assert_eq!(etag(&s, "/conformance"), conformance);
+    // The consistency report sees it (it shares its point with other projects: a near duplicate).
+    let report = s.app.get_json("/reports/consistency");
+    assert_ne!(report["entries"], report_before["entries"]);
+    assert!(report.to_string().contains("test-shenyang"), "{report}");
+    // The catalogue as it stood before the write, by transaction time.
+    let then = s.app.get_json(&format!("/collections/projects/items?limit=1&datetime={seeded_at}"));
+    assert_eq!(then["numberMatched"].as_u64().unwrap(), before, "{then}");
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("/collections/projects/items/test-shenyang"), "{location}");
+    assert!(r.headers()["etag"].to_str().unwrap().starts_with("\"v1-"));
+    // Derived properties come from the server's join, not the body.
+    let f = s.app.get_json("/collections/projects/items/test-shenyang");
+    assert_eq!(f["properties"]["county_adcodes"], json!(["210103"]), "{f}");
+    assert_eq!(f["properties"]["city_adcodes"], json!(["210100"]));
+    assert!(f["properties"]["region_ids"].as_array().unwrap().iter().any(|r| r == "shenyang-circle"), "{f}");
+    assert_eq!(count(&s), before + 1);
+    // The counts, the collection's ETag and the tile containing it change; the counties' ETag too (counts).
+    assert_ne!(etag(&s, "/collections/projects"), projects_tag);
+    let county = s.app.get_json("/collections/counties/items/210103");
+    let n_after = county["properties"]["project_count"].as_u64().unwrap();
+    let _ = counties_tag;
+    // Exports hold it.
+    let csv = s.app.get("/exports/projects.csv").text().unwrap();
+    assert!(csv.contains("test-shenyang"));
+    // /locate-style joins: nearest from the point finds it first.
+    let near = s
+        .app
+        .get_json("/collections/projects/within-distance?lon=123.4315&lat=41.8057&distance=10&limit=100");
+    assert!(near["features"].as_array().unwrap().iter().any(|f| f["id"] == "test-shenyang"), "{near}");
+
+    // PATCH twice.
+    let r = ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched once"}}));
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let r =
+        ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched twice", "named_place": null}}));
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    let f = s.app.get_json("/collections/projects/items/test-shenyang");
+    assert_eq!(f["properties"]["name_en"], "Patched twice");
+    assert!(f["properties"].get("named_place").is_none_or(Value::is_null), "merge-patch null removes: {f}");
+
+    // PUT with the current ETag, then with a stale one.
+    let tag = etag(&s, "/collections/projects/items/test-shenyang");
+    let mut replacement = shenyang_project("test-shenyang");
+    replacement["properties"]["name_en"] = json!("Replaced");
+    let r = ed.put("test-shenyang", &replacement, Some(&tag));
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    let r = ed.put("test-shenyang", &replacement, Some(&tag));
+    assert_problem(r, 412);
+
+    // DELETE, then the item is gone with a link to its last version.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let r = ed.delete("test-shenyang");
+    assert_eq!(r.status(), 204);
+    let r = s.app.get("/collections/projects/items/test-shenyang");
+    assert_eq!(r.status(), 410);
+    let link = r.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("rel=\"latest-version\""), "{link}");
+    assert_eq!(count(&s), before);
+    let county = s.app.get_json("/collections/counties/items/210103");
+    assert_eq!(county["properties"]["project_count"].as_u64().unwrap(), n_after - 1);
+
+    // History: create, patch, patch, replace, delete, in order; datetime answers the state then.
+    let h = s.app.get_json("/collections/projects/items/test-shenyang/versions");
+    let ops: Vec<&str> =
+        h["versions"].as_array().unwrap().iter().map(|v| v["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["create", "patch", "patch", "replace", "delete"], "{h}");
+    assert!(h["versions"].as_array().unwrap().iter().all(|v| v["actor"] == "省发展改革委"));
+    let second_at = h["versions"][1]["at"].as_str().unwrap();
+    let r = s.app.get(&format!("/collections/projects/items/test-shenyang?datetime={second_at}"));
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("memento-datetime"));
+    let then: Value = r.json().unwrap();
+    assert_eq!(then["properties"]["name_en"], "Patched once", "{then}");
+    // Follow the latest-version link of the deleted feature.
+    let latest = link.split(';').next().unwrap().trim_matches(['<', '>', ' ']);
+    let last: Value = s.app.client.get(latest).send().unwrap().json().unwrap();
+    assert_eq!(last["properties"]["name_en"], "Replaced", "{last}");
+    // The consistency report is back to what it was.
+    assert_eq!(s.app.get_json("/reports/consistency")["entries"], report_before["entries"]);
+    // Versioning is declared.
+    let c = s.app.get_json("/collections/projects");
+    assert_eq!(c["versioning"]["timeAxis"], "transaction-time", "{c}");
+    assert!(c["revision"].as_i64().unwrap() > 236);
+
+    // A restart on the same data directory loads from the store.
+    let engine =
+        planatlas::store::engine::Engine::open(planatlas::store::DataSource::Embedded, s.dir.path()).unwrap();
+    let m = engine.model();
+    assert!(m.catalog.projects().get("test-shenyang").is_none());
+    assert_eq!(m.catalog.projects().features().len() as u64, before);
+    assert!(m.revision >= 236 + 5);
+}
+
+#[test]
+fn every_error_path_answers_a_problem_and_changes_nothing() {
+    let s = spawn_store(Settings::local());
+    let shenyang =
+        Editor { token: add_token(s.dir.path(), "沈阳市发展改革委", "city:210100"), s: &s };
+    let dalian = Editor { token: add_token(s.dir.path(), "大连市发展改革委", "city:210200"), s: &s };
+    let nobody = Editor { token: "pa_not-a-token".into(), s: &s };
+    assert_eq!(shenyang.post(&shenyang_project("sy-1")).status(), 201);
+    let listing = || {
+        let mut v = s.app.get_json("/collections/projects/items?limit=1000");
+        v.as_object_mut().unwrap().remove("timeStamp");
+        v
+    };
+    let before = listing();
+    let before_item = s.app.get("/collections/projects/items/sy-1").text().unwrap();
+
+    // No token: 401 with WWW-Authenticate.
+    let r = s
+        .app
+        .client
+        .post(s.app.url("/collections/projects/items"))
+        .body(shenyang_project("x").to_string())
+        .send()
+        .unwrap();
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert_problem(r, 401);
+    assert_problem(nobody.delete("sy-1"), 401);
+    // A 大连 token editing a 沈阳 project; a 沈阳 token moving its project into 大连.
+    let p = assert_problem(dalian.patch("sy-1", &json!({"properties": {"name_en": "x"}})), 403);
+    assert!(p["detail"].as_str().unwrap().contains("沈阳"), "{p}");
+    assert_problem(dalian.delete("sy-1"), 403);
+    let p = assert_problem(shenyang.put("sy-1", &moved_to_dalian("sy-1"), None), 403);
+    assert!(p["detail"].as_str().unwrap().contains("大连"), "{p}");
+    assert_problem(dalian.post(&shenyang_project("sy-2")), 403);
+    // Stale If-Match.
+    assert_problem(shenyang.put("sy-1", &shenyang_project("sy-1"), Some("\"v99-0\"")), 412);
+    // Malformed bodies.
+    let url = s.app.url("/collections/projects/items");
+    let r = shenyang
+        .auth(s.app.client.post(&url))
+        .header("content-type", "application/geo+json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_problem(r, 400);
+    let r =
+        shenyang.auth(s.app.client.post(&url)).header("content-type", "text/plain").body("x").send().unwrap();
+    assert_problem(r, 415);
+    assert_problem(shenyang.post(&json!({"type": "Point", "coordinates": [123.4, 41.8]})), 400);
+    // A point outside Liaoning; an unknown category; a county that contradicts the point; a taken id.
+    let mut outside = shenyang_project("sy-3");
+    outside["geometry"]["coordinates"] = json!([116.4, 39.9]);
+    let p = assert_problem(shenyang.post(&outside), 422);
+    assert!(p["detail"].as_str().unwrap().contains("outside"), "{p}");
+    let mut bad = shenyang_project("sy-4");
+    bad["properties"]["category"] = json!("spaceport");
+    let p = assert_problem(shenyang.post(&bad), 422);
+    assert!(p["detail"].as_str().unwrap().contains("category"), "{p}");
+    let mut wrong_county = shenyang_project("sy-5");
+    wrong_county["properties"]["county_adcode"] = json!("210204");
+    assert_problem(shenyang.post(&wrong_county), 422);
+    assert_problem(shenyang.post(&shenyang_project("sy-1")), 409);
+    // Unknown features; read-only collections.
+    assert_problem(shenyang.put("no-such", &shenyang_project("no-such"), None), 404);
+    let r =
+        shenyang.auth(s.app.client.delete(s.app.url("/collections/counties/items/210103"))).send().unwrap();
+    assert_problem(r, 405);
+
+    // Nothing changed.
+    assert_eq!(listing(), before);
+    assert_eq!(s.app.get("/collections/projects/items/sy-1").text().unwrap(), before_item);
+    let versions = s.app.get_json("/collections/projects/items/sy-1/versions");
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(s.dir.path(), "省自然资源厅", "province"), s: &s };
+    // The 沈河区 point in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E, northing first), from PROJ.
+    let mut child = std::process::Command::new("cs2cs")
+        .args(["-f", "%.4f", "EPSG:4326", "EPSG:4549"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cs2cs (proj-bin) is installed by scripts/setup --test");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"41.8057 123.4315\n").unwrap();
+    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let nums: Vec<f64> = out.split_whitespace().take(2).map(|n| n.parse().unwrap()).collect();
+    let (northing, easting) = (nums[0], nums[1]);
+    // The server writes the same point (bse-liaoning-service-base lies there) in the same order.
+    let same = s.app.get_json(
+        "/collections/projects/items/bse-liaoning-service-base?crs=http://www.opengis.net/def/crs/EPSG/0/4549",
+    );
+    let sc = same["geometry"]["coordinates"].as_array().unwrap();
+    assert!(
+        (sc[0].as_f64().unwrap() - northing).abs() < 0.01 && (sc[1].as_f64().unwrap() - easting).abs() < 0.01,
+        "{same} vs {out}"
+    );
+    let mut body = shenyang_project("gk-test");
+    // EPSG:4549's axis order is northing, easting.
+    body["geometry"]["coordinates"] = json!([northing, easting]);
+    let url = s.app.url("/collections/projects/items");
+    let r = ed
+        .auth(s.app.client.post(url))
+        .header("content-type", "application/geo+json")
+        .header("content-crs", "<http://www.opengis.net/def/crs/EPSG/0/4549>")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let f = s.app.get_json("/collections/projects/items/gk-test");
+    let c = f["geometry"]["coordinates"].as_array().unwrap();
+    assert!((c[0].as_f64().unwrap() - 123.4315).abs() < 1e-6, "{f}");
+    assert!((c[1].as_f64().unwrap() - 41.8057).abs() < 1e-6, "{f}");
+    // An unknown Content-Crs is a 400 naming the header.
+    let r = ed
+        .auth(s.app.client.post(s.app.url("/collections/projects/items")))
+        .header("content-crs", "<urn:nothing>")
+        .body(shenyang_project("gk-2").to_string())
+        .send()
+        .unwrap();
+    let p = assert_problem(r, 400);
+    assert!(p["detail"].as_str().unwrap().contains("Content-Crs"), "{p}");
+}
+
+#[test]
+fn if_match_is_required_when_configured() {
+    let mut settings = Settings::local();
+    settings.require_if_match = true;
+    let s = spawn_store(settings);
+    let ed = Editor { token: add_token(s.dir.path(), "省自然资源厅", "province"), s: &s };
+    assert_eq!(ed.post(&shenyang_project("im-1")).status(), 201);
+    assert_problem(ed.put("im-1", &shenyang_project("im-1"), None), 428);
+    assert_problem(ed.delete("im-1"), 428);
+    let tag = etag(&s, "/collections/projects/items/im-1");
+    assert_eq!(ed.put("im-1", &shenyang_project("im-1"), Some(&tag)).status(), 204);
+}
+
+#[test]
+fn two_racing_puts_with_one_if_match_exactly_one_wins() {
+    let s = Arc::new(spawn_store(Settings::local()));
+    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let ed = Editor { token: token.clone(), s: &s };
+    assert_eq!(ed.post(&shenyang_project("race")).status(), 201);
+    for round in 0..5 {
+        let tag = etag(&s, "/collections/projects/items/race");
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|n| {
+                let (s, barrier, token, tag) = (s.clone(), barrier.clone(), token.clone(), tag.clone());
+                std::thread::spawn(move || {
+                    let ed = Editor { token, s: &s };
+                    let mut body = shenyang_project("race");
+                    body["properties"]["name_en"] = json!(format!("writer {n} round {round}"));
+                    barrier.wait();
+                    ed.put("race", &body, Some(&tag)).status().as_u16()
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [204, 412], "round {round}");
+    }
+    let versions = s.app.get_json("/collections/projects/items/race/versions");
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 6, "one create and five winning replaces");
+}
+
+#[test]
+fn failed_token_attempts_are_rate_limited() {
+    let s = spawn_store(Settings::local());
+    let bad = Editor { token: "pa_guess".into(), s: &s };
+    for _ in 0..planatlas::auth::MAX_FAILURES {
+        assert_problem(bad.delete("anshan-benxi-steel-new-materials-cluster"), 401);
+    }
+    let r = bad.delete("anshan-benxi-steel-new-materials-cluster");
+    assert!(r.headers().contains_key("retry-after"));
+    assert_problem(r, 429);
+}
+
+#[test]
+fn owslib_writes_and_gdal_reads_the_changed_layer() {
+    let s = spawn_store(Settings::local());
+    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let before = count(&s);
+    let script = r#"
+import json, sys
+from owslib.ogcapi.features import Features
+url, token, feature, replaced = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+api = Features(url, headers={"Authorization": "Bearer " + token, "Content-Type": "application/geo+json"})
+api.collection_item_create("projects", json.dumps(feature))
+got = api.collection_item("projects", "owslib-test")
+assert got["properties"]["name_en"] == "Test project (Shenyang)", got
+api.collection_item_update("projects", "owslib-test", json.dumps(replaced))
+got = api.collection_item("projects", "owslib-test")
+assert got["properties"]["name_en"] == "Replaced by OWSLib", got
+print("ok")
+"#;
+    let mut replaced = shenyang_project("owslib-test");
+    replaced["properties"]["name_en"] = json!("Replaced by OWSLib");
+    let (ok, out) = run(
+        &python(),
+        &[
+            "-c",
+            script,
+            &s.app.base,
+            &token,
+            &shenyang_project("owslib-test").to_string(),
+            &replaced.to_string(),
+        ],
+    );
+    assert!(ok && out.contains("ok"), "{out}");
+    // GDAL reads the changed layer: one more feature, with the replaced value.
+    let (ok, out) = run(
+        "ogrinfo",
+        &["-ro", "-al", "-q", "-where", "id = 'owslib-test'", &format!("OAPIF:{}", s.app.base), "projects"],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("Replaced by OWSLib"), "{out}");
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &format!("OAPIF:{}", s.app.base), "projects"]);
+    assert!(ok && out.contains(&format!("Feature Count: {}", before + 1)), "{out}");
+    // OWSLib deletes.
+    let script = r#"
+import sys
+from owslib.ogcapi.features import Features
+api = Features(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+api.collection_item_delete("projects", "owslib-test")
+print("ok")
+"#;
+    let (ok, out) = run(&python(), &["-c", script, &s.app.base, &token]);
+    assert!(ok && out.contains("ok"), "{out}");
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &format!("OAPIF:{}", s.app.base), "projects"]);
+    assert!(ok && out.contains(&format!("Feature Count: {before}")), "{out}");
+}
