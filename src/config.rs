@@ -55,6 +55,30 @@ pub enum Command {
     /// Manage write tokens: `token add --name 沈阳市发展改革委 --scope city:210100` prints a new token once (only
     /// its SHA-256 hash is stored); `token list`; `token revoke ID`.
     Token(TokenArgs),
+    /// Import projects from a GeoJSON or GeoPackage file into the store, all or nothing: validated with the
+    /// loader's rules, new ids created, changed ones replaced (each a version by "import"), then committed in
+    /// one transaction. Reports what was created and changed. A running server on the same data directory
+    /// picks the change up within seconds.
+    Import(ImportArgs),
+}
+
+/// Options of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The file: GeoJSON (FeatureCollection) or GeoPackage (.gpkg, its first feature table).
+    pub file: PathBuf,
+    /// The collection to import into (only `projects` is editable).
+    #[arg(long, default_value = "projects")]
+    pub collection: String,
+    /// The CRS of the file's coordinates (a GeoPackage's own SRS is not read): CRS84 by default.
+    #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS")]
+    pub crs: Crs,
+    /// The boundaries to validate against.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The store to import into.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Options of `token`.

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod geom;
+pub mod import;
 pub mod ops;
 pub mod routes;
 pub mod startup;

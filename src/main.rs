@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use planatlas::config::{Cli, Command, DataArgs, ExportArgs, ServeArgs, Settings, TokenAction, TokenArgs};
+use planatlas::config::{
+    Cli, Command, DataArgs, ExportArgs, ImportArgs, ServeArgs, Settings, TokenAction, TokenArgs,
+};
 use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
 use planatlas::startup::Application;
 use planatlas::store::engine::Engine;
@@ -20,6 +22,86 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Export(args)) => export(&args),
         Some(Command::Token(args)) => token(&args),
+        Some(Command::Import(args)) => import(&args),
+    }
+}
+
+fn import(args: &ImportArgs) -> ExitCode {
+    if args.collection != "projects" {
+        eprintln!("planatlas: only projects can be imported (got --collection {})", args.collection);
+        return ExitCode::from(2);
+    }
+    let features = match planatlas::import::read_features(&args.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("planatlas: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = args.store.dir();
+    let engine = match Engine::open(args.data.source(), &dir) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("planatlas: cannot open the store in {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let bar = ProgressBar::new(features.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} features")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("reading {}", args.file.display()));
+    let mut records = Vec::with_capacity(features.len());
+    for (n, f) in features.iter().enumerate() {
+        let id = f
+            .pointer("/properties/id")
+            .or_else(|| f.get("id"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match planatlas::store::records::project_record(f, &id, args.crs) {
+            Ok(r) => records.push((id, r)),
+            Err(e) => {
+                bar.abandon();
+                eprintln!(
+                    "planatlas: {}: feature #{} ({id}): `{}` {}; nothing imported",
+                    args.file.display(),
+                    n + 1,
+                    e.field,
+                    e.detail
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+        bar.inc(1);
+    }
+    let actor = format!("import {}", args.file.display());
+    let result = engine.import(&actor, records, &|step| bar.set_message(step.to_owned()));
+    bar.finish_and_clear();
+    match result {
+        Ok(done) => {
+            eprintln!(
+                "planatlas: imported {}: {} created, {} changed, {} unchanged (store revision {}, {})",
+                args.file.display(),
+                done.created.len(),
+                done.changed.len(),
+                done.unchanged,
+                done.revision,
+                dir.display()
+            );
+            for id in &done.created {
+                eprintln!("  created {id}");
+            }
+            for id in &done.changed {
+                eprintln!("  changed {id}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("planatlas: {}: {e}; nothing imported", args.file.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

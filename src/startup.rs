@@ -61,6 +61,9 @@ impl Application {
         let workers = settings.workers;
         let shutdown_timeout = settings.shutdown_timeout_secs;
         let origins = settings.cors_origins.clone();
+        if engine.store().is_some() {
+            watch_store(Arc::downgrade(&engine));
+        }
         let state = web::Data::new(AppState::new(engine, settings));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -135,5 +138,26 @@ async fn stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = actix_web::rt::signal::ctrl_c().await;
+    }
+}
+
+/// Every two seconds, picks up writes another process committed to the store (`planatlas import`, another
+/// instance on the same data directory); ends when the engine is dropped.
+fn watch_store(engine: std::sync::Weak<Engine>) {
+    let spawned = std::thread::Builder::new().name("planatlas-store-watch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let Some(engine) = engine.upgrade() else { break };
+            match engine.refresh() {
+                Ok(true) => {
+                    tracing::info!(revision = engine.model().revision, "picked up writes from the store");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "cannot read the store's revision"),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the store watcher");
     }
 }

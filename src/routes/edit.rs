@@ -14,30 +14,10 @@ use serde_json::{Map, Value, json};
 use super::{JSON, QueryParams, State, base_url, link};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::geom::{self, crs::Crs};
+use crate::geom::crs::Crs;
 use crate::store::db::{Op, Stored};
 use crate::store::engine::{Engine, WriteError, upsert};
 use crate::store::{Catalog, Feature};
-
-/// The properties a project is written with; every other property is derived by the server.
-pub const INPUT_PROPERTIES: &[&str] = &[
-    "id",
-    "name_zh",
-    "name_en",
-    "category",
-    "sections",
-    "lead_unit",
-    "co_units",
-    "excerpt",
-    "targets",
-    "named_place",
-    "county_adcode",
-    "city_adcode",
-    "location_precision",
-    "location_source",
-    "outside_province",
-    "consistency_notes",
-];
 
 /// The one editable collection.
 const EDITABLE: &str = "projects";
@@ -106,7 +86,7 @@ fn api_error(e: WriteError, base: &str, id: &str) -> ApiError {
              /collections/projects/items/{id} and send its ETag"
         )),
         WriteError::Precondition(m) => ApiError::PreconditionFailed(m),
-        WriteError::Invalid(m) => ApiError::Unprocessable(format!("feature '{id}': {m}")),
+        WriteError::Invalid(m) => ApiError::Unprocessable(m),
         WriteError::Forbidden(m) => ApiError::Forbidden(m),
         WriteError::Store(e) => ApiError::Internal(format!("store: {e}")),
         WriteError::Load(m) => ApiError::Internal(format!("rebuilding the catalog: {m}")),
@@ -199,50 +179,9 @@ fn content_crs(req: &HttpRequest) -> ApiResult<Crs> {
     })
 }
 
-/// The record to store for a body: a GeoJSON Feature with its geometry in CRS84 and only the input
-/// properties, `id` set.
+/// The record to store for a body, or a 400 naming the member that is wrong.
 fn record_of(body: &Value, id: &str, crs: Crs) -> ApiResult<String> {
-    let obj = body
-        .as_object()
-        .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
-        .ok_or_else(|| ApiError::param("body", "must be a GeoJSON Feature ({\"type\": \"Feature\", …})"))?;
-    let geometry = obj
-        .get("geometry")
-        .filter(|g| !g.is_null())
-        .ok_or_else(|| ApiError::param("geometry", "a project needs a geometry"))?;
-    let g = if crs == Crs::Crs84 {
-        geom::geometry_from_geojson(geometry, crs).map_err(|e| ApiError::param("geometry", e))?
-    } else {
-        // In the CRS's own axis order, as this server writes it for `crs=` (OGC API – Features Part 2), so a
-        // feature read with `crs=EPSG:4549` can be written back with `Content-Crs` unchanged.
-        let gj = geojson::Geometry::from_json_value(geometry.clone())
-            .map_err(|e| ApiError::param("geometry", format!("is not a GeoJSON geometry: {e}")))?;
-        let g = geom::geo_from_geojson(gj).map_err(|e| ApiError::param("geometry", e))?;
-        let g = geom::geometry_to_crs84(&g, crs)
-            .map_err(|e| ApiError::param("geometry", format!("cannot be read in {crs}: {e}")))?;
-        crate::store::admin::check_lon_lat(&g).map_err(|e| ApiError::param("geometry", e))?;
-        g
-    };
-    let g = geom::geojson_in(&g, Crs::Crs84).map_err(|e| ApiError::param("geometry", e.to_string()))?;
-    let props = match obj.get("properties") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(p)) => p.clone(),
-        Some(_) => return Err(ApiError::param("properties", "must be an object")),
-    };
-    let mut kept = Map::new();
-    for (k, v) in props {
-        if INPUT_PROPERTIES.contains(&k.as_str()) {
-            kept.insert(k, v);
-        }
-        // Anything else is derived by the server (joins, counts, shares) or unknown: not stored.
-    }
-    if let Some(Value::String(other)) = kept.get("id")
-        && other != id
-    {
-        return Err(ApiError::param("id", format!("the body says '{other}' but the feature is '{id}'")));
-    }
-    kept.insert("id".into(), json!(id));
-    Ok(json!({"type": "Feature", "geometry": g, "properties": kept}).to_string())
+    crate::store::records::project_record(body, id, crs).map_err(|e| ApiError::param(e.field, e.detail))
 }
 
 /// A new id from the English name (lower-case words joined by hyphens), unique in the store.

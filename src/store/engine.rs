@@ -108,7 +108,9 @@ pub struct Written {
 
 fn load_error(e: LoadError) -> WriteError {
     match e {
-        LoadError::Feature { reason, .. } => WriteError::Invalid(reason),
+        LoadError::Feature { feature, reason, .. } => {
+            WriteError::Invalid(format!("feature '{feature}': {reason}"))
+        }
         other => WriteError::Load(other.to_string()),
     }
 }
@@ -207,21 +209,7 @@ impl Engine {
         let row = store.get(id)?;
         let changes = plan(row.as_ref())?;
         let mut current = store.current()?;
-        for ch in &changes {
-            match (current.iter().position(|s| s.id == ch.id), &ch.record) {
-                (Some(i), Some(r)) => {
-                    current[i].record = Some(r.clone());
-                    current[i].version += 1;
-                }
-                (Some(i), None) => {
-                    current.remove(i);
-                }
-                (None, Some(r)) => {
-                    current.push(Stored { id: ch.id.clone(), version: 1, record: Some(r.clone()) });
-                }
-                (None, None) => {}
-            }
-        }
+        apply(&mut current, &changes);
         let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
         for ch in &changes {
             allowed(old.catalog.projects().get(&ch.id), catalog.projects().get(&ch.id))?;
@@ -233,11 +221,111 @@ impl Engine {
         Ok(Written { revision, model })
     }
 
+    /// Imports records (id, GeoJSON Feature text), all or nothing: each new id is created, each changed one
+    /// replaced, each identical one left alone; the whole set is validated with the loader's rules and
+    /// committed in one transaction. `progress` hears each step.
+    pub fn import(
+        &self,
+        actor: &str,
+        records: Vec<(String, String)>,
+        progress: &dyn Fn(&str),
+    ) -> Result<Imported, WriteError> {
+        let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
+        let _guard = match self.writer.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut current = store.current()?;
+        let mut seen = std::collections::HashSet::new();
+        let (mut changes, mut created, mut changed, mut unchanged) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for (id, record) in records {
+            if !seen.insert(id.clone()) {
+                return Err(WriteError::Invalid(format!("feature '{id}' appears twice in the file")));
+            }
+            // Compared as JSON values: the same feature written with other spacing or member order is unchanged.
+            let same = |s: &Stored| {
+                s.record.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok())
+                    == serde_json::from_str::<Value>(&record).ok()
+            };
+            match current.iter().find(|s| s.id == id) {
+                Some(s) if same(s) => {
+                    unchanged += 1;
+                    continue;
+                }
+                Some(_) => changed.push(id.clone()),
+                None => created.push(id.clone()),
+            }
+            changes.push(upsert(&id, Op::Import, record));
+        }
+        if changes.is_empty() {
+            return Ok(Imported { created, changed, unchanged, revision: self.model().revision });
+        }
+        apply(&mut current, &changes);
+        progress("validating and joining");
+        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        progress("committing");
+        let revision = store.commit(&changes, actor)?;
+        let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
+        self.model.store(Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions)));
+        Ok(Imported { created, changed, unchanged, revision })
+    }
+
+    /// Picks up writes another process committed to the store (`planatlas import`, another instance):
+    /// rebuilds the model when the store's revision is ahead of it. Returns whether it did.
+    pub fn refresh(&self) -> Result<bool, WriteError> {
+        let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Ok(false) };
+        let (revision, updated) = store.revision()?;
+        if revision <= self.model().revision {
+            return Ok(false);
+        }
+        let _guard = match self.writer.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = store.current()?;
+        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
+        self.model.store(Arc::new(ReadModel::new(catalog, revision, updated, versions)));
+        Ok(true)
+    }
+
     /// The catalog as it stood at transaction time `at` (RFC 3339 UTC), built afresh.
     pub fn as_of(&self, at: &str) -> Result<Catalog, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
         let then = store.as_of(at)?;
         build(admin, &self.base, store.path(), &then).map_err(load_error)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// Ids created.
+    pub created: Vec<String>,
+    /// Ids replaced.
+    pub changed: Vec<String>,
+    /// Records identical to what was stored.
+    pub unchanged: usize,
+    /// The store's revision after it.
+    pub revision: i64,
+}
+
+/// Applies changes to a list of current features (as the commit will).
+fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
+    for ch in changes {
+        match (current.iter().position(|s| s.id == ch.id), &ch.record) {
+            (Some(i), Some(r)) => {
+                current[i].record = Some(r.clone());
+                current[i].version += 1;
+            }
+            (Some(i), None) => {
+                current.remove(i);
+            }
+            (None, Some(r)) => {
+                current.push(Stored { id: ch.id.clone(), version: 1, record: Some(r.clone()) });
+            }
+            (None, None) => {}
+        }
     }
 }
 

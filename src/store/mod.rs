@@ -9,6 +9,7 @@ pub mod db;
 pub mod engine;
 pub mod projects;
 pub mod query;
+pub mod records;
 pub mod report;
 pub mod source;
 pub mod tiles;

@@ -465,3 +465,66 @@ print("ok")
     let (ok, out) = run("ogrinfo", &["-ro", "-so", &format!("OAPIF:{}", s.app.base), "projects"]);
     assert!(ok && out.contains(&format!("Feature Count: {before}")), "{out}");
 }
+
+fn import(dir: &std::path::Path, file: &std::path::Path) -> (bool, String) {
+    run(
+        env!("CARGO_BIN_EXE_planatlas"),
+        &["import", file.to_str().unwrap(), "--collection", "projects", "--data-dir", dir.to_str().unwrap()],
+    )
+}
+
+#[test]
+fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
+    let s = spawn_store(Settings::local());
+    let before = count(&s);
+    let existing = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant");
+    let mut changed = existing.clone();
+    changed["properties"]["name_en"] = json!("Xudabao (imported)");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // One bad feature: nothing is imported, and the message names it.
+    let mut bad = shenyang_project("imp-bad");
+    bad["properties"]["category"] = json!("spaceport");
+    let file = tmp.path().join("bad.geojson");
+    let fc = json!({"type": "FeatureCollection", "features": [shenyang_project("imp-new"), bad]});
+    std::fs::write(&file, fc.to_string()).unwrap();
+    let (ok, out) = import(s.dir.path(), &file);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("imp-bad") && out.contains("spaceport") && out.contains("nothing imported"),
+        "{out}"
+    );
+    assert_problem(s.app.get("/collections/projects/items/imp-new"), 404);
+
+    // A good file: one created, one changed; the running server shows both within seconds.
+    let file = tmp.path().join("good.geojson");
+    let fc = json!({"type": "FeatureCollection", "features": [shenyang_project("imp-new"), changed]});
+    std::fs::write(&file, fc.to_string()).unwrap();
+    let (ok, out) = import(s.dir.path(), &file);
+    assert!(ok, "{out}");
+    assert!(out.contains("1 created, 1 changed, 0 unchanged"), "{out}");
+    let mut seen = false;
+    for _ in 0..50 {
+        if count(&s) == before + 1 {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(seen, "the server picked up the import");
+    let f = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant");
+    assert_eq!(f["properties"]["name_en"], "Xudabao (imported)");
+    let h = s.app.get_json("/collections/projects/items/imp-new/versions");
+    assert_eq!(h["versions"][0]["operation"], "import", "{h}");
+
+    // A GeoPackage exported by planatlas imports back unchanged.
+    let gpkg = tmp.path().join("projects.gpkg");
+    let (ok, out) = run(
+        env!("CARGO_BIN_EXE_planatlas"),
+        &["export", "--format", "gpkg", "--collection", "projects", "--out", gpkg.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = import(s.dir.path(), &gpkg);
+    assert!(ok, "{out}");
+    assert!(out.contains(" 0 created"), "{out}");
+}

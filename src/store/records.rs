@@ -1,0 +1,100 @@
+//! Project records as written: one reading of a GeoJSON Feature into what the store keeps, shared by the HTTP
+//! writes and `planatlas import`. The rules a record must then meet are the loader's
+//! ([`super::projects::read_projects`]), applied when the catalog is rebuilt with it.
+
+use serde_json::{Map, Value, json};
+
+use crate::geom::{self, crs::Crs};
+
+/// The properties a project is written with; every other property is derived by the server.
+pub const INPUT_PROPERTIES: &[&str] = &[
+    "id",
+    "name_zh",
+    "name_en",
+    "category",
+    "sections",
+    "lead_unit",
+    "co_units",
+    "excerpt",
+    "targets",
+    "named_place",
+    "county_adcode",
+    "city_adcode",
+    "location_precision",
+    "location_source",
+    "outside_province",
+    "consistency_notes",
+];
+
+/// What is wrong with a record, and in which member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// The member (`body`, `geometry`, `properties`, `id`).
+    pub field: &'static str,
+    /// What is wrong.
+    pub detail: String,
+}
+
+fn bad(field: &'static str, detail: impl Into<String>) -> RecordError {
+    RecordError { field, detail: detail.into() }
+}
+
+/// The record to store for a GeoJSON Feature: its geometry in CRS84 (read from `crs`, in that CRS's axis order
+/// as this server writes it), only the input properties, `id` set.
+pub fn project_record(body: &Value, id: &str, crs: Crs) -> Result<String, RecordError> {
+    let obj = body
+        .as_object()
+        .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
+        .ok_or_else(|| bad("body", "must be a GeoJSON Feature ({\"type\": \"Feature\", …})"))?;
+    let geometry = obj
+        .get("geometry")
+        .filter(|g| !g.is_null())
+        .ok_or_else(|| bad("geometry", "a project needs a geometry"))?;
+    let g = if crs == Crs::Crs84 {
+        geom::geometry_from_geojson(geometry, crs).map_err(|e| bad("geometry", e))?
+    } else {
+        // In the CRS's own axis order, as this server writes it for `crs=` (OGC API – Features Part 2), so a
+        // feature read with `crs=EPSG:4549` can be written back with `Content-Crs` unchanged.
+        let gj = geojson::Geometry::from_json_value(geometry.clone())
+            .map_err(|e| bad("geometry", format!("is not a GeoJSON geometry: {e}")))?;
+        let g = geom::geo_from_geojson(gj).map_err(|e| bad("geometry", e))?;
+        let g = geom::geometry_to_crs84(&g, crs)
+            .map_err(|e| bad("geometry", format!("cannot be read in {crs}: {e}")))?;
+        super::admin::check_lon_lat(&g).map_err(|e| bad("geometry", e))?;
+        g
+    };
+    let g = geom::geojson_in(&g, Crs::Crs84).map_err(|e| bad("geometry", e.to_string()))?;
+    let props = match obj.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return Err(bad("properties", "must be an object")),
+    };
+    // Anything but the input properties is derived by the server (joins, counts, shares) or unknown: not kept.
+    let mut kept: Map<String, Value> =
+        props.into_iter().filter(|(k, _)| INPUT_PROPERTIES.contains(&k.as_str())).collect();
+    if let Some(Value::String(other)) = kept.get("id")
+        && other != id
+    {
+        return Err(bad("id", format!("the body says '{other}' but the feature is '{id}'")));
+    }
+    kept.insert("id".into(), json!(id));
+    Ok(json!({"type": "Feature", "geometry": g, "properties": kept}).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_input_properties_only_and_checks_the_id() {
+        let body = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]},
+            "properties": {"name_zh": "x", "county_adcodes": ["1"], "project_count": 3}});
+        let r: Value = serde_json::from_str(&project_record(&body, "a", Crs::Crs84).unwrap()).unwrap();
+        assert_eq!(r["properties"], json!({"name_zh": "x", "id": "a"}));
+        let e = project_record(&json!({"type": "Feature", "geometry": null}), "a", Crs::Crs84).unwrap_err();
+        assert_eq!(e.field, "geometry");
+        let other = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]},
+            "properties": {"id": "b"}});
+        assert_eq!(project_record(&other, "a", Crs::Crs84).unwrap_err().field, "id");
+    }
+}
