@@ -1,4 +1,6 @@
-//! Hostile input against the real server: the requests an attacker would send (issue 17). Its own test binary,
+//! Hostile input against the real server: the requests an attacker would send (issue 17), and crashes during
+//! writes (issue 13). The binary is `PLANATLAS_TEST_BIN` when set (`scripts/test` sets the release build), else
+//! the test profile's. Its own test binary,
 //! so nothing else runs beside it and the latency bounds below measure the server, not the test runner.
 //!
 //! - LIKE worst cases answer within 1 s each while `/health` answers within 100 ms from another connection
@@ -207,7 +209,10 @@ impl Binary {
     /// Starts `planatlas serve` with `args`, in a new data directory unless `args` name one.
     fn start(args: &[&str]) -> Self {
         let store = (!args.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_planatlas"));
+        // scripts/test points this at the release build: the attacks are tried on what would be deployed.
+        let bin = std::env::var("PLANATLAS_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_planatlas").to_owned());
+        let mut cmd = Command::new(bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]).args(args);
         if let Some(s) = &store {
             cmd.arg("--data-dir").arg(s.path());

@@ -221,10 +221,20 @@ impl Store {
                     )?;
                 }
                 tx.execute("INSERT INTO meta (key, value) VALUES ('seeded', ?1)", params![at])?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('seed_actor', ?1)", params![seed_actor])?;
                 tx.commit()
             })?;
         }
         Ok(store)
+    }
+
+    /// What the store was seeded from (the seed actor), if it says.
+    pub fn seeded_from(&self) -> Option<String> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'seed_actor'", [], |r| r.get(0)).optional()
+        })
+        .ok()
+        .flatten()
     }
 
     /// The database file.
