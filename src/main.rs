@@ -134,7 +134,7 @@ fn token(args: &TokenArgs) -> ExitCode {
                 Ok(id) => {
                     println!("{token}");
                     eprintln!(
-                        "planatlas: token {id} for {name} (scope {scope}) added to {}; it is shown only now,                          only its SHA-256 hash is stored",
+                        "planatlas: token {id} for {name} (scope {scope}) added to {}; it is shown only now, only its SHA-256 hash is stored",
                         store.path().display()
                     );
                     ExitCode::SUCCESS

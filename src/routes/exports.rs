@@ -88,8 +88,8 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs", "bom"])?;
-    let crs = super::collections::crs_param(&params, "crs")?;
-    let bom = bom_param(&params)?;
+    let crs = super::features::crs_param(&params, "crs")?;
+    let bom = super::selection::bom_param(&params)?;
     let file = path.into_inner();
     let options = ExportOptions { crs, bom, properties: None };
     if file == "planatlas.gpkg" {
@@ -105,16 +105,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
                 exts.join(", ")
             ))
         })?;
-    let c = super::collections::find(&model, id)?;
+    let c = super::features::find(&model, id)?;
     let features = (0..c.features().len()).collect();
     stream(&state, &model, What::Collection { id: id.to_owned(), features }, format, options, &file)
-}
-
-/// Reads `bom` (CSV: start with a UTF-8 byte-order mark for Excel).
-pub fn bom_param(params: &QueryParams) -> ApiResult<bool> {
-    match params.get("bom") {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(other) => Err(ApiError::param("bom", format!("'{other}' is not true or false"))),
-    }
 }

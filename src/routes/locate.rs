@@ -26,7 +26,7 @@ pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpRespons
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["lon", "lat", "f", "coord-crs"])?;
-    let p = super::proximity::point_param(&params)?;
+    let p = super::selection::point_param(&params)?;
     let (lon, lat) = (p.x, p.y);
     let format = negotiate(&req, &params)?;
     let catalog = &model.catalog;
@@ -65,7 +65,7 @@ pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpRespons
     let doc = json!({
         "lon": lon,
         "lat": lat,
-        "crs": super::collections::CRS84,
+        "crs": super::features::CRS84,
         "inLiaoning": location.is_some(),
         "county": county,
         "city": city,

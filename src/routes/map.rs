@@ -69,7 +69,7 @@ pub const CATEGORY_COLOURS: &[(&str, &str)] = &[
 ];
 
 fn map_crs(params: &QueryParams) -> ApiResult<Crs> {
-    let crs = super::collections::crs_param(params, "crs")?;
+    let crs = super::features::crs_param(params, "crs")?;
     match crs {
         Crs::Crs84 | Crs::Gcj02 | Crs::Bd09 => Ok(crs),
         other => Err(ApiError::param(

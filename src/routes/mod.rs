@@ -6,12 +6,15 @@
 mod collections;
 mod edit;
 pub mod exports;
+mod features;
 pub mod html;
+mod items;
 mod landing;
 mod locate;
 mod map;
 pub(crate) mod proximity;
 mod reports;
+mod selection;
 mod tiles;
 
 use actix_web::http::{Method, header};
@@ -47,16 +50,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
     cfg.service(
         web::resource("/collections/{collection_id}/items")
-            .route(web::get().to(collections::get_items))
-            .route(web::head().to(collections::get_items))
+            .route(web::get().to(items::get_items))
+            .route(web::head().to(items::get_items))
             .route(web::post().to(edit::post_item))
             .route(web::method(Method::OPTIONS).to(edit::options_items))
             .default_service(not_allowed(edit::ALLOW_ITEMS)),
     );
     cfg.service(
         web::resource("/collections/{collection_id}/items/{feature_id}")
-            .route(web::get().to(collections::get_item))
-            .route(web::head().to(collections::get_item))
+            .route(web::get().to(items::get_item))
+            .route(web::head().to(items::get_item))
             .route(web::put().to(edit::put_item))
             .route(web::patch().to(edit::patch_item))
             .route(web::delete().to(edit::delete_item))
@@ -66,7 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/collections/{collection_id}/items/{feature_id}/versions", edit::get_versions);
     cfg.service(
         web::resource("/collections/{collection_id}/search")
-            .route(web::post().to(collections::post_search))
+            .route(web::post().to(items::post_search))
             .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);

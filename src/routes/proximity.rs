@@ -5,21 +5,20 @@
 
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use geo::{Coord, Geometry};
+use geo::Geometry;
 use serde_json::{Value, json};
 
-use super::collections::{
-    PageOut, Selection, crs_param, feature_out, find, parse_selection, with_content_crs,
-};
+use super::features::{PageOut, crs_param, feature_out, find, with_content_crs};
 use super::html::{Cell, Page as HtmlPage, Span};
+use super::selection::{Selection, parse_selection, point_param, required};
 use super::{
     Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, link, negotiate, respond,
     respond_json_stamped,
 };
 use crate::domain::Page;
-use crate::domain::query::{parse_f64, parse_lat, parse_lon};
+use crate::domain::query::parse_f64;
 use crate::error::{ApiError, ApiResult};
-use crate::geom::crs::{Crs, to_crs84};
+use crate::geom::crs::Crs;
 use crate::store::Collection;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
@@ -30,32 +29,6 @@ fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
         return Err(ApiError::param(name, format!("{d} is negative; give a distance in metres >= 0")));
     }
     Ok(d)
-}
-
-fn required<'a>(params: &'a QueryParams, name: &str, what: &str) -> ApiResult<&'a str> {
-    params.get(name).ok_or_else(|| ApiError::param(name, format!("is required ({what})")))
-}
-
-/// The query point from `lon`/`lat`, in `coord-crs` (default CRS84), as CRS84. In a projected `coord-crs`,
-/// `lon` is the easting and `lat` the northing.
-pub fn point_param(params: &QueryParams) -> ApiResult<Coord<f64>> {
-    let crs = crs_param(params, "coord-crs")?;
-    let raw_lon = required(params, "lon", "degrees east, CRS84")?;
-    let raw_lat = required(params, "lat", "degrees north, CRS84")?;
-    if crs.is_geographic() {
-        let lon = parse_lon("lon", raw_lon)?;
-        let lat = parse_lat("lat", raw_lat)?;
-        if crs == Crs::Crs84 {
-            return Ok(Coord { x: lon, y: lat });
-        }
-        // lon/lat are named, so they are read as such whatever the CRS's axis order.
-        let c = if crs.north_first() { Coord { x: lat, y: lon } } else { Coord { x: lon, y: lat } };
-        return to_crs84(crs, c).map_err(|e| ApiError::param("coord-crs", e.to_string()));
-    }
-    let e = parse_f64("lon", raw_lon)?;
-    let n = parse_f64("lat", raw_lat)?;
-    let c = if crs.north_first() { Coord { x: n, y: e } } else { Coord { x: e, y: n } };
-    to_crs84(crs, c).map_err(|err| ApiError::param("lon", format!("{e}, {n} in {crs}: {err}")))
 }
 
 /// A ranked answer ready to be shaped: feature indexes with their distance, the total matched, the page.

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::collections::{crs_param, find};
+use super::features::{crs_param, find};
 use super::{Caching, JSON, QueryParams, State, base_url, etag_of, link, respond_json, respond_tagged};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;

@@ -1,0 +1,381 @@
+//! `/collections/{id}/items`, `/search` and `/items/{featureId}` (with `datetime` for versioned projects).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::features::{PageOut, feature_out, find, output_crs, urlencode, with_content_crs};
+use super::html::{Cell, Page as HtmlPage, Span};
+use super::selection::{check_datetime, parse_selection};
+use super::{
+    Caching, Format, GEO_JSON, HTML, JSON, QueryParams, Representation, State, base_url, link, negotiate,
+    respond, respond_json_stamped,
+};
+use crate::domain::Page;
+use crate::error::{ApiError, ApiResult};
+use crate::store::admin::BOUNDARY_ATTRIBUTION;
+use crate::store::engine::ReadModel;
+
+/// The instant a `projects` items request asks for with `datetime`, normalised to the store's form, when the
+/// server keeps versions. Intervals (and other collections, which never change) select the current state.
+fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String> {
+    let raw = params.get("datetime")?;
+    if id != "projects" || state.engine.store().is_none() || raw.contains('/') {
+        return None;
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(raw).ok()?;
+    Some(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// `GET /collections/{collectionId}/items`.
+pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let params = QueryParams::from_request(&req)?;
+    items_response(&req, &state, &path, &params).await
+}
+
+/// `POST /collections/{collectionId}/search`: the items request with its parameters in a JSON body, so a
+/// long cql2-json filter need not fit in a URL. `{"filter": {...cql2-json...}, "limit": 50, "sortby": "-name_zh"}`;
+/// every items parameter is accepted as a member (arrays are joined with commas). Paging links are GET items
+/// URLs carrying the same parameters.
+pub async fn post_search(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    QueryParams::from_request(&req)?.only(&["f"])?;
+    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let Value::Object(members) = body else {
+        return Err(ApiError::param(
+            "body",
+            "must be a JSON object of items parameters, e.g. {\"filter\": {...}}",
+        ));
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(f) = QueryParams::from_request(&req)?.get("f") {
+        pairs.push(("f".into(), f.to_owned()));
+    }
+    for (k, v) in members {
+        let text = match (&*k, v) {
+            ("filter", Value::Object(o)) => {
+                if !pairs.iter().any(|(n, _)| n == "filter-lang") {
+                    pairs.push(("filter-lang".into(), "cql2-json".into()));
+                }
+                Value::Object(o).to_string()
+            }
+            (_, Value::String(s)) => s,
+            (_, Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+            (_, Value::Null) => continue,
+            (_, other) => other.to_string(),
+        };
+        pairs.retain(|(n, _)| *n != k);
+        pairs.push((k, text));
+    }
+    let params = QueryParams::from_pairs(pairs);
+    items_response(&req, &state, &path, &params).await
+}
+
+/// The items answer for already parsed parameters (from the query string or a search body).
+async fn items_response(
+    req: &HttpRequest,
+    state: &State,
+    id: &str,
+    params: &QueryParams,
+) -> ApiResult<HttpResponse> {
+    let (req, params) = (req.clone(), params.clone());
+    let model = match as_of_instant(state, id, &params) {
+        // The catalogue as it stood then (transaction time), rebuilt from the store's versions.
+        Some(at) => {
+            let engine = state.engine.clone();
+            let key = at.clone();
+            let catalog = web::block(move || engine.as_of(&key))
+                .await
+                .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {at}: {e}")))?
+                .map_err(|e| {
+                    ApiError::NotFound(format!("no catalogue at {at} (before the store was seeded?): {e}"))
+                })?;
+            std::sync::Arc::new(ReadModel::of(std::sync::Arc::new(catalog)))
+        }
+        None => state.model(),
+    };
+    let c = find(&model, id)?;
+    let state = state.clone();
+    let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
+    let out_crs = output_crs(&params, c)?;
+    let representation = super::negotiate_with(&req, &params, true)?;
+    let bom = super::selection::bom_param(&params)?;
+    let id = c.id().to_owned();
+    // Parsing the filter is work that grows with the input too: it runs on the compute pool with the rest.
+    let job_params = params.clone();
+    let (selection, selected) = super::compute(&state, &model, move |m| {
+        let c =
+            m.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
+        let selection = parse_selection(&m.catalog, c, &job_params, &[])?;
+        let mut selected = c
+            .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| m.catalog.in_area(c, i, a)));
+        c.sort(&mut selected, &selection.sort);
+        Ok((selection, selected))
+    })
+    .await?;
+    let format = match representation {
+        Representation::Page(f) => f,
+        Representation::File(export) => {
+            // A file holds every matching feature unless the request pages explicitly (up to the export cap).
+            let cap = state.settings.max_export_features;
+            let features: Vec<usize> = if params.get("limit").is_some() || params.get("offset").is_some() {
+                let limit = params.get("limit").map_or(cap, |_| page.limit);
+                selected.into_iter().skip(page.offset).take(limit).collect()
+            } else {
+                selected
+            };
+            if features.len() > cap {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "{} features match; an export holds at most {cap} (--max-export-features): narrow the \
+                     filters or page with limit/offset",
+                    features.len()
+                )));
+            }
+            let options =
+                crate::export::ExportOptions { crs: out_crs, bom, properties: selection.properties.clone() };
+            let filename = format!("{}.{}", c.id(), export.extension());
+            return super::exports::stream(
+                &state,
+                &model,
+                crate::export::What::Collection { id: c.id().to_owned(), features },
+                export,
+                options,
+                &filename,
+            );
+        }
+    };
+    let matched = selected.len();
+    let on_page: Vec<usize> = selected.into_iter().skip(page.offset).take(page.limit).collect();
+    let base = base_url(&req, &state.settings);
+    let items_href = format!("{base}/collections/{}/items", c.id());
+    let here = |overrides: &[(&str, Option<String>)]| {
+        let q = params.with(overrides);
+        if q.is_empty() { items_href.clone() } else { format!("{items_href}?{q}") }
+    };
+    let (self_type, alt_type, alt_f) = match format {
+        Format::Json => (GEO_JSON, "text/html", "html"),
+        Format::Html => ("text/html", GEO_JSON, "json"),
+    };
+    let mut links = vec![
+        link(here(&[]), "self", self_type, "This page"),
+        link(here(&[("f", Some(alt_f.to_owned()))]), "alternate", alt_type, "This page in another format"),
+    ];
+    if page.offset + on_page.len() < matched {
+        links.push(link(
+            here(&[
+                ("offset", Some((page.offset + page.limit).to_string())),
+                ("limit", Some(page.limit.to_string())),
+            ]),
+            "next",
+            self_type,
+            "Next page",
+        ));
+    }
+    if page.offset > 0 {
+        let prev = page.prev_offset(matched);
+        links.push(link(
+            here(&[("offset", Some(prev.to_string())), ("limit", Some(page.limit.to_string()))]),
+            "prev",
+            self_type,
+            "Previous page",
+        ));
+    }
+    links.push(link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title));
+
+    match format {
+        Format::Json => {
+            let only = selection.properties.as_deref();
+            let features = on_page
+                .iter()
+                .map(|&i| feature_out(c, c.feature(i), &base, out_crs, only, None))
+                .collect::<ApiResult<Vec<_>>>()?;
+            let doc = PageOut {
+                kind: "FeatureCollection",
+                query: None,
+                number_matched: matched,
+                number_returned: features.len(),
+                features,
+                links: &links,
+            };
+            Ok(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs))
+        }
+        Format::Html => {
+            let rows = on_page
+                .iter()
+                .map(|&i| {
+                    let f = c.feature(i);
+                    vec![
+                        Span::link(f.id.clone(), format!("{items_href}/{}?f=html", urlencode(&f.id))).into(),
+                        Cell::text(f.str_prop("name_zh").unwrap_or("")),
+                        Cell::text(f.str_prop("name_en").unwrap_or("")),
+                    ]
+                })
+                .collect();
+            let mut paging = Vec::new();
+            for l in &links {
+                let rel = l["rel"].as_str().unwrap_or("");
+                if rel == "next" || rel == "prev" || rel == "alternate" {
+                    paging.push(Span::link(
+                        l["title"].as_str().unwrap_or(rel),
+                        l["href"].as_str().unwrap_or(""),
+                    ));
+                    paging.push(Span::text(" "));
+                }
+            }
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+                ("Items", format!("{items_href}?f=html")),
+            ];
+            let html_page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(format!("{matched} matched; showing {} from offset {}.", on_page.len(), page.offset))
+                .table(&["id", "名称", "Name"], rows)
+                .paragraph(paging);
+            Ok(respond(&req, HTML, html_page.render()?, Caching::Data))
+        }
+    }
+}
+
+/// `GET /collections/{collectionId}/items/{featureId}`.
+pub async fn get_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let model = state.model();
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f", "crs", "datetime"])?;
+    let (cid, fid) = path.into_inner();
+    let c = find(&model, &cid)?;
+    let out_crs = output_crs(&params, c)?;
+    let base = base_url(&req, &state.settings);
+    let store = state.engine.store().filter(|_| cid == "projects");
+    if let Some(raw) = params.get("datetime") {
+        let Some(store) = store else {
+            check_datetime(raw)?;
+            return Err(ApiError::param(
+                "datetime",
+                format!("collection '{cid}' keeps no versions; its features do not change"),
+            ));
+        };
+        return version_at(&req, store, &base, &fid, raw);
+    }
+    let Some(f) = c.get(&fid) else {
+        // A deleted project answers 410 with a link to its last version.
+        if let Some(store) = store
+            && let Ok(versions) = store.versions(&fid)
+            && let Some(last) = versions.iter().rev().find(|v| v.record.is_some())
+            && versions.last().is_some_and(|v| v.record.is_none())
+        {
+            let deleted = versions.last().map(|v| v.at.clone()).unwrap_or_default();
+            return Err(ApiError::Gone {
+                detail: format!("feature '{fid}' was deleted at {deleted}; its last version is linked"),
+                latest: format!("{base}/collections/projects/items/{fid}?datetime={}", last.at),
+            });
+        }
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
+    };
+    match negotiate(&req, &params)? {
+        Format::Json => {
+            let body = super::to_json_text(&feature_out(c, f, &base, out_crs, None, None)?);
+            // A stored project's tag names its version, so If-Match on a write can tell which one it saw.
+            let etag = match model.version_of(&fid) {
+                Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),
+                None => super::etag_of(body.as_bytes()),
+            };
+            Ok(with_content_crs(super::respond_tagged(&req, GEO_JSON, body, &etag, Caching::Data), out_crs))
+        }
+        Format::Html => {
+            let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
+            let mut rows = vec![("id".to_owned(), Cell::text(f.id.clone()))];
+            if let Some(g) = &f.geometry {
+                rows.push(("geometry".to_owned(), Cell::text(crate::store::admin::geometry_type(g))));
+            }
+            rows.extend(f.properties.iter().map(|(k, v)| (k.clone(), Cell::value(v.clone()))));
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("Collections", format!("{base}/collections?f=html")),
+                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
+                ("Items", format!("{base}/collections/{}/items?f=html", c.id())),
+                (title.as_str(), format!("{base}/collections/{}/items/{}?f=html", c.id(), urlencode(&f.id))),
+            ];
+            let page = HtmlPage::new(title.as_str(), &crumbs, BOUNDARY_ATTRIBUTION)
+                .key_values(rows)
+                .paragraph(vec![Span::link("GeoJSON", "?f=json")]);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
+        }
+    }
+}
+
+/// A stored project as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), as
+/// written (input properties; the joins are those of the current boundaries), with `Memento-Datetime`.
+fn version_at(
+    req: &HttpRequest,
+    store: &crate::store::db::Store,
+    base: &str,
+    fid: &str,
+    raw: &str,
+) -> ApiResult<HttpResponse> {
+    let at =
+        chrono::DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
+            ApiError::param(
+                "datetime",
+                format!("'{raw}' is not an RFC 3339 instant (e.g. 2026-12-01T08:00:00Z)"),
+            )
+        })?;
+    let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let versions = store.versions(fid).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection 'projects'")));
+    }
+    let Some(v) = versions.iter().rev().find(|v| v.at <= key) else {
+        return Err(ApiError::NotFound(format!(
+            "feature '{fid}' did not exist yet at {key} (first stored {})",
+            versions[0].at
+        )));
+    };
+    let Some(record) = &v.record else {
+        return Err(ApiError::NotFound(format!("feature '{fid}' had been deleted by {key} (at {})", v.at)));
+    };
+    let mut doc: Value =
+        serde_json::from_str(record).map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?;
+    doc["id"] = json!(fid);
+    doc["links"] = json!([
+        link(
+            format!("{base}/collections/projects/items/{fid}?datetime={}", v.at),
+            "self",
+            GEO_JSON,
+            "This version"
+        ),
+        link(
+            format!("{base}/collections/projects/items/{fid}"),
+            "latest-version",
+            GEO_JSON,
+            "The current version"
+        ),
+        link(
+            format!("{base}/collections/projects/items/{fid}/versions"),
+            "version-history",
+            JSON,
+            "Every version"
+        ),
+    ]);
+    let memento = chrono::DateTime::parse_from_rfc3339(&v.at)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default();
+    let body = super::to_json_text(&doc);
+    let etag = format!("\"v{}-{:016x}\"", v.version, xxhash_rust::xxh3::xxh3_64(body.as_bytes()));
+    let mut resp = super::respond_tagged(req, GEO_JSON, body, &etag, Caching::Data);
+    if let Ok(h) = actix_web::http::header::HeaderValue::from_str(&memento) {
+        resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("memento-datetime"), h);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,243 @@
+//! The one parsed selection of a data request (`bbox`, `datetime`, `within`, `filter`, `sortby`, `properties`
+//! and the collection's own filters), shared by items, search, proximity and tiles.
+
+use super::QueryParams;
+use super::features::crs_param;
+use crate::domain::Bbox;
+use crate::domain::query::{parse_f64, parse_lat, parse_lon};
+use crate::error::{ApiError, ApiResult};
+use crate::geom::crs::to_crs84;
+use crate::geom::{self, crs::Crs};
+use crate::store::cql::{self, FilterLang};
+use crate::store::{Area, Catalog, Collection, Filter, ItemsQuery, ParamKind, SortKey};
+use geo::Coord;
+
+/// The parameters every items request takes besides property filters.
+const ITEMS_PARAMS: &[&str] = &[
+    "f",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "within",
+    "bom",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
+];
+
+/// A parsed selection: the store query, and the area it is confined to (`within`).
+pub struct Selection {
+    /// Bounding box and property filters.
+    pub query: ItemsQuery,
+    /// The `within` area, if any.
+    pub area: Option<Area>,
+    /// The `sortby` keys.
+    pub sort: Vec<SortKey>,
+    /// The `properties` to return (all when `None`).
+    pub properties: Option<Vec<String>>,
+}
+
+impl Selection {
+    /// A predicate over feature indexes: the property filters and the area.
+    pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(usize) -> bool + 'a {
+        move |i| {
+            self.query.matches_properties(c.feature(i))
+                && self.area.as_ref().is_none_or(|a| catalog.in_area(c, i, a))
+        }
+    }
+}
+
+/// Parses the selection parameters of a data request: `bbox`, `datetime`, `within`, the collection's own
+/// filters (`region`, `section`, `q`…) and an equality filter for every parameter naming a queryable.
+/// `reserved` are the endpoint's other parameters; anything else is a 400 naming it.
+pub fn parse_selection(
+    catalog: &Catalog,
+    c: &Collection,
+    params: &QueryParams,
+    reserved: &[&str],
+) -> ApiResult<Selection> {
+    let mut query = ItemsQuery::default();
+    let bbox_crs = crs_param(params, "bbox-crs")?;
+    if let Some(raw) = params.get("bbox") {
+        let bbox = Bbox::parse(raw)?;
+        if bbox_crs == Crs::Crs84 {
+            bbox.check_lon_lat()?;
+        }
+        let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
+            .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
+        query.bbox = Some(rect);
+        if !c.is_spatial() {
+            return Err(ApiError::param("bbox", format!("collection '{}' has no geometries", c.id())));
+        }
+    }
+    if let Some(dt) = params.get("datetime") {
+        check_datetime(dt)?;
+    }
+    let mut area = None;
+    if let Some(key) = params.get("within") {
+        if !c.is_spatial() {
+            return Err(ApiError::param("within", format!("collection '{}' has no geometries", c.id())));
+        }
+        let (a, geometry) = catalog.area(key).ok_or_else(|| {
+            ApiError::param(
+                "within",
+                format!("'{key}' is not a region id or a city/county adcode or Chinese name"),
+            )
+        })?;
+        query.candidates_in = geom::bounding_rect(geometry);
+        area = Some(a);
+    }
+    let filter_crs = crs_param(params, "filter-crs")?;
+    let lang = match params.get("filter-lang") {
+        None | Some("cql2-text") => FilterLang::Text,
+        Some("cql2-json") => FilterLang::Json,
+        Some(other) => {
+            return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));
+        }
+    };
+    if let Some(raw) = params.get("filter") {
+        let filter = cql::parse(raw, lang, filter_crs, c).map_err(|e| ApiError::param("filter", e.0))?;
+        if query.candidates_in.is_none() {
+            query.candidates_in = filter.candidates_in;
+        }
+        query.filters.push(Filter::Cql(Box::new(filter)));
+    }
+    let names = c.property_names();
+    let known = |p: &str| p == "id" || names.iter().any(|n| n == p);
+    let mut sort = Vec::new();
+    if let Some(raw) = params.get("sortby") {
+        for token in raw.split(',') {
+            // A '+' sent unencoded in a query string arrives as a space.
+            let (descending, name) = match token.trim_start_matches(' ').chars().next() {
+                Some('-') => (true, token.trim()[1..].trim()),
+                Some('+') => (false, token.trim()[1..].trim()),
+                _ => (false, token.trim()),
+            };
+            if name.is_empty() || !known(name) {
+                return Err(ApiError::param(
+                    "sortby",
+                    format!("'{name}' is not a property of '{}' (sortby=+name_zh,-sections)", c.id()),
+                ));
+            }
+            sort.push(SortKey { property: name.to_owned(), descending });
+        }
+    }
+    let properties = match params.get("properties") {
+        None => None,
+        Some(raw) => {
+            let list: Vec<String> =
+                raw.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = list.iter().find(|p| !known(p)) {
+                return Err(ApiError::param(
+                    "properties",
+                    format!("'{bad}' is not a property of '{}'", c.id()),
+                ));
+            }
+            Some(list)
+        }
+    };
+    for (name, value) in params.pairs() {
+        if ITEMS_PARAMS.contains(&name.as_str()) || reserved.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(spec) = c.meta.params.iter().find(|p| p.name == name) {
+            query.filters.push(match spec.kind {
+                ParamKind::Eq(property) => Filter::Eq { property: property.to_owned(), value: value.clone() },
+                ParamKind::Place(codes, names) => Filter::Place { codes, names, value: value.clone() },
+                ParamKind::SegmentPrefix(property) => {
+                    Filter::SegmentPrefix { property, value: value.clone() }
+                }
+                ParamKind::Substring(properties) => {
+                    Filter::Substring { properties: properties.to_vec(), value: value.to_lowercase() }
+                }
+            });
+        } else if c.queryable(name).is_some() {
+            query.filters.push(Filter::Eq { property: name.clone(), value: value.clone() });
+        } else {
+            let names: Vec<&str> = c
+                .meta
+                .params
+                .iter()
+                .map(|p| p.name)
+                .chain(c.meta.queryables.iter().map(|q| q.name))
+                .collect();
+            let known: Vec<&str> = ITEMS_PARAMS.iter().chain(reserved).copied().collect();
+            return Err(ApiError::param(
+                name,
+                format!(
+                    "is neither a parameter of this endpoint ({}) nor a filter of '{}' ({})",
+                    known.join(", "),
+                    c.id(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Selection { query, area, sort, properties })
+}
+
+/// Checks `datetime` is an RFC 3339 instant or interval (`a/b`, `../b`, `a/..`). The data carries no time, so
+/// every feature matches any valid value.
+pub fn check_datetime(raw: &str) -> ApiResult<()> {
+    let ok = |s: &str| {
+        s.is_empty()
+            || s == ".."
+            || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+    };
+    let parts: Vec<&str> = raw.split('/').collect();
+    let valid = match parts.as_slice() {
+        [one] => !one.is_empty() && *one != ".." && ok(one),
+        [a, b] => ok(a) && ok(b) && !(a.is_empty() && b.is_empty()),
+        _ => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::param(
+            "datetime",
+            format!("'{raw}' is not an RFC 3339 date-time or interval (a/b, ../b, a/..)"),
+        ))
+    }
+}
+
+/// A required parameter, or a 400 saying what it is.
+pub fn required<'a>(params: &'a QueryParams, name: &str, what: &str) -> ApiResult<&'a str> {
+    params.get(name).ok_or_else(|| ApiError::param(name, format!("is required ({what})")))
+}
+
+/// The query point from `lon`/`lat`, in `coord-crs` (default CRS84), as CRS84. In a projected `coord-crs`,
+/// `lon` is the easting and `lat` the northing.
+pub fn point_param(params: &QueryParams) -> ApiResult<Coord<f64>> {
+    let crs = crs_param(params, "coord-crs")?;
+    let raw_lon = required(params, "lon", "degrees east, CRS84")?;
+    let raw_lat = required(params, "lat", "degrees north, CRS84")?;
+    if crs.is_geographic() {
+        let lon = parse_lon("lon", raw_lon)?;
+        let lat = parse_lat("lat", raw_lat)?;
+        if crs == Crs::Crs84 {
+            return Ok(Coord { x: lon, y: lat });
+        }
+        // lon/lat are named, so they are read as such whatever the CRS's axis order.
+        let c = if crs.north_first() { Coord { x: lat, y: lon } } else { Coord { x: lon, y: lat } };
+        return to_crs84(crs, c).map_err(|e| ApiError::param("coord-crs", e.to_string()));
+    }
+    let e = parse_f64("lon", raw_lon)?;
+    let n = parse_f64("lat", raw_lat)?;
+    let c = if crs.north_first() { Coord { x: n, y: e } } else { Coord { x: e, y: n } };
+    to_crs84(crs, c).map_err(|err| ApiError::param("lon", format!("{e}, {n} in {crs}: {err}")))
+}
+
+/// Reads `bom` (CSV: start with a UTF-8 byte-order mark for Excel).
+pub fn bom_param(params: &QueryParams) -> ApiResult<bool> {
+    match params.get("bom") {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(ApiError::param("bom", format!("'{other}' is not true or false"))),
+    }
+}
