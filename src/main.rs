@@ -135,7 +135,7 @@ fn token(args: &TokenArgs) -> ExitCode {
                     println!("{token}");
                     eprintln!(
                         "planatlas: token {id} for {name} (scope {scope}) added to {}; it is shown only now, only its SHA-256 hash is stored",
-                        store.path().display()
+                        store.describe()
                     );
                     ExitCode::SUCCESS
                 }

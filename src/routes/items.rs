@@ -319,7 +319,7 @@ pub async fn get_item(
 /// written (input properties; the joins are those of the current boundaries), with `Memento-Datetime`.
 fn version_at(
     req: &HttpRequest,
-    store: &crate::store::db::Store,
+    store: &dyn crate::store::db::Backend,
     base: &str,
     fid: &str,
     raw: &str,

@@ -140,6 +140,74 @@ pub struct TokenInfo {
     pub revoked: Option<String>,
 }
 
+/// The durable store behind the engine (the one interface the write path and the history use): the embedded
+/// SQLite [`Store`] here; a `PostgreSQL` one for several instances implements the same.
+pub trait Backend: Send + Sync {
+    /// Where it is, for messages (a file path, a connection name).
+    fn describe(&self) -> String;
+    /// What it was seeded from, if it says.
+    fn seeded_from(&self) -> Option<String>;
+    /// Every feature that is not deleted, in first-stored order.
+    fn current(&self) -> Result<Vec<Stored>, StoreError>;
+    /// One feature's current row, deleted or not.
+    fn get(&self, id: &str) -> Result<Option<Stored>, StoreError>;
+    /// The latest revision and when it was made.
+    fn revision(&self) -> Result<(i64, Option<String>), StoreError>;
+    /// Commits changes in one transaction (durably) and returns the new revision.
+    fn commit(&self, changes: &[Change], actor: &str) -> Result<i64, StoreError>;
+    /// Every version of a feature, oldest first.
+    fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError>;
+    /// The features as they stood at transaction time `at`.
+    fn as_of(&self, at: &str) -> Result<Vec<Stored>, StoreError>;
+    /// Adds a token (its hash only); returns its number.
+    fn add_token(&self, name: &str, scope: &str, hash: &str) -> Result<i64, StoreError>;
+    /// Every token.
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    /// The live token with this hash: (name, scope).
+    fn token_by_hash(&self, hash: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// Revokes a token; false when there was no live one.
+    fn revoke_token(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+impl Backend for Store {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn seeded_from(&self) -> Option<String> {
+        Store::seeded_from(self)
+    }
+    fn current(&self) -> Result<Vec<Stored>, StoreError> {
+        Store::current(self)
+    }
+    fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
+        Store::get(self, id)
+    }
+    fn revision(&self) -> Result<(i64, Option<String>), StoreError> {
+        Store::revision(self)
+    }
+    fn commit(&self, changes: &[Change], actor: &str) -> Result<i64, StoreError> {
+        Store::commit(self, changes, actor)
+    }
+    fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError> {
+        Store::versions(self, id)
+    }
+    fn as_of(&self, at: &str) -> Result<Vec<Stored>, StoreError> {
+        Store::as_of(self, at)
+    }
+    fn add_token(&self, name: &str, scope: &str, hash: &str) -> Result<i64, StoreError> {
+        Store::add_token(self, name, scope, hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        Store::tokens(self)
+    }
+    fn token_by_hash(&self, hash: &str) -> Result<Option<(String, String)>, StoreError> {
+        Store::token_by_hash(self, hash)
+    }
+    fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        Store::revoke_token(self, id)
+    }
+}
+
 /// The SQLite store.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -383,13 +451,13 @@ impl Store {
     }
 
     /// A check that every stored record parses (used by start-up to stop on a damaged store).
-    pub fn check_records(features: &[Stored], path: &Path) -> Result<(), StoreError> {
+    pub fn check_records(features: &[Stored], path: &str) -> Result<(), StoreError> {
         for f in features {
             if let Some(r) = &f.record
                 && let Err(e) = serde_json::from_str::<Value>(r)
             {
                 return Err(StoreError::Corrupt {
-                    path: path.display().to_string(),
+                    path: path.to_owned(),
                     id: f.id.clone(),
                     detail: e.to_string(),
                 });

@@ -9,14 +9,14 @@
 //! ones and no key can serve stale data.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
 use super::admin::Admin;
-use super::db::{self, Change, Op, Store, StoreError, Stored};
+use super::db::{self, Backend, Change, Op, Store, StoreError, Stored};
 use super::source::{DataSource, LoadError};
 use super::tiles::TileSource;
 use super::{Catalog, Feature};
@@ -93,7 +93,7 @@ pub type Plan<'a> = dyn FnOnce(Option<&Stored>) -> Result<Vec<Change>, WriteErro
 pub struct Engine {
     base: DataSource,
     admin: Option<Admin>,
-    store: Option<Store>,
+    store: Option<Box<dyn Backend>>,
     model: ArcSwap<ReadModel>,
     writer: Mutex<()>,
 }
@@ -158,18 +158,27 @@ impl Engine {
                 })
                 .collect())
         };
-        let store =
-            Store::open(data_dir, seed, "geodata/projects.geojson (seed)").map_err(|e| e.to_string())?;
+        let actor = format!("seed from {} projects.geojson", base.describe());
+        let store = Store::open(data_dir, seed, &actor).map_err(|e| e.to_string())?;
+        if let Some(from) = store.seeded_from().filter(|from| *from != actor) {
+            // The store keeps its projects; a different --data only supplies the boundaries now.
+            tracing::warn!(
+                store = %store.path().display(),
+                seeded = %from,
+                "the store was seeded from another source; its projects are served, not those of {}",
+                base.describe()
+            );
+        }
         let admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
         let current = store.current().map_err(|e| e.to_string())?;
-        Store::check_records(&current, store.path()).map_err(|e| e.to_string())?;
+        Store::check_records(&current, &store.describe()).map_err(|e| e.to_string())?;
         let (revision, updated) = store.revision().map_err(|e| e.to_string())?;
-        let catalog = build(&admin, &base, store.path(), &current).map_err(|e| e.to_string())?;
+        let catalog = build(&admin, &base, &store.describe(), &current).map_err(|e| e.to_string())?;
         let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
         Ok(Self {
             base,
             admin: Some(admin),
-            store: Some(store),
+            store: Some(Box::new(store)),
             model: ArcSwap::from_pointee(ReadModel::new(catalog, revision, updated, versions)),
             writer: Mutex::new(()),
         })
@@ -181,13 +190,8 @@ impl Engine {
     }
 
     /// The store, when there is one.
-    pub fn store(&self) -> Option<&Store> {
-        self.store.as_ref()
-    }
-
-    /// The data directory's database file, when there is a store.
-    pub fn db_path(&self) -> Option<PathBuf> {
-        self.store.as_ref().map(|s| s.path().to_owned())
+    pub fn store(&self) -> Option<&dyn Backend> {
+        self.store.as_deref()
     }
 
     /// Writes one feature: `plan` turns the current stored row into changes; `allowed` checks the caller may
@@ -210,7 +214,7 @@ impl Engine {
         let changes = plan(row.as_ref())?;
         let mut current = store.current()?;
         apply(&mut current, &changes);
-        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
         for ch in &changes {
             allowed(old.catalog.projects().get(&ch.id), catalog.projects().get(&ch.id))?;
         }
@@ -262,7 +266,7 @@ impl Engine {
         }
         apply(&mut current, &changes);
         progress("validating and joining");
-        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
         progress("committing");
         let revision = store.commit(&changes, actor)?;
         let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
@@ -283,7 +287,7 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         let current = store.current()?;
-        let catalog = build(admin, &self.base, store.path(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
         let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
         self.model.store(Arc::new(ReadModel::new(catalog, revision, updated, versions)));
         Ok(true)
@@ -293,7 +297,7 @@ impl Engine {
     pub fn as_of(&self, at: &str) -> Result<Catalog, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
         let then = store.as_of(at)?;
-        build(admin, &self.base, store.path(), &then).map_err(load_error)
+        build(admin, &self.base, &store.describe(), &then).map_err(load_error)
     }
 }
 
@@ -330,11 +334,11 @@ fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
 }
 
 /// The catalog of `admin`'s boundaries and these stored projects.
-fn build(admin: &Admin, base: &DataSource, db: &Path, stored: &[Stored]) -> Result<Catalog, LoadError> {
+fn build(admin: &Admin, base: &DataSource, db: &str, stored: &[Stored]) -> Result<Catalog, LoadError> {
     let source = DataSource::Stored {
         base: Box::new(base.clone()),
         projects: Arc::from(db::feature_collection(stored)),
-        db: db.display().to_string(),
+        db: db.to_owned(),
     };
     Catalog::assemble(admin.clone(), source)
 }
