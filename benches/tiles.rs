@@ -26,7 +26,7 @@ fn shenyang(z: u8) -> TileId {
 fn bench_tiles(c: &mut Criterion) {
     let catalog = Catalog::load(DataSource::Embedded).expect("shipped data loads");
     let source = TileSource::new();
-    let keep = |_: &str, _: usize| true;
+    let keep = |_: &str, _: &planatlas::store::Feature| true;
     for layer in ["counties", "projects"] {
         let mut group = c.benchmark_group(format!("tile_encode/{layer}"));
         for z in 0..=8u8 {

@@ -23,7 +23,7 @@ fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
 fn main() {
     let catalog = Catalog::load(DataSource::Embedded).expect("shipped data loads");
     let source = TileSource::new();
-    let keep = |_: &str, _: usize| true;
+    let keep = |_: &str, _: &planatlas::store::Feature| true;
     println!(
         "| zoom | tiles with data | largest (KiB) | mean (KiB) | total (KiB) | first tile incl. simplification (ms) |"
     );

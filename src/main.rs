@@ -194,7 +194,10 @@ fn export(args: &ExportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
         (Some(id), _) => match catalog.collection(id) {
-            Some(c) => What::Collection { id: id.clone(), features: (0..c.features().len()).collect() },
+            Some(c) => What::Collection {
+                id: id.clone(),
+                features: c.features().iter().map(|f| f.id.clone()).collect(),
+            },
             None => {
                 let ids: Vec<&str> =
                     catalog.collections().iter().map(planatlas::store::Collection::id).collect();

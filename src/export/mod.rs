@@ -224,7 +224,7 @@ pub fn write_text<W: Write>(
 }
 
 /// Checks a format can hold a collection's features before anything is written.
-pub fn check(format: ExportFormat, collection: &Collection, features: &[usize]) -> Result<(), ExportError> {
+pub fn check(format: ExportFormat, collection: &Collection, features: &[String]) -> Result<(), ExportError> {
     let spatial = collection.is_spatial();
     if !spatial && matches!(format, ExportFormat::Kml | ExportFormat::FlatGeobuf | ExportFormat::Shapefile) {
         return Err(ExportError::Unsupported(format!(
@@ -234,7 +234,7 @@ pub fn check(format: ExportFormat, collection: &Collection, features: &[usize]) 
         )));
     }
     if format == ExportFormat::Shapefile {
-        let kinds = geometry_types(features.iter().map(|&i| collection.feature(i)));
+        let kinds = geometry_types(features.iter().filter_map(|id| collection.get(id)));
         let families: std::collections::BTreeSet<&str> = kinds
             .iter()
             .map(|k| match *k {
@@ -267,8 +267,8 @@ pub enum What {
     Collection {
         /// Collection id.
         id: String,
-        /// Feature indexes, in order.
-        features: Vec<usize>,
+        /// Feature ids, in order.
+        features: Vec<String>,
     },
     /// Every feature of every collection in [`PLAN_LAYERS`] (GeoPackage only).
     Plan,
@@ -310,10 +310,10 @@ pub fn write_export(
             if let Some(only) = &options.properties {
                 columns.retain(|col| only.contains(&col.name));
             }
-            let kinds = geometry_types(features.iter().map(|&i| c.feature(i)));
-            let features = features.iter().map(|&i| {
+            let kinds = geometry_types(features.iter().filter_map(|id| c.get(id)));
+            let features = features.iter().filter_map(|id| {
                 tick();
-                c.feature(i)
+                c.get(id)
             });
             let layer = Layer { name: c.id(), columns: &columns, spatial: c.is_spatial(), features };
             match format {

@@ -106,6 +106,6 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
             ))
         })?;
     let c = super::features::find(&model, id)?;
-    let features = (0..c.features().len()).collect();
+    let features = c.features().iter().map(|f| f.id.clone()).collect();
     stream(&state, &model, What::Collection { id: id.to_owned(), features }, format, options, &file)
 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::Page;
 use crate::error::{ApiError, ApiResult};
+use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::engine::ReadModel;
 
@@ -114,10 +115,13 @@ async fn items_response(
         let c =
             m.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
         let selection = parse_selection(&m.catalog, c, &job_params, &[])?;
-        let mut selected = c
-            .select(&selection.query, |i| selection.area.as_ref().is_none_or(|a| m.catalog.in_area(c, i, a)));
+        let mut selected = c.features_matching(&selection.query, |f| {
+            selection.area.as_ref().is_none_or(|a| m.catalog.in_area(c, f, a))
+        });
         c.sort(&mut selected, &selection.sort);
-        Ok((selection, selected))
+        // Ids leave the job: the answer is shaped from the same model's features by id.
+        let ids: Vec<String> = selected.into_iter().map(|f| f.id.clone()).collect();
+        Ok((selection, ids))
     })
     .await?;
     let format = match representation {
@@ -125,7 +129,7 @@ async fn items_response(
         Representation::File(export) => {
             // A file holds every matching feature unless the request pages explicitly (up to the export cap).
             let cap = state.settings.max_export_features;
-            let features: Vec<usize> = if params.get("limit").is_some() || params.get("offset").is_some() {
+            let features: Vec<String> = if params.get("limit").is_some() || params.get("offset").is_some() {
                 let limit = params.get("limit").map_or(cap, |_| page.limit);
                 selected.into_iter().skip(page.offset).take(limit).collect()
             } else {
@@ -152,7 +156,8 @@ async fn items_response(
         }
     };
     let matched = selected.len();
-    let on_page: Vec<usize> = selected.into_iter().skip(page.offset).take(page.limit).collect();
+    let on_page: Vec<&Feature> =
+        selected.iter().skip(page.offset).take(page.limit).filter_map(|id| c.get(id)).collect();
     let base = base_url(&req, &state.settings);
     let items_href = format!("{base}/collections/{}/items", c.id());
     let here = |overrides: &[(&str, Option<String>)]| {
@@ -194,7 +199,7 @@ async fn items_response(
             let only = selection.properties.as_deref();
             let features = on_page
                 .iter()
-                .map(|&i| feature_out(c, c.feature(i), &base, out_crs, only, None))
+                .map(|f| feature_out(c, f, &base, out_crs, only, None))
                 .collect::<ApiResult<Vec<_>>>()?;
             let doc = PageOut {
                 kind: "FeatureCollection",
@@ -209,8 +214,7 @@ async fn items_response(
         Format::Html => {
             let rows = on_page
                 .iter()
-                .map(|&i| {
-                    let f = c.feature(i);
+                .map(|f| {
                     vec![
                         Span::link(f.id.clone(), format!("{items_href}/{}?f=html", urlencode(&f.id))).into(),
                         Cell::text(f.str_prop("name_zh").unwrap_or("")),

@@ -34,14 +34,13 @@ pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpRespons
     let location = catalog.locate(Coord { x: lon, y: lat });
     let (county, city, regions) = match &location {
         Some(loc) => {
-            let county = catalog.counties().feature(loc.county);
+            let county = loc.county;
             let memberships =
                 county.properties.get("regions").and_then(Value::as_array).cloned().unwrap_or_default();
             let regions: Vec<Value> = loc
                 .regions
                 .iter()
-                .map(|&r| {
-                    let f = catalog.regions().feature(r);
+                .map(|f| {
                     let via = memberships.iter().find(|m| m["id"].as_str() == Some(f.id.as_str()));
                     json!({
                         "id": f.id,
@@ -54,11 +53,7 @@ pub async fn get_locate(req: HttpRequest, state: State) -> ApiResult<HttpRespons
                     })
                 })
                 .collect();
-            (
-                unit(county, &base, "counties"),
-                unit(catalog.cities().feature(loc.city), &base, "cities"),
-                regions,
-            )
+            (unit(county, &base, "counties"), unit(loc.city, &base, "cities"), regions)
         }
         None => (Value::Null, Value::Null, Vec::new()),
     };

@@ -31,10 +31,10 @@ fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
     Ok(d)
 }
 
-/// A ranked answer ready to be shaped: feature indexes with their distance, the total matched, the page.
+/// A ranked answer ready to be shaped: feature ids with their distance, the total matched, the page.
 struct Ranked {
-    /// Feature index and distance in metres (`None` where distance means nothing, as for `intersecting`).
-    rows: Vec<(usize, Option<f64>)>,
+    /// Feature id and distance in metres (`None` where distance means nothing, as for `intersecting`).
+    rows: Vec<(String, Option<f64>)>,
     matched: usize,
 }
 
@@ -95,7 +95,8 @@ fn shape(
             let features = ranked
                 .rows
                 .iter()
-                .map(|&(i, d)| feature_out(c, c.feature(i), &base, out_crs, properties, d))
+                .filter_map(|(id, d)| c.get(id).map(|f| (f, *d)))
+                .map(|(f, d)| feature_out(c, f, &base, out_crs, properties, d))
                 .collect::<ApiResult<Vec<_>>>()?;
             let doc = PageOut {
                 kind: "FeatureCollection",
@@ -111,8 +112,8 @@ fn shape(
             let rows = ranked
                 .rows
                 .iter()
-                .map(|&(i, d)| {
-                    let f = c.feature(i);
+                .filter_map(|(id, d)| c.get(id).map(|f| (f, *d)))
+                .map(|(f, d)| {
                     vec![
                         Cell::text(d.map_or_else(String::new, |d| format!("{d:.1}"))),
                         Span::link(
@@ -141,12 +142,12 @@ fn shape(
     }
 }
 
-fn page_of(rows: Vec<(usize, Option<f64>)>, page: Page) -> Ranked {
+fn page_of(rows: Vec<(String, Option<f64>)>, page: Page) -> Ranked {
     let matched = rows.len();
     Ranked { rows: rows.into_iter().skip(page.offset).take(page.limit).collect(), matched }
 }
 
-fn with_distance(rows: Vec<(usize, f64)>) -> Vec<(usize, Option<f64>)> {
+fn with_distance(rows: Vec<(String, f64)>) -> Vec<(String, Option<f64>)> {
     rows.into_iter().map(|(i, d)| (i, Some(d))).collect()
 }
 
@@ -185,7 +186,11 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     let id = c.id().to_owned();
     let (selection, rows) = super::compute(&state, &model, move |m| {
         let c = collection_of(m, &id)?;
-        let rows = c.nearest(p, k, max_distance, selection.keeper(&m.catalog, c));
+        let rows = c
+            .nearest_features(p, k, max_distance, selection.keeper(&m.catalog, c))
+            .into_iter()
+            .map(|(f, d)| (f.id.clone(), d))
+            .collect::<Vec<_>>();
         Ok((selection, rows))
     })
     .await?;
@@ -214,7 +219,11 @@ pub async fn get_within_distance(
     let id = c.id().to_owned();
     let (selection, rows) = super::compute(&state, &model, move |m| {
         let c = collection_of(m, &id)?;
-        let rows = c.within_distance(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c));
+        let rows = c
+            .features_within(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c))
+            .into_iter()
+            .map(|(f, d)| (f.id.clone(), d))
+            .collect::<Vec<_>>();
         Ok((selection, rows))
     })
     .await?;
@@ -257,13 +266,16 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let self_id = (c.id() == "projects").then(|| c.index_of(pid)).flatten();
+    let self_id = (c.id() == "projects").then(|| pid.to_owned());
     let id = c.id().to_owned();
     let (selection, rows) = super::compute(&state, &model, move |m| {
         let c = collection_of(m, &id)?;
         let rows = {
             let keep = selection.keeper(&m.catalog, c);
-            c.along(&line, radius, |i| Some(i) != self_id && keep(i))
+            c.features_along(&line, radius, |f| Some(&f.id) != self_id.as_ref() && keep(f))
+                .into_iter()
+                .map(|(f, d)| (f.id.clone(), d))
+                .collect::<Vec<_>>()
         };
         Ok((selection, rows))
     })
@@ -321,7 +333,11 @@ pub async fn post_along(
     let id = c.id().to_owned();
     let (selection, rows) = super::compute(&state, &model, move |m| {
         let c = collection_of(m, &id)?;
-        let rows = c.along(&line, radius, selection.keeper(&m.catalog, c));
+        let rows = c
+            .features_along(&line, radius, selection.keeper(&m.catalog, c))
+            .into_iter()
+            .map(|(f, d)| (f.id.clone(), d))
+            .collect::<Vec<_>>();
         Ok((selection, rows))
     })
     .await?;
@@ -362,8 +378,11 @@ pub async fn post_intersecting(
     let id = c.id().to_owned();
     let (selection, rows) = super::compute(&state, &model, move |m| {
         let c = collection_of(m, &id)?;
-        let rows: Vec<(usize, Option<f64>)> =
-            c.intersecting(&area, selection.keeper(&m.catalog, c)).into_iter().map(|i| (i, None)).collect();
+        let rows: Vec<(String, Option<f64>)> = c
+            .features_intersecting(&area, selection.keeper(&m.catalog, c))
+            .into_iter()
+            .map(|f| (f.id.clone(), None))
+            .collect();
         Ok((selection, rows))
     })
     .await?;

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::to_crs84;
 use crate::geom::{self, crs::Crs};
 use crate::store::cql::{self, FilterLang};
-use crate::store::{Area, Catalog, Collection, Filter, ItemsQuery, ParamKind, SortKey};
+use crate::store::{Area, Catalog, Collection, Feature, Filter, ItemsQuery, ParamKind, SortKey};
 use geo::Coord;
 
 /// The parameters every items request takes besides property filters.
@@ -44,10 +44,9 @@ pub struct Selection {
 
 impl Selection {
     /// A predicate over feature indexes: the property filters and the area.
-    pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(usize) -> bool + 'a {
-        move |i| {
-            self.query.matches_properties(c.feature(i))
-                && self.area.as_ref().is_none_or(|a| catalog.in_area(c, i, a))
+    pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(&Feature) -> bool + 'a {
+        move |f| {
+            self.query.matches_properties(f) && self.area.as_ref().is_none_or(|a| catalog.in_area(c, f, a))
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
 use crate::geom::tiles::{HALF_WORLD_M, TileId};
 use crate::store::Collection;
+use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::cql::{self, CqlFilter, FilterLang};
 use crate::store::tiles::{COMBINED, LAYERS, MAX_ZOOM};
@@ -99,10 +100,8 @@ pub async fn get_tile(
     let crs = tile_crs(&params)?;
     let filter = filter_param(&params, model.catalog.projects())?;
     let bytes = super::compute(&state, &model, move |m| {
-        let projects = m.catalog.projects();
-        let keep = |layer: &str, i: usize| {
-            layer != "projects" || filter.as_ref().is_none_or(|f| f.matches(projects.feature(i)))
-        };
+        let keep =
+            |layer: &str, f: &Feature| layer != "projects" || filter.as_ref().is_none_or(|q| q.matches(f));
         let cache_key = filter.is_none().then_some("all");
         Ok(m.tiles.tile(&m.catalog, &COMBINED, id, crs, &keep, cache_key))
     })
@@ -144,9 +143,7 @@ pub async fn get_collection_tile(
     let c = find(&model, &cid)?;
     let filter = filter_param(&params, c)?;
     let bytes = super::compute(&state, &model, move |m| {
-        let c =
-            m.catalog.collection(&cid).ok_or_else(|| ApiError::NotFound(format!("no collection '{cid}'")))?;
-        let keep = |_: &str, i: usize| filter.as_ref().is_none_or(|f| f.matches(c.feature(i)));
+        let keep = |_: &str, f: &Feature| filter.as_ref().is_none_or(|q| q.matches(f));
         let cache_key = filter.is_none().then_some("all");
         Ok(m.tiles.tile(&m.catalog, &[layer], id, crs, &keep, cache_key))
     })

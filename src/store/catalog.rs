@@ -16,14 +16,14 @@ use crate::domain::RegionDef;
 use crate::domain::project::{CATEGORIES, region_of_part};
 
 /// Where a point lies: its county, city and every region containing it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// Index into the counties collection.
-    pub county: usize,
-    /// Index into the cities collection.
-    pub city: usize,
-    /// Indexes into the regions collection, in region order.
-    pub regions: Vec<usize>,
+#[derive(Debug, Clone)]
+pub struct Location<'a> {
+    /// The county.
+    pub county: &'a Feature,
+    /// Its city.
+    pub city: &'a Feature,
+    /// The regions containing it, in region order.
+    pub regions: Vec<&'a Feature>,
 }
 
 /// A named area a query can be confined to: a region, a city or a county.
@@ -234,8 +234,7 @@ impl Catalog {
 
     /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
     /// computed at load (so a county that only touches a region's border is not in it).
-    pub fn in_area(&self, collection: &Collection, index: usize, area: &Area) -> bool {
-        let f = collection.feature(index);
+    pub fn in_area(&self, collection: &Collection, f: &Feature, area: &Area) -> bool {
         let has = |k: &str, v: &str| strings(&f.properties, k).any(|x| x == v);
         match (collection.id(), area) {
             ("regions", Area::Region(r)) => f.id == *r,
@@ -250,20 +249,19 @@ impl Catalog {
     }
 
     /// The county, city and regions containing `p`; `None` outside Liaoning.
-    pub fn locate(&self, p: Coord<f64>) -> Option<Location> {
-        let county = self.county_at(p)?;
-        let county_feature = self.counties().feature(county);
+    pub fn locate(&self, p: Coord<f64>) -> Option<Location<'_>> {
+        let county_feature = self.counties().feature(self.county_at(p)?);
         let parent = county_feature.str_prop("parent_adcode")?;
-        let city = self.cities().index_of(parent)?;
+        let city = self.cities().get(parent)?;
         let regions = county_feature
             .properties
             .get("region_ids")
             .and_then(|v| v.as_array())
             .map(|ids| {
-                ids.iter().filter_map(|id| id.as_str().and_then(|id| self.regions().index_of(id))).collect()
+                ids.iter().filter_map(|id| id.as_str().and_then(|id| self.regions().get(id))).collect()
             })
             .unwrap_or_default();
-        Some(Location { county, city, regions })
+        Some(Location { county: county_feature, city, regions })
     }
 }
 

@@ -315,6 +315,68 @@ impl Collection {
         self.meta.queryables.iter().find(|q| q.name == name)
     }
 
+    /// The features matching `query` and `keep`, in load order: what the routes get (features, not
+    /// positions).
+    pub fn features_matching(
+        &self,
+        query: &super::ItemsQuery,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<&Feature> {
+        self.select(query, |i| keep(&self.features[i])).into_iter().map(|i| &self.features[i]).collect()
+    }
+
+    /// The features intersecting `geometry` and kept by `keep`, in load order.
+    pub fn features_intersecting(
+        &self,
+        geometry: &Geometry<f64>,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<&Feature> {
+        self.intersecting(geometry, |i| keep(&self.features[i]))
+            .into_iter()
+            .map(|i| &self.features[i])
+            .collect()
+    }
+
+    /// The features within `radius_m` of `geometry` with their distances, nearest first.
+    pub fn features_within(
+        &self,
+        geometry: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<(&Feature, f64)> {
+        self.within_distance(geometry, radius_m, |i| keep(&self.features[i]))
+            .into_iter()
+            .map(|(i, d)| (&self.features[i], d))
+            .collect()
+    }
+
+    /// The features within `radius_m` of a corridor with their distances, nearest first.
+    pub fn features_along(
+        &self,
+        line: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<(&Feature, f64)> {
+        self.along(line, radius_m, |i| keep(&self.features[i]))
+            .into_iter()
+            .map(|(i, d)| (&self.features[i], d))
+            .collect()
+    }
+
+    /// The `k` features nearest to `p` with their distances.
+    pub fn nearest_features(
+        &self,
+        p: Coord<f64>,
+        k: usize,
+        max_distance_m: Option<f64>,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<(&Feature, f64)> {
+        self.nearest(p, k, max_distance_m, |i| keep(&self.features[i]))
+            .into_iter()
+            .map(|(i, d)| (&self.features[i], d))
+            .collect()
+    }
+
     /// Indexes of features whose bounding box intersects `rect`, in load order.
     pub fn bbox_candidates(&self, rect: &Rect<f64>) -> Vec<usize> {
         let mut out: Vec<usize> =

@@ -187,12 +187,12 @@ fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
 
 impl Collection {
     /// Sorts feature indexes by the keys, ties by load order, so paging through a sorted result is stable.
-    pub fn sort(&self, indexes: &mut [usize], keys: &[SortKey]) {
+    pub fn sort(&self, features: &mut [&Feature], keys: &[SortKey]) {
         if keys.is_empty() {
             return;
         }
-        indexes.sort_by(|&a, &b| {
-            let (fa, fb) = (self.feature(a), self.feature(b));
+        // Stable: ties keep the order they came in (load order).
+        features.sort_by(|fa, fb| {
             keys.iter()
                 .map(|k| {
                     let o = if k.property == "id" && !fa.properties.contains_key("id") {
@@ -203,7 +203,7 @@ impl Collection {
                     if k.descending { o.reverse() } else { o }
                 })
                 .find(|o| o.is_ne())
-                .unwrap_or_else(|| a.cmp(&b))
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
     }
 }

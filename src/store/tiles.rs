@@ -230,7 +230,7 @@ impl TileSource {
         layers: &[&str],
         id: TileId,
         crs: Crs,
-        keep: &dyn Fn(&str, usize) -> bool,
+        keep: &dyn Fn(&str, &Feature) -> bool,
         cache_key: Option<&str>,
     ) -> Option<Arc<Vec<u8>>> {
         let variant = variant_index(crs);
@@ -269,7 +269,7 @@ impl TileSource {
                     // Out of time: the answer is discarded, and a partial tile must not be cached.
                     return None;
                 }
-                if !keep(name, i) {
+                if !keep(name, collection.feature(i)) {
                     continue;
                 }
                 let Some(Some(g)) = level[li].get(i) else { continue };
@@ -302,7 +302,7 @@ impl TileSource {
         catalog: &Catalog,
         variant: usize,
         id: TileId,
-        keep: &dyn Fn(&str, usize) -> bool,
+        keep: &dyn Fn(&str, &Feature) -> bool,
     ) -> Option<tile::Layer> {
         const KINDS: [&str; 3] = ["region", "city", "county"];
         let mut layer = tile::Layer {
@@ -314,7 +314,7 @@ impl TileSource {
         let mut tags = TagsBuilder::new();
         for &(li, i, at) in &self.projected(catalog, variant).labels {
             let Some(collection) = catalog.collection(LAYERS[li]) else { continue };
-            if !keep(LAYERS[li], i) {
+            if !keep(LAYERS[li], collection.feature(i)) {
                 continue;
             }
             let Some(mut feature) = encode(id, &Geometry::Point(geo::Point(at))) else { continue };
