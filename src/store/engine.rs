@@ -40,6 +40,13 @@ impl ReadModel {
         Self { catalog: Arc::new(catalog), tiles: TileSource::new(), revision, updated, versions }
     }
 
+    /// This model, continuing `previous`'s tile counters (its caches start empty: the data changed).
+    #[must_use]
+    fn after(mut self, previous: &ReadModel) -> Self {
+        self.tiles = TileSource::continuing(&previous.tiles);
+        self
+    }
+
     /// A model of a catalog alone (no store): revision 0.
     pub fn of(catalog: Arc<Catalog>) -> Self {
         Self { catalog, tiles: TileSource::new(), revision: 0, updated: None, versions: HashMap::new() }
@@ -220,7 +227,7 @@ impl Engine {
         }
         let revision = store.commit(&changes, actor)?;
         let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
-        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions));
+        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old));
         self.model.store(model.clone());
         Ok(Written { revision, model })
     }
@@ -270,7 +277,8 @@ impl Engine {
         progress("committing");
         let revision = store.commit(&changes, actor)?;
         let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
-        self.model.store(Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions)));
+        let next = ReadModel::new(catalog, revision, Some(db::now()), versions).after(&self.model());
+        self.model.store(Arc::new(next));
         Ok(Imported { created, changed, unchanged, revision })
     }
 
@@ -289,7 +297,8 @@ impl Engine {
         let current = store.current()?;
         let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
         let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
-        self.model.store(Arc::new(ReadModel::new(catalog, revision, updated, versions)));
+        let next = ReadModel::new(catalog, revision, updated, versions).after(&self.model());
+        self.model.store(Arc::new(next));
         Ok(true)
     }
 

@@ -140,6 +140,15 @@ impl TileSource {
         }
     }
 
+    /// An empty source for a new data revision that carries on the hit and miss counts of `previous`, so the
+    /// counters in `/metrics` keep counting across writes.
+    pub fn continuing(previous: &Self) -> Self {
+        let next = Self::new();
+        next.hits.store(previous.hits.load(Ordering::Relaxed), Ordering::Relaxed);
+        next.misses.store(previous.misses.load(Ordering::Relaxed), Ordering::Relaxed);
+        next
+    }
+
     /// Bytes and tiles held in the cache now.
     pub fn cache_size(&self) -> (usize, usize) {
         self.cache.lock().map_or((0, 0), |c| (c.bytes, c.tiles.len()))
