@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -78,7 +78,6 @@ impl Drop for CancelOnDrop {
 pub struct Compute {
     tx: mpsc::SyncSender<Job>,
     threads: usize,
-    queued: Arc<AtomicUsize>,
 }
 
 impl Compute {
@@ -109,17 +108,7 @@ impl Compute {
                 tracing::error!(error = %e, "cannot start a compute thread");
             }
         }
-        Self { tx, threads, queued: Arc::new(AtomicUsize::new(0)) }
-    }
-
-    /// The number of compute threads.
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
-
-    /// Jobs waiting or running now.
-    pub fn in_flight(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        Self { tx, threads }
     }
 
     /// Runs `f` on a compute thread with `budget` to finish; 503 when the queue is full, the budget is spent
@@ -132,19 +121,15 @@ impl Compute {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let job_budget = Budget { deadline: Instant::now() + budget, cancelled: cancelled.clone() };
-        let queued = self.queued.clone();
-        queued.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move || {
             let result = if job_budget.cancelled.load(Ordering::Relaxed) {
                 Err(out_of_time())
             } else {
                 run_job(job_budget, f)
             };
-            queued.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(result);
         });
         if self.tx.try_send(job).is_err() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(ApiError::Unavailable {
                 detail: format!(
                     "all {} compute threads are busy and the queue is full; retry shortly",

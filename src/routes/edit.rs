@@ -215,18 +215,42 @@ fn new_id(body: &Value, engine: &Engine) -> String {
     (2..10_000).map(|n| format!("{slug}-{n}")).find(|id| !taken(id)).unwrap_or(slug)
 }
 
+/// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed.
+fn precondition(req: &HttpRequest, state: &State, id: &str) -> Result<Option<Stored>, WriteError> {
+    let current = state.engine.store().and_then(|s| s.get(id).ok().flatten());
+    check_if_match(req, state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version))?;
+    Ok(current)
+}
+
+/// The plan that changes the existing feature `id` into `record` (`None` deletes it) with `op`, provided it is
+/// still at the version `seen` the precondition checked: another write in between is a 412, a deleted
+/// feature 410, an unknown one 404.
+fn change_existing(
+    id: String,
+    seen: Option<i64>,
+    op: Op,
+    record: Option<String>,
+) -> impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static {
+    move |row| match row {
+        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
+            Ok(vec![crate::store::db::Change { id, op, record }])
+        }
+        Some(Stored { record: Some(_), version, .. }) => Err(WriteError::Precondition(format!(
+            "the feature changed while this request was on its way (now v{version}); GET it again and retry"
+        ))),
+        Some(_) => Err(WriteError::Gone(id)),
+        None => Err(WriteError::NotFound(id)),
+    }
+}
+
 /// Runs a write off the HTTP workers (it waits for the disk), outside any request time budget so a rebuild is
 /// never cut short.
 async fn run_write(
     state: &State,
     id: String,
     caller: Caller,
-    check: Option<Result<(), WriteError>>,
     plan: impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static,
 ) -> Result<(i64, Option<Stored>), WriteError> {
-    if let Some(Err(e)) = check {
-        return Err(e);
-    }
     let engine = state.engine.clone();
     let result = web::block(move || {
         let model = engine.model();
@@ -273,7 +297,7 @@ pub async fn post_item(
     let id = new_id(&body, &state.engine);
     let record = record_of(&body, &id, crs)?;
     let plan_id = id.clone();
-    let result = run_write(&state, id.clone(), caller, None, move |row| match row {
+    let result = run_write(&state, id.clone(), caller, move |row| match row {
         Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(plan_id)),
         _ => Ok(vec![upsert(&plan_id, Op::Create, record)]),
     })
@@ -298,24 +322,9 @@ pub async fn put_item(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
     let record = record_of(&body, &id, crs)?;
-    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
-    let precheck =
-        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
-    // The precondition saw `seen`; inside the writer lock the engine refuses if another write came between.
-    let seen = current.as_ref().map(|r| r.version);
-    let plan_id = id.clone();
-    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match row {
-        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
-            Ok(vec![upsert(&plan_id, Op::Replace, record)])
-        }
-        Some(Stored { record: Some(_), version, .. }) => Err(WriteError::Precondition(format!(
-            "the feature changed while this replacement was sent (now v{version}); GET it again"
-        ))),
-        Some(_) => Err(WriteError::Gone(plan_id)),
-        None => Err(WriteError::NotFound(plan_id)),
-    })
-    .await;
-    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
+    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
+    let plan = change_existing(id.clone(), current.map(|r| r.version), Op::Replace, Some(record));
+    let (_, row) = run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
     Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
 }
 
@@ -363,33 +372,19 @@ pub async fn patch_item(
         return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
     }
     let base = base_url(&req, &state.settings);
-    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
-    let precheck =
-        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
+    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
     // The patch applies to the version the precondition saw; the engine refuses if another write came first.
-    let seen = current.as_ref().map(|r| r.version);
-    let record = match current.as_ref().and_then(|r| r.record.as_deref()) {
-        Some(r) => {
-            let mut doc: Value =
-                serde_json::from_str(r).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
-            merge_patch(&mut doc, &patch);
-            Some(record_of(&doc, &id, if patch.get("geometry").is_some() { crs } else { Crs::Crs84 })?)
-        }
-        None => None,
+    let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?))) else {
+        let missing =
+            if current.is_some() { WriteError::Gone(id.clone()) } else { WriteError::NotFound(id.clone()) };
+        return Err(api_error(missing, &base, &id));
     };
-    let plan_id = id.clone();
-    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match (row, record) {
-        (Some(Stored { record: Some(_), version, .. }), Some(record)) if Some(*version) == seen => {
-            Ok(vec![upsert(&plan_id, Op::Patch, record)])
-        }
-        (Some(Stored { record: Some(_), version, .. }), _) => Err(WriteError::Precondition(format!(
-            "the feature changed while the patch was prepared (now v{version}); retry"
-        ))),
-        (Some(_), _) => Err(WriteError::Gone(plan_id)),
-        (None, _) => Err(WriteError::NotFound(plan_id)),
-    })
-    .await;
-    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
+    let mut doc: Value =
+        serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
+    merge_patch(&mut doc, &patch);
+    let record = record_of(&doc, &id, if patch.get("geometry").is_some() { crs } else { Crs::Crs84 })?;
+    let plan = change_existing(id.clone(), Some(seen), Op::Patch, Some(record));
+    let (_, row) = run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
     Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
 }
 
@@ -404,23 +399,9 @@ pub async fn delete_item(
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state)?;
     let base = base_url(&req, &state.settings);
-    let current = state.engine.store().and_then(|s| s.get(&id).ok().flatten());
-    let precheck =
-        check_if_match(&req, &state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version));
-    let seen = current.as_ref().map(|r| r.version);
-    let plan_id = id.clone();
-    let result = run_write(&state, id.clone(), caller, Some(precheck), move |row| match row {
-        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
-            Ok(vec![crate::store::db::Change { id: plan_id, op: Op::Delete, record: None }])
-        }
-        Some(Stored { record: Some(_), version, .. }) => {
-            Err(WriteError::Precondition(format!("the feature changed meanwhile (now v{version}); retry")))
-        }
-        Some(_) => Err(WriteError::Gone(plan_id)),
-        None => Err(WriteError::NotFound(plan_id)),
-    })
-    .await;
-    result.map_err(|e| api_error(e, &base, &id))?;
+    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
+    let plan = change_existing(id.clone(), current.map(|r| r.version), Op::Delete, None);
+    run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 

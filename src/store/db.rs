@@ -153,8 +153,8 @@ pub trait Backend: Send + Sync {
     fn get(&self, id: &str) -> Result<Option<Stored>, StoreError>;
     /// The latest revision and when it was made.
     fn revision(&self) -> Result<(i64, Option<String>), StoreError>;
-    /// Commits changes in one transaction (durably) and returns the new revision.
-    fn commit(&self, changes: &[Change], actor: &str) -> Result<i64, StoreError>;
+    /// Commits changes in one transaction (durably); returns the new revision and each change's new version.
+    fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError>;
     /// Every version of a feature, oldest first.
     fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError>;
     /// The features as they stood at transaction time `at`.
@@ -185,7 +185,7 @@ impl Backend for Store {
     fn revision(&self) -> Result<(i64, Option<String>), StoreError> {
         Store::revision(self)
     }
-    fn commit(&self, changes: &[Change], actor: &str) -> Result<i64, StoreError> {
+    fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError> {
         Store::commit(self, changes, actor)
     }
     fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError> {
@@ -350,13 +350,14 @@ impl Store {
         })
     }
 
-    /// Commits `changes` in one transaction, each as a new version by `actor`; returns the new revision.
-    /// Nothing is visible, and nothing is kept, unless all are.
-    pub fn commit(&self, changes: &[Change], actor: &str) -> Result<i64, StoreError> {
+    /// Commits `changes` in one transaction, each as a new version by `actor`; returns the new revision and
+    /// the version each change made. Nothing is visible, and nothing is kept, unless all are.
+    pub fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError> {
         let at = now();
         self.with(|c| {
             let tx = c.transaction()?;
             let mut revision = 0;
+            let mut versions = Vec::with_capacity(changes.len());
             for ch in changes {
                 let version: i64 = tx
                     .query_row("SELECT version FROM features WHERE id = ?1", params![ch.id], |r| r.get(0))
@@ -372,9 +373,10 @@ impl Store {
                      ON CONFLICT (id) DO UPDATE SET version = excluded.version, record = excluded.record",
                     params![ch.id, version, ch.record, revision],
                 )?;
+                versions.push(version);
             }
             tx.commit()?;
-            Ok(revision)
+            Ok((revision, versions))
         })
     }
 
@@ -515,7 +517,7 @@ mod tests {
         assert_eq!(store.current().unwrap().len(), 2);
         // Times have millisecond resolution.
         std::thread::sleep(std::time::Duration::from_millis(5));
-        let r = store
+        let (r, _) = store
             .commit(&[Change { id: "a".into(), op: Op::Replace, record: Some("{\"x\":1}".into()) }], "t")
             .unwrap();
         assert_eq!(r, 3);

@@ -225,8 +225,8 @@ impl Engine {
         for ch in &changes {
             allowed(old.catalog.projects().get(&ch.id), catalog.projects().get(&ch.id))?;
         }
-        let revision = store.commit(&changes, actor)?;
-        let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
+        let (revision, made) = store.commit(&changes, actor)?;
+        let versions = versions_after(&old.versions, &changes, &made);
         let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old));
         self.model.store(model.clone());
         Ok(Written { revision, model })
@@ -275,9 +275,10 @@ impl Engine {
         progress("validating and joining");
         let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
         progress("committing");
-        let revision = store.commit(&changes, actor)?;
-        let versions = store.current()?.into_iter().map(|s| (s.id, s.version)).collect();
-        let next = ReadModel::new(catalog, revision, Some(db::now()), versions).after(&self.model());
+        let (revision, made) = store.commit(&changes, actor)?;
+        let old = self.model();
+        let versions = versions_after(&old.versions, &changes, &made);
+        let next = ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old);
         self.model.store(Arc::new(next));
         Ok(Imported { created, changed, unchanged, revision })
     }
@@ -323,19 +324,29 @@ pub struct Imported {
     pub revision: i64,
 }
 
-/// Applies changes to a list of current features (as the commit will).
+/// The live features' versions after a commit: `made` is the version each change got.
+fn versions_after(before: &HashMap<String, i64>, changes: &[Change], made: &[i64]) -> HashMap<String, i64> {
+    let mut versions = before.clone();
+    for (ch, &v) in changes.iter().zip(made) {
+        if ch.record.is_some() {
+            versions.insert(ch.id.clone(), v);
+        } else {
+            versions.remove(&ch.id);
+        }
+    }
+    versions
+}
+
+/// Applies changes to a list of current features, for the rebuild (the versions come from the commit).
 fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
     for ch in changes {
         match (current.iter().position(|s| s.id == ch.id), &ch.record) {
-            (Some(i), Some(r)) => {
-                current[i].record = Some(r.clone());
-                current[i].version += 1;
-            }
+            (Some(i), Some(r)) => current[i].record = Some(r.clone()),
             (Some(i), None) => {
                 current.remove(i);
             }
             (None, Some(r)) => {
-                current.push(Stored { id: ch.id.clone(), version: 1, record: Some(r.clone()) });
+                current.push(Stored { id: ch.id.clone(), version: 0, record: Some(r.clone()) });
             }
             (None, None) => {}
         }
