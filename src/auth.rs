@@ -11,7 +11,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::store::{Catalog, Feature};
@@ -51,14 +50,7 @@ impl Scope {
 
     /// Whether a project lies in this scope: every county it touches belongs to the city or region.
     pub fn covers(&self, project: &Feature, catalog: &Catalog) -> bool {
-        let counties: Vec<&str> = project
-            .properties
-            .get("county_adcodes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let counties: Vec<&str> = project.str_list("county_adcodes").collect();
         match self {
             Self::Province => true,
             Self::City(code) => {
@@ -71,12 +63,7 @@ impl Scope {
             Self::Region(id) => {
                 !counties.is_empty()
                     && counties.iter().all(|c| {
-                        catalog.counties().get(c).is_some_and(|f| {
-                            f.properties
-                                .get("region_ids")
-                                .and_then(Value::as_array)
-                                .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(id)))
-                        })
+                        catalog.counties().get(c).is_some_and(|f| f.str_list("region_ids").any(|r| r == id))
                     })
             }
         }

@@ -144,14 +144,7 @@ fn scope_check<'a>(
             if let Some(f) = f
                 && !caller.scope.covers(f, catalog)
             {
-                let cities: Vec<&str> = f
-                    .properties
-                    .get("city_names")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
+                let cities: Vec<&str> = f.str_list("city_names").collect();
                 return Err(WriteError::Forbidden(format!(
                     "the token of {} (scope {}) may not change project '{}': it {when} in {}",
                     caller.name,

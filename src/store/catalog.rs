@@ -235,7 +235,7 @@ impl Catalog {
     /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
     /// computed at load (so a county that only touches a region's border is not in it).
     pub fn in_area(&self, collection: &Collection, f: &Feature, area: &Area) -> bool {
-        let has = |k: &str, v: &str| strings(&f.properties, k).any(|x| x == v);
+        let has = |k: &str, v: &str| f.str_list(k).any(|x| x == v);
         match (collection.id(), area) {
             ("regions", Area::Region(r)) => f.id == *r,
             ("regions" | "projects", Area::City(c)) => has("city_adcodes", c),

@@ -69,6 +69,11 @@ impl Feature {
         self.json.properties.get_or_init(|| raw(&self.properties))
     }
 
+    /// The strings of an array property (none when it is absent or not an array).
+    pub fn str_list<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.properties.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    }
+
     /// A property as a string slice, if it is a string.
     pub fn str_prop(&self, name: &str) -> Option<&str> {
         self.properties.get(name).and_then(Value::as_str)
