@@ -54,7 +54,7 @@ const shownCategories = new Set(cfg.categories.map((c) => c.id));
 const catBox = document.getElementById('categories');
 for (const c of cfg.categories) {
   const label = document.createElement('label');
-  label.innerHTML = `<input type="checkbox" checked data-category="${esc(c.id)}"><span class="swatch" style="background:${c.colour}"></span>${esc(c.id)}`;
+  label.innerHTML = `<input type="checkbox" checked data-category="${esc(c.id)}"><span class="swatch" style="background:${c.colour}"></span>${esc(c.name)} ${esc(c.id)}`;
   catBox.appendChild(label);
 }
 const applyCategories = () => {
@@ -73,7 +73,7 @@ function projectPopup(p, lngLat) {
   const html = `<div class="project-popup"><h3>${esc(p.name_zh)}</h3><div>${esc(p.name_en)}</div><table>
     ${row('类别 category', p.category)}${row('章节 sections', p.sections)}${row('牵头 lead unit', p.lead_unit)}
     ${row('配合 co-units', p.co_units)}${row('精度 precision', p.location_precision)}${row('位置依据 source', p.location_source)}
-    ${row('目标 targets', p.targets)}${row('区县 counties', p.county_names)}</table></div>`;
+    ${row('进度 stage', p.stage ? `${p.stage} ${p.stage_en || ''} ${p.progress_period || ''}` : '')}${row('目标 targets', p.targets)}${row('区县 counties', p.county_names)}</table></div>`;
   return new maplibregl.Popup({ maxWidth: '24rem' }).setLngLat(lngLat).setHTML(html).addTo(map);
 }
 
@@ -128,3 +128,68 @@ search.addEventListener('input', () => {
     }
   }, 200);
 });
+
+// Progress: colour projects by stage at a quarter chosen with the slider. The tiles carry today's stage; the
+// slider replays every report (GET /collections/progress/items) and sets each project's stage for the quarter
+// chosen as feature state (the style promotes project ids to feature ids).
+const stageColour = ['match', ['coalesce', ['feature-state', 'stage'], ['get', 'stage']]];
+for (const s of cfg.stages) stageColour.push(s.id, s.colour);
+stageColour.push('#bdbdbd');
+const stageBox = document.getElementById('stages');
+for (const s of cfg.stages) {
+  const span = document.createElement('div');
+  span.innerHTML = `<span class="swatch" style="background:${s.colour}"></span>${esc(s.id)} ${esc(s.en)}`;
+  stageBox.appendChild(span);
+}
+const slider = document.getElementById('period');
+const periodLabel = document.getElementById('period-label');
+slider.max = String(cfg.quarters.length - 1);
+slider.value = slider.max;
+periodLabel.textContent = cfg.quarters[cfg.quarters.length - 1] || '';
+let reports = null;
+const loadReports = async () => {
+  if (reports) return reports;
+  reports = [];
+  let url = `${base}/collections/progress/items?limit=10000`;
+  while (url) {
+    const doc = await fetch(url).then((r) => r.json());
+    reports.push(...(doc.features || []).map((f) => f.properties));
+    url = (doc.links || []).find((l) => l.rel === 'next')?.href;
+  }
+  return reports;
+};
+const projectIds = new Set();
+const applyPeriod = async () => {
+  const quarter = cfg.quarters[Number(slider.value)];
+  periodLabel.textContent = quarter;
+  const all = await loadReports();
+  // Periods compare as text within a year ("2024Q2" < "2024Q3") and across years.
+  const latest = new Map();
+  for (const r of all) {
+    if (r.period > quarter) continue;
+    const seen = latest.get(r.project);
+    if (!seen || seen.period < r.period) latest.set(r.project, r);
+  }
+  for (const r of all) projectIds.add(r.project);
+  for (const id of projectIds) {
+    const stage = latest.get(id)?.stage ?? '未报告';
+    map.setFeatureState({ source: 'planatlas', sourceLayer: 'projects', id }, { stage });
+  }
+  window.planatlasPeriod = quarter;
+};
+const colourBy = () => document.querySelector('input[name="colour-by"]:checked').value;
+const applyColours = () => {
+  if (colourBy() === 'stage') {
+    map.setPaintProperty('projects-points', 'circle-color', stageColour);
+    map.setPaintProperty('projects-lines', 'line-color', stageColour);
+  } else {
+    const cat = ['match', ['get', 'category']];
+    for (const c of cfg.categories) cat.push(c.id, c.colour);
+    cat.push('#333333');
+    map.setPaintProperty('projects-points', 'circle-color', cat);
+    map.setPaintProperty('projects-lines', 'line-color', cat);
+  }
+};
+document.querySelectorAll('input[name="colour-by"]').forEach((r) => r.addEventListener('change', applyColours));
+slider.addEventListener('input', applyPeriod);
+map.on('load', () => { applyPeriod(); });

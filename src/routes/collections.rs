@@ -63,7 +63,7 @@ fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&st
 
 /// The revision a collection declares: the store's, for the editable projects.
 fn revision_of<'a>(state: &State, model: &'a ReadModel, c: &Collection) -> Option<(i64, Option<&'a str>)> {
-    (c.id() == "projects" && state.engine.store().is_some())
+    (crate::store::engine::STORED.contains(&c.id()) && state.engine.store().is_some())
         .then_some((model.revision, model.updated.as_deref()))
 }
 

@@ -2,8 +2,9 @@
 //! transaction time): `POST …/items`, `PUT`/`PATCH`/`DELETE …/items/{id}`, `OPTIONS` on both, and
 //! `…/items/{id}/versions`.
 //!
-//! Only `projects` is editable. Writes need `Authorization: Bearer <token>` with a scope covering the project
-//! before and after the change. Bodies are GeoJSON Features in CRS84, or in the CRS named by `Content-Crs`;
+//! `projects`, `progress` (quarterly reports) and `indicators` (measured values) are editable. Writes need
+//! `Authorization: Bearer <token>` with a scope covering the feature before and after the change (a report or a
+//! value is covered as its project or its target's area is). Bodies are GeoJSON Features in CRS84, or in the CRS named by `Content-Crs`;
 //! only the input properties are kept (the joins, counts and shares are computed by the server). Every write
 //! goes through the store engine, which validates with the loader's rules and commits before the answer.
 
@@ -16,11 +17,8 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
 use crate::store::db::{Op, Stored};
-use crate::store::engine::{Engine, WriteError, upsert};
+use crate::store::engine::{Engine, STORED, WriteError, store_key, upsert};
 use crate::store::{Catalog, Feature};
-
-/// The one editable collection.
-const EDITABLE: &str = "projects";
 
 /// `Allow` of an editable collection's items and of one item.
 pub const ALLOW_ITEMS: &str = "GET, HEAD, POST, OPTIONS";
@@ -33,7 +31,7 @@ fn editable(state: &State, cid: &str, method: &str) -> ApiResult<()> {
     if state.model().catalog.collection(cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    if cid != EDITABLE || state.engine.store().is_none() {
+    if !STORED.contains(&cid) || state.engine.store().is_none() {
         return Err(ApiError::MethodNotAllowed { method: method.to_owned(), allowed: ALLOW_READ });
     }
     Ok(())
@@ -46,9 +44,14 @@ pub fn version_etag(version: i64, record: &str) -> String {
 
 /// Whether `If-Match` (if sent) allows changing a feature now at `version`; 412 when not, 428 when it is
 /// required and missing.
-fn check_if_match(req: &HttpRequest, state: &State, version: Option<i64>) -> Result<(), WriteError> {
+fn check_if_match(
+    req: &HttpRequest,
+    state: &State,
+    version: Option<i64>,
+    required: bool,
+) -> Result<(), WriteError> {
     let Some(raw) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
-        if state.settings.require_if_match {
+        if state.settings.require_if_match || required {
             return Err(WriteError::Precondition("__428__".into()));
         }
         return Ok(());
@@ -70,20 +73,21 @@ fn check_if_match(req: &HttpRequest, state: &State, version: Option<i64>) -> Res
     }
 }
 
-fn api_error(e: WriteError, base: &str, id: &str) -> ApiError {
+fn api_error(e: WriteError, base: &str, cid: &str, id: &str) -> ApiError {
     match e {
         WriteError::ReadOnly => ApiError::MethodNotAllowed { method: "write".into(), allowed: ALLOW_READ },
-        WriteError::NotFound(id) => ApiError::NotFound(format!("no feature '{id}' in collection 'projects'")),
-        WriteError::Gone(id) => ApiError::Gone {
+        WriteError::NotFound(_) => ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")),
+        WriteError::Gone(_) => ApiError::Gone {
             detail: format!("feature '{id}' was deleted; its history is at …/items/{id}/versions"),
-            latest: format!("{base}/collections/projects/items/{id}/versions"),
+            latest: format!("{base}/collections/{cid}/items/{id}/versions"),
         },
-        WriteError::Conflict(id) => ApiError::Conflict(format!(
-            "a feature '{id}' already exists in 'projects'; PUT /collections/projects/items/{id} replaces it"
+        WriteError::Conflict(_) => ApiError::Conflict(format!(
+            "a feature '{id}' already exists in '{cid}'; PUT /collections/{cid}/items/{id} with its ETag in \
+             If-Match replaces it"
         )),
         WriteError::Precondition(m) if m == "__428__" => ApiError::PreconditionRequired(format!(
-            "this server requires If-Match on PUT, PATCH and DELETE (--require-if-match): GET \
-             /collections/projects/items/{id} and send its ETag"
+            "changing this feature needs If-Match (always for a progress report, everywhere with \
+             --require-if-match): GET /collections/{cid}/items/{id} and send its ETag"
         )),
         WriteError::Precondition(m) => ApiError::PreconditionFailed(m),
         WriteError::Invalid(m) => ApiError::Unprocessable(m),
@@ -134,7 +138,7 @@ fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
     Ok(Caller { name, scope })
 }
 
-/// The scope check the engine runs on the project as it is and as it will be.
+/// The scope check the engine runs on the feature as it is and as it will be.
 fn scope_check<'a>(
     caller: &'a Caller,
     catalog: &'a Catalog,
@@ -146,7 +150,7 @@ fn scope_check<'a>(
             {
                 let cities: Vec<&str> = f.str_list("city_names").collect();
                 return Err(WriteError::Forbidden(format!(
-                    "the token of {} (scope {}) may not change project '{}': it {when} in {}",
+                    "the token of {} (scope {}) may not change '{}': it {when} in {}",
                     caller.name,
                     caller.scope,
                     f.id,
@@ -173,12 +177,25 @@ fn content_crs(req: &HttpRequest) -> ApiResult<Crs> {
 }
 
 /// The record to store for a body, or a 400 naming the member that is wrong.
-fn record_of(body: &Value, id: &str, crs: Crs) -> ApiResult<String> {
-    crate::store::records::project_record(body, id, crs).map_err(|e| ApiError::param(e.field, e.detail))
+fn record_of(cid: &str, body: &Value, id: &str, crs: Crs, actor: &str) -> ApiResult<String> {
+    let r = if cid == "projects" {
+        crate::store::records::project_record(body, id, crs)
+    } else {
+        crate::store::records::plain_record(cid, body, id, actor)
+    };
+    r.map_err(|e| ApiError::param(e.field, e.detail))
 }
 
-/// A new id from the English name (lower-case words joined by hyphens), unique in the store.
-fn new_id(body: &Value, engine: &Engine) -> String {
+/// The id of a new feature: a report's `project@quarter`, a value's `target@period`, or for a project the given
+/// id or one made from the English name (lower-case words joined by hyphens), unique in the store.
+fn new_id(cid: &str, body: &Value, engine: &Engine) -> ApiResult<String> {
+    if cid != "projects" {
+        return crate::store::records::record_id(cid, body).map_err(|e| ApiError::param(e.field, e.detail));
+    }
+    Ok(new_project_id(body, engine))
+}
+
+fn new_project_id(body: &Value, engine: &Engine) -> String {
     let given = body
         .get("id")
         .and_then(Value::as_str)
@@ -209,9 +226,11 @@ fn new_id(body: &Value, engine: &Engine) -> String {
 }
 
 /// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed.
-fn precondition(req: &HttpRequest, state: &State, id: &str) -> Result<Option<Stored>, WriteError> {
-    let current = state.engine.store().and_then(|s| s.get(id).ok().flatten());
-    check_if_match(req, state, current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version))?;
+fn precondition(req: &HttpRequest, state: &State, cid: &str, id: &str) -> Result<Option<Stored>, WriteError> {
+    let current = state.engine.store().and_then(|s| s.get(&store_key(cid, id)).ok().flatten());
+    let live = current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version);
+    // A quarter's report is replaced only by someone who has seen it: If-Match is required on progress.
+    check_if_match(req, state, live, cid == "progress" && live.is_some())?;
     Ok(current)
 }
 
@@ -219,20 +238,20 @@ fn precondition(req: &HttpRequest, state: &State, id: &str) -> Result<Option<Sto
 /// still at the version `seen` the precondition checked: another write in between is a 412, a deleted
 /// feature 410, an unknown one 404.
 fn change_existing(
-    id: String,
+    key: String,
     seen: Option<i64>,
     op: Op,
     record: Option<String>,
 ) -> impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static {
     move |row| match row {
         Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
-            Ok(vec![crate::store::db::Change { id, op, record }])
+            Ok(vec![crate::store::db::Change { id: key, op, record }])
         }
         Some(Stored { record: Some(_), version, .. }) => Err(WriteError::Precondition(format!(
             "the feature changed while this request was on its way (now v{version}); GET it again and retry"
         ))),
-        Some(_) => Err(WriteError::Gone(id)),
-        None => Err(WriteError::NotFound(id)),
+        Some(_) => Err(WriteError::Gone(key)),
+        None => Err(WriteError::NotFound(key)),
     }
 }
 
@@ -240,16 +259,18 @@ fn change_existing(
 /// never cut short.
 async fn run_write(
     state: &State,
+    cid: &str,
     id: String,
     caller: Caller,
     plan: impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static,
 ) -> Result<(i64, Option<Stored>), WriteError> {
     let engine = state.engine.clone();
+    let cid = cid.to_owned();
     let result = web::block(move || {
         let model = engine.model();
         let allowed = scope_check(&caller, &model.catalog);
-        let written = engine.write(&id, &caller.name, Box::new(plan), &allowed)?;
-        let row = engine.store().map(|s| s.get(&id)).transpose()?.flatten();
+        let written = engine.write(&cid, &id, &caller.name, Box::new(plan), &allowed)?;
+        let row = engine.store().map(|s| s.get(&store_key(&cid, &id))).transpose()?.flatten();
         Ok::<_, WriteError>((written.revision, row))
     })
     .await;
@@ -259,48 +280,57 @@ async fn run_write(
     }
 }
 
-fn item_url(base: &str, id: &str) -> String {
-    format!("{base}/collections/projects/items/{id}")
+fn item_url(base: &str, cid: &str, id: &str) -> String {
+    format!("{base}/collections/{cid}/items/{id}")
 }
 
-fn written(status: actix_web::http::StatusCode, base: &str, id: &str, row: Option<&Stored>) -> HttpResponse {
+fn written(
+    status: actix_web::http::StatusCode,
+    base: &str,
+    cid: &str,
+    id: &str,
+    row: Option<&Stored>,
+) -> HttpResponse {
     let mut resp = HttpResponse::build(status);
     if let Some(Stored { version, record: Some(r), .. }) = row {
         resp.insert_header((header::ETAG, version_etag(*version, r)));
     }
     if status == actix_web::http::StatusCode::CREATED {
-        resp.insert_header((header::LOCATION, item_url(base, id)));
+        resp.insert_header((header::LOCATION, item_url(base, cid, id)));
     }
     resp.finish()
 }
 
-/// `POST /collections/projects/items`: a new project from a GeoJSON Feature; 201 with `Location` and `ETag`.
+/// `POST /collections/{projects,progress,indicators}/items`: a new feature from a GeoJSON Feature; 201 with
+/// `Location` and `ETag`. A second report for the same project and quarter is a 409 (PUT with `If-Match`
+/// replaces it).
 pub async fn post_item(
     req: HttpRequest,
     state: State,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    editable(&state, &path, "POST")?;
+    let cid = path.into_inner();
+    editable(&state, &cid, "POST")?;
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state)?;
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    let id = new_id(&body, &state.engine);
-    let record = record_of(&body, &id, crs)?;
-    let plan_id = id.clone();
-    let result = run_write(&state, id.clone(), caller, move |row| match row {
-        Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(plan_id)),
-        _ => Ok(vec![upsert(&plan_id, Op::Create, record)]),
+    let id = new_id(&cid, &body, &state.engine)?;
+    let record = record_of(&cid, &body, &id, crs, &caller.name)?;
+    let key = store_key(&cid, &id);
+    let result = run_write(&state, &cid, id.clone(), caller, move |row| match row {
+        Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(key)),
+        _ => Ok(vec![upsert(&key, Op::Create, record)]),
     })
     .await;
-    let (_, row) = result.map_err(|e| api_error(e, &base, &id))?;
-    tracing::info!(id = %id, "project created");
-    Ok(written(actix_web::http::StatusCode::CREATED, &base, &id, row.as_ref()))
+    let (_, row) = result.map_err(|e| api_error(e, &base, &cid, &id))?;
+    tracing::info!(collection = %cid, id = %id, "feature created");
+    Ok(written(actix_web::http::StatusCode::CREATED, &base, &cid, &id, row.as_ref()))
 }
 
-/// `PUT /collections/projects/items/{id}`: replaces a project; 204 with the new `ETag`.
+/// `PUT /collections/{collectionId}/items/{id}`: replaces a feature; 204 with the new `ETag`.
 pub async fn put_item(
     req: HttpRequest,
     state: State,
@@ -314,11 +344,13 @@ pub async fn put_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    let record = record_of(&body, &id, crs)?;
-    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
-    let plan = change_existing(id.clone(), current.map(|r| r.version), Op::Replace, Some(record));
-    let (_, row) = run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
-    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
+    let record = record_of(&cid, &body, &id, crs, &caller.name)?;
+    let current = precondition(&req, &state, &cid, &id).map_err(|e| api_error(e, &base, &cid, &id))?;
+    let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Replace, Some(record));
+    let (_, row) = run_write(&state, &cid, id.clone(), caller, plan)
+        .await
+        .map_err(|e| api_error(e, &base, &cid, &id))?;
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, row.as_ref()))
 }
 
 /// RFC 7396 JSON merge patch.
@@ -342,7 +374,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// `PATCH /collections/projects/items/{id}` with `application/merge-patch+json`: changes some members.
+/// `PATCH /collections/{collectionId}/items/{id}` with `application/merge-patch+json`: changes some members.
 pub async fn patch_item(
     req: HttpRequest,
     state: State,
@@ -365,23 +397,25 @@ pub async fn patch_item(
         return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
     }
     let base = base_url(&req, &state.settings);
-    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
+    let fail = |e| api_error(e, &base, &cid, &id);
+    let current = precondition(&req, &state, &cid, &id).map_err(fail)?;
     // The patch applies to the version the precondition saw; the engine refuses if another write came first.
     let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?))) else {
         let missing =
             if current.is_some() { WriteError::Gone(id.clone()) } else { WriteError::NotFound(id.clone()) };
-        return Err(api_error(missing, &base, &id));
+        return Err(fail(missing));
     };
     let mut doc: Value =
         serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
     merge_patch(&mut doc, &patch);
-    let record = record_of(&doc, &id, if patch.get("geometry").is_some() { crs } else { Crs::Crs84 })?;
-    let plan = change_existing(id.clone(), Some(seen), Op::Patch, Some(record));
-    let (_, row) = run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
-    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &id, row.as_ref()))
+    let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
+    let record = record_of(&cid, &doc, &id, crs, &caller.name)?;
+    let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
+    let (_, row) = run_write(&state, &cid, id.clone(), caller, plan).await.map_err(fail)?;
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, row.as_ref()))
 }
 
-/// `DELETE /collections/projects/items/{id}`: 204; the project answers 410 afterwards, its history stays.
+/// `DELETE /collections/{collectionId}/items/{id}`: 204; the feature answers 410 afterwards, its history stays.
 pub async fn delete_item(
     req: HttpRequest,
     state: State,
@@ -392,9 +426,9 @@ pub async fn delete_item(
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state)?;
     let base = base_url(&req, &state.settings);
-    let current = precondition(&req, &state, &id).map_err(|e| api_error(e, &base, &id))?;
-    let plan = change_existing(id.clone(), current.map(|r| r.version), Op::Delete, None);
-    run_write(&state, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &id))?;
+    let current = precondition(&req, &state, &cid, &id).map_err(|e| api_error(e, &base, &cid, &id))?;
+    let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
+    run_write(&state, &cid, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -406,7 +440,11 @@ pub async fn options_items(state: State, path: web::Path<String>) -> ApiResult<H
     if model.catalog.collection(&cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    let allow = if cid == EDITABLE && state.engine.store().is_some() { ALLOW_ITEMS } else { ALLOW_READ };
+    let allow = if STORED.contains(&cid.as_str()) && state.engine.store().is_some() {
+        ALLOW_ITEMS
+    } else {
+        ALLOW_READ
+    };
     Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
 }
 
@@ -417,11 +455,15 @@ pub async fn options_item(state: State, path: web::Path<(String, String)>) -> Ap
     if model.catalog.collection(&cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    let allow = if cid == EDITABLE && state.engine.store().is_some() { ALLOW_ITEM } else { ALLOW_READ };
+    let allow = if STORED.contains(&cid.as_str()) && state.engine.store().is_some() {
+        ALLOW_ITEM
+    } else {
+        ALLOW_READ
+    };
     Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
 }
 
-/// `GET /collections/projects/items/{id}/versions`: every version, oldest first: who, when, what.
+/// `GET /collections/{collectionId}/items/{id}/versions`: every version, oldest first: who, when, what.
 pub async fn get_versions(
     req: HttpRequest,
     state: State,
@@ -429,15 +471,16 @@ pub async fn get_versions(
 ) -> ApiResult<HttpResponse> {
     let (cid, id) = path.into_inner();
     QueryParams::from_request(&req)?.only(&["f"])?;
-    let Some(store) = state.engine.store().filter(|_| cid == EDITABLE) else {
+    let Some(store) = state.engine.store().filter(|_| STORED.contains(&cid.as_str())) else {
         return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
     };
     let base = base_url(&req, &state.settings);
-    let versions = store.versions(&id).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let versions =
+        store.versions(&store_key(&cid, &id)).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
     if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("no feature '{id}' in collection 'projects'")));
+        return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));
     }
-    let item = item_url(&base, &id);
+    let item = item_url(&base, &cid, &id);
     let list: Vec<Value> = versions
         .iter()
         .map(|v| {

@@ -38,9 +38,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         out.write_str(&escape(&text)).map_err(minijinja::Error::from)
     });
     // `.html` names turn on HTML escaping of every `{{ }}` (minijinja's default auto-escape callback).
-    for (name, source) in
-        [("page.html", include_str!("templates/page.html")), ("map.html", include_str!("templates/map.html"))]
-    {
+    for (name, source) in [
+        ("page.html", include_str!("templates/page.html")),
+        ("map.html", include_str!("templates/map.html")),
+        ("report.html", include_str!("templates/report.html")),
+    ] {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!(template = name, error = %e, "a built-in template does not compile");
         }

@@ -14,17 +14,24 @@ use crate::domain::Page;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
-use crate::store::engine::ReadModel;
+use crate::store::engine::{ReadModel, STORED, store_key};
 
 /// The instant a `projects` items request asks for with `datetime`, normalised to the store's form, when the
 /// server keeps versions. Intervals (and other collections, which never change) select the current state.
+/// A date (`2024-06-30`) means the end of that day (UTC): every report of the quarter it falls in counts.
 fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String> {
     let raw = params.get("datetime")?;
     if id != "projects" || state.engine.store().is_none() || raw.contains('/') {
         return None;
     }
-    let t = chrono::DateTime::parse_from_rfc3339(raw).ok()?;
-    Some(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    let t = match chrono::DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .ok()?
+            .and_hms_milli_opt(23, 59, 59, 999)?
+            .and_utc(),
+    };
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// `GET /collections/{collectionId}/items`.
@@ -261,7 +268,8 @@ pub async fn get_item(
     let c = find(&model, &cid)?;
     let out_crs = output_crs(&params, c)?;
     let base = base_url(&req, &state.settings);
-    let store = state.engine.store().filter(|_| cid == "projects");
+    let store = state.engine.store().filter(|_| STORED.contains(&cid.as_str()));
+    let key = store_key(&cid, &fid);
     if let Some(raw) = params.get("datetime") {
         let Some(store) = store else {
             check_datetime(raw)?;
@@ -270,19 +278,19 @@ pub async fn get_item(
                 format!("collection '{cid}' keeps no versions; its features do not change"),
             ));
         };
-        return version_at(&req, store, &base, &fid, raw);
+        return version_at(&req, store, &base, (&cid, &fid), raw);
     }
     let Some(f) = c.get(&fid) else {
         // A deleted project answers 410 with a link to its last version.
         if let Some(store) = store
-            && let Ok(versions) = store.versions(&fid)
+            && let Ok(versions) = store.versions(&key)
             && let Some(last) = versions.iter().rev().find(|v| v.record.is_some())
             && versions.last().is_some_and(|v| v.record.is_none())
         {
             let deleted = versions.last().map(|v| v.at.clone()).unwrap_or_default();
             return Err(ApiError::Gone {
                 detail: format!("feature '{fid}' was deleted at {deleted}; its last version is linked"),
-                latest: format!("{base}/collections/projects/items/{fid}?datetime={}", last.at),
+                latest: format!("{base}/collections/{cid}/items/{fid}?datetime={}", last.at),
             });
         }
         return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
@@ -291,7 +299,7 @@ pub async fn get_item(
         Format::Json => {
             let body = super::to_json_text(&feature_out(c, f, &base, out_crs, None, None)?);
             // A stored project's tag names its version, so If-Match on a write can tell which one it saw.
-            let etag = match model.version_of(&fid) {
+            let etag = match model.version_of(&key) {
                 Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),
                 None => super::etag_of(body.as_bytes()),
             };
@@ -325,7 +333,7 @@ fn version_at(
     req: &HttpRequest,
     store: &dyn crate::store::db::Backend,
     base: &str,
-    fid: &str,
+    (cid, fid): (&str, &str),
     raw: &str,
 ) -> ApiResult<HttpResponse> {
     let at =
@@ -336,9 +344,10 @@ fn version_at(
             )
         })?;
     let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let versions = store.versions(fid).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let versions =
+        store.versions(&store_key(cid, fid)).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
     if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection 'projects'")));
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }
     let Some(v) = versions.iter().rev().find(|v| v.at <= key) else {
         return Err(ApiError::NotFound(format!(
@@ -354,19 +363,19 @@ fn version_at(
     doc["id"] = json!(fid);
     doc["links"] = json!([
         link(
-            format!("{base}/collections/projects/items/{fid}?datetime={}", v.at),
+            format!("{base}/collections/{cid}/items/{fid}?datetime={}", v.at),
             "self",
             GEO_JSON,
             "This version"
         ),
         link(
-            format!("{base}/collections/projects/items/{fid}"),
+            format!("{base}/collections/{cid}/items/{fid}"),
             "latest-version",
             GEO_JSON,
             "The current version"
         ),
         link(
-            format!("{base}/collections/projects/items/{fid}/versions"),
+            format!("{base}/collections/{cid}/items/{fid}/versions"),
             "version-history",
             JSON,
             "Every version"

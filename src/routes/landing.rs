@@ -109,6 +109,12 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
             JSON,
             "Consistency of the project catalogue with the plan",
         ),
+        link(
+            format!("{base}/reports/dispatch"),
+            "related",
+            JSON,
+            "季调度 The quarterly dispatch table (also /reports/summary for 半年小结 and 年终总结)",
+        ),
         link(format!("{base}/health"), "related", JSON, "Health"),
     ];
     let catalog = &model.catalog;

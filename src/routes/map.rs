@@ -31,6 +31,13 @@ static ASSETS: &[(&str, &str, &[u8])] = &[
         "text/plain; charset=utf-8",
         include_bytes!("../../assets/vendor/maplibre-gl/LICENSE.txt"),
     ),
+    (
+        "echarts/echarts.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/echarts/echarts.min.js"),
+    ),
+    ("echarts/LICENSE", "text/plain; charset=utf-8", include_bytes!("../../assets/vendor/echarts/LICENSE")),
+    ("report.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/report.js")),
     ("map.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/map.js")),
     ("map.css", "text/css; charset=utf-8", include_bytes!("../../assets/map.css")),
 ];
@@ -41,6 +48,17 @@ pub const REGION_COLOURS: &[(&str, &str)] = &[
     ("coastal-belt", "#1f8fb4"),
     ("liaoxi-zone", "#e0a800"),
     ("liaodong-zone", "#3c9d4e"),
+];
+
+/// The colour of each project stage (progress), and of "not reported".
+pub const STAGE_COLOURS: &[(&str, &str)] = &[
+    ("前期", "#9e9ac8"),
+    ("新开工", "#74c476"),
+    ("在建", "#fd8d3c"),
+    ("竣工", "#3182bd"),
+    ("投产运营", "#31a354"),
+    ("暂停", "#de2d26"),
+    ("未报告", "#bdbdbd"),
 ];
 
 /// The colour of each project category.
@@ -95,7 +113,8 @@ fn match_expr(property: &str, pairs: &[(&str, &str)], fallback: &str) -> Value {
 pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
     let suffix = if crs == Crs::Crs84 { String::new() } else { format!("?crs={}", crs.short()) };
     let mut sources = serde_json::Map::new();
-    sources.insert("planatlas".into(), json!({"type": "vector", "url": format!("{base}/tiles.json{suffix}"), "attribution": BOUNDARY_ATTRIBUTION}));
+    // Project ids become feature ids, so a client can restyle projects by state (the map's period slider).
+    sources.insert("planatlas".into(), json!({"type": "vector", "url": format!("{base}/tiles.json{suffix}"), "attribution": BOUNDARY_ATTRIBUTION, "promoteId": {"projects": "id"}}));
     let mut layers =
         vec![json!({"id": "background", "type": "background", "paint": {"background-color": "#f3f1ec"}})];
     if let Some((url, attribution)) = basemap {
@@ -109,6 +128,7 @@ pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
     let font = json!(["Noto Sans CJK SC", "WenQuanYi Zen Hei", "sans-serif"]);
     let region_colour = match_expr("id", REGION_COLOURS, "#888888");
     let category_colour = match_expr("category", CATEGORY_COLOURS, "#333333");
+    let stage_colour = match_expr("stage", STAGE_COLOURS, "#bdbdbd");
     layers.extend([
         json!({"id": "regions-fill", "type": "fill", "source": "planatlas", "source-layer": "regions",
                "paint": {"fill-color": region_colour, "fill-opacity": 0.22}}),
@@ -124,7 +144,7 @@ pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
         json!({"id": "projects-points", "type": "circle", "source": "planatlas", "source-layer": "projects",
                "filter": ["==", ["geometry-type"], "Point"],
                "paint": {"circle-color": category_colour, "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3.5, 12, 7],
-                         "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.2}}),
+                         "circle-stroke-color": stage_colour, "circle-stroke-width": 2.0}}),
         json!({"id": "cities-label", "type": "symbol", "source": "planatlas", "source-layer": "labels", "minzoom": 5, "maxzoom": 9,
                "filter": ["==", ["get", "kind"], "city"],
                "layout": {"text-field": label, "text-font": font, "text-size": 13},
@@ -140,7 +160,9 @@ pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
     json!({
         "version": 8,
         "name": "planatlas",
-        "metadata": {"planatlas:crs": crs.uri(), "planatlas:categories": CATEGORY_COLOURS.iter().map(|(c, _)| c).collect::<Vec<_>>()},
+        "metadata": {"planatlas:crs": crs.uri(), "planatlas:categories": CATEGORY_COLOURS.iter().map(|(c, _)| c).collect::<Vec<_>>(),
+                     "planatlas:stages": STAGE_COLOURS.iter().map(|(s, c)| json!({"stage": s, "stage_en": crate::store::progress::stage_en(s), "colour": c})).collect::<Vec<_>>(),
+                     "planatlas:note": "projects-points are ringed by their progress stage (stage); the map page can colour them by stage at any quarter"},
         "center": [122.6, 41.2],
         "zoom": 6,
         "sources": sources,
@@ -175,10 +197,27 @@ pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
             let name = model.catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).unwrap_or(id);
             json!({"id": id, "colour": c, "name": name})
         }).collect::<Vec<_>>(),
-        "categories": CATEGORY_COLOURS.iter().map(|(id, c)| json!({"id": id, "colour": c})).collect::<Vec<_>>(),
+        "categories": CATEGORY_COLOURS.iter().map(|(id, c)| {
+            let zh = crate::store::dispatch::CATEGORY_ZH.iter().find(|z| z.0 == *id).map_or(*id, |z| z.1);
+            json!({"id": id, "colour": c, "name": zh})
+        }).collect::<Vec<_>>(),
+        "stages": STAGE_COLOURS.iter().map(|(s, c)| json!({"id": s, "en": crate::store::progress::stage_en(s), "colour": c})).collect::<Vec<_>>(),
+        "quarters": quarters(model.catalog.state_day()),
+        "today": model.catalog.state_day().to_string(),
     });
     let page = html::render("map.html", &json!({ "config": config, "attribution": BOUNDARY_ATTRIBUTION }))?;
     Ok(respond(&req, HTML, page, Caching::Data))
+}
+
+/// Every quarter from the plan's first to the current one, for the map's period slider.
+fn quarters(today: chrono::NaiveDate) -> Vec<String> {
+    use crate::store::progress::{PLAN_FIRST_YEAR, Period};
+    let last = Period::quarter_of(today);
+    (PLAN_FIRST_YEAR..=last.year)
+        .flat_map(|y| (1..=4).map(move |q| Period { year: y, months: (q * 3 - 2, q * 3) }))
+        .filter(|p| *p <= last)
+        .map(|p| p.to_string())
+        .collect()
 }
 
 /// `GET /assets/{file}`: the map's files. Query strings are ignored (MapLibre adds a version to its worker).

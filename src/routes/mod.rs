@@ -4,6 +4,7 @@
 //! maths and file reading live in `store`/`geom`.
 
 mod collections;
+mod dispatch;
 mod edit;
 pub mod exports;
 mod features;
@@ -89,6 +90,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
+    get_resource(cfg, "/reports/dispatch", dispatch::get_dispatch);
+    get_resource(cfg, "/reports/summary", dispatch::get_summary);
     get_resource(cfg, "/exports/{file}", exports::get_export);
     get_resource(cfg, "/tiles.json", tiles::get_tilejson);
     get_resource(cfg, "/tiles/{z}/{x}/{y}", tiles::get_tile);

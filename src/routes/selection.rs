@@ -76,6 +76,17 @@ pub fn parse_selection(
     }
     if let Some(dt) = params.get("datetime") {
         check_datetime(dt)?;
+        // Collections whose records have a time (progress reports, indicator values) select by it.
+        if let Some(ParamKind::Interval(start, end)) =
+            c.meta.params.iter().map(|p| p.kind).find(|k| matches!(k, ParamKind::Interval(..)))
+        {
+            let day = |s: &str| (!s.is_empty() && s != "..").then(|| s.chars().take(10).collect::<String>());
+            let (from, to) = match dt.split_once('/') {
+                Some((a, b)) => (day(a), day(b)),
+                None => (day(dt), day(dt)),
+            };
+            query.filters.push(Filter::Interval { start, end, from, to });
+        }
     }
     let mut area = None;
     if let Some(key) = params.get("within") {
@@ -154,6 +165,7 @@ pub fn parse_selection(
                 ParamKind::Substring(properties) => {
                     Filter::Substring { properties: properties.to_vec(), value: value.to_lowercase() }
                 }
+                ParamKind::Interval(..) => continue,
             });
         } else if c.queryable(name).is_some() {
             query.filters.push(Filter::Eq { property: name.clone(), value: value.clone() });

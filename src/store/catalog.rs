@@ -9,11 +9,13 @@ use serde_json::{Map, Value, json};
 
 use super::admin;
 use super::collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
+use super::progress;
 use super::projects::{self, PlanItem};
 use super::report::{self, Report};
 use super::source::{DataSource, LoadError};
 use crate::domain::RegionDef;
 use crate::domain::project::{CATEGORIES, region_of_part};
+use chrono::NaiveDate;
 
 /// Where a point lies: its county, city and every region containing it.
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct Catalog {
     report: Report,
     source: DataSource,
     timings: LoadReport,
+    reports: Vec<progress::Report>,
+    indicators: Vec<progress::Indicator>,
+    day: NaiveDate,
 }
 
 /// Position of each collection in [`Catalog::collections`].
@@ -102,6 +107,12 @@ impl Catalog {
     /// builds the derived collections (counts, region targets, sections, the consistency report). The one
     /// step that makes every derived value: it reruns after each write.
     pub fn assemble(admin: admin::Admin, source: DataSource) -> Result<Self, LoadError> {
+        Self::assemble_on(admin, source, chrono::Utc::now().date_naive())
+    }
+
+    /// [`Catalog::assemble`] with each project's progress state as it stood on `day` (valid time): the latest
+    /// report whose quarter had begun by then.
+    pub fn assemble_on(admin: admin::Admin, source: DataSource, day: NaiveDate) -> Result<Self, LoadError> {
         let start = Instant::now();
         let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index } = admin;
 
@@ -124,7 +135,16 @@ impl Catalog {
             .map(|r| projects::join(&r.geometry, &counties, &shapes, &boundaries, &locate))
             .collect();
         step("projects joined");
-        let project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
+        let mut project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
+        let today = chrono::Utc::now().date_naive();
+        let reports = read_progress(&source, &project_features, today)?;
+        let grouped = progress::by_project(&reports);
+        for f in &mut project_features {
+            let state = grouped.get(f.id.as_str()).and_then(|r| progress::state_on(r, day));
+            f.properties.extend(progress::state_properties(state.as_ref(), day));
+        }
+        let progress_features = progress_features(&reports, &project_features);
+        drop(grouped);
         let mut targets = projects::read_targets(&source)?;
         for f in &project_features {
             for t in f.properties.get("targets").and_then(Value::as_array).into_iter().flatten() {
@@ -135,7 +155,10 @@ impl Catalog {
                 targets.push(m);
             }
         }
-        let target_features = target_features(targets, &source)?;
+        let mut target_features = target_features(targets, &source)?;
+        let indicators = read_indicators(&source, &target_features, today)?;
+        add_target_status(&mut target_features, &indicators, day);
+        let indicator_features = indicator_features(&indicators, &target_features, &counties);
         add_counts(&mut regions, &mut cities, &mut counties, &project_features);
         add_region_targets(&mut regions, &target_features, &project_features);
         let projects = Collection::new(projects_meta(), project_features);
@@ -146,10 +169,13 @@ impl Catalog {
         let targets = Collection::new(targets_meta(), target_features);
         let projects_ms = t.elapsed().as_secs_f64() * 1e3;
 
-        let collections = vec![regions, cities, counties, projects, targets, sections];
+        let progress = Collection::new(progress_meta(), progress_features);
+        let indicator_collection = Collection::new(indicators_meta(), indicator_features);
+        let collections =
+            vec![regions, cities, counties, projects, targets, sections, progress, indicator_collection];
         let timings =
             LoadReport { admin_ms: 0.0, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
-        Ok(Self { collections, county_index, region_defs, report, source, timings })
+        Ok(Self { collections, county_index, region_defs, report, source, timings, reports, indicators, day })
     }
 
     /// Every collection, in the order they are listed.
@@ -185,6 +211,21 @@ impl Catalog {
     /// The targets collection.
     pub fn targets(&self) -> &Collection {
         &self.collections[TARGETS]
+    }
+
+    /// Every progress report, validated.
+    pub fn progress_reports(&self) -> &[progress::Report] {
+        &self.reports
+    }
+
+    /// Every indicator value, validated.
+    pub fn indicator_values(&self) -> &[progress::Indicator] {
+        &self.indicators
+    }
+
+    /// The day the projects' progress state is given for.
+    pub fn state_day(&self) -> NaiveDate {
+        self.day
     }
 
     /// The region definitions as read from `regions.toml`.
@@ -362,6 +403,184 @@ fn target_features(targets: Vec<Map<String, Value>>, source: &DataSource) -> Res
     Ok(out)
 }
 
+/// The progress reports of `progress.json` (or the store), each checked on its own, against the projects, and
+/// with the other reports of its project (one per quarter, stages that follow, cumulative investment that never
+/// falls).
+fn read_progress(
+    source: &DataSource,
+    projects: &[Feature],
+    today: NaiveDate,
+) -> Result<Vec<progress::Report>, LoadError> {
+    let Some((file, rows)) = read_records(source, "progress.json")? else { return Ok(Vec::new()) };
+    let known: std::collections::HashSet<&str> = projects.iter().map(|f| f.id.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        let r = progress::read_report(row, today).map_err(|e| LoadError::feature(&file, name.clone(), e))?;
+        if !known.contains(r.project.as_str()) {
+            return Err(LoadError::feature(
+                &file,
+                r.id,
+                format!(
+                    "project: there is no project '{}' (delete its reports before the project)",
+                    r.project
+                ),
+            ));
+        }
+        if !seen.insert(r.id.clone()) {
+            return Err(LoadError::feature(&file, r.id, "a second report for the same project and period"));
+        }
+        out.push(r);
+    }
+    for list in progress::by_project(&out).values() {
+        progress::check_sequence(list).map_err(|(id, why)| LoadError::feature(&file, id, why))?;
+    }
+    Ok(out)
+}
+
+/// The indicator values of `indicators.json` (or the store), checked against their targets.
+fn read_indicators(
+    source: &DataSource,
+    targets: &[Feature],
+    today: NaiveDate,
+) -> Result<Vec<progress::Indicator>, LoadError> {
+    let Some((file, rows)) = read_records(source, "indicators.json")? else { return Ok(Vec::new()) };
+    let by_id: std::collections::HashMap<String, &Map<String, Value>> =
+        targets.iter().map(|t| (t.id.clone(), &t.properties)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        let i = progress::read_indicator(row, &by_id, today)
+            .map_err(|e| LoadError::feature(&file, name.clone(), e))?;
+        if !seen.insert(i.id.clone()) {
+            return Err(LoadError::feature(&file, i.id, "a second value for the same target and period"));
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
+
+/// A file name for messages and its record objects.
+type Records = (String, Vec<Map<String, Value>>);
+
+/// A JSON array of record objects, or `None` when the source has no such file (it is optional).
+fn read_records(source: &DataSource, name: &str) -> Result<Option<Records>, LoadError> {
+    let (file, text) = match source.read(name) {
+        Ok(x) => x,
+        Err(LoadError::Io { source: e, .. }) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(LoadError::File { reason, .. }) if reason == "not embedded" => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let raw: Vec<Value> = serde_json::from_str(&text).map_err(|e| LoadError::Syntax {
+        file: file.clone(),
+        format: "JSON array of objects",
+        detail: e.to_string(),
+    })?;
+    let mut rows = Vec::with_capacity(raw.len());
+    for (n, v) in raw.into_iter().enumerate() {
+        match v {
+            Value::Object(m) => rows.push(m),
+            _ => return Err(LoadError::feature(&file, format!("#{n}"), "not a JSON object")),
+        }
+    }
+    Ok(Some((file, rows)))
+}
+
+/// The project-derived members every progress report carries: its name, category and places (so the reports
+/// filter by region or city, and a city token's scope covers them as it covers the project).
+const FROM_PROJECT: &[&str] =
+    &["name_zh", "category", "county_adcodes", "city_adcodes", "city_names", "region_ids"];
+
+fn progress_features(reports: &[progress::Report], projects: &[Feature]) -> Vec<Feature> {
+    let by_id: std::collections::HashMap<&str, &Feature> =
+        projects.iter().map(|f| (f.id.as_str(), f)).collect();
+    reports
+        .iter()
+        .map(|r| {
+            let mut m = r.record.clone();
+            m.insert("stage_en".into(), json!(progress::stage_en(r.stage)));
+            m.insert("period_start".into(), json!(r.period.start().to_string()));
+            m.insert("period_end".into(), json!(r.period.end().to_string()));
+            m.insert("datetime".into(), json!(r.period.interval()));
+            if let Some(p) = by_id.get(r.project.as_str()) {
+                for k in FROM_PROJECT {
+                    let key = if *k == "name_zh" { "project_name_zh" } else { k };
+                    m.insert(key.into(), p.properties.get(*k).cloned().unwrap_or(Value::Null));
+                }
+            }
+            Feature::new(r.id.clone(), None, m)
+        })
+        .collect()
+}
+
+/// Each target's status from its indicator values (the rule is [`progress::STATUS_RULE`]).
+fn add_target_status(targets: &mut [Feature], values: &[progress::Indicator], day: NaiveDate) {
+    for t in targets {
+        let mine: Vec<&progress::Indicator> = values.iter().filter(|i| i.target == t.id).collect();
+        let p = &t.properties;
+        let year =
+            p.get("target_year").and_then(Value::as_i64).and_then(|y| i32::try_from(y).ok()).unwrap_or(2024);
+        let standing = progress::target_status(
+            p.get("comparator").and_then(Value::as_str).unwrap_or("qualitative"),
+            p.get("value").and_then(Value::as_f64),
+            year,
+            &mine,
+            day,
+        );
+        let progress = json!({
+            "status": standing.status,
+            "status_zh": standing.status.zh(),
+            "reason": standing.reason,
+            "latest_value": standing.latest.as_ref().map(|l| l.0),
+            "latest_period": standing.latest.as_ref().map(|l| l.1.clone()),
+            "expected_value": standing.expected,
+            "values": mine.len(),
+            "as_of": day.to_string(),
+        });
+        t.properties.insert("status".into(), json!(standing.status));
+        t.properties.insert("status_zh".into(), json!(standing.status.zh()));
+        t.properties.insert("progress".into(), progress);
+    }
+}
+
+fn indicator_features(
+    values: &[progress::Indicator],
+    targets: &[Feature],
+    counties: &Collection,
+) -> Vec<Feature> {
+    values
+        .iter()
+        .map(|i| {
+            let mut m = i.record.clone();
+            let t = targets.iter().find(|t| t.id == i.target);
+            let get = |k: &str| t.and_then(|t| t.properties.get(k)).cloned().unwrap_or(Value::Null);
+            let (scope, subject) = (get("scope"), get("subject_id"));
+            // The counties of the target's area, so a token's scope covers a value as it covers a project there.
+            let area: Vec<&str> = counties
+                .features()
+                .iter()
+                .filter(|c| match (scope.as_str(), subject.as_str()) {
+                    (Some("city"), Some(code)) => c.str_prop("parent_adcode") == Some(code),
+                    (Some("region"), Some(r)) => c.str_list("region_ids").any(|x| x == r),
+                    _ => true,
+                })
+                .map(|c| c.id.as_str())
+                .collect();
+            m.insert("scope".into(), scope);
+            m.insert("area".into(), subject);
+            m.insert("subject_zh".into(), get("subject_zh"));
+            m.insert("indicator_zh".into(), get("indicator_zh"));
+            m.insert("period_start".into(), json!(i.period.start().to_string()));
+            m.insert("period_end".into(), json!(i.period.end().to_string()));
+            m.insert("datetime".into(), json!(i.period.interval()));
+            m.insert("county_adcodes".into(), json!(area));
+            Feature::new(i.id.clone(), None, m)
+        })
+        .collect()
+}
+
 fn section_features(items: &[PlanItem], projects: &Collection) -> Vec<Feature> {
     items
         .iter()
@@ -421,6 +640,22 @@ fn projects_meta() -> CollectionMeta {
             q("city_names", PropertyType::StringArray, "their Chinese names"),
             q("region_ids", PropertyType::StringArray, "plan regions the geometry lies in or crosses"),
             q("length_km", PropertyType::Number, "geodesic length of a corridor, km"),
+            q(
+                "stage",
+                PropertyType::String,
+                "stage from the latest progress report: 前期, 新开工, 在建, 竣工, 投产运营, 暂停 or 未报告",
+            ),
+            q(
+                "stage_en",
+                PropertyType::String,
+                "the stage in English (not reported when no report speaks of it)",
+            ),
+            q("progress_period", PropertyType::String, "quarter of the latest progress report, e.g. 2024Q2"),
+            q(
+                "investment_share",
+                PropertyType::Number,
+                "investment completed to date / total investment, as reported",
+            ),
         ],
         params: vec![
             ParamSpec {
@@ -458,9 +693,12 @@ fn targets_meta() -> CollectionMeta {
         title: "Targets of the plan",
         description: "The plan's quantitative and qualitative targets: the three-year targets of each region \
                       (一.(四)) and the item-level ones, each with its subject (region, city, province or project), \
-                      indicator, comparator, value, unit and section. Non-spatial records. `progress` is null: the \
-                      plan states targets, and no progress figures with a source have been recorded."
-            .to_owned(),
+                      indicator, comparator, value, unit and section. Non-spatial records. `status` (and `progress`, \
+                      with the figures behind it) says how each stands against the measured values in \
+                      `indicators`: met, on_track, behind or no_data."
+            .to_owned()
+            + " Rule: "
+            + progress::STATUS_RULE,
         item_type: "record",
         queryables: vec![
             q("scope", PropertyType::String, "region, city, province or project"),
@@ -473,11 +711,86 @@ fn targets_meta() -> CollectionMeta {
             q("unit", PropertyType::String, "unit as written (亿吨, %, 万亿元…)"),
             q("section", PropertyType::String, "plan section"),
             q("target_year", PropertyType::Integer, "year the target is due"),
+            q("status", PropertyType::String, "met, on_track, behind or no_data (the rule is in progress)"),
         ],
         params: vec![ParamSpec {
             name: "q",
             kind: ParamKind::Substring(&["indicator_zh", "indicator_en", "subject_zh"]),
             description: "substring of the indicator or subject",
+        }],
+    }
+}
+
+fn progress_meta() -> CollectionMeta {
+    CollectionMeta {
+        id: "progress",
+        title: "Quarterly progress reports (季调度)",
+        description: "One report per project per quarter: stage (前期, 新开工, 在建, 竣工, 投产运营, 暂停), \
+                      investment (亿元: total, planned for the year, completed in the quarter, completed to date), \
+                      milestones (时间节点) with planned and actual dates, a note, the source and who reported it. \
+                      Written with the same tokens as projects (a city token reports for its own city's projects); \
+                      the id is project@quarter (e.g. shenyang-metro-line-6@2024Q2). Rules: one report per project \
+                      and quarter (a second replaces the first with PUT and If-Match), quarters from 2022Q1 up to \
+                      the current one, stages that follow one another, cumulative investment that never falls. \
+                      `datetime` selects by the quarter's interval. The shipped reports are only those a public \
+                      source states, each with its source."
+            .to_owned(),
+        item_type: "record",
+        queryables: vec![
+            q("project", PropertyType::String, "the project's id"),
+            q("period", PropertyType::String, "the quarter, e.g. 2024Q2"),
+            q("stage", PropertyType::String, "前期, 新开工, 在建, 竣工, 投产运营 or 暂停"),
+            q("stage_en", PropertyType::String, "the stage in English"),
+            q("investment_total", PropertyType::Number, "total investment, 亿元"),
+            q("investment_planned_year", PropertyType::Number, "investment planned for the year, 亿元"),
+            q("investment_period", PropertyType::Number, "investment completed in the quarter, 亿元"),
+            q("investment_to_date", PropertyType::Number, "investment completed to date, 亿元"),
+            q("category", PropertyType::String, "the project's category"),
+            q("city_adcodes", PropertyType::StringArray, "the project's cities"),
+            q("region_ids", PropertyType::StringArray, "the project's plan regions"),
+            q("reported_by", PropertyType::String, "who reported it (the token's name)"),
+        ],
+        params: vec![
+            ParamSpec {
+                name: "region",
+                kind: ParamKind::Eq("region_ids"),
+                description: "region id: reports of projects in (or crossing) it",
+            },
+            ParamSpec {
+                name: "city",
+                kind: ParamKind::Place("city_adcodes", "city_names"),
+                description: "city adcode or Chinese name",
+            },
+            ParamSpec {
+                name: "datetime",
+                kind: ParamKind::Interval("period_start", "period_end"),
+                description: "reports whose quarter meets this instant or interval",
+            },
+        ],
+    }
+}
+
+fn indicators_meta() -> CollectionMeta {
+    CollectionMeta {
+        id: "indicators",
+        title: "Measured values of the plan's targets (区域统计)",
+        description: "Measured values of the plan's numeric targets (a city's GDP, urbanisation rate, \
+                      clean-energy share…): target id, area, year or period, value in the target's unit, and \
+                      the source. Written with a token whose scope covers the target's area. Each target's \
+                      `status` in `targets` is computed from these."
+            .to_owned(),
+        item_type: "record",
+        queryables: vec![
+            q("target", PropertyType::String, "the target's id"),
+            q("area", PropertyType::String, "region id, city adcode or liaoning"),
+            q("period", PropertyType::String, "year (2023), half year (2024H1) or quarter (2024Q2)"),
+            q("value", PropertyType::Number, "the measured value"),
+            q("unit", PropertyType::String, "its unit (the target's)"),
+        ],
+        params: vec![ParamSpec {
+            name: "datetime",
+            kind: ParamKind::Interval("period_start", "period_end"),
+            description: "values whose period meets this instant or interval",
         }],
     }
 }

@@ -130,6 +130,8 @@ pub enum ParamKind {
     SegmentPrefix(&'static str),
     /// A case-insensitive substring of any of the properties.
     Substring(&'static [&'static str]),
+    /// `datetime`: the feature's interval, from a first-day and a last-day property (`YYYY-MM-DD`).
+    Interval(&'static str, &'static str),
 }
 
 /// A query parameter specific to one collection.

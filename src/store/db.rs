@@ -159,6 +159,8 @@ pub trait Backend: Send + Sync {
     fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError>;
     /// The features as they stood at transaction time `at`.
     fn as_of(&self, at: &str) -> Result<Vec<Stored>, StoreError>;
+    /// When the first version was stored (the seed), if any was.
+    fn versions_from_start(&self) -> Result<Option<String>, StoreError>;
     /// Adds a token (its hash only); returns its number.
     fn add_token(&self, name: &str, scope: &str, hash: &str) -> Result<i64, StoreError>;
     /// Every token.
@@ -193,6 +195,11 @@ impl Backend for Store {
     }
     fn as_of(&self, at: &str) -> Result<Vec<Stored>, StoreError> {
         Store::as_of(self, at)
+    }
+    fn versions_from_start(&self) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            c.query_row("SELECT at FROM versions ORDER BY revision LIMIT 1", [], |r| r.get(0)).optional()
+        })
     }
     fn add_token(&self, name: &str, scope: &str, hash: &str) -> Result<i64, StoreError> {
         Store::add_token(self, name, scope, hash)

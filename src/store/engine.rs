@@ -90,6 +90,23 @@ pub enum WriteError {
     Load(String),
 }
 
+/// The collections kept in the store besides `projects`; their records are stored under `{collection}/{id}`
+/// (a project id never holds a `/`), so one history and one revision cover them all.
+pub const STORED: &[&str] = &["projects", "progress", "indicators"];
+
+/// The store's key of a feature of a stored collection.
+pub fn store_key(collection: &str, id: &str) -> String {
+    if collection == "projects" { id.to_owned() } else { format!("{collection}/{id}") }
+}
+
+/// The collection and feature id of a store key.
+pub fn split_key(key: &str) -> (&str, &str) {
+    match key.split_once('/') {
+        Some((c, id)) if STORED.contains(&c) => (c, id),
+        _ => ("projects", key),
+    }
+}
+
 /// The scope check of a write: the feature as it is (`None` when new) and as it will be (`None` when deleted).
 pub type Allowed<'a> = dyn Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a;
 
@@ -152,18 +169,31 @@ impl Engine {
         let seed = move || -> Result<Vec<(String, String)>, String> {
             // The seed is checked as the loader checks a data file, before anything is stored: a bad file
             // stops start-up naming the file, the feature and the reason, and leaves no store behind it.
-            Catalog::load(seed_source.clone()).map_err(|e| e.to_string())?;
             let (file, text) = seed_source.read("projects.geojson").map_err(|e| e.to_string())?;
             let fc: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
             let features = fc.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
-            Ok(features
+            let mut rows: Vec<(String, String)> = features
                 .into_iter()
                 .map(|f| {
                     let id =
                         f.pointer("/properties/id").and_then(Value::as_str).unwrap_or_default().to_owned();
                     (id, f.to_string())
                 })
-                .collect())
+                .collect();
+            // The shipped progress reports and indicator values, as the loader just accepted them.
+            let catalog = Catalog::load(seed_source.clone()).map_err(|e| e.to_string())?;
+            for (collection, records) in [
+                (
+                    "progress",
+                    catalog.progress_reports().iter().map(|r| (&r.id, &r.record)).collect::<Vec<_>>(),
+                ),
+                ("indicators", catalog.indicator_values().iter().map(|i| (&i.id, &i.record)).collect()),
+            ] {
+                for (id, record) in records {
+                    rows.push((store_key(collection, id), record_feature(id, record)));
+                }
+            }
+            Ok(rows)
         };
         let actor = format!("seed from {} projects.geojson", base.describe());
         let store = Store::open(data_dir, seed, &actor).map_err(|e| e.to_string())?;
@@ -180,7 +210,8 @@ impl Engine {
         let current = store.current().map_err(|e| e.to_string())?;
         Store::check_records(&current, &store.describe()).map_err(|e| e.to_string())?;
         let (revision, updated) = store.revision().map_err(|e| e.to_string())?;
-        let catalog = build(&admin, &base, &store.describe(), &current).map_err(|e| e.to_string())?;
+        let catalog =
+            build(&admin, &base, &store.describe(), &current, today()).map_err(|e| e.to_string())?;
         let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
         Ok(Self {
             base,
@@ -206,24 +237,28 @@ impl Engine {
     /// Commits before returning; the new model is served from then on.
     pub fn write(
         &self,
+        collection: &str,
         id: &str,
         actor: &str,
         plan: Box<Plan<'_>>,
         allowed: &Allowed<'_>,
     ) -> Result<Written, WriteError> {
+        let key = store_key(collection, id);
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
         let _guard = match self.writer.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
         let old = self.model();
-        let row = store.get(id)?;
+        let row = store.get(&key)?;
         let changes = plan(row.as_ref())?;
         let mut current = store.current()?;
         apply(&mut current, &changes);
-        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
         for ch in &changes {
-            allowed(old.catalog.projects().get(&ch.id), catalog.projects().get(&ch.id))?;
+            let (c, fid) = split_key(&ch.id);
+            let (before, after) = (old.catalog.collection(c), catalog.collection(c));
+            allowed(before.and_then(|b| b.get(fid)), after.and_then(|a| a.get(fid)))?;
         }
         let (revision, made) = store.commit(&changes, actor)?;
         let versions = versions_after(&old.versions, &changes, &made);
@@ -273,7 +308,7 @@ impl Engine {
         }
         apply(&mut current, &changes);
         progress("validating and joining");
-        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
         progress("committing");
         let (revision, made) = store.commit(&changes, actor)?;
         let old = self.model();
@@ -288,7 +323,8 @@ impl Engine {
     pub fn refresh(&self) -> Result<bool, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Ok(false) };
         let (revision, updated) = store.revision()?;
-        if revision <= self.model().revision {
+        // A new day can change the projects' progress state (a quarter begins) without a write.
+        if revision <= self.model().revision && self.model().catalog.state_day() == today() {
             return Ok(false);
         }
         let _guard = match self.writer.lock() {
@@ -296,18 +332,35 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         let current = store.current()?;
-        let catalog = build(admin, &self.base, &store.describe(), &current).map_err(load_error)?;
+        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
         let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
         let next = ReadModel::new(catalog, revision, updated, versions).after(&self.model());
         self.model.store(Arc::new(next));
         Ok(true)
     }
 
-    /// The catalog as it stood at transaction time `at` (RFC 3339 UTC), built afresh.
+    /// The catalog as it stood at `at` (RFC 3339 UTC), built afresh: the projects as the store recorded them
+    /// then (transaction time; the seeded ones when `at` is before the store began), and each project's
+    /// progress as the reports now recorded say it stood on that day (valid time: the latest report whose
+    /// quarter had begun by then).
     pub fn as_of(&self, at: &str) -> Result<Catalog, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
-        let then = store.as_of(at)?;
-        build(admin, &self.base, &store.describe(), &then).map_err(load_error)
+        let day = chrono::DateTime::parse_from_rfc3339(at)
+            .map(|t| t.with_timezone(&chrono::Utc).date_naive())
+            .map_err(|e| WriteError::Invalid(format!("datetime '{at}': {e}")))?;
+        let first = store.versions_from_start()?;
+        let when =
+            if first.as_deref().is_some_and(|f| at < f) { first.unwrap_or_default() } else { at.to_owned() };
+        let mut then: Vec<Stored> =
+            store.as_of(&when)?.into_iter().filter(|s| split_key(&s.id).0 == "projects").collect();
+        let projects: std::collections::HashSet<String> = then.iter().map(|s| s.id.clone()).collect();
+        // Reports of projects that did not exist then are left out (the loader would refuse them).
+        then.extend(store.current()?.into_iter().filter(|s| match split_key(&s.id) {
+            ("progress", fid) => fid.split_once('@').is_some_and(|(p, _)| projects.contains(p)),
+            ("indicators", _) => true,
+            _ => false,
+        }));
+        build(admin, &self.base, &store.describe(), &then, day).map_err(load_error)
     }
 }
 
@@ -353,14 +406,45 @@ fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
     }
 }
 
-/// The catalog of `admin`'s boundaries and these stored projects.
-fn build(admin: &Admin, base: &DataSource, db: &str, stored: &[Stored]) -> Result<Catalog, LoadError> {
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// A stored record of a non-spatial collection: a GeoJSON Feature with no geometry.
+pub fn record_feature(id: &str, properties: &serde_json::Map<String, Value>) -> String {
+    serde_json::json!({"type": "Feature", "id": id, "geometry": null, "properties": properties}).to_string()
+}
+
+/// The properties of stored records as one JSON array, for the loader.
+fn record_array(rows: &[&Stored]) -> String {
+    let items: Vec<Value> = rows
+        .iter()
+        .filter_map(|s| s.record.as_deref())
+        .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+        .map(|mut f| f.get_mut("properties").map_or(Value::Null, Value::take))
+        .collect();
+    Value::Array(items).to_string()
+}
+
+/// The catalog of `admin`'s boundaries and these stored projects, reports and values, with the projects'
+/// progress as of `day`.
+fn build(
+    admin: &Admin,
+    base: &DataSource,
+    db: &str,
+    stored: &[Stored],
+    day: chrono::NaiveDate,
+) -> Result<Catalog, LoadError> {
+    let of = |c: &str| stored.iter().filter(|s| split_key(&s.id).0 == c).collect::<Vec<&Stored>>();
+    let projects: Vec<Stored> = of("projects").into_iter().cloned().collect();
     let source = DataSource::Stored {
         base: Box::new(base.clone()),
-        projects: Arc::from(db::feature_collection(stored)),
+        projects: Arc::from(db::feature_collection(&projects)),
+        progress: Arc::from(record_array(&of("progress"))),
+        indicators: Arc::from(record_array(&of("indicators"))),
         db: db.to_owned(),
     };
-    Catalog::assemble(admin.clone(), source)
+    Catalog::assemble_on(admin.clone(), source, day)
 }
 
 /// The change that creates or replaces `id` with `record`.

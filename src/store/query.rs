@@ -49,6 +49,18 @@ pub enum Filter {
         /// The value, already lower-cased.
         value: String,
     },
+    /// The feature's interval (two date properties, `YYYY-MM-DD`) meets the query's (`datetime`); an open end
+    /// is `None`.
+    Interval {
+        /// Property holding the first day.
+        start: &'static str,
+        /// Property holding the last day.
+        end: &'static str,
+        /// The query's first day.
+        from: Option<String>,
+        /// The query's last day.
+        to: Option<String>,
+    },
 }
 
 /// A selection: an optional bounding box (CRS84) and predicates that must all hold.
@@ -120,6 +132,14 @@ impl Filter {
             Self::Cql(filter) => filter.matches(feature),
             Self::Substring { properties, value } => {
                 properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))
+            }
+            Self::Interval { start, end, from, to } => {
+                let (Some(s), Some(e)) =
+                    (prop(start).and_then(Value::as_str), prop(end).and_then(Value::as_str))
+                else {
+                    return false;
+                };
+                to.as_deref().is_none_or(|t| s <= t) && from.as_deref().is_none_or(|f| e >= f)
             }
         }
     }

@@ -81,6 +81,59 @@ pub fn project_record(body: &Value, id: &str, crs: Crs) -> Result<String, Record
     Ok(json!({"type": "Feature", "geometry": g, "properties": kept}).to_string())
 }
 
+/// The id a record of a non-spatial stored collection takes from its properties: `project@quarter` for a
+/// progress report, `target@period` for an indicator value (the period written as the loader writes it).
+pub fn record_id(collection: &str, body: &Value) -> Result<String, RecordError> {
+    let prop = |k: &str| body.pointer(&format!("/properties/{k}")).and_then(Value::as_str);
+    let key = if collection == "progress" { "project" } else { "target" };
+    let owner = prop(key)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| bad("properties", format!("{key} is required")))?;
+    let period = prop("period").ok_or_else(|| bad("properties", "period is required"))?;
+    let period =
+        super::progress::Period::parse(period).map_err(|e| bad("properties", format!("period: {e}")))?;
+    Ok(format!("{owner}@{period}"))
+}
+
+/// The record to store for a progress report or an indicator value: a GeoJSON Feature with no geometry, the
+/// input properties only, its id (`project@quarter`, `target@period`) and who wrote it. Its rules (stage,
+/// period, investment, units) are the loader's, checked when the catalog is rebuilt with it.
+pub fn plain_record(collection: &str, body: &Value, id: &str, actor: &str) -> Result<String, RecordError> {
+    let obj =
+        body.as_object().filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature")).ok_or_else(
+            || bad("body", "must be a GeoJSON Feature ({\"type\": \"Feature\", \"geometry\": null, …})"),
+        )?;
+    if obj.get("geometry").is_some_and(|g| !g.is_null()) {
+        return Err(bad(
+            "geometry",
+            format!("records of '{collection}' have no geometry: send \"geometry\": null"),
+        ));
+    }
+    let input = if collection == "progress" {
+        super::progress::PROGRESS_INPUT
+    } else {
+        super::progress::INDICATOR_INPUT
+    };
+    let props = match obj.get("properties") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => return Err(bad("properties", "must be an object")),
+    };
+    let derived = record_id(collection, body)?;
+    if derived != id {
+        return Err(bad("id", format!("the body's properties make '{derived}' but the feature is '{id}'")));
+    }
+    if let Some(Value::String(other)) = props.get("id")
+        && other != id
+    {
+        return Err(bad("id", format!("the body says '{other}' but the feature is '{id}'")));
+    }
+    let mut kept: Map<String, Value> =
+        props.into_iter().filter(|(k, _)| input.contains(&k.as_str())).collect();
+    kept.insert("id".into(), json!(id));
+    kept.insert("reported_by".into(), json!(actor));
+    Ok(super::engine::record_feature(id, &kept))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

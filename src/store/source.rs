@@ -21,6 +21,8 @@ static EMBEDDED: &[(&str, &str)] = &[
     ("plan-items.json", include_str!("../../geodata/plan-items.json")),
     ("projects.geojson", include_str!("../../geodata/projects.geojson")),
     ("targets.json", include_str!("../../geodata/targets.json")),
+    ("progress.json", include_str!("../../geodata/progress.json")),
+    ("indicators.json", include_str!("../../geodata/indicators.json")),
 ];
 
 /// A reason the data could not be loaded. Every variant names the file; feature-level ones name the feature.
@@ -85,6 +87,10 @@ pub enum DataSource {
         base: Box<DataSource>,
         /// The projects, as a GeoJSON FeatureCollection.
         projects: std::sync::Arc<str>,
+        /// The progress reports, as a JSON array of records.
+        progress: std::sync::Arc<str>,
+        /// The indicator values, as a JSON array of records.
+        indicators: std::sync::Arc<str>,
         /// The database they come from, for messages.
         db: String,
     },
@@ -96,6 +102,12 @@ impl DataSource {
         match self {
             Self::Stored { projects, db, .. } if name == "projects.geojson" => {
                 Ok((format!("{db} (projects)"), Cow::Owned(projects.to_string())))
+            }
+            Self::Stored { progress, db, .. } if name == "progress.json" => {
+                Ok((format!("{db} (progress)"), Cow::Owned(progress.to_string())))
+            }
+            Self::Stored { indicators, db, .. } if name == "indicators.json" => {
+                Ok((format!("{db} (indicators)"), Cow::Owned(indicators.to_string())))
             }
             Self::Stored { base, .. } => base.read(name),
             Self::Embedded => {

@@ -444,6 +444,9 @@ fn tile_properties(c: &Collection, f: &Feature) -> Vec<(&'static str, TileValue)
             text("region_ids", joined(p.get("region_ids"), ","));
             text("county_names", joined(p.get("county_names"), "、"));
             text("geometry_type", s("geometry_type"));
+            text("stage", s("stage"));
+            text("stage_en", s("stage_en"));
+            text("progress_period", s("progress_period"));
             let targets: Vec<String> = p
                 .get("targets")
                 .and_then(Value::as_array)

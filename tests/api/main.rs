@@ -16,6 +16,7 @@ mod landing;
 mod loader;
 mod locate;
 mod ops;
+mod progress;
 mod projects;
 mod proximity;
 mod regions;

@@ -1,0 +1,379 @@
+//! The dispatch reports of part 八: the quarterly dispatch table (季调度) and the half-year and year-end
+//! summaries (半年小结, 年终总结), computed from the validated progress reports of one read model.
+//!
+//! Definitions (also served with every report):
+//! - a project's state in a quarter is its latest report for that quarter or an earlier one;
+//! - started (开工) means 新开工, 在建, 竣工 or 投产运营; the start rate (开工率) is started / reported, so a
+//!   project no report speaks of is never counted as not started;
+//! - investment planned for the year is the latest `investment_planned_year` reported in that year, investment
+//!   completed is the sum of `investment_period` over the year's quarters up to the report's;
+//! - time progress (时间进度) is the share of the year elapsed at the quarter's end (Q1 25 % … Q4 100 %);
+//! - a project is behind schedule when it is suspended (暂停), when its investment completed this year is below
+//!   time progress times its plan for the year, or when a milestone was due by the quarter's end and has no
+//!   actual date by then;
+//! - a project in several regions or cities counts in each; the totals count it once.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Catalog;
+use super::progress::{self, NOT_REPORTED, Period, Report, STAGES, STARTED};
+
+/// The definitions above, for the report documents.
+pub const DEFINITIONS: &[(&str, &str)] = &[
+    ("state", "a project's state in a quarter is its latest report for that quarter or an earlier one"),
+    (
+        "start_rate",
+        "开工率 = started (新开工, 在建, 竣工, 投产运营) / projects reported; unreported projects are not counted as not started",
+    ),
+    ("planned_year", "年度计划投资: the latest investment_planned_year reported in the year, 亿元"),
+    (
+        "completed_year",
+        "完成投资: the sum of investment_period over the year's quarters up to this one, 亿元",
+    ),
+    ("time_progress", "时间进度: the share of the year elapsed at the quarter's end (Q1 25% … Q4 100%)"),
+    (
+        "behind",
+        "滞后: suspended (暂停), or investment completed this year below time progress × the year's plan, or a milestone due by the quarter's end without an actual date by then",
+    ),
+    ("groups", "a project in several regions or cities counts in each; the totals count it once"),
+];
+
+/// The Chinese name of each category.
+pub const CATEGORY_ZH: &[(&str, &str)] = &[
+    ("airport", "机场"),
+    ("railway", "铁路"),
+    ("highway", "公路"),
+    ("urban_rail", "城市轨道交通"),
+    ("port", "港口"),
+    ("logistics", "物流"),
+    ("energy", "能源"),
+    ("water", "水利"),
+    ("industrial_park", "产业园区"),
+    ("science", "科技创新"),
+    ("open_platform", "开放平台"),
+    ("demonstration_zone", "示范区"),
+    ("agriculture", "农业"),
+    ("urban", "城市建设"),
+    ("heritage", "文化遗产"),
+    ("ecology", "生态"),
+    ("health", "医疗卫生"),
+    ("culture", "文化"),
+    ("digital", "数字经济"),
+    ("tourism", "旅游"),
+];
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// By plan region.
+    Region,
+    /// By city.
+    City,
+    /// By project category.
+    Category,
+}
+
+impl GroupBy {
+    /// Reads `region`, `city` or `category`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "region" => Some(Self::Region),
+            "city" => Some(Self::City),
+            "category" => Some(Self::Category),
+            _ => None,
+        }
+    }
+
+    /// Chinese heading of the group column.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Self::Region => "区域",
+            Self::City => "城市",
+            Self::Category => "类别",
+        }
+    }
+}
+
+/// One row of the dispatch table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Row {
+    /// Region id, city adcode or category.
+    pub key: String,
+    /// Its Chinese name.
+    pub name_zh: String,
+    /// Projects in the group.
+    pub projects: usize,
+    /// Of them, with a report by the quarter.
+    pub reported: usize,
+    /// Projects by stage (every stage and 未报告).
+    pub stages: BTreeMap<String, usize>,
+    /// Started (新开工, 在建, 竣工, 投产运营).
+    pub started: usize,
+    /// started / reported.
+    pub start_rate: Option<f64>,
+    /// Investment planned for the year, 亿元.
+    pub planned_year: f64,
+    /// Investment completed in the year to the quarter's end, 亿元.
+    pub completed_year: f64,
+    /// completed / planned.
+    pub completion_rate: Option<f64>,
+    /// Share of the year elapsed.
+    pub time_progress: f64,
+    /// Projects behind schedule.
+    pub behind: usize,
+}
+
+/// A project behind schedule.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Behind {
+    /// Project id.
+    pub project: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Its cities.
+    pub city_names: Vec<String>,
+    /// Stage in the quarter.
+    pub stage: String,
+    /// Why it is behind.
+    pub reasons: Vec<String>,
+}
+
+/// A stage change over a summary's span.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StageChange {
+    /// Project id.
+    pub project: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Stage before the span (未报告 when none).
+    pub from: String,
+    /// Stage at its end.
+    pub to: String,
+}
+
+/// A dispatch report (or a summary: then `span` is a half year or a year and `changes` is filled).
+#[derive(Debug, Clone, Serialize)]
+pub struct Dispatch {
+    /// The period asked for (2024Q2, 2024H1, 2024).
+    pub span: String,
+    /// The quarter the table stands at (the span's last).
+    pub quarter: String,
+    /// Its last day.
+    pub as_of: String,
+    /// How rows are grouped.
+    pub by: GroupBy,
+    /// One row per group, then.
+    pub rows: Vec<Row>,
+    /// Every project once.
+    pub total: Row,
+    /// Projects behind schedule.
+    pub behind: Vec<Behind>,
+    /// Reports made in the span.
+    pub reports_in_span: usize,
+    /// Investment completed in the span, 亿元.
+    pub completed_in_span: f64,
+    /// Stage changes over the span (summaries).
+    pub changes: Vec<StageChange>,
+}
+
+struct ProjectState<'a> {
+    id: &'a str,
+    name_zh: String,
+    city_names: Vec<String>,
+    groups: Vec<String>,
+    stage: &'static str,
+    planned_year: Option<f64>,
+    completed_year: f64,
+    behind: Vec<String>,
+}
+
+/// Rounded to 4 decimals; `+ 0.0` turns the `-0.0` an empty float sum gives into `0`.
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0 + 0.0
+}
+
+fn project_state<'a>(f: &'a super::Feature, reports: &[&Report], q: Period, by: GroupBy) -> ProjectState<'a> {
+    let upto: Vec<&Report> = reports.iter().copied().filter(|r| r.period <= q).collect();
+    let latest = upto.last().copied();
+    let stage = latest.map_or(NOT_REPORTED.0, |r| r.stage);
+    let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
+    let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
+    let completed_year: f64 = year.iter().filter_map(|r| r.investment_period).sum();
+    let mut behind = Vec::new();
+    if stage == "暂停" {
+        behind.push("暂停 suspended".to_owned());
+    }
+    if let Some(plan) = planned_year.filter(|p| *p > 0.0)
+        && completed_year / plan + 1e-9 < q.year_elapsed()
+    {
+        behind.push(format!(
+            "投资完成 {:.1}% < 时间进度 {:.0}% (investment {completed_year} of {plan} 亿元)",
+            completed_year / plan * 100.0,
+            q.year_elapsed() * 100.0
+        ));
+    }
+    if let Some(r) = latest {
+        for m in &r.milestones {
+            if let Some(p) = m.planned
+                && p <= q.end()
+                && m.actual.is_none_or(|a| a > q.end())
+            {
+                behind.push(format!("时间节点 {} 计划 {p} 未完成 (milestone due, not reached)", m.name));
+            }
+        }
+    }
+    let groups = match by {
+        GroupBy::Region => f.str_list("region_ids").map(str::to_owned).collect(),
+        GroupBy::City => f.str_list("city_adcodes").map(str::to_owned).collect(),
+        GroupBy::Category => f.str_prop("category").map(str::to_owned).into_iter().collect(),
+    };
+    ProjectState {
+        id: &f.id,
+        name_zh: f.str_prop("name_zh").unwrap_or(&f.id).to_owned(),
+        city_names: f.str_list("city_names").map(str::to_owned).collect(),
+        groups,
+        stage,
+        planned_year,
+        completed_year,
+        behind,
+    }
+}
+
+fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], q: Period) -> Row {
+    let mut stages: BTreeMap<String, usize> =
+        STAGES.iter().map(|s| (s.0.to_owned(), 0)).chain([(NOT_REPORTED.0.to_owned(), 0)]).collect();
+    for s in states {
+        *stages.entry(s.stage.to_owned()).or_default() += 1;
+    }
+    let reported = states.iter().filter(|s| s.stage != NOT_REPORTED.0).count();
+    let started = states.iter().filter(|s| STARTED.contains(&s.stage)).count();
+    let planned_year: f64 = states.iter().filter_map(|s| s.planned_year).sum();
+    let completed_year: f64 = states.iter().map(|s| s.completed_year).sum();
+    Row {
+        key,
+        name_zh,
+        projects: states.len(),
+        reported,
+        stages,
+        started,
+        start_rate: (reported > 0).then(|| round(started as f64 / reported as f64)),
+        planned_year: round(planned_year),
+        completed_year: round(completed_year),
+        completion_rate: (planned_year > 0.0).then(|| round(completed_year / planned_year)),
+        time_progress: q.year_elapsed(),
+        behind: states.iter().filter(|s| !s.behind.is_empty()).count(),
+    }
+}
+
+/// The dispatch table for `span` (a quarter, or a half year or a year for a summary), grouped `by`.
+pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy) -> Dispatch {
+    let quarters = span.quarters();
+    let q = quarters.last().copied().unwrap_or(span);
+    let grouped = progress::by_project(catalog.progress_reports());
+    let none: Vec<&Report> = Vec::new();
+    let projects = catalog.projects().features();
+    let states: Vec<ProjectState<'_>> = projects
+        .iter()
+        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), q, by))
+        .collect();
+    let name_of = |key: &str| -> String {
+        match by {
+            GroupBy::Region => {
+                catalog.regions().get(key).and_then(|f| f.str_prop("name_zh")).unwrap_or(key).to_owned()
+            }
+            GroupBy::City => {
+                catalog.cities().get(key).and_then(|f| f.str_prop("name_zh")).unwrap_or(key).to_owned()
+            }
+            GroupBy::Category => CATEGORY_ZH.iter().find(|c| c.0 == key).map_or(key, |c| c.1).to_owned(),
+        }
+    };
+    // Groups in the order of their collection (regions, cities) or of the category list.
+    let order: Vec<String> = match by {
+        GroupBy::Region => catalog.regions().features().iter().map(|f| f.id.clone()).collect(),
+        GroupBy::City => catalog.cities().features().iter().map(|f| f.id.clone()).collect(),
+        GroupBy::Category => CATEGORY_ZH.iter().map(|c| c.0.to_owned()).collect(),
+    };
+    let rows = order
+        .into_iter()
+        .filter_map(|key| {
+            let members: Vec<&ProjectState<'_>> = states.iter().filter(|s| s.groups.contains(&key)).collect();
+            (!members.is_empty()).then(|| row(key.clone(), name_of(&key), &members, q))
+        })
+        .collect();
+    let all: Vec<&ProjectState<'_>> = states.iter().collect();
+    let total = row("total".into(), "合计".into(), &all, q);
+    let behind = states
+        .iter()
+        .filter(|s| !s.behind.is_empty())
+        .map(|s| Behind {
+            project: s.id.to_owned(),
+            name_zh: s.name_zh.clone(),
+            city_names: s.city_names.clone(),
+            stage: s.stage.to_owned(),
+            reasons: s.behind.clone(),
+        })
+        .collect();
+    let in_span: Vec<&Report> =
+        catalog.progress_reports().iter().filter(|r| quarters.contains(&r.period)).collect();
+    let completed_in_span = round(in_span.iter().filter_map(|r| r.investment_period).sum());
+    let mut changes = Vec::new();
+    if quarters.len() > 1 {
+        let first = quarters[0];
+        for f in projects {
+            let list = grouped.get(f.id.as_str()).unwrap_or(&none);
+            let before = list.iter().rev().find(|r| r.period < first).map_or(NOT_REPORTED.0, |r| r.stage);
+            let after = list.iter().rev().find(|r| r.period <= q).map_or(NOT_REPORTED.0, |r| r.stage);
+            if before != after {
+                changes.push(StageChange {
+                    project: f.id.clone(),
+                    name_zh: f.str_prop("name_zh").unwrap_or(&f.id).to_owned(),
+                    from: before.to_owned(),
+                    to: after.to_owned(),
+                });
+            }
+        }
+    }
+    Dispatch {
+        span: span.to_string(),
+        quarter: q.to_string(),
+        as_of: q.end().to_string(),
+        by,
+        rows,
+        total,
+        behind,
+        reports_in_span: in_span.len(),
+        completed_in_span,
+        changes,
+    }
+}
+
+/// The Chinese column headings of the table, in order, and the values of a row under them.
+pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
+    let mut head: Vec<String> = vec![d.by.zh().to_owned(), "项目数".into(), "已报告".into()];
+    head.extend(STAGES.iter().map(|s| s.0.to_owned()));
+    head.push(NOT_REPORTED.0.to_owned());
+    head.extend(
+        ["开工数", "开工率", "年度计划投资(亿元)", "完成投资(亿元)", "投资完成率", "时间进度", "滞后项目数"]
+            .map(str::to_owned),
+    );
+    let cells = |r: &Row| -> Vec<Value> {
+        let mut v: Vec<Value> = vec![r.name_zh.clone().into(), r.projects.into(), r.reported.into()];
+        v.extend(STAGES.iter().map(|s| r.stages.get(s.0).copied().unwrap_or(0).into()));
+        v.push(r.stages.get(NOT_REPORTED.0).copied().unwrap_or(0).into());
+        v.push(r.started.into());
+        v.push(r.start_rate.map_or(Value::Null, Value::from));
+        v.push(r.planned_year.into());
+        v.push(r.completed_year.into());
+        v.push(r.completion_rate.map_or(Value::Null, Value::from));
+        v.push(r.time_progress.into());
+        v.push(r.behind.into());
+        v
+    };
+    let mut rows: Vec<Vec<Value>> = d.rows.iter().map(cells).collect();
+    rows.push(cells(&d.total));
+    (head, rows)
+}

@@ -1,0 +1,570 @@
+//! Following the plan through the real server over a real store: quarterly progress reports written with city
+//! and province tokens (one through `OWSLib`), the dispatch report checked against an independent computation
+//! from the records, projects as they stood at a date, the tile carrying the stage, the XLSX read by
+//! `openpyxl`, every rule refused with problem+json and nothing changed, and target status from indicators.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use geozero::mvt::{Message, Tile};
+use planatlas::config::Settings;
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_store, urlencode};
+
+fn post(s: &StoreApp, token: &str, collection: &str, props: Value) -> Response {
+    s.app
+        .client
+        .post(s.app.url(&format!("/collections/{collection}/items")))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/geo+json")
+        .body(json!({"type": "Feature", "geometry": null, "properties": props}).to_string())
+        .send()
+        .unwrap()
+}
+
+fn put(s: &StoreApp, token: &str, id: &str, props: Value, if_match: Option<&str>) -> Response {
+    let mut r = s
+        .app
+        .client
+        .put(s.app.url(&format!("/collections/progress/items/{id}")))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/geo+json");
+    if let Some(tag) = if_match {
+        r = r.header("if-match", tag);
+    }
+    r.body(json!({"type": "Feature", "geometry": null, "properties": props}).to_string()).send().unwrap()
+}
+
+/// Every feature of a collection, following `next` links.
+fn all(s: &StoreApp, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut url = s.app.url(path);
+    loop {
+        let doc: Value = s.app.client.get(&url).send().unwrap().json().unwrap();
+        out.extend(doc["features"].as_array().unwrap().iter().cloned());
+        match doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next") {
+            Some(l) => l["href"].as_str().unwrap().clone_into(&mut url),
+            None => return out,
+        }
+    }
+}
+
+/// Point projects only in Shenyang that no report speaks of yet, by id.
+fn unreported_shenyang_points(s: &StoreApp, n: usize) -> Vec<Value> {
+    let mut found: Vec<Value> = all(s, "/collections/projects/items?city=210100&limit=1000")
+        .into_iter()
+        .filter(|f| {
+            f["properties"]["city_adcodes"] == json!(["210100"])
+                && f["properties"]["stage"] == "未报告"
+                && f["geometry"]["type"] == "Point"
+        })
+        .collect();
+    found.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    assert!(found.len() >= n, "need {n} unreported Shenyang point projects, have {}", found.len());
+    found.truncate(n);
+    found
+}
+
+fn id_of(f: &Value) -> String {
+    f["id"].as_str().unwrap().to_owned()
+}
+
+/// The shipped reports (geodata/progress.json), read from the file, not through the server.
+fn shipped_reports() -> Vec<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/geodata/progress.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// The dispatch table computed here from the records and the projects' memberships, by the definitions the
+/// report states (independently of the server's code): per group key, (projects, reported, stage counts,
+/// started, planned, completed, behind) and the set of projects behind.
+#[allow(clippy::type_complexity)]
+fn expected_dispatch(
+    projects: &[Value],
+    records: &[Value],
+    quarter: &str,
+    group: &str,
+) -> (BTreeMap<String, (usize, usize, BTreeMap<String, usize>, usize, f64, f64, usize)>, BTreeSet<String>) {
+    let year = &quarter[..4];
+    let q: u32 = quarter[5..].parse().unwrap();
+    let elapsed = f64::from(q) / 4.0;
+    let quarter_end = ["03-31", "06-30", "09-30", "12-31"][q as usize - 1];
+    let quarter_end = format!("{year}-{quarter_end}");
+    let mut rows = BTreeMap::new();
+    let mut behind_ids = BTreeSet::new();
+    let mut per_project = Vec::new();
+    for p in projects {
+        let id = id_of(p);
+        let mut mine: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["project"] == id.as_str() && r["period"].as_str().unwrap() <= quarter)
+            .collect();
+        mine.sort_by(|a, b| a["period"].as_str().cmp(&b["period"].as_str()));
+        let latest = mine.last();
+        let stage = latest.map_or("未报告".to_owned(), |r| r["stage"].as_str().unwrap().to_owned());
+        let this_year: Vec<&&Value> =
+            mine.iter().filter(|r| r["period"].as_str().unwrap().starts_with(year)).collect();
+        let planned = this_year.iter().rev().find_map(|r| num(&r["investment_planned_year"]));
+        let completed: f64 = this_year.iter().filter_map(|r| num(&r["investment_period"])).sum();
+        let mut behind = stage == "暂停";
+        if let Some(plan) = planned.filter(|p| *p > 0.0) {
+            behind |= completed / plan < elapsed - 1e-9;
+        }
+        if let Some(r) = latest {
+            for m in r["milestones"].as_array().into_iter().flatten() {
+                if let Some(planned) = m["planned"].as_str()
+                    && planned <= quarter_end.as_str()
+                    && m["actual"].as_str().is_none_or(|a| a > quarter_end.as_str())
+                {
+                    behind = true;
+                }
+            }
+        }
+        if behind {
+            behind_ids.insert(id.clone());
+        }
+        let keys: Vec<String> = match group {
+            "category" => vec![p["properties"]["category"].as_str().unwrap().to_owned()],
+            "region" => p["properties"]["region_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect(),
+            _ => p["properties"]["city_adcodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect(),
+        };
+        per_project.push((keys, stage, planned, completed, behind));
+    }
+    for (keys, stage, planned, completed, behind) in &per_project {
+        for k in keys {
+            let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0));
+            e.0 += 1;
+            if stage != "未报告" {
+                e.1 += 1;
+            }
+            *e.2.entry(stage.clone()).or_insert(0) += 1;
+            if ["新开工", "在建", "竣工", "投产运营"].contains(&stage.as_str()) {
+                e.3 += 1;
+            }
+            e.4 += planned.unwrap_or(0.0);
+            e.5 += completed;
+            if *behind {
+                e.6 += 1;
+            }
+        }
+    }
+    (rows, behind_ids)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+fn check_dispatch(s: &StoreApp, records: &[Value], quarter: &str, group: &str) -> Value {
+    let projects = all(s, "/collections/projects/items?limit=1000");
+    let (want, want_behind) = expected_dispatch(&projects, records, quarter, group);
+    let doc = s.app.get_json(&format!("/reports/dispatch?period={quarter}&by={group}"));
+    let rows = doc["report"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len(), "{group}: groups");
+    for r in rows {
+        let key = r["key"].as_str().unwrap();
+        let w = &want[key];
+        assert_eq!(r["projects"].as_u64().unwrap() as usize, w.0, "{group} {key} projects");
+        assert_eq!(r["reported"].as_u64().unwrap() as usize, w.1, "{group} {key} reported");
+        for (stage, n) in r["stages"].as_object().unwrap() {
+            assert_eq!(
+                n.as_u64().unwrap() as usize,
+                w.2.get(stage).copied().unwrap_or(0),
+                "{group} {key} {stage}"
+            );
+        }
+        assert_eq!(r["started"].as_u64().unwrap() as usize, w.3, "{group} {key} started");
+        assert!(close(r["planned_year"].as_f64().unwrap(), w.4), "{group} {key} planned {r}");
+        assert!(close(r["completed_year"].as_f64().unwrap(), w.5), "{group} {key} completed {r}");
+        assert_eq!(r["behind"].as_u64().unwrap() as usize, w.6, "{group} {key} behind");
+    }
+    let got_behind: BTreeSet<String> = doc["report"]["behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["project"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got_behind, want_behind, "{group}: behind");
+    assert_eq!(doc["report"]["total"]["projects"].as_u64().unwrap() as usize, projects.len());
+    doc
+}
+
+/// The scripted quarter: reports posted with a city token (one by `OWSLib`), then the dispatch report for
+/// 2024Q2 by region, category and city equals the computation above; the XLSX holds the same table.
+#[test]
+fn a_scripted_quarter_and_its_dispatch_report() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(s.dir.path(), "沈阳市发展改革委", "city:210100");
+    let picked = unreported_shenyang_points(&s, 5);
+    let ids: Vec<String> = picked.iter().map(id_of).collect();
+    let source = "沈阳市重点项目季调度表（测试）";
+    let mut posted = vec![
+        json!({"project": ids[0], "period": "2024Q1", "stage": "新开工", "investment_total": 50.0, "investment_planned_year": 10.0, "investment_period": 2.0, "investment_to_date": 2.0, "source": source}),
+        json!({"project": ids[0], "period": "2024Q2", "stage": "在建", "investment_planned_year": 10.0, "investment_period": 3.0, "investment_to_date": 5.0, "source": source}),
+        json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "investment_total": 100.0, "investment_planned_year": 20.0, "investment_period": 4.0, "investment_to_date": 30.0, "source": source}),
+        json!({"project": ids[2], "period": "2024Q2", "stage": "前期", "milestones": [{"name": "开工", "planned": "2024-05-31", "actual": null}], "source": source}),
+        json!({"project": ids[4], "period": "2024Q1", "stage": "在建", "investment_planned_year": 8.0, "investment_period": 1.0, "investment_to_date": 12.0, "source": source}),
+    ];
+    for p in &posted {
+        let r = post(&s, &city, "progress", p.clone());
+        assert_eq!(r.status(), 201, "{p}: {:?}", r.text());
+    }
+    // One report through OWSLib, the OGC API – Features client.
+    let by_owslib = json!({"project": ids[3], "period": "2024Q2", "stage": "暂停", "note": "资金未到位", "source": source});
+    let script = r#"
+import json, sys
+from owslib.ogcapi.features import Features
+url, token, props = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+api = Features(url, headers={"Authorization": "Bearer " + token, "Content-Type": "application/geo+json"})
+api.collection_item_create("progress", json.dumps({"type": "Feature", "geometry": None, "properties": props}))
+got = api.collection_item("progress", props["project"] + "@2024Q2")
+assert got["properties"]["stage"] == "暂停", got
+print("ok")
+"#;
+    let (ok, out) = run(&python(), &["-c", script, &s.app.base, &city, &by_owslib.to_string()]);
+    assert!(ok && out.contains("ok"), "{out}");
+    posted.push(by_owslib);
+    // Who reported it is recorded from the token.
+    let f = s.app.get_json(&format!("/collections/progress/items/{}@2024Q2", ids[3]));
+    assert_eq!(f["properties"]["reported_by"], "沈阳市发展改革委", "{f}");
+    assert_eq!(f["properties"]["datetime"], "2024-04-01/2024-06-30");
+
+    let mut records = shipped_reports();
+    records.extend(posted.iter().cloned());
+    let doc = check_dispatch(&s, &records, "2024Q2", "region");
+    check_dispatch(&s, &records, "2024Q2", "category");
+    check_dispatch(&s, &records, "2024Q2", "city");
+    check_dispatch(&s, &records, "2024Q1", "city");
+    // The four posted-behind projects are listed, the on-schedule one is not.
+    let behind: Vec<&str> =
+        doc["report"]["behind"].as_array().unwrap().iter().map(|b| b["project"].as_str().unwrap()).collect();
+    for id in &ids[1..] {
+        assert!(behind.contains(&id.as_str()), "{id} behind: {behind:?}");
+    }
+    assert!(!behind.contains(&ids[0].as_str()), "{behind:?}");
+    assert_eq!(doc["report"]["total"]["time_progress"], 0.5);
+
+    // The half-year summary lists the stage changes of the span.
+    let summary = s.app.get_json("/reports/summary?period=2024H1&by=city");
+    let changes: BTreeSet<&str> = summary["report"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["project"].as_str().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(changes.contains(id.as_str()), "{id} changed stage in 2024H1: {summary}");
+    }
+    assert_problem(s.app.get("/reports/summary?period=2024Q2"), 400);
+    assert_problem(s.app.get("/reports/dispatch?period=2024H1"), 400);
+    assert_problem(s.app.get("/reports/dispatch?period=2019Q1"), 400);
+    assert_problem(s.app.get("/reports/dispatch?by=colour"), 400);
+
+    // The XLSX, read by openpyxl: Chinese headings, the rows and the totals of the JSON table.
+    let xlsx = s.app.get("/reports/dispatch?period=2024Q2&by=region&f=xlsx");
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.headers()["content-disposition"].to_str().unwrap().contains(".xlsx"));
+    let path = s.dir.path().join("dispatch.xlsx");
+    std::fs::write(&path, xlsx.bytes().unwrap()).unwrap();
+    let script = r#"
+import json, sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb["季调度"]
+rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
+behind = [[c.value for c in r] for r in wb["滞后项目"].iter_rows(min_row=2)]
+print(json.dumps({"sheets": wb.sheetnames, "head": rows[0], "rows": rows[1:], "behind": [b[0] for b in behind]}, ensure_ascii=False))
+"#;
+    let (ok, out) = run(&python(), &["-c", script, path.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let book: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let table = &doc["table"];
+    assert_eq!(book["head"], table["head"], "{book}");
+    assert!(book["head"][0] == "区域" && book["head"].as_array().unwrap().contains(&json!("开工率")));
+    let want_rows = table["rows"].as_array().unwrap();
+    let got_rows = book["rows"].as_array().unwrap();
+    assert_eq!(got_rows.len(), want_rows.len());
+    for (g, w) in got_rows.iter().zip(want_rows) {
+        for (a, b) in g.as_array().unwrap().iter().zip(w.as_array().unwrap()) {
+            match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => assert!(close(x, y), "{g} vs {w}"),
+                _ => assert_eq!(a, b, "{g} vs {w}"),
+            }
+        }
+    }
+    assert_eq!(got_rows.last().unwrap()[0], "合计");
+    let behind_sheet: BTreeSet<&str> =
+        book["behind"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(behind_sheet, behind.iter().copied().collect());
+    // CSV: the same headings, with a BOM for Excel and WPS.
+    let csv = s.app.get("/reports/dispatch?period=2024Q2&by=region&f=csv").bytes().unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"));
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert!(text.lines().next().unwrap().starts_with("区域,项目数,已报告,前期"), "{text}");
+    assert_eq!(text.lines().count(), want_rows.len() + 1);
+    // The HTML page embeds the charts' data and loads ECharts from this server.
+    let page = s.app.get("/reports/dispatch?period=2024Q2&f=html").text().unwrap();
+    assert!(page.contains("../assets/echarts/echarts.min.js") && page.contains("PLANATLAS_REPORT"));
+    assert_eq!(s.app.get("/assets/echarts/echarts.min.js").status(), 200);
+}
+
+/// `projects?datetime=` answers each project as it stood then: before and after a stage change; the filters
+/// work on it; the tile of today carries today's stage.
+#[test]
+fn projects_as_they_stood_at_a_date_and_the_tile_carries_the_stage() {
+    let s = spawn_store(Settings::local());
+    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let p = &unreported_shenyang_points(&s, 1)[0];
+    let id = id_of(p);
+    for (period, stage) in [("2024Q1", "在建"), ("2024Q3", "竣工")] {
+        let r = post(
+            &s,
+            &token,
+            "progress",
+            json!({"project": id, "period": period, "stage": stage, "source": "测试"}),
+        );
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+    }
+    let filter = urlencode(&format!("id='{id}'"));
+    let at = |day: &str| {
+        let doc = s.app.get_json(&format!("/collections/projects/items?datetime={day}&filter={filter}"));
+        assert_eq!(doc["numberMatched"], 1, "{doc}");
+        doc["features"][0]["properties"].clone()
+    };
+    let june = at("2024-06-30");
+    assert_eq!(june["stage"], "在建", "{june}");
+    assert_eq!(june["progress_period"], "2024Q1");
+    assert_eq!(june["progress_as_of"], "2024-06-30");
+    assert_eq!(at("2024-08-01")["stage"], "竣工");
+    assert_eq!(at("2023-12-31")["stage"], "未报告");
+    assert_eq!(s.app.get_json(&format!("/collections/projects/items/{id}"))["properties"]["stage"], "竣工");
+    // The same filters work on the state then.
+    let building = |day: &str| {
+        let ids: Vec<String> = all(
+            &s,
+            &format!(
+                "/collections/projects/items?datetime={day}&region=shenyang-circle&filter={}&limit=1000",
+                urlencode("stage='在建'")
+            ),
+        )
+        .iter()
+        .map(id_of)
+        .collect();
+        ids.contains(&id)
+    };
+    assert!(building("2024-06-30"));
+    assert!(!building("2024-08-01"));
+    // The progress collection selects by the quarter's interval.
+    let in_may: Vec<String> =
+        all(&s, "/collections/progress/items?datetime=2024-05-01&limit=1000").iter().map(id_of).collect();
+    assert!(
+        !in_may.contains(&format!("{id}@2024Q1")) && !in_may.contains(&format!("{id}@2024Q3")),
+        "{in_may:?}"
+    );
+    let q3: Vec<String> = all(&s, "/collections/progress/items?datetime=2024-07-01/2024-09-30&limit=1000")
+        .iter()
+        .map(id_of)
+        .collect();
+    assert!(q3.contains(&format!("{id}@2024Q3")), "{q3:?}");
+
+    // The tile containing it carries the stage for today.
+    let c = &p["geometry"]["coordinates"];
+    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    let z = 12;
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let r = lat.to_radians();
+    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    let bytes = s.app.get(&format!("/tiles/{z}/{x}/{y}.mvt")).bytes().unwrap();
+    let tile = Tile::decode(&bytes[..]).unwrap();
+    let layer = tile.layers.iter().find(|l| l.name == "projects").unwrap();
+    let tag = |f: &geozero::mvt::tile::Feature, key: &str| -> Option<String> {
+        let k = layer.keys.iter().position(|x| x == key)? as u32;
+        let t = f.tags.chunks(2).find(|t| t[0] == k)?;
+        layer.values[t[1] as usize].string_value.clone()
+    };
+    let f = layer.features.iter().find(|f| tag(f, "id").as_deref() == Some(id.as_str())).unwrap();
+    assert_eq!(tag(f, "stage").as_deref(), Some("竣工"));
+    assert_eq!(tag(f, "progress_period").as_deref(), Some("2024Q3"));
+    // The style rings points by stage and lists the stages.
+    let style = s.app.get_json("/styles/default.json");
+    assert!(style["metadata"]["planatlas:stages"].as_array().unwrap().iter().any(|s| s["stage"] == "在建"));
+}
+
+/// Every rule of a report is refused with problem+json, and the data is unchanged afterwards.
+#[test]
+fn every_progress_rule_is_refused_and_changes_nothing() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(s.dir.path(), "沈阳市发展改革委", "city:210100");
+    let dalian = add_token(s.dir.path(), "大连市发展改革委", "city:210200");
+    let id = id_of(&unreported_shenyang_points(&s, 1)[0]);
+    let first = json!({"project": id, "period": "2024Q1", "stage": "在建", "investment_total": 40.0, "investment_to_date": 10.0, "source": "测试"});
+    assert_eq!(post(&s, &city, "progress", first.clone()).status(), 201);
+    let snapshot = |s: &StoreApp| {
+        let list = all(s, "/collections/progress/items?limit=1000");
+        let one = s.app.get(&format!("/collections/progress/items/{id}@2024Q1"));
+        let tag = one.headers()["etag"].to_str().unwrap().to_owned();
+        (
+            list,
+            tag,
+            s.app.get_json(&format!("/collections/projects/items/{id}"))["properties"]["stage"].clone(),
+        )
+    };
+    let before = snapshot(&s);
+    let with = |changes: Value| {
+        let mut p = json!({"project": id, "period": "2024Q2", "stage": "在建", "source": "测试"});
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                p.as_object_mut().unwrap().remove(k);
+            } else {
+                p[k] = v.clone();
+            }
+        }
+        p
+    };
+    let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
+        (
+            "cumulative investment falls",
+            "progress",
+            with(json!({"investment_to_date": 5.0})),
+            422,
+            "never falls",
+        ),
+        (
+            "an earlier quarter above a later one",
+            "progress",
+            with(json!({"period": "2023Q4", "investment_to_date": 20.0})),
+            422,
+            "never falls",
+        ),
+        ("stage goes back", "progress", with(json!({"stage": "前期"})), 422, "cannot follow"),
+        ("suspended after completion", "progress", with(json!({"period": "2024Q3", "stage": "竣工"})), 0, ""),
+        ("not a stage", "progress", with(json!({"stage": "完成了"})), 422, "stage"),
+        ("before the plan", "progress", with(json!({"period": "2021Q4"})), 422, "before 2022"),
+        ("not begun", "progress", with(json!({"period": "2031Q1"})), 422, "has not begun"),
+        ("not a quarter", "progress", with(json!({"period": "2024H1"})), 422, "not a quarter"),
+        ("not a period", "progress", with(json!({"period": "soon"})), 400, "period"),
+        ("no source", "progress", with(json!({"source": null})), 422, "source is required"),
+        ("unknown project", "progress", with(json!({"project": "no-such-project"})), 422, "no project"),
+        ("a second report for the quarter", "progress", first.clone(), 409, "already exists"),
+        ("a geometry", "progress-geometry", with(json!({})), 400, "geometry"),
+    ];
+    for (what, kind, body, status, words) in cases {
+        if status == 0 {
+            continue;
+        }
+        let r = if kind == "progress-geometry" {
+            s.app
+                .client
+                .post(s.app.url("/collections/progress/items"))
+                .header("authorization", format!("Bearer {city}"))
+                .header("content-type", "application/geo+json")
+                .body(json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]}, "properties": body}).to_string())
+                .send()
+                .unwrap()
+        } else {
+            post(&s, &city, kind, body)
+        };
+        let problem = assert_problem(r, status);
+        assert!(problem["detail"].as_str().unwrap().contains(words), "{what}: {problem}");
+        assert_eq!(snapshot(&s), before, "{what} changed the data");
+    }
+    // A city token reports only for its own city's projects.
+    let problem = assert_problem(post(&s, &dalian, "progress", with(json!({}))), 403);
+    assert!(problem["detail"].as_str().unwrap().contains("沈阳"), "{problem}");
+    assert_eq!(snapshot(&s), before);
+    // A second report for the quarter replaces the first only with If-Match.
+    let replaced = json!({"project": id, "period": "2024Q1", "stage": "在建", "investment_total": 40.0, "investment_to_date": 11.0, "source": "测试（更正）"});
+    assert_problem(put(&s, &city, &format!("{id}@2024Q1"), replaced.clone(), None), 428);
+    assert_problem(put(&s, &city, &format!("{id}@2024Q1"), replaced.clone(), Some("\"v9-0\"")), 412);
+    assert_eq!(snapshot(&s), before);
+    let r = put(&s, &city, &format!("{id}@2024Q1"), replaced, Some(&before.1));
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    let f = s.app.get_json(&format!("/collections/progress/items/{id}@2024Q1"));
+    assert_eq!(f["properties"]["investment_to_date"], 11.0);
+    let history = s.app.get_json(&format!("/collections/progress/items/{id}@2024Q1/versions"));
+    assert_eq!(history["versions"].as_array().unwrap().len(), 2, "{history}");
+}
+
+/// Target status from indicator values, through the API: met, behind and no data on hand-worked cases (the
+/// plan's targets are all due by 2024, so "on track" is checked by the unit tests on the same function).
+#[test]
+fn target_status_from_indicator_values() {
+    let s = spawn_store(Settings::local());
+    let province = add_token(s.dir.path(), "省统计局", "province");
+    let dalian = add_token(s.dir.path(), "大连市统计局", "city:210200");
+    let targets = all(&s, "/collections/targets/items?limit=1000");
+    let free: Vec<&Value> = targets
+        .iter()
+        .filter(|t| {
+            let p = &t["properties"];
+            p["scope"] == "city"
+                && p["subject_id"] == "210100"
+                && p["comparator"] == ">="
+                && p["progress"]["values"] == 0
+        })
+        .collect();
+    assert!(free.len() >= 3, "three Shenyang ≥ targets without values");
+    let (met, behind, none) = (free[0], free[1], free[2]);
+    let value = |t: &Value| t["properties"]["value"].as_f64().unwrap();
+    let unit = |t: &Value| t["properties"]["unit"].as_str().unwrap().to_owned();
+    let put_value = |t: &Value, period: &str, v: f64| {
+        post(
+            &s,
+            &province,
+            "indicators",
+            json!({"target": id_of(t), "period": period, "value": v, "unit": unit(t), "source": "测试统计公报"}),
+        )
+    };
+    assert_eq!(put_value(met, "2021", value(met) * 0.5).status(), 201);
+    assert_eq!(put_value(met, "2024", value(met) * 1.01).status(), 201);
+    assert_eq!(put_value(behind, "2021", value(behind) * 0.5).status(), 201);
+    assert_eq!(put_value(behind, "2024", value(behind) * 0.9).status(), 201);
+    let status =
+        |t: &Value| s.app.get_json(&format!("/collections/targets/items/{}", id_of(t)))["properties"].clone();
+    assert_eq!(status(met)["status"], "met", "{}", status(met));
+    let b = status(behind);
+    assert_eq!(b["status"], "behind", "{b}");
+    assert_eq!(b["progress"]["latest_period"], "2024");
+    assert_eq!(status(none)["status"], "no_data");
+    // A wrong unit, a qualitative target and another city's token are refused.
+    let r = post(
+        &s,
+        &province,
+        "indicators",
+        json!({"target": id_of(none), "period": "2023", "value": 1.0, "unit": "斤", "source": "x"}),
+    );
+    assert!(assert_problem(r, 422)["detail"].as_str().unwrap().contains("unit"));
+    let qualitative = targets.iter().find(|t| t["properties"]["comparator"] == "qualitative").unwrap();
+    let r = post(
+        &s,
+        &province,
+        "indicators",
+        json!({"target": id_of(qualitative), "period": "2023", "value": 1.0, "unit": unit(qualitative), "source": "x"}),
+    );
+    assert!(assert_problem(r, 422)["detail"].as_str().unwrap().contains("qualitative"));
+    assert_problem(
+        post(
+            &s,
+            &dalian,
+            "indicators",
+            json!({"target": id_of(none), "period": "2023", "value": 1.0, "unit": unit(none), "source": "x"}),
+        ),
+        403,
+    );
+    assert_eq!(status(none)["status"], "no_data");
+}
