@@ -76,7 +76,7 @@ fn answer(req: &HttpRequest, state: &State, kind: Kind) -> ApiResult<HttpRespons
     let params = QueryParams::from_request(req)?;
     params.only(&["f", "period", "by"])?;
     let model = state.model();
-    let period = period_param(&params, kind, model.catalog.state_day().max(chrono::Utc::now().date_naive()))?;
+    let period = period_param(&params, kind, chrono::Utc::now().date_naive())?;
     let by = match params.get("by") {
         None => GroupBy::Region,
         Some(b) => GroupBy::parse(b)

@@ -178,3 +178,19 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The tile containing a longitude/latitude at zoom z.
+pub fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let r = lat.to_radians();
+    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (x, y)
+}
+
+/// The tag `key` of a feature as a string.
+pub fn tag(layer: &geozero::mvt::tile::Layer, f: &geozero::mvt::tile::Feature, key: &str) -> Option<String> {
+    let k = layer.keys.iter().position(|x| x == key)? as u32;
+    let t = f.tags.chunks(2).find(|t| t[0] == k)?;
+    layer.values[t[1] as usize].string_value.clone()
+}

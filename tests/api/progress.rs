@@ -10,7 +10,9 @@ use planatlas::config::Settings;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_store, urlencode};
+use crate::helpers::{
+    StoreApp, add_token, assert_problem, python, run, spawn_store, tag, tile_of, urlencode,
+};
 
 fn post(s: &StoreApp, token: &str, collection: &str, props: Value) -> Response {
     s.app
@@ -385,21 +387,13 @@ fn projects_as_they_stood_at_a_date_and_the_tile_carries_the_stage() {
     let c = &p["geometry"]["coordinates"];
     let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
     let z = 12;
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    let (x, y) = tile_of(lon, lat, z);
     let bytes = s.app.get(&format!("/tiles/{z}/{x}/{y}.mvt")).bytes().unwrap();
     let tile = Tile::decode(&bytes[..]).unwrap();
     let layer = tile.layers.iter().find(|l| l.name == "projects").unwrap();
-    let tag = |f: &geozero::mvt::tile::Feature, key: &str| -> Option<String> {
-        let k = layer.keys.iter().position(|x| x == key)? as u32;
-        let t = f.tags.chunks(2).find(|t| t[0] == k)?;
-        layer.values[t[1] as usize].string_value.clone()
-    };
-    let f = layer.features.iter().find(|f| tag(f, "id").as_deref() == Some(id.as_str())).unwrap();
-    assert_eq!(tag(f, "stage").as_deref(), Some("竣工"));
-    assert_eq!(tag(f, "progress_period").as_deref(), Some("2024Q3"));
+    let f = layer.features.iter().find(|f| tag(layer, f, "id").as_deref() == Some(id.as_str())).unwrap();
+    assert_eq!(tag(layer, f, "stage").as_deref(), Some("竣工"));
+    assert_eq!(tag(layer, f, "progress_period").as_deref(), Some("2024Q3"));
     // The style rings points by stage and lists the stages.
     let style = s.app.get_json("/styles/default.json");
     assert!(style["metadata"]["planatlas:stages"].as_array().unwrap().iter().any(|s| s["stage"] == "在建"));

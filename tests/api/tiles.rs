@@ -5,16 +5,7 @@
 use geozero::mvt::{Message, Tile};
 use serde_json::Value;
 
-use crate::helpers::{app, run, urlencode};
-
-/// The tile containing a longitude/latitude at zoom z.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
-}
+use crate::helpers::{app, run, tag, tile_of, urlencode};
 
 fn get_tile(path: &str) -> (u16, Vec<u8>, reqwest::header::HeaderMap) {
     let r = app().get(path);
@@ -156,13 +147,6 @@ fn no_tile_at_zooms_0_to_6_over_liaoning_exceeds_500_kb() {
             }
         }
     }
-}
-
-/// The tag `key` of a feature as a string.
-fn tag(layer: &geozero::mvt::tile::Layer, f: &geozero::mvt::tile::Feature, key: &str) -> Option<String> {
-    let k = layer.keys.iter().position(|x| x == key)? as u32;
-    let t = f.tags.chunks(2).find(|t| t[0] == k)?;
-    layer.values[t[1] as usize].string_value.clone()
 }
 
 #[test]

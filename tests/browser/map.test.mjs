@@ -7,38 +7,18 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launch, watch } from './chromium.mjs';
 
 const base = process.env.PLANATLAS_URL;
 assert.ok(base, 'PLANATLAS_URL must point at a running planatlas');
 const shot = process.argv[2] ?? new URL('./screenshots/map.png', import.meta.url).pathname;
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--use-angle=swiftshader',
-    '--enable-unsafe-swiftshader',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launch();
 const failures = [];
 try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1400, height: 900 });
-  const foreign = [];
-  const errors = [];
-  page.on('request', (r) => {
-    const url = r.url();
-    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:')) foreign.push(url);
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const { foreign, errors } = watch(page, base);
 
   await page.goto(`${base}/map`, { waitUntil: 'load' });
   await page.waitForFunction(() => window.planatlasMap && window.planatlasIdle === true, { timeout: 90_000 });
