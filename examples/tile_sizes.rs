@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use planatlas::geom::crs::Crs;
 use planatlas::geom::tiles::TileId;
-use planatlas::store::tiles::{COMBINED, TileSource};
+use planatlas::store::tiles::{TileSource, combined};
 use planatlas::store::{Catalog, DataSource};
 
 fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
@@ -37,7 +37,7 @@ fn main() {
             for y in y0..=y1 {
                 let id = TileId::new(z, x, y).expect("a tile");
                 let t = Instant::now();
-                let tile = source.tile(&catalog, &COMBINED, id, Crs::Crs84, &keep, None);
+                let tile = source.tile(&catalog, &combined(&catalog), id, Crs::Crs84, &keep, None);
                 first_ms.get_or_insert(t.elapsed().as_secs_f64() * 1e3);
                 if let Some(bytes) = tile {
                     sizes.push(bytes.len());

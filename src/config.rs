@@ -9,6 +9,7 @@ use crate::domain::Limits;
 use crate::export::ExportFormat;
 use crate::geom::crs::Crs;
 use crate::store::DataSource;
+use crate::store::layers::LayerSpec;
 
 /// planatlas: the Liaoning "one circle, one belt, two zones" plan as an OGC API – Features service.
 ///
@@ -65,11 +66,18 @@ pub enum Command {
 /// Options of `import`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The file: GeoJSON (FeatureCollection) or GeoPackage (.gpkg, its first feature table).
+    /// The file: GeoJSON (FeatureCollection) or GeoPackage (.gpkg, its first feature table); with
+    /// `--new-collection`, also FlatGeobuf or a Shapefile, and `FILE:LAYER`.
     pub file: PathBuf,
     /// The collection to import into (only `projects` is editable).
     #[arg(long, default_value = "projects")]
     pub collection: String,
+    /// Import the file as a new collection of its own with this id (a planner's layer: development zones,
+    /// parks, red lines), kept in the store and served after every restart; importing the same id again
+    /// replaces it. FILE may then be any format `--layer` reads, with `:LAYER` to pick a GeoPackage table; its
+    /// CRS is read from the file.
+    #[arg(long, value_name = "ID", conflicts_with = "collection")]
+    pub new_collection: Option<String>,
     /// The CRS of the file's coordinates (a GeoPackage's own SRS is not read): CRS84 by default.
     #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS")]
     pub crs: Crs,
@@ -190,6 +198,18 @@ pub struct DataArgs {
     /// Default: the copy of the shipped geodata/ embedded in the binary, so it runs from any directory.
     #[arg(long, env = "PLANATLAS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+
+    /// A planner's own layer to serve as a collection beside the plan's: `[ID=]FILE[:LAYER]`, a GeoPackage
+    /// (every feature table, or the one named after `:`), GeoJSON, FlatGeobuf, or a Shapefile (`.shp` with its
+    /// `.dbf`/`.prj` beside it, or a `.zip` holding them). The file's CRS is read and transformed to CRS84;
+    /// features inside Liaoning are joined to counties, cities and regions. The collection id is ID, or the
+    /// layer's name in lower case. Repeatable. A bad file stops start-up naming the file, layer and feature.
+    #[arg(long = "layer", value_name = "[ID=]FILE[:LAYER]", value_parser = parse_layer)]
+    pub layers: Vec<LayerSpec>,
+}
+
+fn parse_layer(s: &str) -> Result<LayerSpec, String> {
+    s.parse()
 }
 
 impl DataArgs {

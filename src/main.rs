@@ -26,7 +26,62 @@ fn main() -> ExitCode {
     }
 }
 
+/// The store `import` writes to, or `None` (said on stderr) when it cannot be opened.
+fn open_store(args: &ImportArgs) -> Option<Engine> {
+    let dir = args.store.dir();
+    Engine::open(args.data.source(), &dir)
+        .map_err(|e| eprintln!("planatlas: cannot open the store in {}: {e}", dir.display()))
+        .ok()
+}
+
+/// `planatlas import FILE --new-collection ID`: a planner's layer into the store.
+fn import_layer(args: &ImportArgs, id: &str) -> ExitCode {
+    let spec = match format!("{id}={}", args.file.display()).parse::<planatlas::store::layers::LayerSpec>() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("planatlas: --new-collection: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file = match planatlas::store::layers::read(&spec).map(|mut v| (v.len(), v.pop())) {
+        Ok((1, Some(f))) => f,
+        Ok(_) => {
+            eprintln!(
+                "planatlas: {}: the file has several layers; name one as FILE:LAYER",
+                args.file.display()
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("planatlas: {e}; nothing imported");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = args.store.dir();
+    let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
+    let n = file.features.len();
+    match engine.put_layer(&format!("import {}", args.file.display()), &file) {
+        Ok(done) => {
+            eprintln!(
+                "planatlas: imported {} as collection '{id}': {n} features ({}), store revision {} in {}",
+                args.file.display(),
+                file.crs,
+                done.revision,
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("planatlas: {}: {e}; nothing imported", args.file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn import(args: &ImportArgs) -> ExitCode {
+    if let Some(id) = &args.new_collection {
+        return import_layer(args, id);
+    }
     if args.collection != "projects" {
         eprintln!("planatlas: only projects can be imported (got --collection {})", args.collection);
         return ExitCode::from(2);
@@ -39,13 +94,7 @@ fn import(args: &ImportArgs) -> ExitCode {
         }
     };
     let dir = args.store.dir();
-    let engine = match Engine::open(args.data.source(), &dir) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("planatlas: cannot open the store in {}: {e}", dir.display());
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
     let bar = ProgressBar::new(features.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} features")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -199,8 +248,7 @@ fn export(args: &ExportArgs) -> ExitCode {
                 features: c.features().iter().map(|f| f.id.clone()).collect(),
             },
             None => {
-                let ids: Vec<&str> =
-                    catalog.collections().iter().map(planatlas::store::Collection::id).collect();
+                let ids: Vec<&str> = catalog.collections().iter().map(|c| c.id()).collect();
                 eprintln!("planatlas: no collection '{id}'; collections: {}", ids.join(", "));
                 return ExitCode::from(2);
             }
@@ -265,7 +313,7 @@ fn export(args: &ExportArgs) -> ExitCode {
 }
 
 fn load(data: &DataArgs) -> Result<Catalog, ExitCode> {
-    Catalog::load(data.source()).map_err(|e| {
+    Catalog::load_with_layers(data.source(), &data.layers).map_err(|e| {
         eprintln!("planatlas: cannot load the data: {e}");
         ExitCode::FAILURE
     })
@@ -282,7 +330,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
     };
     let start = Instant::now();
     let dir = args.store.dir();
-    let engine = match Engine::open(args.data.source(), &dir) {
+    let engine = match Engine::open_with_layers(args.data.source(), &dir, &args.data.layers) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("planatlas: cannot load the data: {e}");

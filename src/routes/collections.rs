@@ -192,9 +192,17 @@ pub async fn get_queryables(
     let base = base_url(&req, &state.settings);
     let mut props = Map::new();
     for q in &c.meta.queryables {
+        if q.kind == crate::store::PropertyType::Geometry {
+            props
+                .insert(q.name.to_owned(), json!({ "format": "geometry-any", "description": q.description }));
+            continue;
+        }
         let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
         if q.kind == crate::store::PropertyType::StringArray {
             schema["items"] = json!({ "type": "string" });
+        }
+        if let Some(format) = q.kind.format() {
+            schema["format"] = json!(format);
         }
         props.insert(q.name.to_owned(), schema);
     }

@@ -505,3 +505,120 @@ pub async fn get_versions(
     });
     Ok(super::respond_json(&req, JSON, &doc))
 }
+
+/// The largest layer file `PUT /collections/{id}` takes.
+pub const MAX_LAYER_BYTES: usize = 64 << 20;
+
+/// The file extension a layer upload's media type stands for.
+fn layer_extension(req: &HttpRequest) -> ApiResult<&'static str> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    Ok(match media.as_str() {
+        "application/geo+json" | "application/json" => "geojson",
+        "application/geopackage+sqlite3" => "gpkg",
+        "application/flatgeobuf" => "fgb",
+        "application/zip" | "application/x-zip-compressed" => "shp.zip",
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "a layer is application/geo+json, application/geopackage+sqlite3, application/flatgeobuf or \
+                 application/zip (a zipped Shapefile), not '{other}'"
+            )));
+        }
+    })
+}
+
+fn province_only(caller: &Caller) -> ApiResult<()> {
+    if caller.scope == Scope::Province {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the token of {} (scope {}) may not add or remove collections; that needs a province token",
+            caller.name, caller.scope
+        )))
+    }
+}
+
+/// `PUT /collections/{id}`: a planner's layer (the file as the body; `?layer=` picks a GeoPackage table) kept
+/// in the store as collection `{id}`, replacing an earlier upload of it. Needs a `province` token.
+pub async fn put_collection(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    use futures_util::StreamExt;
+    let id = path.into_inner();
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["layer"])?;
+    let caller = authenticate(&req, &state)?;
+    province_only(&caller)?;
+    let ext = layer_extension(&req)?;
+    let dir = tempfile::tempdir().map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
+    let file = dir.path().join(format!("{id}.{ext}"));
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_LAYER_BYTES {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "a layer file is at most {MAX_LAYER_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    std::fs::write(&file, &body).map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+    let layer = params.get("layer").map(|l| format!(":{l}")).unwrap_or_default();
+    let spec: crate::store::layers::LayerSpec =
+        format!("{id}={}{layer}", file.display()).parse().map_err(|e: String| {
+            if state.model().catalog.collection(&id).is_some() {
+                ApiError::Conflict(e)
+            } else {
+                ApiError::param("collectionId", e)
+            }
+        })?;
+    let engine = state.engine.clone();
+    let actor = caller.name.clone();
+    let result = web::block(move || {
+        let mut files = crate::store::layers::read(&spec).map_err(|e| WriteError::Invalid(e.to_string()))?;
+        let Some(file) = files.pop().filter(|_| files.is_empty()) else {
+            return Err(WriteError::Invalid("the file has several layers; name one with ?layer=".into()));
+        };
+        let n = file.features.len();
+        let written = engine.put_layer(&actor, &file)?;
+        drop(dir);
+        Ok::<_, WriteError>((written.revision, n))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the write did not run: {e}")))?;
+    let base = base_url(&req, &state.settings);
+    let (revision, n) = result.map_err(|e| match e {
+        WriteError::Invalid(m) => ApiError::Unprocessable(m),
+        other => api_error(other, &base, &id, ""),
+    })?;
+    let href = format!("{base}/collections/{id}");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::LOCATION, href.clone()))
+        .content_type(JSON)
+        .json(json!({"id": id, "features": n, "revision": revision, "links": [link(&href, "self", JSON, "The collection")]})))
+}
+
+/// `DELETE /collections/{id}`: removes an uploaded layer. Needs a `province` token.
+pub async fn delete_collection(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    QueryParams::from_request(&req)?.only(&[])?;
+    let caller = authenticate(&req, &state)?;
+    province_only(&caller)?;
+    let engine = state.engine.clone();
+    let target = id.clone();
+    let result = web::block(move || engine.delete_layer(&caller.name, &target))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the write did not run: {e}")))?;
+    result.map_err(|e| match e {
+        WriteError::NotFound(_) => ApiError::NotFound(format!("no uploaded layer '{id}'")),
+        other => api_error(other, "", &id, ""),
+    })?;
+    Ok(HttpResponse::NoContent().finish())
+}

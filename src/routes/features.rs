@@ -17,7 +17,7 @@ pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
 pub fn find<'a>(model: &'a ReadModel, id: &str) -> ApiResult<&'a Collection> {
     model.catalog.collection(id).ok_or_else(|| {
-        let known: Vec<&str> = model.catalog.collections().iter().map(Collection::id).collect();
+        let known: Vec<&str> = model.catalog.collections().iter().map(|c| c.id()).collect();
         ApiError::NotFound(format!("no collection '{id}'; collections: {}", known.join(", ")))
     })
 }

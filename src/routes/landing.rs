@@ -41,6 +41,7 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
     "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
@@ -175,13 +176,37 @@ pub async fn get_conformance(req: HttpRequest, state: State) -> ApiResult<HttpRe
     }
 }
 
+/// The OpenAPI document with planners' layers (`--layer`) added to the collection ids it lists; `None` when
+/// none are served.
+fn with_layer_ids(doc: &Value, catalog: &crate::store::Catalog) -> Option<Value> {
+    let layers = catalog.layers();
+    if layers.is_empty() {
+        return None;
+    }
+    let mut doc = doc.clone();
+    for (param, spatial_only) in [("collectionId", false), ("spatialCollectionId", true)] {
+        let pointer = format!("/components/parameters/{param}/schema/enum");
+        if let Some(Value::Array(ids)) = doc.pointer_mut(&pointer) {
+            ids.extend(layers.iter().filter(|c| !spatial_only || c.is_spatial()).map(|c| json!(c.id())));
+        }
+    }
+    Some(doc)
+}
+
 /// `GET /api`: the OpenAPI document as JSON (default), YAML (`f=yaml`) or an HTML overview (`f=html`).
 pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
-    let doc = OPENAPI_JSON.as_ref().map_err(|e| ApiError::Internal(format!("api/openapi.yaml: {e}")))?;
+    let shipped = OPENAPI_JSON.as_ref().map_err(|e| ApiError::Internal(format!("api/openapi.yaml: {e}")))?;
+    let model = state.model();
+    let with_layers = with_layer_ids(shipped, &model.catalog);
+    let doc = with_layers.as_ref().unwrap_or(shipped);
     if matches!(params.get("f"), Some("yaml")) {
-        return Ok(respond(&req, "application/vnd.oai.openapi;version=3.0", OPENAPI_YAML, Caching::Data));
+        let yaml = match &with_layers {
+            None => OPENAPI_YAML.to_owned(),
+            Some(d) => serde_norway::to_string(d).map_err(|e| ApiError::Internal(e.to_string()))?,
+        };
+        return Ok(respond(&req, "application/vnd.oai.openapi;version=3.0", yaml, Caching::Data));
     }
     match negotiate(&req, &params)? {
         Format::Json => Ok(respond_json(&req, "application/vnd.oai.openapi+json;version=3.0", doc)),

@@ -48,7 +48,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/ready", landing::get_ready);
     get_resource(cfg, "/metrics", landing::get_metrics);
     get_resource(cfg, "/collections", collections::get_collections);
-    get_resource(cfg, "/collections/{collection_id}", collections::get_collection);
+    cfg.service(
+        web::resource("/collections/{collection_id}")
+            .route(web::get().to(collections::get_collection))
+            .route(web::head().to(collections::get_collection))
+            .route(web::put().to(edit::put_collection))
+            .route(web::delete().to(edit::delete_collection))
+            .default_service(not_allowed("GET, HEAD, PUT, DELETE")),
+    );
     cfg.service(
         web::resource("/collections/{collection_id}/items")
             .route(web::get().to(items::get_items))

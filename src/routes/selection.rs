@@ -96,7 +96,10 @@ pub fn parse_selection(
         let (a, geometry) = catalog.area(key).ok_or_else(|| {
             ApiError::param(
                 "within",
-                format!("'{key}' is not a region id or a city/county adcode or Chinese name"),
+                format!(
+                    "'{key}' is not a region id, a city/county adcode or Chinese name, or collection:featureId \
+                     (a feature with a geometry, e.g. a planner's zone)"
+                ),
             )
         })?;
         query.candidates_in = geom::bounding_rect(geometry);

@@ -20,7 +20,7 @@ use crate::store::Collection;
 use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::cql::{self, CqlFilter, FilterLang};
-use crate::store::tiles::{COMBINED, LAYERS, MAX_ZOOM};
+use crate::store::tiles::{MAX_ZOOM, combined, tiled as tiled_layers};
 
 /// The MVT media type.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
@@ -103,7 +103,7 @@ pub async fn get_tile(
         let keep =
             |layer: &str, f: &Feature| layer != "projects" || filter.as_ref().is_none_or(|q| q.matches(f));
         let cache_key = filter.is_none().then_some("all");
-        Ok(m.tiles.tile(&m.catalog, &COMBINED, id, crs, &keep, cache_key))
+        Ok(m.tiles.tile(&m.catalog, &combined(&m.catalog), id, crs, &keep, cache_key))
     })
     .await?;
     Ok(answer_tile(&req, bytes))
@@ -111,10 +111,11 @@ pub async fn get_tile(
 
 fn tiled(model: &crate::store::engine::ReadModel, id: &str) -> ApiResult<&'static str> {
     let c = find(model, id)?;
-    LAYERS.iter().find(|l| **l == c.id()).copied().ok_or_else(|| {
+    let layers = tiled_layers(&model.catalog);
+    layers.iter().find(|l| **l == c.id()).copied().ok_or_else(|| {
         ApiError::NotFound(format!(
             "collection '{id}' has no tiles (tiled collections: {})",
-            LAYERS.join(", ")
+            layers.join(", ")
         ))
     })
 }
@@ -151,7 +152,13 @@ pub async fn get_collection_tile(
     Ok(answer_tile(&req, bytes))
 }
 
-fn layer_fields(layer: &str) -> BTreeMap<String, String> {
+fn layer_fields(model: &crate::store::engine::ReadModel, layer: &str) -> BTreeMap<String, String> {
+    if let Some(c) = model.catalog.layers().iter().find(|c| c.id() == layer) {
+        let mut out: BTreeMap<String, String> =
+            c.meta.queryables.iter().map(|q| (q.name.to_owned(), q.description.to_owned())).collect();
+        out.insert("id".into(), "feature id".into());
+        return out;
+    }
     let fields: &[(&str, &str)] = match layer {
         "regions" => &[
             ("id", "region id"),
@@ -223,7 +230,7 @@ fn tilejson(
         layers
             .iter()
             .map(|l| {
-                let mut v = tilejson::VectorLayer::new((*l).to_owned(), layer_fields(l));
+                let mut v = tilejson::VectorLayer::new((*l).to_owned(), layer_fields(model, l));
                 v.minzoom = Some(0);
                 v.maxzoom = Some(MAX_ZOOM);
                 v
@@ -239,8 +246,9 @@ pub async fn get_tilejson(req: HttpRequest, state: State) -> ApiResult<HttpRespo
     params.only(&["crs"])?;
     let crs = tile_crs(&params)?;
     let base = base_url(&req, &state.settings);
-    let doc =
-        tilejson(&state.model(), &COMBINED, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
+    let model = state.model();
+    let layers = combined(&model.catalog);
+    let doc = tilejson(&model, &layers, &format!("{base}/tiles/{{z}}/{{x}}/{{y}}.mvt"), crs, "planatlas");
     Ok(respond_json(&req, JSON, &doc))
 }
 
@@ -261,7 +269,7 @@ pub async fn get_collection_tilejson(
     Ok(respond_json(&req, JSON, &doc))
 }
 
-fn tileset_json(base: &str, layer: &str) -> Value {
+fn tileset_json(model: &crate::store::engine::ReadModel, base: &str, layer: &str) -> Value {
     let href = format!("{base}/collections/{layer}/tiles/WebMercatorQuad");
     json!({
         "title": format!("{layer} vector tiles"),
@@ -270,7 +278,7 @@ fn tileset_json(base: &str, layer: &str) -> Value {
         "tileMatrixSetURI": WEB_MERCATOR_QUAD,
         "tileMatrixSetLimits": (0..=MAX_ZOOM).map(|z| json!({"tileMatrix": z.to_string(), "minTileRow": 0, "maxTileRow": (1u32 << z) - 1, "minTileCol": 0, "maxTileCol": (1u32 << z) - 1})).collect::<Vec<_>>(),
         "layers": [{"id": layer, "dataType": "vector", "minTileMatrix": "0", "maxTileMatrix": MAX_ZOOM.to_string(),
-                    "propertiesSchema": {"type": "object", "properties": layer_fields(layer).into_iter().map(|(k, v)| (k, json!({"description": v}))).collect::<serde_json::Map<_, _>>()}}],
+                    "propertiesSchema": {"type": "object", "properties": layer_fields(model, layer).into_iter().map(|(k, v)| (k, json!({"description": v}))).collect::<serde_json::Map<_, _>>()}}],
         "links": [
             link(&href, "self", JSON, "This tileset"),
             link(format!("{base}/tileMatrixSets/WebMercatorQuad"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", JSON, "WebMercatorQuad"),
@@ -290,7 +298,7 @@ pub async fn get_tilesets(
     json_only(&req)?;
     let layer = tiled(&model, &path)?;
     let base = base_url(&req, &state.settings);
-    let mut ts = tileset_json(&base, layer);
+    let mut ts = tileset_json(&model, &base, layer);
     ts["links"] = json!([
         link(format!("{base}/collections/{layer}/tiles/WebMercatorQuad"), "self", JSON, "The tileset"),
         link(
@@ -320,7 +328,7 @@ pub async fn get_tileset(
         )));
     }
     let base = base_url(&req, &state.settings);
-    Ok(respond_json(&req, JSON, &tileset_json(&base, layer)))
+    Ok(respond_json(&req, JSON, &tileset_json(&model, &base, layer)))
 }
 
 fn web_mercator_quad() -> Value {

@@ -59,6 +59,9 @@ pub struct Admin {
     pub region_defs: Vec<RegionDef>,
     /// Fast point-in-polygon for each county, aligned with the counties collection.
     pub county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
+    /// Planners' own layers (`--layer`), already joined to these boundaries: they do not change with writes,
+    /// so every rebuilt catalog shares them.
+    pub layers: Vec<std::sync::Arc<Collection>>,
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -530,6 +533,7 @@ pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
         ),
         region_defs: defs,
         county_index,
+        layers: Vec::new(),
     })
 }
 

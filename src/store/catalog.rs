@@ -1,6 +1,7 @@
 //! The catalog: every collection, loaded once at start-up, and the look-ups that span collections.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use geo::indexed::IntervalTreeMultiPolygon;
@@ -42,6 +43,14 @@ pub enum Area {
         /// Its city's adcode.
         city: String,
     },
+    /// One feature of a collection with geometries (`zones:kfq-01`, a planner's layer): features whose
+    /// geometry meets it.
+    Feature {
+        /// The collection.
+        collection: String,
+        /// The feature.
+        id: String,
+    },
 }
 
 /// Timings of the start-up steps, in milliseconds, for the log and the landing page.
@@ -57,7 +66,7 @@ pub struct LoadReport {
 
 /// Every collection the service serves, with the indexes queries need.
 pub struct Catalog {
-    collections: Vec<Collection>,
+    collections: Vec<Arc<Collection>>,
     county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
     region_defs: Vec<RegionDef>,
     report: Report,
@@ -74,10 +83,16 @@ const CITIES: usize = 1;
 const COUNTIES: usize = 2;
 const PROJECTS: usize = 3;
 const TARGETS: usize = 4;
+/// How many collections the plan itself has; planners' layers follow.
+const PLAN_COLLECTIONS: usize = 8;
 
 /// The county containing `p`, from the R-tree and each county's interval tree. A point exactly on a shared
 /// border goes to the first county (by adcode order) whose boundary touches it.
-fn county_at(counties: &Collection, index: &[IntervalTreeMultiPolygon<f64>], p: Coord<f64>) -> Option<usize> {
+pub(super) fn county_at(
+    counties: &Collection,
+    index: &[IntervalTreeMultiPolygon<f64>],
+    p: Coord<f64>,
+) -> Option<usize> {
     let candidates = counties.bbox_candidates(&geo::Rect::new(p, p));
     candidates.iter().copied().find(|&i| index[i].contains(&Point(p))).or_else(|| {
         candidates
@@ -89,8 +104,17 @@ fn county_at(counties: &Collection, index: &[IntervalTreeMultiPolygon<f64>], p: 
 impl Catalog {
     /// Loads and validates every file, dissolves the regions, joins the projects and builds the indexes.
     pub fn load(source: DataSource) -> Result<Self, LoadError> {
+        Self::load_with_layers(source, &[])
+    }
+
+    /// [`Catalog::load`] with planners' layers (`--layer`) served beside the plan's collections.
+    pub fn load_with_layers(
+        source: DataSource,
+        layers: &[super::layers::LayerSpec],
+    ) -> Result<Self, LoadError> {
         let start = Instant::now();
-        let admin = admin::load(&source)?;
+        let mut admin = admin::load(&source)?;
+        admin.layers = super::layers::load(layers, &admin)?;
         let admin_ms = start.elapsed().as_secs_f64() * 1e3;
         let mut catalog = Self::assemble(admin, source)?;
         catalog.timings.admin_ms = admin_ms;
@@ -114,7 +138,7 @@ impl Catalog {
     /// report whose quarter had begun by then.
     pub fn assemble_on(admin: admin::Admin, source: DataSource, day: NaiveDate) -> Result<Self, LoadError> {
         let start = Instant::now();
-        let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index } = admin;
+        let admin::Admin { mut regions, mut cities, mut counties, region_defs, county_index, layers } = admin;
 
         let t = Instant::now();
         let lap = std::cell::Cell::new(Instant::now());
@@ -171,21 +195,30 @@ impl Catalog {
 
         let progress = Collection::new(progress_meta(), progress_features);
         let indicator_collection = Collection::new(indicators_meta(), indicator_features);
-        let collections =
-            vec![regions, cities, counties, projects, targets, sections, progress, indicator_collection];
+        let mut collections: Vec<Arc<Collection>> =
+            [regions, cities, counties, projects, targets, sections, progress, indicator_collection]
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+        collections.extend(layers);
         let timings =
             LoadReport { admin_ms: 0.0, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
         Ok(Self { collections, county_index, region_defs, report, source, timings, reports, indicators, day })
     }
 
     /// Every collection, in the order they are listed.
-    pub fn collections(&self) -> &[Collection] {
+    pub fn collections(&self) -> &[Arc<Collection>] {
         &self.collections
+    }
+
+    /// Planners' own layers (`--layer`), after the plan's collections.
+    pub fn layers(&self) -> &[Arc<Collection>] {
+        &self.collections[PLAN_COLLECTIONS.min(self.collections.len())..]
     }
 
     /// The collection with this id.
     pub fn collection(&self, id: &str) -> Option<&Collection> {
-        self.collections.iter().find(|c| c.id() == id)
+        self.collections.iter().find(|c| c.id() == id).map(|c| &**c)
     }
 
     /// The regions collection.
@@ -253,8 +286,14 @@ impl Catalog {
         county_at(self.counties(), &self.county_index, p)
     }
 
-    /// Resolves a region id or a city/county adcode (or Chinese name) to an area and its geometry.
+    /// Resolves a region id, a city/county adcode (or Chinese name) or `collection:featureId` (a feature of a
+    /// planner's layer, or of any collection with geometries) to an area and its geometry.
     pub fn area(&self, key: &str) -> Option<(Area, &geo::Geometry<f64>)> {
+        if let Some((collection, id)) = key.split_once(':') {
+            let f = self.collection(collection)?.get(id)?;
+            let area = Area::Feature { collection: collection.to_owned(), id: id.to_owned() };
+            return Some((area, f.geometry.as_ref()?));
+        }
         let by_name = |c: &Collection| {
             c.features().iter().position(|f| {
                 f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
@@ -278,14 +317,21 @@ impl Catalog {
     pub fn in_area(&self, collection: &Collection, f: &Feature, area: &Area) -> bool {
         let has = |k: &str, v: &str| f.str_list(k).any(|x| x == v);
         match (collection.id(), area) {
+            (_, Area::Feature { collection: c, id }) => {
+                let Some(g) = self.collection(c).and_then(|c| c.get(id)).and_then(|a| a.geometry.as_ref())
+                else {
+                    return false;
+                };
+                f.geometry.as_ref().is_some_and(|fg| g.intersects(fg))
+            }
             ("regions", Area::Region(r)) => f.id == *r,
-            ("regions" | "projects", Area::City(c)) => has("city_adcodes", c),
-            ("regions" | "projects", Area::County { adcode, .. }) => has("county_adcodes", adcode),
-            ("cities" | "counties" | "projects", Area::Region(r)) => has("region_ids", r),
             ("cities", Area::City(c) | Area::County { city: c, .. }) => f.id == *c,
             ("counties", Area::City(c)) => f.str_prop("parent_adcode") == Some(c.as_str()),
             ("counties", Area::County { adcode, .. }) => f.id == *adcode,
-            _ => false,
+            // Projects, regions and planners' layers: from their spatial join.
+            (_, Area::City(c)) => has("city_adcodes", c),
+            (_, Area::County { adcode, .. }) => has("county_adcodes", adcode),
+            (_, Area::Region(r)) => has("region_ids", r),
         }
     }
 

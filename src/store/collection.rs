@@ -93,19 +93,52 @@ pub enum PropertyType {
     Boolean,
     /// An array of strings (multi-valued, e.g. `region_ids`).
     StringArray,
+    /// A calendar day, `YYYY-MM-DD` (a layer's date field).
+    Date,
+    /// An instant, RFC 3339 (a layer's date-time field).
+    Timestamp,
+    /// The feature's geometry under the name its file gives it (`geom`); spatial functions only.
+    Geometry,
 }
 
 impl PropertyType {
     /// The JSON Schema type name.
     pub fn json_type(self) -> &'static str {
         match self {
-            Self::String => "string",
+            Self::String | Self::Date | Self::Timestamp => "string",
             Self::Number => "number",
             Self::Integer => "integer",
             Self::Boolean => "boolean",
             Self::StringArray => "array",
+            Self::Geometry => "object",
         }
     }
+
+    /// The JSON Schema `format` of a string that holds a time.
+    pub fn format(self) -> Option<&'static str> {
+        match self {
+            Self::Date => Some("date"),
+            Self::Timestamp => Some("date-time"),
+            _ => None,
+        }
+    }
+}
+
+/// The one copy of `s` kept for the life of the process. Collection and property names of planners' layers
+/// are read from their files, while collections describe themselves with `&'static str`; each distinct name
+/// is stored once, however often the catalog is rebuilt.
+pub fn intern(s: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names =
+        NAMES.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&known) = names.get(s) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 /// A property clients may filter and sort on.

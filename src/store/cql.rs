@@ -6,7 +6,9 @@
 //! property with a number, or calling an unknown function is refused with a message saying which; nothing
 //! silently matches everything. Spatial predicates use exact planar relations on longitude/latitude
 //! (`S_INTERSECTS`, `S_WITHIN`, …) and geodesic metres on WGS84 for `S_DWITHIN`; a top-level `S_INTERSECTS`
-//! or `S_DWITHIN` with a literal geometry narrows candidates through the R-tree first.
+//! or `S_DWITHIN` with a literal geometry narrows candidates through the R-tree first. Dates and timestamps
+//! (the date fields of planners' layers) compare as instants, and the temporal functions are Allen's interval
+//! relations with open ends (`'..'`).
 
 use cql2::Expr;
 use geo::{Geometry, Intersects, Rect, Relate};
@@ -45,6 +47,46 @@ enum Scalar {
     Null,
     Arith(String, Box<Scalar>, Box<Scalar>),
     CaseI(Box<Scalar>),
+    /// `DATE('2022-04-16')`, as milliseconds since 1970 at the day's start (UTC).
+    Date(f64),
+    /// `TIMESTAMP('2022-04-16T10:13:19Z')`, as milliseconds since 1970.
+    Timestamp(f64),
+}
+
+/// One end of a temporal argument: a value, or open (`'..'`).
+#[derive(Debug, Clone, PartialEq)]
+enum Bound {
+    Open,
+    At(Scalar),
+}
+
+/// A temporal argument: an instant (both ends the same) or an interval.
+#[derive(Debug, Clone, PartialEq)]
+struct Period {
+    start: Bound,
+    end: Bound,
+}
+
+/// Milliseconds since 1970 of a day (`YYYY-MM-DD`, at its start, UTC).
+fn date_ms(s: &str) -> Option<f64> {
+    let d = chrono::NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds since 1970 fit a double exactly")]
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis() as f64)
+}
+
+/// Milliseconds since 1970 of an RFC 3339 instant; one without an offset (as GeoPackage writers often store
+/// them) is read as UTC, and a bare day as its start.
+fn timestamp_ms(s: &str) -> Option<f64> {
+    let ms = chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                .map(|t| t.and_utc().timestamp_millis())
+        })
+        .ok();
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds since 1970 fit a double exactly")]
+    ms.map(|m| m as f64).or_else(|| if s.len() == 10 { date_ms(s) } else { None })
 }
 
 /// The kind of value a scalar has, for type checks.
@@ -53,6 +95,8 @@ enum Kind {
     Text,
     Number,
     Boolean,
+    Date,
+    Timestamp,
     Null,
 }
 
@@ -84,6 +128,7 @@ enum Node {
     Spatial(String, GeomArg, GeomArg),
     DWithin(GeomArg, GeomArg, f64),
     Array(String, ArrArg, ArrArg),
+    Temporal(String, Period, Period),
     Const(bool),
 }
 
@@ -358,6 +403,9 @@ impl Compiler<'_> {
             return Ok(Scalar::Id);
         }
         match self.collection.queryable(name) {
+            Some(q) if q.kind == PropertyType::Geometry => err(format!(
+                "'{name}' is the geometry: it can only be used in spatial functions (S_INTERSECTS, …)"
+            )),
             Some(q) => Ok(Scalar::Prop(name.to_owned(), q.kind)),
             None => {
                 let names: Vec<&str> = self.collection.meta.queryables.iter().map(|q| q.name).collect();
@@ -417,8 +465,21 @@ impl Compiler<'_> {
                     other => err(format!("unknown function '{other}' where a value is expected")),
                 }
             }
-            Expr::Timestamp { .. } | Expr::Date { .. } | Expr::Interval { .. } => {
-                err("temporal values are not supported: the plan's features carry no time properties")
+            Expr::Date { date } => match *date {
+                Expr::Literal(t) => date_ms(&t)
+                    .filter(|_| t.len() == 10)
+                    .map(Scalar::Date)
+                    .ok_or_else(|| CqlError(format!("DATE('{t}') is not a day (YYYY-MM-DD)"))),
+                other => err(format!("DATE takes a string, got {}", short(&other))),
+            },
+            Expr::Timestamp { timestamp } => match *timestamp {
+                Expr::Literal(t) => timestamp_ms(&t).map(Scalar::Timestamp).ok_or_else(|| {
+                    CqlError(format!("TIMESTAMP('{t}') is not an RFC 3339 instant (2022-04-16T10:13:19Z)"))
+                }),
+                other => err(format!("TIMESTAMP takes a string, got {}", short(&other))),
+            },
+            Expr::Interval { .. } => {
+                err("an INTERVAL is only allowed in the temporal functions (T_INTERSECTS, T_DURING, …)")
             }
             Expr::Array(_) => err("an array is only allowed in IN and the array functions (A_CONTAINS, …)"),
             Expr::BBox { .. } | Expr::Geometry(_) => err("a geometry is only allowed in spatial functions"),
@@ -431,6 +492,11 @@ impl Compiler<'_> {
                 if !self.collection.is_spatial() {
                     return err(format!("collection '{}' has no geometries", self.collection.id()));
                 }
+                return Ok(GeomArg::Feature);
+            }
+            Expr::Property { property }
+                if self.collection.queryable(&property).is_some_and(|q| q.kind == PropertyType::Geometry) =>
+            {
                 return Ok(GeomArg::Feature);
             }
             Expr::Property { property } => {
@@ -462,7 +528,17 @@ impl Compiler<'_> {
                     [a, b, c, d] | [a, b, _, c, d, _] => (*a, *b, *c, *d),
                     _ => return err("BBOX takes 4 (or 6) numbers"),
                 };
-                Geometry::Rect(Rect::new(geo::Coord { x: a, y: b }, geo::Coord { x: c, y: d }))
+                let rect =
+                    |x0: f64, x1: f64| Rect::new(geo::Coord { x: x0, y: b }, geo::Coord { x: x1, y: d });
+                if a > c && self.crs.is_geographic() {
+                    // Across the antimeridian (OGC API – Features: west edge east of the east edge): two boxes.
+                    Geometry::MultiPolygon(geo::MultiPolygon(vec![
+                        rect(a, 180.0).to_polygon(),
+                        rect(-180.0, c).to_polygon(),
+                    ]))
+                } else {
+                    Geometry::Rect(rect(a, c))
+                }
             }
             other => {
                 return err(format!(
@@ -488,6 +564,44 @@ impl Compiler<'_> {
                 Ok(ArrArg::Literal(items.into_iter().map(|i| self.scalar(*i)).collect::<Result<_, _>>()?))
             }
             other => err(format!("expected an array, got {}", short(&other))),
+        }
+    }
+
+    /// One end of an interval: `'..'`, a date or timestamp string, `DATE(…)`/`TIMESTAMP(…)`, or a date or
+    /// timestamp property.
+    fn bound(&self, e: Expr) -> Result<Bound, CqlError> {
+        let s = match e {
+            Expr::Literal(t) if t == ".." => return Ok(Bound::Open),
+            Expr::Literal(t) => {
+                let v = if t.len() == 10 { date_ms(&t).map(Scalar::Date) } else { None };
+                v.or_else(|| timestamp_ms(&t).map(Scalar::Timestamp)).ok_or_else(|| {
+                    CqlError(format!("'{t}' in an INTERVAL is not a date, a timestamp or '..'"))
+                })?
+            }
+            other => self.scalar(other)?,
+        };
+        if matches!(kind(&s), Kind::Date | Kind::Timestamp | Kind::Null) {
+            Ok(Bound::At(s))
+        } else {
+            err(format!("wrong types: a temporal function needs dates or timestamps, got {}", describe(&s)))
+        }
+    }
+
+    /// A temporal function's argument: an instant or an `INTERVAL(start, end)`.
+    fn period(&self, e: Expr) -> Result<Period, CqlError> {
+        match e {
+            Expr::Interval { interval } => {
+                let [a, b] = <[Box<Expr>; 2]>::try_from(interval)
+                    .map_err(|_| CqlError("INTERVAL takes two ends: INTERVAL('2022-01-01', '..')".into()))?;
+                Ok(Period { start: self.bound(*a)?, end: self.bound(*b)? })
+            }
+            Expr::Literal(t) => err(format!(
+                "'{t}' is a string; write an instant as DATE('…') or TIMESTAMP('…') in a temporal function"
+            )),
+            other => {
+                let b = self.bound(other)?;
+                Ok(Period { start: b.clone(), end: b })
+            }
         }
     }
 
@@ -616,13 +730,21 @@ impl Compiler<'_> {
                 arity(2)?;
                 Ok(Node::Array(name, self.array(next()?)?, self.array(next()?)?))
             }
-            t if t.starts_with("t_") => {
-                err("temporal functions are not supported: the plan's features carry no time properties")
+            "t_after" | "t_before" | "t_contains" | "t_disjoint" | "t_during" | "t_equals"
+            | "t_finishedby" | "t_finishes" | "t_intersects" | "t_meets" | "t_metby" | "t_overlappedby"
+            | "t_overlaps" | "t_startedby" | "t_starts" => {
+                arity(2)?;
+                Ok(Node::Temporal(name, self.period(next()?)?, self.period(next()?)?))
             }
+            t if t.starts_with("t_") => err(format!(
+                "unknown temporal function '{t}'; the temporal functions are T_AFTER, T_BEFORE, T_CONTAINS, \
+                 T_DISJOINT, T_DURING, T_EQUALS, T_FINISHEDBY, T_FINISHES, T_INTERSECTS, T_MEETS, T_METBY, \
+                 T_OVERLAPPEDBY, T_OVERLAPS, T_STARTEDBY and T_STARTS"
+            )),
             other => err(format!(
                 "unknown function '{other}'; this server evaluates comparisons, AND/OR/NOT, LIKE, BETWEEN, IN, IS NULL, \
                  CASEI, arithmetic, S_INTERSECTS/S_DISJOINT/S_WITHIN/S_CONTAINS/S_EQUALS/S_TOUCHES/S_OVERLAPS/S_CROSSES, \
-                 S_DWITHIN (metres) and A_EQUALS/A_CONTAINS/A_CONTAINEDBY/A_OVERLAPS"
+                 S_DWITHIN (metres), A_EQUALS/A_CONTAINS/A_CONTAINEDBY/A_OVERLAPS and the T_* temporal functions"
             )),
         }
     }
@@ -635,7 +757,7 @@ fn short(e: &Expr) -> String {
 
 fn kind(s: &Scalar) -> Kind {
     match s {
-        Scalar::Prop(_, PropertyType::String | PropertyType::StringArray)
+        Scalar::Prop(_, PropertyType::String | PropertyType::StringArray | PropertyType::Geometry)
         | Scalar::Id
         | Scalar::Str(_)
         | Scalar::CaseI(_) => Kind::Text,
@@ -643,6 +765,8 @@ fn kind(s: &Scalar) -> Kind {
         | Scalar::Num(_)
         | Scalar::Arith(..) => Kind::Number,
         Scalar::Prop(_, PropertyType::Boolean) | Scalar::Bool(_) => Kind::Boolean,
+        Scalar::Prop(_, PropertyType::Date) | Scalar::Date(_) => Kind::Date,
+        Scalar::Prop(_, PropertyType::Timestamp) | Scalar::Timestamp(_) => Kind::Timestamp,
         Scalar::Null => Kind::Null,
     }
 }
@@ -658,6 +782,8 @@ fn describe(s: &Scalar) -> String {
         Scalar::Null => "NULL".into(),
         Scalar::Arith(..) => "an arithmetic expression".into(),
         Scalar::CaseI(_) => "CASEI(…)".into(),
+        Scalar::Date(_) => "a DATE".into(),
+        Scalar::Timestamp(_) => "a TIMESTAMP".into(),
     }
 }
 
@@ -724,7 +850,14 @@ fn to_val(v: Option<&Value>) -> Val {
 
 fn eval_scalar(s: &Scalar, f: &Feature) -> Val {
     match s {
+        Scalar::Prop(name, PropertyType::Date | PropertyType::Timestamp) => {
+            match f.properties.get(name).and_then(Value::as_str).and_then(timestamp_ms) {
+                Some(ms) => Val::Num(ms),
+                None => Val::Null,
+            }
+        }
         Scalar::Prop(name, _) => to_val(f.properties.get(name)),
+        Scalar::Date(ms) | Scalar::Timestamp(ms) => Val::Num(*ms),
         Scalar::Id => Val::Str(f.id.clone()),
         Scalar::Str(v) => Val::Str(v.clone()),
         Scalar::Num(v) => Val::Num(*v),
@@ -866,6 +999,40 @@ fn eval(node: &Node, f: &Feature) -> Option<bool> {
                 _ => xs.iter().any(|x| has(&ys, x)),
             })
         }
+        Node::Temporal(op, a, b) => Some(temporal(op, span(a, f)?, span(b, f)?)),
+    }
+}
+
+/// A temporal argument's ends in milliseconds (open ends infinite); `None` when a value is NULL.
+fn span(p: &Period, f: &Feature) -> Option<(f64, f64)> {
+    let end = |b: &Bound, open: f64| match b {
+        Bound::Open => Some(open),
+        Bound::At(s) => match eval_scalar(s, f) {
+            Val::Num(ms) => Some(ms),
+            _ => None,
+        },
+    };
+    Some((end(&p.start, f64::NEG_INFINITY)?, end(&p.end, f64::INFINITY)?))
+}
+
+/// Allen's relations between intervals (an instant is an interval whose ends are equal), as CQL2 defines them.
+fn temporal(op: &str, (s1, e1): (f64, f64), (s2, e2): (f64, f64)) -> bool {
+    match op {
+        "t_after" => s1 > e2,
+        "t_before" => e1 < s2,
+        "t_contains" => s1 < s2 && e1 > e2,
+        "t_disjoint" => e1 < s2 || s1 > e2,
+        "t_during" => s1 > s2 && e1 < e2,
+        "t_equals" => s1 == s2 && e1 == e2,
+        "t_finishedby" => s1 < s2 && e1 == e2,
+        "t_finishes" => s1 > s2 && e1 == e2,
+        "t_intersects" => s1 <= e2 && e1 >= s2,
+        "t_meets" => e1 == s2,
+        "t_metby" => s1 == e2,
+        "t_overlappedby" => s1 > s2 && s1 < e2 && e1 > e2,
+        "t_overlaps" => s1 < s2 && e1 > s2 && e1 < e2,
+        "t_startedby" => s1 == s2 && e1 > e2,
+        _ => s1 == s2 && e1 < e2,
     }
 }
 

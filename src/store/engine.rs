@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::admin::Admin;
 use super::db::{self, Backend, Change, Op, Store, StoreError, Stored};
+use super::layers::{self, LayerFile, LayerSpec};
 use super::source::{DataSource, LoadError};
 use super::tiles::TileSource;
 use super::{Catalog, Feature};
@@ -91,8 +92,9 @@ pub enum WriteError {
 }
 
 /// The collections kept in the store besides `projects`; their records are stored under `{collection}/{id}`
-/// (a project id never holds a `/`), so one history and one revision cover them all.
-pub const STORED: &[&str] = &["projects", "progress", "indicators"];
+/// (a project id never holds a `/`), so one history and one revision cover them all. `layers/{id}` holds a
+/// planner's imported layer, served as collection `{id}`.
+pub const STORED: &[&str] = &["projects", "progress", "indicators", "layers"];
 
 /// The store's key of a feature of a stored collection.
 pub fn store_key(collection: &str, id: &str) -> String {
@@ -165,6 +167,11 @@ impl Engine {
     /// Opens the store in `data_dir` (seeding it from `base`'s `projects.geojson` on first start) and builds the
     /// first read model from the boundaries of `base` and the stored projects.
     pub fn open(base: DataSource, data_dir: &Path) -> Result<Self, String> {
+        Self::open_with_layers(base, data_dir, &[])
+    }
+
+    /// [`Engine::open`], serving planners' layers (`--layer`) beside the plan's collections.
+    pub fn open_with_layers(base: DataSource, data_dir: &Path, layers: &[LayerSpec]) -> Result<Self, String> {
         let seed_source = base.clone();
         let seed = move || -> Result<Vec<(String, String)>, String> {
             // The seed is checked as the loader checks a data file, before anything is stored: a bad file
@@ -206,7 +213,8 @@ impl Engine {
                 base.describe()
             );
         }
-        let admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
+        let mut admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
+        admin.layers = super::layers::load(layers, &admin).map_err(|e| e.to_string())?;
         let current = store.current().map_err(|e| e.to_string())?;
         Store::check_records(&current, &store.describe()).map_err(|e| e.to_string())?;
         let (revision, updated) = store.revision().map_err(|e| e.to_string())?;
@@ -316,6 +324,46 @@ impl Engine {
         let next = ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old);
         self.model.store(Arc::new(next));
         Ok(Imported { created, changed, unchanged, revision })
+    }
+
+    /// Stores a planner's layer as collection `file.id`, replacing an earlier import of the same id, in one
+    /// commit; it is served, joined to the plan's areas, from then on and after every restart.
+    pub fn put_layer(&self, actor: &str, file: &LayerFile) -> Result<Written, WriteError> {
+        let key = store_key("layers", &file.id);
+        let model = self.model();
+        if model.catalog.collection(&file.id).is_some() && model.version_of(&key).is_none() {
+            return Err(WriteError::Conflict(format!(
+                "collection '{}' is not an imported layer (it is the plan's, or given by --layer)",
+                file.id
+            )));
+        }
+        drop(model);
+        let record = layers::to_record(file);
+        self.write(
+            "layers",
+            &file.id,
+            actor,
+            Box::new(move |row| {
+                let op = if row.is_some_and(|r| r.record.is_some()) { Op::Replace } else { Op::Import };
+                Ok(vec![upsert(&key, op, record)])
+            }),
+            &|_, _| Ok(()),
+        )
+    }
+
+    /// Removes an imported layer.
+    pub fn delete_layer(&self, actor: &str, id: &str) -> Result<Written, WriteError> {
+        let key = store_key("layers", id);
+        self.write(
+            "layers",
+            id,
+            actor,
+            Box::new(move |row| match row {
+                Some(r) if r.record.is_some() => Ok(vec![Change { id: key, op: Op::Delete, record: None }]),
+                _ => Err(WriteError::NotFound(id.to_owned())),
+            }),
+            &|_, _| Ok(()),
+        )
     }
 
     /// Picks up writes another process committed to the store (`planatlas import`, another instance):
@@ -437,6 +485,19 @@ fn build(
 ) -> Result<Catalog, LoadError> {
     let of = |c: &str| stored.iter().filter(|s| split_key(&s.id).0 == c).collect::<Vec<&Stored>>();
     let projects: Vec<Stored> = of("projects").into_iter().cloned().collect();
+    let mut admin = admin.clone();
+    for s in of("layers") {
+        let Some(record) = &s.record else { continue };
+        let file = layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
+        if admin.layers.iter().any(|l| l.id() == file.id) {
+            return Err(LoadError::feature(
+                db,
+                s.id.clone(),
+                format!("collection '{}' is also given by --layer; serve one or the other", file.id),
+            ));
+        }
+        admin.layers.push(Arc::new(layers::collection(file, &admin)));
+    }
     let source = DataSource::Stored {
         base: Box::new(base.clone()),
         projects: Arc::from(db::feature_collection(&projects)),
@@ -444,7 +505,7 @@ fn build(
         indicators: Arc::from(record_array(&of("indicators"))),
         db: db.to_owned(),
     };
-    Catalog::assemble_on(admin.clone(), source, day)
+    Catalog::assemble_on(admin, source, day)
 }
 
 /// The change that creates or replaces `id` with `record`.

@@ -8,6 +8,7 @@ pub mod cql;
 pub mod db;
 pub mod dispatch;
 pub mod engine;
+pub mod layers;
 pub mod progress;
 pub mod projects;
 pub mod query;

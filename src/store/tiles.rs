@@ -27,8 +27,17 @@ pub const LAYERS: [&str; 4] = ["regions", "cities", "counties", "projects"];
 /// (and Dalian's islands) would otherwise get a label per piece.
 pub const LABELS: &str = "labels";
 
-/// The layers of the combined tile endpoint: the collections, then the label points.
-pub const COMBINED: [&str; 5] = ["regions", "cities", "counties", "projects", LABELS];
+/// The tiled collections of `catalog`: the plan's, then planners' layers (`--layer`), bottom to top.
+pub fn tiled(catalog: &Catalog) -> Vec<&'static str> {
+    LAYERS.iter().copied().chain(catalog.layers().iter().filter(|c| c.is_spatial()).map(|c| c.id())).collect()
+}
+
+/// The layers of the combined tile endpoint: the tiled collections, then the label points.
+pub fn combined(catalog: &Catalog) -> Vec<&'static str> {
+    let mut out = tiled(catalog);
+    out.push(LABELS);
+    out
+}
 
 /// The highest zoom served.
 pub const MAX_ZOOM: u8 = 16;
@@ -37,7 +46,7 @@ const RAW_FROM_ZOOM: u8 = 14;
 
 /// Geometry of every feature of the tiled layers, in Web Mercator metres, for one coordinate variant.
 struct Projected {
-    /// Per layer (in [`LAYERS`] order), per feature.
+    /// Per layer (in [`tiled`] order), per feature.
     layers: Vec<Vec<Option<Geometry<f64>>>>,
     /// Counties and cities as one topology (they share borders), then regions.
     admin: Topology,
@@ -161,7 +170,7 @@ impl TileSource {
                 let c = crate::geom::crs::from_crs84(crs, c).unwrap_or(c);
                 t::to_mercator(c)
             };
-            let layers: Vec<Vec<Option<Geometry<f64>>>> = LAYERS
+            let layers: Vec<Vec<Option<Geometry<f64>>>> = tiled(catalog)
                 .iter()
                 .map(|id| {
                     catalog
@@ -215,22 +224,25 @@ impl TileSource {
                 let mut admin = admin.into_iter().map(poly);
                 let cities: Vec<Option<Geometry<f64>>> = admin.by_ref().take(n_cities).collect();
                 let counties: Vec<Option<Geometry<f64>>> = admin.collect();
-                let projects: Vec<Option<Geometry<f64>>> = p.layers[3]
-                    .iter()
-                    .map(|g| match g {
-                        Some(Geometry::LineString(ls)) => Some(Geometry::LineString(ls.simplify(tolerance))),
-                        Some(Geometry::MultiLineString(m)) => {
-                            Some(Geometry::MultiLineString(m.simplify(tolerance)))
-                        }
-                        other => other.clone(),
-                    })
-                    .collect();
-                Arc::new(vec![regions, cities, counties, projects])
+                let simplify = |g: &Option<Geometry<f64>>| match g {
+                    Some(Geometry::LineString(ls)) => Some(Geometry::LineString(ls.simplify(tolerance))),
+                    Some(Geometry::MultiLineString(m)) => {
+                        Some(Geometry::MultiLineString(m.simplify(tolerance)))
+                    }
+                    Some(Geometry::Polygon(pg)) => Some(Geometry::Polygon(pg.simplify(tolerance))),
+                    Some(Geometry::MultiPolygon(m)) => Some(Geometry::MultiPolygon(m.simplify(tolerance))),
+                    other => other.clone(),
+                };
+                let projects: Vec<Option<Geometry<f64>>> = p.layers[3].iter().map(simplify).collect();
+                let mut level = vec![regions, cities, counties, projects];
+                // Planners' layers: each feature on its own (their polygons need not share borders).
+                level.extend(p.layers[LAYERS.len()..].iter().map(|l| l.iter().map(simplify).collect()));
+                Arc::new(level)
             })
             .clone()
     }
 
-    /// Encodes a tile with the given layers (ids from [`LAYERS`]). `keep` decides, per layer and feature index,
+    /// Encodes a tile with the given layers (ids from [`tiled`], and [`LABELS`]). `keep` decides, per layer and feature index,
     /// whether a feature is drawn (filters); `cache_key` is `Some` for tiles that may be cached. Returns `None`
     /// when the tile has no features.
     pub fn tile(
@@ -257,6 +269,7 @@ impl TileSource {
         let search =
             if variant == 0 { search } else { crate::geom::geodesic::expand_rect_m(search, 1_500.0) };
         let mut tile = Tile::default();
+        let order = tiled(catalog);
         for name in layers {
             if *name == LABELS {
                 if let Some(layer) = self.label_layer(catalog, variant, id, keep) {
@@ -264,7 +277,7 @@ impl TileSource {
                 }
                 continue;
             }
-            let Some(li) = LAYERS.iter().position(|l| l == name) else { continue };
+            let Some(li) = order.iter().position(|l| l == name) else { continue };
             let Some(collection) = catalog.collection(name) else { continue };
             let mut layer = tile::Layer {
                 version: 2,
@@ -425,6 +438,28 @@ fn tile_properties(c: &Collection, f: &Feature) -> Vec<(&'static str, TileValue)
     text("name_zh", s("name_zh"));
     text("name_en", s("name_en"));
     match c.id() {
+        id if !LAYERS.contains(&id) => {
+            // A planner's layer: its own fields as they are, and where the join put it.
+            for q in &c.meta.queryables {
+                match p.get(q.name) {
+                    Some(Value::String(v)) if !v.is_empty() => out.push((q.name, TileValue::Str(v.clone()))),
+                    Some(Value::Bool(b)) => out.push((q.name, TileValue::Bool(*b))),
+                    Some(Value::Number(n)) => {
+                        out.push((
+                            q.name,
+                            n.as_i64()
+                                .map_or_else(|| TileValue::Double(n.as_f64().unwrap_or(0.0)), TileValue::Int),
+                        ));
+                    }
+                    Some(v @ Value::Array(_)) => {
+                        if let Some(j) = joined(Some(v), ",").filter(|j| !j.is_empty()) {
+                            out.push((q.name, TileValue::Str(j)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
         "regions" => {
             text("kind", s("kind"));
             text("membership_basis", s("membership_basis"));

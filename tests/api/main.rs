@@ -13,6 +13,7 @@ mod exports;
 mod filters;
 mod gdal;
 mod landing;
+mod layers;
 mod loader;
 mod locate;
 mod ops;

@@ -1,0 +1,1032 @@
+//! Planners' own layers (`serve --layer FILE[:LAYER]`): a GeoPackage table, a GeoJSON file, a FlatGeobuf file
+//! or a (zipped) Shapefile served as a collection like the plan's own, with queryables from the file's schema,
+//! geometries transformed from the file's CRS to CRS84 with PROJ, and each feature inside Liaoning joined to its
+//! counties, cities and regions (with shares) as projects are.
+//!
+//! Reading is in two steps: a reader per format turns the file into rows (geometry in the file's CRS,
+//! properties as JSON, the schema), then one step shared by every format checks and transforms them, so every
+//! format gives the same collection for the same layer. A bad file stops start-up naming the file, the layer,
+//! the feature and the reason.
+
+use std::collections::BTreeSet;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use geo::Geometry;
+use serde_json::{Map, Value, json};
+
+use super::admin::{self, Admin};
+use super::collection::{Collection, CollectionMeta, Feature, PropertyType, Queryable, intern};
+use super::projects::{self, ProjectRecord};
+use super::source::LoadError;
+
+/// One `--layer` argument: `[ID=]FILE[:LAYER]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// The collection id asked for (default: the layer's name).
+    pub id: Option<String>,
+    /// The file.
+    pub path: PathBuf,
+    /// The layer (GeoPackage table, or the Shapefile inside a zip); every feature table when `None`.
+    pub layer: Option<String>,
+}
+
+impl std::str::FromStr for LayerSpec {
+    type Err = String;
+
+    /// `zones.gpkg`, `zones.gpkg:kfq`, `zones=kfq.shp.zip`: a `:` after the file name picks a layer, unless the
+    /// whole argument names an existing file.
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let (id, rest) = match raw.split_once('=') {
+            Some((id, rest)) if !id.contains(['/', '\\', '.']) => (Some(id.to_owned()), rest),
+            _ => (None, raw),
+        };
+        if rest.is_empty() {
+            return Err(format!("'{raw}': expected [ID=]FILE[:LAYER]"));
+        }
+        let (path, layer) = match rest.rsplit_once(':') {
+            Some((file, layer)) if !Path::new(rest).exists() && !file.is_empty() && !layer.contains('/') => {
+                (PathBuf::from(file), Some(layer.to_owned()))
+            }
+            _ => (PathBuf::from(rest), None),
+        };
+        if let Some(id) = &id {
+            check_id(id)?;
+        }
+        Ok(Self { id, path, layer })
+    }
+}
+
+/// Collection ids the service defines itself: a layer cannot take them.
+const RESERVED: &[&str] =
+    &["regions", "cities", "counties", "projects", "targets", "sections", "progress", "indicators", "labels"];
+
+fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(format!("'{id}' is not a collection id: use 1–64 of a-z, 0-9, '_' and '-'"));
+    }
+    if RESERVED.contains(&id) {
+        return Err(format!("'{id}' is a collection of the plan; give the layer another id (ID=FILE)"));
+    }
+    Ok(())
+}
+
+/// A collection id made from a layer or file name: lower case, other characters as `_`.
+fn id_from(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    s.trim_matches('_').chars().take(64).collect()
+}
+
+/// The CRS a file gives for its coordinates (east, north order as GIS files store them).
+#[derive(Debug, Clone, PartialEq)]
+enum SourceCrs {
+    /// Longitude, latitude on WGS84: no transform.
+    Crs84,
+    /// A definition PROJ reads: `EPSG:4549`, or WKT.
+    Def(String),
+}
+
+impl SourceCrs {
+    fn epsg(code: i64) -> Self {
+        if code == 4326 { Self::Crs84 } else { Self::Def(format!("EPSG:{code}")) }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Crs84 => "OGC:CRS84".into(),
+            Self::Def(d) if d.len() <= 40 => d.clone(),
+            Self::Def(d) => {
+                d.split('"').nth(1).map_or_else(|| "WKT".into(), |name| format!("WKT \"{name}\""))
+            }
+        }
+    }
+}
+
+/// One feature as a reader found it.
+struct Raw {
+    id: Option<String>,
+    geometry: Option<Geometry<f64>>,
+    properties: Map<String, Value>,
+}
+
+/// A layer as a reader found it: rows in the file's CRS and the fields with their types.
+struct RawLayer {
+    name: String,
+    /// The geometry column's name, where the format names it (GeoPackage).
+    geometry_name: Option<String>,
+    crs: SourceCrs,
+    fields: Vec<(String, PropertyType)>,
+    rows: Vec<Raw>,
+}
+
+/// Where a message points: the file and the layer.
+fn place(path: &Path, layer: &str) -> String {
+    format!("{} (layer {layer})", path.display())
+}
+
+fn file_error(path: &Path, reason: impl Into<String>) -> LoadError {
+    LoadError::File { file: path.display().to_string(), reason: reason.into() }
+}
+
+/// A layer's feature as read: id, geometry (CRS84) and the file's properties.
+pub type LayerFeature = (String, Option<Geometry<f64>>, Map<String, Value>);
+
+/// A layer read and checked, in CRS84, not yet joined.
+pub struct LayerFile {
+    /// The collection id.
+    pub id: String,
+    /// The layer's name in its file.
+    pub layer: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The file's CRS, as read.
+    pub crs: String,
+    /// The fields and their types.
+    pub fields: Vec<(String, PropertyType)>,
+    /// The geometry column's name in the file, when it has one (`geom`): filters may use it.
+    pub geometry_name: Option<String>,
+    /// The features.
+    pub features: Vec<LayerFeature>,
+}
+
+/// Whether the file's name ends with one of `suffixes`, ignoring case.
+fn ends_with(path: &Path, suffixes: &[&str]) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    suffixes.iter().any(|s| name.strip_suffix(s).is_some_and(|stem| !stem.is_empty()))
+}
+
+/// Reads every layer `spec` names (a GeoPackage without `:LAYER` gives all its feature tables).
+pub fn read(spec: &LayerSpec) -> Result<Vec<LayerFile>, LoadError> {
+    let path = &spec.path;
+    let raws = if ends_with(path, &[".gpkg"]) {
+        read_gpkg(path, spec.layer.as_deref())?
+    } else if ends_with(path, &[".geojson", ".json"]) {
+        vec![read_geojson(path)?]
+    } else if ends_with(path, &[".fgb"]) {
+        vec![read_fgb(path)?]
+    } else if ends_with(path, &[".zip", ".shp"]) {
+        vec![read_shapefile(path, spec.layer.as_deref())?]
+    } else {
+        return Err(file_error(
+            path,
+            "unsupported layer format: give a GeoPackage (.gpkg), GeoJSON (.geojson, .json), FlatGeobuf (.fgb) \
+             or Shapefile (.shp, or .zip holding one)",
+        ));
+    };
+    if spec.id.is_some() && raws.len() > 1 {
+        return Err(file_error(path, "an ID= names one layer, but the file has several: add :LAYER"));
+    }
+    raws.into_iter().map(|raw| finish(spec, raw)).collect()
+}
+
+/// The step every format shares: ids, nulls for absent fields, supported geometry types, the CRS transform and
+/// coordinate checks.
+fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
+    let path = &spec.path;
+    let at = place(path, &raw.name);
+    let id = match &spec.id {
+        Some(id) => id.clone(),
+        None => {
+            let id = id_from(&raw.name);
+            check_id(&id).map_err(|e| file_error(path, format!("layer {}: {e}", raw.name)))?;
+            id
+        }
+    };
+    let transform = match &raw.crs {
+        SourceCrs::Crs84 => None,
+        SourceCrs::Def(def) => {
+            Some(proj::Proj::new_known_crs(def, "OGC:CRS84", None).map_err(|e| LoadError::File {
+                file: at.clone(),
+                reason: format!("unsupported CRS {}: {e}", raw.crs.describe()),
+            })?)
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut features = Vec::with_capacity(raw.rows.len());
+    for (n, row) in raw.rows.into_iter().enumerate() {
+        let fid = row.id.unwrap_or_else(|| (n + 1).to_string());
+        let fail = |reason: String| LoadError::feature(&at, fid.clone(), reason);
+        if !seen.insert(fid.clone()) {
+            return Err(fail("duplicate feature id".into()));
+        }
+        let geometry = match row.geometry {
+            None => None,
+            Some(g) => {
+                let kind = admin::geometry_type(&g);
+                if matches!(g, Geometry::GeometryCollection(_)) {
+                    return Err(fail(format!(
+                        "unsupported geometry type {kind}: layers take Point, LineString, Polygon and their Multi \
+                         forms"
+                    )));
+                }
+                let g = match &transform {
+                    None => g,
+                    Some(p) => {
+                        use geo::MapCoords;
+                        g.try_map_coords(|c| p.convert((c.x, c.y)).map(|(x, y)| geo::Coord { x, y }))
+                            .map_err(|e| fail(format!("cannot transform from {}: {e}", raw.crs.describe())))?
+                    }
+                };
+                // Rounding noise at the edges of the world (Natural Earth has 180.00000000000006) is snapped.
+                let g = {
+                    use geo::MapCoords;
+                    let snap = |v: f64, edge: f64| {
+                        if v.abs() > edge && v.abs() - edge < 1e-6 { edge.copysign(v) } else { v }
+                    };
+                    g.map_coords(|c| geo::Coord { x: snap(c.x, 180.0), y: snap(c.y, 90.0) })
+                };
+                admin::check_lon_lat(&g).map_err(|e| {
+                    fail(format!("{e} (after reading it in {}; is the CRS right?)", raw.crs.describe()))
+                })?;
+                Some(g)
+            }
+        };
+        let mut props = Map::new();
+        for (name, _) in &raw.fields {
+            props.insert(name.clone(), row.properties.get(name).cloned().unwrap_or(Value::Null));
+        }
+        features.push((fid, geometry, props));
+    }
+    Ok(LayerFile {
+        id,
+        layer: raw.name,
+        path: path.clone(),
+        crs: raw.crs.describe(),
+        fields: raw.fields,
+        geometry_name: raw.geometry_name.filter(|g| g != "geometry"),
+        features,
+    })
+}
+
+/// The join properties a layer's features carry, as queryables.
+fn join_queryables() -> [Queryable; 3] {
+    [
+        Queryable {
+            name: "county_adcodes",
+            kind: PropertyType::StringArray,
+            description: "Liaoning counties the feature lies in or crosses (spatial join; empty outside Liaoning)",
+        },
+        Queryable {
+            name: "city_adcodes",
+            kind: PropertyType::StringArray,
+            description: "cities the feature lies in or crosses",
+        },
+        Queryable {
+            name: "region_ids",
+            kind: PropertyType::StringArray,
+            description: "plan regions the feature lies in or crosses",
+        },
+    ]
+}
+
+/// Builds the collection of a layer: each feature inside Liaoning joined to the counties, cities and regions of
+/// `admin` (with shares, as projects are); features outside are served with no join.
+pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
+    let counties = &admin.counties;
+    let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
+    let shapes = projects::county_shapes(counties);
+    let boundaries = projects::Boundaries::new(counties, &shapes);
+    let province = counties.extent();
+    let features: Vec<Feature> = file
+        .features
+        .into_iter()
+        .map(|(id, geometry, properties)| {
+            let in_province = |g: &Geometry<f64>| {
+                use geo::Intersects;
+                matches!((crate::geom::bounding_rect(g), province), (Some(b), Some(p)) if b.intersects(&p))
+            };
+            let join = geometry
+                .as_ref()
+                .filter(|g| in_province(g))
+                .map(|g| projects::join(g, counties, &shapes, &boundaries, &locate))
+                .filter(|j| !j.counties.is_empty());
+            let props = match (join, &geometry) {
+                (Some(join), Some(g)) => {
+                    let record =
+                        ProjectRecord { id: id.clone(), geometry: g.clone(), properties: Map::new() };
+                    let joined =
+                        projects::joined_properties(&record, &join, counties, &admin.cities, &admin.regions);
+                    // The file's own values stay as they are; a join value whose name the file already uses
+                    // (its own `area_km2`, say) goes under `join_<name>`.
+                    let mut props = properties;
+                    for (k, v) in joined {
+                        let key = if props.contains_key(&k) { format!("join_{k}") } else { k };
+                        props.insert(key, v);
+                    }
+                    props
+                }
+                // Outside Liaoning (or with no geometry): the file's properties only.
+                _ => properties,
+            };
+            Feature::new(id, geometry, props)
+        })
+        .collect();
+    let mut queryables: Vec<Queryable> = file
+        .fields
+        .iter()
+        .map(|(name, kind)| Queryable {
+            name: intern(name),
+            kind: *kind,
+            description: intern(&format!("field '{name}' of the layer")),
+        })
+        .collect();
+    if let Some(g) = &file.geometry_name {
+        queryables.push(Queryable {
+            name: intern(g),
+            kind: PropertyType::Geometry,
+            description: "the feature's geometry, under the name the file gives it (also 'geometry')",
+        });
+    }
+    queryables.extend(join_queryables());
+    let kinds: BTreeSet<&str> =
+        features.iter().filter_map(|f| f.geometry.as_ref()).map(admin::geometry_type).collect();
+    let meta = CollectionMeta {
+        id: intern(&file.id),
+        title: intern(&file.layer),
+        description: format!(
+            "Layer '{}' of {} ({} features, {}; read in {} and served in CRS84). Features inside Liaoning carry \
+             their county, city and region join with shares.",
+            file.layer,
+            file.path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
+            features.len(),
+            kinds.into_iter().collect::<Vec<_>>().join(", "),
+            file.crs,
+        ),
+        item_type: "feature",
+        queryables,
+        params: Vec::new(),
+    };
+    Collection::new(meta, features)
+}
+
+/// A string that is a calendar day (`YYYY-MM-DD`).
+fn is_date(s: &str) -> bool {
+    s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+/// A string that is an RFC 3339 instant (or one without its offset, as GDAL writes local times).
+fn is_timestamp(s: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+}
+
+/// The type every non-null value of a field fits, for formats that do not declare one (GeoJSON), or to split
+/// FlatGeobuf's one date-time type into dates and instants.
+fn infer(values: impl Iterator<Item = Value>) -> Option<PropertyType> {
+    let mut kind: Option<PropertyType> = None;
+    for v in values {
+        let k = match &v {
+            Value::Null => continue,
+            Value::Bool(_) => PropertyType::Boolean,
+            Value::Number(n) if n.is_i64() || n.is_u64() => PropertyType::Integer,
+            Value::Number(_) => PropertyType::Number,
+            Value::String(s) if is_date(s) => PropertyType::Date,
+            Value::String(s) if is_timestamp(s) => PropertyType::Timestamp,
+            Value::String(_) => PropertyType::String,
+            Value::Array(items) if items.iter().all(Value::is_string) => PropertyType::StringArray,
+            // Objects and mixed arrays are served, but not queryable.
+            Value::Array(_) | Value::Object(_) => return None,
+        };
+        kind = Some(match (kind, k) {
+            (None, k) => k,
+            (Some(a), b) if a == b => a,
+            (
+                Some(PropertyType::Integer | PropertyType::Number),
+                PropertyType::Integer | PropertyType::Number,
+            ) => PropertyType::Number,
+            (
+                Some(PropertyType::Date | PropertyType::Timestamp),
+                PropertyType::Date | PropertyType::Timestamp,
+            ) => PropertyType::Timestamp,
+            _ => PropertyType::String,
+        });
+    }
+    kind
+}
+
+fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::Io { file: path.display().to_string(), source: e })?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_owned();
+    let syntax = |detail: String| LoadError::Syntax {
+        file: path.display().to_string(),
+        format: "GeoJSON FeatureCollection",
+        detail,
+    };
+    let doc: Value = serde_json::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(syntax("the top level is not a FeatureCollection".into()));
+    }
+    // RFC 7946 is CRS84; the 2008 format's `crs` member may name another.
+    let crs = match doc.pointer("/crs/properties/name").and_then(Value::as_str) {
+        None => SourceCrs::Crs84,
+        Some(n) => match crate::geom::crs::Crs::parse(n) {
+            Some(crate::geom::crs::Crs::Crs84 | crate::geom::crs::Crs::Epsg4326) => SourceCrs::Crs84,
+            _ => {
+                let code = n.rsplit([':', '/']).next().unwrap_or(n);
+                match code.parse::<i64>() {
+                    Ok(c) => SourceCrs::epsg(c),
+                    Err(_) => SourceCrs::Def(n.to_owned()),
+                }
+            }
+        },
+    };
+    let features = doc.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+    let at = place(path, &name);
+    let mut rows = Vec::with_capacity(features.len());
+    let mut names: Vec<String> = Vec::new();
+    for (n, f) in features.into_iter().enumerate() {
+        let id = match f.get("id") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(v)) => Some(v.to_string()),
+            _ => None,
+        };
+        let shown = id.clone().unwrap_or_else(|| (n + 1).to_string());
+        let geometry = match f.get("geometry") {
+            None | Some(Value::Null) => None,
+            Some(g) => {
+                let gj: geojson::Geometry = serde_json::from_value(g.clone())
+                    .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?;
+                Some(
+                    crate::geom::geo_from_geojson(gj)
+                        .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
+                )
+            }
+        };
+        let properties = match f.get("properties") {
+            Some(Value::Object(m)) => m.clone(),
+            None | Some(Value::Null) => Map::new(),
+            Some(_) => return Err(LoadError::feature(&at, shown, "properties is not an object")),
+        };
+        for k in properties.keys() {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+        rows.push(Raw { id, geometry, properties });
+    }
+    let fields = names
+        .into_iter()
+        .map(|n| {
+            let kind = infer(rows.iter().map(|r| r.properties.get(&n).cloned().unwrap_or(Value::Null)))
+                .unwrap_or(PropertyType::String);
+            (n, kind)
+        })
+        .collect();
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows })
+}
+
+/// A GeoPackage column's declared type as a property type (`None`: not served as a property).
+fn gpkg_type(declared: &str) -> Option<PropertyType> {
+    let t = declared.to_ascii_uppercase();
+    let base = t.split('(').next().unwrap_or_default().trim();
+    Some(match base {
+        "BOOLEAN" => PropertyType::Boolean,
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "INTEGER" => PropertyType::Integer,
+        "FLOAT" | "DOUBLE" | "REAL" => PropertyType::Number,
+        "DATE" => PropertyType::Date,
+        "DATETIME" => PropertyType::Timestamp,
+        "BLOB" => return None,
+        _ => PropertyType::String,
+    })
+}
+
+/// A GeoPackage feature table: name, geometry column, SRS id, organisation, its code, its definition.
+type TableRow = (String, String, i64, Option<String>, Option<i64>, Option<String>);
+
+fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError> {
+    use geozero::ToGeo;
+    if !path.is_file() {
+        return Err(file_error(path, "no such file"));
+    }
+    let sql = |e: rusqlite::Error| file_error(path, format!("not a readable GeoPackage: {e}"));
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(sql)?;
+    let mut q = conn
+        .prepare(
+            "SELECT c.table_name, g.column_name, g.srs_id, s.organization, s.organization_coordsys_id, s.definition
+             FROM gpkg_contents c JOIN gpkg_geometry_columns g ON g.table_name = c.table_name
+             LEFT JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id
+             WHERE c.data_type = 'features' ORDER BY c.table_name",
+        )
+        .map_err(sql)?;
+    let tables: Vec<TableRow> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)?;
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    if tables.is_empty() {
+        return Err(file_error(path, "the GeoPackage has no feature table"));
+    }
+    if let Some(want) = only
+        && !names.contains(&want)
+    {
+        return Err(file_error(path, format!("no feature table '{want}'; it has {}", names.join(", "))));
+    }
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = Vec::new();
+    for (table, column, srs_id, org, code, definition) in
+        tables.iter().filter(|t| only.is_none_or(|w| w == t.0))
+    {
+        let at = place(path, table);
+        let crs = match (org.as_deref().map(str::to_ascii_uppercase).as_deref(), code, definition) {
+            (Some("EPSG"), Some(c), _) => SourceCrs::epsg(*c),
+            // 0: undefined geographic, taken as WGS84 longitude/latitude, as GDAL does.
+            _ if *srs_id == 0 => SourceCrs::Crs84,
+            (_, _, Some(d)) if d != "undefined" && !d.is_empty() => SourceCrs::Def(d.clone()),
+            _ => {
+                return Err(LoadError::File {
+                    file: at,
+                    reason: format!("srs_id {srs_id} has no usable definition (undefined Cartesian CRS)"),
+                });
+            }
+        };
+        let mut info = conn.prepare(&format!("PRAGMA table_info({})", quoted(table))).map_err(sql)?;
+        // (name, declared type, primary key)
+        let columns: Vec<(String, String, bool)> = info
+            .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get::<_, i64>(5)? > 0)))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let fid = columns.iter().find(|c| c.2).map(|c| c.0.clone());
+        let fields: Vec<(String, PropertyType)> = columns
+            .iter()
+            .filter(|c| !c.2 && c.0 != *column)
+            .filter_map(|c| gpkg_type(&c.1).map(|t| (c.0.clone(), t)))
+            .collect();
+        let mut select = conn.prepare(&format!("SELECT * FROM {}", quoted(table))).map_err(sql)?;
+        let names: Vec<String> = select.column_names().iter().map(|s| (*s).to_owned()).collect();
+        let mut rows_q = select.query([]).map_err(sql)?;
+        let mut rows = Vec::new();
+        while let Some(row) = rows_q.next().map_err(sql)? {
+            let mut raw = Raw { id: None, geometry: None, properties: Map::new() };
+            for (i, name) in names.iter().enumerate() {
+                use rusqlite::types::ValueRef;
+                let v = row.get_ref(i).map_err(sql)?;
+                if Some(name) == fid.as_ref() {
+                    raw.id = match v {
+                        ValueRef::Integer(n) => Some(n.to_string()),
+                        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                        _ => None,
+                    };
+                } else if name == column {
+                    if let ValueRef::Blob(b) = v {
+                        let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
+                        let g = geozero::wkb::GpkgWkb(b.to_vec())
+                            .to_geo()
+                            .map_err(|e| LoadError::feature(&at, shown, format!("geometry: {e}")))?;
+                        raw.geometry = Some(g);
+                    }
+                } else if let Some((_, kind)) = fields.iter().find(|f| f.0 == *name) {
+                    let value = match (v, kind) {
+                        (ValueRef::Null | ValueRef::Blob(_), _) => Value::Null,
+                        (ValueRef::Integer(n), PropertyType::Boolean) => json!(n != 0),
+                        (ValueRef::Integer(n), _) => json!(n),
+                        (ValueRef::Real(f), _) => json!(f),
+                        (ValueRef::Text(t), _) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                    };
+                    raw.properties.insert(name.clone(), value);
+                }
+            }
+            rows.push(raw);
+        }
+        out.push(RawLayer { name: table.clone(), geometry_name: Some(column.clone()), crs, fields, rows });
+    }
+    Ok(out)
+}
+
+/// Collects a FlatGeobuf feature's properties as JSON.
+#[derive(Default)]
+struct FgbProps(Map<String, Value>);
+
+impl geozero::PropertyProcessor for FgbProps {
+    fn property(
+        &mut self,
+        _i: usize,
+        name: &str,
+        v: &geozero::ColumnValue<'_>,
+    ) -> geozero::error::Result<bool> {
+        use geozero::ColumnValue as C;
+        let value = match *v {
+            C::Byte(n) => json!(n),
+            C::UByte(n) => json!(n),
+            C::Bool(b) => json!(b),
+            C::Short(n) => json!(n),
+            C::UShort(n) => json!(n),
+            C::Int(n) => json!(n),
+            C::UInt(n) => json!(n),
+            C::Long(n) => json!(n),
+            C::ULong(n) => json!(n),
+            C::Float(f) => json!(f64::from(f)),
+            C::Double(f) => json!(f),
+            C::String(s) | C::DateTime(s) => json!(s),
+            C::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| json!(s)),
+            C::Binary(_) => Value::Null,
+        };
+        self.0.insert(name.to_owned(), value);
+        Ok(false)
+    }
+}
+
+/// The day of a value GDAL wrote for a date (`2021-10-12`, or `2021-10-12T00:00:00` with no offset).
+fn gdal_date(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    let day = s.strip_suffix("T00:00:00").unwrap_or(s);
+    is_date(day).then(|| day.to_owned())
+}
+
+fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
+    use flatgeobuf::{ColumnType, FallibleStreamingIterator, FgbReader};
+    use geozero::{FeatureProperties, ToGeo};
+    let file = std::fs::File::open(path)
+        .map_err(|e| LoadError::Io { file: path.display().to_string(), source: e })?;
+    let mut input = std::io::BufReader::new(file);
+    let bad = |e: flatgeobuf::Error| file_error(path, format!("not a readable FlatGeobuf file: {e}"));
+    let reader = FgbReader::open(&mut input).map_err(bad)?;
+    let header = reader.header();
+    let name = header.name().filter(|n| !n.is_empty()).map_or_else(
+        || path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_owned(),
+        str::to_owned,
+    );
+    let crs = match header.crs() {
+        None => SourceCrs::Crs84,
+        Some(c) if c.code() == 4326 || c.code() == 0 && c.wkt().is_none() => SourceCrs::Crs84,
+        Some(c) if c.code() > 0 => SourceCrs::epsg(i64::from(c.code())),
+        Some(c) => match c.wkt() {
+            Some(w) => SourceCrs::Def(w.to_owned()),
+            None => SourceCrs::Crs84,
+        },
+    };
+    let columns: Vec<(String, ColumnType)> = header
+        .columns()
+        .map(|cs| cs.iter().map(|c| (c.name().to_owned(), c.type_())).collect())
+        .unwrap_or_default();
+    let at = place(path, &name);
+    let mut features = reader.select_all_seq().map_err(bad)?;
+    let mut rows = Vec::new();
+    while let Some(f) = features.next().map_err(bad)? {
+        let shown = (rows.len() + 1).to_string();
+        let geometry = match f.geometry() {
+            None => None,
+            Some(_) => Some(
+                f.to_geo().map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
+            ),
+        };
+        let mut props = FgbProps::default();
+        f.process_properties(&mut props)
+            .map_err(|e| LoadError::feature(&at, shown, format!("properties: {e}")))?;
+        rows.push(Raw { id: None, geometry, properties: props.0 });
+    }
+    let fields: Vec<(String, PropertyType)> = columns
+        .into_iter()
+        .filter(|(_, t)| *t != ColumnType::Binary)
+        .map(|(n, t)| {
+            let kind = match t {
+                ColumnType::Bool => PropertyType::Boolean,
+                ColumnType::Float | ColumnType::Double => PropertyType::Number,
+                ColumnType::String | ColumnType::Json => PropertyType::String,
+                // FlatGeobuf has one date-time type: GDAL writes a date field into it as the day at 00:00:00
+                // with no offset. A column holding only such values is read back as the dates it was.
+                ColumnType::DateTime
+                    if rows.iter().all(|r| r.properties.get(&n).is_none_or(|v| gdal_date(v).is_some())) =>
+                {
+                    for r in &mut rows {
+                        if let Some(v) = r.properties.get_mut(&n)
+                            && let Some(day) = gdal_date(v)
+                        {
+                            *v = Value::String(day);
+                        }
+                    }
+                    PropertyType::Date
+                }
+                ColumnType::DateTime => PropertyType::Timestamp,
+                _ => PropertyType::Integer,
+            };
+            (n, kind)
+        })
+        .collect();
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows })
+}
+
+/// The parts of a Shapefile: `.shp`, `.dbf`, and the optional `.prj` and `.cpg`.
+struct ShapeParts {
+    name: String,
+    shp: Vec<u8>,
+    dbf: Vec<u8>,
+    prj: Option<String>,
+    cpg: Option<String>,
+}
+
+fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError> {
+    let io = |e: std::io::Error| LoadError::Io { file: path.display().to_string(), source: e };
+    if ends_with(path, &[".shp"]) {
+        let side = |ext: &str| std::fs::read(path.with_extension(ext));
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_owned();
+        return Ok(ShapeParts {
+            name,
+            shp: std::fs::read(path).map_err(io)?,
+            dbf: side("dbf").map_err(|e| file_error(path, format!("no .dbf beside it: {e}")))?,
+            prj: side("prj").ok().map(|b| String::from_utf8_lossy(&b).into_owned()),
+            cpg: side("cpg").ok().map(|b| String::from_utf8_lossy(&b).into_owned()),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| file_error(path, format!("not a readable zip: {e}")))?;
+    let entries: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    let stems: Vec<String> = entries
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().ends_with(".shp"))
+        .map(|n| n[..n.len() - 4].to_owned())
+        .collect();
+    let stem = match (only, stems.as_slice()) {
+        (None, [one]) => one.clone(),
+        (None, []) => return Err(file_error(path, "the zip holds no .shp file")),
+        (None, many) => {
+            return Err(file_error(
+                path,
+                format!("the zip holds several Shapefiles ({}): add :LAYER", many.join(", ")),
+            ));
+        }
+        (Some(want), _) => {
+            stems.iter().find(|s| s.rsplit('/').next() == Some(want)).cloned().ok_or_else(|| {
+                file_error(path, format!("no Shapefile '{want}' in the zip; it has {}", stems.join(", ")))
+            })?
+        }
+    };
+    let mut part = |ext: &str| -> Option<Vec<u8>> {
+        let name = entries.iter().find(|e| e.eq_ignore_ascii_case(&format!("{stem}.{ext}")))?.clone();
+        let mut f = zip.by_name(&name).ok()?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).ok()?;
+        Some(buf)
+    };
+    let shp = part("shp").ok_or_else(|| file_error(path, format!("cannot read {stem}.shp in the zip")))?;
+    let dbf = part("dbf")
+        .ok_or_else(|| file_error(path, format!("the zip has no {stem}.dbf beside {stem}.shp")))?;
+    let prj = part("prj").map(|b| String::from_utf8_lossy(&b).into_owned());
+    let cpg = part("cpg").map(|b| String::from_utf8_lossy(&b).into_owned());
+    let name = stem.rsplit('/').next().unwrap_or(&stem).to_owned();
+    Ok(ShapeParts { name, shp, dbf, prj, cpg })
+}
+
+/// The decimal count of each field of a dBase header (the `dbase` crate keeps it private): whole numbers are
+/// `N` fields with none.
+fn dbf_decimals(dbf: &[u8]) -> Vec<(String, u8)> {
+    let header_len = dbf.get(8..10).map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+    let mut out = Vec::new();
+    let mut at = 32;
+    while at + 32 <= header_len.min(dbf.len()) && dbf[at] != 0x0D {
+        let raw = &dbf[at..at + 11];
+        let name =
+            String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or_default()).trim().to_owned();
+        out.push((name, dbf[at + 17]));
+        at += 32;
+    }
+    out
+}
+
+fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError> {
+    use shapefile::dbase::{self, FieldType, FieldValue};
+    let parts = shape_parts(path, only)?;
+    let at = place(path, &parts.name);
+    let bad = |e: &dyn std::fmt::Display| LoadError::File {
+        file: at.clone(),
+        reason: format!("not a readable Shapefile: {e}"),
+    };
+    let shapes = shapefile::ShapeReader::new(Cursor::new(&parts.shp)).map_err(|e| bad(&e))?;
+    let utf8 = parts.cpg.as_deref().is_none_or(|c| {
+        let c = c.trim().to_ascii_uppercase();
+        c == "UTF-8" || c == "UTF8" || c == "65001"
+    });
+    let records = if utf8 {
+        dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::UnicodeLossy)
+    } else {
+        dbase::Reader::new(Cursor::new(&parts.dbf))
+    }
+    .map_err(|e| bad(&e))?;
+    let decimals = dbf_decimals(&parts.dbf);
+    let fields: Vec<(String, PropertyType)> = records
+        .fields()
+        .iter()
+        .filter(|f| !f.name().eq_ignore_ascii_case("DeletionFlag"))
+        .map(|f| {
+            let kind = match f.field_type() {
+                FieldType::Numeric => {
+                    let whole = decimals.iter().any(|(n, d)| n == f.name() && *d == 0);
+                    if whole { PropertyType::Integer } else { PropertyType::Number }
+                }
+                FieldType::Integer => PropertyType::Integer,
+                FieldType::Float | FieldType::Double | FieldType::Currency => PropertyType::Number,
+                FieldType::Logical => PropertyType::Boolean,
+                FieldType::Date => PropertyType::Date,
+                FieldType::DateTime => PropertyType::Timestamp,
+                FieldType::Character | FieldType::Memo => PropertyType::String,
+            };
+            (f.name().to_owned(), kind)
+        })
+        .collect();
+    let crs = match &parts.prj {
+        None => SourceCrs::Crs84,
+        Some(wkt) if wkt.contains("PROJCS") || wkt.contains("PROJCRS") => {
+            SourceCrs::Def(wkt.trim().to_owned())
+        }
+        // A geographic CRS on WGS84 or CGCS2000 (within a metre): longitude, latitude as stored.
+        Some(wkt)
+            if wkt.contains("WGS_1984")
+                || wkt.contains("WGS 84")
+                || wkt.contains("China_2000")
+                || wkt.contains("China 2000") =>
+        {
+            SourceCrs::Crs84
+        }
+        Some(wkt) => SourceCrs::Def(wkt.trim().to_owned()),
+    };
+    let mut reader = shapefile::Reader::new(shapes, records);
+    let mut rows = Vec::new();
+    for item in reader.iter_shapes_and_records() {
+        let shown = (rows.len() + 1).to_string();
+        let (shape, record) = item.map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
+        let geometry = match shape {
+            shapefile::Shape::NullShape => None,
+            other => Some(
+                Geometry::<f64>::try_from(other)
+                    .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
+            ),
+        };
+        let mut properties = Map::new();
+        for (name, value) in record {
+            let kind = fields.iter().find(|f| f.0 == name).map(|f| f.1);
+            let v = match value {
+                FieldValue::Character(s) => {
+                    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).map(Value::String)
+                }
+                FieldValue::Memo(s) => Some(Value::String(s)),
+                FieldValue::Numeric(n) => n.map(|n| {
+                    if kind == Some(PropertyType::Integer) && n.fract() == 0.0 && n.abs() < 9.0e15 {
+                        #[expect(clippy::cast_possible_truncation, reason = "a whole number under 2^53")]
+                        let whole = n as i64;
+                        json!(whole)
+                    } else {
+                        json!(n)
+                    }
+                }),
+                FieldValue::Float(f) => f.map(|f| json!(f64::from(f))),
+                FieldValue::Double(f) | FieldValue::Currency(f) => Some(json!(f)),
+                FieldValue::Integer(n) => Some(json!(n)),
+                FieldValue::Logical(b) => b.map(Value::Bool),
+                FieldValue::Date(d) => {
+                    d.map(|d| json!(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())))
+                }
+                FieldValue::DateTime(t) => {
+                    let (d, tm) = (t.date(), t.time());
+                    Some(json!(format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                        d.year(),
+                        d.month(),
+                        d.day(),
+                        tm.hours(),
+                        tm.minutes(),
+                        tm.seconds()
+                    )))
+                }
+            };
+            properties.insert(name, v.unwrap_or(Value::Null));
+        }
+        rows.push(Raw { id: None, geometry, properties });
+    }
+    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows })
+}
+
+/// Reads, checks and joins every layer of `specs` onto `admin`'s boundaries. Ids must be unique.
+pub fn load(specs: &[LayerSpec], admin: &Admin) -> Result<Vec<Arc<Collection>>, LoadError> {
+    let mut out: Vec<Arc<Collection>> = Vec::new();
+    for spec in specs {
+        for file in read(spec)? {
+            if out.iter().any(|c| c.id() == file.id) {
+                return Err(file_error(
+                    &spec.path,
+                    format!(
+                        "layer '{}': collection id '{}' is taken by another --layer; name it with ID=FILE",
+                        file.layer, file.id
+                    ),
+                ));
+            }
+            let t = std::time::Instant::now();
+            let c = collection(file, admin);
+            tracing::info!(
+                collection = c.id(),
+                features = c.features().len(),
+                ms = t.elapsed().as_secs_f64() * 1e3,
+                "layer loaded"
+            );
+            out.push(Arc::new(c));
+        }
+    }
+    Ok(out)
+}
+
+fn type_name(kind: PropertyType) -> &'static str {
+    match kind {
+        PropertyType::String => "string",
+        PropertyType::Number => "number",
+        PropertyType::Integer => "integer",
+        PropertyType::Boolean => "boolean",
+        PropertyType::StringArray => "array",
+        PropertyType::Date => "date",
+        PropertyType::Timestamp => "timestamp",
+        PropertyType::Geometry => "geometry",
+    }
+}
+
+fn type_of(name: &str) -> Option<PropertyType> {
+    Some(match name {
+        "string" => PropertyType::String,
+        "number" => PropertyType::Number,
+        "integer" => PropertyType::Integer,
+        "boolean" => PropertyType::Boolean,
+        "array" => PropertyType::StringArray,
+        "date" => PropertyType::Date,
+        "timestamp" => PropertyType::Timestamp,
+        "geometry" => PropertyType::Geometry,
+        _ => return None,
+    })
+}
+
+/// A layer as one stored record (`planatlas import FILE --new-collection ID`, `PUT /collections/{id}`): its
+/// schema, where it came from, and its features in CRS84 as GeoJSON.
+pub fn to_record(file: &LayerFile) -> String {
+    let features: Vec<Value> = file
+        .features
+        .iter()
+        .map(|(id, g, props)| {
+            let geometry = g
+                .as_ref()
+                .and_then(|g| crate::geom::geojson_in(g, crate::geom::crs::Crs::Crs84).ok())
+                .unwrap_or(Value::Null);
+            json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})
+        })
+        .collect();
+    json!({
+        "type": "Layer",
+        "id": file.id,
+        "layer": file.layer,
+        "file": file.path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
+        "crs": file.crs,
+        "geometry_name": file.geometry_name,
+        "fields": file.fields.iter().map(|(n, k)| json!([n, type_name(*k)])).collect::<Vec<_>>(),
+        "features": features,
+    })
+    .to_string()
+}
+
+/// Reads a stored layer record back.
+pub fn from_record(record: &str) -> Result<LayerFile, String> {
+    let v: Value = serde_json::from_str(record).map_err(|e| e.to_string())?;
+    let text =
+        |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| format!("no '{k}'"));
+    let fields = v
+        .get("fields")
+        .and_then(Value::as_array)
+        .ok_or("no 'fields'")?
+        .iter()
+        .map(|f| {
+            match (f.get(0).and_then(Value::as_str), f.get(1).and_then(Value::as_str).and_then(type_of)) {
+                (Some(n), Some(k)) => Ok((n.to_owned(), k)),
+                _ => Err(format!("field {f} is not [name, type]")),
+            }
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut features = Vec::new();
+    for f in v.get("features").and_then(Value::as_array).ok_or("no 'features'")? {
+        let id = f.get("id").and_then(Value::as_str).ok_or("a feature has no id")?.to_owned();
+        let geometry = match f.get("geometry") {
+            None | Some(Value::Null) => None,
+            Some(g) => {
+                let gj: geojson::Geometry =
+                    serde_json::from_value(g.clone()).map_err(|e| format!("{id}: {e}"))?;
+                Some(crate::geom::geo_from_geojson(gj).map_err(|e| format!("{id}: {e}"))?)
+            }
+        };
+        let props = f.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+        features.push((id, geometry, props));
+    }
+    Ok(LayerFile {
+        id: text("id")?,
+        layer: text("layer")?,
+        path: PathBuf::from(text("file")?),
+        crs: text("crs")?,
+        fields,
+        geometry_name: v.get("geometry_name").and_then(Value::as_str).map(str::to_owned),
+        features,
+    })
+}

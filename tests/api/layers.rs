@@ -1,0 +1,562 @@
+//! Planners' own layers (issue 20): files served with `--layer` as collections with the full interface, joined
+//! to the plan's areas; the OGC CQL2 ATS on its own data; every format giving the same layer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use geo::{Centroid, Geometry, Intersects};
+use planatlas::config::Settings;
+use planatlas::store::DataSource;
+use planatlas::store::engine::Engine;
+use planatlas::store::layers::LayerSpec;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, run, spawn_engine, tag, tile_of, urlencode};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A server over a new store with these layers.
+fn serve(layers: &[&str]) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let specs: Vec<LayerSpec> = layers.iter().map(|l| l.parse().expect("layer spec")).collect();
+    let engine = Engine::open_with_layers(DataSource::Embedded, dir.path(), &specs).expect("layers load");
+    (spawn_engine(Settings::local(), Arc::new(engine)), dir)
+}
+
+fn number_matched(app: &TestApp, path: &str) -> Result<u64, String> {
+    let r = app.get(path);
+    let status = r.status().as_u16();
+    let body: Value = r.json().map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{status}: {}", body["detail"]));
+    }
+    body["numberMatched"].as_u64().ok_or_else(|| "no numberMatched".into())
+}
+
+/// The ATS conformance class a dependency name in its tables stands for.
+fn class_of(dependency: &str) -> String {
+    match dependency {
+        "Property-Property Comparisons" => "property-property".into(),
+        other => other.to_ascii_lowercase().replace(' ', "-"),
+    }
+}
+
+#[test]
+fn the_cql2_ats_filters_select_what_the_ats_says_through_text_and_json() {
+    let gpkg = fixture("cql2-ats/ne110m4cql2.gpkg");
+    let (app, _dir) = serve(&[gpkg.to_str().expect("utf-8 path")]);
+    let ats: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("cql2-ats/ats.json")).expect("fixture"))
+            .expect("json");
+    let conformance = app.get_json("/conformance");
+    let declared: BTreeSet<String> = conformance["conformsTo"]
+        .as_array()
+        .expect("conformsTo")
+        .iter()
+        .filter_map(|c| {
+            c.as_str()?.strip_prefix("http://www.opengis.net/spec/cql2/1.0/conf/").map(str::to_owned)
+        })
+        .collect();
+    for layer in
+        ["ne_110m_admin_0_countries", "ne_110m_populated_places_simple", "ne_110m_rivers_lake_centerlines"]
+    {
+        let c = app.get_json(&format!("/collections/{layer}"));
+        assert_eq!(c["id"], layer);
+    }
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for t in ats["tests"].as_array().expect("tests") {
+        let class = t["class"].as_str().expect("class");
+        let needs: Vec<String> = t["dependency"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(class_of)
+            .collect();
+        if !declared.contains(class) || needs.iter().any(|n| !declared.contains(n)) {
+            continue;
+        }
+        let (layer, filter) =
+            (t["collection"].as_str().expect("layer"), t["filter"].as_str().expect("filter"));
+        let want = t["count"].as_u64().expect("count");
+        let text =
+            number_matched(&app, &format!("/collections/{layer}/items?limit=1&filter={}", urlencode(filter)));
+        if text.as_ref() != Ok(&want) {
+            failures.push(format!("{class} {layer}: {filter}: text gives {text:?}, the ATS {want}"));
+        }
+        let json =
+            cql2::parse_text(filter).expect("the cql2 crate reads the ATS text").to_value().expect("as json");
+        let r = app
+            .client
+            .post(app.url(&format!("/collections/{layer}/search")))
+            .json(&json!({"filter": json, "limit": 1}))
+            .send()
+            .expect("search answers");
+        let status = r.status().as_u16();
+        let body: Value = r.json().expect("json");
+        if status != 200 || body["numberMatched"].as_u64() != Some(want) {
+            failures.push(format!(
+                "{class} {layer}: {filter}: POST search gives {status} {} {}, the ATS {want}",
+                body["numberMatched"], body["detail"]
+            ));
+        }
+        *checked.entry(class.to_owned()).or_default() += 1;
+    }
+    eprintln!("ATS rows checked per class: {checked:?}");
+    assert!(failures.is_empty(), "{} ATS rows fail:\n{}", failures.len(), failures.join("\n"));
+    for class in ["basic-cql2", "advanced-comparison-operators", "temporal-functions", "spatial-functions"] {
+        assert!(checked.get(class).copied().unwrap_or(0) > 5, "the {class} rows were checked: {checked:?}");
+    }
+}
+
+/// Development zones made for the tests: boxes over Shenyang's centre, Dalian's centre and across the
+/// Anshan/Liaoyang border, and one in Beijing (outside Liaoning).
+fn zones_geojson() -> Value {
+    let square = |x0: f64, y0: f64, x1: f64, y1: f64| json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]});
+    let zone = |id: &str, name: &str, g: Value, area: f64, approved: &str, level: i64, active: bool| {
+        json!({"type": "Feature", "geometry": g, "properties": {
+            "code": id, "name": name, "area_km2": area, "approved": approved, "level": level, "active": active,
+        }})
+    };
+    json!({"type": "FeatureCollection", "features": [
+        zone("sy-centre", "沈阳市中心开发区", square(123.38, 41.76, 123.50, 41.84), 66.5, "2019-05-01", 1, true),
+        zone("dl-centre", "大连中山片区", square(121.60, 38.88, 121.70, 38.94), 58.25, "2021-10-12", 2, true),
+        zone("an-ly", "鞍辽交界产业园", square(123.05, 41.08, 123.35, 41.24), 440.0, "2022-03-15", 2, false),
+        zone("bj", "北京对口合作园", square(116.30, 39.85, 116.45, 39.95), 140.0, "2020-01-20", 3, true),
+    ]})
+}
+
+struct Zones {
+    dir: tempfile::TempDir,
+}
+
+impl Zones {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The zones written once as GeoJSON, and by GDAL as GeoPackage, FlatGeobuf and a zipped Shapefile (this one
+/// in CGCS2000 3-degree Gauss-Kruger, EPSG:4550, so the CRS in its .prj is read and transformed).
+fn zones() -> &'static Zones {
+    static ZONES: OnceLock<Zones> = OnceLock::new();
+    ZONES.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let geojson = dir.path().join("zones.geojson");
+        std::fs::write(&geojson, zones_geojson().to_string()).expect("write");
+        let g = geojson.to_str().expect("utf-8");
+        let out = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
+        for (file, args) in [
+            ("zones.gpkg", vec!["-f", "GPKG", "-nln", "zones"]),
+            ("zones.fgb", vec!["-f", "FlatGeobuf", "-nln", "zones"]),
+        ] {
+            let target = out(file);
+            let mut all: Vec<&str> = args.clone();
+            all.push(&target);
+            all.push(g);
+            let (ok, log) = run("ogr2ogr", &all);
+            assert!(ok, "ogr2ogr {file}: {log}");
+        }
+        let shp_dir = dir.path().join("shp");
+        std::fs::create_dir(&shp_dir).expect("dir");
+        let shp = shp_dir.join("zones.shp");
+        let (ok, log) = run(
+            "ogr2ogr",
+            &[
+                "-f",
+                "ESRI Shapefile",
+                "-t_srs",
+                "EPSG:4550",
+                "-lco",
+                "ENCODING=UTF-8",
+                shp.to_str().expect("utf-8"),
+                g,
+            ],
+        );
+        assert!(ok, "ogr2ogr shp: {log}");
+        let zip_path = dir.path().join("zones.shp.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("zip"));
+        for entry in std::fs::read_dir(&shp_dir).expect("list") {
+            let entry = entry.expect("entry");
+            zip.start_file(entry.file_name().to_string_lossy(), zip::write::SimpleFileOptions::default())
+                .expect("zip entry");
+            std::io::copy(&mut std::fs::File::open(entry.path()).expect("open"), &mut zip).expect("copy");
+        }
+        zip.finish().expect("zip written");
+        Zones { dir }
+    })
+}
+
+fn features(app: &TestApp, path: &str) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let doc = app.get_json(&format!("{path}{sep}limit=10000"));
+    doc["features"].as_array().expect("features").clone()
+}
+
+fn geometry(f: &Value) -> Geometry<f64> {
+    let g: geojson::Geometry = serde_json::from_value(f["geometry"].clone()).expect("geometry");
+    Geometry::try_from(g).expect("a geo geometry")
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+fn projects_within_a_zone_are_those_its_polygon_meets_and_zones_join_like_locate() {
+    let z = zones();
+    let (app, _dir) = serve(&[&format!("zones={}", z.path("zones.gpkg").display())]);
+    let zones = features(&app, "/collections/zones/items");
+    assert_eq!(zones.len(), 4);
+    let projects = features(&app, "/collections/projects/items");
+    assert!(projects.len() > 150);
+    let mut nonempty = 0;
+    for zone in &zones {
+        let id = zone["id"].as_str().map_or_else(|| zone["id"].to_string(), str::to_owned);
+        let area = geometry(zone);
+        // Independently: every project whose geometry meets the zone's polygon.
+        let expected: BTreeSet<String> = projects
+            .iter()
+            .filter(|p| !p["geometry"].is_null() && geometry(p).intersects(&area))
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect();
+        let got: BTreeSet<String> = features(&app, &format!("/collections/projects/items?within=zones:{id}"))
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect();
+        assert_eq!(got, expected, "projects within zones:{id} ({})", zone["properties"]["name"]);
+        nonempty += usize::from(!got.is_empty());
+        // The join at the zone's centroid is where /locate puts that point.
+        let c = area.centroid().expect("centroid");
+        let p = &zone["properties"];
+        let loc = app.get_json(&format!("/locate?lon={}&lat={}", c.x(), c.y()));
+        if p["code"] == "bj" {
+            assert_eq!(loc["inLiaoning"], false, "Beijing is outside Liaoning");
+            assert!(p.get("county_adcodes").is_none(), "a zone outside Liaoning has no join: {p}");
+            continue;
+        }
+        let county = loc["county"]["adcode"].as_str().expect("county");
+        assert!(strings(&p["county_adcodes"]).contains(county), "{} joins {county}: {p}", p["code"]);
+        let loc_regions: BTreeSet<String> = loc["regions"]
+            .as_array()
+            .expect("regions")
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect();
+        assert!(loc_regions.is_subset(&strings(&p["region_ids"])), "{}: {loc_regions:?} in {p}", p["code"]);
+        // The county parts add up to the zone's land: all of it inland, less where it reaches the sea.
+        let shares: f64 = p["join"]["counties"]
+            .as_array()
+            .expect("county shares")
+            .iter()
+            .map(|c| c["area_km2"].as_f64().unwrap_or(0.0))
+            .sum();
+        // The file has its own `area_km2`, kept as written; the join's measure is `join_area_km2`.
+        let total = p["join_area_km2"].as_f64().expect("the join's area");
+        assert!(p["area_km2"].as_f64().is_some_and(|a| a != total), "the file's area_km2 is kept: {p}");
+        assert!(shares <= total * 1.001, "{}: county areas {shares} within the zone's {total}", p["code"]);
+        if p["code"] != "dl-centre" {
+            assert!(
+                (shares - total).abs() / total < 0.01,
+                "{}: county areas {shares} sum to the zone's {total}",
+                p["code"]
+            );
+        }
+    }
+    assert!(nonempty >= 2, "the zones hold projects");
+    // The boundary zone crosses the Anshan/Liaoyang city border: two cities, shares summing to one.
+    let cross = zones.iter().find(|z| z["properties"]["code"] == "an-ly").expect("an-ly");
+    let cities = cross["properties"]["join"]["cities"].as_array().expect("cities");
+    assert!(cities.len() >= 2, "{cities:?}");
+    let sum: f64 = cities.iter().map(|c| c["share"].as_f64().expect("share")).sum();
+    assert!((sum - 1.0).abs() < 0.01, "{sum}");
+    // A layer's features confined to a city and a region, by the join.
+    for (area, code) in [("210100", "sy-centre"), ("210200", "dl-centre")] {
+        let ids: Vec<String> = features(&app, &format!("/collections/zones/items?within={area}"))
+            .iter()
+            .map(|f| f["properties"]["code"].as_str().expect("code").to_owned())
+            .collect();
+        assert_eq!(ids, [code], "zones within {area}");
+    }
+    let in_circle = features(&app, "/collections/zones/items?within=shenyang-circle");
+    let codes: BTreeSet<&str> = in_circle.iter().filter_map(|f| f["properties"]["code"].as_str()).collect();
+    assert!(codes.contains("sy-centre") && codes.contains("an-ly") && !codes.contains("bj"), "{codes:?}");
+}
+
+#[test]
+fn a_layer_has_the_full_interface_queryables_cql2_tiles_proximity_exports() {
+    let z = zones();
+    let (app, _dir) = serve(&[&format!("zones={}", z.path("zones.gpkg").display())]);
+    let q = app.get_json("/collections/zones/queryables");
+    let props = &q["properties"];
+    assert_eq!(props["name"]["type"], "string");
+    assert_eq!(props["area_km2"]["type"], "number");
+    assert_eq!(props["level"]["type"], "integer");
+    assert_eq!(props["active"]["type"], "boolean");
+    assert_eq!(props["approved"]["format"], "date", "{q}");
+    let f = |filter: &str| {
+        number_matched(&app, &format!("/collections/zones/items?filter={}", urlencode(filter)))
+    };
+    assert_eq!(f("approved > DATE('2020-06-01')"), Ok(2));
+    assert_eq!(f("T_DURING(approved, INTERVAL('2019-01-01', '2021-12-31'))"), Ok(3));
+    assert_eq!(f("T_AFTER(approved, INTERVAL('..', '2020-01-20'))"), Ok(2));
+    assert_eq!(f("level = 2 AND active = true"), Ok(1));
+    assert_eq!(f("name LIKE '%开发区'"), Ok(1));
+    let bad = app.get_problem("/collections/zones/items?filter=approved%20%3E%205", 400);
+    assert!(bad["detail"].as_str().unwrap_or_default().contains("wrong types"), "{bad}");
+    let sorted = features(&app, "/collections/zones/items?sortby=-area_km2&properties=code");
+    let codes: Vec<&str> = sorted.iter().filter_map(|f| f["properties"]["code"].as_str()).collect();
+    assert_eq!(codes, ["an-ly", "bj", "sy-centre", "dl-centre"]);
+    assert_eq!(sorted[0]["properties"].as_object().map(serde_json::Map::len), Some(1));
+    // The OpenAPI document names the layer.
+    let api = app.get_json("/api");
+    assert!(
+        api.pointer("/components/parameters/collectionId/schema/enum")
+            .expect("enum")
+            .as_array()
+            .expect("array")
+            .contains(&json!("zones"))
+    );
+    // Proximity: the zone holding the point first, at 0 m.
+    let near = app.get_json("/collections/zones/nearest?lon=123.44&lat=41.80&k=2");
+    let first = &near["features"][0];
+    assert_eq!(first["properties"]["code"], "sy-centre", "{near}");
+    // Tiles: its own tile set and the combined tiles carry the zone with its fields.
+    let (x, y) = tile_of(123.44, 41.80, 10);
+    for path in
+        [format!("/collections/zones/tiles/WebMercatorQuad/10/{y}/{x}"), format!("/tiles/10/{x}/{y}.mvt")]
+    {
+        use geozero::mvt::Message;
+        let r = app.get(&path);
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let tile = geozero::mvt::Tile::decode(r.bytes().expect("bytes").as_ref()).expect("mvt");
+        let layer = tile.layers.iter().find(|l| l.name == "zones").expect("a zones layer");
+        assert!(
+            layer.features.iter().any(|f| tag(layer, f, "code").as_deref() == Some("sy-centre")),
+            "{path}"
+        );
+    }
+    let tj = app.get_json("/tiles.json");
+    assert!(tj["vector_layers"].as_array().expect("layers").iter().any(|l| l["id"] == "zones"));
+    // Exports: GDAL reads the layer back with its count.
+    let dl = tempfile::tempdir().expect("dir");
+    for ext in ["gpkg", "fgb", "geojson", "csv"] {
+        let r = app.get(&format!("/exports/zones.{ext}"));
+        assert_eq!(r.status().as_u16(), 200, "zones.{ext}");
+        let file = dl.path().join(format!("zones.{ext}"));
+        std::fs::write(&file, r.bytes().expect("bytes")).expect("write");
+        let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", file.to_str().expect("utf-8")]);
+        assert!(ok && info.contains("Feature Count: 4"), "zones.{ext}: {info}");
+    }
+}
+
+/// A feature's file fields, with numbers as f64 so 58.25 from a Shapefile equals 58.25 from GeoJSON, and
+/// booleans as 1 and 0: GDAL writes a boolean field into a Shapefile (dBase has no boolean it writes) as the
+/// integers 1 and 0, as `ogrinfo` shows them back.
+fn file_fields(f: &Value) -> BTreeMap<String, String> {
+    ["code", "name", "area_km2", "approved", "level", "active"]
+        .iter()
+        .map(|k| {
+            let v = &f["properties"][*k];
+            let s = match v {
+                Value::Bool(b) => u8::from(*b).to_string(),
+                Value::Number(n) => format!("{}", n.as_f64().expect("number")),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            ((*k).to_owned(), s)
+        })
+        .collect()
+}
+
+/// What a format gave for one zone: its file fields, the counties it joins and its bounding box.
+type Seen = (BTreeMap<String, String>, BTreeSet<String>, [f64; 4]);
+
+#[test]
+fn every_format_loads_the_same_layer_with_the_same_count_values_and_join() {
+    let z = zones();
+    let files = ["zones.geojson", "zones.gpkg", "zones.fgb", "zones.shp.zip"];
+    let specs: Vec<String> =
+        files.iter().map(|f| format!("{}={}", f.replace('.', "_"), z.path(f).display())).collect();
+    let (app, _dir) = serve(&specs.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut reference: Option<BTreeMap<String, Seen>> = None;
+    for file in files {
+        let id = file.replace('.', "_");
+        let fs = features(&app, &format!("/collections/{id}/items"));
+        assert_eq!(fs.len(), 4, "{file}");
+        let by_code: BTreeMap<String, Seen> = fs
+            .iter()
+            .map(|f| {
+                use geo::BoundingRect;
+                let b = geometry(f).bounding_rect().expect("bbox");
+                let fields = file_fields(f);
+                (
+                    fields["code"].clone(),
+                    (
+                        fields,
+                        strings(&f["properties"]["county_adcodes"]),
+                        [b.min().x, b.min().y, b.max().x, b.max().y],
+                    ),
+                )
+            })
+            .collect();
+        let q = app.get_json(&format!("/collections/{id}/queryables"));
+        assert_eq!(q["properties"]["level"]["type"], "integer", "{file}: {q}");
+        assert_eq!(q["properties"]["approved"]["format"], "date", "{file}");
+        let boolean = if file.ends_with(".shp.zip") { "integer" } else { "boolean" };
+        assert_eq!(q["properties"]["active"]["type"], boolean, "{file}");
+        match &reference {
+            None => reference = Some(by_code),
+            Some(r) => {
+                for (code, (fields, counties, bbox)) in r {
+                    let (f2, c2, b2) = by_code.get(code).unwrap_or_else(|| panic!("{file} has {code}"));
+                    assert_eq!(f2, fields, "{file}: {code}");
+                    assert_eq!(c2, counties, "{file}: {code} joins the same counties");
+                    for (a, b) in bbox.iter().zip(b2) {
+                        assert!((a - b).abs() < 1e-6, "{file}: {code} bbox {bbox:?} vs {b2:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `planatlas check --layer …` (the real command line): the error on stderr.
+fn check_error(layer: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args(["check", "--layer", layer])
+        .output()
+        .expect("planatlas runs");
+    assert!(!out.status.success(), "{layer} loads, but should not");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn broken_layers_stop_loading_naming_the_file_layer_feature_and_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let write = |name: &str, doc: Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, doc.to_string()).expect("write");
+        p.to_str().expect("utf-8").to_owned()
+    };
+    let point = |x: f64, y: f64| json!({"type": "Point", "coordinates": [x, y]});
+    let fc = |features: Vec<Value>| json!({"type": "FeatureCollection", "features": features});
+    let out_of_range = write(
+        "far.geojson",
+        fc(vec![
+            json!({"type": "Feature", "id": "ok", "geometry": point(123.0, 41.0), "properties": {}}),
+            json!({"type": "Feature", "id": "kfq-7", "geometry": point(523.0, 41.0), "properties": {}}),
+        ]),
+    );
+    let e = check_error(&out_of_range);
+    assert!(
+        e.contains("far.geojson") && e.contains("layer far") && e.contains("kfq-7") && e.contains("523"),
+        "{e}"
+    );
+    let collection = write(
+        "gc.geojson",
+        fc(vec![
+            json!({"type": "Feature", "geometry": {"type": "GeometryCollection", "geometries": [point(123.0, 41.0)]}, "properties": {}}),
+        ]),
+    );
+    let e = check_error(&collection);
+    assert!(
+        e.contains("gc.geojson") && e.contains("feature 1") && e.contains("unsupported geometry type"),
+        "{e}"
+    );
+    let gpkg = zones().path("zones.gpkg");
+    let e = check_error(&format!("{}:parks", gpkg.display()));
+    assert!(e.contains("zones.gpkg") && e.contains("no feature table 'parks'") && e.contains("zones"), "{e}");
+    let kml = dir.path().join("zones.kml");
+    std::fs::write(&kml, "<kml/>").expect("write");
+    let e = check_error(kml.to_str().expect("utf-8"));
+    assert!(e.contains("zones.kml") && e.contains("unsupported layer format"), "{e}");
+    let not_gpkg = dir.path().join("fake.gpkg");
+    std::fs::write(&not_gpkg, "not a database").expect("write");
+    let e = check_error(not_gpkg.to_str().expect("utf-8"));
+    assert!(e.contains("fake.gpkg") && e.contains("not a readable GeoPackage"), "{e}");
+    let e = check_error(&format!("projects={}", zones().path("zones.fgb").display()));
+    assert!(e.contains("'projects' is a collection of the plan"), "{e}");
+    // An unknown CRS in a Shapefile's .prj.
+    let shp = dir.path().join("odd");
+    std::fs::create_dir(&shp).expect("dir");
+    for entry in std::fs::read_dir(zones().path("shp")).expect("list") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), shp.join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(shp.join("zones.prj"), "PROJCS[\"nowhere\",GEOGCS[\"x\"],PROJECTION[\"Imaginary\"]]")
+        .expect("prj");
+    let e = check_error(shp.join("zones.shp").to_str().expect("utf-8"));
+    assert!(e.contains("zones.shp") && e.contains("unsupported CRS"), "{e}");
+}
+
+#[test]
+fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token() {
+    let z = zones();
+    let dir = tempfile::tempdir().expect("dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args([
+            "import",
+            z.path("zones.fgb").to_str().expect("utf-8"),
+            "--new-collection",
+            "kfq",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("planatlas import runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && log.contains("as collection 'kfq': 4 features"), "{log}");
+    let province = crate::helpers::add_token(dir.path(), "省发展改革委", "province");
+    let city = crate::helpers::add_token(dir.path(), "沈阳市发展改革委", "city:210100");
+    let open = || Arc::new(Engine::open(DataSource::Embedded, dir.path()).expect("store opens"));
+    let app = spawn_engine(Settings::local(), open());
+    let kfq = features(&app, "/collections/kfq/items");
+    assert_eq!(kfq.len(), 4);
+    let sy = kfq.iter().find(|f| f["properties"]["code"] == "sy-centre").expect("sy-centre");
+    let in_zone =
+        features(&app, &format!("/collections/projects/items?within=kfq:{}", sy["id"].as_str().expect("id")));
+    assert!(!in_zone.is_empty(), "projects in the imported zone");
+    // Uploading through the API.
+    let body = std::fs::read(z.path("zones.geojson")).expect("read");
+    let put = |id: &str, token: Option<&str>| {
+        let mut r = app
+            .client
+            .put(app.url(&format!("/collections/{id}")))
+            .header("Content-Type", "application/geo+json");
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.body(body.clone()).send().expect("answers")
+    };
+    assert_eq!(put("parks", None).status().as_u16(), 401);
+    assert_eq!(put("parks", Some(&city)).status().as_u16(), 403);
+    assert_eq!(put("projects", Some(&province)).status().as_u16(), 409, "the plan's collections stay");
+    let r = put("parks", Some(&province));
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(features(&app, "/collections/parks/items").len(), 4);
+    let broken = app
+        .client
+        .put(app.url("/collections/broken"))
+        .header("Content-Type", "application/geo+json")
+        .bearer_auth(&province)
+        .body(r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[400,1]},"properties":{}}]}"#)
+        .send()
+        .expect("answers");
+    assert_eq!(broken.status().as_u16(), 422);
+    let problem: Value = broken.json().expect("problem");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("feature 1"), "{problem}");
+    // Kept across a restart of the store.
+    drop(app);
+    let again = spawn_engine(Settings::local(), open());
+    assert_eq!(features(&again, "/collections/parks/items").len(), 4);
+    assert_eq!(features(&again, "/collections/kfq/items").len(), 4);
+    let del =
+        again.client.delete(again.url("/collections/parks")).bearer_auth(&province).send().expect("answers");
+    assert_eq!(del.status().as_u16(), 204);
+    assert_eq!(again.get("/collections/parks").status().as_u16(), 404);
+}
