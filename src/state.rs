@@ -22,6 +22,8 @@ pub struct AppState {
     pub compute: Compute,
     /// Failed token attempts per client address.
     pub failures: crate::auth::Failures,
+    /// Whole-collection export files, made once per revision.
+    pub exports: crate::export::files::ExportFiles,
 }
 
 impl AppState {
@@ -29,7 +31,14 @@ impl AppState {
     pub fn new(engine: Arc<Engine>, settings: Settings) -> Self {
         let expensive = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_expensive));
         let compute = Compute::new(settings.compute_threads, settings.compute_threads * QUEUE_PER_THREAD);
-        Self { engine, settings, expensive, compute, failures: crate::auth::Failures::default() }
+        Self {
+            engine,
+            settings,
+            expensive,
+            compute,
+            failures: crate::auth::Failures::default(),
+            exports: crate::export::files::ExportFiles::default(),
+        }
     }
 
     /// The read model now; a handler holds it for its whole request.

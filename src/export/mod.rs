@@ -10,6 +10,7 @@
 pub mod columns;
 pub mod csv;
 pub mod fgb;
+pub mod files;
 pub mod geojson;
 pub mod gpkg;
 pub mod kml;

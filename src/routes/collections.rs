@@ -135,7 +135,10 @@ pub async fn get_collection(
     let base = base_url(&req, &state.settings);
     let doc = collection_json(c, &base, revision_of(&state, &model, c));
     match negotiate(&req, &params)? {
-        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Json => {
+            let links = doc["links"].as_array().cloned().unwrap_or_default();
+            Ok(super::with_link_header(respond_json(&req, JSON, &doc), &links, super::HEADER_RELS))
+        }
         Format::Html => {
             let crumbs = [
                 ("planatlas", format!("{base}/?f=html")),

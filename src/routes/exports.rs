@@ -1,8 +1,9 @@
 //! File downloads: `items?f=csv|kml|fgb|gpkg|shp|geojsonseq` (with every items filter) and `/exports/{file}`
 //! (a whole collection, or `planatlas.gpkg`: the whole plan in one GeoPackage).
 //!
-//! The file is written on a blocking thread and streamed to the client as it is produced, so a large export
-//! does not sit in memory; binary formats that need to seek go through a temporary file first.
+//! An items download is written on a blocking thread and streamed to the client as it is produced, so a large
+//! one does not sit in memory. `/exports/{file}` is made once per data revision into a file kept for the
+//! server's life and served from it, with its length, an entity tag and byte ranges.
 
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
@@ -82,8 +83,24 @@ pub fn stream(
     Ok(resp.streaming(body))
 }
 
+/// The name a client saves an export under: the collection, then the CRS and the BOM when they are not the
+/// defaults, so two variants never overwrite each other (`projects-EPSG4549.shp.zip`).
+fn variant_name(file: &str, ext: &str, crs: Crs, bom: bool) -> String {
+    let mut name = file.strip_suffix(&format!(".{ext}")).unwrap_or(file).to_owned();
+    if crs != Crs::Crs84 {
+        name.push('-');
+        name.push_str(&crs.short().replace([':', '-'], ""));
+    }
+    if bom {
+        name.push_str("-bom");
+    }
+    format!("{name}.{ext}")
+}
+
 /// `GET /exports/{file}`: `planatlas.gpkg` (the whole plan: every collection as a layer), or
 /// `{collection}.{ext}` for one whole collection in any export format (`counties.shp.zip`, `projects.csv`…).
+/// Made once per data revision (and variant) into a file, then served from it with `Content-Length`, `ETag`,
+/// `Last-Modified` and `Range`, so GDAL's `/vsicurl/` and QGIS open it by URL.
 pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
@@ -92,20 +109,73 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let bom = super::selection::bom_param(&params)?;
     let file = path.into_inner();
     let options = ExportOptions { crs, bom, properties: None };
-    if file == "planatlas.gpkg" {
-        return stream(&state, &model, What::Plan, ExportFormat::GeoPackage, options, &file);
+    let (format, what) = if file == "planatlas.gpkg" {
+        (ExportFormat::GeoPackage, What::Plan)
+    } else {
+        let (format, id) = ExportFormat::ALL
+            .iter()
+            .find_map(|f| file.strip_suffix(&format!(".{}", f.extension())).map(|id| (*f, id)))
+            .ok_or_else(|| {
+                let exts: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.extension()).collect();
+                ApiError::NotFound(format!(
+                    "no export '{file}': ask for planatlas.gpkg or {{collection}}.{{ext}} with ext one of {}",
+                    exts.join(", ")
+                ))
+            })?;
+        let c = super::features::find(&model, id)?;
+        let features: Vec<String> = c.features().iter().map(|f| f.id.clone()).collect();
+        export::check(format, c, &features).map_err(|e| ApiError::param("f", e.to_string()))?;
+        if format == ExportFormat::Kml && !matches!(crs, Crs::Crs84 | Crs::Epsg4326) {
+            return Err(ApiError::param(
+                "crs",
+                "KML coordinates are always WGS84 longitude, latitude; omit crs",
+            ));
+        }
+        (format, What::Collection { id: id.to_owned(), features })
+    };
+    let name = variant_name(&file, format.extension(), crs, bom);
+    let target = state.exports.path(model.revision, &name);
+    if !target.is_file() {
+        let lock = state.exports.lock(&target);
+        let _making = lock.lock().await;
+        if !target.is_file() {
+            let slot = crate::ops::take_slot(&state)?;
+            let catalog: Arc<Catalog> = model.catalog.clone();
+            let made = target.clone();
+            let result = web::block(move || -> Result<(), String> {
+                let part = std::path::PathBuf::from(format!("{}.part", made.display()));
+                let io = |e: io::Error| format!("{}: {e}", part.display());
+                let mut out = BufWriter::new(std::fs::File::create(&part).map_err(io)?);
+                write_export(&catalog, &what, format, &options, &mut out, &|| {})
+                    .map_err(|e| e.to_string())?;
+                out.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+                std::fs::rename(&part, &made).map_err(io)?;
+                drop(slot);
+                Ok(())
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("the export did not run: {e}")))?;
+            result.map_err(|e| {
+                tracing::error!(error = %e, format = format.name(), "export failed");
+                ApiError::Internal(format!("the export could not be made: {e}"))
+            })?;
+            state.exports.prune(model.revision);
+        }
     }
-    let (format, id) = ExportFormat::ALL
-        .iter()
-        .find_map(|f| file.strip_suffix(&format!(".{}", f.extension())).map(|id| (*f, id)))
-        .ok_or_else(|| {
-            let exts: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.extension()).collect();
-            ApiError::NotFound(format!(
-                "no export '{file}': ask for planatlas.gpkg or {{collection}}.{{ext}} with ext one of {}",
-                exts.join(", ")
-            ))
-        })?;
-    let c = super::features::find(&model, id)?;
-    let features = c.features().iter().map(|f| f.id.clone()).collect();
-    stream(&state, &model, What::Collection { id: id.to_owned(), features }, format, options, &file)
+    let named = actix_files::NamedFile::open_async(&target)
+        .await
+        .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
+        .set_content_encoding(header::ContentEncoding::Identity)
+        .set_content_disposition(header::ContentDisposition {
+            disposition: header::DispositionType::Attachment,
+            parameters: vec![header::DispositionParam::Filename(name)],
+        });
+    let mut resp = named.into_response(&req);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(format.media_type()));
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=60"));
+    if let Ok(v) = header::HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        h.insert(header::HeaderName::from_static("content-crs"), v);
+    }
+    Ok(resp)
 }

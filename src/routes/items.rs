@@ -200,6 +200,14 @@ async fn items_response(
         ));
     }
     links.push(link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title));
+    links.push(link(
+        format!("{base}/collections/{}/queryables", c.id()),
+        "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+        "application/schema+json",
+        "The properties that can be filtered on",
+    ));
+    let header_links = links.clone();
+    let answer = |resp: HttpResponse| super::with_link_header(resp, &header_links, super::HEADER_RELS);
 
     match format {
         Format::Json => {
@@ -216,7 +224,7 @@ async fn items_response(
                 features,
                 links: &links,
             };
-            Ok(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs))
+            Ok(answer(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs)))
         }
         Format::Html => {
             let rows = on_page
@@ -250,7 +258,7 @@ async fn items_response(
                 .text(format!("{matched} matched; showing {} from offset {}.", on_page.len(), page.offset))
                 .table(&["id", "名称", "Name"], rows)
                 .paragraph(paging);
-            Ok(respond(&req, HTML, html_page.render()?, Caching::Data))
+            Ok(answer(respond(&req, HTML, html_page.render()?, Caching::Data)))
         }
     }
 }

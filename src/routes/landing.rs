@@ -176,14 +176,18 @@ pub async fn get_conformance(req: HttpRequest, state: State) -> ApiResult<HttpRe
     }
 }
 
-/// The OpenAPI document with planners' layers (`--layer`) added to the collection ids it lists; `None` when
-/// none are served.
-fn with_layer_ids(doc: &Value, catalog: &crate::store::Catalog) -> Option<Value> {
+/// The OpenAPI document as this server runs: planners' layers (`--layer`) added to the collection ids it lists,
+/// and the configured page size and maximum; `None` when it is the shipped document.
+fn served_doc(doc: &Value, catalog: &crate::store::Catalog, limits: crate::domain::Limits) -> Option<Value> {
     let layers = catalog.layers();
-    if layers.is_empty() {
+    if layers.is_empty() && limits == crate::domain::Limits::default() {
         return None;
     }
     let mut doc = doc.clone();
+    if let Some(schema) = doc.pointer_mut("/components/parameters/limit/schema") {
+        schema["maximum"] = json!(limits.max_limit);
+        schema["default"] = json!(limits.default_limit);
+    }
     for (param, spatial_only) in [("collectionId", false), ("spatialCollectionId", true)] {
         let pointer = format!("/components/parameters/{param}/schema/enum");
         if let Some(Value::Array(ids)) = doc.pointer_mut(&pointer) {
@@ -199,7 +203,7 @@ pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
     params.only(&["f"])?;
     let shipped = OPENAPI_JSON.as_ref().map_err(|e| ApiError::Internal(format!("api/openapi.yaml: {e}")))?;
     let model = state.model();
-    let with_layers = with_layer_ids(shipped, &model.catalog);
+    let with_layers = served_doc(shipped, &model.catalog, state.settings.limits);
     let doc = with_layers.as_ref().unwrap_or(shipped);
     if matches!(params.get("f"), Some("yaml")) {
         let yaml = match &with_layers {

@@ -228,3 +228,11 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> ApiResult<H
         .ok_or_else(|| ApiError::NotFound(format!("no asset '{path}'")))?;
     Ok(respond(&req, media, *bytes, Caching::Tiles))
 }
+
+/// The service's icon (32×32), so browsers and bookmarks show one instead of a 404.
+static FAVICON: &[u8] = include_bytes!("../../assets/favicon.ico");
+
+/// `GET /favicon.ico`.
+pub async fn get_favicon(req: HttpRequest) -> ApiResult<HttpResponse> {
+    Ok(respond(&req, "image/x-icon", FAVICON, Caching::Tiles))
+}

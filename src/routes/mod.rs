@@ -54,7 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(collections::get_collection))
             .route(web::put().to(edit::put_collection))
             .route(web::delete().to(edit::delete_collection))
-            .default_service(not_allowed("GET, HEAD, PUT, DELETE")),
+            .route(options("GET, HEAD, PUT, DELETE, OPTIONS"))
+            .default_service(not_allowed("GET, HEAD, PUT, DELETE, OPTIONS")),
     );
     cfg.service(
         web::resource("/collections/{collection_id}/items")
@@ -111,6 +112,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/styles/default.json", map::get_style);
     get_resource(cfg, "/map", map::get_map);
     get_resource(cfg, "/assets/{file:.*}", map::get_asset);
+    get_resource(cfg, "/favicon.ico", map::get_favicon);
+}
+
+/// `OPTIONS` on a resource: 200 with `Allow`, the methods it takes (the same list its 405s name).
+fn options(allowed: &'static str) -> actix_web::Route {
+    web::method(Method::OPTIONS)
+        .to(move || async move { HttpResponse::Ok().insert_header((header::ALLOW, allowed)).finish() })
 }
 
 /// The default service of a resource: 405 naming the methods it takes.
@@ -131,6 +139,7 @@ where
         web::resource(path)
             .route(web::get().to(handler.clone()))
             .route(web::head().to(handler))
+            .route(options("GET, HEAD, OPTIONS"))
             .default_service(not_allowed("GET, HEAD, OPTIONS")),
     );
 }
@@ -410,6 +419,35 @@ pub fn respond_tagged(
 pub fn respond_json(req: &HttpRequest, content_type: &str, value: &impl serde::Serialize) -> HttpResponse {
     respond(req, content_type, to_json_text(value), Caching::Data)
 }
+
+/// Adds a `Link` header (RFC 8288) holding the answer's links of these relations, as OGC API – Features
+/// Part 1 recommends: clients that read headers (GDAL, `ogctests`) find paging and the queryables without
+/// parsing the body.
+pub fn with_link_header(mut resp: HttpResponse, links: &[Value], rels: &[&str]) -> HttpResponse {
+    let quoted = |s: &str| s.replace(['"', '\\'], "");
+    let parts: Vec<String> = links
+        .iter()
+        .filter(|l| l["rel"].as_str().is_some_and(|r| rels.contains(&r)))
+        .filter_map(|l| {
+            let href = l["href"].as_str()?;
+            let rel = quoted(l["rel"].as_str()?);
+            Some(match l["type"].as_str() {
+                Some(t) => format!("<{href}>; rel=\"{rel}\"; type=\"{}\"", quoted(t)),
+                None => format!("<{href}>; rel=\"{rel}\""),
+            })
+        })
+        .collect();
+    if !parts.is_empty()
+        && let Ok(v) = header::HeaderValue::from_str(&parts.join(", "))
+    {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    resp
+}
+
+/// The relations a `Link` header carries.
+pub const HEADER_RELS: &[&str] =
+    &["self", "alternate", "next", "prev", "collection", "http://www.opengis.net/def/rel/ogc/1.0/queryables"];
 
 /// JSON text of an answer. Everything answered serialises (string keys, finite numbers); should that ever
 /// break, the client gets `null` and the log says why, rather than a panic.

@@ -179,3 +179,38 @@ fn queryables_list_filterable_properties_with_types() {
     assert_eq!(doc["properties"]["area_km2"]["type"], "number");
     assert_eq!(doc["properties"]["region_ids"]["type"], "array");
 }
+
+/// Part 1's recommendation: the links of an items page and of a collection also as `Link` headers (RFC 8288),
+/// where clients such as GDAL and `ogctests` look for paging and the queryables.
+#[test]
+fn items_and_collections_carry_their_links_as_link_headers() {
+    let r = app().get("/collections/counties/items?limit=5&offset=5");
+    let link = r.headers()["link"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = r.json().unwrap();
+    for rel in ["self", "next", "prev", "alternate", "http://www.opengis.net/def/rel/ogc/1.0/queryables"] {
+        let in_body = body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == rel)
+            .unwrap_or_else(|| panic!("{rel}"));
+        let href = in_body["href"].as_str().unwrap();
+        assert!(link.contains(&format!("<{href}>; rel=\"{rel}\"")), "{rel} {href} in {link}");
+    }
+    let c = app().get("/collections/projects");
+    let link = c.headers()["link"].to_str().unwrap();
+    assert!(
+        link.contains(
+            "/collections/projects/queryables>; rel=\"http://www.opengis.net/def/rel/ogc/1.0/queryables\""
+        ),
+        "{link}"
+    );
+    // The page size bounds are in the API document, as served.
+    let api = app().get_json("/api");
+    let limit = api.pointer("/components/parameters/limit/schema").unwrap();
+    assert_eq!(limit["maximum"], 1000, "{limit}");
+    let icon = app().get("/favicon.ico");
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/x-icon");
+    assert_eq!(&icon.bytes().unwrap()[..4], &[0, 0, 1, 0], "an ICO file");
+}

@@ -274,3 +274,66 @@ fn bad_export_requests_are_4xx_problems() {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"), "chosen by Accept");
 }
+
+/// `ogrinfo /vsicurl/<url>` on every export by URL (GDAL's HEAD for the size, then range reads), with the
+/// feature count the API gives; each variant saved under its own name; HEAD, Range and If-None-Match answered
+/// as for a file.
+#[test]
+fn every_export_opens_by_url_and_is_served_as_a_file() {
+    let a = app();
+    let count =
+        |c: &str| a.get_json(&format!("/collections/{c}/items?limit=1"))["numberMatched"].as_u64().unwrap();
+    for (file, collection) in [
+        ("projects.geojson", "projects"),
+        ("projects.geojsons", "projects"),
+        ("projects.csv", "projects"),
+        ("projects.kml", "projects"),
+        ("projects.fgb", "projects"),
+        ("projects.gpkg", "projects"),
+        ("counties.shp.zip", "counties"),
+        ("planatlas.gpkg", "counties"),
+    ] {
+        let url = a.url(&format!("/exports/{file}"));
+        let dataset = if collection == "counties" && file != "planatlas.gpkg" {
+            format!("/vsizip//vsicurl/{url}")
+        } else {
+            format!("/vsicurl/{url}")
+        };
+        let mut args = vec!["-ro", "-so", "-al"];
+        if file == "projects.csv" {
+            args.extend(CSV_OPTS);
+        }
+        if file == "planatlas.gpkg" {
+            args.retain(|a| *a != "-al");
+            args.push(&dataset);
+            args.push("counties");
+        } else {
+            args.push(&dataset);
+        }
+        let (ok, out) = run("ogrinfo", &args);
+        assert!(ok && !out.contains("ERROR"), "ogrinfo {dataset}: {out}");
+        let n = count(collection);
+        assert!(out.contains(&format!("Feature Count: {n}")), "{file}: {n} features: {out}");
+        // The same bytes by HEAD, GET and ranges.
+        let head = a.client.head(&url).send().unwrap();
+        let len: usize = head.headers()["content-length"].to_str().unwrap().parse().unwrap();
+        let tag = head.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(head.headers()["accept-ranges"], "bytes", "{file}");
+        let body = a.get(&format!("/exports/{file}")).bytes().unwrap();
+        assert_eq!(body.len(), len, "{file}: HEAD says the GET's length");
+        let part = a.client.get(&url).header("Range", "bytes=10-109").send().unwrap();
+        assert_eq!(part.status(), 206, "{file}");
+        assert_eq!(part.bytes().unwrap().as_ref(), &body[10..110], "{file}: the range is those bytes");
+        let again = a.client.get(&url).header("If-None-Match", &tag).send().unwrap();
+        assert_eq!(again.status(), 304, "{file}");
+    }
+    // Variants are saved under names of their own.
+    let name = |path: &str| {
+        let r = a.client.head(a.url(path)).send().unwrap();
+        r.headers()["content-disposition"].to_str().unwrap().to_owned()
+    };
+    assert!(name("/exports/counties.shp.zip").contains("\"counties.shp.zip\""));
+    assert!(name("/exports/counties.shp.zip?crs=EPSG:4549").contains("\"counties-EPSG4549.shp.zip\""));
+    assert!(name("/exports/projects.csv?bom=true").contains("\"projects-bom.csv\""));
+    assert!(name("/exports/projects.fgb?crs=GCJ-02").contains("\"projects-GCJ02.fgb\""));
+}

@@ -208,3 +208,20 @@ fn cors_origins_are_configurable() {
         app.client.get(app.url("/collections")).header("Origin", "https://other.example").send().unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// A plain `OPTIONS` answers 200 with the methods the resource takes, the same list its 405s name.
+#[test]
+fn options_lists_what_each_resource_accepts_and_405_agrees() {
+    for (path, allow) in [
+        ("/collections", "GET, HEAD, OPTIONS"),
+        ("/conformance", "GET, HEAD, OPTIONS"),
+        ("/collections/counties", "GET, HEAD, PUT, DELETE, OPTIONS"),
+    ] {
+        let r = app().client.request(reqwest::Method::OPTIONS, app().url(path)).send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["allow"], allow, "{path}");
+        let refused = app().client.patch(app().url(path)).send().unwrap();
+        assert_eq!(refused.status(), 405, "{path}");
+        assert_eq!(refused.headers()["allow"], allow, "{path}: the 405 names the same methods");
+    }
+}
