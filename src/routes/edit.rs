@@ -552,9 +552,23 @@ pub async fn put_collection(
     params.only(&["layer"])?;
     let caller = authenticate(&req, &state)?;
     province_only(&caller)?;
+    // The id and the layer name are checked before anything touches the disk: neither may name a path.
+    crate::store::layers::check_id(&id).map_err(|e| {
+        if state.model().catalog.collection(&id).is_some() {
+            ApiError::Conflict(e)
+        } else {
+            ApiError::param("collectionId", e)
+        }
+    })?;
+    let layer = params.get("layer").map(str::to_owned);
+    if let Some(l) =
+        layer.as_deref().filter(|l| l.is_empty() || l.contains(['/', '\\', ':']) || l.len() > 128)
+    {
+        return Err(ApiError::param("layer", format!("'{l}' is not a table name")));
+    }
     let ext = layer_extension(&req)?;
     let dir = tempfile::tempdir().map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
-    let file = dir.path().join(format!("{id}.{ext}"));
+    let file = dir.path().join(format!("upload.{ext}"));
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
@@ -566,19 +580,17 @@ pub async fn put_collection(
         body.extend_from_slice(&chunk);
     }
     std::fs::write(&file, &body).map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
-    let layer = params.get("layer").map(|l| format!(":{l}")).unwrap_or_default();
-    let spec: crate::store::layers::LayerSpec =
-        format!("{id}={}{layer}", file.display()).parse().map_err(|e: String| {
-            if state.model().catalog.collection(&id).is_some() {
-                ApiError::Conflict(e)
-            } else {
-                ApiError::param("collectionId", e)
-            }
-        })?;
+    let spec = crate::store::layers::LayerSpec { id: Some(id.clone()), path: file.clone(), layer };
     let engine = state.engine.clone();
     let actor = caller.name.clone();
+    // Messages name the upload, not where the server put it.
+    let shown = file.display().to_string();
     let result = web::block(move || {
-        let mut files = crate::store::layers::read(&spec).map_err(|e| WriteError::Invalid(e.to_string()))?;
+        let clean = |m: String| {
+            m.replace(&shown, "the uploaded file").replace(": add :LAYER", ": name one with ?layer=")
+        };
+        let mut files =
+            crate::store::layers::read(&spec).map_err(|e| WriteError::Invalid(clean(e.to_string())))?;
         let Some(file) = files.pop().filter(|_| files.is_empty()) else {
             return Err(WriteError::Invalid("the file has several layers; name one with ?layer=".into()));
         };
@@ -592,6 +604,7 @@ pub async fn put_collection(
     let base = base_url(&req, &state.settings);
     let (revision, n) = result.map_err(|e| match e {
         WriteError::Invalid(m) => ApiError::Unprocessable(m),
+        WriteError::Conflict(m) => ApiError::Conflict(m),
         other => api_error(other, &base, &id, ""),
     })?;
     let href = format!("{base}/collections/{id}");

@@ -964,6 +964,7 @@ fn eval(node: &Node, f: &Feature) -> Option<bool> {
             }
             Some(list.iter().any(|i| compare(&v, &eval_scalar(i, f)).is_some_and(std::cmp::Ordering::is_eq)))
         }
+        Node::IsNull(Scalar::Prop(name, _)) => Some(f.properties.get(name).is_none_or(Value::is_null)),
         Node::IsNull(a) => Some(eval_scalar(a, f) == Val::Null),
         Node::Spatial(op, a, b) => {
             let (ga, gb) = (geometry_of(a, f)?, geometry_of(b, f)?);

@@ -490,11 +490,13 @@ fn build(
         let Some(record) = &s.record else { continue };
         let file = layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
         if admin.layers.iter().any(|l| l.id() == file.id) {
-            return Err(LoadError::feature(
-                db,
-                s.id.clone(),
-                format!("collection '{}' is also given by --layer; serve one or the other", file.id),
-            ));
+            // Imported by another process while this one serves a --layer of that id: the file given at
+            // start-up is served, and writes go on.
+            tracing::warn!(
+                collection = %file.id,
+                "an imported layer has the id of a --layer file; the --layer file is served, the imported one is not"
+            );
+            continue;
         }
         admin.layers.push(Arc::new(layers::collection(file, &admin)));
     }

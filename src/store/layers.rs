@@ -59,10 +59,22 @@ impl std::str::FromStr for LayerSpec {
 }
 
 /// Collection ids the service defines itself: a layer cannot take them.
-const RESERVED: &[&str] =
-    &["regions", "cities", "counties", "projects", "targets", "sections", "progress", "indicators", "labels"];
+const RESERVED: &[&str] = &[
+    "regions",
+    "cities",
+    "counties",
+    "projects",
+    "targets",
+    "sections",
+    "progress",
+    "indicators",
+    "labels",
+    // `/exports/planatlas.gpkg` is the whole plan.
+    "planatlas",
+];
 
-fn check_id(id: &str) -> Result<(), String> {
+/// Checks a layer's collection id: 1–64 of `a-z`, `0-9`, `_`, `-`, and not one of the plan's.
+pub fn check_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -76,13 +88,124 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 /// A collection id made from a layer or file name: lower case, other characters as `_`.
+/// A name with no ASCII letters or digits (a Chinese table name) gets `layer-` and a hash of it.
 fn id_from(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '_' })
         .collect();
-    s.trim_matches('_').chars().take(64).collect()
+    let id: String = s.trim_matches('_').chars().take(64).collect();
+    if id.chars().any(|c| c.is_ascii_alphanumeric()) {
+        id
+    } else {
+        format!("layer-{:08x}", xxhash_rust::xxh3::xxh3_64(name.as_bytes()) as u32)
+    }
 }
+
+/// The most a declared count in a geometry may claim is what the bytes left can hold; deeper than this,
+/// collections of collections are refused.
+const MAX_WKB_DEPTH: usize = 32;
+
+/// Checks a GeoPackage geometry blob before it is decoded: every count it declares (points, rings, parts)
+/// must fit in the bytes that follow, so a small file cannot make the decoder allocate gigabytes.
+fn check_gpkg_wkb(blob: &[u8]) -> Result<(), String> {
+    if blob.len() < 8 || &blob[..2] != b"GP" {
+        return Err("not a GeoPackage geometry blob".into());
+    }
+    let envelope = match (blob[3] >> 1) & 0x07 {
+        0 => 0,
+        1 => 32,
+        2 | 3 => 48,
+        4 => 64,
+        other => return Err(format!("envelope code {other} is not defined")),
+    };
+    let wkb = blob.get(8 + envelope..).ok_or("the blob is shorter than its header")?;
+    if blob[3] & 0x10 != 0 {
+        return Ok(());
+    }
+    let mut at = 0;
+    check_wkb(wkb, &mut at, 0)
+}
+
+fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<(), String> {
+    if depth > MAX_WKB_DEPTH {
+        return Err(format!("geometry nested more than {MAX_WKB_DEPTH} levels deep"));
+    }
+    let short = || "the geometry's bytes end early".to_owned();
+    let order = *b.get(*at).ok_or_else(short)?;
+    let u32_at = |i: usize| -> Result<u32, String> {
+        let w: [u8; 4] = b.get(i..i + 4).ok_or_else(short)?.try_into().map_err(|_| short())?;
+        Ok(if order == 0 { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
+    };
+    let raw_type = u32_at(*at + 1)?;
+    *at += 5;
+    // ISO (1000s for Z, 2000s M, 3000s ZM) and EWKB flags.
+    let (z, m) = (raw_type & 0x8000_0000 != 0, raw_type & 0x4000_0000 != 0);
+    let base = raw_type & 0x0FFF_FFFF;
+    let dims = 2
+        + usize::from(z || (1000..2000).contains(&base) || base >= 3000)
+        + usize::from(m || (2000..4000).contains(&base));
+    let point = 8 * dims;
+    // A declared count at `at`, checked against the bytes after it (each item at least `unit` bytes).
+    let count = |at: &mut usize, unit: usize| -> Result<usize, String> {
+        let n = u32_at(*at)? as usize;
+        *at += 4;
+        let need = n.checked_mul(unit).ok_or_else(short)?;
+        if need > b.len().saturating_sub(*at) {
+            return Err(format!("the geometry claims {n} parts or points, more than its bytes hold"));
+        }
+        Ok(n)
+    };
+    match base % 1000 {
+        1 => *at += point,
+        2 => *at += count(at, point)? * point,
+        3 => {
+            for _ in 0..count(at, 4)? {
+                *at += count(at, point)? * point;
+            }
+        }
+        4..=7 => {
+            for _ in 0..count(at, 5)? {
+                check_wkb(b, at, depth + 1)?;
+            }
+        }
+        other => return Err(format!("geometry type {other} is not supported")),
+    }
+    if *at > b.len() { Err(short()) } else { Ok(()) }
+}
+
+/// Checks the records of a `.shp` before it is decoded: each declared part and point count must fit in its
+/// record, so a small file cannot make the decoder allocate gigabytes.
+fn check_shp(shp: &[u8]) -> Result<(), String> {
+    let mut at = 100;
+    while at + 8 <= shp.len() {
+        let words = u32::from_be_bytes([shp[at + 4], shp[at + 5], shp[at + 6], shp[at + 7]]) as usize;
+        let len = words * 2;
+        let record = shp.get(at + 8..at + 8 + len).ok_or("a record runs past the end of the .shp")?;
+        let i32_at =
+            |i: usize| record.get(i..i + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize);
+        let fits = match i32_at(0) {
+            // Polylines and polygons (with Z/M variants): box, parts, points.
+            Some(3 | 5 | 13 | 15 | 23 | 25) => match (i32_at(36), i32_at(40)) {
+                (Some(parts), Some(points)) => {
+                    parts.checked_mul(4).zip(points.checked_mul(16)).is_some_and(|(a, b)| 44 + a + b <= len)
+                }
+                _ => false,
+            },
+            // Multipoints: box, points.
+            Some(8 | 18 | 28) => i32_at(36).and_then(|n| n.checked_mul(16)).is_some_and(|b| 40 + b <= len),
+            _ => true,
+        };
+        if !fits {
+            return Err(format!("a record at byte {at} claims more parts or points than it holds"));
+        }
+        at += 8 + len;
+    }
+    Ok(())
+}
+
+/// The most a zipped Shapefile part may unpack to.
+const MAX_UNZIPPED: u64 = 1 << 30;
 
 /// The CRS a file gives for its coordinates (east, north order as GIS files store them).
 #[derive(Debug, Clone, PartialEq)]
@@ -245,7 +368,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
                 admin::check_lon_lat(&g).map_err(|e| {
                     fail(format!("{e} (after reading it in {}; is the CRS right?)", raw.crs.describe()))
                 })?;
-                Some(g)
+                checked_shape(g).map_err(fail)?
             }
         };
         let mut props = Map::new();
@@ -262,6 +385,57 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
         fields: raw.fields,
         geometry_name: raw.geometry_name.filter(|g| g != "geometry"),
         features,
+    })
+}
+
+/// A geometry as served: `None` when it is empty (`LINESTRING EMPTY`, as GDAL writes), an error when it is
+/// degenerate (a line of one position, a ring of fewer than four), the same rule the GeoJSON reader applies.
+fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
+    use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon};
+    let line = |l: &LineString<f64>| match l.0.len() {
+        0 => Ok(false),
+        1 => Err("a line needs at least two positions; this one has one".to_owned()),
+        _ => Ok(true),
+    };
+    let polygon = |p: &Polygon<f64>| -> Result<bool, String> {
+        if p.exterior().0.is_empty() {
+            return Ok(false);
+        }
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            if ring.0.len() < 4 {
+                return Err(format!(
+                    "a polygon ring needs at least four positions; this one has {}",
+                    ring.0.len()
+                ));
+            }
+        }
+        Ok(true)
+    };
+    Ok(match g {
+        Geometry::LineString(l) => line(&l)?.then_some(Geometry::LineString(l)),
+        Geometry::MultiLineString(MultiLineString(ls)) => {
+            let mut kept = Vec::with_capacity(ls.len());
+            for l in ls {
+                if line(&l)? {
+                    kept.push(l);
+                }
+            }
+            (!kept.is_empty()).then_some(Geometry::MultiLineString(MultiLineString(kept)))
+        }
+        Geometry::Polygon(p) => polygon(&p)?.then_some(Geometry::Polygon(p)),
+        Geometry::MultiPolygon(MultiPolygon(ps)) => {
+            let mut kept = Vec::with_capacity(ps.len());
+            for p in ps {
+                if polygon(&p)? {
+                    kept.push(p);
+                }
+            }
+            (!kept.is_empty()).then_some(Geometry::MultiPolygon(MultiPolygon(kept)))
+        }
+        Geometry::MultiPoint(MultiPoint(ps)) => {
+            (!ps.is_empty()).then_some(Geometry::MultiPoint(MultiPoint(ps)))
+        }
+        other => Some(other),
     })
 }
 
@@ -293,6 +467,15 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
     let shapes = projects::county_shapes(counties);
     let boundaries = projects::Boundaries::new(counties, &shapes);
+    let taken: std::collections::HashSet<String> =
+        file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect();
+    let join_key = |k: &str| {
+        let mut key = k.to_owned();
+        while taken.contains(&key) {
+            key = format!("join_{key}");
+        }
+        key
+    };
     let province = counties.extent();
     let features: Vec<Feature> = file
         .features
@@ -317,8 +500,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
                     // (its own `area_km2`, say) goes under `join_<name>`.
                     let mut props = properties;
                     for (k, v) in joined {
-                        let key = if props.contains_key(&k) { format!("join_{k}") } else { k };
-                        props.insert(key, v);
+                        props.insert(join_key(&k), v);
                     }
                     props
                 }
@@ -344,7 +526,8 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
             description: "the feature's geometry, under the name the file gives it (also 'geometry')",
         });
     }
-    queryables.extend(join_queryables());
+    queryables
+        .extend(join_queryables().into_iter().map(|q| Queryable { name: intern(&join_key(q.name)), ..q }));
     let kinds: BTreeSet<&str> =
         features.iter().filter_map(|f| f.geometry.as_ref()).map(admin::geometry_type).collect();
     let meta = CollectionMeta {
@@ -421,7 +604,9 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
         format: "GeoJSON FeatureCollection",
         detail,
     };
-    let doc: Value = serde_json::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+    // A byte-order mark (Windows editors write one) is not part of the JSON.
+    let doc: Value = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text))
+        .map_err(|e| syntax(e.to_string()))?;
     if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
         return Err(syntax("the top level is not a FeatureCollection".into()));
     }
@@ -543,6 +728,12 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
             // 0: undefined geographic, taken as WGS84 longitude/latitude, as GDAL does.
             _ if *srs_id == 0 => SourceCrs::Crs84,
             (_, _, Some(d)) if d != "undefined" && !d.is_empty() => SourceCrs::Def(d.clone()),
+            (None, _, None) if *srs_id != -1 => {
+                return Err(LoadError::File {
+                    file: at,
+                    reason: format!("srs_id {srs_id} is not in gpkg_spatial_ref_sys"),
+                });
+            }
             _ => {
                 return Err(LoadError::File {
                     file: at,
@@ -581,6 +772,8 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                 } else if name == column {
                     if let ValueRef::Blob(b) = v {
                         let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
+                        check_gpkg_wkb(b)
+                            .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?;
                         let g = geozero::wkb::GpkgWkb(b.to_vec())
                             .to_geo()
                             .map_err(|e| LoadError::feature(&at, shown, format!("geometry: {e}")))?;
@@ -729,7 +922,11 @@ struct ShapeParts {
 fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError> {
     let io = |e: std::io::Error| LoadError::Io { file: path.display().to_string(), source: e };
     if ends_with(path, &[".shp"]) {
-        let side = |ext: &str| std::fs::read(path.with_extension(ext));
+        // Sidecars in either case (`POINT.SHP` with `POINT.DBF`).
+        let side = |ext: &str| {
+            std::fs::read(path.with_extension(ext))
+                .or_else(|_| std::fs::read(path.with_extension(ext.to_ascii_uppercase())))
+        };
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_owned();
         return Ok(ShapeParts {
             name,
@@ -763,33 +960,46 @@ fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError>
             })?
         }
     };
+    let mut too_big = None;
     let mut part = |ext: &str| -> Option<Vec<u8>> {
         let name = entries.iter().find(|e| e.eq_ignore_ascii_case(&format!("{stem}.{ext}")))?.clone();
-        let mut f = zip.by_name(&name).ok()?;
+        let f = zip.by_name(&name).ok()?;
+        // The declared size can lie: read no more than the cap either way.
+        if f.size() > MAX_UNZIPPED {
+            too_big = Some(name);
+            return None;
+        }
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf).ok()?;
+        f.take(MAX_UNZIPPED + 1).read_to_end(&mut buf).ok()?;
+        if buf.len() as u64 > MAX_UNZIPPED {
+            too_big = Some(name);
+            return None;
+        }
         Some(buf)
     };
-    let shp = part("shp").ok_or_else(|| file_error(path, format!("cannot read {stem}.shp in the zip")))?;
-    let dbf = part("dbf")
-        .ok_or_else(|| file_error(path, format!("the zip has no {stem}.dbf beside {stem}.shp")))?;
+    let shp = part("shp");
+    let dbf_part = part("dbf");
     let prj = part("prj").map(|b| String::from_utf8_lossy(&b).into_owned());
     let cpg = part("cpg").map(|b| String::from_utf8_lossy(&b).into_owned());
+    if let Some(name) = too_big {
+        return Err(file_error(path, format!("{name} unpacks to more than {MAX_UNZIPPED} bytes")));
+    }
+    let shp = shp.ok_or_else(|| file_error(path, format!("cannot read {stem}.shp in the zip")))?;
+    let dbf =
+        dbf_part.ok_or_else(|| file_error(path, format!("the zip has no {stem}.dbf beside {stem}.shp")))?;
     let name = stem.rsplit('/').next().unwrap_or(&stem).to_owned();
     Ok(ShapeParts { name, shp, dbf, prj, cpg })
 }
 
-/// The decimal count of each field of a dBase header (the `dbase` crate keeps it private): whole numbers are
-/// `N` fields with none.
-fn dbf_decimals(dbf: &[u8]) -> Vec<(String, u8)> {
+/// The raw name and the decimal count of each field of a dBase header (the `dbase` crate keeps the count
+/// private): whole numbers are `N` fields with none.
+fn dbf_decimals(dbf: &[u8]) -> Vec<(Vec<u8>, u8)> {
     let header_len = dbf.get(8..10).map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
     let mut out = Vec::new();
     let mut at = 32;
     while at + 32 <= header_len.min(dbf.len()) && dbf[at] != 0x0D {
         let raw = &dbf[at..at + 11];
-        let name =
-            String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or_default()).trim().to_owned();
-        out.push((name, dbf[at + 17]));
+        out.push((raw.split(|&b| b == 0).next().unwrap_or_default().to_vec(), dbf[at + 17]));
         at += 32;
     }
     out
@@ -799,30 +1009,61 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     use shapefile::dbase::{self, FieldType, FieldValue};
     let parts = shape_parts(path, only)?;
     let at = place(path, &parts.name);
+    check_shp(&parts.shp).map_err(|e| LoadError::File { file: at.clone(), reason: e })?;
     let bad = |e: &dyn std::fmt::Display| LoadError::File {
         file: at.clone(),
         reason: format!("not a readable Shapefile: {e}"),
     };
     let shapes = shapefile::ShapeReader::new(Cursor::new(&parts.shp)).map_err(|e| bad(&e))?;
-    let utf8 = parts.cpg.as_deref().is_none_or(|c| {
-        let c = c.trim().to_ascii_uppercase();
-        c == "UTF-8" || c == "UTF8" || c == "65001"
-    });
-    let records = if utf8 {
-        dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::UnicodeLossy)
-    } else {
-        dbase::Reader::new(Cursor::new(&parts.dbf))
+    // The text encoding: the .cpg's label (UTF-8, GBK, 936…), else the dBase header's code page, else UTF-8.
+    let cpg = match parts.cpg.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(label) => {
+            let label = if label.bytes().all(|b| b.is_ascii_digit()) {
+                format!("cp{label}")
+            } else {
+                label.to_owned()
+            };
+            let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+                .or_else(|| (label == "cp65001").then_some(encoding_rs::UTF_8))
+                .or_else(|| (label == "cp936").then_some(encoding_rs::GBK))
+                .ok_or_else(|| LoadError::File {
+                    file: at.clone(),
+                    reason: format!("the .cpg names an unknown encoding '{label}'"),
+                })?;
+            Some(encoding)
+        }
+    };
+    let records = match cpg {
+        Some(e) => {
+            dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::EncodingRs::from(e))
+        }
+        None => dbase::Reader::new(Cursor::new(&parts.dbf)).or_else(|_| {
+            dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::UnicodeLossy)
+        }),
     }
     .map_err(|e| bad(&e))?;
+    // Field names are decoded by the `dbase` crate before an encoding can be set: decode them again from the
+    // header, in the file's encoding.
+    let names: std::collections::HashMap<String, String> = records
+        .fields()
+        .iter()
+        .zip(dbf_decimals(&parts.dbf))
+        .map(|(f, (raw, _))| {
+            let (decoded, _, _) = cpg.unwrap_or(encoding_rs::UTF_8).decode(&raw);
+            (f.name().to_owned(), decoded.trim().to_owned())
+        })
+        .collect();
+    let real = |n: &str| names.get(n).cloned().unwrap_or_else(|| n.to_owned());
     let decimals = dbf_decimals(&parts.dbf);
     let fields: Vec<(String, PropertyType)> = records
         .fields()
         .iter()
-        .filter(|f| !f.name().eq_ignore_ascii_case("DeletionFlag"))
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let kind = match f.field_type() {
                 FieldType::Numeric => {
-                    let whole = decimals.iter().any(|(n, d)| n == f.name() && *d == 0);
+                    let whole = decimals.get(i).is_some_and(|(_, d)| *d == 0);
                     if whole { PropertyType::Integer } else { PropertyType::Number }
                 }
                 FieldType::Integer => PropertyType::Integer,
@@ -832,7 +1073,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
                 FieldType::DateTime => PropertyType::Timestamp,
                 FieldType::Character | FieldType::Memo => PropertyType::String,
             };
-            (f.name().to_owned(), kind)
+            (real(f.name()), kind)
         })
         .collect();
     let crs = match &parts.prj {
@@ -865,6 +1106,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         };
         let mut properties = Map::new();
         for (name, value) in record {
+            let name = real(&name);
             let kind = fields.iter().find(|f| f.0 == name).map(|f| f.1);
             let v = match value {
                 FieldValue::Character(s) => {

@@ -313,6 +313,17 @@ pub fn join(
                 out.counties.insert(c, 1.0);
             }
         }
+        Geometry::MultiPoint(ps) => {
+            // Each point to its county; the measure is the number of points, so shares are fractions of them.
+            #[expect(clippy::cast_precision_loss, reason = "a count of points")]
+            let n = ps.0.len() as f64;
+            out.total = Some(n);
+            for p in ps {
+                if let Some(c) = county_at(p.0) {
+                    *out.counties.entry(c).or_default() += 1.0;
+                }
+            }
+        }
         Geometry::LineString(_) | Geometry::MultiLineString(_) => {
             let mls = match geometry {
                 Geometry::LineString(ls) => MultiLineString(vec![ls.clone()]),
@@ -367,6 +378,7 @@ pub fn joined_properties(
     let is_point = matches!(record.geometry, Geometry::Point(_));
     let measure_key = match record.geometry {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => "area_km2",
+        Geometry::MultiPoint(_) => "point_count",
         _ => "length_km",
     };
     // Counties, then cities and regions by summing their counties.
@@ -430,7 +442,7 @@ pub fn joined_properties(
         }
     }
     p.insert("join".into(), json!({
-        "method": if is_point { "point in county polygon" } else if measure_key == "length_km" { "line clipped to county polygons, geodesic length" } else { "polygon intersected with county polygons, geodesic area" },
+        "method": if is_point { "point in county polygon" } else if measure_key == "point_count" { "each point in its county polygon, counted" } else if measure_key == "length_km" { "line clipped to county polygons, geodesic length" } else { "polygon intersected with county polygons, geodesic area" },
         "counties": county_list,
         "cities": city_list,
         "regions": region_list,

@@ -560,3 +560,144 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     assert_eq!(del.status().as_u16(), 204);
     assert_eq!(again.get("/collections/parks").status().as_u16(), 404);
 }
+
+/// What a review found, each now refused with a message or read right.
+#[test]
+fn hostile_and_odd_layer_files_are_refused_or_read_right() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = |n: &str| dir.path().join(n);
+    let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
+    // A GeoPackage line claiming four billion points in a few bytes: refused before anything is allocated.
+    let line = p("line.geojson");
+    std::fs::write(&line, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"LineString","coordinates":[[123,41],[123.1,41.1]]}}]}"#).expect("write");
+    let bomb = p("bomb.gpkg");
+    // No R-tree: its triggers call SpatiaLite functions this SQLite lacks.
+    let (ok, log) =
+        run("ogr2ogr", &["-f", "GPKG", "-nln", "l", "-lco", "SPATIAL_INDEX=NO", &s(&bomb), &s(&line)]);
+    assert!(ok, "{log}");
+    {
+        let c = rusqlite::Connection::open(&bomb).expect("open");
+        let mut blob: Vec<u8> = c.query_row("SELECT geom FROM l", [], |r| r.get(0)).expect("blob");
+        let envelope = match (blob[3] >> 1) & 7 {
+            0 => 0,
+            1 => 32,
+            4 => 64,
+            _ => 48,
+        };
+        let count = 8 + envelope + 5;
+        blob[count..count + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        c.execute("UPDATE l SET geom = ?1", [blob]).expect("update");
+    }
+    let e = check_error(&s(&bomb));
+    assert!(e.contains("bomb.gpkg (layer l): feature 1") && e.contains("more than its bytes hold"), "{e}");
+    // A zipped Shapefile whose .shp unpacks to over a gigabyte.
+    let zipped = p("big.zip");
+    {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zipped).expect("zip"));
+        let o = zip::write::SimpleFileOptions::default().large_file(true);
+        zip.start_file("big.shp", o).expect("entry");
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..1025 {
+            zip.write_all(&zeros).expect("write");
+        }
+        zip.start_file("big.dbf", o).expect("entry");
+        zip.finish().expect("zip");
+    }
+    let e = check_error(&s(&zipped));
+    assert!(e.contains("big.shp unpacks to more than"), "{e}");
+    // Empty geometries (as GDAL writes them) are null; a one-position line is refused like in GeoJSON.
+    let odd = p("odd.gpkg");
+    let csv = p("odd.csv");
+    std::fs::write(&csv, "id,WKT\n1,LINESTRING EMPTY\n2,POINT (123 41)\n").expect("csv");
+    let (ok, log) = run("ogr2ogr", &["-f", "GPKG", "-nln", "odd", "-a_srs", "EPSG:4326", &s(&odd), &s(&csv)]);
+    assert!(ok, "{log}");
+    let one = p("one.csv");
+    std::fs::write(&one, "id,WKT\n1,\"LINESTRING (123 41)\"\n").expect("csv");
+    let one_gpkg = p("one.gpkg");
+    let (ok, log) =
+        run("ogr2ogr", &["-f", "GPKG", "-nln", "one", "-a_srs", "EPSG:4326", &s(&one_gpkg), &s(&one)]);
+    assert!(ok, "{log}");
+    let e = check_error(&s(&one_gpkg));
+    assert!(e.contains("one.gpkg (layer one): feature 1") && e.contains("at least two positions"), "{e}");
+    // GBK text in a Shapefile (.cpg says GBK), field names included; a MultiPoint across two counties; file
+    // fields named like the join's.
+    let cn = p("cn.geojson");
+    std::fs::write(&cn, r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"名称":"大连港区"},"geometry":{"type":"Point","coordinates":[121.61,38.91]}}]}"#).expect("write");
+    let shp_dir = p("gbk");
+    std::fs::create_dir(&shp_dir).expect("dir");
+    let (ok, log) = run(
+        "ogr2ogr",
+        &["-f", "ESRI Shapefile", "-lco", "ENCODING=GBK", &s(&shp_dir.join("gbk.shp")), &s(&cn)],
+    );
+    assert!(ok, "{log}");
+    let multi = p("multi.geojson");
+    std::fs::write(&multi, r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"county_adcodes":"mine","n":1},"geometry":{"type":"MultiPoint","coordinates":[[123.44,41.80],[121.61,38.91]]}}]}"#).expect("write");
+    let (app, _store) = serve(&[&s(&odd), &format!("gbk={}", s(&shp_dir.join("gbk.shp"))), &s(&multi)]);
+    let odd_features = features(&app, "/collections/odd/items");
+    assert_eq!(odd_features.len(), 2);
+    assert!(odd_features.iter().any(|f| f["geometry"].is_null()), "the empty line is a null geometry");
+    let gbk = &features(&app, "/collections/gbk/items")[0]["properties"];
+    assert_eq!(gbk["名称"], "大连港区", "{gbk}");
+    let m = &features(&app, "/collections/multi/items")[0]["properties"];
+    assert_eq!(m["county_adcodes"], "mine", "the file's own value is kept: {m}");
+    assert_eq!(
+        strings(&m["join_county_adcodes"]),
+        BTreeSet::from(["210103".to_owned(), "210203".to_owned()]),
+        "{m}"
+    );
+    assert_eq!(m["point_count"], 2.0);
+    let q = app.get_json("/collections/multi/queryables");
+    assert_eq!(q["properties"]["county_adcodes"]["type"], "string", "{q}");
+    assert_eq!(q["properties"]["join_county_adcodes"]["type"], "array", "{q}");
+    let f = |filter: &str| {
+        number_matched(&app, &format!("/collections/multi/items?filter={}", urlencode(filter)))
+    };
+    assert_eq!(f("A_CONTAINS(join_county_adcodes, ('210203'))"), Ok(1));
+    assert_eq!(f("join_county_adcodes IS NULL"), Ok(0), "an array is not NULL");
+    assert_eq!(f("region_ids IS NOT NULL"), Ok(1), "region_ids keeps its name: the file has none");
+}
+
+#[test]
+fn an_upload_id_cannot_name_a_path_and_an_import_over_a_layer_id_does_not_stop_writes() {
+    let z = zones();
+    let dir = tempfile::tempdir().expect("dir");
+    let province = crate::helpers::add_token(dir.path(), "省发展改革委", "province");
+    let spec: LayerSpec = format!("given={}", z.path("zones.gpkg").display()).parse().expect("spec");
+    let engine =
+        Arc::new(Engine::open_with_layers(DataSource::Embedded, dir.path(), &[spec]).expect("opens"));
+    let app = spawn_engine(Settings::local(), engine.clone());
+    let outside = std::env::temp_dir().join(format!("planatlas-traversal-{}", std::process::id()));
+    let id = format!("..%2F..%2F..%2F..%2F..%2F..{}", outside.display().to_string().replace('/', "%2F"));
+    let r = app
+        .client
+        .put(app.url(&format!("/collections/{id}")))
+        .header("Content-Type", "application/geo+json")
+        .bearer_auth(&province)
+        .body(std::fs::read(z.path("zones.geojson")).expect("read"))
+        .send()
+        .expect("answers");
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        !outside.with_extension("geojson").exists(),
+        "nothing was written outside the server's own directory"
+    );
+    // Another process imports a layer under the id a --layer file serves: this server keeps serving the file
+    // and keeps taking writes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args([
+            "import",
+            z.path("zones.geojson").to_str().expect("utf-8"),
+            "--new-collection",
+            "given",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(engine.refresh().is_ok(), "the store's new revision is read");
+    assert_eq!(features(&app, "/collections/given/items").len(), 4);
+}
