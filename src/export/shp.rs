@@ -49,19 +49,30 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
 /// DBF field names for the columns: the documented short name, else the name cut to 10 bytes, made unique
 /// with a numeric suffix.
 pub fn field_names(columns: &[super::Column]) -> Vec<String> {
+    // At most `max` bytes, cut at a character boundary (a Chinese character is three bytes in UTF-8).
+    let cut = |s: &str, max: usize| {
+        let mut out = String::new();
+        for ch in s.chars() {
+            if out.len() + ch.len_utf8() > max {
+                break;
+            }
+            out.push(ch);
+        }
+        out
+    };
     let mut used: BTreeSet<String> = BTreeSet::from(["id".to_owned()]);
     columns
         .iter()
         .map(|c| {
-            let base = FIELD_NAMES.iter().find(|(long, _)| *long == c.name).map_or_else(
-                || c.name.chars().take(10).collect::<String>(),
-                |(_, short)| (*short).to_owned(),
-            );
+            let base = FIELD_NAMES
+                .iter()
+                .find(|(long, _)| *long == c.name)
+                .map_or_else(|| cut(&c.name, 10), |(_, short)| (*short).to_owned());
             let mut name = base.clone();
             let mut n = 2;
             while used.contains(&name) {
                 let suffix = format!("_{n}");
-                name = format!("{}{suffix}", base.chars().take(10 - suffix.len()).collect::<String>());
+                name = format!("{}{suffix}", cut(&base, 10 - suffix.len()));
                 n += 1;
             }
             used.insert(name.clone());

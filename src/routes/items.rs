@@ -227,14 +227,36 @@ async fn items_response(
             Ok(answer(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs)))
         }
         Format::Html => {
+            // The plan's collections show their names; a planner's layer, its own first fields.
+            let columns: Vec<&str> = if c.queryable("name_zh").is_some() {
+                vec!["name_zh", "name_en"]
+            } else {
+                c.meta
+                    .queryables
+                    .iter()
+                    .filter(|q| {
+                        !matches!(
+                            q.kind,
+                            crate::store::PropertyType::Geometry | crate::store::PropertyType::StringArray
+                        )
+                    })
+                    .map(|q| q.name)
+                    .take(5)
+                    .collect()
+            };
+            let cell = |v: Option<&Value>| match v {
+                Some(Value::String(s)) => Cell::text(s.clone()),
+                None | Some(Value::Null) => Cell::text(""),
+                Some(other) => Cell::text(other.to_string()),
+            };
             let rows = on_page
                 .iter()
                 .map(|f| {
-                    vec![
+                    let mut row: Vec<Cell> = vec![
                         Span::link(f.id.clone(), format!("{items_href}/{}?f=html", urlencode(&f.id))).into(),
-                        Cell::text(f.str_prop("name_zh").unwrap_or("")),
-                        Cell::text(f.str_prop("name_en").unwrap_or("")),
-                    ]
+                    ];
+                    row.extend(columns.iter().map(|k| cell(f.properties.get(*k))));
+                    row
                 })
                 .collect();
             let mut paging = Vec::new();
@@ -254,9 +276,16 @@ async fn items_response(
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
                 ("Items", format!("{items_href}?f=html")),
             ];
+            let headings: Vec<&str> = std::iter::once("id")
+                .chain(columns.iter().map(|k| match *k {
+                    "name_zh" => "名称",
+                    "name_en" => "Name",
+                    other => other,
+                }))
+                .collect();
             let html_page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
                 .text(format!("{matched} matched; showing {} from offset {}.", on_page.len(), page.offset))
-                .table(&["id", "名称", "Name"], rows)
+                .table(&headings, rows)
                 .paragraph(paging);
             Ok(answer(respond(&req, HTML, html_page.render()?, Caching::Data)))
         }

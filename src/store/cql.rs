@@ -76,7 +76,7 @@ fn date_ms(s: &str) -> Option<f64> {
 
 /// Milliseconds since 1970 of an RFC 3339 instant; one without an offset (as GeoPackage writers often store
 /// them) is read as UTC, and a bare day as its start.
-fn timestamp_ms(s: &str) -> Option<f64> {
+pub(crate) fn timestamp_ms(s: &str) -> Option<f64> {
     let ms = chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .or_else(|_| {

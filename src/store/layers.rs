@@ -17,7 +17,9 @@ use geo::Geometry;
 use serde_json::{Map, Value, json};
 
 use super::admin::{self, Admin};
-use super::collection::{Collection, CollectionMeta, Feature, PropertyType, Queryable, intern};
+use super::collection::{
+    Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable, intern,
+};
 use super::projects::{self, ProjectRecord};
 use super::source::LoadError;
 
@@ -530,12 +532,26 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         .extend(join_queryables().into_iter().map(|q| Queryable { name: intern(&join_key(q.name)), ..q }));
     let kinds: BTreeSet<&str> =
         features.iter().filter_map(|f| f.geometry.as_ref()).map(admin::geometry_type).collect();
+    // `datetime` selects on the layer's first date field, when it has one.
+    let day_field = file.fields.iter().find(|(_, k)| *k == PropertyType::Date).map(|(n, _)| intern(n));
+    let params: Vec<ParamSpec> = day_field
+        .map(|f| ParamSpec {
+            name: "datetime",
+            kind: ParamKind::Interval(f, f),
+            description: intern(&format!("features whose '{f}' falls in the interval")),
+        })
+        .into_iter()
+        .collect();
+    let time_note = day_field.map_or_else(
+        || " It has no date field, so `datetime` selects every feature.".to_owned(),
+        |f| format!(" `datetime` selects on its date field '{f}'."),
+    );
     let meta = CollectionMeta {
         id: intern(&file.id),
         title: intern(&file.layer),
         description: format!(
             "Layer '{}' of {} ({} features, {}; read in {} and served in CRS84). Features inside Liaoning carry \
-             their county, city and region join with shares.",
+             their county, city and region join with shares.{time_note}",
             file.layer,
             file.path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
             features.len(),
@@ -544,7 +560,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         ),
         item_type: "feature",
         queryables,
-        params: Vec::new(),
+        params,
     };
     Collection::new(meta, features)
 }

@@ -211,12 +211,28 @@ impl Collection {
         if keys.is_empty() {
             return;
         }
+        // Timestamps order by the instant, whatever offset each is written with (`+08:00`, `Z`).
+        let instants: Vec<bool> = keys
+            .iter()
+            .map(|k| self.queryable(&k.property).is_some_and(|q| q.kind == super::PropertyType::Timestamp))
+            .collect();
+        let instant = |f: &Feature, k: &str| {
+            f.properties.get(k).and_then(Value::as_str).and_then(super::cql::timestamp_ms)
+        };
         // Stable: ties keep the order they came in (load order).
         features.sort_by(|fa, fb| {
             keys.iter()
-                .map(|k| {
+                .zip(&instants)
+                .map(|(k, &by_instant)| {
                     let o = if k.property == "id" && !fa.properties.contains_key("id") {
                         fa.id.cmp(&fb.id)
+                    } else if by_instant {
+                        match (instant(fa, &k.property), instant(fb, &k.property)) {
+                            (Some(a), Some(b)) => a.total_cmp(&b),
+                            (Some(_), None) => std::cmp::Ordering::Less,
+                            (None, Some(_)) => std::cmp::Ordering::Greater,
+                            (None, None) => std::cmp::Ordering::Equal,
+                        }
                     } else {
                         order(fa.properties.get(&k.property), fb.properties.get(&k.property))
                     };

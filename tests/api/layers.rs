@@ -117,9 +117,17 @@ fn the_cql2_ats_filters_select_what_the_ats_says_through_text_and_json() {
 /// Anshan/Liaoyang border, and one in Beijing (outside Liaoning).
 fn zones_geojson() -> Value {
     let square = |x0: f64, y0: f64, x1: f64, y1: f64| json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]});
+    // `reviewed`: instants written with different offsets, so their text order is not their time order.
+    let reviewed = |code: &str| match code {
+        "sy-centre" => json!("2024-01-01T10:00:00+08:00"),
+        "dl-centre" => json!("2024-01-01T03:00:00Z"),
+        "an-ly" => json!("2024-01-01T01:00:00Z"),
+        _ => Value::Null,
+    };
     let zone = |id: &str, name: &str, g: Value, area: f64, approved: &str, level: i64, active: bool| {
         json!({"type": "Feature", "geometry": g, "properties": {
             "code": id, "name": name, "area_km2": area, "approved": approved, "level": level, "active": active,
+            "reviewed": reviewed(id),
         }})
     };
     json!({"type": "FeatureCollection", "features": [
@@ -290,7 +298,20 @@ fn projects_within_a_zone_are_those_its_polygon_meets_and_zones_join_like_locate
 #[test]
 fn a_layer_has_the_full_interface_queryables_cql2_tiles_proximity_exports() {
     let z = zones();
-    let (app, _dir) = serve(&[&format!("zones={}", z.path("zones.gpkg").display())]);
+    let (app, _dir) = serve(&[
+        &format!("zones={}", z.path("zones.gpkg").display()),
+        &format!("zj={}", z.path("zones.geojson").display()),
+    ]);
+    // `datetime` selects on the layer's date field.
+    assert_eq!(number_matched(&app, "/collections/zones/items?datetime=2021-01-01/.."), Ok(2));
+    assert_eq!(number_matched(&app, "/collections/zones/items?datetime=2019-05-01"), Ok(1));
+    // Timestamps sort by instant, not by their text; nulls last.
+    let by_time = features(&app, "/collections/zj/items?sortby=reviewed");
+    let order: Vec<&str> = by_time.iter().filter_map(|f| f["properties"]["code"].as_str()).collect();
+    assert_eq!(order, ["an-ly", "sy-centre", "dl-centre", "bj"]);
+    // The HTML list of a layer shows its own fields.
+    let html = app.get("/collections/zj/items?f=html").text().expect("html");
+    assert!(html.contains("沈阳市中心开发区") && html.contains("<th>code</th>"), "{html}");
     let q = app.get_json("/collections/zones/queryables");
     let props = &q["properties"];
     assert_eq!(props["name"]["type"], "string");
@@ -634,7 +655,7 @@ fn hostile_and_odd_layer_files_are_refused_or_read_right() {
     assert!(ok, "{log}");
     let multi = p("multi.geojson");
     std::fs::write(&multi, r#"{"type":"FeatureCollection","features":[
-        {"type":"Feature","properties":{"county_adcodes":"mine","n":1},"geometry":{"type":"MultiPoint","coordinates":[[123.44,41.80],[121.61,38.91]]}}]}"#).expect("write");
+        {"type":"Feature","properties":{"county_adcodes":"mine","n":1,"开发区规划面积公顷":1.5},"geometry":{"type":"MultiPoint","coordinates":[[123.44,41.80],[121.61,38.91]]}}]}"#).expect("write");
     let (app, _store) = serve(&[&s(&odd), &format!("gbk={}", s(&shp_dir.join("gbk.shp"))), &s(&multi)]);
     let odd_features = features(&app, "/collections/odd/items");
     assert_eq!(odd_features.len(), 2);
@@ -658,6 +679,10 @@ fn hostile_and_odd_layer_files_are_refused_or_read_right() {
     assert_eq!(f("A_CONTAINS(join_county_adcodes, ('210203'))"), Ok(1));
     assert_eq!(f("join_county_adcodes IS NULL"), Ok(0), "an array is not NULL");
     assert_eq!(f("region_ids IS NOT NULL"), Ok(1), "region_ids keeps its name: the file has none");
+    // A Chinese field name longer than dBase's 10 bytes is shortened in the Shapefile export.
+    let url = app.url("/exports/multi.shp.zip");
+    let (ok, info) = run("ogrinfo", &["-ro", "-al", &format!("/vsizip//vsicurl/{url}")]);
+    assert!(ok && info.contains("Feature Count: 1") && info.contains("开发区 (Real)"), "{info}");
 }
 
 #[test]
