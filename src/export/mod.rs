@@ -246,13 +246,18 @@ pub fn check(format: ExportFormat, collection: &Collection, features: &[String])
             .collect();
         if families.len() > 1 {
             let kinds: Vec<&str> = kinds.into_iter().collect();
+            // The projects have a collection per geometry type; other collections can filter by it.
+            let one_type = if collection.id() == "projects" {
+                "/exports/projects-points.shp.zip and /exports/projects-lines.shp.zip".to_owned()
+            } else if collection.queryable("geometry_type").is_some() {
+                format!("/collections/{}/items?f=shp&geometry_type={}", collection.id(), kinds[0])
+            } else {
+                format!("/collections/{}/items?f=shp&filter=… on its geometry", collection.id())
+            };
             return Err(ExportError::Unsupported(format!(
                 "a Shapefile holds one geometry type, but these features mix {}: export one type at a time \
-                 from the items endpoint (/collections/{}/items?f=shp&geometry_type={}), or use gpkg, fgb or \
-                 geojson, which hold them all",
+                 ({one_type}), or use gpkg, fgb or geojson, which hold them all",
                 kinds.join(" and "),
-                collection.id(),
-                kinds[0]
             )));
         }
     }

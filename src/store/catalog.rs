@@ -84,7 +84,7 @@ const COUNTIES: usize = 2;
 const PROJECTS: usize = 3;
 const TARGETS: usize = 4;
 /// How many collections the plan itself has; planners' layers follow.
-const PLAN_COLLECTIONS: usize = 8;
+const PLAN_COLLECTIONS: usize = 10;
 
 /// The county containing `p`, from the R-tree and each county's interval tree. A point exactly on a shared
 /// border goes to the first county (by adcode order) whose boundary touches it.
@@ -185,6 +185,22 @@ impl Catalog {
         let indicator_features = indicator_features(&indicators, &target_features, &counties);
         add_counts(&mut regions, &mut cities, &mut counties, &project_features);
         add_region_targets(&mut regions, &target_features, &project_features);
+        // The projects again, one geometry type each: GIS clients (QGIS, GDAL) give a layer one type, and a
+        // Shapefile holds one.
+        let typed = |lines: bool| {
+            let features: Vec<Feature> = project_features
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.geometry,
+                        Some(geo::Geometry::LineString(_) | geo::Geometry::MultiLineString(_))
+                    ) == lines
+                })
+                .cloned()
+                .collect();
+            Collection::new(typed_projects_meta(lines, features.len()), features)
+        };
+        let (project_points, project_lines) = (typed(false), typed(true));
         let projects = Collection::new(projects_meta(), project_features);
         step("targets and counts");
         let report = report::build(&projects, &counties, &cities);
@@ -195,11 +211,21 @@ impl Catalog {
 
         let progress = Collection::new(progress_meta(), progress_features);
         let indicator_collection = Collection::new(indicators_meta(), indicator_features);
-        let mut collections: Vec<Arc<Collection>> =
-            [regions, cities, counties, projects, targets, sections, progress, indicator_collection]
-                .into_iter()
-                .map(Arc::new)
-                .collect();
+        let mut collections: Vec<Arc<Collection>> = [
+            regions,
+            cities,
+            counties,
+            projects,
+            targets,
+            sections,
+            progress,
+            indicator_collection,
+            project_points,
+            project_lines,
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect();
         collections.extend(layers);
         let timings =
             LoadReport { admin_ms: 0.0, projects_ms, total_ms: start.elapsed().as_secs_f64() * 1e3 };
@@ -655,6 +681,24 @@ fn section_features(items: &[PlanItem], projects: &Collection) -> Vec<Feature> {
 
 fn q(name: &'static str, kind: PropertyType, description: &'static str) -> Queryable {
     Queryable { name, kind, description }
+}
+
+/// The projects of one geometry type (`projects-points`, `projects-lines`): read-only views of `projects`.
+fn typed_projects_meta(lines: bool, n: usize) -> CollectionMeta {
+    let (id, title, kind) = if lines {
+        ("projects-lines", "Projects: lines (线状项目: railways, corridors, pipelines)", "LineString")
+    } else {
+        ("projects-points", "Projects: points (点状项目)", "Point")
+    };
+    CollectionMeta {
+        id,
+        title,
+        description: format!(
+            "The {n} projects whose geometry is a {kind}, with every property of `projects`: one geometry type, \
+             as QGIS and GDAL layers and Shapefiles need. Read-only; edit them in `projects`."
+        ),
+        ..projects_meta()
+    }
 }
 
 fn projects_meta() -> CollectionMeta {

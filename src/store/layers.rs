@@ -70,6 +70,8 @@ const RESERVED: &[&str] = &[
     "sections",
     "progress",
     "indicators",
+    "projects-points",
+    "projects-lines",
     "labels",
     // `/exports/planatlas.gpkg` is the whole plan.
     "planatlas",

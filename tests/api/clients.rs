@@ -31,7 +31,8 @@ fn owslib_reads_collections_queryables_pages_and_cql2_filters() {
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(strings(&read["collections"]).into_iter().collect::<BTreeSet<_>>(), all);
-    // OWSLib keeps the collections whose itemType is "feature": the four spatial ones.
+    // OWSLib keeps the collections whose itemType is "feature": the six spatial ones (with the projects'
+    // points and lines).
     let features: BTreeSet<String> = collections["collections"]
         .as_array()
         .unwrap()
@@ -39,7 +40,7 @@ fn owslib_reads_collections_queryables_pages_and_cql2_filters() {
         .filter(|c| c["itemType"] == "feature")
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(features.len(), 4);
+    assert_eq!(features.len(), 6);
     assert_eq!(strings(&read["feature_collections"]).into_iter().collect::<BTreeSet<_>>(), features);
     assert_eq!(read["counties_collection_title"], app().get_json("/collections/counties")["title"]);
 

@@ -247,12 +247,33 @@ fn bad_export_requests_are_4xx_problems() {
     // …unless filtered to one, as the error from /exports says, with a URL that works.
     let r = app().get("/collections/projects/items?f=shp&geometry_type=Point");
     assert_eq!(r.status(), 200);
+    // /exports/projects.shp.zip names the two typed collections' exports, and both work, together holding
+    // every project.
     let p = app().get_problem("/exports/projects.shp.zip", 400);
     let detail = p["detail"].as_str().unwrap();
     let suggested =
         detail.split('(').nth(1).and_then(|s| s.split(')').next()).unwrap_or_else(|| panic!("{p}"));
-    assert!(suggested.starts_with("/collections/projects/items?f=shp&geometry_type="), "{detail}");
-    assert_eq!(app().get(suggested).status(), 200, "{suggested}");
+    let urls: Vec<&str> = suggested.split(" and ").collect();
+    assert_eq!(urls, ["/exports/projects-points.shp.zip", "/exports/projects-lines.shp.zip"], "{detail}");
+    let dir = workdir("typed");
+    let mut total = 0;
+    for (url, kind) in urls.iter().zip(["Point", "Line String"]) {
+        let (path, _) = download(url, &dir, url.rsplit('/').next().unwrap());
+        let info = ogrinfo_summary(&path, &[]);
+        assert!(info.contains(&format!("Geometry: {kind}")), "{url}: {info}");
+        let n: u64 = info
+            .split("Feature Count: ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        total += n;
+    }
+    let all = app().get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap();
+    assert_eq!(total, all, "points and lines are every project");
+    let _ = std::fs::remove_dir_all(dir);
     let p = app().get_problem("/collections/targets/items?f=kml", 400);
     assert!(p["detail"].as_str().unwrap().contains("no geometries"), "{p}");
     app().get_problem("/collections/counties/items?f=kml&crs=EPSG:4550", 400);

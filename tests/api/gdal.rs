@@ -58,3 +58,30 @@ fn ogr2ogr_copies_all_100_counties_with_chinese_names_intact() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// GDAL reads `projects-points` and `projects-lines` over OAPIF as typed layers (Point, Line String), with every
+/// project between them: QGIS draws the line projects the mixed `projects` layer loses.
+#[test]
+fn the_typed_project_layers_open_in_gdal_as_points_and_lines() {
+    let url = format!("OAPIF:{}", app().base);
+    let mut total = 0;
+    for (layer, kind) in [("projects-points", "Point"), ("projects-lines", "Line String")] {
+        let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, layer]);
+        assert!(ok, "{out}");
+        assert!(out.contains(&format!("Geometry: {kind}")), "{layer}: {out}");
+        let n: u64 = out
+            .split("Feature Count: ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let api =
+            app().get_json(&format!("/collections/{layer}/items?limit=1"))["numberMatched"].as_u64().unwrap();
+        assert_eq!(n, api, "{layer}");
+        total += n;
+    }
+    let all = app().get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap();
+    assert_eq!(total, all);
+}
