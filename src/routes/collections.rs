@@ -29,6 +29,7 @@ fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&st
             link(format!("{href}/items"), "items", GEO_JSON, "The items as GeoJSON"),
             link(format!("{href}/items?f=html"), "items", "text/html", "The items as HTML"),
             link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Properties that can be filtered on"),
+            link(format!("{href}/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", "application/schema+json", "The features' schema, with the geometry type"),
         ],
     });
     if let Some((n, updated)) = revision {
@@ -180,6 +181,62 @@ pub async fn get_collection(
             Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }
+}
+
+/// The Part 5 `format` of a collection's geometries: one type, or `geometry-any` when they mix.
+fn geometry_format(c: &crate::store::Collection) -> &'static str {
+    let kinds: std::collections::BTreeSet<&str> = c
+        .features()
+        .iter()
+        .filter_map(|f| f.geometry.as_ref())
+        .map(crate::store::admin::geometry_type)
+        .collect();
+    match kinds.iter().copied().collect::<Vec<_>>().as_slice() {
+        ["Point"] => "geometry-point",
+        ["MultiPoint"] => "geometry-multipoint",
+        ["LineString"] => "geometry-linestring",
+        ["MultiLineString"] => "geometry-multilinestring",
+        ["Polygon"] => "geometry-polygon",
+        ["MultiPolygon"] => "geometry-multipolygon",
+        _ => "geometry-any",
+    }
+}
+
+/// `GET /collections/{collectionId}/schema` (OGC API – Features Part 5): the features as a JSON Schema, with
+/// the geometry's role and type (`geometry-point`, `geometry-linestring`, … or `geometry-any` when they mix),
+/// so a client knows what layer to make before reading a feature.
+pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let model = state.model();
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let c = find(&model, &path)?;
+    let base = base_url(&req, &state.settings);
+    let mut props = Map::new();
+    props.insert("id".into(), json!({"x-ogc-role": "id", "type": "string", "description": "feature id"}));
+    if c.is_spatial() {
+        props.insert(
+            "geometry".into(),
+            json!({"x-ogc-role": "primary-geometry", "format": geometry_format(c), "description": "CRS84"}),
+        );
+    }
+    for q in c.meta.queryables.iter().filter(|q| q.kind != crate::store::PropertyType::Geometry) {
+        let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
+        if q.kind == crate::store::PropertyType::StringArray {
+            schema["items"] = json!({ "type": "string" });
+        }
+        if let Some(format) = q.kind.format() {
+            schema["format"] = json!(format);
+        }
+        props.entry(q.name.to_owned()).or_insert(schema);
+    }
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{base}/collections/{}/schema", c.id()),
+        "type": "object",
+        "title": c.meta.title,
+        "properties": props,
+    });
+    Ok(respond_json(&req, "application/schema+json", &doc))
 }
 
 /// `GET /collections/{collectionId}/queryables`: the filterable properties as a JSON Schema.

@@ -82,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
+    get_resource(cfg, "/collections/{collection_id}/schema", collections::get_schema);
     get_resource(cfg, "/collections/{collection_id}/nearest", proximity::get_nearest);
     get_resource(cfg, "/collections/{collection_id}/within-distance", proximity::get_within_distance);
     cfg.service(

@@ -214,3 +214,33 @@ fn items_and_collections_carry_their_links_as_link_headers() {
     assert_eq!(icon.headers()["content-type"], "image/x-icon");
     assert_eq!(&icon.bytes().unwrap()[..4], &[0, 0, 1, 0], "an ICO file");
 }
+
+/// Part 5: `/schema` says each collection's geometry type, so a client makes a layer of the right type.
+#[test]
+fn the_schema_gives_each_collection_its_geometry_type() {
+    for (c, format) in [
+        ("projects-points", "geometry-point"),
+        ("projects-lines", "geometry-linestring"),
+        ("projects", "geometry-any"),
+        ("counties", "geometry-multipolygon"),
+    ] {
+        let r = app().get(&format!("/collections/{c}/schema"));
+        assert_eq!(r.status(), 200, "{c}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/schema+json"));
+        let s: Value = r.json().unwrap();
+        assert_eq!(s["properties"]["geometry"]["format"], format, "{c}");
+        assert_eq!(s["properties"]["geometry"]["x-ogc-role"], "primary-geometry");
+        assert_eq!(s["properties"]["id"]["x-ogc-role"], "id");
+    }
+    let s = app().get_json("/collections/projects-lines/schema");
+    assert_eq!(s["properties"]["category"]["type"], "string");
+    assert!(app().get_json("/collections/targets/schema")["properties"].get("geometry").is_none());
+    let c = app().get_json("/collections/projects");
+    assert!(
+        c["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/schema")
+    );
+}
