@@ -183,6 +183,18 @@ pub async fn get_collection(
     }
 }
 
+/// The JSON Schema of a (non-geometry) queryable property, as `/queryables` and `/schema` give it.
+fn property_schema(q: &crate::store::Queryable) -> Value {
+    let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
+    if q.kind == crate::store::PropertyType::StringArray {
+        schema["items"] = json!({ "type": "string" });
+    }
+    if let Some(format) = q.kind.format() {
+        schema["format"] = json!(format);
+    }
+    schema
+}
+
 /// The Part 5 `format` of a collection's geometries: one type, or `geometry-any` when they mix.
 fn geometry_format(c: &crate::store::Collection) -> &'static str {
     let kinds: std::collections::BTreeSet<&str> = c
@@ -220,14 +232,7 @@ pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>)
         );
     }
     for q in c.meta.queryables.iter().filter(|q| q.kind != crate::store::PropertyType::Geometry) {
-        let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
-        if q.kind == crate::store::PropertyType::StringArray {
-            schema["items"] = json!({ "type": "string" });
-        }
-        if let Some(format) = q.kind.format() {
-            schema["format"] = json!(format);
-        }
-        props.entry(q.name.to_owned()).or_insert(schema);
+        props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
     }
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -257,14 +262,7 @@ pub async fn get_queryables(
                 .insert(q.name.to_owned(), json!({ "format": "geometry-any", "description": q.description }));
             continue;
         }
-        let mut schema = json!({ "type": q.kind.json_type(), "description": q.description });
-        if q.kind == crate::store::PropertyType::StringArray {
-            schema["items"] = json!({ "type": "string" });
-        }
-        if let Some(format) = q.kind.format() {
-            schema["format"] = json!(format);
-        }
-        props.insert(q.name.to_owned(), schema);
+        props.insert(q.name.to_owned(), property_schema(q));
     }
     if c.is_spatial() {
         props.insert(

@@ -392,6 +392,17 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
     })
 }
 
+/// The parts `keep` finds non-empty, or its error for a degenerate one.
+fn non_empty<T>(parts: Vec<T>, keep: impl Fn(&T) -> Result<bool, String>) -> Result<Vec<T>, String> {
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        if keep(&p)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// A geometry as served: `None` when it is empty (`LINESTRING EMPTY`, as GDAL writes), an error when it is
 /// degenerate (a line of one position, a ring of fewer than four), the same rule the GeoJSON reader applies.
 fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
@@ -418,22 +429,12 @@ fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
     Ok(match g {
         Geometry::LineString(l) => line(&l)?.then_some(Geometry::LineString(l)),
         Geometry::MultiLineString(MultiLineString(ls)) => {
-            let mut kept = Vec::with_capacity(ls.len());
-            for l in ls {
-                if line(&l)? {
-                    kept.push(l);
-                }
-            }
+            let kept = non_empty(ls, line)?;
             (!kept.is_empty()).then_some(Geometry::MultiLineString(MultiLineString(kept)))
         }
         Geometry::Polygon(p) => polygon(&p)?.then_some(Geometry::Polygon(p)),
         Geometry::MultiPolygon(MultiPolygon(ps)) => {
-            let mut kept = Vec::with_capacity(ps.len());
-            for p in ps {
-                if polygon(&p)? {
-                    kept.push(p);
-                }
-            }
+            let kept = non_empty(ps, polygon)?;
             (!kept.is_empty()).then_some(Geometry::MultiPolygon(MultiPolygon(kept)))
         }
         Geometry::MultiPoint(MultiPoint(ps)) => {

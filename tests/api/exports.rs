@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::helpers::{app, assert_problem, run, urlencode};
+use crate::helpers::{app, assert_problem, feature_count, run, urlencode};
 
 fn workdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("planatlas-exports-{name}-{}", std::process::id()));
@@ -261,14 +261,7 @@ fn bad_export_requests_are_4xx_problems() {
         let (path, _) = download(url, &dir, url.rsplit('/').next().unwrap());
         let info = ogrinfo_summary(&path, &[]);
         assert!(info.contains(&format!("Geometry: {kind}")), "{url}: {info}");
-        let n: u64 = info
-            .split("Feature Count: ")
-            .nth(1)
-            .and_then(|s| s.lines().next())
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let n = feature_count(&info);
         total += n;
     }
     let all = app().get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap();

@@ -1,6 +1,6 @@
 //! GDAL (Debian gdal-bin) as a real OGC API – Features client of the running server.
 
-use crate::helpers::{app, run};
+use crate::helpers::{app, feature_count, run};
 
 #[test]
 fn ogrinfo_lists_the_three_collections() {
@@ -69,14 +69,7 @@ fn the_typed_project_layers_open_in_gdal_as_points_and_lines() {
         let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, layer]);
         assert!(ok, "{out}");
         assert!(out.contains(&format!("Geometry: {kind}")), "{layer}: {out}");
-        let n: u64 = out
-            .split("Feature Count: ")
-            .nth(1)
-            .and_then(|s| s.lines().next())
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let n = feature_count(&out);
         let api =
             app().get_json(&format!("/collections/{layer}/items?limit=1"))["numberMatched"].as_u64().unwrap();
         assert_eq!(n, api, "{layer}");

@@ -194,3 +194,13 @@ pub fn tag(layer: &geozero::mvt::tile::Layer, f: &geozero::mvt::tile::Feature, k
     let t = f.tags.chunks(2).find(|t| t[0] == k)?;
     layer.values[t[1] as usize].string_value.clone()
 }
+
+/// The `Feature Count:` `ogrinfo -so` prints (the first layer's).
+pub fn feature_count(ogrinfo: &str) -> u64 {
+    ogrinfo
+        .split("Feature Count: ")
+        .nth(1)
+        .and_then(|s| s.lines().next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no feature count in {ogrinfo}"))
+}
