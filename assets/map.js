@@ -49,7 +49,11 @@ document.querySelectorAll('input[data-layer]').forEach((box) => box.addEventList
   map.setLayoutProperty(box.dataset.layer, 'visibility', box.checked ? 'visible' : 'none');
 }));
 
-// Project categories.
+// Project categories, named in Chinese with the id beside.
+const categoryName = (id) => {
+  const c = cfg.categories.find((x) => x.id === id);
+  return c ? `${c.name} ${c.id}` : (id ?? '');
+};
 const shownCategories = new Set(cfg.categories.map((c) => c.id));
 const catBox = document.getElementById('categories');
 for (const c of cfg.categories) {
@@ -71,7 +75,7 @@ catBox.addEventListener('change', (e) => {
 
 function projectPopup(p, lngLat) {
   const html = `<div class="project-popup"><h3>${esc(p.name_zh)}</h3><div>${esc(p.name_en)}</div><table>
-    ${row('类别 category', p.category)}${row('章节 sections', p.sections)}${row('牵头 lead unit', p.lead_unit)}
+    ${row('类别 category', categoryName(p.category))}${row('章节 sections', p.sections)}${row('牵头 lead unit', p.lead_unit)}
     ${row('配合 co-units', p.co_units)}${row('精度 precision', p.location_precision)}${row('位置依据 source', p.location_source)}
     ${row('进度 stage', p.stage ? `${p.stage} ${p.stage_en || ''} ${p.progress_period || ''}` : '')}${row('目标 targets', p.targets)}${row('区县 counties', p.county_names)}</table></div>`;
   return new maplibregl.Popup({ maxWidth: '24rem' }).setLngLat(lngLat).setHTML(html).addTo(map);
@@ -115,7 +119,7 @@ search.addEventListener('input', () => {
     const doc = await fetch(`${base}/collections/projects/items?q=${encodeURIComponent(q)}&limit=20${crsQuery ? '&' + crsQuery : ''}`).then((r) => r.json());
     for (const f of doc.features || []) {
       const li = document.createElement('li');
-      li.textContent = `${f.properties.name_zh} · ${f.properties.category}`;
+      li.textContent = `${f.properties.name_zh} · ${categoryName(f.properties.category)}`;
       li.addEventListener('click', () => {
         const c = f.geometry.type === 'Point' ? f.geometry.coordinates : f.geometry.coordinates[Math.floor(f.geometry.coordinates.length / 2)];
         map.flyTo({ center: c, zoom: Math.max(map.getZoom(), 9) });

@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     match format {
         ExportFormat::GeoPackage => {
-            export::gpkg::write_file(out.as_ref(), layer, &kinds, "synthetic", &options)?;
+            export::gpkg::write_file(out.as_ref(), layer, &kinds, "synthetic", None, &options)?;
         }
         ExportFormat::FlatGeobuf => {
             export::fgb::write(BufWriter::new(std::fs::File::create(out)?), layer, &kinds, &options)?;

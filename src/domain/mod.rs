@@ -5,6 +5,7 @@
 //! errors are [`ParamError`]s that name the parameter and say what is wrong; the HTTP layer turns them into
 //! RFC 7807 problems. Nothing here knows actix.
 
+pub mod palette;
 pub mod project;
 pub mod query;
 pub mod region;

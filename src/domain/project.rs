@@ -26,6 +26,36 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("urban", "urban districts, new towns, financial and business districts, sports venues"),
 ];
 
+/// The Chinese name of each category.
+pub const CATEGORY_ZH: &[(&str, &str)] = &[
+    ("airport", "机场"),
+    ("railway", "铁路"),
+    ("highway", "公路"),
+    ("urban_rail", "城市轨道交通"),
+    ("port", "港口"),
+    ("logistics", "物流"),
+    ("energy", "能源"),
+    ("water", "水利"),
+    ("industrial_park", "产业园区"),
+    ("science", "科技创新"),
+    ("open_platform", "开放平台"),
+    ("demonstration_zone", "示范区"),
+    ("agriculture", "农业"),
+    ("urban", "城市建设"),
+    ("heritage", "文化遗产"),
+    ("ecology", "生态"),
+    ("health", "医疗卫生"),
+    ("culture", "文化"),
+    ("digital", "数字经济"),
+    ("tourism", "旅游"),
+    ("education", "教育"),
+];
+
+/// The Chinese name of a category (its id when it has none).
+pub fn category_zh(id: &str) -> &str {
+    CATEGORY_ZH.iter().find(|c| c.0 == id).map_or(id, |c| c.1)
+}
+
 /// How precisely a project's position is known, from best to worst.
 pub const PRECISIONS: &[(&str, &str)] = &[
     ("site", "the thing itself, from a cited source (within about a kilometre)"),

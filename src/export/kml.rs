@@ -1,15 +1,17 @@
 //! KML 2.2 through the `kml` crate: one Placemark per feature, named in Chinese, with a description giving
-//! the plan sections, responsible units, category and how precise the position is. KML coordinates are always
-//! WGS84 longitude, latitude.
+//! the plan sections, responsible units, category and how precise the position is, every column as
+//! `ExtendedData` (which GDAL and Google Earth read as fields), and the map's colours as shared `Style`s. KML
+//! coordinates are always WGS84 longitude, latitude.
 
 use std::borrow::Borrow;
 use std::fmt::Write as _;
 use std::io::Write;
 
-use kml::{Kml, KmlWriter, types::Placemark};
+use kml::{Kml, KmlWriter, types::Element, types::Placemark};
 use serde_json::Value;
 
 use super::columns::as_text;
+use super::style::{self, Kind, LayerStyle, kml_colour};
 use super::{ExportError, ExportOptions, Layer, rounded};
 use crate::geom::crs::Crs;
 use crate::store::Feature;
@@ -47,6 +49,67 @@ fn description(f: &Feature) -> String {
     d.trim_end().to_owned()
 }
 
+/// The shared `<Style>` elements, one per class of the layer's map style.
+fn styles(style: &LayerStyle) -> String {
+    let mut out = String::new();
+    for (i, c) in style.classes.iter().enumerate() {
+        let s = &c.symbol;
+        let colour = kml_colour(s.colour, 1.0);
+        let width = (s.width_mm / 0.28).max(1.0);
+        let body = match s.kind {
+            Kind::Point => format!("<IconStyle><color>{colour}</color><scale>0.8</scale></IconStyle>"),
+            Kind::Line => format!("<LineStyle><color>{colour}</color><width>{width:.1}</width></LineStyle>"),
+            Kind::Polygon => format!(
+                "<LineStyle><color>{colour}</color><width>{width:.1}</width></LineStyle><PolyStyle><color>{}</color><fill>{}</fill><outline>1</outline></PolyStyle>",
+                kml_colour(s.colour, s.fill_opacity),
+                u8::from(s.fill_opacity > 0.0)
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "<Style id=\"s{i}\"><!-- {} -->{body}</Style>",
+            style::xml(&c.label).replace("--", "- -")
+        );
+    }
+    out
+}
+
+/// The kind of symbol a geometry is drawn with.
+fn kind_of(g: &geo::Geometry<f64>) -> Kind {
+    match g {
+        geo::Geometry::Point(_) | geo::Geometry::MultiPoint(_) => Kind::Point,
+        geo::Geometry::Polygon(_) | geo::Geometry::MultiPolygon(_) | geo::Geometry::Rect(_) => Kind::Polygon,
+        _ => Kind::Line,
+    }
+}
+
+/// The index of the first class of `style` that draws the feature.
+fn class_of(style: &LayerStyle, f: &Feature, kind: Kind) -> Option<usize> {
+    style.classes.iter().position(|c| {
+        (style.kinds.len() == 1 || c.symbol.kind == kind)
+            && c.equals.is_none_or(|(k, v)| f.properties.get(k).and_then(Value::as_str) == Some(v))
+    })
+}
+
+/// The feature's id and columns as `<ExtendedData>`, leaving out empty values.
+fn extended_data(f: &Feature, columns: &[super::columns::Column]) -> Element {
+    let element =
+        |name: &str, attrs: Vec<(&str, &str)>, content: Option<String>, children: Vec<Element>| Element {
+            name: name.to_owned(),
+            attrs: attrs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            content,
+            children,
+        };
+    let data = std::iter::once(("id", f.id.clone()))
+        .chain(columns.iter().map(|c| (c.name.as_str(), as_text(f.properties.get(&c.name)))))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(name, v)| {
+            element("Data", vec![("name", name)], None, vec![element("value", vec![], Some(v), vec![])])
+        })
+        .collect();
+    element("ExtendedData", vec![], None, data)
+}
+
 /// Writes the layer as a KML document, placemark by placemark.
 pub fn write<W: Write>(
     mut out: W,
@@ -64,14 +127,29 @@ pub fn write<W: Write>(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<kml xmlns=\"http://www.opengis.net/kml/2.2\"><Document><name>{}</name>\n",
         escape(layer.name)
     )?;
+    let style = style::plan_style(layer.name);
+    if let Some(style) = &style {
+        out.write_all(styles(style).as_bytes())?;
+    }
     for f in layer.features {
         let f: &Feature = f.borrow();
         let Some(g) = &f.geometry else { continue };
+        // Schema order: styleUrl, then ExtendedData, then the geometry (the kml crate writes children first).
+        let mut children = Vec::new();
+        if let Some(i) = style.as_ref().and_then(|s| class_of(s, f, kind_of(g))) {
+            children.push(Element {
+                name: "styleUrl".into(),
+                content: Some(format!("#s{i}")),
+                ..Default::default()
+            });
+        }
+        children.push(extended_data(f, layer.columns));
         let placemark = Placemark {
             name: Some(f.str_prop("name_zh").unwrap_or(&f.id).to_owned()),
             description: Some(description(f)),
             geometry: Some(kml::types::Geometry::from(rounded(g.clone(), Crs::Crs84))),
             attrs: std::collections::HashMap::from([("id".to_owned(), f.id.clone())]),
+            children,
             ..Default::default()
         };
         KmlWriter::<_, f64>::from_writer(&mut out)

@@ -14,7 +14,9 @@ pub mod files;
 pub mod geojson;
 pub mod gpkg;
 pub mod kml;
+pub mod qgis;
 pub mod shp;
+pub mod style;
 
 use std::borrow::Borrow;
 use std::io::{self, Write};
@@ -280,6 +282,14 @@ pub enum What {
     Plan,
 }
 
+/// The map's style for a plan layer, with the regions' legend in their Chinese names.
+pub fn layer_style(catalog: &Catalog, layer: &str) -> Option<style::LayerStyle> {
+    let s = style::plan_style(layer)?;
+    Some(style::with_region_names(s, |id| {
+        catalog.regions().get(id).and_then(|f| f.str_prop("name_zh")).map(str::to_owned)
+    }))
+}
+
 /// Writes an export to `out`, calling `tick` once per feature written. Shared by the HTTP layer and
 /// `planatlas export`, so both write the same file.
 pub fn write_export(
@@ -302,6 +312,11 @@ pub fn write_export(
                 let features = c.features().iter().inspect(|_| tick());
                 let layer = Layer { name: id, columns: &columns, spatial: c.is_spatial(), features };
                 w.add_layer(layer, &kinds, &c.meta.description)?;
+                if c.is_spatial()
+                    && let Some(style) = layer_style(catalog, id)
+                {
+                    w.add_style(&style)?;
+                }
             }
             w.finish()?;
             io::copy(&mut std::fs::File::open(&path)?, out)?;
@@ -327,7 +342,8 @@ pub fn write_export(
                 ExportFormat::GeoPackage => {
                     let dir = tempfile::tempdir()?;
                     let path = dir.path().join(format!("{}.gpkg", c.id()));
-                    gpkg::write_file(&path, layer, &kinds, &c.meta.description, options)?;
+                    let style = layer_style(catalog, c.id());
+                    gpkg::write_file(&path, layer, &kinds, &c.meta.description, style.as_ref(), options)?;
                     io::copy(&mut std::fs::File::open(&path)?, out)?;
                     Ok(())
                 }

@@ -434,7 +434,11 @@ pub async fn delete_item(
 
 /// `OPTIONS /collections/{id}/items`: the methods it takes (QGIS reads `Allow` to decide whether a layer is
 /// editable).
-pub async fn options_items(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn options_items(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let cid = path.into_inner();
     let model = state.model();
     if model.catalog.collection(&cid).is_none() {
@@ -445,11 +449,15 @@ pub async fn options_items(state: State, path: web::Path<String>) -> ApiResult<H
     } else {
         ALLOW_READ
     };
-    Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
+    Ok(super::allow_answer(&req, allow))
 }
 
 /// `OPTIONS /collections/{id}/items/{featureId}`.
-pub async fn options_item(state: State, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub async fn options_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let (cid, _) = path.into_inner();
     let model = state.model();
     if model.catalog.collection(&cid).is_none() {
@@ -460,7 +468,7 @@ pub async fn options_item(state: State, path: web::Path<(String, String)>) -> Ap
     } else {
         ALLOW_READ
     };
-    Ok(HttpResponse::Ok().insert_header((header::ALLOW, allow)).finish())
+    Ok(super::allow_answer(&req, allow))
 }
 
 /// `GET /collections/{collectionId}/items/{id}/versions`: every version, oldest first: who, when, what.

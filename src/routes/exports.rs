@@ -97,7 +97,40 @@ fn variant_name(file: &str, ext: &str, crs: Crs, bom: bool) -> String {
     format!("{name}.{ext}")
 }
 
-/// `GET /exports/{file}`: `planatlas.gpkg` (the whole plan: every collection as a layer), or
+/// `GET /exports/planatlas.qgz`: the QGIS project reading this server's layers over OGC API – Features. It
+/// names the server's address, so it is made per request (a few kilobytes).
+fn qgis_project(
+    req: &HttpRequest,
+    state: &State,
+    model: &crate::store::engine::ReadModel,
+    params: &QueryParams,
+) -> ApiResult<HttpResponse> {
+    if params.get("crs").is_some() || params.get("bom").is_some() {
+        return Err(ApiError::param(
+            "crs",
+            "the QGIS project takes no crs or bom: it reads the layers in CRS84",
+        ));
+    }
+    let base = super::base_url(req, &state.settings);
+    let bytes = crate::export::qgis::write_qgz(&model.catalog, &base)
+        .map_err(|e| ApiError::Internal(format!("the QGIS project could not be made: {e}")))?;
+    let etag = super::etag_of(&bytes);
+    let mut resp = super::respond_tagged(
+        req,
+        "application/x-qgis-project-container",
+        bytes,
+        &etag,
+        super::Caching::Data,
+    );
+    resp.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_static("attachment; filename=\"planatlas.qgz\""),
+    );
+    Ok(resp)
+}
+
+/// `GET /exports/{file}`: `planatlas.qgz` (a QGIS project of the plan), `planatlas.gpkg` (the whole plan:
+/// every collection as a layer, styled), or
 /// `{collection}.{ext}` for one whole collection in any export format (`counties.shp.zip`, `projects.csv`…).
 /// Made once per data revision (and variant) into a file, then served from it with `Content-Length`, `ETag`,
 /// `Last-Modified` and `Range`, so GDAL's `/vsicurl/` and QGIS open it by URL.
@@ -108,6 +141,9 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let crs = super::features::crs_param(&params, "crs")?;
     let bom = super::selection::bom_param(&params)?;
     let file = path.into_inner();
+    if file == "planatlas.qgz" {
+        return qgis_project(&req, &state, &model, &params);
+    }
     let options = ExportOptions { crs, bom, properties: None };
     let (format, what) = if file == "planatlas.gpkg" {
         (ExportFormat::GeoPackage, What::Plan)

@@ -1,5 +1,6 @@
-//! Plain server-rendered HTML pages a person can browse: lists with links and property tables. No script and
-//! nothing loaded from elsewhere.
+//! Plain server-rendered HTML pages a person can browse: lists with links, property tables, filter forms and a
+//! map of the features shown (MapLibre and a small script served from `/assets`). Nothing loads from
+//! elsewhere, and every page reads without script.
 //!
 //! Handlers describe a page as data ([`Page`] with [`Block`]s of [`Span`]s); the templates in
 //! `routes/templates/` turn it into HTML through `minijinja`, which escapes every value by default. No handler
@@ -17,7 +18,11 @@ const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','PingFang SC'
 header{background:#24476b;color:#fff;padding:.6em 1.2em}header a{color:#fff}main{padding:1em 1.2em;max-width:72em}\
 nav.crumbs{font-size:.9em;margin-bottom:1em}table{border-collapse:collapse;margin:.5em 0}\
 td,th{border:1px solid #ccd;padding:.25em .5em;vertical-align:top;text-align:left}th{background:#eef2f6}\
-code{background:#f3f3f3;padding:0 .2em}.muted{color:#667}footer{font-size:.8em;color:#667;padding:1em 1.2em}";
+code{background:#f3f3f3;padding:0 .2em}.muted{color:#667}footer{font-size:.8em;color:#667;padding:1em 1.2em}\
+#items-map{height:26em;border:1px solid #ccd;margin:.5em 0}form.filters{display:flex;flex-wrap:wrap;gap:.4em 1em;\
+align-items:end;background:#f6f8fa;padding:.6em;border:1px solid #dde}form.filters label{display:flex;\
+flex-direction:column;font-size:.85em}form.filters select,form.filters input{font-size:1em;padding:.15em}\
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:50%;margin-right:.3em;vertical-align:-.05em}";
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -200,6 +205,34 @@ pub enum Block {
         /// The value.
         value: Value,
     },
+    /// A map of the features this page shows, drawn by `assets/items.js` from the page's own GeoJSON over the
+    /// plan's city and county borders.
+    Map {
+        /// What the script needs: category colours and names.
+        config: Value,
+    },
+    /// A GET form that reloads the page with filters.
+    Form {
+        /// Where it submits.
+        action: String,
+        /// Its fields.
+        fields: Vec<Field>,
+        /// Parameters carried along unchanged (`f=html`, `limit`).
+        hidden: Vec<(String, String)>,
+    },
+}
+
+/// A form field.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// The query parameter.
+    pub name: String,
+    /// Its label (Chinese, then English).
+    pub label: String,
+    /// The current value.
+    pub value: String,
+    /// The choices (value, label) of a select; empty for a text box.
+    pub options: Vec<(String, String)>,
 }
 
 /// A whole page.
@@ -211,6 +244,11 @@ pub struct Page {
     blocks: Vec<Block>,
     footer: String,
     style: &'static str,
+    /// The relative path from this page to the service's root (`../../../`), so assets load from the host
+    /// and path the page came from.
+    up: String,
+    /// The page holds a map and needs MapLibre.
+    map: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,7 +267,24 @@ impl Page {
             blocks: Vec::new(),
             footer: footer.to_owned(),
             style: STYLE,
+            up: String::new(),
+            map: false,
         }
+    }
+
+    /// Says how deep the page's path is below the service's root (`/collections/x/items` is 3), so its
+    /// assets load by relative URL.
+    #[must_use]
+    pub fn depth(mut self, segments: usize) -> Self {
+        self.up = "../".repeat(segments);
+        self
+    }
+
+    /// Adds a map of the page's features.
+    #[must_use]
+    pub fn map(mut self, config: Value) -> Self {
+        self.map = true;
+        self.block(Block::Map { config })
     }
 
     /// Adds a block.

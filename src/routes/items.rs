@@ -36,7 +36,18 @@ fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String
 
 /// `GET /collections/{collectionId}/items`.
 pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let params = QueryParams::from_request(&req)?;
+    let mut params = QueryParams::from_request(&req)?;
+    // The HTML page's filter form sends every field; an empty one means "any".
+    if params.get("f") == Some("html") {
+        params = QueryParams::from_pairs(
+            params
+                .pairs()
+                .iter()
+                .filter(|(k, v)| !(v.is_empty() && FORM_FIELDS.contains(&k.as_str())))
+                .cloned()
+                .collect(),
+        );
+    }
     items_response(&req, &state, &path, &params).await
 }
 
@@ -227,66 +238,8 @@ async fn items_response(
             Ok(answer(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs)))
         }
         Format::Html => {
-            // The plan's collections show their names; a planner's layer, its own first fields.
-            let columns: Vec<&str> = if c.queryable("name_zh").is_some() {
-                vec!["name_zh", "name_en"]
-            } else {
-                c.meta
-                    .queryables
-                    .iter()
-                    .filter(|q| {
-                        !matches!(
-                            q.kind,
-                            crate::store::PropertyType::Geometry | crate::store::PropertyType::StringArray
-                        )
-                    })
-                    .map(|q| q.name)
-                    .take(5)
-                    .collect()
-            };
-            let cell = |v: Option<&Value>| match v {
-                Some(Value::String(s)) => Cell::text(s.clone()),
-                None | Some(Value::Null) => Cell::text(""),
-                Some(other) => Cell::text(other.to_string()),
-            };
-            let rows = on_page
-                .iter()
-                .map(|f| {
-                    let mut row: Vec<Cell> = vec![
-                        Span::link(f.id.clone(), format!("{items_href}/{}?f=html", urlencode(&f.id))).into(),
-                    ];
-                    row.extend(columns.iter().map(|k| cell(f.properties.get(*k))));
-                    row
-                })
-                .collect();
-            let mut paging = Vec::new();
-            for l in &links {
-                let rel = l["rel"].as_str().unwrap_or("");
-                if rel == "next" || rel == "prev" || rel == "alternate" {
-                    paging.push(Span::link(
-                        l["title"].as_str().unwrap_or(rel),
-                        l["href"].as_str().unwrap_or(""),
-                    ));
-                    paging.push(Span::text(" "));
-                }
-            }
-            let crumbs = [
-                ("planatlas", format!("{base}/?f=html")),
-                ("Collections", format!("{base}/collections?f=html")),
-                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
-                ("Items", format!("{items_href}?f=html")),
-            ];
-            let headings: Vec<&str> = std::iter::once("id")
-                .chain(columns.iter().map(|k| match *k {
-                    "name_zh" => "名称",
-                    "name_en" => "Name",
-                    other => other,
-                }))
-                .collect();
-            let html_page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
-                .text(format!("{matched} matched; showing {} from offset {}.", on_page.len(), page.offset))
-                .table(&headings, rows)
-                .paragraph(paging);
+            let view = ItemsView { catalog: &model.catalog, c, base: &base, items_href: &items_href };
+            let html_page = view.page(&on_page, matched, page.offset, &links, &params);
             Ok(answer(respond(&req, HTML, html_page.render()?, Caching::Data)))
         }
     }
@@ -343,24 +296,328 @@ pub async fn get_item(
             Ok(with_content_crs(super::respond_tagged(&req, GEO_JSON, body, &etag, Caching::Data), out_crs))
         }
         Format::Html => {
-            let title = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
-            let mut rows = vec![("id".to_owned(), Cell::text(f.id.clone()))];
-            if let Some(g) = &f.geometry {
-                rows.push(("geometry".to_owned(), Cell::text(crate::store::admin::geometry_type(g))));
-            }
-            rows.extend(f.properties.iter().map(|(k, v)| (k.clone(), Cell::value(v.clone()))));
-            let crumbs = [
-                ("planatlas", format!("{base}/?f=html")),
-                ("Collections", format!("{base}/collections?f=html")),
-                (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
-                ("Items", format!("{base}/collections/{}/items?f=html", c.id())),
-                (title.as_str(), format!("{base}/collections/{}/items/{}?f=html", c.id(), urlencode(&f.id))),
-            ];
-            let page = HtmlPage::new(title.as_str(), &crumbs, BOUNDARY_ATTRIBUTION)
-                .key_values(rows)
-                .paragraph(vec![Span::link("GeoJSON", "?f=json")]);
+            let items_href = format!("{base}/collections/{}/items", c.id());
+            let view = ItemsView { catalog: &model.catalog, c, base: &base, items_href: &items_href };
+            let page = view.item_page(f);
             Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
+    }
+}
+
+/// The fields of the items page's filter form.
+const FORM_FIELDS: &[&str] = &["category", "region", "city", "county", "q"];
+
+/// The key columns of an items page, when the collection has them: (property, heading).
+const KEY_COLUMNS: &[(&str, &str)] = &[
+    ("name_zh", "名称"),
+    ("name_en", "Name"),
+    ("category", "类别 category"),
+    ("city_names", "城市 city"),
+    ("county_names", "区县 county"),
+    ("location_precision", "位置精度 precision"),
+    ("stage", "进度 stage"),
+    ("project_count", "项目数 projects"),
+    ("subject_zh", "对象 subject"),
+    ("indicator_zh", "指标 indicator"),
+    ("comparator", "比较 comparator"),
+    ("value", "目标值 value"),
+    ("unit", "单位 unit"),
+    ("status", "状态 status"),
+    ("section", "章节 section"),
+    ("title", "标题 title"),
+    ("lead_unit", "牵头单位 lead unit"),
+];
+
+/// The HTML pages of one collection's items: Chinese first, English beside.
+struct ItemsView<'a> {
+    catalog: &'a crate::store::Catalog,
+    c: &'a crate::store::Collection,
+    base: &'a str,
+    items_href: &'a str,
+}
+
+impl ItemsView<'_> {
+    fn title(&self) -> String {
+        match crate::store::catalog::title_zh(self.c.id()) {
+            Some(zh) => format!("{zh} · {}", self.c.meta.title),
+            None => self.c.meta.title.to_owned(),
+        }
+    }
+
+    fn crumbs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("planatlas", format!("{}/?f=html", self.base)),
+            ("数据集 Collections", format!("{}/collections?f=html", self.base)),
+            (self.c.meta.title, format!("{}/collections/{}?f=html", self.base, self.c.id())),
+            ("要素 Items", format!("{}?f=html", self.items_href)),
+        ]
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.c.queryable(key).is_some()
+            || self.c.features().first().is_some_and(|f| f.properties.contains_key(key))
+    }
+
+    /// A property as table text: a category with its Chinese name, arrays joined.
+    fn text(key: &str, v: Option<&Value>) -> String {
+        match v {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) if key == "category" => {
+                format!("{} {s}", crate::domain::project::category_zh(s))
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join("、"),
+            Some(other) => other.to_string(),
+        }
+    }
+
+    /// The map's configuration: the category colours and names.
+    fn map_config() -> Value {
+        json!({
+            "categories": crate::domain::palette::CATEGORY_COLOURS.iter().map(|(id, colour)| {
+                json!({"id": id, "colour": colour, "name": crate::domain::project::category_zh(id)})
+            }).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The filter form: the collection's own filters (category, region, city, county, text) that it has.
+    fn form(&self, params: &QueryParams) -> Option<super::html::Block> {
+        use super::html::{Block, Field};
+        let value = |name: &str| params.get(name).unwrap_or_default().to_owned();
+        let has_param = |name: &str| self.c.meta.params.iter().any(|p| p.name == name);
+        let names = |features: &[Feature], key: &str| -> Vec<(String, String)> {
+            features
+                .iter()
+                .map(|f| {
+                    let v = f.str_prop(key).unwrap_or(&f.id).to_owned();
+                    (v, f.str_prop("name_zh").unwrap_or(&f.id).to_owned())
+                })
+                .collect()
+        };
+        let mut fields = Vec::new();
+        if self.c.queryable("category").is_some() {
+            let options = crate::domain::project::CATEGORIES
+                .iter()
+                .map(|(id, _)| {
+                    ((*id).to_owned(), format!("{} {id}", crate::domain::project::category_zh(id)))
+                })
+                .collect();
+            fields.push(Field {
+                name: "category".into(),
+                label: "类别 category".into(),
+                value: value("category"),
+                options,
+            });
+        }
+        if has_param("region") {
+            let options = names(self.catalog.regions().features(), "id");
+            fields.push(Field {
+                name: "region".into(),
+                label: "区域 region".into(),
+                value: value("region"),
+                options,
+            });
+        }
+        if has_param("city") {
+            let options = names(self.catalog.cities().features(), "adcode");
+            fields.push(Field {
+                name: "city".into(),
+                label: "城市 city".into(),
+                value: value("city"),
+                options,
+            });
+        }
+        if has_param("county") {
+            let city_of = |code: Option<&str>| {
+                self.catalog
+                    .cities()
+                    .get(code.unwrap_or_default())
+                    .and_then(|c| c.str_prop("name_zh"))
+                    .unwrap_or("")
+            };
+            let options = self
+                .catalog
+                .counties()
+                .features()
+                .iter()
+                .map(|f| {
+                    let code = f.str_prop("adcode").unwrap_or(&f.id).to_owned();
+                    let label = format!(
+                        "{} {}",
+                        city_of(f.str_prop("parent_adcode")),
+                        f.str_prop("name_zh").unwrap_or(&f.id)
+                    );
+                    (code, label)
+                })
+                .collect();
+            fields.push(Field {
+                name: "county".into(),
+                label: "区县 county".into(),
+                value: value("county"),
+                options,
+            });
+        }
+        if has_param("q") {
+            fields.push(Field {
+                name: "q".into(),
+                label: "名称包含 name contains".into(),
+                value: value("q"),
+                options: vec![],
+            });
+        }
+        if fields.is_empty() {
+            return None;
+        }
+        let mut hidden = vec![("f".to_owned(), "html".to_owned())];
+        if let Some(limit) = params.get("limit") {
+            hidden.push(("limit".into(), limit.to_owned()));
+        }
+        Some(Block::Form { action: self.items_href.to_owned(), fields, hidden })
+    }
+
+    /// The items page: how many matched, the filter form, a map of the page's features, the key columns and
+    /// the paging links.
+    fn page(
+        &self,
+        on_page: &[&Feature],
+        matched: usize,
+        offset: usize,
+        links: &[Value],
+        params: &QueryParams,
+    ) -> HtmlPage {
+        // The plan's collections show their key columns; a planner's layer, its own first fields.
+        let columns: Vec<(&str, &str)> = if self.c.queryable("name_zh").is_some() {
+            KEY_COLUMNS.iter().copied().filter(|(k, _)| self.has(k)).take(7).collect()
+        } else {
+            self.c
+                .meta
+                .queryables
+                .iter()
+                .filter(|q| {
+                    !matches!(
+                        q.kind,
+                        crate::store::PropertyType::Geometry | crate::store::PropertyType::StringArray
+                    )
+                })
+                .map(|q| (q.name, q.name))
+                .take(5)
+                .collect()
+        };
+        let rows = on_page
+            .iter()
+            .map(|f| {
+                let mut row: Vec<Cell> = vec![
+                    Span::link(f.id.clone(), format!("{}/{}?f=html", self.items_href, urlencode(&f.id)))
+                        .into(),
+                ];
+                row.extend(columns.iter().map(|(k, _)| Cell::text(Self::text(k, f.properties.get(*k)))));
+                row
+            })
+            .collect();
+        let mut paging = Vec::new();
+        for l in links {
+            let label = match l["rel"].as_str().unwrap_or("") {
+                "next" => "下一页 next page",
+                "prev" => "上一页 previous page",
+                "alternate" => "GeoJSON",
+                _ => continue,
+            };
+            paging.push(Span::link(label, l["href"].as_str().unwrap_or("")));
+            paging.push(Span::text(" · "));
+        }
+        paging.pop();
+        let title = self.title();
+        let crumbs = self.crumbs();
+        let headings: Vec<&str> = std::iter::once("id").chain(columns.iter().map(|(_, h)| *h)).collect();
+        let shown = if on_page.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("{}–{}", offset + 1, offset + on_page.len())
+        };
+        let mut html = HtmlPage::new(title, &crumbs, BOUNDARY_ATTRIBUTION)
+            .depth(3)
+            .text(format!("共 {matched} 条，显示第 {shown} 条 · {matched} matched, showing {shown}."));
+        if let Some(form) = self.form(params) {
+            html = html.block(form);
+        }
+        if self.c.is_spatial() {
+            html = html.map(Self::map_config());
+        }
+        html.table(&headings, rows).paragraph(paging)
+    }
+
+    /// One feature's page: its map, every property, and links to what it is part of or names.
+    fn item_page(&self, f: &Feature) -> HtmlPage {
+        let name = f.str_prop("name_zh").unwrap_or(&f.id).to_owned();
+        let mut rows = vec![("id".to_owned(), Cell::text(f.id.clone()))];
+        if let Some(g) = &f.geometry {
+            rows.push(("geometry".to_owned(), Cell::text(crate::store::admin::geometry_type(g))));
+        }
+        rows.extend(f.properties.iter().map(|(k, v)| {
+            let cell =
+                if k == "category" { Cell::text(Self::text(k, Some(v))) } else { Cell::value(v.clone()) };
+            (k.clone(), cell)
+        }));
+        let mut crumbs: Vec<(&str, String)> = self.crumbs();
+        crumbs.push((name.as_str(), format!("{}/{}?f=html", self.items_href, urlencode(&f.id))));
+        let base = self.base;
+        let mut related = Vec::new();
+        for s in f.str_list("sections") {
+            related.push(vec![
+                Span::text("章节 section "),
+                Span::link(s, format!("{base}/collections/sections/items/{}?f=html", urlencode(s))),
+            ]);
+        }
+        for t in f.str_list("targets") {
+            related.push(vec![
+                Span::text("目标 target "),
+                Span::link(t, format!("{base}/collections/targets/items/{}?f=html", urlencode(t))),
+            ]);
+        }
+        let list = |label: &str, href: String| vec![Span::link(label, href)];
+        match self.c.id() {
+            "projects" | "projects-points" | "projects-lines" => {
+                related.push(list(
+                    "该项目的目标 targets of this project",
+                    format!("{base}/collections/targets/items?f=html&subject_id={}", urlencode(&f.id)),
+                ));
+                related.push(list(
+                    "进度报告 progress reports",
+                    format!("{base}/collections/progress/items?f=html&project={}", urlencode(&f.id)),
+                ));
+            }
+            "regions" => related.push(list(
+                "区域内的项目 projects in this region",
+                format!("{base}/collections/projects/items?f=html&region={}", urlencode(&f.id)),
+            )),
+            "cities" => related.push(list(
+                "本市的项目 projects in this city",
+                format!("{base}/collections/projects/items?f=html&city={}", urlencode(&f.id)),
+            )),
+            "counties" => related.push(list(
+                "本区县的项目 projects in this county",
+                format!("{base}/collections/projects/items?f=html&county={}", urlencode(&f.id)),
+            )),
+            "sections" => {
+                for p in f.str_list("project_ids") {
+                    related.push(vec![
+                        Span::text("项目 project "),
+                        Span::link(p, format!("{base}/collections/projects/items/{}?f=html", urlencode(p))),
+                    ]);
+                }
+            }
+            _ => {}
+        }
+        related.push(list("GeoJSON", "?f=json".to_owned()));
+        let mut page = HtmlPage::new(name.as_str(), &crumbs, BOUNDARY_ATTRIBUTION).depth(4);
+        if f.geometry.is_some() {
+            page = page.map(Self::map_config());
+        }
+        page.key_values(rows).heading("相关 Related").block(super::html::Block::List { items: related })
     }
 }
 

@@ -117,6 +117,26 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
             "季调度 The quarterly dispatch table (also /reports/summary for 半年小结 and 年终总结)",
         ),
         link(format!("{base}/health"), "related", JSON, "Health"),
+        link(format!("{base}/map"), "related", "text/html", "地图 The map of the plan"),
+        link(
+            format!("{base}/tiles.json"),
+            "related",
+            JSON,
+            "矢量瓦片 Vector tiles (TileJSON, for MapLibre/OpenLayers/Leaflet)",
+        ),
+        link(format!("{base}/styles/default.json"), "stylesheet", JSON, "地图样式 The map's MapLibre style"),
+        link(
+            format!("{base}/exports/planatlas.gpkg"),
+            "enclosure",
+            "application/geopackage+sqlite3",
+            "下载 The whole plan as one GeoPackage, styled for QGIS",
+        ),
+        link(
+            format!("{base}/exports/planatlas.qgz"),
+            "enclosure",
+            "application/x-qgis-project-container",
+            "QGIS 工程 A QGIS project that opens the plan as the map shows it",
+        ),
     ];
     let catalog = &model.catalog;
     let doc = json!({
@@ -138,19 +158,63 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
                 .collections()
                 .iter()
                 .map(|c| {
+                    let zh = crate::store::catalog::title_zh(c.id())
+                        .map(|z| format!("{z} · "))
+                        .unwrap_or_default();
                     vec![
-                        Span::link(c.meta.title, format!("{base}/collections/{}/items?f=html", c.id())),
-                        Span::text(format!(" ({} features)", c.features().len())),
+                        Span::link(
+                            format!("{zh}{}", c.meta.title),
+                            format!("{base}/collections/{}/items?f=html", c.id()),
+                        ),
+                        Span::text(format!(" ({} 条 features)", c.features().len())),
                     ]
                 })
                 .collect();
-            let page =
-                Page::new("Landing page", &[("planatlas", format!("{base}/?f=html"))], BOUNDARY_ATTRIBUTION)
-                    .text(doc["description"].as_str().unwrap_or_default())
-                    .heading("Collections")
-                    .block(Block::List { items })
-                    .heading("Links")
-                    .links(doc["links"].as_array().map_or(&[][..], Vec::as_slice));
+            let link_to = |text: &str, href: String, note: &str| {
+                vec![Span::link(text, href), Span::text(format!(" {note}")).styled(Style::Muted)]
+            };
+            let mut downloads = vec![
+                link_to(
+                    "地图 The map",
+                    format!("{base}/map"),
+                    "按区域、类别和进度查看项目 regions, categories, progress",
+                ),
+                link_to(
+                    "GeoPackage (planatlas.gpkg)",
+                    format!("{base}/exports/planatlas.gpkg"),
+                    "全部图层，含空间索引和 QGIS 样式 every layer, spatial index and QGIS styles",
+                ),
+                link_to(
+                    "QGIS 工程 (planatlas.qgz)",
+                    format!("{base}/exports/planatlas.qgz"),
+                    "在 QGIS 中按地图样式打开 opens the plan in QGIS as the map shows it",
+                ),
+            ];
+            for ext in ["fgb", "shp.zip", "kml", "csv", "geojson"] {
+                downloads.push(link_to(
+                    &format!("项目 projects.{ext}"),
+                    format!("{base}/exports/projects.{ext}"),
+                    "",
+                ));
+            }
+            downloads.extend([
+                link_to("矢量瓦片 TileJSON", format!("{base}/tiles.json"), "MapLibre, OpenLayers, Leaflet"),
+                link_to("地图样式 MapLibre style", format!("{base}/styles/default.json"), ""),
+                link_to("季调度 dispatch report", format!("{base}/reports/dispatch?f=html"), ""),
+            ]);
+            let page = Page::new(
+                "辽宁“一圈一带两区” · planatlas",
+                &[("planatlas", format!("{base}/?f=html"))],
+                BOUNDARY_ATTRIBUTION,
+            )
+            .text("《辽宁省“一圈一带两区”区域协调发展三年行动方案》的区域、城市、区县和项目，以 OGC API – Features 提供。")
+            .text(doc["description"].as_str().unwrap_or_default())
+            .heading("地图与下载 Map, tiles and downloads")
+            .block(Block::List { items: downloads })
+            .heading("数据集 Collections")
+            .block(Block::List { items })
+            .heading("链接 Links")
+            .links(doc["links"].as_array().map_or(&[][..], Vec::as_slice));
             Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }

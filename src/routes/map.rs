@@ -5,6 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{Caching, HTML, JSON, QueryParams, State, base_url, html, respond};
+use crate::domain::palette::{
+    CATEGORY_COLOURS, CITY_BORDER, COUNTY_BORDER, REGION_COLOURS, REGION_FILL_OPACITY, STAGE_COLOURS,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
@@ -39,51 +42,8 @@ static ASSETS: &[(&str, &str, &[u8])] = &[
     ("echarts/LICENSE", "text/plain; charset=utf-8", include_bytes!("../../assets/vendor/echarts/LICENSE")),
     ("report.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/report.js")),
     ("map.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/map.js")),
+    ("items.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/items.js")),
     ("map.css", "text/css; charset=utf-8", include_bytes!("../../assets/map.css")),
-];
-
-/// The colour of each plan region.
-pub const REGION_COLOURS: &[(&str, &str)] = &[
-    ("shenyang-circle", "#d94f30"),
-    ("coastal-belt", "#1f8fb4"),
-    ("liaoxi-zone", "#e0a800"),
-    ("liaodong-zone", "#3c9d4e"),
-];
-
-/// The colour of each project stage (progress), and of "not reported".
-pub const STAGE_COLOURS: &[(&str, &str)] = &[
-    ("前期", "#9e9ac8"),
-    ("新开工", "#74c476"),
-    ("在建", "#fd8d3c"),
-    ("竣工", "#3182bd"),
-    ("投产运营", "#31a354"),
-    ("暂停", "#de2d26"),
-    ("未报告", "#bdbdbd"),
-];
-
-/// The colour of each project category.
-pub const CATEGORY_COLOURS: &[(&str, &str)] = &[
-    ("airport", "#6a3d9a"),
-    ("railway", "#b2182b"),
-    ("highway", "#ef6548"),
-    ("urban_rail", "#e7298a"),
-    ("port", "#2166ac"),
-    ("logistics", "#4393c3"),
-    ("energy", "#f1a340"),
-    ("water", "#1b9e77"),
-    ("industrial_park", "#7f3b08"),
-    ("science", "#542788"),
-    ("open_platform", "#01665e"),
-    ("demonstration_zone", "#8c510a"),
-    ("agriculture", "#4d9221"),
-    ("tourism", "#c51b7d"),
-    ("heritage", "#993404"),
-    ("culture", "#d6604d"),
-    ("health", "#d73027"),
-    ("education", "#313695"),
-    ("ecology", "#1a9850"),
-    ("digital", "#5e3c99"),
-    ("urban", "#636363"),
 ];
 
 fn map_crs(params: &QueryParams) -> ApiResult<Crs> {
@@ -131,13 +91,13 @@ pub fn style(base: &str, crs: Crs, basemap: Option<(&str, &str)>) -> Value {
     let stage_colour = match_expr("stage", STAGE_COLOURS, "#bdbdbd");
     layers.extend([
         json!({"id": "regions-fill", "type": "fill", "source": "planatlas", "source-layer": "regions",
-               "paint": {"fill-color": region_colour, "fill-opacity": 0.22}}),
+               "paint": {"fill-color": region_colour, "fill-opacity": REGION_FILL_OPACITY}}),
         json!({"id": "regions-outline", "type": "line", "source": "planatlas", "source-layer": "regions",
                "paint": {"line-color": region_colour, "line-width": 2.2, "line-dasharray": [3, 2]}}),
         json!({"id": "counties-border", "type": "line", "source": "planatlas", "source-layer": "counties",
-               "paint": {"line-color": "#8c8c8c", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.3, 10, 1.0]}}),
+               "paint": {"line-color": COUNTY_BORDER, "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.3, 10, 1.0]}}),
         json!({"id": "cities-border", "type": "line", "source": "planatlas", "source-layer": "cities",
-               "paint": {"line-color": "#3d3d3d", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.9, 10, 2.2]}}),
+               "paint": {"line-color": CITY_BORDER, "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.9, 10, 2.2]}}),
         json!({"id": "projects-lines", "type": "line", "source": "planatlas", "source-layer": "projects",
                "filter": ["==", ["geometry-type"], "LineString"],
                "paint": {"line-color": category_colour, "line-width": 2.6, "line-opacity": 0.85}}),
@@ -198,7 +158,7 @@ pub async fn get_map(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
             json!({"id": id, "colour": c, "name": name})
         }).collect::<Vec<_>>(),
         "categories": CATEGORY_COLOURS.iter().map(|(id, c)| {
-            let zh = crate::store::dispatch::CATEGORY_ZH.iter().find(|z| z.0 == *id).map_or(*id, |z| z.1);
+            let zh = crate::domain::project::category_zh(id);
             json!({"id": id, "colour": c, "name": zh})
         }).collect::<Vec<_>>(),
         "stages": STAGE_COLOURS.iter().map(|(s, c)| json!({"id": s, "en": crate::store::progress::stage_en(s), "colour": c})).collect::<Vec<_>>(),

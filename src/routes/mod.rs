@@ -79,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/collections/{collection_id}/search")
             .route(web::post().to(items::post_search))
+            .route(options("POST, OPTIONS"))
             .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
@@ -90,11 +91,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(proximity::get_along))
             .route(web::head().to(proximity::get_along))
             .route(web::post().to(proximity::post_along))
+            .route(options("GET, HEAD, POST, OPTIONS"))
             .default_service(not_allowed("GET, HEAD, POST, OPTIONS")),
     );
     cfg.service(
         web::resource("/collections/{collection_id}/intersecting")
             .route(web::post().to(proximity::post_intersecting))
+            .route(options("POST, OPTIONS"))
             .default_service(not_allowed("POST, OPTIONS")),
     );
     get_resource(cfg, "/locate", locate::get_locate);
@@ -118,8 +121,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `OPTIONS` on a resource: 200 with `Allow`, the methods it takes (the same list its 405s name).
 fn options(allowed: &'static str) -> actix_web::Route {
-    web::method(Method::OPTIONS)
-        .to(move || async move { HttpResponse::Ok().insert_header((header::ALLOW, allowed)).finish() })
+    web::method(Method::OPTIONS).to(move |req: HttpRequest| async move { allow_answer(&req, allowed) })
+}
+
+/// The answer to `OPTIONS`: `Allow`, and for a CORS preflight (`Access-Control-Request-Method`) the same
+/// methods as `Access-Control-Allow-Methods`, so a browser is told what the resource really takes (the CORS
+/// middleware adds the origin headers; it leaves preflights to the routes).
+pub fn allow_answer(req: &HttpRequest, allowed: &str) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((header::ALLOW, allowed));
+    if req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        resp.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, allowed));
+        resp.insert_header((header::ACCESS_CONTROL_MAX_AGE, "3600"));
+        if let Some(h) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            resp.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone()));
+        }
+    }
+    resp.finish()
 }
 
 /// The default service of a resource: 405 naming the methods it takes.

@@ -69,10 +69,8 @@ pub fn parse_selection(
         }
         let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
             .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
+        // A collection without geometries matches every feature (Part 1, /req/core/fc-bbox-response C).
         query.bbox = Some(rect);
-        if !c.is_spatial() {
-            return Err(ApiError::param("bbox", format!("collection '{}' has no geometries", c.id())));
-        }
     }
     if let Some(dt) = params.get("datetime") {
         check_datetime(dt)?;

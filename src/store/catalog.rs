@@ -86,6 +86,23 @@ const TARGETS: usize = 4;
 /// How many collections the plan itself has; planners' layers follow.
 const PLAN_COLLECTIONS: usize = 10;
 
+/// The Chinese name of each plan collection, for pages people read.
+pub fn title_zh(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "regions" => "区域",
+        "cities" => "城市",
+        "counties" => "区县",
+        "projects" => "项目",
+        "targets" => "目标",
+        "sections" => "章节",
+        "progress" => "进度报告",
+        "indicators" => "指标",
+        "projects-points" => "点状项目",
+        "projects-lines" => "线状项目",
+        _ => return None,
+    })
+}
+
 /// The county containing `p`, from the R-tree and each county's interval tree. A point exactly on a shared
 /// border goes to the first county (by adcode order) whose boundary touches it.
 pub(super) fn county_at(

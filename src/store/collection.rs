@@ -221,6 +221,9 @@ pub struct Collection {
     extent_area_m2: f64,
     /// Every property name any feature carries, in first-seen order; made on first use.
     property_names: OnceLock<Vec<String>>,
+    /// The features with no geometry (no box), in load order: a `bbox` matches them too (OGC API –
+    /// Features Part 1, `/req/core/fc-bbox-response` C).
+    unlocated: Vec<usize>,
 }
 
 /// A nearest-neighbour candidate: a lower bound of its distance, from its box or (`refined`) its geometry.
@@ -269,6 +272,8 @@ impl Collection {
                 })
             })
             .collect();
+        let unlocated =
+            features.iter().enumerate().filter(|(_, f)| f.bbox.is_none()).map(|(i, _)| i).collect();
         let extent =
             features.iter().filter_map(|f| f.bbox).fold(None, |acc, r| Some(geom::union_rect(acc, r)));
         let extent_area_m2 = extent.map_or(1.0, |e| {
@@ -286,7 +291,13 @@ impl Collection {
             extent,
             extent_area_m2,
             property_names: OnceLock::new(),
+            unlocated,
         }
+    }
+
+    /// Indexes of the features with no geometry, in load order.
+    pub fn unlocated(&self) -> &[usize] {
+        &self.unlocated
     }
 
     /// The collection id.

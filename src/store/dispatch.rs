@@ -41,30 +41,6 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("groups", "a project in several regions or cities counts in each; the totals count it once"),
 ];
 
-/// The Chinese name of each category.
-pub const CATEGORY_ZH: &[(&str, &str)] = &[
-    ("airport", "机场"),
-    ("railway", "铁路"),
-    ("highway", "公路"),
-    ("urban_rail", "城市轨道交通"),
-    ("port", "港口"),
-    ("logistics", "物流"),
-    ("energy", "能源"),
-    ("water", "水利"),
-    ("industrial_park", "产业园区"),
-    ("science", "科技创新"),
-    ("open_platform", "开放平台"),
-    ("demonstration_zone", "示范区"),
-    ("agriculture", "农业"),
-    ("urban", "城市建设"),
-    ("heritage", "文化遗产"),
-    ("ecology", "生态"),
-    ("health", "医疗卫生"),
-    ("culture", "文化"),
-    ("digital", "数字经济"),
-    ("tourism", "旅游"),
-];
-
 /// How rows are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -288,14 +264,18 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy) -> Dispatch {
             GroupBy::City => {
                 catalog.cities().get(key).and_then(|f| f.str_prop("name_zh")).unwrap_or(key).to_owned()
             }
-            GroupBy::Category => CATEGORY_ZH.iter().find(|c| c.0 == key).map_or(key, |c| c.1).to_owned(),
+            GroupBy::Category => crate::domain::project::CATEGORY_ZH
+                .iter()
+                .find(|c| c.0 == key)
+                .map_or(key, |c| c.1)
+                .to_owned(),
         }
     };
     // Groups in the order of their collection (regions, cities) or of the category list.
     let order: Vec<String> = match by {
         GroupBy::Region => catalog.regions().features().iter().map(|f| f.id.clone()).collect(),
         GroupBy::City => catalog.cities().features().iter().map(|f| f.id.clone()).collect(),
-        GroupBy::Category => CATEGORY_ZH.iter().map(|c| c.0.to_owned()).collect(),
+        GroupBy::Category => crate::domain::project::CATEGORY_ZH.iter().map(|c| c.0.to_owned()).collect(),
     };
     let rows = order
         .into_iter()

@@ -153,10 +153,20 @@ impl ItemsQuery {
 }
 
 impl Collection {
-    /// Indexes of the features the query selects and `extra` keeps, in load order.
+    /// Indexes of the features the query selects and `extra` keeps, in load order. A `bbox` selects the
+    /// features it intersects and those with no geometry (OGC API – Features Part 1,
+    /// `/req/core/fc-bbox-response` C).
     pub fn select(&self, query: &ItemsQuery, extra: impl Fn(usize) -> bool) -> Vec<usize> {
         let candidates: Vec<usize> = match (&query.bbox, &query.candidates_in) {
-            (Some(rect), _) | (None, Some(rect)) => self.bbox_candidates(rect),
+            (Some(rect), _) => {
+                let mut c = self.bbox_candidates(rect);
+                if query.candidates_in.is_none() && !self.unlocated().is_empty() {
+                    c.extend_from_slice(self.unlocated());
+                    c.sort_unstable();
+                }
+                c
+            }
+            (None, Some(rect)) => self.bbox_candidates(rect),
             (None, None) => (0..self.features().len()).collect(),
         };
         let poly = query.bbox.map(geo::Rect::to_polygon);
@@ -165,7 +175,7 @@ impl Collection {
             .take_while(|_| !crate::compute::spent())
             .filter(|&i| {
                 let f = self.feature(i);
-                poly.as_ref().is_none_or(|p| f.geometry.as_ref().is_some_and(|g| g.intersects(p)))
+                poly.as_ref().is_none_or(|p| f.geometry.as_ref().is_none_or(|g| g.intersects(p)))
                     && query.matches_properties(f)
                     && extra(i)
             })

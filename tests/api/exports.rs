@@ -190,9 +190,13 @@ fn the_cli_writes_the_same_files_as_http() {
         );
         assert!(ok, "{out}");
         if format == "gpkg" {
-            // SQLite stamps the write time into gpkg_contents; compare what GDAL reads instead of bytes.
-            let a = ogrinfo_where(&http, &[], "1 = 1");
-            let b = ogrinfo_where(&cli, &[], "1 = 1");
+            // SQLite stamps the write time into gpkg_contents and layer_styles; compare what GDAL reads
+            // instead of bytes, leaving the stamps out.
+            let unstamped = |s: String| {
+                s.lines().filter(|l| !l.contains("update_time (DateTime) =")).collect::<Vec<_>>().join("\n")
+            };
+            let a = unstamped(ogrinfo_where(&http, &[], "1 = 1"));
+            let b = unstamped(ogrinfo_where(&cli, &[], "1 = 1"));
             assert_eq!(a, b, "{format}");
         } else {
             assert_eq!(std::fs::read(&http).unwrap(), std::fs::read(&cli).unwrap(), "{format}: same bytes");
@@ -350,4 +354,129 @@ fn every_export_opens_by_url_and_is_served_as_a_file() {
     assert!(name("/exports/counties.shp.zip?crs=EPSG:4549").contains("\"counties-EPSG4549.shp.zip\""));
     assert!(name("/exports/projects.csv?bom=true").contains("\"projects-bom.csv\""));
     assert!(name("/exports/projects.fgb?crs=GCJ-02").contains("\"projects-GCJ02.fgb\""));
+}
+
+/// Runs one SQL statement through `ogrinfo` (GDAL's SQLite dialect: GDAL registers the `ST_*` and
+/// `HasSpatialIndex` functions GeoPackage triggers use) and returns its output.
+fn ogr_sql(path: &Path, sql: &str, update: bool) -> String {
+    let name = gdal_name(path);
+    let mut args = vec!["-q", "-dialect", "SQLite", "-sql", sql, name.as_str()];
+    if !update {
+        args.insert(0, "-ro");
+    }
+    let (ok, out) = run("ogrinfo", &args);
+    assert!(ok && !out.contains("ERROR"), "ogrinfo -sql {sql}: {out}");
+    out
+}
+
+/// The integer `ogrinfo -sql` prints for a one-column answer (`name (Integer) = 236`).
+fn sql_number(out: &str) -> i64 {
+    out.lines()
+        .find_map(|l| l.trim().split_once(") = ").and_then(|(_, v)| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no number in {out}"))
+}
+
+#[test]
+fn the_plan_geopackage_has_a_spatial_index_kept_in_step_and_the_maps_styles() {
+    let dir = workdir("rtree");
+    let (path, _) = download("/exports/planatlas.gpkg", &dir, "planatlas.gpkg");
+    for layer in ["regions", "cities", "counties", "projects"] {
+        let n =
+            app().get_json(&format!("/collections/{layer}/items?limit=1"))["numberMatched"].as_i64().unwrap();
+        let has = ogr_sql(&path, &format!("SELECT HasSpatialIndex('{layer}', 'geom') AS i"), false);
+        assert_eq!(sql_number(&has), 1, "{layer} has a spatial index: {has}");
+        let rows = ogr_sql(&path, &format!("SELECT COUNT(*) AS n FROM \"rtree_{layer}_geom\""), false);
+        assert_eq!(sql_number(&rows), n, "{layer}: one index entry per feature");
+        let styles = ogr_sql(
+            &path,
+            &format!(
+                "SELECT COUNT(*) AS n FROM layer_styles WHERE f_table_name = '{layer}' AND useAsDefault = 1 AND styleQML LIKE '%RuleRenderer%' AND styleSLD LIKE '%StyledLayerDescriptor%'"
+            ),
+            false,
+        );
+        assert_eq!(sql_number(&styles), 1, "{layer} has one default style, QML and SLD: {styles}");
+    }
+    // The map's railway colour and Chinese legend are in the projects style.
+    let qml = ogr_sql(&path, "SELECT styleQML FROM layer_styles WHERE f_table_name = 'projects'", false);
+    assert!(
+        qml.contains("178,24,43,255") && qml.contains("铁路"),
+        "railways red, named 铁路: {}",
+        &qml[..400.min(qml.len())]
+    );
+    // A spatial filter through the index selects what the API's bbox selects.
+    let bbox = "123.0,41.5,123.8,42.1";
+    let api = app().get_json(&format!("/collections/projects/items?bbox={bbox}&limit=1"))["numberMatched"]
+        .as_u64()
+        .unwrap();
+    let (ok, spat) = run(
+        "ogrinfo",
+        &["-ro", "-so", "-spat", "123.0", "41.5", "123.8", "42.1", path.to_str().unwrap(), "projects"],
+    );
+    assert!(ok, "{spat}");
+    assert_eq!(feature_count(&spat), api, "the same projects in {bbox}");
+    assert!(api > 0);
+    // The triggers keep the index in step when a client edits the file (they run GDAL's ST_* functions).
+    let before = sql_number(&ogr_sql(&path, "SELECT COUNT(*) AS n FROM rtree_projects_geom", false));
+    ogr_sql(&path, "DELETE FROM projects WHERE fid = 1", true);
+    assert_eq!(
+        sql_number(&ogr_sql(&path, "SELECT COUNT(*) AS n FROM rtree_projects_geom", false)),
+        before - 1
+    );
+    // Move feature 2 onto the last one's geometry: its index entry follows.
+    let same_box = "SELECT COUNT(*) AS n FROM rtree_projects_geom a, rtree_projects_geom b WHERE a.id = 2 AND b.id = (SELECT MAX(fid) FROM projects) AND a.minx = b.minx AND a.miny = b.miny";
+    assert_eq!(sql_number(&ogr_sql(&path, same_box, false)), 0, "they start apart");
+    ogr_sql(
+        &path,
+        "UPDATE projects SET geom = (SELECT geom FROM projects WHERE fid = (SELECT MAX(fid) FROM projects)) WHERE fid = 2",
+        true,
+    );
+    assert_eq!(sql_number(&ogr_sql(&path, same_box, false)), 1, "the moved feature's entry moved with it");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn kml_carries_every_column_as_extended_data_and_the_maps_colours() {
+    let dir = workdir("kml-extended");
+    let (path, _) = download("/exports/projects.kml", &dir, "projects.kml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // One shared style per class, in KML's aabbggrr: railway #b2182b is ff2b18b2.
+    assert!(text.contains("<LineStyle><color>ff2b18b2</color>"), "the railway line style");
+    let airport = app().get_json("/collections/projects/items?category=airport&limit=1");
+    let f = &airport["features"][0];
+    let id = f["id"].as_str().unwrap();
+    // GDAL reads ExtendedData as fields: the category, units and precision come back with their values.
+    let out = ogrinfo_where(&path, &[], &format!("id = '{id}'"));
+    for key in ["category", "lead_unit", "location_precision", "location_source"] {
+        let v = f["properties"][key].as_str().unwrap();
+        assert!(out.contains(&format!("{key} (String) = {v}")), "{key} = {v} read from ExtendedData: {out}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_qgis_project_reads_the_maps_layers_from_this_server() {
+    let r = app().get("/exports/planatlas.qgz");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-qgis-project-container");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("planatlas.qgz"));
+    let bytes = r.bytes().unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    let mut qgs = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("planatlas.qgs").expect("holds planatlas.qgs"), &mut qgs)
+        .unwrap();
+    let base = app().url("");
+    let base = base.trim_end_matches('/');
+    for c in ["projects-points", "projects-lines", "regions", "cities", "counties"] {
+        let source = format!("url=&apos;{base}&apos; typename=&apos;{c}&apos;");
+        assert_eq!(
+            qgs.matches(&source).count(),
+            2,
+            "{c}: a layer-tree entry and a map layer reading {source}"
+        );
+    }
+    assert_eq!(qgs.matches("<provider encoding=\"UTF-8\">OAPIF</provider>").count(), 5);
+    assert!(qgs.contains("<authid>EPSG:3857</authid>"), "in Web Mercator");
+    assert!(qgs.contains("label=\"铁路\""), "the legend in Chinese");
+    // It takes no crs: it reads the layers in CRS84.
+    assert_problem(app().get("/exports/planatlas.qgz?crs=EPSG:4549"), 400);
 }

@@ -170,19 +170,44 @@ fn responses_are_compressed_when_asked() {
 }
 
 #[test]
-fn cors_preflight_is_answered_for_every_method_and_exposes_headers() {
-    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
-        let r = app()
-            .client
-            .request(reqwest::Method::OPTIONS, app().url("/collections/projects/items"))
-            .header("Origin", "https://map.example.org")
-            .header("Access-Control-Request-Method", method)
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "preflight for {method}: {}", r.status());
-        let allowed = r.headers()["access-control-allow-methods"].to_str().unwrap().to_owned();
-        assert!(allowed.contains(method), "{method} not in {allowed}");
+fn cors_preflight_names_what_each_resource_takes_as_plain_options_does_and_exposes_headers() {
+    let options = |path: &str, preflight: Option<&str>| {
+        let mut r = app().client.request(reqwest::Method::OPTIONS, app().url(path));
+        if let Some(m) = preflight {
+            r = r
+                .header("Origin", "https://map.example.org")
+                .header("Access-Control-Request-Method", m)
+                .header("Access-Control-Request-Headers", "content-type, if-match");
+        }
+        r.send().unwrap()
+    };
+    for (path, method) in [
+        ("/collections/projects/items", "GET"),
+        ("/collections/projects/items/shenyang-baihe-hsr", "PUT"),
+        ("/collections/projects/search", "POST"),
+        ("/collections/projects/along", "POST"),
+        ("/collections/regions/items", "POST"),
+        ("/tiles/6/52/23", "GET"),
+    ] {
+        let plain = options(path, None);
+        assert_eq!(plain.status(), 200, "OPTIONS {path}");
+        let allow = plain.headers()["allow"].to_str().unwrap().to_owned();
+        let r = options(path, Some(method));
+        assert!(r.status().is_success(), "preflight {method} {path}: {}", r.status());
+        assert_eq!(
+            r.headers()["access-control-allow-methods"],
+            allow.as_str(),
+            "{path}: the preflight agrees with Allow"
+        );
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        assert_eq!(r.headers()["access-control-allow-headers"], "content-type, if-match");
     }
+    // This server keeps no store: nothing is writable, and no preflight says otherwise.
+    let r = options("/collections/projects/items/shenyang-baihe-hsr", Some("PUT"));
+    let allowed = r.headers()["access-control-allow-methods"].to_str().unwrap().to_owned();
+    assert!(!allowed.contains("PUT") && allowed.contains("GET"), "{allowed}");
+    let r = options("/collections/projects/search", Some("POST"));
+    assert!(r.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
     let r = app()
         .client
         .get(app().url("/collections"))
@@ -224,4 +249,80 @@ fn options_lists_what_each_resource_accepts_and_405_agrees() {
         assert_eq!(refused.status(), 405, "{path}");
         assert_eq!(refused.headers()["allow"], allow, "{path}: the 405 names the same methods");
     }
+}
+
+#[test]
+fn the_items_page_has_a_filter_form_a_map_and_the_key_columns_in_chinese() {
+    // The form sends its empty fields too; they mean "any".
+    let r =
+        app().get("/collections/projects/items?f=html&limit=300&category=railway&region=&city=&county=&q=");
+    assert_eq!(r.status(), 200);
+    let html = r.text().unwrap();
+    let railways = app().get_json("/collections/projects/items?category=railway&limit=1")["numberMatched"]
+        .as_u64()
+        .unwrap();
+    assert!(railways > 0);
+    assert!(html.contains(&format!("共 {railways} 条")), "the count, in Chinese first");
+    assert_eq!(html.matches("<td>铁路 railway</td>").count() as u64, railways, "one row per railway");
+    for field in ["category", "region", "city", "county"] {
+        assert!(html.contains(&format!("<select name=\"{field}\">")), "a {field} select");
+    }
+    assert!(html.contains("<input type=\"search\" name=\"q\""), "a text box");
+    assert!(html.contains("<option value=\"railway\" selected>铁路 railway</option>"), "the choice kept");
+    assert!(html.contains("<option value=\"210100\">沈阳市</option>"), "cities by adcode");
+    for th in ["<th>名称</th>", "<th>类别 category</th>", "<th>城市 city</th>", "<th>位置精度 precision</th>"]
+    {
+        assert!(html.contains(th), "column {th}");
+    }
+    // The map loads MapLibre and its script from this server, by relative URL.
+    assert!(html.contains("id=\"items-map\""));
+    assert!(html.contains("src=\"../../../assets/items.js\""), "relative to the page");
+    assert!(html.contains("href=\"../../../assets/maplibre-gl/maplibre-gl.css\""));
+    let js = app().get("/assets/items.js");
+    assert_eq!(js.status(), 200);
+    assert!(js.text().unwrap().contains("f', 'json'"), "the map asks for the page's own GeoJSON");
+}
+
+#[test]
+fn the_item_page_links_to_its_sections_and_targets_and_the_landing_page_to_map_and_downloads() {
+    let p = app().get_json("/collections/projects/items?limit=1");
+    let f = &p["features"][0];
+    let id = f["id"].as_str().unwrap();
+    let html = app().get(&format!("/collections/projects/items/{id}?f=html")).text().unwrap();
+    let section = f["properties"]["sections"][0].as_str().unwrap();
+    assert!(
+        html.contains(&format!("/collections/sections/items/{}?f=html", crate::helpers::urlencode(section))),
+        "{html}"
+    );
+    assert!(html.contains(&format!("/collections/targets/items?f=html&amp;subject_id={id}")), "{html}");
+    assert!(html.contains("src=\"../../../../assets/items.js\""), "its map");
+    let landing = app().get("/?f=html").text().unwrap();
+    for href in [
+        "/map\"",
+        "/exports/planatlas.gpkg\"",
+        "/exports/planatlas.qgz\"",
+        "/tiles.json\"",
+        "/styles/default.json\"",
+    ] {
+        assert!(landing.contains(href), "the landing page links {href}");
+    }
+    assert!(landing.contains("地图与下载"), "in Chinese first");
+    let rels: Vec<String> = app().get_json("/")["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "enclosure")
+        .map(|l| l["href"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(rels.iter().any(|h| h.ends_with("/exports/planatlas.qgz")), "{rels:?}");
+}
+
+#[test]
+fn a_bbox_matches_every_feature_of_a_collection_without_geometries() {
+    // OGC API - Features Part 1, /req/core/fc-bbox-response C.
+    let all = app().get_json("/collections/targets/items?limit=1")["numberMatched"].as_u64().unwrap();
+    let boxed = app().get_json("/collections/targets/items?bbox=121,38.5,123,40&limit=1");
+    assert_eq!(boxed["numberMatched"].as_u64().unwrap(), all);
+    // A bad box is still refused.
+    crate::helpers::assert_problem(app().get("/collections/targets/items?bbox=1,2,3"), 400);
 }

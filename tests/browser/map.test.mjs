@@ -61,7 +61,7 @@ try {
       .filter(({ p }) => p.x > 40 && p.y > 40 && p.x < canvas.width - 40 && p.y < canvas.height - 40);
     // A point with no other project within 12 px, so the click is unambiguous.
     const lonely = pts.find(({ p }) => pts.filter((o) => Math.hypot(o.p.x - p.x, o.p.y - p.y) < 12).length === 1) ?? pts[0];
-    return { x: lonely.p.x + canvas.left, y: lonely.p.y + canvas.top, name: lonely.f.properties.name_zh };
+    return { x: lonely.p.x + canvas.left, y: lonely.p.y + canvas.top, name: lonely.f.properties.name_zh, category: lonely.f.properties.category };
   });
   await page.mouse.click(target.x, target.y);
   await page.waitForSelector('.project-popup', { timeout: 20_000 });
@@ -69,6 +69,10 @@ try {
   console.log('popup', JSON.stringify(popup.slice(0, 200)));
   assert.ok(popup.includes(target.name), `popup names ${target.name}`);
   assert.ok(/章节 sections/.test(popup) && /精度 precision/.test(popup), 'popup lists sections and precision');
+  // Its category in Chinese, as the legend names it, with the id beside.
+  const legendName = await page.$eval(`input[data-category="${target.category}"]`, (el) => el.parentElement.innerText.trim());
+  assert.ok(/[\u4e00-\u9fff]/.test(legendName), `legend names ${target.category} in Chinese: ${legendName}`);
+  assert.ok(popup.includes(legendName), `popup shows the category as the legend does (${legendName}): ${popup}`);
 
   // Click away from projects, inside Shenyang: which county, city and regions, and the nearest projects.
   await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));

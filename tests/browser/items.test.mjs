@@ -1,0 +1,87 @@
+// Opens the HTML items page of `projects` in Debian's Chromium (puppeteer-core): its map draws the page's
+// features (the same ids as the table's rows), then choosing a category in the filter form and submitting it
+// changes the rows and the map together, and the item page draws its one feature. Every request must go to the
+// planatlas server.
+//
+//   PLANATLAS_URL=http://127.0.0.1:8080 node items.test.mjs [screenshot.png]
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { launch, watch } from './chromium.mjs';
+
+const base = process.env.PLANATLAS_URL;
+assert.ok(base, 'PLANATLAS_URL must point at a running planatlas');
+const shot = process.argv[2] ?? new URL('./screenshots/items.png', import.meta.url).pathname;
+
+// What the map drew: the distinct feature ids on its item layers.
+const drawn = () => {
+  const m = window.planatlasItemsMap;
+  const fs = m.queryRenderedFeatures({ layers: ['items-points', 'items-lines', 'items-fill', 'items-outline'] });
+  return [...new Set(fs.map((f) => f.properties.planatlas_id))].sort();
+};
+const rows = () => [...document.querySelectorAll('table tr td:first-child a')].map((a) => a.textContent.trim()).sort();
+const ready = () => window.planatlasItemsIdle === true;
+
+const browser = await launch();
+const failures = [];
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1300, height: 1000 });
+  const { foreign, errors } = watch(page, base);
+
+  await page.goto(`${base}/collections/projects/items?f=html&limit=300`, { waitUntil: 'load' });
+  await page.waitForFunction(ready, { timeout: 90_000 });
+  const before = { rows: await page.evaluate(rows), drawn: await page.evaluate(drawn) };
+  const total = (await (await fetch(`${base}/collections/projects/items?limit=1`)).json()).numberMatched;
+  console.log('all', before.rows.length, 'rows,', before.drawn.length, 'drawn of', total);
+  assert.equal(before.rows.length, total, 'every project is a row at limit=300');
+  assert.deepEqual(before.drawn, before.rows, 'the map draws exactly the rows');
+  const headings = await page.$$eval('table tr th', (ths) => ths.map((t) => t.textContent));
+  for (const h of ['名称', '类别 category', '城市 city', '位置精度 precision']) {
+    assert.ok(headings.includes(h), `column ${h}: ${headings}`);
+  }
+
+  // Filter by category: railways.
+  await page.select('select[name="category"]', 'railway');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form.filters button[type="submit"]')]);
+  await page.waitForFunction(ready, { timeout: 90_000 });
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('category'), 'railway', `the form put the category in the address: ${url}`);
+  const after = { rows: await page.evaluate(rows), drawn: await page.evaluate(drawn) };
+  const expected = (await (await fetch(`${base}/collections/projects/items?category=railway&limit=300`)).json())
+    .features.map((f) => String(f.id)).sort();
+  console.log('railway', after.rows.length, 'rows,', after.drawn.length, 'drawn');
+  assert.ok(after.rows.length > 0 && after.rows.length < before.rows.length, 'the filter narrows the rows');
+  assert.deepEqual(after.rows, expected, 'the rows are the API\'s railways');
+  assert.deepEqual(after.drawn, after.rows, 'and the map draws exactly them');
+  const categories = await page.$$eval('table tr td:nth-child(4)', (tds) => [...new Set(tds.map((t) => t.textContent))]);
+  assert.deepEqual(categories, ['铁路 railway'], `the category column: ${categories}`);
+  assert.equal(await page.$eval('select[name="category"]', (s) => s.value), 'railway', 'the form keeps its choice');
+  // The other fields were sent empty and mean "any".
+  assert.equal(url.searchParams.get('city'), '', 'empty fields are sent');
+  mkdirSync(dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot, fullPage: false });
+  console.log('screenshot', shot);
+
+  // One item: its page draws it and links to its sections.
+  const first = after.rows[0];
+  await page.goto(`${base}/collections/projects/items/${encodeURIComponent(first)}?f=html`, { waitUntil: 'load' });
+  await page.waitForFunction(ready, { timeout: 90_000 });
+  assert.deepEqual(await page.evaluate(drawn), [first], 'the item page draws its feature');
+  const links = await page.$$eval('a', (as) => as.map((a) => a.getAttribute('href')));
+  assert.ok(links.some((h) => h.includes('/collections/sections/items/')), 'it links to its plan sections');
+  assert.ok(links.some((h) => h.includes('/collections/targets/items?f=html&subject_id=')), 'and to its targets');
+
+  assert.deepEqual(foreign, [], 'every request goes to planatlas (no CDN)');
+  assert.deepEqual(errors, [], 'no page errors, no failed requests');
+} catch (e) {
+  failures.push(e);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures[0]);
+  process.exit(1);
+}
+console.log('items browser test passed');
