@@ -16,10 +16,6 @@ use super::{ExportError, ExportOptions, Layer, rounded};
 use crate::geom::crs::Crs;
 use crate::store::Feature;
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// The description a Placemark carries: the properties a planner wants on a pin.
 fn description(f: &Feature) -> String {
     let mut d = String::new();
@@ -125,7 +121,7 @@ pub fn write<W: Write>(
     write!(
         out,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<kml xmlns=\"http://www.opengis.net/kml/2.2\"><Document><name>{}</name>\n",
-        escape(layer.name)
+        style::xml(layer.name)
     )?;
     let style = style::plan_style(layer.name);
     if let Some(style) = &style {

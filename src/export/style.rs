@@ -11,7 +11,7 @@ use crate::domain::palette::{
 };
 use crate::domain::project::category_zh;
 
-/// Escapes text for an XML attribute or element.
+/// Escapes text for an XML or HTML attribute or element (the five predefined entities).
 pub fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -40,7 +40,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             None if value.kind() == minijinja::value::ValueKind::Bool => value.is_true().to_string(),
             None => value.to_string(),
         };
-        out.write_str(&escape(&text)).map_err(minijinja::Error::from)
+        out.write_str(&crate::export::style::xml(&text)).map_err(minijinja::Error::from)
     });
     // `.html` names turn on HTML escaping of every `{{ }}` (minijinja's default auto-escape callback).
     for (name, source) in [
@@ -54,22 +54,6 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     }
     env
 });
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Renders a built-in template with `context`.
 pub fn render(template: &str, context: &impl Serialize) -> ApiResult<String> {
