@@ -61,12 +61,52 @@ for (const c of cfg.categories) {
   label.innerHTML = `<input type="checkbox" checked data-category="${esc(c.id)}"><span class="swatch" style="background:${c.colour}"></span>${esc(c.name)} ${esc(c.id)}`;
   catBox.appendChild(label);
 }
+// City-wide items (known only to be in a city) are not drawn as markers stacked on the city seat: each city
+// gets one badge at its seat that opens the list.
+const notCityWide = ['!=', ['get', 'location_precision'], 'city'];
 const applyCategories = () => {
   const inCats = ['in', ['get', 'category'], ['literal', [...shownCategories]]];
-  map.setFilter('projects-points', ['all', ['==', ['geometry-type'], 'Point'], inCats]);
+  map.setFilter('projects-points', ['all', ['==', ['geometry-type'], 'Point'], inCats, notCityWide]);
   map.setFilter('projects-lines', ['all', ['==', ['geometry-type'], 'LineString'], inCats]);
-  map.setFilter('projects-label', inCats);
+  map.setFilter('projects-label', ['all', inCats, notCityWide]);
+  for (const b of cityBadges) b.update();
 };
+const cityBadges = [];
+async function addCityBadges() {
+  const doc = await fetch(`${base}/collections/projects/items?location_precision=city&limit=1000&properties=name_zh,category,city_names${crsQuery ? '&' + crsQuery : ''}`).then((r) => r.json());
+  const byCity = new Map();
+  for (const f of doc.features || []) {
+    const key = f.geometry.coordinates.join(',');
+    if (!byCity.has(key)) byCity.set(key, { at: f.geometry.coordinates, city: (f.properties.city_names || [])[0] ?? '', items: [] });
+    byCity.get(key).items.push(f);
+  }
+  for (const { at, city, items } of byCity.values()) {
+    const el = document.createElement('button');
+    el.className = 'city-badge';
+    el.dataset.city = city;
+    const popup = new maplibregl.Popup({ maxWidth: '24rem', offset: 14 });
+    const badge = {
+      update() {
+        const shown = items.filter((f) => shownCategories.has(f.properties.category));
+        el.textContent = `${city.replace(/市$/, '')} ${shown.length}`;
+        el.title = `${city}：${shown.length} 项全市性项目 city-wide items (county not known)`;
+        el.style.display = shown.length ? '' : 'none';
+        popup.setHTML(`<div class="city-list"><h3>${esc(city)} · 全市性项目 city-wide items</h3><p>位置只知到市，标在市政府驻地 placed at the city seat; county not known</p><ol>${
+          shown.map((f) => `<li><a href="${base}/collections/projects/items/${encodeURIComponent(f.id)}?f=html">${esc(f.properties.name_zh)}</a> · ${esc(categoryName(f.properties.category))}</li>`).join('')}</ol></div>`);
+      },
+    };
+    badge.update();
+    el.addEventListener('click', (e) => {
+      e.stopPropagation();
+      lastPopup?.remove();
+      popup.setLngLat(at).addTo(map);
+      lastPopup = popup;
+    });
+    new maplibregl.Marker({ element: el }).setLngLat(at).addTo(map);
+    cityBadges.push(badge);
+  }
+  window.planatlasCityBadges = cityBadges.length;
+}
 catBox.addEventListener('change', (e) => {
   const id = e.target.dataset.category;
   if (e.target.checked) shownCategories.add(id); else shownCategories.delete(id);
@@ -196,4 +236,4 @@ const applyColours = () => {
 };
 document.querySelectorAll('input[name="colour-by"]').forEach((r) => r.addEventListener('change', applyColours));
 slider.addEventListener('input', applyPeriod);
-map.on('load', () => { applyPeriod(); });
+map.on('load', () => { applyPeriod(); applyCategories(); addCityBadges(); });

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Merge the three curation part files into geodata/projects.geojson.
+"""Merge the curation part files (three helpers' parts and the additions) into geodata/projects.geojson.
 
 Usage: python3 scripts/merge_projects.py            (from the repository root)
 
 Reads
   geodata/curation/part-2-3.geojson, part-4.geojson, part-5-8.geojson  (helpers' output)
+  geodata/curation/part-additions.geojson                              (items the helpers missed)
   geodata/plan/plan.txt, geodata/plan-items.json                        (the plan and its items)
   geodata/liaoning-counties.geojson, geodata/regions.toml               (boundaries, regions)
   geodata/targets.json                                                  (targets not tied to a project)
+  geodata/seats.json                                                    (city and county seats)
 Writes
   geodata/projects.geojson   FeatureCollection sorted by id, json indent=1, ensure_ascii=False
   geodata/targets.json       only to drop targets that now live in a project (idempotent)
@@ -16,6 +18,13 @@ Everything this script decides is written down below as data (MERGES, FEATURE_FI
 reviewer can read the decisions and re-run the merge.  The script then re-derives and checks the
 mechanical fields (sections order, lead/co units, county/city adcodes, excerpts, ids) and computes
 `consistency_notes`.  It prints a summary and fails loudly if a check does not pass.
+
+Location rule (the loader enforces the same at start-up; see LOCATION RULE below and geodata/README.md):
+  site      needs `location_cite` (the URL or citable document that gives the position);
+  district  needs `named_place` (the town/district/zone) and a `location_source` saying whose centre the point is;
+  county    Point exactly on seats.json[county_adcode];  city  Point exactly on seats.json[city_adcode];
+  no two Points share a coordinate (6 decimals) unless their place keys are equal: `place_id` if set, else
+  `seat:<city_adcode>` (city), `seat:<county_adcode>` (county), else the project id.
 """
 import json
 import math
@@ -29,7 +38,7 @@ from shapely.ops import unary_union
 
 ROOT = Path(__file__).resolve().parent.parent
 GEO = ROOT / "geodata"
-PARTS = ["part-2-3.geojson", "part-4.geojson", "part-5-8.geojson"]
+PARTS = ["part-2-3.geojson", "part-4.geojson", "part-5-8.geojson", "part-additions.geojson"]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import plan_items as PI  # noqa: E402  (same tracked-change cleaning and bracket parsing)
@@ -43,7 +52,7 @@ PRECISIONS = {"site", "district", "county", "city", "schematic"}
 PROP_ORDER = [
     "id", "name_zh", "name_en", "category", "sections", "lead_unit", "co_units", "excerpt",
     "targets", "named_place", "county_adcode", "city_adcode", "location_precision",
-    "location_source", "outside_province", "consistency_notes",
+    "location_source", "location_cite", "place_id", "outside_province", "consistency_notes",
 ]
 SEP = " … "  # joins excerpt pieces of a merged feature; every piece is verbatim plan text
 
@@ -192,10 +201,13 @@ FEATURE_FIXES = {
             "119°27′9″E lies ~6 km SW towards Lingyuan and was not used"),
     },
     "changxing-island-petrochemical-base": {
-        "location_precision": "site",
+        # an island centroid, not the base: district (the named place 长兴岛), shared with the 大石化 relocation
+        "location_precision": "district",
+        "place_id": "dalian-changxing-island",
         "location_source": (
-            "Changxing Island per en-Wikipedia “Changxing Island, Dalian” infobox 39°34′51″N 121°23′15″E "
-            "(island 30 km E–W; the petrochemical base occupies the island and Xizhong Island to its north)"),
+            "Centre of Changxing Island (the named place 长兴岛) per en-Wikipedia “Changxing Island, Dalian” infobox "
+            "39°34′51″N 121°23′15″E (as recorded by the earlier curation); the island is 30 km E–W and the base "
+            "occupies it and Xizhong Island to its north, so the point is the island's centre, not a site"),
     },
     "qingyuan-pumped-storage": {
         # The station is in 北三家镇, 清原 (hhygw.cn 2022; 中国电力网 2024; hongxingpaper/中国电建 2021), but no
@@ -203,17 +215,19 @@ FEATURE_FIXES = {
         "geometry": [124.924, 42.101],
         "location_precision": "county",
         "location_source": (
-            "Station is in Beisanjia town, Qingyuan County (hhygw.cn 2022-07; 中国电力网 2024-04; 中国电建 2021-10); "
-            "no coordinate source (GEM tracker/wiki, Wikipedia, OSM) was reachable, so the point is the Qingyuan "
-            "county seat (Qingyuan town, own knowledge, ~124.92E 42.10N). NOT a verified site"),
+            "Qingyuan Manchu Autonomous County seat (seats.json); the station is in Beisanjia town, Qingyuan County "
+            "(hhygw.cn 2022-07; 中国电力网 2024-04; 中国电建 2021-10); no source for the station's or the town's "
+            "position (GEM tracker/wiki, Wikipedia, OSM) was reachable, so it stays at county precision. NOT a "
+            "verified site"),
     },
     "huanren-gucheng-airport": {
         "geometry": [125.36, 41.27],
         "location_precision": "county",
+        "place_id": "huanren-county-seat",
         "location_source": (
-            "Planned airport in Gucheng town, Huanren County (named in the plan); no coordinate source found "
-            "(OurAirports has no entry; no Wikipedia/CAAC page in the corpora), so placed at the Huanren county "
-            "seat (Huanren town, ~125.36E 41.27N). NOT a verified site"),
+            "Huanren Manchu Autonomous County seat (seats.json); planned airport in Gucheng town, Huanren County "
+            "(named in the plan); no source for its position was found (OurAirports has no entry; no "
+            "Wikipedia/CAAC page in the corpora), so it stays at county precision. NOT a verified site"),
     },
     # --- other positions upgraded from looked-up airport data ---------------------------------
     "jinzhou-bay-airport": {
@@ -456,7 +470,7 @@ def main():
         ft, p = byid[fid], byid[fid]["properties"]
         if "geometry" in fix:
             ft["geometry"] = {"type": "Point", "coordinates": fix["geometry"]}
-        for k in ("location_precision", "location_source", "excerpt"):
+        for k in ("location_precision", "location_source", "location_cite", "place_id", "named_place", "excerpt"):
             if k in fix:
                 p[k] = fix[k]
         p["sections"] = p["sections"] + fix.get("add_sections", [])
@@ -539,6 +553,7 @@ def main():
                 if o["section"] == t["section"] and (o["excerpt"] in t["excerpt"] or t["excerpt"] in o["excerpt"]):
                     problems.append("target %s duplicates targets.json %s" % (tid, o["id"]))
 
+    check_locations(feats, problems)
     notes_log = add_consistency_notes(feats, problems)
 
     if problems:
@@ -559,6 +574,94 @@ def main():
     (GEO / "targets.json").write_text(json.dumps(tj_kept, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     summary(n_in, out_feats, tj, tj_kept, notes_log)
+
+
+# ------------------------------------------------------------------- LOCATION RULE ---
+SEATS = json.loads((GEO / "seats.json").read_text(encoding="utf-8"))
+NOT_A_CITE = re.compile(r"own knowledge|own recollection|approx|estimate", re.I)
+PLACE_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def r6(lon, lat):
+    return (round(lon, 6), round(lat, 6))
+
+
+def check_seats(problems):
+    """seats.json: every city, every county a project may need; each seat inside its own polygon,
+    6 decimals, and no county seat on its city's seat."""
+    missing = [ad for ad in CITY_BY_AD if ad not in SEATS]
+    if missing:
+        problems.append("seats.json: cities missing: %s" % missing)
+    for ad, s in SEATS.items():
+        by = CITY_BY_AD if s.get("level") == "city" else COUNTY_BY_AD if s.get("level") == "county" else None
+        if by is None or ad not in by:
+            problems.append("seats.json %s: unknown adcode or level %r" % (ad, s.get("level")))
+            continue
+        props, geom = by[ad]
+        if s.get("name_zh") != props["name_zh"]:
+            problems.append("seats.json %s: name_zh %r is not %r" % (ad, s.get("name_zh"), props["name_zh"]))
+        if not (isinstance(s.get("source"), str) and s["source"].strip()):
+            problems.append("seats.json %s: no source" % ad)
+        lon, lat = s["lon"], s["lat"]
+        if r6(lon, lat) != (lon, lat):
+            problems.append("seats.json %s: more than 6 decimals" % ad)
+        if not geom.contains(Point(lon, lat)):
+            problems.append("seats.json %s (%s): seat not inside its own polygon" % (ad, props["name_zh"]))
+        if s["level"] == "county":
+            c = SEATS.get(props["parent_adcode"])
+            if c and r6(c["lon"], c["lat"]) == r6(lon, lat):
+                problems.append("seats.json %s: county seat equals its city's seat" % ad)
+
+
+def place_key(p):
+    if p.get("place_id"):
+        return p["place_id"]
+    if p["location_precision"] == "city":
+        return "seat:%s" % p["city_adcode"]
+    if p["location_precision"] == "county":
+        return "seat:%s" % p["county_adcode"]
+    return p["id"]
+
+
+def check_locations(feats, problems):
+    """Rules 1-5 of the location rule (geodata/README.md, “Location precision”), loudly."""
+    check_seats(problems)
+    at = {}
+    for ft in feats:
+        p = ft["properties"]
+        fid, prec = p["id"], p["location_precision"]
+        if not (isinstance(p.get("location_source"), str) and p["location_source"].strip()):
+            problems.append("%s: location_source missing" % fid)
+        cite = p.get("location_cite")
+        if cite is not None and not (isinstance(cite, str) and cite.strip()):
+            problems.append("%s: location_cite must be a non-empty string or null" % fid)
+        pid = p.get("place_id")
+        if pid is not None and not (isinstance(pid, str) and PLACE_ID_RE.fullmatch(pid)):
+            problems.append("%s: place_id %r is not a kebab-case id" % (fid, pid))
+        if ft["geometry"]["type"] != "Point":
+            if prec != "schematic":
+                problems.append("%s: a %s is schematic, not %s" % (fid, ft["geometry"]["type"], prec))
+            continue
+        lon, lat = ft["geometry"]["coordinates"]
+        if prec == "site":
+            if not (isinstance(cite, str) and cite.strip()) or NOT_A_CITE.search(cite):
+                problems.append("%s: site without a location_cite that gives the position" % fid)
+        elif prec == "district":
+            if not (isinstance(p.get("named_place"), str) and p["named_place"].strip()):
+                problems.append("%s: district without a named_place" % fid)
+        elif prec in ("county", "city"):
+            ad = p["county_adcode"] if prec == "county" else p["city_adcode"]
+            s = SEATS.get(ad)
+            if s is None or s["level"] != prec:
+                problems.append("%s: %s precision but seats.json has no %s seat %s" % (fid, prec, prec, ad))
+            elif r6(lon, lat) != r6(s["lon"], s["lat"]):
+                problems.append("%s: %s precision but the point is not the seat of %s (%s)" % (fid, prec, ad, s["name_zh"]))
+        at.setdefault(r6(lon, lat), []).append(p)
+    for c, ps in sorted(at.items()):
+        keys = {place_key(p) for p in ps}
+        if len(keys) > 1:
+            problems.append("%s share %s but their place keys differ: %s" % (
+                [p["id"] for p in ps], c, sorted(keys)))
 
 
 # ---------------------------------------------------------------------------- notes ---
@@ -688,12 +791,6 @@ def add_consistency_notes(feats, problems):
 
 # ------------------------------------------------------------------------ explanations ---
 NOTE_TEXT.update({
-    ("near_duplicate", "skl-synthetical-automation-process-industries"):
-        "Shares the Northeastern University (Nanhu campus) point with skl-deep-engineering-intelligent-tech; both "
-        "are NEU state key laboratories (二.(一).3 and 三.(三).1) sharing only the word «实验室», not duplicates.",
-    ("near_duplicate", "skl-deep-engineering-intelligent-tech"):
-        "Shares the Northeastern University (Nanhu campus) point with skl-synthetical-automation-process-industries; "
-        "both are NEU state key laboratories sharing only the word «实验室», not duplicates.",
     ("near_duplicate", "dalian-jinpu-new-area"):
         "Shares «大连金普新区» and its placeholder point with jinpu-import-trade-promotion-demo-zone, a programme the "
         "plan asks this new area to build (四.(一).2); related, not a duplicate.",
@@ -716,12 +813,103 @@ NOTE_TEXT.update({
         "Placed at the Changxing Island position of changxing-island-petrochemical-base (shared «石化») because "
         "大石化 is being relocated into that base; the relocation is a project of its own (四.(三).2), not a "
         "duplicate.",
-    ("near_duplicate", "liaodong-bay-petrochemical-base-panjin"):
-        "Shares «盘锦»/«精细化工» and its point with huajin-aramco-fine-chemicals-project, one project inside this "
-        "base (四.(三).2); related, not a duplicate.",
-    ("near_duplicate", "huajin-aramco-fine-chemicals-project"):
-        "Shares «盘锦»/«精细化工» and the point of liaodong-bay-petrochemical-base-panjin: the Huajin Aramco "
-        "fine-chemicals project is one project inside the Liaodong Bay (Panjin) base; related, not a duplicate.",
+    ("region", "dahuofang-reservoir"):
+        "The cited position (asiaphotos.org GPS 41.88363N 124.11144E, near the dam at the reservoir's western end) "
+        "falls in Dongzhou District (Fushun city), which is not a Liaodong member; the reservoir extends east into "
+        "Fushun County, the member that regions.toml includes because of this reservoir, so the project touches the "
+        "zone through its upstream part, which a point cannot show.",
+    ("near_duplicate", "liaoning-ftz-dalian-area"):
+        "Shares «大连»/«片区» and the Jinzhou District seat point (county precision) with "
+        "dalian-ftz-pharma-life-health-pilot-zone, a pilot zone inside this FTZ area (四.(一).2); related, not a "
+        "duplicate.",
+    ("near_duplicate", "dalian-ftz-pharma-life-health-pilot-zone"):
+        "Shares «大连»/«片区» and the Jinzhou District seat point (county precision) with liaoning-ftz-dalian-area: "
+        "this pharma and life-health pilot zone lies inside the FTZ Dalian Area (四.(一).2); related, not a duplicate.",
+    ("near_duplicate", "shenfei-airfield-relocation"):
+        "Shares only «飞机» (沈飞机场 vs 电动飞机) and the Shenyang city seat (city precision) with "
+        "new-energy-electric-aircraft-key-lab: an airfield relocation (三.(二).1) and a laboratory (三.(三).1), not "
+        "duplicates.",
+    ("near_duplicate", "new-energy-electric-aircraft-key-lab"):
+        "Shares only «飞机» (电动飞机 vs 沈飞机场) and the Shenyang city seat (city precision) with "
+        "shenfei-airfield-relocation: a laboratory (三.(三).1) and an airfield relocation (三.(二).1), not duplicates.",
+    ("near_duplicate", "deep-engineering-disaster-simulation-facility"):
+        "Shares «深部» and the Shenyang city seat (city precision) with skl-deep-engineering-intelligent-tech: both "
+        "are named in 三.(三).1, one a large physical-simulation facility to be brought into the national programme, "
+        "the other a state key laboratory; different projects, not duplicates.",
+    ("near_duplicate", "skl-deep-engineering-intelligent-tech"):
+        "Shares «深部» and the Shenyang city seat (city precision) with deep-engineering-disaster-simulation-facility: "
+        "both are named in 三.(三).1, one a state key laboratory, the other a large physical-simulation facility; "
+        "different projects, not duplicates.",
+    ("near_duplicate", "cmu-first-hospital-regional-medical-center"):
+        "Shares «中国医科大学附属» and the Heping District seat point (county precision) with "
+        "shengjing-hospital-children-regional-center: two different hospitals of China Medical University (the First "
+        "Hospital's cancer and cardiovascular centre and Shengjing Hospital's children's centre, both 三.(七).2), not "
+        "duplicates.",
+    ("near_duplicate", "shengjing-hospital-children-regional-center"):
+        "Shares «中国医科大学附属» and the Heping District seat point (county precision) with "
+        "cmu-first-hospital-regional-medical-center: two different hospitals of China Medical University (Shengjing "
+        "Hospital's children's centre and the First Hospital's cancer and cardiovascular centre, both 三.(七).2), not "
+        "duplicates.",
+    ("near_duplicate", "china-europe-railway-coastal-assembly-centre"):
+        "Shares only «沿海» and the Port of Dalian anchor (place_id port-of-dalian) with liaoning-coastal-six-ports: a "
+        "China–Europe rail assembly centre (四.(一).1) and the group of six coastal ports (七.(六)), both anchored "
+        "schematically at the hub port; not duplicates.",
+    ("near_duplicate", "liaoning-coastal-six-ports"):
+        "Shares only «沿海» and the Port of Dalian anchor (place_id port-of-dalian) with "
+        "china-europe-railway-coastal-assembly-centre: the group of six coastal ports (七.(六)) and a China–Europe rail "
+        "assembly centre (四.(一).1), both anchored schematically at the hub port; not duplicates.",
+    ("near_duplicate", "dalian-smart-city-medical-consortium-pilot"):
+        "Shares only the place name «大连» and the generic «试点» with dalian-multimodal-single-bill-pilot, and «大连» "
+        "and «城市» (智慧城市 vs 国家创新型城市) with dalian-national-innovative-city, at the Dalian city seat (city "
+        "precision): a medical-consortium pilot (四.(四).3), a multimodal-transport pilot (七.(六)) and the national "
+        "innovative-city designation (二.(二).5) are city-wide items the plan places only in Dalian, so all three sit "
+        "on the city seat; not duplicates.",
+    ("near_duplicate", "dalian-multimodal-single-bill-pilot"):
+        "Shares only the place name «大连» and the generic «试点» with dalian-smart-city-medical-consortium-pilot at the "
+        "Dalian city seat (city precision): a multimodal-transport pilot (七.(六)) and a medical-consortium pilot "
+        "(四.(四).3), not duplicates.",
+    ("near_duplicate", "north-yellow-sea-economic-coop-zone"):
+        "Shares «经济合作区» and the Dandong city seat (place_id dandong-city-seat) with "
+        "dandong-border-economic-cooperation-zone: the North Yellow Sea economic cooperation zone (七.(九)) spans "
+        "Dalian and Dandong and is anchored schematically at the Dandong seat, while the border economic cooperation "
+        "zone (四.(一).3) is Dandong's own; not duplicates.",
+    # --- part-additions.geojson: city-precision items that now share a city seat with a similar name ---
+    ("near_duplicate", "liaoning-equity-exchange"):
+        "Shares only «交易» (股权交易中心 vs 证券交易所) and the Shenyang city seat (city precision) with "
+        "bse-liaoning-service-base: both are named in the Shenyang item 二.(一).4 without a site, so each is known "
+        "only to be in Shenyang and is placed at the city seat; the provincial equity exchange and the Beijing Stock "
+        "Exchange's service base are different institutions, not duplicates.",
+    ("near_duplicate", "bse-liaoning-service-base"):
+        "Shares only «交易» (证券交易所 vs 股权交易中心) and the Shenyang city seat (city precision) with "
+        "liaoning-equity-exchange: both are named in the Shenyang item 二.(一).4 without a site, so each is known "
+        "only to be in Shenyang and is placed at the city seat; the Beijing Stock Exchange's service base and the "
+        "provincial equity exchange are different institutions, not duplicates.",
+    ("near_duplicate", "dalian-national-innovative-city"):
+        "Shares only «大连» and «城市» (国家创新型城市 vs 智慧城市) and the Dalian city seat (city precision) with "
+        "dalian-smart-city-medical-consortium-pilot: the innovative-city designation (二.(二).5) covers the whole "
+        "city and the medical-consortium pilot (四.(四).3) is named with Dalian only, so both are city-wide items "
+        "placed at the city seat; not duplicates.",
+    ("near_duplicate", "high-end-precision-manufacturing-key-lab"):
+        "Shares only «高端»/«制造» (高端精密制造 vs 高端制造业) and the Dalian city seat (city precision) with "
+        "dalian-high-end-manufacturing-cluster: a national key laboratory (四.(二).1) and a city-wide industry "
+        "cluster (二.(二).4), both placed at the city seat because no site is known; not duplicates. For this "
+        "laboratory even the city is not given by the plan (四.(二).1 names no host): Dalian is a presumption, "
+        "see location_source.",
+    ("near_duplicate", "dalian-high-end-manufacturing-cluster"):
+        "Shares only «高端»/«制造» (高端制造业 vs 高端精密制造) and the Dalian city seat (city precision) with "
+        "high-end-precision-manufacturing-key-lab: Dalian's city-wide 2000亿-yuan industry cluster (二.(二).4) and a "
+        "national key laboratory (四.(二).1), both placed at the city seat because no site is known (the "
+        "laboratory's Dalian placement is itself a presumption); not duplicates.",
+    ("near_duplicate", "jinzhou-regional-central-city"):
+        "Shares only «锦州» and «区域» (区域中心城市 vs 区域数据中心) and the Jinzhou city seat (city precision) with "
+        "jinzhou-regional-data-centre: the regional-central-city designation (四.(五).1) covers the whole city and "
+        "the data centre (四.(四).3) is named with Jinzhou only, so both are known only to be in Jinzhou and are "
+        "placed at the city seat; not duplicates.",
+    ("near_duplicate", "jinzhou-regional-data-centre"):
+        "Shares only «锦州» and «区域» (区域数据中心 vs 区域中心城市) and the Jinzhou city seat (city precision) with "
+        "jinzhou-regional-central-city: the data centre (四.(四).3) is named with Jinzhou only and the "
+        "regional-central-city designation (四.(五).1) covers the whole city, so both are known only to be in "
+        "Jinzhou and are placed at the city seat; not duplicates.",
     ("near_duplicate", "huanren-ginseng-industrial-park"):
         "Shares «桓仁山参» and the Huanren county-seat point with huanren-ginseng-origin-market: the industrial "
         "park (六.(二).3) and the origin market (六.(二).4) are different facilities of one industry, not "
@@ -735,13 +923,19 @@ NOTE_TEXT.update({
 
 def summary(n_in, feats, tj, tj_kept, notes_log):
     from collections import Counter
-    print("input features: %d (three parts); output projects: %d" % (n_in, len(feats)))
+    print("input features: %d (%d parts: three helpers' parts and the additions); output projects: %d" % (
+        n_in, len(PARTS), len(feats)))
     for spec in MERGES:
         print("merged -> %s: %s  [%s]" % (spec["id"], ", ".join("%s:%s" % (a[5:-8], b) for a, b in spec["members"]), spec["why"]))
     for a, b, why in NOT_MERGED:
         print("kept apart: %s / %s  [%s]" % (a, b, why))
     print("by category:", dict(sorted(Counter(f["properties"]["category"] for f in feats).items())))
     print("by precision:", dict(sorted(Counter(f["properties"]["location_precision"] for f in feats).items())))
+    pts = [f for f in feats if f["geometry"]["type"] == "Point"]
+    shared = Counter(tuple(f["geometry"]["coordinates"]) for f in pts)
+    print("points: %d at %d coordinates; %d share a coordinate (%d coordinates); place_ids: %s" % (
+        len(pts), len(shared), sum(n for n in shared.values() if n > 1), sum(1 for n in shared.values() if n > 1),
+        dict(sorted(Counter(f["properties"]["place_id"] for f in feats if f["properties"]["place_id"]).items()))))
     print("parts represented:", sorted({s.split(".")[0] for f in feats for s in f["properties"]["sections"]}))
     print("targets.json: %d -> %d entries; kept in projects and absent from targets.json: %s" % (
         len(tj), len(tj_kept), ", ".join(MOVED_FROM_TARGETS_JSON)))

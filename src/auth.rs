@@ -48,9 +48,19 @@ impl Scope {
         }
     }
 
-    /// Whether a project lies in this scope: every county it touches belongs to the city or region.
+    /// Whether a project lies in this scope: every county it touches belongs to the city or region; a
+    /// city-wide project (county not known) by its city and the regions that take that city whole.
     pub fn covers(&self, project: &Feature, catalog: &Catalog) -> bool {
         let counties: Vec<&str> = project.str_list("county_adcodes").collect();
+        let cities: Vec<&str> = project.str_list("city_adcodes").collect();
+        if counties.is_empty() && !cities.is_empty() {
+            // City-wide (county not known), or a record of such a project (a progress report).
+            return match self {
+                Self::Province => true,
+                Self::City(code) => cities.iter().all(|c| c == code),
+                Self::Region(id) => project.str_list("region_ids").any(|r| r == id),
+            };
+        }
         match self {
             Self::Province => true,
             Self::City(code) => {

@@ -251,6 +251,8 @@ proptest! {
             "targets.json" => projects::read_targets(&source).map(|_| ()),
             "plan-items.json" => projects::read_plan_items(&source).map(|_| ()),
             "projects.geojson" => {
+                // The seats projects are placed on are read with them.
+                std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/seats.json"), dir.join("seats.json")).unwrap();
                 let locate = |p: geo::Coord<f64>| c.county_at(p);
                 projects::read_projects(&source, c.counties(), &locate, &[]).map(|_| ())
             }

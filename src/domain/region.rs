@@ -31,7 +31,7 @@ impl RegionKind {
 
 /// How sure a membership is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "basis", rename_all = "lowercase")]
+#[serde(tag = "basis", rename_all = "kebab-case")]
 pub enum Basis {
     /// A published source names this member.
     Stated {
@@ -44,15 +44,28 @@ pub enum Basis {
         section: String,
         /// Why the section supports it.
         reason: String,
+        /// The plan's own words that support it.
+        quote: String,
+    },
+    /// The plan's text does not name the member for this region; it is included for a reason given, and the
+    /// closest words of the plan are quoted.
+    InferredWeak {
+        /// The plan section(s) of the closest text.
+        section: String,
+        /// Why it is weak, and why it is included anyway.
+        reason: String,
+        /// The closest words of the plan.
+        quote: String,
     },
 }
 
 impl Basis {
-    /// `stated` or `inferred`.
+    /// `stated`, `inferred` or `inferred-weak`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Stated { .. } => "stated",
             Self::Inferred { .. } => "inferred",
+            Self::InferredWeak { .. } => "inferred-weak",
         }
     }
 }
@@ -108,6 +121,7 @@ struct RawMember {
     source: Option<String>,
     section: Option<String>,
     reason: Option<String>,
+    quote: Option<String>,
     note: Option<String>,
 }
 
@@ -116,25 +130,37 @@ impl TryFrom<RawMember> for RegionMember {
 
     fn try_from(m: RawMember) -> Result<Self, Self::Error> {
         let who = m.adcode.clone().unwrap_or_else(|| m.name_zh.clone());
-        let basis = match (m.basis.as_str(), m.source, m.section, m.reason) {
-            ("stated", Some(source), None, None) if !source.trim().is_empty() => Basis::Stated { source },
+        let filled = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let basis = match (m.basis.as_str(), m.source, m.section, m.reason, m.quote) {
+            ("stated", Some(source), None, None, None) if !source.trim().is_empty() => {
+                Basis::Stated { source }
+            }
             ("stated", ..) => {
                 return Err(format!(
-                    "member {who}: basis \"stated\" needs a non-empty `source` (and no section/reason)"
+                    "member {who}: basis \"stated\" needs a non-empty `source` (and no section/reason/quote)"
                 ));
             }
-            ("inferred", None, Some(section), Some(reason))
-                if !section.trim().is_empty() && !reason.trim().is_empty() =>
+            (kind @ ("inferred" | "inferred-weak"), None, section, reason, quote)
+                if filled(&section) && filled(&reason) && filled(&quote) =>
             {
-                Basis::Inferred { section, reason }
+                let (section, reason, quote) =
+                    (section.unwrap_or_default(), reason.unwrap_or_default(), quote.unwrap_or_default());
+                if kind == "inferred" {
+                    Basis::Inferred { section, reason, quote }
+                } else {
+                    Basis::InferredWeak { section, reason, quote }
+                }
             }
-            ("inferred", ..) => {
+            (kind @ ("inferred" | "inferred-weak"), ..) => {
                 return Err(format!(
-                    "member {who}: basis \"inferred\" needs `section` and `reason` (and no source)"
+                    "member {who}: basis \"{kind}\" needs `section`, `reason` and `quote` (the plan's words \
+                     that support it), and no source"
                 ));
             }
             (other, ..) => {
-                return Err(format!("member {who}: basis \"{other}\" is not \"stated\" or \"inferred\""));
+                return Err(format!(
+                    "member {who}: basis \"{other}\" is not \"stated\", \"inferred\" or \"inferred-weak\""
+                ));
             }
         };
         Ok(Self { adcode: m.adcode, name_zh: m.name_zh, level: m.level, basis, note: m.note })

@@ -116,6 +116,12 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
             JSON,
             "季调度 The quarterly dispatch table (also /reports/summary for 半年小结 and 年终总结)",
         ),
+        link(
+            format!("{base}/reports/data-quality"),
+            "related",
+            JSON,
+            "数据质量 How precisely the projects are placed, and on what",
+        ),
         link(format!("{base}/health"), "related", JSON, "Health"),
         link(format!("{base}/map"), "related", "text/html", "地图 The map of the plan"),
         link(
@@ -201,6 +207,11 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
                 link_to("矢量瓦片 TileJSON", format!("{base}/tiles.json"), "MapLibre, OpenLayers, Leaflet"),
                 link_to("地图样式 MapLibre style", format!("{base}/styles/default.json"), ""),
                 link_to("季调度 dispatch report", format!("{base}/reports/dispatch?f=html"), ""),
+                link_to(
+                    "数据质量 data quality",
+                    format!("{base}/reports/data-quality?f=html"),
+                    "位置精度与来源 precision and sources",
+                ),
             ]);
             let page = Page::new(
                 "辽宁“一圈一带两区” · planatlas",

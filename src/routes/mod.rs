@@ -102,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
+    get_resource(cfg, "/reports/data-quality", reports::get_data_quality);
     get_resource(cfg, "/reports/dispatch", dispatch::get_dispatch);
     get_resource(cfg, "/reports/summary", dispatch::get_summary);
     get_resource(cfg, "/exports/{file}", exports::get_export);

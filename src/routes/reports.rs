@@ -1,4 +1,5 @@
-//! `GET /reports/consistency`: where the data and the plan disagree, with the explanation the data gives.
+//! `GET /reports/consistency`: where the data and the plan disagree, with the explanation the data gives;
+//! `GET /reports/data-quality`: how precisely and on what the positions rest.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,168 @@ pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpRe
                     entries.len()
                 ))
                 .table(&["Check", "Project", "What disagrees", "Explanation in the data"], rows);
+            Ok(respond(&req, HTML, page.render()?, Caching::Data))
+        }
+    }
+}
+
+/// The data-quality figures of the project catalogue: how precisely each project is placed, where, which
+/// points are shared and by what, and which positions rest on a cited source.
+fn data_quality(catalog: &crate::store::Catalog) -> serde_json::Value {
+    use crate::domain::project::PRECISIONS;
+    let projects = catalog.projects().features();
+    let precision = |f: &crate::store::Feature| f.str_prop("location_precision").unwrap_or("").to_owned();
+    let count_by = |fs: &mut dyn Iterator<Item = &crate::store::Feature>| {
+        let mut m: BTreeMap<String, usize> = PRECISIONS.iter().map(|(p, _)| ((*p).to_owned(), 0)).collect();
+        for f in fs {
+            *m.entry(precision(f)).or_default() += 1;
+        }
+        m
+    };
+    let by_city: Vec<_> = catalog
+        .cities()
+        .features()
+        .iter()
+        .map(|c| {
+            let in_city: Vec<_> = projects.iter().filter(|p| p.str_list("city_adcodes").any(|x| x == c.id)).collect();
+            json!({
+                "adcode": c.id,
+                "name_zh": c.str_prop("name_zh"),
+                "projects": in_city.len(),
+                "city_wide": in_city.iter().filter(|p| p.properties.get("city_wide") == Some(&json!(true))).count(),
+                "by_precision": count_by(&mut in_city.iter().copied()),
+            })
+        })
+        .collect();
+    let by_county: Vec<_> = catalog
+        .counties()
+        .features()
+        .iter()
+        .map(|c| {
+            let known: Vec<_> =
+                projects.iter().filter(|p| p.str_list("county_adcodes").any(|x| x == c.id)).collect();
+            json!({
+                "adcode": c.id,
+                "name_zh": c.str_prop("name_zh"),
+                "city_adcode": c.str_prop("parent_adcode"),
+                "projects": known.len(),
+                "by_precision": count_by(&mut known.iter().copied()),
+            })
+        })
+        .collect();
+    let mut shared: BTreeMap<(i64, i64), Vec<&crate::store::Feature>> = BTreeMap::new();
+    for p in projects {
+        if let Some(geo::Geometry::Point(pt)) = &p.geometry {
+            #[expect(clippy::cast_possible_truncation, reason = "degrees × 1e6 fit in i64")]
+            let key = ((pt.x() * 1e6).round() as i64, (pt.y() * 1e6).round() as i64);
+            shared.entry(key).or_default().push(p);
+        }
+    }
+    let shared: Vec<_> = shared
+        .into_iter()
+        .filter(|(_, fs)| fs.len() > 1)
+        .map(|((x, y), fs)| {
+            let place = match (fs[0].str_prop("place_id"), precision(fs[0]).as_str()) {
+                (Some(p), _) => p.to_owned(),
+                (None, "city") => format!("city seat {}", fs[0].str_list("city_adcodes").next().unwrap_or("")),
+                (None, "county") => format!("county seat {}", fs[0].str_prop("county_adcode").unwrap_or("")),
+                (None, other) => other.to_owned(),
+            };
+            #[expect(clippy::cast_precision_loss, reason = "micro-degrees back to degrees")]
+            let (lon, lat) = (x as f64 / 1e6, y as f64 / 1e6);
+            json!({"lon": lon, "lat": lat, "place": place, "count": fs.len(), "projects": fs.iter().map(|f| f.id.clone()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let cited =
+        |f: &&crate::store::Feature| f.str_prop("location_cite").is_some_and(|s| !s.trim().is_empty());
+    let without: Vec<_> = projects
+        .iter()
+        .filter(|f| !cited(f) && precision(f) != "schematic")
+        .map(|f| json!({"id": f.id, "name_zh": f.str_prop("name_zh"), "location_precision": precision(f), "location_source": f.str_prop("location_source")}))
+        .collect();
+    json!({
+        "title": "Data quality of the project catalogue",
+        "rule": "site: a cited source gives the position (location_cite); district: the named town, district or zone centre; county/city: the seat in seats.json, known only to be in that county or city; schematic: a corridor through the seats it links or a thing spanning several places",
+        "projects": projects.len(),
+        "by_precision": count_by(&mut projects.iter()),
+        "with_cited_position": projects.iter().filter(cited).count(),
+        "by_city": by_city,
+        "by_county": by_county,
+        "shared_points": shared,
+        "without_cited_position": without,
+    })
+}
+
+/// `GET /reports/data-quality`: counts by precision, by city and county (city-wide items count in their city
+/// only), shared points and what they are, and the positions that rest on no cited source.
+pub async fn get_data_quality(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    let model = state.model();
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    let format = negotiate(&req, &params)?;
+    let base = base_url(&req, &state.settings);
+    let mut doc = data_quality(&model.catalog);
+    doc["links"] = json!([link(format!("{base}/reports/data-quality"), "self", JSON, "This report")]);
+    match format {
+        Format::Json => Ok(respond_json(&req, JSON, &doc)),
+        Format::Html => {
+            let n = |v: &serde_json::Value| Cell::text(v.as_u64().unwrap_or_default().to_string());
+            let precisions: Vec<&str> = crate::domain::project::PRECISIONS.iter().map(|(p, _)| *p).collect();
+            let row_of = |e: &serde_json::Value, city_wide: bool| {
+                let mut row = vec![Cell::text(e["name_zh"].as_str().unwrap_or_default()), n(&e["projects"])];
+                if city_wide {
+                    row.push(n(&e["city_wide"]));
+                }
+                row.extend(precisions.iter().map(|p| n(&e["by_precision"][*p])));
+                row
+            };
+            let mut city_head = vec!["城市 city", "项目 projects", "全市 city-wide"];
+            city_head.extend(&precisions);
+            let mut county_head = vec!["区县 county", "项目 projects (known in the county)"];
+            county_head.extend(&precisions);
+            let list = |k: &str| doc[k].as_array().cloned().unwrap_or_default();
+            let shared_rows = list("shared_points")
+                .iter()
+                .map(|s| {
+                    vec![
+                        Cell::text(format!("{}, {}", s["lon"], s["lat"])),
+                        Cell::text(s["place"].as_str().unwrap_or_default()),
+                        n(&s["count"]),
+                        Cell::value(s["projects"].clone()),
+                    ]
+                })
+                .collect();
+            let without_rows = list("without_cited_position")
+                .iter()
+                .map(|s| {
+                    let id = s["id"].as_str().unwrap_or_default();
+                    vec![
+                        Span::link(
+                            s["name_zh"].as_str().unwrap_or(id),
+                            format!("{base}/collections/projects/items/{id}?f=html"),
+                        )
+                        .into(),
+                        Cell::text(s["location_precision"].as_str().unwrap_or_default()),
+                        Cell::text(s["location_source"].as_str().unwrap_or_default()),
+                    ]
+                })
+                .collect();
+            let crumbs = [
+                ("planatlas", format!("{base}/?f=html")),
+                ("数据质量 Data quality", format!("{base}/reports/data-quality?f=html")),
+            ];
+            let page = Page::new("数据质量 · Data quality", &crumbs, BOUNDARY_ATTRIBUTION)
+                .text(doc["rule"].as_str().unwrap_or_default())
+                .heading("按精度 By precision")
+                .value(&doc["by_precision"])
+                .heading("按城市 By city")
+                .table(&city_head, list("by_city").iter().map(|e| row_of(e, true)).collect())
+                .heading("按区县 By county")
+                .table(&county_head, list("by_county").iter().map(|e| row_of(e, false)).collect())
+                .heading("共用坐标 Shared points")
+                .table(&["坐标 point", "地点 place", "数量 count", "项目 projects"], shared_rows)
+                .heading("无引用来源的位置 Positions without a cited source")
+                .table(&["项目 project", "精度 precision", "位置依据 location_source"], without_rows);
             Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }

@@ -22,6 +22,7 @@ const ITEMS_PARAMS: &[&str] = &[
     "offset",
     "datetime",
     "within",
+    "city_wide",
     "bom",
     "filter",
     "filter-lang",
@@ -102,6 +103,32 @@ pub fn parse_selection(
         })?;
         query.candidates_in = geom::bounding_rect(geometry);
         area = Some(a);
+    }
+    if let Some(raw) = params.get("city_wide") {
+        let on = match raw {
+            "true" => true,
+            "false" => false,
+            other => return Err(ApiError::param("city_wide", format!("'{other}' is not true or false"))),
+        };
+        match &mut area {
+            Some(crate::store::Area::County { city, city_wide, .. }) => {
+                *city_wide = on;
+                // City-wide items sit on the city seat, which may lie outside the county.
+                if on {
+                    query.candidates_in = catalog
+                        .cities()
+                        .get(city)
+                        .and_then(|f| f.geometry.as_ref())
+                        .and_then(geom::bounding_rect);
+                }
+            }
+            _ => {
+                return Err(ApiError::param(
+                    "city_wide",
+                    "applies to within=<county>: it adds the city-wide items of the county's city",
+                ));
+            }
+        }
     }
     let filter_crs = crs_param(params, "filter-crs")?;
     let lang = match params.get("filter-lang") {

@@ -188,9 +188,10 @@ fn basis_json(basis: &Basis) -> Map<String, Value> {
         Basis::Stated { source } => {
             m.insert("source".into(), json!(source));
         }
-        Basis::Inferred { section, reason } => {
+        Basis::Inferred { section, reason, quote } | Basis::InferredWeak { section, reason, quote } => {
             m.insert("section".into(), json!(section));
             m.insert("reason".into(), json!(reason));
+            m.insert("quote".into(), json!(quote));
         }
     }
     m
@@ -467,7 +468,8 @@ pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
                 description: format!(
                     "The plan's four regions: the Shenyang circle, the coastal belt, the Liaoxi pilot zone and the \
                      Liaodong green zone, each the dissolved union of its member cities and counties, with the \
-                     basis (stated or inferred) of every membership. Regions overlap by design. {provenance}"
+                     basis of every membership (stated by a source; inferred from the plan's words, quoted; or inferred-weak, \
+                     where the plan does not name the member for the region, with why). Regions overlap by design. {provenance}"
                 ),
                 item_type: "feature",
                 queryables: vec![

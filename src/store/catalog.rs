@@ -42,6 +42,8 @@ pub enum Area {
         adcode: String,
         /// Its city's adcode.
         city: String,
+        /// Also the city-wide items of its city (precision `city`: in the city, county not known).
+        city_wide: bool,
     },
     /// One feature of a collection with geometries (`zones:kfq-01`, a planner's layer): features whose
     /// geometry meets it.
@@ -352,7 +354,7 @@ impl Catalog {
         let i = self.counties().index_of(key).or_else(|| by_name(self.counties()))?;
         let f = self.counties().feature(i);
         let city = f.str_prop("parent_adcode")?.to_owned();
-        Some((Area::County { adcode: f.id.clone(), city }, f.geometry.as_ref()?))
+        Some((Area::County { adcode: f.id.clone(), city, city_wide: false }, f.geometry.as_ref()?))
     }
 
     /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
@@ -373,7 +375,12 @@ impl Catalog {
             ("counties", Area::County { adcode, .. }) => f.id == *adcode,
             // Projects, regions and planners' layers: from their spatial join.
             (_, Area::City(c)) => has("city_adcodes", c),
-            (_, Area::County { adcode, .. }) => has("county_adcodes", adcode),
+            (_, Area::County { adcode, city, city_wide }) => {
+                has("county_adcodes", adcode)
+                    || (*city_wide
+                        && f.properties.get("city_wide") == Some(&Value::Bool(true))
+                        && has("city_adcodes", city))
+            }
             (_, Area::Region(r)) => has("region_ids", r),
         }
     }
@@ -399,7 +406,8 @@ fn strings<'a>(p: &'a Map<String, Value>, k: &str) -> impl Iterator<Item = &'a s
     p.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
 }
 
-/// Adds `project_count` to every region, city and county.
+/// Adds `project_count` to every region, city and county (a county counts what is known to be in it), and
+/// `city_wide_count` to every city.
 fn add_counts(
     regions: &mut Collection,
     cities: &mut Collection,
@@ -414,9 +422,23 @@ fn add_counts(
                 *counts.entry(id).or_default() += 1;
             }
         }
+        // City-wide items (county not known) count in their city, and cities say how many of theirs are.
+        let mut city_wide: BTreeMap<&str, usize> = BTreeMap::new();
+        if key == "city_adcodes" {
+            for p in projects.iter().filter(|p| p.properties.get("city_wide") == Some(&Value::Bool(true))) {
+                for id in strings(&p.properties, key) {
+                    *city_wide.entry(id).or_default() += 1;
+                }
+            }
+        }
         for i in 0..collection.features().len() {
-            let n = counts.get(collection.feature(i).id.as_str()).copied().unwrap_or(0);
+            let id = collection.feature(i).id.clone();
+            let n = counts.get(id.as_str()).copied().unwrap_or(0);
             collection.properties_mut(i).insert("project_count".into(), json!(n));
+            if key == "city_adcodes" {
+                let w = city_wide.get(id.as_str()).copied().unwrap_or(0);
+                collection.properties_mut(i).insert("city_wide_count".into(), json!(w));
+            }
         }
     }
 }

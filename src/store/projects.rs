@@ -121,7 +121,10 @@ pub fn read_projects(
             detail: e.to_string(),
         })?;
     let sections: HashMap<&str, &PlanItem> = items.iter().map(|i| (i.section.as_str(), i)).collect();
+    let seats = read_seats(source, counties)?;
     let mut ids: HashMap<String, usize> = HashMap::new();
+    // Each point's place: (x, y) in micro-degrees -> (place key, project id).
+    let mut places: HashMap<(i64, i64), (String, String)> = HashMap::new();
     let mut out = Vec::with_capacity(fc.features.len());
     for (n, f) in fc.features.into_iter().enumerate() {
         let props = f.properties.unwrap_or_default();
@@ -237,6 +240,24 @@ pub fn read_projects(
                 ));
             }
         }
+        check_position(&props, &geometry, precision, &seats).map_err(&bad)?;
+        if let Geometry::Point(p) = &geometry {
+            let key = place_key(&props, &id, precision);
+            #[expect(clippy::cast_possible_truncation, reason = "degrees × 1e6 fit in i64")]
+            let at = ((p.x() * 1e6).round() as i64, (p.y() * 1e6).round() as i64);
+            if let Some((other_key, other)) = places.get(&at)
+                && *other_key != key
+            {
+                return Err(bad(format!(
+                    "shares its point ({}, {}) with {other} but not its place ({key} vs {other_key}): projects \
+                     share a point only when they are the same place (the same `place_id`, or both city-wide in \
+                     one city, or both county-wide in one county)",
+                    p.x(),
+                    p.y()
+                )));
+            }
+            places.entry(at).or_insert((key, id.clone()));
+        }
         if let Some(notes) = props.get("consistency_notes")
             && !notes.as_object().is_some_and(|m| m.values().all(Value::is_string))
         {
@@ -248,6 +269,87 @@ pub fn read_projects(
         return Err(LoadError::File { file, reason: "no projects".into() });
     }
     Ok(out)
+}
+
+/// The seats city-wide and county-wide items are placed on (`seats.json`): adcode -> (lon, lat).
+pub fn read_seats(
+    source: &DataSource,
+    counties: &Collection,
+) -> Result<HashMap<String, Coord<f64>>, LoadError> {
+    let (file, text) = source.read("seats.json")?;
+    let doc: Map<String, Value> = serde_json::from_str(&text).map_err(|e| LoadError::Syntax {
+        file: file.clone(),
+        format: "JSON object",
+        detail: e.to_string(),
+    })?;
+    let mut seats = HashMap::with_capacity(doc.len());
+    for (code, v) in doc {
+        let bad = |reason: String| LoadError::feature(&file, code.clone(), reason);
+        let (Some(lon), Some(lat)) = (v["lon"].as_f64(), v["lat"].as_f64()) else {
+            return Err(bad("needs numeric `lon` and `lat`".into()));
+        };
+        if v["source"].as_str().is_none_or(|s| s.trim().is_empty()) {
+            return Err(bad("needs a `source` saying where the seat's position comes from".into()));
+        }
+        let is_city = counties.features().iter().any(|c| c.str_prop("parent_adcode") == Some(code.as_str()));
+        if counties.get(&code).is_none() && !is_city {
+            return Err(bad(format!("{code} is neither a county nor a city adcode")));
+        }
+        seats.insert(code, Coord { x: lon, y: lat });
+    }
+    Ok(seats)
+}
+
+/// A project's place, for telling a shared point that is one place from two things stacked by accident:
+/// its `place_id`, else the seat it sits on for city- and county-wide items, else itself.
+fn place_key(props: &Map<String, Value>, id: &str, precision: &str) -> String {
+    let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+    match (text("place_id"), precision) {
+        (Some(p), _) => format!("place:{p}"),
+        (None, "city") => format!("seat:{}", text("city_adcode").unwrap_or_default()),
+        (None, "county") => format!("seat:{}", text("county_adcode").unwrap_or_default()),
+        (None, _) => format!("project:{id}"),
+    }
+}
+
+/// The rule for each precision (geodata/README.md): `site` cites a source that gives the position;
+/// `district` names its town, district or zone; `county` and `city` positions are their seat in `seats.json`.
+fn check_position(
+    props: &Map<String, Value>,
+    geometry: &Geometry<f64>,
+    precision: &str,
+    seats: &HashMap<String, Coord<f64>>,
+) -> Result<(), String> {
+    let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+    let at_seat = |level: &str, code: Option<&str>| -> Result<(), String> {
+        let Geometry::Point(p) = geometry else { return Ok(()) };
+        let code = code.ok_or_else(|| format!("a `{level}` position needs `{level}_adcode`"))?;
+        let seat = seats.get(code).ok_or_else(|| format!("seats.json has no seat for {level} {code}"))?;
+        if (seat.x - p.x()).abs() > 5e-7 || (seat.y - p.y()).abs() > 5e-7 {
+            return Err(format!(
+                "a `{level}` position is the {level} seat ({}, {}) from seats.json, not ({}, {}): known only to \
+                 be in the {level}, it sits on the seat, or give a better precision with its source",
+                seat.x,
+                seat.y,
+                p.x(),
+                p.y()
+            ));
+        }
+        Ok(())
+    };
+    match precision {
+        "site" if text("location_cite").is_none() => Err(
+            "location_precision `site` needs `location_cite`: the source (URL or document) that gives the \
+             position; without one, use district, county or city"
+                .into(),
+        ),
+        "district" if text("named_place").is_none() => {
+            Err("location_precision `district` needs `named_place`: the town, district or zone it is the centre of".into())
+        }
+        "county" => at_seat("county", text("county_adcode")),
+        "city" => at_seat("city", text("city_adcode")),
+        _ => Ok(()),
+    }
 }
 
 fn check_targets(props: &Map<String, Value>) -> Result<(), String> {
@@ -361,6 +463,15 @@ pub fn join(
     out
 }
 
+/// How strong a region membership basis is: stated, then inferred, then inferred-weak.
+fn basis_rank(basis: &str) -> u8 {
+    match basis {
+        "stated" => 3,
+        "inferred" => 2,
+        _ => 1,
+    }
+}
+
 fn round(v: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (v * f).round() / f
@@ -381,23 +492,37 @@ pub fn joined_properties(
         Geometry::MultiPoint(_) => "point_count",
         _ => "length_km",
     };
+    // A city-wide item (precision `city`) sits on the city seat: it is in the city, its county is not known,
+    // and it is in the regions that take the whole city, not those of the seat district.
+    let city_wide =
+        is_point && record.properties.get("location_precision").and_then(Value::as_str) == Some("city");
     // Counties, then cities and regions by summing their counties.
     let mut city_measure: BTreeMap<String, f64> = BTreeMap::new();
     let mut region_measure: BTreeMap<String, (f64, String)> = BTreeMap::new();
     let mut county_list = Vec::new();
+    let add_region = |r: &Value, m: f64, region_measure: &mut BTreeMap<String, (f64, String)>| {
+        let (Some(id), Some(basis)) = (r["id"].as_str(), r["basis"].as_str()) else { return };
+        let e = region_measure.entry(id.to_owned()).or_insert((0.0, basis.to_owned()));
+        e.0 += m;
+        if basis_rank(basis) > basis_rank(&e.1) {
+            basis.clone_into(&mut e.1);
+        }
+    };
     for (&ci, &m) in &join.counties {
         let c = counties.feature(ci);
-        county_list.push(json!({"adcode": c.id, "name_zh": c.str_prop("name_zh"), measure_key: (!is_point).then(|| round(m, 2))}));
-        if let Some(parent) = c.str_prop("parent_adcode") {
-            *city_measure.entry(parent.to_owned()).or_default() += m;
-        }
-        for r in c.properties.get("regions").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(id), Some(basis)) = (r["id"].as_str(), r["basis"].as_str()) else { continue };
-            let e = region_measure.entry(id.to_owned()).or_insert((0.0, basis.to_owned()));
-            e.0 += m;
-            if basis == "stated" {
-                "stated".clone_into(&mut e.1);
+        let Some(parent) = c.str_prop("parent_adcode") else { continue };
+        *city_measure.entry(parent.to_owned()).or_default() += m;
+        if city_wide {
+            let city_regions =
+                cities.get(parent).and_then(|f| f.properties.get("regions")).and_then(Value::as_array);
+            for r in city_regions.into_iter().flatten().filter(|r| r["via"] == "city") {
+                add_region(r, m, &mut region_measure);
             }
+            continue;
+        }
+        county_list.push(json!({"adcode": c.id, "name_zh": c.str_prop("name_zh"), measure_key: (!is_point).then(|| round(m, 2))}));
+        for r in c.properties.get("regions").and_then(Value::as_array).into_iter().flatten() {
+            add_region(r, m, &mut region_measure);
         }
     }
     let total = join.total.unwrap_or(1.0);
@@ -425,12 +550,13 @@ pub fn joined_properties(
         .collect();
     p.insert(
         "county_adcodes".into(),
-        json!(join.counties.keys().map(|&i| counties.feature(i).id.clone()).collect::<Vec<_>>()),
+        json!(county_list.iter().map(|c| c["adcode"].clone()).collect::<Vec<_>>()),
     );
     p.insert(
         "county_names".into(),
-        json!(join.counties.keys().map(|&i| counties.feature(i).str_prop("name_zh")).collect::<Vec<_>>()),
+        json!(county_list.iter().map(|c| c["name_zh"].clone()).collect::<Vec<_>>()),
     );
+    p.insert("city_wide".into(), json!(city_wide));
     p.insert("city_adcodes".into(), json!(city_measure.keys().collect::<Vec<_>>()));
     p.insert("city_names".into(), json!(city_list.iter().map(|c| c["name_zh"].clone()).collect::<Vec<_>>()));
     p.insert("region_ids".into(), json!(region_list.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()));
@@ -442,7 +568,7 @@ pub fn joined_properties(
         }
     }
     p.insert("join".into(), json!({
-        "method": if is_point { "point in county polygon" } else if measure_key == "point_count" { "each point in its county polygon, counted" } else if measure_key == "length_km" { "line clipped to county polygons, geodesic length" } else { "polygon intersected with county polygons, geodesic area" },
+        "method": if city_wide { "city-wide: placed at the city seat; in the city, county not known" } else if is_point { "point in county polygon" } else if measure_key == "point_count" { "each point in its county polygon, counted" } else if measure_key == "length_km" { "line clipped to county polygons, geodesic length" } else { "polygon intersected with county polygons, geodesic area" },
         "counties": county_list,
         "cities": city_list,
         "regions": region_list,

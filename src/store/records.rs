@@ -22,6 +22,8 @@ pub const INPUT_PROPERTIES: &[&str] = &[
     "city_adcode",
     "location_precision",
     "location_source",
+    "location_cite",
+    "place_id",
     "outside_province",
     "consistency_notes",
 ];

@@ -11,6 +11,7 @@ pub const DATA_FILES: &[&str] = &[
     "plan-items.json",
     "projects.geojson",
     "targets.json",
+    "seats.json",
 ];
 
 /// The shipped `geodata/`, compiled into the binary so it runs from any directory.
@@ -21,6 +22,7 @@ static EMBEDDED: &[(&str, &str)] = &[
     ("plan-items.json", include_str!("../../geodata/plan-items.json")),
     ("projects.geojson", include_str!("../../geodata/projects.geojson")),
     ("targets.json", include_str!("../../geodata/targets.json")),
+    ("seats.json", include_str!("../../geodata/seats.json")),
     ("progress.json", include_str!("../../geodata/progress.json")),
     ("indicators.json", include_str!("../../geodata/indicators.json")),
 ];

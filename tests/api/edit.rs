@@ -13,7 +13,7 @@ use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_sto
 fn shenyang_project(id: &str) -> Value {
     json!({
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [123.4315, 41.8057]},
+        "geometry": {"type": "Point", "coordinates": [123.4335, 41.8057]},
         "properties": {
             "id": id,
             "name_zh": "测试项目（沈阳）",
@@ -25,6 +25,7 @@ fn shenyang_project(id: &str) -> Value {
             "excerpt": "测试用项目。",
             "targets": [],
             "named_place": "沈阳",
+            "place_id": "test-place",
             "county_adcode": "210103",
             "city_adcode": "210100",
             "location_precision": "district",
@@ -108,6 +109,13 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     let projects_tag = etag(&s, "/collections/projects");
     let counties_tag = etag(&s, "/collections/counties");
     let report_before = s.app.get_json("/reports/consistency");
+    let shenhe_count = |s: &StoreApp| {
+        let q = s.app.get_json("/reports/data-quality");
+        q["by_county"].as_array().unwrap().iter().find(|c| c["adcode"] == "210103").unwrap()["projects"]
+            .as_u64()
+            .unwrap()
+    };
+    let quality_before = shenhe_count(&s);
 
     // OPTIONS tells clients (QGIS) what is editable.
     let r = s
@@ -137,10 +145,8 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     assert_ne!(etag(&s, "/tiles/10/863/380"), tile_here);
     assert_eq!(etag(&s, "/tiles/10/854/381"), tile_far);
     assert_eq!(etag(&s, "/conformance"), conformance);
-    // The consistency report sees it (it shares its point with other projects: a near duplicate).
-    let report = s.app.get_json("/reports/consistency");
-    assert_ne!(report["entries"], report_before["entries"]);
-    assert!(report.to_string().contains("test-shenyang"), "{report}");
+    // The data-quality report counts it in 沈河区 (its county is known).
+    assert_eq!(shenhe_count(&s), quality_before + 1);
     // The catalogue as it stood before the write, by transaction time.
     let then = s.app.get_json(&format!("/collections/projects/items?limit=1&datetime={seeded_at}"));
     assert_eq!(then["numberMatched"].as_u64().unwrap(), before, "{then}");
@@ -164,19 +170,18 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     // /locate-style joins: nearest from the point finds it first.
     let near = s
         .app
-        .get_json("/collections/projects/within-distance?lon=123.4315&lat=41.8057&distance=10&limit=100");
+        .get_json("/collections/projects/within-distance?lon=123.4335&lat=41.8057&distance=10&limit=100");
     assert!(near["features"].as_array().unwrap().iter().any(|f| f["id"] == "test-shenyang"), "{near}");
 
     // PATCH twice.
     let r = ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched once"}}));
     assert_eq!(r.status(), 204, "{:?}", r.text());
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let r =
-        ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched twice", "named_place": null}}));
+    let r = ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched twice", "place_id": null}}));
     assert_eq!(r.status(), 204, "{:?}", r.text());
     let f = s.app.get_json("/collections/projects/items/test-shenyang");
     assert_eq!(f["properties"]["name_en"], "Patched twice");
-    assert!(f["properties"].get("named_place").is_none_or(Value::is_null), "merge-patch null removes: {f}");
+    assert!(f["properties"].get("place_id").is_none_or(Value::is_null), "merge-patch null removes: {f}");
 
     // PUT with the current ETag, then with a stale one.
     let tag = etag(&s, "/collections/projects/items/test-shenyang");
@@ -215,8 +220,9 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     let latest = link.split(';').next().unwrap().trim_matches(['<', '>', ' ']);
     let last: Value = s.app.client.get(latest).send().unwrap().json().unwrap();
     assert_eq!(last["properties"]["name_en"], "Replaced", "{last}");
-    // The consistency report is back to what it was.
+    // The reports are back to what they were.
     assert_eq!(s.app.get_json("/reports/consistency")["entries"], report_before["entries"]);
+    assert_eq!(shenhe_count(&s), quality_before);
     // Versioning is declared.
     let c = s.app.get_json("/collections/projects");
     assert_eq!(c["versioning"]["timeAxis"], "transaction-time", "{c}");
@@ -264,7 +270,9 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     assert_problem(dalian.delete("sy-1"), 403);
     let p = assert_problem(shenyang.put("sy-1", &moved_to_dalian("sy-1"), None), 403);
     assert!(p["detail"].as_str().unwrap().contains("大连"), "{p}");
-    assert_problem(dalian.post(&shenyang_project("sy-2")), 403);
+    let mut sy2 = shenyang_project("sy-2");
+    sy2["geometry"]["coordinates"] = json!([123.4355, 41.8057]);
+    assert_problem(dalian.post(&sy2), 403);
     // Stale If-Match.
     assert_problem(shenyang.put("sy-1", &shenyang_project("sy-1"), Some("\"v99-0\"")), 412);
     // Malformed bodies.
@@ -317,19 +325,10 @@ fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("cs2cs (proj-bin) is installed by scripts/setup --test");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"41.8057 123.4315\n").unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"41.8057 123.4335\n").unwrap();
     let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
     let nums: Vec<f64> = out.split_whitespace().take(2).map(|n| n.parse().unwrap()).collect();
     let (northing, easting) = (nums[0], nums[1]);
-    // The server writes the same point (bse-liaoning-service-base lies there) in the same order.
-    let same = s.app.get_json(
-        "/collections/projects/items/bse-liaoning-service-base?crs=http://www.opengis.net/def/crs/EPSG/0/4549",
-    );
-    let sc = same["geometry"]["coordinates"].as_array().unwrap();
-    assert!(
-        (sc[0].as_f64().unwrap() - northing).abs() < 0.01 && (sc[1].as_f64().unwrap() - easting).abs() < 0.01,
-        "{same} vs {out}"
-    );
     let mut body = shenyang_project("gk-test");
     // EPSG:4549's axis order is northing, easting.
     body["geometry"]["coordinates"] = json!([northing, easting]);
@@ -344,8 +343,16 @@ fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
     assert_eq!(r.status(), 201, "{:?}", r.text());
     let f = s.app.get_json("/collections/projects/items/gk-test");
     let c = f["geometry"]["coordinates"].as_array().unwrap();
-    assert!((c[0].as_f64().unwrap() - 123.4315).abs() < 1e-6, "{f}");
+    assert!((c[0].as_f64().unwrap() - 123.4335).abs() < 1e-6, "{f}");
     assert!((c[1].as_f64().unwrap() - 41.8057).abs() < 1e-6, "{f}");
+    // The server writes it back in the same CRS and order.
+    let same =
+        s.app.get_json("/collections/projects/items/gk-test?crs=http://www.opengis.net/def/crs/EPSG/0/4549");
+    let sc = same["geometry"]["coordinates"].as_array().unwrap();
+    assert!(
+        (sc[0].as_f64().unwrap() - northing).abs() < 0.01 && (sc[1].as_f64().unwrap() - easting).abs() < 0.01,
+        "{same} vs {out}"
+    );
     // An unknown Content-Crs is a 400 naming the header.
     let r = ed
         .auth(s.app.client.post(s.app.url("/collections/projects/items")))

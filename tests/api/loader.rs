@@ -155,3 +155,55 @@ fn a_region_member_with_a_wrong_adcode_names_the_region() {
     assert!(e.contains("regions.toml") && e.contains("219999"), "{e}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The first project at `precision` (a Point), from the shipped data.
+fn first_at(doc: &Value, precision: &str) -> (String, Value) {
+    let f = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["location_precision"] == precision && f["geometry"]["type"] == "Point")
+        .unwrap_or_else(|| panic!("no {precision} point"));
+    (f["properties"]["id"].as_str().unwrap().to_owned(), f.clone())
+}
+
+fn shipped_projects() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/projects.geojson");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_site_position_without_a_cited_source_stops_loading() {
+    let (id, _) = first_at(&shipped_projects(), "site");
+    let dir = data_with("site-cite", |d| {
+        feature_mut(d, &id)["properties"].as_object_mut().unwrap().remove("location_cite");
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("projects.geojson") && e.contains(&id) && e.contains("location_cite"), "{e}");
+}
+
+#[test]
+fn a_city_wide_position_off_the_city_seat_and_a_point_shared_by_two_places_stop_loading() {
+    let doc = shipped_projects();
+    let (city_item, f) = first_at(&doc, "city");
+    // Moved off the seat (a little, staying in its county): refused, naming the seat.
+    let dir = data_with("off-seat", |d| {
+        let g = &mut feature_mut(d, &city_item)["geometry"]["coordinates"];
+        g[0] = serde_json::json!(g[0].as_f64().unwrap() + 0.001);
+    });
+    let e = load_error(&dir);
+    assert!(e.contains(&city_item) && e.contains("city seat") && e.contains("seats.json"), "{e}");
+    // A site item moved onto the city seat: two places on one point.
+    let (site_item, _) = first_at(&doc, "site");
+    let seat = f["geometry"].clone();
+    let county = f["properties"]["county_adcode"].clone();
+    let city = f["properties"]["city_adcode"].clone();
+    let dir = data_with("shared", |d| {
+        let s = feature_mut(d, &site_item);
+        s["geometry"] = seat;
+        s["properties"]["county_adcode"] = county;
+        s["properties"]["city_adcode"] = city;
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("shares its point") && (e.contains(&site_item) || e.contains(&city_item)), "{e}");
+}

@@ -81,8 +81,6 @@ const SITES: &[(&str, &str, f64, f64)] = &[
     ("徐大堡核电", "xudabao-nuclear-power-plant", 120.5458, 40.3514),
     // Nelson & Stencel 1997 / Baidu Baike: 41°19′–41°20′N 119°30′E.
     ("牛河梁", "niuheliang-hongshan-site", 119.5, 41.33),
-    // en-Wikipedia Changxing Island, Dalian 39°34′51″N 121°23′15″E.
-    ("长兴岛", "changxing-island-petrochemical-base", 121.3875, 39.5808),
 ];
 
 #[test]
@@ -225,10 +223,17 @@ fn a_point_project_is_joined_to_the_county_containing_it() {
     let c = catalog();
     for f in c.projects().features() {
         if let Some(geo::Geometry::Point(p)) = &f.geometry {
-            let county = c.county_at(p.0).map(|i| c.counties().feature(i).id.clone());
+            let county = c.county_at(p.0).map(|i| c.counties().feature(i));
+            if f.str_prop("location_precision") == Some("city") {
+                // City-wide: in the city of the seat it is placed on, county not known.
+                assert!(strings(&f.properties["county_adcodes"]).is_empty(), "{}", f.id);
+                let city = county.and_then(|k| k.str_prop("parent_adcode")).unwrap();
+                assert_eq!(strings(&f.properties["city_adcodes"]), [city], "{}", f.id);
+                continue;
+            }
             assert_eq!(
                 strings(&f.properties["county_adcodes"]),
-                county.iter().map(String::as_str).collect::<Vec<_>>(),
+                county.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
                 "{}",
                 f.id
             );
@@ -276,4 +281,154 @@ fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// Every project matching `query`, all on one page.
+fn projects_where(query: &str) -> Vec<serde_json::Value> {
+    let doc = app().get_json(&format!("/collections/projects/items?limit=1000{query}"));
+    doc["features"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_county_holds_what_is_known_to_be_in_it_and_city_wide_items_only_when_asked() {
+    let all = projects_where("");
+    let ids = |fs: &[serde_json::Value]| {
+        let mut v: Vec<String> = fs.iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+        v.sort();
+        v
+    };
+    let has = |f: &serde_json::Value, k: &str, v: &str| {
+        f["properties"][k].as_array().unwrap().iter().any(|x| x == v)
+    };
+    // 沈河区, seat of Shenyang: no city-precision item is counted in it.
+    let in_county = projects_where("&within=210103");
+    assert!(
+        in_county.iter().all(|f| f["properties"]["location_precision"] != "city"),
+        "no city-wide item in 沈河区"
+    );
+    let known: Vec<_> = all.iter().filter(|f| has(f, "county_adcodes", "210103")).cloned().collect();
+    assert_eq!(ids(&in_county), ids(&known), "exactly what the join puts in the county");
+    // With the option: plus Shenyang's city-wide items, each saying so.
+    let with_city = projects_where("&within=210103&city_wide=true");
+    let city_wide: Vec<_> = all
+        .iter()
+        .filter(|f| f["properties"]["location_precision"] == "city" && has(f, "city_adcodes", "210100"))
+        .cloned()
+        .collect();
+    assert!(!city_wide.is_empty());
+    let mut expected = ids(&known);
+    expected.extend(ids(&city_wide));
+    expected.sort();
+    assert_eq!(ids(&with_city), expected);
+    for f in &city_wide {
+        let p = &f["properties"];
+        assert_eq!(p["city_wide"], true);
+        assert_eq!(p["county_adcodes"], serde_json::json!([]), "county not known: {}", f["id"]);
+        assert!(p["join"]["method"].as_str().unwrap().starts_with("city-wide"));
+    }
+    // The county's count says the same; the city's counts its city-wide items.
+    let county = app().get_json("/collections/counties/items/210103");
+    if let Some(n) = county["properties"]["project_count"].as_u64() {
+        assert_eq!(n as usize, known.len(), "沈河区's project_count");
+    }
+    let quality = app().get_json("/reports/data-quality");
+    let shenyang = quality["by_city"].as_array().unwrap().iter().find(|c| c["adcode"] == "210100").unwrap();
+    assert_eq!(shenyang["city_wide"].as_u64().unwrap() as usize, city_wide.len());
+    let shenhe = quality["by_county"].as_array().unwrap().iter().find(|c| c["adcode"] == "210103").unwrap();
+    assert_eq!(shenhe["projects"].as_u64().unwrap() as usize, known.len());
+    // The option needs a county.
+    let bad = app().get_problem("/collections/projects/items?within=210100&city_wide=true", 400);
+    assert!(bad["detail"].as_str().unwrap().contains("city_wide"), "{bad}");
+}
+
+#[test]
+fn no_two_projects_share_a_point_unless_they_are_one_place() {
+    let mut by_point: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        std::collections::BTreeMap::new();
+    for f in projects_where("") {
+        if f["geometry"]["type"] == "Point" {
+            let c = &f["geometry"]["coordinates"];
+            by_point
+                .entry(format!("{:.6},{:.6}", c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+                .or_default()
+                .push(f);
+        }
+    }
+    let place = |f: &serde_json::Value| {
+        let p = &f["properties"];
+        match (p["place_id"].as_str(), p["location_precision"].as_str()) {
+            (Some(id), _) => format!("place {id}"),
+            (None, Some("city")) => format!("city seat {}", p["city_adcode"]),
+            (None, Some("county")) => format!("county seat {}", p["county_adcode"]),
+            _ => format!("itself {}", f["id"]),
+        }
+    };
+    let mut shared = 0;
+    for (at, fs) in &by_point {
+        let places: std::collections::BTreeSet<String> = fs.iter().map(place).collect();
+        assert_eq!(places.len(), 1, "{at} is shared by different places: {places:?}");
+        if fs.len() > 1 {
+            shared += 1;
+        }
+    }
+    // The report lists the same shared points.
+    let quality = app().get_json("/reports/data-quality");
+    assert_eq!(quality["shared_points"].as_array().unwrap().len(), shared);
+    let by_precision = &quality["by_precision"];
+    let total: u64 = ["site", "district", "county", "city", "schematic"]
+        .iter()
+        .map(|p| by_precision[*p].as_u64().unwrap())
+        .sum();
+    assert_eq!(total as usize, projects_where("").len());
+    let html = app().get("/reports/data-quality?f=html").text().unwrap();
+    assert!(html.contains("共用坐标 Shared points") && html.contains("按区县 By county"), "the HTML report");
+}
+
+#[test]
+fn the_two_unsourced_positions_stay_at_county_precision_with_the_reason() {
+    for (id_part, name) in [("huanren", "桓仁古城机场"), ("qingyuan", "清原抽水蓄能电站")] {
+        let f = projects_where("")
+            .into_iter()
+            .find(|f| f["properties"]["name_zh"].as_str().is_some_and(|n| n.contains(name)))
+            .unwrap_or_else(|| panic!("{name} ({id_part}) is catalogued"));
+        let p = &f["properties"];
+        match p["location_precision"].as_str().unwrap() {
+            "site" => {
+                assert!(
+                    p["location_cite"].as_str().is_some_and(|c| !c.is_empty()),
+                    "{name}: a site is cited"
+                );
+            }
+            "county" => assert!(
+                p["location_source"].as_str().unwrap().contains("no source")
+                    || p["location_source"].as_str().unwrap().contains("not found"),
+                "{name}: says why it is at the county seat: {}",
+                p["location_source"]
+            ),
+            other => panic!("{name} at {other} precision"),
+        }
+    }
+}
+
+#[test]
+fn the_plan_coverage_script_passes_and_fails_on_an_item_neither_catalogued_nor_excluded() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let script = format!("{root}/scripts/coverage.py");
+    let (ok, out) = crate::helpers::run("python3", &[&script, "--quiet"]);
+    assert!(ok, "every named item is catalogued or excluded: {out}");
+    assert!(out.contains("missing 0"), "{out}");
+    // Drop one exclusion: the item it covered is reported missing, by name, and the script fails.
+    let decisions = std::fs::read_to_string(format!("{root}/geodata/coverage.toml")).unwrap();
+    let doc: toml::Table = decisions.parse().unwrap();
+    let first = &doc["exclude"].as_array().unwrap()[0]["items"].as_array().unwrap()[0];
+    let (section, text) = (first[0].as_str().unwrap(), first[1].as_str().unwrap());
+    let line = format!("  [\"{section}\", \"{text}\"],\n");
+    assert!(decisions.contains(&line), "{line}");
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("coverage.toml");
+    std::fs::write(&edited, decisions.replacen(&line, "", 1)).unwrap();
+    let (ok, out) =
+        crate::helpers::run("python3", &[&script, "--quiet", "--decisions", edited.to_str().unwrap()]);
+    assert!(!ok, "a named item neither catalogued nor excluded fails the script: {out}");
+    assert!(out.contains("MISSING") && out.contains(text), "it names {text}: {out}");
 }

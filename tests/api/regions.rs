@@ -60,7 +60,19 @@ fn every_region_lists_members_with_their_basis_and_its_area() {
         for m in p["members"].as_array().unwrap() {
             match m["basis"].as_str().unwrap() {
                 "stated" => assert!(m["source"].as_str().is_some_and(|s| !s.is_empty()), "{m}"),
-                "inferred" => assert!(m["section"].is_string() && m["reason"].is_string(), "{m}"),
+                "inferred" | "inferred-weak" => {
+                    assert!(m["section"].is_string() && m["reason"].is_string(), "{m}");
+                    // Every inferred member quotes the plan's words, and they are in the plan.
+                    let quote = m["quote"].as_str().unwrap_or_default();
+                    let plan = plan_text();
+                    for piece in quote.split(" … ") {
+                        assert!(
+                            !piece.is_empty() && plan.contains(piece),
+                            "{}: quote not in the plan: {piece}",
+                            m["name_zh"]
+                        );
+                    }
+                }
                 other => panic!("basis {other}"),
             }
         }
@@ -70,10 +82,35 @@ fn every_region_lists_members_with_their_basis_and_its_area() {
     assert_eq!(belt["properties"]["membership_basis"], "stated");
     let liaoxi = features.iter().find(|f| f["id"] == "liaoxi-zone").unwrap();
     assert_eq!(liaoxi["properties"]["membership_basis"], "inferred");
+    // Members part 六 does not name are marked weak, with why.
+    let liaodong = features.iter().find(|f| f["id"] == "liaodong-zone").unwrap();
+    let weak: Vec<&str> = liaodong["properties"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["basis"] == "inferred-weak")
+        .map(|m| m["adcode"].as_str().unwrap())
+        .collect();
+    for code in ["210323", "210421", "210422", "210423"] {
+        assert!(weak.contains(&code), "{code} is weak in Liaodong: {weak:?}");
+    }
 }
 
 #[test]
 fn overlapping_regions_share_cities_by_design() {
     let fuxin = app().get_json("/collections/cities/items/210900");
     assert_eq!(fuxin["properties"]["region_ids"], serde_json::json!(["shenyang-circle", "liaoxi-zone"]));
+}
+
+/// The plan's cleaned text, item by item, as `plan-items.json` holds it (the quotes are verbatim pieces of it).
+fn plan_text() -> String {
+    let raw =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata/plan-items.json")).unwrap();
+    let items: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap();
+    items
+        .iter()
+        .flat_map(|i| [&i["title"], &i["text"], &i["body"]])
+        .filter_map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -39,6 +39,24 @@ await inBrowser('map', base, { width: 1400, height: 900 }, async (page) => {
   assert.equal(new Set(rendered.cityLabels).size, rendered.cityLabels.length, `a city labelled twice: ${rendered.cityLabels}`);
   assert.ok(rendered.categories >= 5, 'projects in several categories');
 
+  // City-wide items are one badge per city at its seat, not stacked markers; a badge lists its city's items.
+  await page.waitForFunction(() => window.planatlasCityBadges > 0, { timeout: 20_000 });
+  const cityWide = (await (await fetch(`${base}/collections/projects/items?location_precision=city&limit=1000`)).json()).features;
+  const badges = await page.$$eval('.city-badge', (els) => els.map((e) => ({ city: e.dataset.city, n: Number(e.textContent.split(' ').pop()) })));
+  console.log('city badges', JSON.stringify(badges));
+  assert.equal(badges.reduce((a, b) => a + b.n, 0), cityWide.length, 'the badges count every city-wide item once');
+  assert.equal(new Set(badges.map((b) => b.city)).size, badges.length, 'one badge per city');
+  const stacked = await page.evaluate(() => window.planatlasMap.queryRenderedFeatures({ layers: ['projects-points'] })
+    .filter((f) => f.properties.location_precision === 'city').length);
+  assert.equal(stacked, 0, 'no city-wide item is drawn as a marker');
+  const shenyang = badges.find((b) => b.city === '沈阳市');
+  assert.ok(shenyang, 'Shenyang has a badge');
+  await page.click('.city-badge[data-city="沈阳市"]');
+  await page.waitForSelector('.city-list li', { timeout: 20_000 });
+  const listed = await page.$$eval('.city-list li', (els) => els.length);
+  assert.equal(listed, shenyang.n, 'the badge opens its city\'s list');
+  await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+
   // Toggle a region off and on.
   await page.click('input[data-region="liaoxi-zone"]');
   await page.waitForFunction(() => !window.planatlasMap.queryRenderedFeatures({ layers: ['regions-fill'] })
