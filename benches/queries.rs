@@ -126,6 +126,69 @@ fn bench_queries(c: &mut Criterion) {
     }
 }
 
+/// `n` points clustered around the 14 city seats (a normal-ish spread of about 15 km), as real projects are.
+fn clustered(n: usize, seed: u64) -> Vec<Feature> {
+    const SEATS: [(f64, f64); 14] = [
+        (123.43, 41.81),
+        (121.61, 38.91),
+        (122.99, 41.11),
+        (123.96, 41.88),
+        (123.77, 41.29),
+        (124.38, 40.12),
+        (121.13, 41.10),
+        (122.24, 40.67),
+        (121.67, 42.02),
+        (123.17, 41.27),
+        (122.07, 41.12),
+        (123.84, 42.29),
+        (120.45, 41.57),
+        (120.84, 40.71),
+    ];
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|i| {
+            let (x, y) = SEATS[i % SEATS.len()];
+            // The sum of three uniforms: roughly normal, about ±0.2°.
+            let mut jitter = || (rng.next_f64() + rng.next_f64() + rng.next_f64() - 1.5) * 0.15;
+            let p = Coord { x: x + jitter(), y: y + jitter() };
+            Feature::new(i.to_string(), Some(Geometry::Point(Point(p))), Map::new())
+        })
+        .collect()
+}
+
+/// Nearest k=10 from query points inland (among the data), offshore (the Yellow Sea and Bohai, 50–300 km from
+/// the coast) and far outside (central China), over clustered points: the cost should not jump with distance.
+fn bench_knn_where(c: &mut Criterion) {
+    let mut rng = Rng(11);
+    let mut points = |lon: (f64, f64), lat: (f64, f64)| -> Vec<Coord<f64>> {
+        (0..512)
+            .map(|_| Coord {
+                x: lon.0 + (lon.1 - lon.0) * rng.next_f64(),
+                y: lat.0 + (lat.1 - lat.0) * rng.next_f64(),
+            })
+            .collect()
+    };
+    let sets = [
+        ("inland", points((121.0, 124.5), (40.5, 42.5))),
+        ("offshore", points((121.5, 124.0), (36.5, 38.3))),
+        ("outside", points((105.0, 112.0), (28.0, 34.0))),
+    ];
+    for n in [100_000, 1_000_000] {
+        let collection = Collection::new(meta(), clustered(n, 3));
+        let mut group = c.benchmark_group(format!("knn_k10_clustered_{n}"));
+        for (name, qs) in &sets {
+            let mut q = 0usize;
+            group.bench_function(*name, |b| {
+                b.iter(|| {
+                    q = (q + 1) % qs.len();
+                    black_box(collection.nearest(qs[q], 10, None, |_| true))
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
 fn bench_locate(c: &mut Criterion) {
     let catalog = Catalog::load(DataSource::Embedded).expect("shipped data loads");
     let queries: Vec<Coord<f64>> = {
@@ -145,6 +208,6 @@ fn bench_locate(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_queries, bench_locate, bench_build
+    targets = bench_queries, bench_knn_where, bench_locate, bench_build
 }
 criterion_main!(benches);

@@ -217,42 +217,11 @@ pub struct Collection {
     by_id: HashMap<String, usize>,
     rtree: RTree<IndexEntry, IndexParams>,
     extent: Option<Rect<f64>>,
-    /// The extent's approximate area in m², for the first guess of a nearest-neighbour search radius.
-    extent_area_m2: f64,
     /// Every property name any feature carries, in first-seen order; made on first use.
     property_names: OnceLock<Vec<String>>,
     /// The features with no geometry (no box), in load order: a `bbox` matches them too (OGC API –
     /// Features Part 1, `/req/core/fc-bbox-response` C).
     unlocated: Vec<usize>,
-}
-
-/// A nearest-neighbour candidate: a lower bound of its distance, from its box or (`refined`) its geometry.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    bound: f64,
-    index: usize,
-    refined: bool,
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Candidate {}
-
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Candidate {
-    /// Reversed, so that `BinaryHeap` pops the smallest bound first (ties: lower index first).
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.bound.total_cmp(&self.bound).then(other.index.cmp(&self.index))
-    }
 }
 
 fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
@@ -276,20 +245,12 @@ impl Collection {
             features.iter().enumerate().filter(|(_, f)| f.bbox.is_none()).map(|(i, _)| i).collect();
         let extent =
             features.iter().filter_map(|f| f.bbox).fold(None, |acc, r| Some(geom::union_rect(acc, r)));
-        let extent_area_m2 = extent.map_or(1.0, |e| {
-            let mid =
-                Coord { x: f64::midpoint(e.min().x, e.max().x), y: f64::midpoint(e.min().y, e.max().y) };
-            let w = geodesic::distance_m(Coord { x: e.min().x, y: mid.y }, Coord { x: e.max().x, y: mid.y });
-            let h = geodesic::distance_m(Coord { x: mid.x, y: e.min().y }, Coord { x: mid.x, y: e.max().y });
-            (w * h).max(1.0)
-        });
         Self {
             meta,
             features,
             by_id,
             rtree: RTree::bulk_load_with_params(entries),
             extent,
-            extent_area_m2,
             property_names: OnceLock::new(),
             unlocated,
         }
@@ -533,10 +494,12 @@ impl Collection {
     }
 
     /// The `k` features nearest to `p` (geodesic distance to the nearest point of each geometry), no farther
-    /// than `max_distance_m`, nearest first.
+    /// than `max_distance_m`, nearest first (ties by load order).
     ///
-    /// Searches a growing box: every feature within `r` metres has its bounding box inside the conservative
-    /// box of radius `r`, so once `k` candidates lie within `r` they are the `k` nearest.
+    /// A best-first walk of the R-tree: nodes, boxes and geometries wait in one queue ordered by a lower bound
+    /// of their geodesic distance, and the walk stops when the next bound exceeds the k-th distance found. Its
+    /// cost follows the number of nodes near the answer, not the distance to it, so a query point far from the
+    /// data (offshore, outside the province) costs about what an inland one does.
     pub fn nearest(
         &self,
         p: Coord<f64>,
@@ -544,71 +507,112 @@ impl Collection {
         max_distance_m: Option<f64>,
         keep: impl Fn(usize) -> bool,
     ) -> Vec<(usize, f64)> {
-        let Some(extent) = self.extent else { return Vec::new() };
-        if k == 0 {
+        if k == 0 || self.rtree.size() == 0 {
             return Vec::new();
         }
         let limit = max_distance_m.unwrap_or(f64::INFINITY);
-        let mut radius = self.initial_radius(k).min(limit);
-        // Candidates not yet measured, by a lower bound of their distance: first their box's (from the index
-        // alone, without touching the feature), then, when that could still enter the best k, the tighter
-        // bound of their segments, and only then the exact distance.
-        let mut pending: BinaryHeap<Candidate> = BinaryHeap::new();
+        // A geodesic between two points bulges poleward of both (under 2° of latitude for points up to 40° of
+        // longitude apart at Liaoning's latitudes): the bounds take the parallel 2° poleward of the query.
+        let bounds = geodesic::LowerBounds::new(p, 2.0);
+        let envelope_rect = |e: &AABB<[f64; 2]>| Rect::new(Coord::from(e.lower()), Coord::from(e.upper()));
+        let mut queue: BinaryHeap<Queued<'_>> = BinaryHeap::new();
+        let root = self.rtree.root();
+        queue.push(Queued { bound: bounds.rect(&envelope_rect(&root.envelope())), item: Item::Node(root) });
         // The best `k` measured so far, nearest first.
         let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
-        loop {
-            // Each round starts afresh with a doubled radius: rounds are rare and the last one dominates, so
-            // this costs less than remembering what earlier rounds saw.
-            pending.clear();
-            best.clear();
-            let search = geodesic::search_rect(p, radius);
-            let bounds = geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1);
-            for e in self.rtree.locate_in_envelope_intersecting(&aabb(&search)) {
-                let bbox = Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
-                pending.push(Candidate { bound: bounds.rect(&bbox), index: e.data, refined: false });
+        while let Some(next) = queue.pop() {
+            if crate::compute::spent() {
+                break;
             }
-            // Measure exactly, in order of the lower bound, only what could still enter the best k.
-            while let Some(&Candidate { bound, index: i, refined }) = pending.peek() {
-                if crate::compute::spent() {
-                    return best;
-                }
-                let kth = if best.len() == k { best[k - 1].1 } else { f64::INFINITY };
-                if bound > kth.min(limit) {
-                    break;
-                }
-                pending.pop();
-                let feature = &self.features[i];
-                let (Some(bbox), Some(g)) = (feature.bbox, feature.geometry.as_ref()) else { continue };
-                if !refined {
-                    if keep(i) {
-                        pending.push(Candidate { bound: bounds.geometry(g, &bbox), index: i, refined: true });
+            let kth = if best.len() == k { best[k - 1].1 } else { f64::INFINITY };
+            if next.bound > kth.min(limit) {
+                break;
+            }
+            match next.item {
+                Item::Node(node) => {
+                    for child in node.children() {
+                        let (bound, item) = match child {
+                            rstar::RTreeNode::Parent(n) => {
+                                (bounds.rect(&envelope_rect(&n.envelope())), Item::Node(n))
+                            }
+                            rstar::RTreeNode::Leaf(e) => {
+                                let bbox =
+                                    Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
+                                (bounds.rect(&bbox), Item::Boxed(e.data))
+                            }
+                        };
+                        if bound <= kth.min(limit) {
+                            queue.push(Queued { bound, item });
+                        }
                     }
-                    continue;
                 }
-                let d = geodesic::point_geometry_distance_m(p, g);
-                if d <= limit {
-                    let at = best.partition_point(|b| b.1.total_cmp(&d).then(b.0.cmp(&i)).is_lt());
-                    best.insert(at, (i, d));
-                    best.truncate(k);
+                // From the box alone; measure the geometry's tighter bound only when it is kept.
+                Item::Boxed(i) => {
+                    let feature = &self.features[i];
+                    if let (Some(bbox), Some(g)) = (feature.bbox, feature.geometry.as_ref())
+                        && keep(i)
+                    {
+                        queue.push(Queued { bound: bounds.geometry(g, &bbox), item: Item::Refined(i) });
+                    }
+                }
+                Item::Refined(i) => {
+                    let Some(g) = self.features[i].geometry.as_ref() else { continue };
+                    let d = geodesic::point_geometry_distance_m(p, g);
+                    if d <= limit {
+                        let at = best.partition_point(|b| b.1.total_cmp(&d).then(b.0.cmp(&i)).is_lt());
+                        best.insert(at, (i, d));
+                        best.truncate(k);
+                    }
                 }
             }
-            // Every feature within `radius` is a candidate, so once the k-th best is within it, it is final.
-            let settled = best.len() == k && best[k - 1].1 <= radius;
-            let covers_all = search.min().x <= extent.min().x
-                && search.min().y <= extent.min().y
-                && search.max().x >= extent.max().x
-                && search.max().y >= extent.max().y;
-            if settled || radius >= limit || covers_all {
-                return best;
-            }
-            radius = (radius * 2.0).min(limit);
+        }
+        best
+    }
+}
+
+/// What waits in the nearest-neighbour queue: an R-tree node, a feature known by its box, or a feature known
+/// by its geometry's bound.
+enum Item<'a> {
+    Node(&'a rstar::ParentNode<IndexEntry>),
+    Boxed(usize),
+    Refined(usize),
+}
+
+/// A queue entry: a lower bound of its distance, and what it is.
+struct Queued<'a> {
+    bound: f64,
+    item: Item<'a>,
+}
+
+impl Queued<'_> {
+    /// Ties: features before nodes, then by load order, so equal distances resolve to the first feature.
+    fn tie(&self) -> (u8, usize) {
+        match self.item {
+            Item::Refined(i) => (0, i),
+            Item::Boxed(i) => (1, i),
+            Item::Node(_) => (2, 0),
         }
     }
+}
 
-    /// A first search radius that holds about `k` features if they were spread evenly over the extent.
-    fn initial_radius(&self, k: usize) -> f64 {
-        let n = self.rtree.size().max(1) as f64;
-        (1.5 * (k as f64 * self.extent_area_m2 / (std::f64::consts::PI * n)).sqrt()).max(200.0)
+impl PartialEq for Queued<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Queued<'_> {}
+
+impl PartialOrd for Queued<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued<'_> {
+    /// Reversed, so that `BinaryHeap` pops the smallest bound first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.bound.total_cmp(&self.bound).then_with(|| other.tie().cmp(&self.tie()))
     }
 }
 
