@@ -12,6 +12,7 @@
 //!   RFC 7807 problems.
 //! - [`config`], [`startup`], [`telemetry`]: command line, server assembly, logging.
 
+pub mod answers;
 pub mod auth;
 pub mod compute;
 pub mod config;

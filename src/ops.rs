@@ -30,6 +30,10 @@ pub struct Metrics {
     tile_misses: IntCounter,
     tile_cache_bytes: IntGauge,
     tile_cache_tiles: IntGauge,
+    answer_hits: IntCounter,
+    answer_misses: IntCounter,
+    answer_cache_bytes: IntGauge,
+    answer_cache_entries: IntGauge,
     expensive_in_flight: IntGauge,
     /// Serialises renders, which bring the tile counters up to date.
     render_lock: std::sync::Mutex<()>,
@@ -64,6 +68,24 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid metric");
     let tile_cache_tiles =
         IntGauge::new("planatlas_tile_cache_tiles", "Tiles held by the tile cache").expect("valid metric");
+    let answer_hits = IntCounter::new(
+        "planatlas_answer_cache_hits_total",
+        "GET answers served from the compressed-answer cache",
+    )
+    .expect("valid metric");
+    let answer_misses = IntCounter::new(
+        "planatlas_answer_cache_misses_total",
+        "GET answers made by a handler (kept in the cache when they may be)",
+    )
+    .expect("valid metric");
+    let answer_cache_bytes = IntGauge::new(
+        "planatlas_answer_cache_bytes",
+        format!("Bytes held by the compressed-answer cache (at most {})", crate::answers::MAX_BYTES),
+    )
+    .expect("valid metric");
+    let answer_cache_entries =
+        IntGauge::new("planatlas_answer_cache_entries", "Answers held by the compressed-answer cache")
+            .expect("valid metric");
     let expensive_in_flight = IntGauge::new(
         "planatlas_expensive_requests_in_flight",
         "Expensive requests (exports, posted area queries) holding a slot now",
@@ -76,6 +98,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(tile_misses.clone()),
         Box::new(tile_cache_bytes.clone()),
         Box::new(tile_cache_tiles.clone()),
+        Box::new(answer_hits.clone()),
+        Box::new(answer_misses.clone()),
+        Box::new(answer_cache_bytes.clone()),
+        Box::new(answer_cache_entries.clone()),
         Box::new(expensive_in_flight.clone()),
     ] {
         registry.register(m).expect("metric registered once");
@@ -88,6 +114,10 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         tile_misses,
         tile_cache_bytes,
         tile_cache_tiles,
+        answer_hits,
+        answer_misses,
+        answer_cache_bytes,
+        answer_cache_entries,
         expensive_in_flight,
         render_lock: std::sync::Mutex::new(()),
     }
@@ -105,6 +135,15 @@ impl Metrics {
             let now = now.load(Ordering::Relaxed);
             counter.inc_by(now.saturating_sub(counter.get()));
         }
+        for (counter, now) in
+            [(&self.answer_hits, &state.answers.hits), (&self.answer_misses, &state.answers.misses)]
+        {
+            let now = now.load(Ordering::Relaxed);
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
+        let (bytes, entries) = state.answers.size();
+        self.answer_cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.answer_cache_entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
         let (bytes, tiles) = model.tiles.cache_size();
         self.tile_cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
         self.tile_cache_tiles.set(i64::try_from(tiles).unwrap_or(i64::MAX));

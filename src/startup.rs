@@ -74,6 +74,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(ops::enforce_limits))
+                .wrap(from_fn(crate::answers::cache_answers))
                 .wrap(from_fn(ops::echo_request_id))
                 .wrap(Compress::default())
                 .wrap(from_fn(ops::weaken_encoded_etag))

@@ -24,6 +24,8 @@ pub struct AppState {
     pub failures: crate::auth::Failures,
     /// Whole-collection export files, made once per revision.
     pub exports: crate::export::files::ExportFiles,
+    /// Compressed GET answers, by revision and variant (see [`crate::answers`]).
+    pub answers: crate::answers::AnswerCache,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             compute,
             failures: crate::auth::Failures::default(),
             exports: crate::export::files::ExportFiles::default(),
+            answers: crate::answers::AnswerCache::default(),
         }
     }
 

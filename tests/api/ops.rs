@@ -137,9 +137,21 @@ fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
     let a = app();
     assert_eq!(a.get("/collections/cities/items?limit=1").status(), 200);
     assert_eq!(a.get("/collections/nowhere/items").status(), 404);
-    for _ in 0..2 {
-        assert_eq!(a.get("/collections/counties/tiles/WebMercatorQuad/5/11/26").status(), 200);
-    }
+    // Two variants of one tile: the second is made from the tile cache (the answer cache keys by encoding);
+    // the third repeats the first and comes from the answer cache, with the same bytes and tag.
+    let tile = |encoding: &str| {
+        let r = a
+            .client
+            .get(a.url("/collections/counties/tiles/WebMercatorQuad/5/11/26"))
+            .header("accept-encoding", encoding)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        (r.headers().get("etag").cloned(), r.bytes().unwrap())
+    };
+    let first = tile("gzip");
+    let _ = tile("identity");
+    assert_eq!(tile("gzip"), first, "the cached answer is the same answer");
     let r = a.get("/metrics");
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
@@ -162,6 +174,9 @@ fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
     assert!(value("planatlas_tile_cache_hits_total") >= 1.0, "the second tile request is a cache hit");
     assert!(value("planatlas_tile_cache_misses_total") >= 1.0);
     assert!(value("planatlas_tile_cache_bytes") > 0.0);
+    assert!(value("planatlas_answer_cache_hits_total") >= 1.0, "the repeated tile is an answer-cache hit");
+    assert!(value("planatlas_answer_cache_misses_total") >= 2.0);
+    assert!(value("planatlas_answer_cache_bytes") > 0.0);
 }
 
 #[test]
@@ -228,4 +243,58 @@ fn sigterm_lets_a_request_in_flight_finish_then_the_process_exits_cleanly() {
         rest.lines().any(|l| l.contains(&request_id) && l.contains("\"http.status_code\":200")),
         "the JSON log names the request id of the finished request:\n{rest}"
     );
+}
+
+#[test]
+fn repeated_answers_come_compressed_from_the_cache_and_a_write_replaces_them() {
+    let s = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    let raw = reqwest::blocking::Client::builder().no_gzip().no_brotli().build().unwrap();
+    let get = |encoding: &str| {
+        let r = raw
+            .get(s.app.url("/collections/projects/items?limit=50"))
+            .header("accept-encoding", encoding)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let coding = r.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        (coding, etag, r.bytes().unwrap().to_vec())
+    };
+    let (plain_coding, plain_tag, plain) = get("identity");
+    assert!(plain_coding.is_none_or(|c| c == "identity"));
+    let (coding, tag, br) = get("br");
+    assert_eq!(coding.as_deref(), Some("br"));
+    assert!(tag.starts_with("W/"), "a compressed answer's tag is weak: {tag}");
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut brotli::Decompressor::new(&br[..], 4096), &mut decoded).unwrap();
+    let page = |b: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        v.as_object_mut().unwrap().remove("timeStamp");
+        v
+    };
+    assert_eq!(page(&decoded), page(&plain), "the same page, compressed");
+    // Again: the same bytes (from the cache), and a 304 for its tag.
+    assert_eq!(get("br").2, br);
+    let r = raw
+        .get(s.app.url("/collections/projects/items?limit=50"))
+        .header("accept-encoding", "br")
+        .header("if-none-match", &tag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // A write makes a new revision: the next answer is made afresh and shows it.
+    let token = crate::helpers::add_token(s.dir.path(), "省发展改革委", "province");
+    let first = &page(&plain)["features"][0];
+    let id = first["id"].as_str().unwrap();
+    let r = raw
+        .patch(s.app.url(&format!("/collections/projects/items/{id}")))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"properties": {"name_en": "Renamed by the cache test"}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    let (_, new_tag, after) = get("identity");
+    assert_ne!(new_tag, plain_tag);
+    assert_eq!(page(&after)["features"][0]["properties"]["name_en"], "Renamed by the cache test");
 }

@@ -1,0 +1,311 @@
+//! The compressed-answer cache: the gzip, brotli or identity bytes of a GET answer (pages, features, tiles,
+//! documents) kept by (data revision, day, request, negotiated variant), so a map client asking again for what
+//! it, or any other client, asked before gets bytes already made and compressed, with no handler work.
+//!
+//! Only answers that say they may be cached are kept: a 200 with an `ETag`, a public `Cache-Control`, a body
+//! of known size under [`MAX_ENTRY_BYTES`], no `Content-Encoding` of its own. Exports (files with ranges),
+//! health, readiness, metrics and requests carrying credentials or a `Range` pass by. The revision is part of
+//! the key, so a write makes every older entry unreachable at once; they leave as the byte bound pushes the
+//! oldest out. The day is part of it too, for answers that depend on the date (the current quarter).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::state::AppState;
+
+/// At most this many bytes of answers are kept (the compressed sizes).
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Answers larger than this (uncompressed) are not kept.
+pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How an answer's bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Brotli (quality 5: a good ratio at a cost paid once per entry).
+    Brotli,
+    /// Gzip (level 6).
+    Gzip,
+    /// As made.
+    Identity,
+}
+
+impl Encoding {
+    /// The best encoding the client accepts: brotli, then gzip, else identity (`q=0` refuses one).
+    pub fn negotiate(accept: Option<&HeaderValue>) -> Self {
+        let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return Self::Identity };
+        let accepts = |name: &str| {
+            accept.split(',').any(|part| {
+                let mut it = part.split(';');
+                let coding = it.next().unwrap_or("").trim();
+                let refused = it.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                coding.eq_ignore_ascii_case(name) && !refused
+            })
+        };
+        if accepts("br") {
+            Self::Brotli
+        } else if accepts("gzip") {
+            Self::Gzip
+        } else {
+            Self::Identity
+        }
+    }
+
+    fn header(self) -> Option<&'static str> {
+        match self {
+            Self::Brotli => Some("br"),
+            Self::Gzip => Some("gzip"),
+            Self::Identity => None,
+        }
+    }
+
+    fn encode(self, bytes: &[u8]) -> std::io::Result<Bytes> {
+        match self {
+            Self::Identity => Ok(Bytes::copy_from_slice(bytes)),
+            Self::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                e.write_all(bytes)?;
+                Ok(Bytes::from(e.finish()?))
+            }
+            Self::Brotli => {
+                let mut out = Vec::new();
+                {
+                    let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22);
+                    w.write_all(bytes)?;
+                }
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+}
+
+/// One kept answer.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<String, Arc<Answer>>,
+    /// Keys, oldest first, for eviction.
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+/// The cache, shared by every worker.
+#[derive(Default)]
+pub struct AnswerCache {
+    inner: Mutex<Inner>,
+    /// Answers served from the cache.
+    pub hits: AtomicU64,
+    /// Answers made (and kept when they may be).
+    pub misses: AtomicU64,
+}
+
+impl AnswerCache {
+    fn get(&self, key: &str) -> Option<Arc<Answer>> {
+        self.inner.lock().ok()?.map.get(key).cloned()
+    }
+
+    fn put(&self, key: String, answer: Answer) -> Arc<Answer> {
+        let answer = Arc::new(answer);
+        let size = answer.body.len() + key.len();
+        if size > MAX_BYTES {
+            return answer;
+        }
+        let Ok(mut inner) = self.inner.lock() else { return answer };
+        while inner.bytes + size > MAX_BYTES {
+            let Some(old) = inner.order.pop_front() else { break };
+            if let Some(a) = inner.map.remove(&old) {
+                inner.bytes -= a.body.len() + old.len();
+            }
+        }
+        if let Some(previous) = inner.map.insert(key.clone(), answer.clone()) {
+            inner.bytes -= previous.body.len() + key.len();
+        } else {
+            inner.order.push_back(key);
+        }
+        inner.bytes += size;
+        answer
+    }
+
+    /// (bytes, entries) held now.
+    pub fn size(&self) -> (usize, usize) {
+        self.inner.lock().map(|i| (i.bytes, i.map.len())).unwrap_or_default()
+    }
+}
+
+/// Whether a request may be answered from (and kept in) the cache.
+fn cacheable(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    req.method() == actix_web::http::Method::GET
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && !req.headers().contains_key(header::RANGE)
+        && !req.headers().contains_key(header::COOKIE)
+        && !matches!(path, "/health" | "/ready" | "/metrics")
+        && !path.starts_with("/exports/")
+}
+
+/// Everything a GET answer depends on besides the data: the revision and day, the path and query, what the
+/// client accepts, and the headers the service's own address is read from.
+fn key(req: &ServiceRequest, revision: i64, day: &str, encoding: Encoding) -> String {
+    let h = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    format!(
+        "{revision}\u{1}{day}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{:?}",
+        req.path(),
+        req.query_string(),
+        h(header::ACCEPT),
+        h(header::HOST),
+        h(header::FORWARDED),
+        h(header::HeaderName::from_static("x-forwarded-host")),
+        h(header::HeaderName::from_static("x-forwarded-proto")),
+        encoding
+    )
+}
+
+/// Whether `If-None-Match` already holds this entity tag (weak comparison).
+fn not_modified(req: &ServiceRequest, etag: &HeaderValue) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let Ok(etag) = etag.to_str() else { return false };
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag)))
+}
+
+fn respond(req: ServiceRequest, answer: &Answer) -> ServiceResponse<BoxBody> {
+    if let Some(etag) = answer.headers.get(header::ETAG)
+        && not_modified(&req, etag)
+    {
+        let mut res = HttpResponse::NotModified();
+        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+            if let Some(v) = answer.headers.get(&name) {
+                res.insert_header((name, v.clone()));
+            }
+        }
+        return req.into_response(res.finish());
+    }
+    let mut res = HttpResponse::build(answer.status);
+    for (name, value) in &answer.headers {
+        res.append_header((name.clone(), value.clone()));
+    }
+    req.into_response(res.body(answer.body.clone()))
+}
+
+/// The middleware: answers from the cache, or makes the answer, keeps it compressed when it may, and serves
+/// it. It sits inside the compression middleware, which leaves an answer that is already encoded alone.
+pub async fn cache_answers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    if !cacheable(&req) {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let encoding = Encoding::negotiate(req.headers().get(header::ACCEPT_ENCODING));
+    let model = state.model();
+    let key = key(&req, model.revision, &model.catalog.state_day().to_string(), encoding);
+    drop(model);
+    let cache = &state.answers;
+    if let Some(answer) = cache.get(&key) {
+        cache.hits.fetch_add(1, Ordering::Relaxed);
+        return Ok(respond(req, &answer));
+    }
+    cache.misses.fetch_add(1, Ordering::Relaxed);
+    let res = next.call(req).await?;
+    let keep = res.status() == StatusCode::OK
+        && !res.headers().contains_key(header::CONTENT_ENCODING)
+        && res.headers().contains_key(header::ETAG)
+        && res
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.contains("public") && !c.contains("no-store"))
+        && matches!(res.response().body().size(), BodySize::Sized(n) if n <= MAX_ENTRY_BYTES as u64);
+    if !keep {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let status = res.status();
+    let mut headers = res.headers().clone();
+    let Ok(body) = actix_web::body::to_bytes(res.into_body()).await else {
+        let e = crate::error::ApiError::Internal("the answer's body could not be read".into());
+        return Ok(ServiceResponse::new(req, e.error_response()));
+    };
+    let Ok(encoded) = encoding.encode(&body) else {
+        return Ok(ServiceResponse::new(req, HttpResponse::build(status).body(body)).map_into_boxed_body());
+    };
+    if let Some(coding) = encoding.header() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    } else {
+        // Kept as made: tell the compression middleware to leave it alone.
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("identity"));
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    headers.remove(header::CONTENT_LENGTH);
+    let answer = cache.put(key, Answer { status, headers, body: encoded });
+    let service_request = ServiceRequest::from_request(req);
+    Ok(respond(service_request, &answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_accepted_encoding_is_chosen() {
+        let n = |s: &str| Encoding::negotiate(Some(&HeaderValue::from_str(s).unwrap()));
+        assert_eq!(n("gzip, deflate, br"), Encoding::Brotli);
+        assert_eq!(n("gzip, br;q=0"), Encoding::Gzip);
+        assert_eq!(n("identity"), Encoding::Identity);
+        assert_eq!(Encoding::negotiate(None), Encoding::Identity);
+    }
+
+    #[test]
+    fn the_cache_keeps_to_its_byte_bound_oldest_out_first() {
+        let c = AnswerCache::default();
+        let big = || Answer {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(vec![0u8; MAX_BYTES / 3]),
+        };
+        for i in 0..5 {
+            c.put(format!("k{i}"), big());
+        }
+        let (bytes, n) = c.size();
+        assert!(bytes <= MAX_BYTES && n == 2, "{bytes} bytes in {n} entries");
+        assert!(c.get("k0").is_none() && c.get("k4").is_some());
+    }
+
+    #[test]
+    fn encodings_round_trip() {
+        let text = "辽宁 planatlas ".repeat(500);
+        let gz = Encoding::Gzip.encode(text.as_bytes()).unwrap();
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut back).unwrap();
+        assert_eq!(back, text);
+        let br = Encoding::Brotli.encode(text.as_bytes()).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut brotli::Decompressor::new(&br[..], 4096), &mut back).unwrap();
+        assert_eq!(back, text.as_bytes());
+        assert!(br.len() < text.len() / 10);
+    }
+}
