@@ -3,7 +3,8 @@
 //! it, or any other client, asked before gets bytes already made and compressed, with no handler work.
 //!
 //! Only answers that say they may be cached are kept: a 200 with an `ETag`, a public `Cache-Control`, a body
-//! of known size under [`MAX_ENTRY_BYTES`], no `Content-Encoding` of its own. Exports (files with ranges),
+//! of known size under [`MAX_ENTRY_BYTES`], no `Content-Encoding` of its own. `--answer-cache-mib` bounds the
+//! memory (default [`MAX_BYTES`]; 0 turns it off). Exports (files with ranges),
 //! health, readiness, metrics and requests carrying credentials or a `Range` pass by. The revision is part of
 //! the key, so a write makes every older entry unreachable at once; they leave as the byte bound pushes the
 //! oldest out. The day is part of it too, for answers that depend on the date (the current quarter).
@@ -23,8 +24,8 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::state::AppState;
 
-/// At most this many bytes of answers are kept (the compressed sizes).
-pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The default bound on the bytes of answers kept (the compressed sizes); `--answer-cache-mib` sets another.
+pub const MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Answers larger than this (uncompressed) are not kept.
 pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
 
@@ -109,16 +110,33 @@ struct Inner {
 }
 
 /// The cache, shared by every worker.
-#[derive(Default)]
 pub struct AnswerCache {
     inner: Mutex<Inner>,
+    /// At most this many bytes are kept; 0: nothing is.
+    max_bytes: usize,
     /// Answers served from the cache.
     pub hits: AtomicU64,
     /// Answers made (and kept when they may be).
     pub misses: AtomicU64,
 }
 
+impl Default for AnswerCache {
+    fn default() -> Self {
+        Self::new(MAX_BYTES)
+    }
+}
+
 impl AnswerCache {
+    /// A cache holding at most `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        Self { inner: Mutex::default(), max_bytes, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+    }
+
+    /// Whether anything is kept.
+    pub fn enabled(&self) -> bool {
+        self.max_bytes > 0
+    }
+
     fn get(&self, key: &str) -> Option<Arc<Answer>> {
         self.inner.lock().ok()?.map.get(key).cloned()
     }
@@ -126,11 +144,11 @@ impl AnswerCache {
     fn put(&self, key: String, answer: Answer) -> Arc<Answer> {
         let answer = Arc::new(answer);
         let size = answer.body.len() + key.len();
-        if size > MAX_BYTES {
+        if size > self.max_bytes {
             return answer;
         }
         let Ok(mut inner) = self.inner.lock() else { return answer };
-        while inner.bytes + size > MAX_BYTES {
+        while inner.bytes + size > self.max_bytes {
             let Some(old) = inner.order.pop_front() else { break };
             if let Some(a) = inner.map.remove(&old) {
                 inner.bytes -= a.body.len() + old.len();
@@ -217,7 +235,7 @@ pub async fn cache_answers(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    if !cacheable(&req) {
+    if !state.answers.enabled() || !cacheable(&req) {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }
     let encoding = Encoding::negotiate(req.headers().get(header::ACCEPT_ENCODING));
@@ -281,17 +299,17 @@ mod tests {
 
     #[test]
     fn the_cache_keeps_to_its_byte_bound_oldest_out_first() {
-        let c = AnswerCache::default();
+        let c = AnswerCache::new(3_000);
         let big = || Answer {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
-            body: Bytes::from(vec![0u8; MAX_BYTES / 3]),
+            body: Bytes::from(vec![0u8; 1_000]),
         };
         for i in 0..5 {
             c.put(format!("k{i}"), big());
         }
         let (bytes, n) = c.size();
-        assert!(bytes <= MAX_BYTES && n == 2, "{bytes} bytes in {n} entries");
+        assert!(bytes <= 3_000 && n == 2, "{bytes} bytes in {n} entries");
         assert!(c.get("k0").is_none() && c.get("k4").is_some());
     }
 

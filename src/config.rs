@@ -303,6 +303,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_CONCURRENT_EXPENSIVE", default_value_t = 4, value_name = "N")]
     pub max_concurrent_expensive: usize,
 
+    /// Memory for compressed GET answers kept for repeat requests (0 turns the cache off).
+    #[arg(long, env = "PLANATLAS_ANSWER_CACHE_MIB", default_value_t = 128, value_name = "MIB")]
+    pub answer_cache_mib: usize,
+
     /// Worker threads (default: one per CPU core). They only parse requests and write answers: filtering,
     /// sorting, distances, tiles and exports run on the compute threads, so `/health` answers while they work.
     #[arg(long, env = "PLANATLAS_WORKERS", value_name = "N")]
@@ -355,6 +359,8 @@ pub struct Settings {
     pub request_timeout_secs: f64,
     /// Expensive requests at once.
     pub max_concurrent_expensive: usize,
+    /// Bytes of compressed answers kept (see [`crate::answers`]); 0: none.
+    pub answer_cache_bytes: usize,
     /// Compute threads (see [`crate::compute`]).
     pub compute_threads: usize,
     /// Peers whose forwarding headers are believed.
@@ -383,6 +389,7 @@ impl Settings {
             max_query_bytes: 8192,
             request_timeout_secs: 30.0,
             max_concurrent_expensive: 4,
+            answer_cache_bytes: 128 * 1024 * 1024,
             compute_threads: 2,
             trusted_proxies: Vec::new(),
             shutdown_timeout_secs: 10,
@@ -447,6 +454,7 @@ impl TryFrom<&ServeArgs> for Settings {
             max_query_bytes: a.max_query_bytes,
             request_timeout_secs: a.request_timeout,
             max_concurrent_expensive: a.max_concurrent_expensive,
+            answer_cache_bytes: a.answer_cache_mib.saturating_mul(1024 * 1024),
             compute_threads: a
                 .compute_threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),

@@ -80,7 +80,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid metric");
     let answer_cache_bytes = IntGauge::new(
         "planatlas_answer_cache_bytes",
-        format!("Bytes held by the compressed-answer cache (at most {})", crate::answers::MAX_BYTES),
+        "Bytes held by the compressed-answer cache (at most --answer-cache-mib)",
     )
     .expect("valid metric");
     let answer_cache_entries =

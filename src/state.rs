@@ -33,6 +33,7 @@ impl AppState {
     pub fn new(engine: Arc<Engine>, settings: Settings) -> Self {
         let expensive = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_expensive));
         let compute = Compute::new(settings.compute_threads, settings.compute_threads * QUEUE_PER_THREAD);
+        let answers = crate::answers::AnswerCache::new(settings.answer_cache_bytes);
         Self {
             engine,
             settings,
@@ -40,7 +41,7 @@ impl AppState {
             compute,
             failures: crate::auth::Failures::default(),
             exports: crate::export::files::ExportFiles::default(),
-            answers: crate::answers::AnswerCache::default(),
+            answers,
         }
     }
 
