@@ -197,19 +197,18 @@ fn key(req: &ServiceRequest, revision: i64, day: &str, encoding: Encoding) -> St
     )
 }
 
-/// Whether `If-None-Match` already holds this entity tag (weak comparison).
-fn not_modified(req: &ServiceRequest, etag: &HeaderValue) -> bool {
+/// Whether an `If-None-Match` value already holds this entity tag (weak comparison, RFC 9110 §13.1.2: `W/`
+/// prefixes aside, the tags must be equal; `*` holds any). Shared with the handlers' own answers.
+pub fn if_none_match_holds(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let Ok(etag) = etag.to_str() else { return false };
-    req.headers()
-        .get(header::IF_NONE_MATCH)
+    if_none_match
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag)))
 }
 
 fn respond(req: ServiceRequest, answer: &Answer) -> ServiceResponse<BoxBody> {
-    if let Some(etag) = answer.headers.get(header::ETAG)
-        && not_modified(&req, etag)
+    if let Some(etag) = answer.headers.get(header::ETAG).and_then(|e| e.to_str().ok())
+        && if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), etag)
     {
         let mut res = HttpResponse::NotModified();
         for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {

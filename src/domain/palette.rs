@@ -54,11 +54,6 @@ pub fn rgb(hex: &str) -> (u8, u8, u8) {
     }
 }
 
-/// The colour of a category (dark grey when it has none).
-pub fn category_colour(id: &str) -> &'static str {
-    CATEGORY_COLOURS.iter().find(|c| c.0 == id).map_or("#333333", |c| c.1)
-}
-
 /// The colour of city borders.
 pub const CITY_BORDER: &str = "#3d3d3d";
 

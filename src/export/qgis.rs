@@ -31,20 +31,19 @@ fn mercator(lon: f64, lat: f64) -> (f64, f64) {
 }
 
 /// The layer's `<maplayer>` element.
-fn map_layer(out: &mut String, base: &str, collection: &str, name: &str, style: &LayerStyle) {
+fn map_layer(out: &mut String, source: &str, collection: &str, name: &str, style: &LayerStyle) {
     let geometry = style.kinds.first().map_or("Point", |k| k.qgis());
     let wkb = match style.kinds.first() {
         Some(Kind::Point) => "Point",
         Some(Kind::Line) => "LineString",
         _ => "MultiPolygon",
     };
-    let source = format!("url='{base}' typename='{collection}'");
     let _ = write!(
         out,
         "<maplayer type=\"vector\" geometry=\"{geometry}\" wkbType=\"{wkb}\" labelsEnabled=\"{labels}\" autoRefreshEnabled=\"0\" readOnly=\"1\" hasScaleBasedVisibilityFlag=\"0\" minScale=\"100000000\" maxScale=\"0\"><id>{id}</id><datasource>{source}</datasource><layername>{name}</layername><srs>{WGS84}</srs><provider encoding=\"UTF-8\">OAPIF</provider>{renderer}<blendMode>0</blendMode><featureBlendMode>0</featureBlendMode><layerOpacity>1</layerOpacity></maplayer>",
         labels = u8::from(style.label_field.is_some()),
         id = xml(&layer_id(collection)),
-        source = xml(&source),
+        source = xml(source),
         name = xml(name),
         renderer = qgis_renderer(style),
     );
@@ -68,7 +67,7 @@ pub fn project_xml(catalog: &Catalog, base: &str) -> String {
             xml(name),
             xml(&source)
         );
-        map_layer(&mut layers, base, collection, name, &style);
+        map_layer(&mut layers, &source, collection, name, &style);
     }
     // Liaoning's extent, from its cities, a little padded.
     let (min, max) = catalog

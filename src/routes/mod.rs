@@ -414,11 +414,7 @@ pub fn respond_tagged(
         Caching::None => "no-store",
     };
     let cacheable = !matches!(caching, Caching::None);
-    let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        // Weak comparison (RFC 9110 §13.1.2): `W/` prefixes aside, the tags must be equal.
-        let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-        v.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag))
-    });
+    let matches = crate::answers::if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), etag);
     if matches && cacheable {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))

@@ -132,8 +132,7 @@ fn data_quality(catalog: &crate::store::Catalog) -> serde_json::Value {
     let mut shared: BTreeMap<(i64, i64), Vec<&crate::store::Feature>> = BTreeMap::new();
     for p in projects {
         if let Some(geo::Geometry::Point(pt)) = &p.geometry {
-            #[expect(clippy::cast_possible_truncation, reason = "degrees × 1e6 fit in i64")]
-            let key = ((pt.x() * 1e6).round() as i64, (pt.y() * 1e6).round() as i64);
+            let key = crate::store::projects::point_key(*pt);
             shared.entry(key).or_default().push(p);
         }
     }
@@ -141,12 +140,8 @@ fn data_quality(catalog: &crate::store::Catalog) -> serde_json::Value {
         .into_iter()
         .filter(|(_, fs)| fs.len() > 1)
         .map(|((x, y), fs)| {
-            let place = match (fs[0].str_prop("place_id"), precision(fs[0]).as_str()) {
-                (Some(p), _) => p.to_owned(),
-                (None, "city") => format!("city seat {}", fs[0].str_list("city_adcodes").next().unwrap_or("")),
-                (None, "county") => format!("county seat {}", fs[0].str_prop("county_adcode").unwrap_or("")),
-                (None, other) => other.to_owned(),
-            };
+            // The loader's own place key: `place:<place_id>`, `seat:<adcode>` or `project:<id>`.
+            let place = crate::store::projects::place_key(&fs[0].properties, &fs[0].id, &precision(fs[0]));
             #[expect(clippy::cast_precision_loss, reason = "micro-degrees back to degrees")]
             let (lon, lat) = (x as f64 / 1e6, y as f64 / 1e6);
             json!({"lon": lon, "lat": lat, "place": place, "count": fs.len(), "projects": fs.iter().map(|f| f.id.clone()).collect::<Vec<_>>()})

@@ -104,12 +104,7 @@ pub fn parse_selection(
         query.candidates_in = geom::bounding_rect(geometry);
         area = Some(a);
     }
-    if let Some(raw) = params.get("city_wide") {
-        let on = match raw {
-            "true" => true,
-            "false" => false,
-            other => return Err(ApiError::param("city_wide", format!("'{other}' is not true or false"))),
-        };
+    if let Some(on) = bool_param(params, "city_wide")? {
         match &mut area {
             Some(crate::store::Area::County { city, city_wide, .. }) => {
                 *city_wide = on;
@@ -274,9 +269,15 @@ pub fn point_param(params: &QueryParams) -> ApiResult<Coord<f64>> {
 
 /// Reads `bom` (CSV: start with a UTF-8 byte-order mark for Excel).
 pub fn bom_param(params: &QueryParams) -> ApiResult<bool> {
-    match params.get("bom") {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(other) => Err(ApiError::param("bom", format!("'{other}' is not true or false"))),
+    bool_param(params, "bom").map(Option::unwrap_or_default)
+}
+
+/// A boolean parameter (`true`/`false`, `1`/`0`), if given.
+fn bool_param(params: &QueryParams, name: &str) -> ApiResult<Option<bool>> {
+    match params.get(name) {
+        None => Ok(None),
+        Some("false" | "0") => Ok(Some(false)),
+        Some("true" | "1") => Ok(Some(true)),
+        Some(other) => Err(ApiError::param(name, format!("'{other}' is not true or false"))),
     }
 }

@@ -243,8 +243,7 @@ pub fn read_projects(
         check_position(&props, &geometry, precision, &seats).map_err(&bad)?;
         if let Geometry::Point(p) = &geometry {
             let key = place_key(&props, &id, precision);
-            #[expect(clippy::cast_possible_truncation, reason = "degrees × 1e6 fit in i64")]
-            let at = ((p.x() * 1e6).round() as i64, (p.y() * 1e6).round() as i64);
+            let at = point_key(*p);
             if let Some((other_key, other)) = places.get(&at)
                 && *other_key != key
             {
@@ -300,9 +299,15 @@ pub fn read_seats(
     Ok(seats)
 }
 
+/// A point as whole micro-degrees: two projects at one key share a point.
+pub fn point_key(p: geo::Point<f64>) -> (i64, i64) {
+    #[expect(clippy::cast_possible_truncation, reason = "degrees × 1e6 fit in i64")]
+    ((p.x() * 1e6).round() as i64, (p.y() * 1e6).round() as i64)
+}
+
 /// A project's place, for telling a shared point that is one place from two things stacked by accident:
 /// its `place_id`, else the seat it sits on for city- and county-wide items, else itself.
-fn place_key(props: &Map<String, Value>, id: &str, precision: &str) -> String {
+pub fn place_key(props: &Map<String, Value>, id: &str, precision: &str) -> String {
     let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
     match (text("place_id"), precision) {
         (Some(p), _) => format!("place:{p}"),
