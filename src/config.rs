@@ -61,6 +61,22 @@ pub enum Command {
     /// one transaction. Reports what was created and changed. A running server on the same data directory
     /// picks the change up within seconds.
     Import(ImportArgs),
+    /// Copy the embedded store (`--data-dir`) into a `PostgreSQL`/PostGIS database for several instances: every
+    /// version of every feature, the tokens (hashes) and what it was seeded from, in one transaction, into an
+    /// empty database (the schema is made by the same migrations `serve --store postgres://…` runs).
+    Migrate(MigrateArgs),
+}
+
+/// Options of `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The `PostgreSQL` database to copy into, e.g. `postgres://planatlas@127.0.0.1:5432/planatlas` (or
+    /// `host=… dbname=…`). It needs the PostGIS extension, or the right to create it.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The embedded store to copy from.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Options of `import`.
@@ -131,9 +147,33 @@ pub struct StoreArgs {
     /// `$XDG_DATA_HOME/planatlas`, else `~/.local/share/planatlas`.
     #[arg(long, env = "PLANATLAS_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// A `PostgreSQL`/PostGIS database to keep the store in instead (`postgres://user@host:port/db`), so several
+    /// instances can serve one catalogue: each keeps its read model in memory and follows the database's
+    /// change table. The schema is made (migrated) at start and seeded if new; `planatlas migrate --to URL`
+    /// copies an embedded store in.
+    #[arg(long, env = "PLANATLAS_STORE", value_name = "URL", global = true, value_parser = parse_store)]
+    pub store: Option<String>,
+}
+
+fn parse_store(s: &str) -> Result<String, String> {
+    let pg = crate::store::pg::is_postgres(s) || s.contains("dbname=") || s.contains("host=");
+    if !pg {
+        return Err(format!(
+            "'{s}' is not a PostgreSQL connection string (postgres://user@host:port/db); the embedded store is chosen with --data-dir"
+        ));
+    }
+    s.parse::<tokio_postgres::Config>().map(|_| s.to_owned()).map_err(|e| format!("'{s}': {e}"))
 }
 
 impl StoreArgs {
+    /// Where the store is: `--store` when given, else the embedded store in the data directory.
+    pub fn location(&self) -> crate::store::engine::Location {
+        match &self.store {
+            Some(url) => crate::store::engine::Location::Postgres(url.clone()),
+            None => crate::store::engine::Location::Dir(self.dir()),
+        }
+    }
+
     /// The data directory: the option, else the XDG data home, else `./planatlas-data`.
     pub fn dir(&self) -> PathBuf {
         if let Some(d) = &self.data_dir {

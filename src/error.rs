@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::domain::ParamError;
+use crate::store::db::StoreError;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -185,3 +186,17 @@ impl ResponseError for ApiError {
 
 /// The result type of every handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<StoreError> for ApiError {
+    /// A store that cannot be reached is a 503 with `Retry-After` (the service answers reads from memory
+    /// meanwhile); any other store failure is a 500.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { .. } => Self::Unavailable {
+                detail: format!("{e}; writes and history are refused until it is back, reads go on"),
+                retry_after_secs: 5,
+            },
+            other => Self::Internal(format!("store: {other}")),
+        }
+    }
+}

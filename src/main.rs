@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use planatlas::config::{
-    Cli, Command, DataArgs, ExportArgs, ImportArgs, ServeArgs, Settings, TokenAction, TokenArgs,
+    Cli, Command, DataArgs, ExportArgs, ImportArgs, MigrateArgs, ServeArgs, Settings, TokenAction, TokenArgs,
 };
 use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
 use planatlas::startup::Application;
@@ -23,14 +23,15 @@ fn main() -> ExitCode {
         Some(Command::Export(args)) => export(&args),
         Some(Command::Token(args)) => token(&args),
         Some(Command::Import(args)) => import(&args),
+        Some(Command::Migrate(args)) => migrate(&args),
     }
 }
 
 /// The store `import` writes to, or `None` (said on stderr) when it cannot be opened.
 fn open_store(args: &ImportArgs) -> Option<Engine> {
-    let dir = args.store.dir();
-    Engine::open(args.data.source(), &dir)
-        .map_err(|e| eprintln!("planatlas: cannot open the store in {}: {e}", dir.display()))
+    let dir = args.store.location();
+    Engine::open_at(args.data.source(), &dir, &[])
+        .map_err(|e| eprintln!("planatlas: cannot open the store in {dir}: {e}"))
         .ok()
 }
 
@@ -57,7 +58,7 @@ fn import_layer(args: &ImportArgs, id: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = args.store.dir();
+    let dir = args.store.location();
     let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
     let n = file.features.len();
     match engine.put_layer(&format!("import {}", args.file.display()), &file) {
@@ -67,7 +68,7 @@ fn import_layer(args: &ImportArgs, id: &str) -> ExitCode {
                 args.file.display(),
                 file.crs,
                 done.revision,
-                dir.display()
+                dir
             );
             ExitCode::SUCCESS
         }
@@ -93,7 +94,7 @@ fn import(args: &ImportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = args.store.dir();
+    let dir = args.store.location();
     let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
     let bar = ProgressBar::new(features.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} features")
@@ -137,7 +138,7 @@ fn import(args: &ImportArgs) -> ExitCode {
                 done.changed.len(),
                 done.unchanged,
                 done.revision,
-                dir.display()
+                dir
             );
             for id in &done.created {
                 eprintln!("  created {id}");
@@ -156,11 +157,11 @@ fn import(args: &ImportArgs) -> ExitCode {
 
 #[expect(clippy::print_stdout, reason = "the token is printed once, to the terminal")]
 fn token(args: &TokenArgs) -> ExitCode {
-    let dir = args.store.dir();
-    let engine = match Engine::open(DataSource::Embedded, &dir) {
+    let dir = args.store.location();
+    let engine = match Engine::open_at(DataSource::Embedded, &dir, &[]) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("planatlas: cannot open the store in {}: {e}", dir.display());
+            eprintln!("planatlas: cannot open the store in {dir}: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -319,6 +320,67 @@ fn load(data: &DataArgs) -> Result<Catalog, ExitCode> {
     })
 }
 
+/// `planatlas migrate --to postgres://…`: the embedded store, whole, into an empty `PostgreSQL` database.
+fn migrate(args: &MigrateArgs) -> ExitCode {
+    let dir = args.store.dir();
+    if !dir.join(planatlas::store::db::FILE_NAME).exists() {
+        eprintln!(
+            "planatlas: there is no embedded store in {} (no {}); nothing to migrate",
+            dir.display(),
+            planatlas::store::db::FILE_NAME
+        );
+        return ExitCode::FAILURE;
+    }
+    let from =
+        match planatlas::store::db::Store::open(&dir, || Err("the store is not seeded".into()), "migrate") {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("planatlas: cannot open the store in {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        };
+    let dump = match from.dump() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("planatlas: cannot read the store in {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let to = match planatlas::store::pg::PgStore::open_empty(&args.to) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("planatlas: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bar = ProgressBar::new(dump.versions.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} versions")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("copying");
+    let copied = to.restore(&dump, &|n| bar.set_position(n as u64));
+    bar.finish_and_clear();
+    match copied {
+        Ok(()) => {
+            use planatlas::store::db::Backend;
+            let live = dump.versions.iter().map(|v| &v.id).collect::<std::collections::HashSet<_>>().len();
+            eprintln!(
+                "planatlas: copied {} versions of {live} features and {} tokens from {} to {}",
+                dump.versions.len(),
+                dump.tokens.len(),
+                from.path().display(),
+                to.describe()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("planatlas: {e}; nothing copied");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(args: &ServeArgs) -> ExitCode {
     planatlas::telemetry::init(args.log_format);
     let settings = match Settings::try_from(args) {
@@ -329,8 +391,8 @@ fn serve(args: &ServeArgs) -> ExitCode {
         }
     };
     let start = Instant::now();
-    let dir = args.store.dir();
-    let engine = match Engine::open_with_layers(args.data.source(), &dir, &args.data.layers) {
+    let dir = args.store.location();
+    let engine = match Engine::open_at(args.data.source(), &dir, &args.data.layers) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("planatlas: cannot load the data: {e}");

@@ -14,7 +14,9 @@ use crate::config::Settings;
 use crate::ops;
 use crate::routes;
 use crate::state::AppState;
+use crate::store::db::StoreError;
 use crate::store::engine::Engine;
+use crate::store::engine::WriteError;
 
 /// Headers a browser script may read from our responses.
 const EXPOSED_HEADERS: [&str; 6] =
@@ -145,19 +147,21 @@ async fn stop_signal() {
     }
 }
 
-/// Every two seconds, picks up writes another process committed to the store (`planatlas import`, another
-/// instance on the same data directory); ends when the engine is dropped.
+/// Picks up writes another process committed to the store (`planatlas import`, another instance on the same
+/// data directory or database): woken by the store's notifications (`PostgreSQL`), and every two seconds in
+/// any case; ends when the engine is dropped.
 fn watch_store(engine: std::sync::Weak<Engine>) {
     let spawned = std::thread::Builder::new().name("planatlas-store-watch".into()).spawn(move || {
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(2));
             let Some(engine) = engine.upgrade() else { break };
+            engine.wait_for_change(std::time::Duration::from_secs(2));
             match engine.refresh() {
                 Ok(true) => {
                     tracing::info!(revision = engine.model().revision, "picked up writes from the store");
                 }
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "cannot read the store's revision"),
+                // An unreachable store is logged once by the engine, and shown by /ready.
+                Ok(false) | Err(WriteError::Store(StoreError::Unavailable { .. })) => {}
+                Err(e) => tracing::error!(error = %e, "cannot catch up with the store"),
             }
         }
     });

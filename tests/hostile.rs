@@ -208,7 +208,8 @@ struct Binary {
 impl Binary {
     /// Starts `planatlas serve` with `args`, in a new data directory unless `args` name one.
     fn start(args: &[&str]) -> Self {
-        let store = (!args.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap());
+        let store = (!args.contains(&"--data-dir") && !args.contains(&"--store"))
+            .then(|| tempfile::tempdir().unwrap());
         // scripts/test points this at the release build: the attacks are tried on what would be deployed.
         let bin = std::env::var("PLANATLAS_TEST_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_planatlas").to_owned());
@@ -716,12 +717,15 @@ fn crash_project(id: &str) -> Value {
 #[test]
 fn every_acknowledged_write_survives_sigkill_and_no_partial_write_appears() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_owned();
-    let token = helpers::add_token(dir.path(), "省发展改革委", "province");
+    // The embedded store, or a PostgreSQL database when the suite runs on one (PLANATLAS_TEST_POSTGRES).
+    let store = helpers::new_store(dir.path());
+    let store_args = helpers::store_args(&store);
+    let store_args: Vec<&str> = store_args.iter().map(String::as_str).collect();
+    let token = helpers::add_token(&store, "省发展改革委", "province");
     let mut acked: Vec<String> = Vec::new();
     let mut attempted: Vec<String> = Vec::new();
     for (round, run_ms) in [1_500u64, 2_500, 3_500].into_iter().enumerate() {
-        let mut server = Binary::start(&["--data-dir", &data_dir]);
+        let mut server = Binary::start(&store_args);
         let app = server.app();
         // Everything acknowledged in earlier rounds is there, complete.
         check_writes(&app, &acked, &attempted);
@@ -770,7 +774,7 @@ fn every_acknowledged_write_survives_sigkill_and_no_partial_write_appears() {
         attempted.len()
     );
     assert!(!acked.is_empty(), "some writes were acknowledged before the kills");
-    let server = Binary::start(&["--data-dir", &data_dir]);
+    let server = Binary::start(&store_args);
     check_writes(&server.app(), &acked, &attempted);
 }
 

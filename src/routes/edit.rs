@@ -92,7 +92,7 @@ fn api_error(e: WriteError, base: &str, cid: &str, id: &str) -> ApiError {
         WriteError::Precondition(m) => ApiError::PreconditionFailed(m),
         WriteError::Invalid(m) => ApiError::Unprocessable(m),
         WriteError::Forbidden(m) => ApiError::Forbidden(m),
-        WriteError::Store(e) => ApiError::Internal(format!("store: {e}")),
+        WriteError::Store(e) => ApiError::from(e),
         WriteError::Load(m) => ApiError::Internal(format!("rebuilding the catalog: {m}")),
     }
 }
@@ -124,7 +124,7 @@ fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
         ));
     };
     let hash = crate::auth::hash(token);
-    let found = store.token_by_hash(&hash).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let found = store.token_by_hash(&hash).map_err(ApiError::from)?;
     let Some((name, scope)) = found else {
         if let Some(a) = addr {
             state.failures.record(a);
@@ -270,7 +270,8 @@ async fn run_write(
         let model = engine.model();
         let allowed = scope_check(&caller, &model.catalog);
         let written = engine.write(&cid, &id, &caller.name, Box::new(plan), &allowed)?;
-        let row = engine.store().map(|s| s.get(&store_key(&cid, &id))).transpose()?.flatten();
+        // The row as committed, from the model the write made (not read back: the store may be gone again).
+        let row = written.model.row(&store_key(&cid, &id)).cloned();
         Ok::<_, WriteError>((written.revision, row))
     })
     .await;
@@ -483,8 +484,7 @@ pub async fn get_versions(
         return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
     };
     let base = base_url(&req, &state.settings);
-    let versions =
-        store.versions(&store_key(&cid, &id)).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let versions = store.versions(&store_key(&cid, &id)).map_err(ApiError::from)?;
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));
     }

@@ -638,8 +638,7 @@ fn version_at(
             )
         })?;
     let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let versions =
-        store.versions(&store_key(cid, fid)).map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    let versions = store.versions(&store_key(cid, fid)).map_err(ApiError::from)?;
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }

@@ -340,8 +340,21 @@ pub async fn get_ready(req: HttpRequest, state: State) -> ApiResult<HttpResponse
     let catalog = !model.catalog.collections().is_empty();
     let probe = geo::Coord { x: 123.43, y: 41.80 };
     let proj = crate::geom::crs::from_crs84(crate::geom::crs::Crs::Epsg3857, probe).is_ok();
+    // An unreachable store does not stop the reads (they are answered from memory), so the instance stays
+    // ready; the answer says writes are refused and why.
+    let store = state.engine.store().map(|s| match state.engine.store_trouble() {
+        None => json!({ "at": s.describe(), "reachable": true, "revision": model.revision }),
+        Some((why, since)) => {
+            json!({ "at": s.describe(), "reachable": false, "error": why, "since": since, "revision": model.revision })
+        }
+    });
     if catalog && proj {
-        let body = json!({ "ready": true, "checks": { "catalog": catalog, "proj": proj } });
+        let writable = state.engine.store().is_some() && state.engine.store_trouble().is_none();
+        let body = json!({
+            "ready": true,
+            "writable": writable,
+            "checks": { "catalog": catalog, "proj": proj, "store": store },
+        });
         Ok(respond(&req, JSON, body.to_string(), Caching::None))
     } else {
         Err(ApiError::Unavailable {

@@ -29,6 +29,23 @@ pub enum StoreError {
     /// The data directory cannot be used.
     #[error("{0}")]
     Dir(String),
+    /// The store cannot be reached now (`PostgreSQL` stopped or restarting, the network down): reads go on
+    /// from memory, writes are refused with 503 until it is back.
+    #[error("the store {store} cannot be reached: {detail}")]
+    Unavailable {
+        /// The store, as shown (no password).
+        store: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The database refused a statement.
+    #[error("{store}: {detail}")]
+    Database {
+        /// The store, as shown (no password).
+        store: String,
+        /// The database's message.
+        detail: String,
+    },
     /// A stored record is not what was written (should never happen).
     #[error("{path}: stored record {id} is not valid JSON: {detail}")]
     Corrupt {
@@ -39,6 +56,24 @@ pub enum StoreError {
         /// The parse error.
         detail: String,
     },
+}
+
+/// The collections kept in the store besides `projects`; their records are stored under `{collection}/{id}`
+/// (a project id never holds a `/`), so one history and one revision cover them all. `layers/{id}` holds a
+/// planner's imported layer, served as collection `{id}`.
+pub const STORED: &[&str] = &["projects", "progress", "indicators", "layers"];
+
+/// The store's key of a feature of a stored collection.
+pub fn store_key(collection: &str, id: &str) -> String {
+    if collection == "projects" { id.to_owned() } else { format!("{collection}/{id}") }
+}
+
+/// The collection and feature id of a store key.
+pub fn split_key(key: &str) -> (&str, &str) {
+    match key.split_once('/') {
+        Some((c, id)) if STORED.contains(&c) => (c, id),
+        _ => ("projects", key),
+    }
 }
 
 /// What a version records.
@@ -60,7 +95,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn as_str(self) -> &'static str {
+    /// The name stored in the history.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Seed => "seed",
             Self::Create => "create",
@@ -71,7 +107,8 @@ impl Op {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    /// The operation of a stored name.
+    pub fn parse(s: &str) -> Self {
         match s {
             "create" => Self::Create,
             "replace" => Self::Replace,
@@ -125,6 +162,26 @@ pub struct Change {
     pub record: Option<String>,
 }
 
+/// A consistent reading of the store: every row (deleted ones with `record: None`) in first-stored order, and the
+/// revision they are at.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Every feature row, deleted or not, in first-stored order.
+    pub rows: Vec<Stored>,
+    /// The revision of this state (0 for an empty store).
+    pub revision: i64,
+    /// When that revision was made.
+    pub updated: Option<String>,
+}
+
+/// The caller's part of a write, run while the store's write lock is held: given the store's state when it
+/// is newer than the revision the caller said it knows (`None` when the caller's copy is current), the
+/// changes to commit, or `None` to commit nothing.
+pub type WriteFn<'a> = dyn FnMut(Option<Snapshot>) -> Option<Vec<Change>> + 'a;
+
+/// What a commit made: the new revision and the version each change got.
+pub type Committed = (i64, Vec<i64>);
+
 /// A write token as listed (never the token itself).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
@@ -149,12 +206,22 @@ pub trait Backend: Send + Sync {
     fn seeded_from(&self) -> Option<String>;
     /// Every feature that is not deleted, in first-stored order.
     fn current(&self) -> Result<Vec<Stored>, StoreError>;
+    /// Every row and the revision they are at, read in one transaction.
+    fn snapshot(&self) -> Result<Snapshot, StoreError>;
     /// One feature's current row, deleted or not.
     fn get(&self, id: &str) -> Result<Option<Stored>, StoreError>;
     /// The latest revision and when it was made.
     fn revision(&self) -> Result<(i64, Option<String>), StoreError>;
-    /// Commits changes in one transaction (durably); returns the new revision and each change's new version.
-    fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError>;
+    /// One write, serialised with every other writer of this store (other processes and instances too): takes
+    /// the store's write lock, calls `plan` with the store's state if it is past revision `known`, and commits
+    /// what `plan` returns in the same transaction (durably), so nothing can come between what `plan` saw and
+    /// the commit. `None` when `plan` declined.
+    fn write(&self, actor: &str, known: i64, plan: &mut WriteFn<'_>)
+    -> Result<Option<Committed>, StoreError>;
+    /// Waits until another writer may have committed (a notification) or `timeout` passes.
+    fn wait_for_change(&self, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
+    }
     /// Every version of a feature, oldest first.
     fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError>;
     /// The features as they stood at transaction time `at`.
@@ -181,14 +248,42 @@ impl Backend for Store {
     fn current(&self) -> Result<Vec<Stored>, StoreError> {
         Store::current(self)
     }
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let rows = all_rows(&tx)?;
+            let (revision, updated) = head(&tx)?;
+            tx.commit()?;
+            Ok(Snapshot { rows, revision, updated })
+        })
+    }
     fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
         Store::get(self, id)
     }
     fn revision(&self) -> Result<(i64, Option<String>), StoreError> {
         Store::revision(self)
     }
-    fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError> {
-        Store::commit(self, changes, actor)
+    fn write(
+        &self,
+        actor: &str,
+        known: i64,
+        plan: &mut WriteFn<'_>,
+    ) -> Result<Option<Committed>, StoreError> {
+        self.with(|c| {
+            // IMMEDIATE takes SQLite's write lock now, so another process (`planatlas import`) cannot commit
+            // between the reading below and this commit.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let (revision, updated) = head(&tx)?;
+            let fresh = if revision == known {
+                None
+            } else {
+                Some(Snapshot { rows: all_rows(&tx)?, revision, updated })
+            };
+            let Some(changes) = plan(fresh) else { return Ok(None) };
+            let made = commit_in(&tx, &changes, actor)?;
+            tx.commit()?;
+            Ok(Some(made))
+        })
     }
     fn versions(&self, id: &str) -> Result<Vec<Version>, StoreError> {
         Store::versions(self, id)
@@ -213,6 +308,17 @@ impl Backend for Store {
     fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
         Store::revoke_token(self, id)
     }
+}
+
+/// Everything a store holds, as `planatlas migrate` copies it.
+#[derive(Debug, Clone)]
+pub struct Dump {
+    /// The store's own notes (`seeded`, `seed_actor`).
+    pub meta: Vec<(String, String)>,
+    /// Every version, in revision order, with its record.
+    pub versions: Vec<Version>,
+    /// Every token and its hash.
+    pub tokens: Vec<(TokenInfo, String)>,
 }
 
 /// The SQLite store.
@@ -348,42 +454,17 @@ impl Store {
 
     /// The latest revision (0 for an empty store) and when it was made.
     pub fn revision(&self) -> Result<(i64, Option<String>), StoreError> {
-        self.with(|c| {
-            c.query_row("SELECT revision, at FROM versions ORDER BY revision DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, Some(r.get(1)?)))
-            })
-            .optional()
-            .map(|o| o.unwrap_or((0, None)))
-        })
+        self.with(|c| head(c))
     }
 
     /// Commits `changes` in one transaction, each as a new version by `actor`; returns the new revision and
     /// the version each change made. Nothing is visible, and nothing is kept, unless all are.
-    pub fn commit(&self, changes: &[Change], actor: &str) -> Result<(i64, Vec<i64>), StoreError> {
-        let at = now();
+    pub fn commit(&self, changes: &[Change], actor: &str) -> Result<Committed, StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            let mut revision = 0;
-            let mut versions = Vec::with_capacity(changes.len());
-            for ch in changes {
-                let version: i64 = tx
-                    .query_row("SELECT version FROM features WHERE id = ?1", params![ch.id], |r| r.get(0))
-                    .optional()?
-                    .map_or(1, |v: i64| v + 1);
-                tx.execute(
-                    "INSERT INTO versions (id, version, op, at, actor, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![ch.id, version, ch.op.as_str(), at, actor, ch.record],
-                )?;
-                revision = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO features (id, version, record, first_revision) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, record = excluded.record",
-                    params![ch.id, version, ch.record, revision],
-                )?;
-                versions.push(version);
-            }
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let made = commit_in(&tx, changes, actor)?;
             tx.commit()?;
-            Ok((revision, versions))
+            Ok(made)
         })
     }
 
@@ -459,6 +540,42 @@ impl Store {
         })
     }
 
+    /// Everything the store holds (its history, tokens and what it was seeded from), for `planatlas migrate`.
+    pub fn dump(&self) -> Result<Dump, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let meta = {
+                let mut q = tx.prepare("SELECT key, value FROM meta ORDER BY key")?;
+                q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let versions = {
+                let mut q = tx.prepare(
+                    "SELECT revision, id, version, op, at, actor, record FROM versions ORDER BY revision",
+                )?;
+                q.query_map([], row_version)?.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let tokens = {
+                let mut q =
+                    tx.prepare("SELECT id, name, scope, created, revoked, hash FROM tokens ORDER BY id")?;
+                q.query_map([], |r| {
+                    Ok((
+                        TokenInfo {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            scope: r.get(2)?,
+                            created: r.get(3)?,
+                            revoked: r.get(4)?,
+                        },
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.commit()?;
+            Ok(Dump { meta, versions, tokens })
+        })
+    }
+
     /// A check that every stored record parses (used by start-up to stop on a damaged store).
     pub fn check_records(features: &[Stored], path: &str) -> Result<(), StoreError> {
         for f in features {
@@ -474,6 +591,46 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The latest revision (0 for an empty store) and when it was made.
+fn head(c: &Connection) -> rusqlite::Result<(i64, Option<String>)> {
+    c.query_row("SELECT revision, at FROM versions ORDER BY revision DESC LIMIT 1", [], |r| {
+        Ok((r.get(0)?, Some(r.get(1)?)))
+    })
+    .optional()
+    .map(|o| o.unwrap_or((0, None)))
+}
+
+/// Every row, deleted ones too, in first-stored order.
+fn all_rows(c: &Connection) -> rusqlite::Result<Vec<Stored>> {
+    let mut q = c.prepare("SELECT id, version, record FROM features ORDER BY first_revision")?;
+    q.query_map([], |r| Ok(Stored { id: r.get(0)?, version: r.get(1)?, record: r.get(2)? }))?.collect()
+}
+
+/// Writes `changes` as new versions inside the caller's transaction.
+fn commit_in(tx: &Connection, changes: &[Change], actor: &str) -> rusqlite::Result<Committed> {
+    let at = now();
+    let mut revision = 0;
+    let mut versions = Vec::with_capacity(changes.len());
+    for ch in changes {
+        let version: i64 = tx
+            .query_row("SELECT version FROM features WHERE id = ?1", params![ch.id], |r| r.get(0))
+            .optional()?
+            .map_or(1, |v: i64| v + 1);
+        tx.execute(
+            "INSERT INTO versions (id, version, op, at, actor, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![ch.id, version, ch.op.as_str(), at, actor, ch.record],
+        )?;
+        revision = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO features (id, version, record, first_revision) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, record = excluded.record",
+            params![ch.id, version, ch.record, revision],
+        )?;
+        versions.push(version);
+    }
+    Ok((revision, versions))
 }
 
 fn row_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -32,13 +33,24 @@ pub struct ReadModel {
     pub revision: i64,
     /// When the revision was made (RFC 3339), if it came from the store.
     pub updated: Option<String>,
-    /// The current version number of each stored project.
+    /// The current version number of each stored feature (by store key).
     pub versions: HashMap<String, i64>,
+    /// The store's rows this model was built from (deleted ones too), in first-stored order.
+    stored: Arc<Vec<Stored>>,
 }
 
 impl ReadModel {
-    fn new(catalog: Catalog, revision: i64, updated: Option<String>, versions: HashMap<String, i64>) -> Self {
-        Self { catalog: Arc::new(catalog), tiles: TileSource::new(), revision, updated, versions }
+    fn new(catalog: Catalog, revision: i64, updated: Option<String>, stored: Vec<Stored>) -> Self {
+        let versions =
+            stored.iter().filter(|s| s.record.is_some()).map(|s| (s.id.clone(), s.version)).collect();
+        Self {
+            catalog: Arc::new(catalog),
+            tiles: TileSource::new(),
+            revision,
+            updated,
+            versions,
+            stored: Arc::new(stored),
+        }
     }
 
     /// This model, continuing `previous`'s tile counters (its caches start empty: the data changed).
@@ -50,7 +62,19 @@ impl ReadModel {
 
     /// A model of a catalog alone (no store): revision 0.
     pub fn of(catalog: Arc<Catalog>) -> Self {
-        Self { catalog, tiles: TileSource::new(), revision: 0, updated: None, versions: HashMap::new() }
+        Self {
+            catalog,
+            tiles: TileSource::new(),
+            revision: 0,
+            updated: None,
+            versions: HashMap::new(),
+            stored: Arc::new(Vec::new()),
+        }
+    }
+
+    /// The store's row of a feature (by store key) in this model, deleted or not.
+    pub fn row(&self, key: &str) -> Option<&Stored> {
+        self.stored.iter().find(|s| s.id == key)
     }
 
     /// The version of a project, when the data comes from the store.
@@ -91,29 +115,19 @@ pub enum WriteError {
     Load(String),
 }
 
-/// The collections kept in the store besides `projects`; their records are stored under `{collection}/{id}`
-/// (a project id never holds a `/`), so one history and one revision cover them all. `layers/{id}` holds a
-/// planner's imported layer, served as collection `{id}`.
-pub const STORED: &[&str] = &["projects", "progress", "indicators", "layers"];
-
-/// The store's key of a feature of a stored collection.
-pub fn store_key(collection: &str, id: &str) -> String {
-    if collection == "projects" { id.to_owned() } else { format!("{collection}/{id}") }
-}
-
-/// The collection and feature id of a store key.
-pub fn split_key(key: &str) -> (&str, &str) {
-    match key.split_once('/') {
-        Some((c, id)) if STORED.contains(&c) => (c, id),
-        _ => ("projects", key),
-    }
-}
+pub use super::db::{STORED, split_key, store_key};
 
 /// The scope check of a write: the feature as it is (`None` when new) and as it will be (`None` when deleted).
 pub type Allowed<'a> = dyn Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a;
 
 /// What a write proposes: given the current stored row (if any), the changes to commit.
 pub type Plan<'a> = dyn FnOnce(Option<&Stored>) -> Result<Vec<Change>, WriteError> + 'a;
+
+/// The changes of a write, given the store's rows as they are under its write lock.
+type Make<'a> = dyn FnMut(&[Stored]) -> Result<Vec<Change>, WriteError> + 'a;
+
+/// What a write built before committing: the new catalog, the rows it is made of, and the changes.
+type Built = (Catalog, Vec<Stored>, Vec<Change>);
 
 /// The engine: the base data, the store and the current read model.
 pub struct Engine {
@@ -122,6 +136,29 @@ pub struct Engine {
     store: Option<Box<dyn Backend>>,
     model: ArcSwap<ReadModel>,
     writer: Mutex<()>,
+    /// Why the store cannot be reached now, and since when (`None` while it can).
+    trouble: Mutex<Option<(String, String)>>,
+}
+
+/// Where the durable store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded SQLite store in this data directory.
+    Dir(std::path::PathBuf),
+    /// A `PostgreSQL`/PostGIS database (`postgres://…`), shared by several instances.
+    Postgres(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(d) => write!(f, "{}", d.display()),
+            Self::Postgres(url) => match tokio_postgres::Config::from_str(url) {
+                Ok(c) => f.write_str(&super::pg::shown(&c)),
+                Err(_) => f.write_str("the PostgreSQL store"),
+            },
+        }
+    }
 }
 
 /// What a successful write made.
@@ -148,8 +185,9 @@ impl Engine {
             base: catalog.source().clone(),
             admin: None,
             store: None,
-            model: ArcSwap::from_pointee(ReadModel::new(catalog, 0, None, HashMap::new())),
+            model: ArcSwap::from_pointee(ReadModel::new(catalog, 0, None, Vec::new())),
             writer: Mutex::new(()),
+            trouble: Mutex::new(None),
         }
     }
 
@@ -161,53 +199,38 @@ impl Engine {
             store: None,
             model: ArcSwap::from_pointee(ReadModel::of(catalog)),
             writer: Mutex::new(()),
+            trouble: Mutex::new(None),
         }
     }
 
     /// Opens the store in `data_dir` (seeding it from `base`'s `projects.geojson` on first start) and builds the
     /// first read model from the boundaries of `base` and the stored projects.
     pub fn open(base: DataSource, data_dir: &Path) -> Result<Self, String> {
-        Self::open_with_layers(base, data_dir, &[])
+        Self::open_at(base, &Location::Dir(data_dir.to_owned()), &[])
     }
 
     /// [`Engine::open`], serving planners' layers (`--layer`) beside the plan's collections.
     pub fn open_with_layers(base: DataSource, data_dir: &Path, layers: &[LayerSpec]) -> Result<Self, String> {
+        Self::open_at(base, &Location::Dir(data_dir.to_owned()), layers)
+    }
+
+    /// Opens the store at `location` (the embedded one in a directory, or `PostgreSQL`), seeding it from
+    /// `base`'s `projects.geojson` when it is new, and builds the first read model from the boundaries of
+    /// `base`, the stored features and the planners' `layers`.
+    pub fn open_at(base: DataSource, location: &Location, layers: &[LayerSpec]) -> Result<Self, String> {
         let seed_source = base.clone();
-        let seed = move || -> Result<Vec<(String, String)>, String> {
-            // The seed is checked as the loader checks a data file, before anything is stored: a bad file
-            // stops start-up naming the file, the feature and the reason, and leaves no store behind it.
-            let (file, text) = seed_source.read("projects.geojson").map_err(|e| e.to_string())?;
-            let fc: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
-            let features = fc.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
-            let mut rows: Vec<(String, String)> = features
-                .into_iter()
-                .map(|f| {
-                    let id =
-                        f.pointer("/properties/id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                    (id, f.to_string())
-                })
-                .collect();
-            // The shipped progress reports and indicator values, as the loader just accepted them.
-            let catalog = Catalog::load(seed_source.clone()).map_err(|e| e.to_string())?;
-            for (collection, records) in [
-                (
-                    "progress",
-                    catalog.progress_reports().iter().map(|r| (&r.id, &r.record)).collect::<Vec<_>>(),
-                ),
-                ("indicators", catalog.indicator_values().iter().map(|i| (&i.id, &i.record)).collect()),
-            ] {
-                for (id, record) in records {
-                    rows.push((store_key(collection, id), record_feature(id, record)));
-                }
-            }
-            Ok(rows)
-        };
+        let seed = move || seed_rows(&seed_source);
         let actor = format!("seed from {} projects.geojson", base.describe());
-        let store = Store::open(data_dir, seed, &actor).map_err(|e| e.to_string())?;
+        let store: Box<dyn Backend> = match location {
+            Location::Dir(dir) => Box::new(Store::open(dir, seed, &actor).map_err(|e| e.to_string())?),
+            Location::Postgres(url) => {
+                Box::new(super::pg::PgStore::open(url, seed, &actor).map_err(|e| e.to_string())?)
+            }
+        };
         if let Some(from) = store.seeded_from().filter(|from| *from != actor) {
             // The store keeps its projects; a different --data only supplies the boundaries now.
             tracing::warn!(
-                store = %store.path().display(),
+                store = %store.describe(),
                 seeded = %from,
                 "the store was seeded from another source; its projects are served, not those of {}",
                 base.describe()
@@ -215,19 +238,53 @@ impl Engine {
         }
         let mut admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
         admin.layers = super::layers::load(layers, &admin).map_err(|e| e.to_string())?;
-        let current = store.current().map_err(|e| e.to_string())?;
-        Store::check_records(&current, &store.describe()).map_err(|e| e.to_string())?;
-        let (revision, updated) = store.revision().map_err(|e| e.to_string())?;
+        let snapshot = store.snapshot().map_err(|e| e.to_string())?;
+        Store::check_records(&snapshot.rows, &store.describe()).map_err(|e| e.to_string())?;
         let catalog =
-            build(&admin, &base, &store.describe(), &current, today()).map_err(|e| e.to_string())?;
-        let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
+            build(&admin, &base, &store.describe(), &snapshot.rows, today()).map_err(|e| e.to_string())?;
         Ok(Self {
             base,
             admin: Some(admin),
-            store: Some(Box::new(store)),
-            model: ArcSwap::from_pointee(ReadModel::new(catalog, revision, updated, versions)),
+            store: Some(store),
+            model: ArcSwap::from_pointee(ReadModel::new(
+                catalog,
+                snapshot.revision,
+                snapshot.updated,
+                snapshot.rows,
+            )),
             writer: Mutex::new(()),
+            trouble: Mutex::new(None),
         })
+    }
+
+    /// Why the store cannot be reached, and since when (RFC 3339), while it cannot.
+    pub fn store_trouble(&self) -> Option<(String, String)> {
+        self.trouble.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Notes how the last use of the store went: an unreachable store is remembered (for `/ready`) until a
+    /// use succeeds.
+    fn note<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut trouble = self.trouble.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &result {
+            Ok(_) => *trouble = None,
+            Err(e @ StoreError::Unavailable { .. }) => {
+                if trouble.is_none() {
+                    tracing::warn!(error = %e, "the store cannot be reached; reads go on from memory, writes are refused");
+                    *trouble = Some((e.to_string(), db::now()));
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Waits until the store may have changed (another instance's notification) or `timeout` passes.
+    pub fn wait_for_change(&self, timeout: std::time::Duration) {
+        match &self.store {
+            Some(s) => s.wait_for_change(timeout),
+            None => std::thread::sleep(timeout),
+        }
     }
 
     /// The read model now: hold it for a whole request.
@@ -252,27 +309,111 @@ impl Engine {
         allowed: &Allowed<'_>,
     ) -> Result<Written, WriteError> {
         let key = store_key(collection, id);
+        let mut plan = Some(plan);
+        let mut make = |rows: &[Stored]| -> Result<Vec<Change>, WriteError> {
+            let plan = plan.take().ok_or_else(|| WriteError::Load("a write's plan ran twice".into()))?;
+            plan(rows.iter().find(|s| s.id == key))
+        };
+        self.commit_with(actor, &mut make, allowed, &|_| {})
+    }
+
+    /// The write path every write takes: under the store's write lock (which serialises the writers of every
+    /// process and instance on the store), asks `make` for the changes given the store's rows as they are
+    /// (this model's, or the newer ones another writer committed), rebuilds the catalog with them (the
+    /// loader's validation and joins), checks `allowed` on each changed feature before and after, commits
+    /// (durably), and only then serves the new model, which has every other writer's changes too. No
+    /// changes: nothing is committed.
+    fn commit_with(
+        &self,
+        actor: &str,
+        make: &mut Make<'_>,
+        allowed: &Allowed<'_>,
+        progress: &dyn Fn(&str),
+    ) -> Result<Written, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
         let _guard = match self.writer.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let old = self.model();
-        let row = store.get(&key)?;
-        let changes = plan(row.as_ref())?;
-        let mut current = store.current()?;
-        apply(&mut current, &changes);
-        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
-        for ch in &changes {
-            let (c, fid) = split_key(&ch.id);
-            let (before, after) = (old.catalog.collection(c), catalog.collection(c));
-            allowed(before.and_then(|b| b.get(fid)), after.and_then(|a| a.get(fid)))?;
+        let mut failure = None;
+        let mut built = None;
+        let known = self.model().revision;
+        let mut plan = |fresh: Option<db::Snapshot>| {
+            let outcome = (|| -> Result<Option<Built>, WriteError> {
+                let old = self.model();
+                // The store's rows under the lock: this model's, or newer ones another process or instance
+                // committed since it was built.
+                let fresh = fresh.map(|s| s.rows);
+                let rows: &[Stored] = fresh.as_deref().unwrap_or(&old.stored);
+                let changes = make(rows)?;
+                if changes.is_empty() {
+                    return Ok(None);
+                }
+                // The scope check needs each changed feature as it is now: this model's catalog has it unless
+                // another writer changed that very feature since; then the catalog is rebuilt first.
+                let row_version =
+                    |rows: &[Stored], id: &str| rows.iter().find(|r| r.id == id).map(|r| r.version);
+                let stale =
+                    changes.iter().any(|ch| row_version(rows, &ch.id) != row_version(&old.stored, &ch.id));
+                let before = if stale {
+                    Arc::new(build(admin, &self.base, &store.describe(), rows, today()).map_err(load_error)?)
+                } else {
+                    old.catalog.clone()
+                };
+                let mut rows = rows.to_vec();
+                apply(&mut rows, &changes);
+                progress("validating and joining");
+                let catalog =
+                    build(admin, &self.base, &store.describe(), &rows, today()).map_err(load_error)?;
+                for ch in &changes {
+                    let (c, fid) = split_key(&ch.id);
+                    let (before, after) = (before.collection(c), catalog.collection(c));
+                    allowed(before.and_then(|b| b.get(fid)), after.and_then(|a| a.get(fid)))?;
+                }
+                progress("committing");
+                Ok(Some((catalog, rows, changes)))
+            })();
+            match outcome {
+                Ok(Some((catalog, rows, changes))) => {
+                    let commit = changes.clone();
+                    built = Some((catalog, rows, changes));
+                    Some(commit)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        };
+        let committed = self.note(store.write(actor, known, &mut plan))?;
+        if let Some(e) = failure {
+            return Err(e);
         }
-        let (revision, made) = store.commit(&changes, actor)?;
-        let versions = versions_after(&old.versions, &changes, &made);
-        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old));
+        let old = self.model();
+        let (Some((revision, made)), Some((catalog, mut rows, changes))) = (committed, built) else {
+            return Ok(Written { revision: old.revision, model: old });
+        };
+        for (ch, version) in changes.iter().zip(made) {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == ch.id) {
+                row.version = version;
+            }
+        }
+        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), rows).after(&old));
         self.model.store(model.clone());
         Ok(Written { revision, model })
+    }
+
+    /// A read model of a snapshot of the store, continuing the current one's counters.
+    fn model_of(
+        &self,
+        admin: &Admin,
+        store: &dyn Backend,
+        snapshot: db::Snapshot,
+    ) -> Result<ReadModel, WriteError> {
+        let catalog =
+            build(admin, &self.base, &store.describe(), &snapshot.rows, today()).map_err(load_error)?;
+        Ok(ReadModel::new(catalog, snapshot.revision, snapshot.updated, snapshot.rows).after(&self.model()))
     }
 
     /// Imports records (id, GeoJSON Feature text), all or nothing: each new id is created, each changed one
@@ -284,46 +425,34 @@ impl Engine {
         records: Vec<(String, String)>,
         progress: &dyn Fn(&str),
     ) -> Result<Imported, WriteError> {
-        let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
-        let _guard = match self.writer.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let mut current = store.current()?;
-        let mut seen = std::collections::HashSet::new();
-        let (mut changes, mut created, mut changed, mut unchanged) = (Vec::new(), Vec::new(), Vec::new(), 0);
-        for (id, record) in records {
-            if !seen.insert(id.clone()) {
-                return Err(WriteError::Invalid(format!("feature '{id}' appears twice in the file")));
-            }
-            // Compared as JSON values: the same feature written with other spacing or member order is unchanged.
-            let same = |s: &Stored| {
-                s.record.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok())
-                    == serde_json::from_str::<Value>(&record).ok()
-            };
-            match current.iter().find(|s| s.id == id) {
-                Some(s) if same(s) => {
-                    unchanged += 1;
-                    continue;
+        let (mut created, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
+        let mut make = |rows: &[Stored]| -> Result<Vec<Change>, WriteError> {
+            (created, changed, unchanged) = (Vec::new(), Vec::new(), 0);
+            let mut seen = std::collections::HashSet::new();
+            let mut changes = Vec::new();
+            for (id, record) in &records {
+                if !seen.insert(id.clone()) {
+                    return Err(WriteError::Invalid(format!("feature '{id}' appears twice in the file")));
                 }
-                Some(_) => changed.push(id.clone()),
-                None => created.push(id.clone()),
+                // Compared as JSON values: the same feature written with other spacing or member order is
+                // unchanged.
+                let same = |r: &str| {
+                    serde_json::from_str::<Value>(r).ok() == serde_json::from_str::<Value>(record).ok()
+                };
+                match rows.iter().find(|s| s.id == *id).and_then(|s| s.record.as_deref()) {
+                    Some(r) if same(r) => {
+                        unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => changed.push(id.clone()),
+                    None => created.push(id.clone()),
+                }
+                changes.push(upsert(id, Op::Import, record.clone()));
             }
-            changes.push(upsert(&id, Op::Import, record));
-        }
-        if changes.is_empty() {
-            return Ok(Imported { created, changed, unchanged, revision: self.model().revision });
-        }
-        apply(&mut current, &changes);
-        progress("validating and joining");
-        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
-        progress("committing");
-        let (revision, made) = store.commit(&changes, actor)?;
-        let old = self.model();
-        let versions = versions_after(&old.versions, &changes, &made);
-        let next = ReadModel::new(catalog, revision, Some(db::now()), versions).after(&old);
-        self.model.store(Arc::new(next));
-        Ok(Imported { created, changed, unchanged, revision })
+            Ok(changes)
+        };
+        let written = self.commit_with(actor, &mut make, &|_, _| Ok(()), progress)?;
+        Ok(Imported { created, changed, unchanged, revision: written.revision })
     }
 
     /// Stores a planner's layer as collection `file.id`, replacing an earlier import of the same id, in one
@@ -370,7 +499,7 @@ impl Engine {
     /// rebuilds the model when the store's revision is ahead of it. Returns whether it did.
     pub fn refresh(&self) -> Result<bool, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Ok(false) };
-        let (revision, updated) = store.revision()?;
+        let (revision, _) = self.note(store.revision())?;
         // A new day can change the projects' progress state (a quarter begins) without a write.
         if revision <= self.model().revision && self.model().catalog.state_day() == today() {
             return Ok(false);
@@ -379,10 +508,8 @@ impl Engine {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let current = store.current()?;
-        let catalog = build(admin, &self.base, &store.describe(), &current, today()).map_err(load_error)?;
-        let versions = current.iter().map(|s| (s.id.clone(), s.version)).collect();
-        let next = ReadModel::new(catalog, revision, updated, versions).after(&self.model());
+        let snapshot = self.note(store.snapshot())?;
+        let next = self.model_of(admin, store.as_ref(), snapshot)?;
         self.model.store(Arc::new(next));
         Ok(true)
     }
@@ -425,33 +552,45 @@ pub struct Imported {
     pub revision: i64,
 }
 
-/// The live features' versions after a commit: `made` is the version each change got.
-fn versions_after(before: &HashMap<String, i64>, changes: &[Change], made: &[i64]) -> HashMap<String, i64> {
-    let mut versions = before.clone();
-    for (ch, &v) in changes.iter().zip(made) {
-        if ch.record.is_some() {
-            versions.insert(ch.id.clone(), v);
-        } else {
-            versions.remove(&ch.id);
-        }
-    }
-    versions
-}
-
-/// Applies changes to a list of current features, for the rebuild (the versions come from the commit).
+/// Applies changes to the store's rows, for the rebuild (a deletion keeps the row without a record; the
+/// versions come from the commit).
 fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
     for ch in changes {
         match (current.iter().position(|s| s.id == ch.id), &ch.record) {
-            (Some(i), Some(r)) => current[i].record = Some(r.clone()),
-            (Some(i), None) => {
-                current.remove(i);
-            }
+            (Some(i), r) => current[i].record.clone_from(r),
             (None, Some(r)) => {
                 current.push(Stored { id: ch.id.clone(), version: 0, record: Some(r.clone()) });
             }
             (None, None) => {}
         }
     }
+}
+
+/// The rows a new store starts with: the shipped projects, progress reports and indicator values, checked as
+/// the loader checks a data file before anything is stored, so a bad file stops start-up naming the file, the
+/// feature and the reason, and leaves no store behind it.
+fn seed_rows(source: &DataSource) -> Result<Vec<(String, String)>, String> {
+    let (file, text) = source.read("projects.geojson").map_err(|e| e.to_string())?;
+    let fc: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
+    let features = fc.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut rows: Vec<(String, String)> = features
+        .into_iter()
+        .map(|f| {
+            let id = f.pointer("/properties/id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            (id, f.to_string())
+        })
+        .collect();
+    // The shipped progress reports and indicator values, as the loader just accepted them.
+    let catalog = Catalog::load(source.clone()).map_err(|e| e.to_string())?;
+    for (collection, records) in [
+        ("progress", catalog.progress_reports().iter().map(|r| (&r.id, &r.record)).collect::<Vec<_>>()),
+        ("indicators", catalog.indicator_values().iter().map(|i| (&i.id, &i.record)).collect()),
+    ] {
+        for (id, record) in records {
+            rows.push((store_key(collection, id), record_feature(id, record)));
+        }
+    }
+    Ok(rows)
 }
 
 fn today() -> chrono::NaiveDate {

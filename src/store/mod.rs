@@ -9,6 +9,7 @@ pub mod db;
 pub mod dispatch;
 pub mod engine;
 pub mod layers;
+pub mod pg;
 pub mod progress;
 pub mod projects;
 pub mod query;

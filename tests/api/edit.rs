@@ -104,7 +104,7 @@ fn count(s: &StoreApp) -> u64 {
 #[test]
 fn create_patch_replace_delete_with_history_and_derived_data() {
     let s = spawn_store(Settings::local());
-    let ed = Editor { token: add_token(s.dir.path(), "省发展改革委", "province"), s: &s };
+    let ed = Editor { token: add_token(&s.store, "省发展改革委", "province"), s: &s };
     let before = count(&s);
     let projects_tag = etag(&s, "/collections/projects");
     let counties_tag = etag(&s, "/collections/counties");
@@ -229,8 +229,7 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     assert!(c["revision"].as_i64().unwrap() > 236);
 
     // A restart on the same data directory loads from the store.
-    let engine =
-        planatlas::store::engine::Engine::open(planatlas::store::DataSource::Embedded, s.dir.path()).unwrap();
+    let engine = crate::helpers::open_store(&s.store, &[]);
     let m = engine.model();
     assert!(m.catalog.projects().get("test-shenyang").is_none());
     assert_eq!(m.catalog.projects().features().len() as u64, before);
@@ -240,9 +239,8 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
 #[test]
 fn every_error_path_answers_a_problem_and_changes_nothing() {
     let s = spawn_store(Settings::local());
-    let shenyang =
-        Editor { token: add_token(s.dir.path(), "沈阳市发展改革委", "city:210100"), s: &s };
-    let dalian = Editor { token: add_token(s.dir.path(), "大连市发展改革委", "city:210200"), s: &s };
+    let shenyang = Editor { token: add_token(&s.store, "沈阳市发展改革委", "city:210100"), s: &s };
+    let dalian = Editor { token: add_token(&s.store, "大连市发展改革委", "city:210200"), s: &s };
     let nobody = Editor { token: "pa_not-a-token".into(), s: &s };
     assert_eq!(shenyang.post(&shenyang_project("sy-1")).status(), 201);
     let listing = || {
@@ -317,7 +315,7 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
 #[test]
 fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
     let s = spawn_store(Settings::local());
-    let ed = Editor { token: add_token(s.dir.path(), "省自然资源厅", "province"), s: &s };
+    let ed = Editor { token: add_token(&s.store, "省自然资源厅", "province"), s: &s };
     // The 沈河区 point in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E, northing first), from PROJ.
     let mut child = std::process::Command::new("cs2cs")
         .args(["-f", "%.4f", "EPSG:4326", "EPSG:4549"])
@@ -369,7 +367,7 @@ fn if_match_is_required_when_configured() {
     let mut settings = Settings::local();
     settings.require_if_match = true;
     let s = spawn_store(settings);
-    let ed = Editor { token: add_token(s.dir.path(), "省自然资源厅", "province"), s: &s };
+    let ed = Editor { token: add_token(&s.store, "省自然资源厅", "province"), s: &s };
     assert_eq!(ed.post(&shenyang_project("im-1")).status(), 201);
     assert_problem(ed.put("im-1", &shenyang_project("im-1"), None), 428);
     assert_problem(ed.delete("im-1"), 428);
@@ -380,7 +378,7 @@ fn if_match_is_required_when_configured() {
 #[test]
 fn two_racing_puts_with_one_if_match_exactly_one_wins() {
     let s = Arc::new(spawn_store(Settings::local()));
-    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let token = add_token(&s.store, "省发展改革委", "province");
     let ed = Editor { token: token.clone(), s: &s };
     assert_eq!(ed.post(&shenyang_project("race")).status(), 201);
     for round in 0..5 {
@@ -421,7 +419,7 @@ fn failed_token_attempts_are_rate_limited() {
 #[test]
 fn owslib_writes_and_gdal_reads_the_changed_layer() {
     let s = spawn_store(Settings::local());
-    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let token = add_token(&s.store, "省发展改革委", "province");
     let before = count(&s);
     let script = r#"
 import json, sys
@@ -473,11 +471,15 @@ print("ok")
     assert!(ok && out.contains(&format!("Feature Count: {before}")), "{out}");
 }
 
-fn import(dir: &std::path::Path, file: &std::path::Path) -> (bool, String) {
-    run(
-        env!("CARGO_BIN_EXE_planatlas"),
-        &["import", file.to_str().unwrap(), "--collection", "projects", "--data-dir", dir.to_str().unwrap()],
-    )
+fn import(at: &planatlas::store::engine::Location, file: &std::path::Path) -> (bool, String) {
+    let mut args = vec![
+        "import".to_owned(),
+        file.to_str().unwrap().to_owned(),
+        "--collection".into(),
+        "projects".into(),
+    ];
+    args.extend(crate::helpers::store_args(at));
+    run(env!("CARGO_BIN_EXE_planatlas"), &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 #[test]
@@ -495,7 +497,7 @@ fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
     let file = tmp.path().join("bad.geojson");
     let fc = json!({"type": "FeatureCollection", "features": [shenyang_project("imp-new"), bad]});
     std::fs::write(&file, fc.to_string()).unwrap();
-    let (ok, out) = import(s.dir.path(), &file);
+    let (ok, out) = import(&s.store, &file);
     assert!(!ok, "{out}");
     assert!(
         out.contains("imp-bad") && out.contains("spaceport") && out.contains("nothing imported"),
@@ -507,7 +509,7 @@ fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
     let file = tmp.path().join("good.geojson");
     let fc = json!({"type": "FeatureCollection", "features": [shenyang_project("imp-new"), changed]});
     std::fs::write(&file, fc.to_string()).unwrap();
-    let (ok, out) = import(s.dir.path(), &file);
+    let (ok, out) = import(&s.store, &file);
     assert!(ok, "{out}");
     assert!(out.contains("1 created, 1 changed, 0 unchanged"), "{out}");
     let mut seen = false;
@@ -531,7 +533,7 @@ fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
         &["export", "--format", "gpkg", "--collection", "projects", "--out", gpkg.to_str().unwrap()],
     );
     assert!(ok, "{out}");
-    let (ok, out) = import(s.dir.path(), &gpkg);
+    let (ok, out) = import(&s.store, &gpkg);
     assert!(ok, "{out}");
     assert!(out.contains(" 0 created"), "{out}");
 }

@@ -1,11 +1,12 @@
 //! Starting the real application on 127.0.0.1:0 and talking to it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
 use planatlas::config::Settings;
 use planatlas::startup::Application;
-use planatlas::store::engine::Engine;
+use planatlas::store::engine::{Engine, Location};
 use planatlas::store::{Catalog, DataSource};
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
@@ -33,25 +34,62 @@ pub fn spawn_with(settings: Settings) -> TestApp {
     spawn_engine(settings, Arc::new(Engine::read_only_shared(catalog())))
 }
 
-/// A server with a durable store in a new temporary data directory, and that directory.
+/// A server with a durable store, a new temporary directory (the store's, when it is the embedded one) and
+/// where the store is.
 pub struct StoreApp {
     pub app: TestApp,
     pub dir: tempfile::TempDir,
+    pub store: Location,
+}
+
+/// Where a test's new store is: the embedded one in `dir`, or, when `PLANATLAS_TEST_POSTGRES` names a
+/// throwaway cluster (`scripts/test` sets it for its second run of the write-path tests, from
+/// `scripts/pg-throwaway`), a new database on it made from its PostGIS template.
+pub fn new_store(dir: &std::path::Path) -> Location {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    match std::env::var("PLANATLAS_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+            let out = std::process::Command::new("psql")
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &format!("{server}/postgres"), "-c"])
+                .arg(format!("CREATE DATABASE {name} TEMPLATE planatlas_template"))
+                .output()
+                .expect("psql runs");
+            assert!(out.status.success(), "createdb: {}", String::from_utf8_lossy(&out.stderr));
+            Location::Postgres(format!("{server}/{name}"))
+        }
+        _ => Location::Dir(dir.to_owned()),
+    }
+}
+
+/// The command-line options that name a store: `--data-dir DIR` or `--store URL`.
+pub fn store_args(at: &Location) -> Vec<String> {
+    match at {
+        Location::Dir(d) => vec!["--data-dir".into(), d.display().to_string()],
+        Location::Postgres(url) => vec!["--store".into(), url.clone()],
+    }
+}
+
+/// The engine over a test's store (a restart, in-process).
+pub fn open_store(at: &Location, layers: &[planatlas::store::layers::LayerSpec]) -> Engine {
+    Engine::open_at(DataSource::Embedded, at, layers).expect("store opens")
 }
 
 /// Starts a server over a new store (seeded from the shipped projects).
 pub fn spawn_store(settings: Settings) -> StoreApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = Arc::new(Engine::open(DataSource::Embedded, dir.path()).expect("store opens"));
+    let store = new_store(dir.path());
+    let engine = Arc::new(open_store(&store, &[]));
     let app = spawn_engine(settings, engine);
-    StoreApp { app, dir }
+    StoreApp { app, dir, store }
 }
 
-/// A new token from the real command line: `planatlas token add --data-dir DIR --name NAME --scope SCOPE`.
-pub fn add_token(dir: &std::path::Path, name: &str, scope: &str) -> String {
+/// A new token from the real command line: `planatlas token add --name NAME --scope SCOPE` and the store's
+/// `--data-dir DIR` or `--store URL`.
+pub fn add_token(at: &Location, name: &str, scope: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
-        .args(["token", "add", "--name", name, "--scope", scope, "--data-dir"])
-        .arg(dir)
+        .args(["token", "add", "--name", name, "--scope", scope])
+        .args(store_args(at))
         .output()
         .expect("planatlas token add runs");
     assert!(out.status.success(), "token add: {}", String::from_utf8_lossy(&out.stderr));

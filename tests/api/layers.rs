@@ -519,22 +519,17 @@ fn broken_layers_stop_loading_naming_the_file_layer_feature_and_reason() {
 fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token() {
     let z = zones();
     let dir = tempfile::tempdir().expect("dir");
+    let store = crate::helpers::new_store(dir.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
-        .args([
-            "import",
-            z.path("zones.fgb").to_str().expect("utf-8"),
-            "--new-collection",
-            "kfq",
-            "--data-dir",
-        ])
-        .arg(dir.path())
+        .args(["import", z.path("zones.fgb").to_str().expect("utf-8"), "--new-collection", "kfq"])
+        .args(crate::helpers::store_args(&store))
         .output()
         .expect("planatlas import runs");
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && log.contains("as collection 'kfq': 4 features"), "{log}");
-    let province = crate::helpers::add_token(dir.path(), "省发展改革委", "province");
-    let city = crate::helpers::add_token(dir.path(), "沈阳市发展改革委", "city:210100");
-    let open = || Arc::new(Engine::open(DataSource::Embedded, dir.path()).expect("store opens"));
+    let province = crate::helpers::add_token(&store, "省发展改革委", "province");
+    let city = crate::helpers::add_token(&store, "沈阳市发展改革委", "city:210100");
+    let open = || Arc::new(crate::helpers::open_store(&store, &[]));
     let app = spawn_engine(Settings::local(), open());
     let kfq = features(&app, "/collections/kfq/items");
     assert_eq!(kfq.len(), 4);
@@ -689,10 +684,10 @@ fn hostile_and_odd_layer_files_are_refused_or_read_right() {
 fn an_upload_id_cannot_name_a_path_and_an_import_over_a_layer_id_does_not_stop_writes() {
     let z = zones();
     let dir = tempfile::tempdir().expect("dir");
-    let province = crate::helpers::add_token(dir.path(), "省发展改革委", "province");
+    let store = crate::helpers::new_store(dir.path());
+    let province = crate::helpers::add_token(&store, "省发展改革委", "province");
     let spec: LayerSpec = format!("given={}", z.path("zones.gpkg").display()).parse().expect("spec");
-    let engine =
-        Arc::new(Engine::open_with_layers(DataSource::Embedded, dir.path(), &[spec]).expect("opens"));
+    let engine = Arc::new(crate::helpers::open_store(&store, &[spec]));
     let app = spawn_engine(Settings::local(), engine.clone());
     let outside = std::env::temp_dir().join(format!("planatlas-traversal-{}", std::process::id()));
     let id = format!("..%2F..%2F..%2F..%2F..%2F..{}", outside.display().to_string().replace('/', "%2F"));
@@ -712,14 +707,8 @@ fn an_upload_id_cannot_name_a_path_and_an_import_over_a_layer_id_does_not_stop_w
     // Another process imports a layer under the id a --layer file serves: this server keeps serving the file
     // and keeps taking writes.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
-        .args([
-            "import",
-            z.path("zones.geojson").to_str().expect("utf-8"),
-            "--new-collection",
-            "given",
-            "--data-dir",
-        ])
-        .arg(dir.path())
+        .args(["import", z.path("zones.geojson").to_str().expect("utf-8"), "--new-collection", "given"])
+        .args(crate::helpers::store_args(&store))
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

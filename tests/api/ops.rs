@@ -283,7 +283,7 @@ fn repeated_answers_come_compressed_from_the_cache_and_a_write_replaces_them() {
         .unwrap();
     assert_eq!(r.status(), 304);
     // A write makes a new revision: the next answer is made afresh and shows it.
-    let token = crate::helpers::add_token(s.dir.path(), "省发展改革委", "province");
+    let token = crate::helpers::add_token(&s.store, "省发展改革委", "province");
     let first = &page(&plain)["features"][0];
     let id = first["id"].as_str().unwrap();
     let r = raw

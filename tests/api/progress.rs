@@ -211,7 +211,7 @@ fn check_dispatch(s: &StoreApp, records: &[Value], quarter: &str, group: &str) -
 #[test]
 fn a_scripted_quarter_and_its_dispatch_report() {
     let s = spawn_store(Settings::local());
-    let city = add_token(s.dir.path(), "沈阳市发展改革委", "city:210100");
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
     let picked = unreported_shenyang_points(&s, 5);
     let ids: Vec<String> = picked.iter().map(id_of).collect();
     let source = "沈阳市重点项目季调度表（测试）";
@@ -329,7 +329,7 @@ print(json.dumps({"sheets": wb.sheetnames, "head": rows[0], "rows": rows[1:], "b
 #[test]
 fn projects_as_they_stood_at_a_date_and_the_tile_carries_the_stage() {
     let s = spawn_store(Settings::local());
-    let token = add_token(s.dir.path(), "省发展改革委", "province");
+    let token = add_token(&s.store, "省发展改革委", "province");
     let p = &unreported_shenyang_points(&s, 1)[0];
     let id = id_of(p);
     for (period, stage) in [("2024Q1", "在建"), ("2024Q3", "竣工")] {
@@ -403,8 +403,8 @@ fn projects_as_they_stood_at_a_date_and_the_tile_carries_the_stage() {
 #[test]
 fn every_progress_rule_is_refused_and_changes_nothing() {
     let s = spawn_store(Settings::local());
-    let city = add_token(s.dir.path(), "沈阳市发展改革委", "city:210100");
-    let dalian = add_token(s.dir.path(), "大连市发展改革委", "city:210200");
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let dalian = add_token(&s.store, "大连市发展改革委", "city:210200");
     let id = id_of(&unreported_shenyang_points(&s, 1)[0]);
     let first = json!({"project": id, "period": "2024Q1", "stage": "在建", "investment_total": 40.0, "investment_to_date": 10.0, "source": "测试"});
     assert_eq!(post(&s, &city, "progress", first.clone()).status(), 201);
@@ -499,8 +499,8 @@ fn every_progress_rule_is_refused_and_changes_nothing() {
 #[test]
 fn target_status_from_indicator_values() {
     let s = spawn_store(Settings::local());
-    let province = add_token(s.dir.path(), "省统计局", "province");
-    let dalian = add_token(s.dir.path(), "大连市统计局", "city:210200");
+    let province = add_token(&s.store, "省统计局", "province");
+    let dalian = add_token(&s.store, "大连市统计局", "city:210200");
     let targets = all(&s, "/collections/targets/items?limit=1000");
     let free: Vec<&Value> = targets
         .iter()
