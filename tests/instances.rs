@@ -631,3 +631,69 @@ fn postgres_stopped_mid_load_reads_go_on_writes_get_503_and_nothing_acknowledged
         assert_eq!(state(&c, &bases[1], id), Some((value.clone(), *version)), "{id} after the restart");
     }
 }
+
+#[test]
+fn migrate_copies_an_embedded_store_whole_into_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = Cluster::start("migrate");
+    let store = cluster.createdb("planatlas");
+    let dir = tempfile::tempdir().expect("dir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    // An embedded store with a token and a write of its own.
+    let out = Command::new(bin())
+        .args(["token", "add", "--name", "省发展改革委", "--scope", "province", "--data-dir", data_dir])
+        .output()
+        .expect("token add runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
+    let port = free_port();
+    let mut embedded = Command::new(bin())
+        .args(["serve", "--data-dir", data_dir, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(log_file(port))
+        .spawn()
+        .expect("serve starts");
+    let c = client();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while c.get(format!("{base}/health")).send().map(|r| r.status().as_u16()).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "the embedded server starts");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = project_ids(&c, &base).remove(0);
+    assert_eq!(patch(&c, &base, &token, &id, "written before the migration").0, 204);
+    let before = revision(&c, &base);
+    let history = get_json(&c, &format!("{base}/collections/projects/items/{id}/versions"));
+    let _ = embedded.kill();
+    let _ = embedded.wait();
+
+    let migrate = |to: &str| {
+        Command::new(bin())
+            .args(["migrate", "--data-dir", data_dir, "--to", to])
+            .output()
+            .expect("migrate runs")
+    };
+    let out = migrate(&store);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("1 tokens"), "{said}");
+    // Into a database that already holds a store: refused, nothing changed.
+    let again = migrate(&store);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already holds"));
+
+    let pg = Instance::start(&store);
+    assert_eq!(revision(&c, &pg.base), before, "the same revision");
+    assert_eq!(state(&c, &pg.base, &id).map(|s| s.0), Some("written before the migration".to_owned()));
+    let moved = get_json(&c, &format!("{}/collections/projects/items/{id}/versions", pg.base));
+    let strip = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .map(|x| (x["version"].clone(), x["at"].clone(), x["actor"].clone()))
+            .collect()
+    };
+    assert_eq!(strip(&moved), strip(&history), "every version, with its time and actor");
+    // The token came along (as its hash): it writes on the new store.
+    assert_eq!(patch(&c, &pg.base, &token, &id, "written after the migration").0, 204);
+    assert_eq!(revision(&c, &pg.base), before + 1);
+}

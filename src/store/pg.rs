@@ -180,10 +180,13 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable { store: self.shown.clone(), detail: e.to_string() })
+        self.pool.get().await.map_err(|e| StoreError::Unavailable {
+            store: self.shown.clone(),
+            detail: match &e {
+                deadpool_postgres::PoolError::Backend(pg) => describe(pg),
+                other => other.to_string(),
+            },
+        })
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
