@@ -364,9 +364,9 @@ fn migrate(args: &MigrateArgs) -> ExitCode {
     match copied {
         Ok(()) => {
             use planatlas::store::db::Backend;
-            let live = dump.versions.iter().map(|v| &v.id).collect::<std::collections::HashSet<_>>().len();
+            let ids = dump.versions.iter().map(|v| &v.id).collect::<std::collections::HashSet<_>>().len();
             eprintln!(
-                "planatlas: copied {} versions of {live} features and {} tokens from {} to {}",
+                "planatlas: copied {} versions of {ids} features and {} tokens from {} to {}",
                 dump.versions.len(),
                 dump.tokens.len(),
                 from.path().display(),

@@ -70,7 +70,10 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// One `planatlas serve --store URL` process, killed when dropped.
+/// A store as the command line names it: `("--store", URL)` or `("--data-dir", DIR)`.
+type StoreArg<'a> = (&'a str, &'a str);
+
+/// One `planatlas serve` process, killed when dropped.
 struct Instance {
     child: Child,
     base: String,
@@ -79,18 +82,23 @@ struct Instance {
 }
 
 impl Instance {
+    /// `planatlas serve --store URL` on a free port.
     fn start(store: &str) -> Self {
         Self::start_on(store, free_port())
     }
     fn start_on(store: &str, port: u16) -> Self {
+        Self::serve(("--store", store), port)
+    }
+    /// `planatlas serve` over `store` on `port`, once `/health` answers.
+    fn serve(store: StoreArg<'_>, port: u16) -> Self {
         let child = Command::new(bin())
-            .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", store.0, store.1, "--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log_file(port))
             .spawn()
             .expect("planatlas serve starts");
-        let i = Self { child, base: format!("http://127.0.0.1:{port}"), port, store: store.to_owned() };
+        let i = Self { child, base: format!("http://127.0.0.1:{port}"), port, store: store.1.to_owned() };
         let c = client();
         let deadline = Instant::now() + Duration::from_mins(2);
         while c.get(format!("{}/health", i.base)).send().map(|r| r.status().as_u16()).ok() != Some(200) {
@@ -122,8 +130,13 @@ fn client() -> Client {
 }
 
 fn token(store: &str) -> String {
+    token_in(("--store", store))
+}
+
+/// A province token from `planatlas token add` on `store`.
+fn token_in(store: StoreArg<'_>) -> String {
     let out = Command::new(bin())
-        .args(["token", "add", "--name", "省发展改革委", "--scope", "province", "--store", store])
+        .args(["token", "add", "--name", "省发展改革委", "--scope", "province", store.0, store.1])
         .output()
         .expect("token add runs");
     assert!(out.status.success(), "token add: {}", String::from_utf8_lossy(&out.stderr));
@@ -640,32 +653,15 @@ fn migrate_copies_an_embedded_store_whole_into_postgres() {
     let dir = tempfile::tempdir().expect("dir");
     let data_dir = dir.path().to_str().expect("utf-8");
     // An embedded store with a token and a write of its own.
-    let out = Command::new(bin())
-        .args(["token", "add", "--name", "省发展改革委", "--scope", "province", "--data-dir", data_dir])
-        .output()
-        .expect("token add runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
-    let port = free_port();
-    let mut embedded = Command::new(bin())
-        .args(["serve", "--data-dir", data_dir, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(log_file(port))
-        .spawn()
-        .expect("serve starts");
+    let token = token_in(("--data-dir", data_dir));
+    let mut embedded = Instance::serve(("--data-dir", data_dir), free_port());
     let c = client();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while c.get(format!("{base}/health")).send().map(|r| r.status().as_u16()).ok() != Some(200) {
-        assert!(Instant::now() < deadline, "the embedded server starts");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let base = embedded.base.clone();
     let id = project_ids(&c, &base).remove(0);
     assert_eq!(patch(&c, &base, &token, &id, "written before the migration").0, 204);
     let before = revision(&c, &base);
     let history = get_json(&c, &format!("{base}/collections/projects/items/{id}/versions"));
-    let _ = embedded.kill();
-    let _ = embedded.wait();
+    embedded.kill();
 
     let migrate = |to: &str| {
         Command::new(bin())

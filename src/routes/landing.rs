@@ -342,14 +342,15 @@ pub async fn get_ready(req: HttpRequest, state: State) -> ApiResult<HttpResponse
     let proj = crate::geom::crs::from_crs84(crate::geom::crs::Crs::Epsg3857, probe).is_ok();
     // An unreachable store does not stop the reads (they are answered from memory), so the instance stays
     // ready; the answer says writes are refused and why.
-    let store = state.engine.store().map(|s| match state.engine.store_trouble() {
+    let trouble = state.engine.store_trouble();
+    let writable = state.engine.store().is_some() && trouble.is_none();
+    let store = state.engine.store().map(|s| match &trouble {
         None => json!({ "at": s.describe(), "reachable": true, "revision": model.revision }),
         Some((why, since)) => {
             json!({ "at": s.describe(), "reachable": false, "error": why, "since": since, "revision": model.revision })
         }
     });
     if catalog && proj {
-        let writable = state.engine.store().is_some() && state.engine.store_trouble().is_none();
         let body = json!({
             "ready": true,
             "writable": writable,

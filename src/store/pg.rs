@@ -345,6 +345,8 @@ impl PgStore {
                             }
                         }
                         driver.abort();
+                        // The connection ended: the watcher looks now, and notes the store's trouble if any.
+                        wake.ping();
                     }
                     Err(e) => {
                         if was_up {
@@ -353,7 +355,6 @@ impl PgStore {
                         was_up = false;
                     }
                 }
-                wake.ping();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
