@@ -5,9 +5,18 @@
 //! Only answers that say they may be cached are kept: a 200 with an `ETag`, a public `Cache-Control`, a body
 //! of known size under [`MAX_ENTRY_BYTES`], no `Content-Encoding` of its own. `--answer-cache-mib` bounds the
 //! memory (default [`MAX_BYTES`]; 0 turns it off). Exports (files with ranges),
-//! health, readiness, metrics and requests carrying credentials or a `Range` pass by. The revision is part of
-//! the key, so a write makes every older entry unreachable at once; they leave as the byte bound pushes the
-//! oldest out. The day is part of it too, for answers that depend on the date (the current quarter).
+//! health, readiness, metrics and requests carrying credentials or a `Range` pass by.
+//!
+//! An answer is kept the second time it is asked for within a while, not the first: a map's tiles and pages
+//! come back, while a nearest query at a point no one asks twice would only push useful entries out and cost a
+//! copy. A small table of recently seen keys ([`SEEN_SLOTS`] slots, one hash each) remembers the first time.
+//!
+//! The revision in the key is the revision at which the data the answer shows last changed: for a
+//! `/collections/{id}…` answer, that collection's ([`crate::store::engine::ReadModel::revision_of`]), for
+//! anything else the store's. A write makes the entries of what it changed unreachable and leaves the others
+//! (a planner's layer, the counties when only a project's name changed) to be served on; unreachable entries
+//! leave as the byte bound pushes the oldest out. The day is part of the key too, for answers that depend on
+//! the date (the current quarter).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
@@ -22,12 +31,17 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpResponse, ResponseError};
 
+use chrono::Datelike as _;
+
 use crate::state::AppState;
+use crate::store::engine::ReadModel;
 
 /// The default bound on the bytes of answers kept (the compressed sizes); `--answer-cache-mib` sets another.
 pub const MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Answers larger than this (uncompressed) are not kept.
 pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
+/// Slots of the table of keys seen once (a power of two; 8 bytes each).
+pub const SEEN_SLOTS: usize = 1 << 16;
 
 /// How an answer's bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,17 +115,27 @@ struct Answer {
     body: Bytes,
 }
 
+/// A request's key: a 128-bit hash of everything the answer depends on (see [`key`]).
+type Key = u128;
+
 #[derive(Default)]
 struct Inner {
-    map: HashMap<String, Arc<Answer>>,
+    map: HashMap<Key, Arc<Answer>>,
     /// Keys, oldest first, for eviction.
-    order: VecDeque<String>,
+    order: VecDeque<Key>,
     bytes: usize,
+}
+
+/// Bytes a kept answer is counted for: its body and a fixed share for its key and headers.
+fn footprint(answer: &Answer) -> usize {
+    answer.body.len() + 256
 }
 
 /// The cache, shared by every worker.
 pub struct AnswerCache {
     inner: Mutex<Inner>,
+    /// Keys asked for once recently (a hash each, by slot), so the second asking keeps the answer.
+    seen: Box<[AtomicU64]>,
     /// At most this many bytes are kept; 0: nothing is.
     max_bytes: usize,
     /// Answers served from the cache.
@@ -129,7 +153,14 @@ impl Default for AnswerCache {
 impl AnswerCache {
     /// A cache holding at most `max_bytes`.
     pub fn new(max_bytes: usize) -> Self {
-        Self { inner: Mutex::default(), max_bytes, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        let slots = if max_bytes > 0 { SEEN_SLOTS } else { 0 };
+        Self {
+            inner: Mutex::default(),
+            seen: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// Whether anything is kept.
@@ -137,13 +168,22 @@ impl AnswerCache {
         self.max_bytes > 0
     }
 
-    fn get(&self, key: &str) -> Option<Arc<Answer>> {
-        self.inner.lock().ok()?.map.get(key).cloned()
+    fn get(&self, key: Key) -> Option<Arc<Answer>> {
+        self.inner.lock().ok()?.map.get(&key).cloned()
     }
 
-    fn put(&self, key: String, answer: Answer) -> Arc<Answer> {
+    /// Whether `key` was asked for recently; notes it when it was not. Two keys may share a slot, and the later
+    /// one then takes it: the table forgets, it never keeps what was asked for once.
+    fn seen_before(&self, key: Key) -> bool {
+        let Some(slot) = self.seen.get((key as usize) & (self.seen.len().max(1) - 1)) else { return false };
+        // The high half, never 0 (an empty slot).
+        let tag = ((key >> 64) as u64) | 1;
+        slot.swap(tag, Ordering::Relaxed) == tag
+    }
+
+    fn put(&self, key: Key, answer: Answer) -> Arc<Answer> {
         let answer = Arc::new(answer);
-        let size = answer.body.len() + key.len();
+        let size = footprint(&answer);
         if size > self.max_bytes {
             return answer;
         }
@@ -151,11 +191,11 @@ impl AnswerCache {
         while inner.bytes + size > self.max_bytes {
             let Some(old) = inner.order.pop_front() else { break };
             if let Some(a) = inner.map.remove(&old) {
-                inner.bytes -= a.body.len() + old.len();
+                inner.bytes -= footprint(&a);
             }
         }
-        if let Some(previous) = inner.map.insert(key.clone(), answer.clone()) {
-            inner.bytes -= previous.body.len() + key.len();
+        if let Some(previous) = inner.map.insert(key, answer.clone()) {
+            inner.bytes -= footprint(&previous);
         } else {
             inner.order.push_back(key);
         }
@@ -180,21 +220,37 @@ fn cacheable(req: &ServiceRequest) -> bool {
         && !path.starts_with("/exports/")
 }
 
-/// Everything a GET answer depends on besides the data: the revision and day, the path and query, what the
-/// client accepts, and the headers the service's own address is read from.
-fn key(req: &ServiceRequest, revision: i64, day: &str, encoding: Encoding) -> String {
-    let h = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    format!(
-        "{revision}\u{1}{day}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{:?}",
-        req.path(),
-        req.query_string(),
-        h(header::ACCEPT),
-        h(header::HOST),
-        h(header::FORWARDED),
-        h(header::HeaderName::from_static("x-forwarded-host")),
-        h(header::HeaderName::from_static("x-forwarded-proto")),
-        encoding
-    )
+/// The collection a path's answer shows (`/collections/{id}` and everything under it), if any.
+fn collection_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/collections/")?;
+    Some(rest.split('/').next().unwrap_or(rest)).filter(|id| !id.is_empty())
+}
+
+/// Everything a GET answer depends on besides the data: the revision at which what it shows last changed and
+/// the day, the path and query, what the client accepts, and the headers the service's own address is read
+/// from; hashed (128 bits) with a separator between the parts.
+fn key(req: &ServiceRequest, model: &ReadModel, encoding: Encoding) -> Key {
+    let revision = collection_of(req.path()).map_or(model.revision, |c| model.revision_of(c));
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&revision.to_le_bytes());
+    h.update(&model.catalog.state_day().num_days_from_ce().to_le_bytes());
+    let mut part = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    part(req.path().as_bytes());
+    part(req.query_string().as_bytes());
+    for name in [
+        header::ACCEPT,
+        header::HOST,
+        header::FORWARDED,
+        header::HeaderName::from_static("x-forwarded-host"),
+        header::HeaderName::from_static("x-forwarded-proto"),
+    ] {
+        part(req.headers().get(name).map_or(&[][..], HeaderValue::as_bytes));
+    }
+    part(&[encoding as u8]);
+    h.digest128()
 }
 
 /// Whether an `If-None-Match` value already holds this entity tag (weak comparison, RFC 9110 §13.1.2: `W/`
@@ -239,14 +295,18 @@ pub async fn cache_answers(
     }
     let encoding = Encoding::negotiate(req.headers().get(header::ACCEPT_ENCODING));
     let model = state.model();
-    let key = key(&req, model.revision, &model.catalog.state_day().to_string(), encoding);
+    let key = key(&req, &model, encoding);
     drop(model);
     let cache = &state.answers;
-    if let Some(answer) = cache.get(&key) {
+    if let Some(answer) = cache.get(key) {
         cache.hits.fetch_add(1, Ordering::Relaxed);
         return Ok(respond(req, &answer));
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);
+    // Asked for the first time (lately): answered as made, noted, not kept.
+    if !cache.seen_before(key) {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
     let res = next.call(req).await?;
     let keep = res.status() == StatusCode::OK
         && !res.headers().contains_key(header::CONTENT_ENCODING)
@@ -305,11 +365,33 @@ mod tests {
             body: Bytes::from(vec![0u8; 1_000]),
         };
         for i in 0..5 {
-            c.put(format!("k{i}"), big());
+            c.put(i, big());
         }
         let (bytes, n) = c.size();
         assert!(bytes <= 3_000 && n == 2, "{bytes} bytes in {n} entries");
-        assert!(c.get("k0").is_none() && c.get("k4").is_some());
+        assert!(c.get(0).is_none() && c.get(4).is_some());
+    }
+
+    #[test]
+    fn a_key_is_seen_before_only_from_its_second_asking() {
+        let c = AnswerCache::new(3_000);
+        let k: Key = 0x1234_5678_9abc_def0_1122_3344_5566_7788;
+        assert!(!c.seen_before(k));
+        assert!(c.seen_before(k));
+        // Another key in the same slot takes it over.
+        let other = k ^ (1 << 100);
+        assert!(!c.seen_before(other));
+        assert!(!c.seen_before(k));
+        assert!(!AnswerCache::new(0).seen_before(k), "a cache that keeps nothing sees nothing");
+    }
+
+    #[test]
+    fn paths_under_a_collection_name_it() {
+        assert_eq!(collection_of("/collections/counties/items"), Some("counties"));
+        assert_eq!(collection_of("/collections/projects"), Some("projects"));
+        assert_eq!(collection_of("/collections"), None);
+        assert_eq!(collection_of("/collections/"), None);
+        assert_eq!(collection_of("/tiles/5/26/12.mvt"), None);
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! away). The loops over candidates call [`spent`] as they go and stop early; the pool then answers 503 for
 //! the job, whatever partial result it had. A full queue answers 503 at once rather than piling work up.
 //! Threads have large stacks, so a filter at the nesting limit is far from overflowing one.
+//!
+//! Most jobs are small (a nearest query, a page, a cached tile's neighbours) and cost less than handing them
+//! to another thread and waking the worker again. [`try_here`] runs a job on the calling HTTP worker under a
+//! short budget (`--inline-budget-ms`, 1 ms by default) first: it either finishes within it or is stopped by
+//! the same [`spent`] checks and goes to the pool, so a worker is never held longer than that budget per
+//! request.
 
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
@@ -23,7 +29,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// The deadline and cancellation of a job.
 struct Budget {
     deadline: Instant,
-    cancelled: Arc<AtomicBool>,
+    /// Set when the request is dropped (jobs on the pool; a job run in place cannot outlive its request).
+    cancelled: Option<Arc<AtomicBool>>,
 }
 
 thread_local! {
@@ -38,22 +45,41 @@ pub fn spent() -> bool {
         None => false,
         Some((_, true)) => true,
         Some((budget, found)) => {
-            *found = Instant::now() >= budget.deadline || budget.cancelled.load(Ordering::Relaxed);
+            *found = Instant::now() >= budget.deadline
+                || budget.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
             *found
         }
     })
 }
 
-fn run_job<T>(budget: Budget, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+/// Runs `f` under `budget` on this thread: `Ok` of its result, or `Err(())` when it used the budget up.
+fn run_budgeted<T>(
+    budget: Budget,
+    f: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<Result<T, ApiError>, ()> {
     CURRENT.with(|c| *c.borrow_mut() = Some((budget, false)));
     let result = std::panic::catch_unwind(AssertUnwindSafe(f));
     let was_spent = spent();
     CURRENT.with(|c| *c.borrow_mut() = None);
     match result {
-        Ok(_) if was_spent => Err(out_of_time()),
-        Ok(r) => r,
-        Err(_) => Err(ApiError::Internal("the computation failed unexpectedly (logged)".into())),
+        Ok(_) if was_spent => Err(()),
+        Ok(r) => Ok(r),
+        Err(_) => Ok(Err(ApiError::Internal("the computation failed unexpectedly (logged)".into()))),
     }
+}
+
+fn run_job<T>(budget: Budget, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    run_budgeted(budget, f).unwrap_or_else(|()| Err(out_of_time()))
+}
+
+/// Runs `f` here, on the calling thread, with `budget` to finish. `Some` of its result when it finished within
+/// it; `None` when it used the budget up (its loops saw [`spent`] and stopped early): the caller then runs it
+/// again on the pool with the full budget, and whatever it had found is dropped. A zero budget runs nothing.
+pub fn try_here<T>(budget: Duration, f: impl FnOnce() -> Result<T, ApiError>) -> Option<Result<T, ApiError>> {
+    if budget.is_zero() {
+        return None;
+    }
+    run_budgeted(Budget { deadline: Instant::now() + budget, cancelled: None }, f).ok()
 }
 
 fn out_of_time() -> ApiError {
@@ -63,6 +89,11 @@ fn out_of_time() -> ApiError {
             .into(),
         retry_after_secs: 5,
     }
+}
+
+/// Whether a queued job's request went away before a thread took it.
+fn cancelled_before_start(budget: &Budget) -> bool {
+    budget.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
 }
 
 /// Sets the cancellation flag when the waiting request is dropped.
@@ -120,13 +151,10 @@ impl Compute {
     ) -> Result<T, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
-        let job_budget = Budget { deadline: Instant::now() + budget, cancelled: cancelled.clone() };
+        let job_budget = Budget { deadline: Instant::now() + budget, cancelled: Some(cancelled.clone()) };
         let job: Job = Box::new(move || {
-            let result = if job_budget.cancelled.load(Ordering::Relaxed) {
-                Err(out_of_time())
-            } else {
-                run_job(job_budget, f)
-            };
+            let result =
+                if cancelled_before_start(&job_budget) { Err(out_of_time()) } else { run_job(job_budget, f) };
             let _ = tx.send(result);
         });
         if self.tx.try_send(job).is_err() {
@@ -162,6 +190,23 @@ mod tests {
         let quick = pool.run(Duration::from_secs(5), || Ok(2)).await;
         assert_eq!(quick.ok(), Some(2));
         assert!(!spent(), "no budget outside the pool");
+    }
+
+    #[test]
+    fn a_job_run_here_finishes_within_its_budget_or_is_given_back() {
+        let quick = try_here(Duration::from_millis(50), || Ok(7));
+        assert!(matches!(quick, Some(Ok(7))));
+        let slow = try_here(Duration::from_millis(5), || {
+            while !spent() {
+                std::thread::yield_now();
+            }
+            Ok(1)
+        });
+        assert!(slow.is_none(), "a job that used its budget up is given back");
+        assert!(!spent(), "no budget left on the thread");
+        assert!(try_here(Duration::ZERO, || Ok(1)).is_none(), "a zero budget runs nothing here");
+        let failed: Option<Result<(), ApiError>> = try_here(Duration::from_secs(1), || panic!("boom"));
+        assert!(matches!(failed, Some(Err(ApiError::Internal(_)))));
     }
 
     #[tokio::test]

@@ -358,6 +358,13 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_COMPUTE_THREADS", value_name = "N")]
     pub compute_threads: Option<usize>,
 
+    /// Milliseconds a query may run on the HTTP worker that took the request before it is handed to the compute
+    /// threads. Most queries (a nearest, a page) finish well within it and skip the hand-over; one that does not
+    /// is stopped at the limit and run again on a compute thread, so a worker is never held longer. 0: every
+    /// query goes to the compute threads.
+    #[arg(long, env = "PLANATLAS_INLINE_BUDGET_MS", default_value_t = 1.0, value_name = "MS")]
+    pub inline_budget_ms: f64,
+
     /// Addresses of reverse proxies (CIDR, repeat the flag or separate with commas, e.g. `127.0.0.1/32`) whose
     /// `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` headers are believed when writing links. From any
     /// other peer those headers are ignored and links use the `Host` header (or `--base-url`), so nobody can make
@@ -403,6 +410,9 @@ pub struct Settings {
     pub answer_cache_bytes: usize,
     /// Compute threads (see [`crate::compute`]).
     pub compute_threads: usize,
+    /// Time a query may run on its HTTP worker before it goes to the compute threads (see
+    /// [`crate::compute::try_here`]); zero: none.
+    pub inline_budget: std::time::Duration,
     /// Peers whose forwarding headers are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Seconds to drain requests after a stop signal.
@@ -431,6 +441,7 @@ impl Settings {
             max_concurrent_expensive: 4,
             answer_cache_bytes: 128 * 1024 * 1024,
             compute_threads: 2,
+            inline_budget: std::time::Duration::from_millis(1),
             trusted_proxies: Vec::new(),
             shutdown_timeout_secs: 10,
             require_if_match: false,
@@ -462,6 +473,9 @@ impl TryFrom<&ServeArgs> for Settings {
         }
         if a.max_concurrent_expensive == 0 {
             return Err("--max-concurrent-expensive must be at least 1".into());
+        }
+        if !(a.inline_budget_ms.is_finite() && (0.0..=1000.0).contains(&a.inline_budget_ms)) {
+            return Err("--inline-budget-ms must be between 0 and 1000".into());
         }
         if a.compute_threads == Some(0) {
             return Err("--compute-threads must be at least 1".into());
@@ -498,6 +512,7 @@ impl TryFrom<&ServeArgs> for Settings {
             compute_threads: a
                 .compute_threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+            inline_budget: std::time::Duration::from_secs_f64(a.inline_budget_ms / 1e3),
             trusted_proxies: a.trusted_proxies.clone(),
             shutdown_timeout_secs: a.shutdown_timeout,
             require_if_match: a.require_if_match,

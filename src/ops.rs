@@ -16,7 +16,6 @@ use actix_web::{HttpMessage, ResponseError, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-use tracing_actix_web::RequestId;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -124,6 +123,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 });
 
 impl Metrics {
+    /// Counts one answer and its latency.
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let code = actix_web::http::StatusCode::from_u16(status).ok();
+        let code = code.as_ref().map_or("000", actix_web::http::StatusCode::as_str);
+        self.requests.with_label_values(&[route, method, code]).inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
     /// The metrics in the Prometheus text format, tile cache counters read from `state`.
     pub fn render(&self, state: &AppState) -> String {
         use std::sync::atomic::Ordering;
@@ -156,22 +163,98 @@ impl Metrics {
     }
 }
 
-/// Records every request's route, method, status and latency.
-pub async fn record_metrics(
+/// The id of one request: 32 hex digits, unique within the process and not guessable from outside it. It is
+/// in the request's log lines, in `X-Request-Id` on the answer, and in the request's extensions for handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId(u128);
+
+impl RequestId {
+    /// A new id: a counter hashed with a seed drawn once per process.
+    pub fn next() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEED: LazyLock<u64> = LazyLock::new(|| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos(),
+            );
+            h.finish()
+        });
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        Self(xxhash_rust::xxh3::xxh3_128_with_seed(&n.to_le_bytes(), *SEED))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// Observes every request, once: gives it an id (echoed as `X-Request-Id`), runs it in a span carrying the id
+/// (so what its handler logs names the request), counts it by route pattern, method and status with its
+/// latency in `/metrics`, and logs one line when it is answered (target `planatlas::access`; `http.method`,
+/// `http.route`, `http.target`, `http.status_code`, `http.client_ip`, `duration_ms`). The route pattern is
+/// matched once here for both.
+pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument as _;
     let start = Instant::now();
-    let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
-    let method = req.method().to_string();
-    let res = next.call(req).await;
+    let id = RequestId::next();
+    req.extensions_mut().insert(id);
+    let route = req.match_pattern();
+    let method = req.method().clone();
+    let target = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |p| p.as_str().to_owned());
+    let peer = req.peer_addr().map(|a| a.ip());
+    let span = tracing::info_span!("request", request_id = %id);
+    let res = next.call(req).instrument(span).await;
     let status = match &res {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
-    METRICS.requests.with_label_values(&[&route, &method, &status.to_string()]).inc();
-    METRICS.latency.with_label_values(&[&route]).observe(start.elapsed().as_secs_f64());
-    res
+    let route = route.as_deref().unwrap_or("(unmatched)");
+    let elapsed = start.elapsed();
+    METRICS.observe(route, method.as_str(), status, elapsed.as_secs_f64());
+    // Outside the span, with the id as a field of its own: the line needs nothing the span holds.
+    tracing::event!(
+        target: "planatlas::access",
+        tracing::Level::INFO,
+        "http.method" = %method,
+        "http.route" = route,
+        "http.target" = target,
+        "http.status_code" = status,
+        "http.client_ip" = peer.map(tracing::field::display),
+        duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        request_id = %id,
+        "answered"
+    );
+    let name = HeaderName::from_static("x-request-id");
+    let value = HeaderValue::from_str(&id.to_string()).ok();
+    match res {
+        Ok(mut res) => {
+            if let Some(v) = value {
+                res.headers_mut().insert(name, v);
+            }
+            Ok(res)
+        }
+        // Errors from the limits are turned into responses further out; mark those too.
+        Err(mut err) => {
+            if let Some(v) = value {
+                err.add_response_mapper(move |mut res| {
+                    res.headers_mut().insert(name.clone(), v.clone());
+                    res
+                });
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong
@@ -193,33 +276,6 @@ pub async fn weaken_encoded_etag(
         res.headers_mut().insert(actix_web::http::header::ETAG, weak);
     }
     Ok(res)
-}
-
-/// Echoes the request id (from the tracing span) as `X-Request-Id`, so a client can quote it.
-pub async fn echo_request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().and_then(|i| HeaderValue::from_str(&i.to_string()).ok());
-    let name = HeaderName::from_static("x-request-id");
-    match next.call(req).await {
-        Ok(mut res) => {
-            if let Some(id) = id {
-                res.headers_mut().insert(name, id);
-            }
-            Ok(res)
-        }
-        // Errors from the limits are turned into responses further out; mark those too.
-        Err(mut err) => {
-            if let Some(id) = id {
-                err.add_response_mapper(move |mut res| {
-                    res.headers_mut().insert(name.clone(), id.clone());
-                    res
-                });
-            }
-            Err(err)
-        }
-    }
 }
 
 fn refuse<B>(req: ServiceRequest, err: &ApiError) -> ServiceResponse<EitherBody<B, BoxBody>> {

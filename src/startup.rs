@@ -8,7 +8,6 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::Method;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
-use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::ops;
@@ -77,11 +76,9 @@ impl Application {
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(ops::enforce_limits))
                 .wrap(from_fn(crate::answers::cache_answers))
-                .wrap(from_fn(ops::echo_request_id))
                 .wrap(Compress::default())
                 .wrap(from_fn(ops::weaken_encoded_etag))
-                .wrap(TracingLogger::default())
-                .wrap(from_fn(ops::record_metrics))
+                .wrap(from_fn(ops::observe))
                 .wrap(cors(&origins))
         })
         .shutdown_timeout(shutdown_timeout)

@@ -7,8 +7,9 @@ use crate::compute::Compute;
 use crate::config::Settings;
 use crate::store::engine::{Engine, ReadModel};
 
-/// Jobs that may wait for a compute thread, per thread.
-const QUEUE_PER_THREAD: usize = 32;
+/// Jobs that may wait for a compute thread, per thread: enough for every connection of a busy map client
+/// (hundreds) to wait its turn rather than be refused; each still has its deadline.
+const QUEUE_PER_THREAD: usize = 512;
 
 /// The application state.
 pub struct AppState {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use actix_web::HttpResponse;
 use serde_json::Value;
 
-use super::{GEO_JSON, JSON, QueryParams, link};
+use super::{GEO_JSON, JSON, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::{self, crs::Crs};
 use crate::store::engine::ReadModel;
@@ -22,17 +22,18 @@ pub fn find<'a>(model: &'a ReadModel, id: &str) -> ApiResult<&'a Collection> {
     })
 }
 
-/// A feature in a GeoJSON answer. Serialised straight from the store: in CRS84 the geometry and the full
-/// property set are copied from text made once per feature ([`Feature::geometry_json`]), so a page costs a
-/// copy, not a tree of values built and dropped per request.
-#[derive(serde::Serialize)]
+/// A feature in a GeoJSON answer, written straight from the store as text: in CRS84 the geometry and the full
+/// property set are copied from text made once per feature ([`Feature::geometry_json`]), a distance is spliced
+/// into that text, and the links are written from their parts, so a page costs copies, not a tree of values
+/// built, serialised and dropped per request.
 pub struct FeatureOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
+    collection: &'a Collection,
+    feature: &'a Feature,
+    base: &'a str,
+    crs: Crs,
     geometry: Option<JsonOut<'a>>,
-    properties: PropertiesOut<'a>,
-    links: [Value; 3],
+    only: Option<&'a [String]>,
+    distance_m: Option<f64>,
 }
 
 /// JSON made earlier (borrowed text) or now.
@@ -41,65 +42,168 @@ enum JsonOut<'a> {
     Value(Value),
 }
 
-impl serde::Serialize for JsonOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Raw(r) => r.serialize(s),
-            Self::Value(v) => v.serialize(s),
+/// Appends `s` to a JSON string being written: quotes, backslashes and control characters escaped.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..0x20 => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[from..i]);
+        match escaped {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let _ = write!(ByteWriter(out), "\\u{b:04x}");
+            }
         }
+        from = i + 1;
+    }
+    out.extend_from_slice(&bytes[from..]);
+}
+
+/// `fmt::Write` into a byte buffer.
+struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+impl Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
-/// A feature's properties in an answer: all of them or the selected ones, and the distance of a ranked query.
-struct PropertiesOut<'a> {
-    feature: &'a Feature,
-    only: Option<&'a [String]>,
-    distance_m: Option<f64>,
+/// Appends a JSON value (to a growing buffer, which cannot fail; a value that does not serialise, which the
+/// store never holds, is written as `null` and logged).
+pub fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    let at = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        tracing::error!(error = %e, "an answer did not serialise");
+        out.truncate(at);
+        out.extend_from_slice(b"null");
+    }
 }
 
-impl serde::Serialize for PropertiesOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
+/// Appends a link object whose `href` is the concatenation of `href` (each part escaped on its own).
+fn write_link(out: &mut Vec<u8>, href: &[&str], rel: &str, media_type: &str, title: &str) {
+    out.extend_from_slice(b"{\"href\":\"");
+    for part in href {
+        escape_into(out, part);
+    }
+    out.extend_from_slice(b"\",\"rel\":\"");
+    escape_into(out, rel);
+    out.extend_from_slice(b"\",\"type\":\"");
+    escape_into(out, media_type);
+    out.extend_from_slice(b"\",\"title\":\"");
+    escape_into(out, title);
+    out.extend_from_slice(b"\"}");
+}
+
+impl FeatureOut<'_> {
+    /// Appends the feature as GeoJSON.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let (c, f, base) = (self.collection, self.feature, self.base);
+        out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":\"");
+        escape_into(out, &f.id);
+        out.extend_from_slice(b"\",\"geometry\":");
+        match &self.geometry {
+            None => out.extend_from_slice(b"null"),
+            Some(JsonOut::Raw(r)) => out.extend_from_slice(r.get().as_bytes()),
+            Some(JsonOut::Value(v)) => write_json(out, v),
+        }
+        out.extend_from_slice(b",\"properties\":");
+        self.write_properties(out);
+        out.extend_from_slice(b",\"links\":[");
+        let fid = urlencode(&f.id);
+        let item = [base, "/collections/", c.id(), "/items/", &fid];
+        // `self` names this representation, so it keeps a CRS other than the default.
+        if self.crs == Crs::Crs84 {
+            write_link(out, &item, "self", GEO_JSON, "This feature");
+        } else {
+            let crs = urlencode(self.crs.uri());
+            let mut with_crs = item.to_vec();
+            with_crs.extend(["?crs=", &crs]);
+            write_link(out, &with_crs, "self", GEO_JSON, "This feature");
+        }
+        out.push(b',');
+        let mut html = item.to_vec();
+        html.push("?f=html");
+        write_link(out, &html, "alternate", "text/html", "This feature as HTML");
+        out.push(b',');
+        write_link(out, &[base, "/collections/", c.id()], "collection", JSON, c.meta.title);
+        out.extend_from_slice(b"]}");
+    }
+
+    /// The properties: all of them or the selected ones, and the distance of a ranked query (metres, to the
+    /// millimetre).
+    fn write_properties(&self, out: &mut Vec<u8>) {
         let rounded = self.distance_m.map(|d| (d * 1000.0).round() / 1000.0);
+        let distance = |out: &mut Vec<u8>, d: f64| {
+            out.extend_from_slice(b"\"distance_m\":");
+            write_json(out, &d);
+        };
         if self.only.is_none() {
-            let all = self.feature.properties_json().get();
-            let Some(d) = rounded else { return self.feature.properties_json().serialize(s) };
-            // The stored text with the distance spliced in before its closing brace.
-            if let (Some(body), Ok(d)) = (all.strip_suffix('}'), serde_json::to_string(&d)) {
-                let sep = if body.trim_end() == "{" { "" } else { "," };
-                if let Ok(spliced) =
-                    serde_json::value::RawValue::from_string(format!("{body}{sep}\"distance_m\":{d}}}"))
-                {
-                    return spliced.serialize(s);
+            let all = self.feature.properties_json();
+            let all = all.get();
+            match (rounded, all.strip_suffix('}')) {
+                (None, _) | (Some(_), None) => out.extend_from_slice(all.as_bytes()),
+                // The stored text with the distance spliced in before its closing brace.
+                (Some(d), Some(body)) => {
+                    out.extend_from_slice(body.as_bytes());
+                    if body.trim_end() != "{" {
+                        out.push(b',');
+                    }
+                    distance(out, d);
+                    out.push(b'}');
                 }
             }
+            return;
         }
-        let mut map = s.serialize_map(None)?;
+        out.push(b'{');
+        let mut first = true;
         for (k, v) in &self.feature.properties {
-            if self.only.is_none_or(|names| names.contains(k)) {
-                map.serialize_entry(k, v)?;
+            if self.only.is_none_or(|names| names.iter().any(|n| n == k)) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                out.push(b'"');
+                escape_into(out, k);
+                out.extend_from_slice(b"\":");
+                write_json(out, v);
             }
         }
         if let Some(d) = rounded {
-            map.serialize_entry("distance_m", &d)?;
+            if !first {
+                out.push(b',');
+            }
+            distance(out, d);
         }
-        map.end()
+        out.push(b'}');
+    }
+
+    /// The feature as GeoJSON text.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(1024);
+        self.write(&mut out);
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
 /// One feature as GeoJSON in `crs`, with its links; `only` selects properties, `distance_m` adds one.
 pub fn feature_out<'a>(
-    c: &Collection,
+    c: &'a Collection,
     f: &'a Feature,
-    base: &str,
+    base: &'a str,
     crs: Crs,
     only: Option<&'a [String]>,
     distance_m: Option<f64>,
 ) -> ApiResult<FeatureOut<'a>> {
-    let href = format!("{base}/collections/{}/items/{}", c.id(), urlencode(&f.id));
-    // `self` names this representation, so it keeps a CRS other than the default.
-    let self_href =
-        if crs == Crs::Crs84 { href.clone() } else { format!("{href}?crs={}", urlencode(crs.uri())) };
     let geometry = match &f.geometry {
         None => None,
         Some(_) if crs == Crs::Crs84 => f.geometry_json().map(JsonOut::Raw),
@@ -107,32 +211,44 @@ pub fn feature_out<'a>(
             geom::geojson_in(g, crs).map_err(|e| ApiError::Internal(format!("feature {}: {e}", f.id)))?,
         )),
     };
-    Ok(FeatureOut {
-        kind: "Feature",
-        id: &f.id,
-        geometry,
-        properties: PropertiesOut { feature: f, only, distance_m },
-        links: [
-            link(&self_href, "self", GEO_JSON, "This feature"),
-            link(format!("{href}?f=html"), "alternate", "text/html", "This feature as HTML"),
-            link(format!("{base}/collections/{}", c.id()), "collection", JSON, c.meta.title),
-        ],
-    })
+    Ok(FeatureOut { collection: c, feature: f, base, crs, geometry, only, distance_m })
 }
 
 /// A page of features as a GeoJSON FeatureCollection; `query` echoes a ranked query's parameters.
-#[derive(serde::Serialize)]
 pub struct PageOut<'a> {
-    #[serde(rename = "type")]
     pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<&'a Value>,
-    #[serde(rename = "numberMatched")]
     pub number_matched: usize,
-    #[serde(rename = "numberReturned")]
-    pub number_returned: usize,
     pub features: Vec<FeatureOut<'a>>,
     pub links: &'a [Value],
+}
+
+impl PageOut<'_> {
+    /// Appends the page as GeoJSON.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"");
+        escape_into(out, self.kind);
+        out.push(b'"');
+        if let Some(q) = self.query {
+            out.extend_from_slice(b",\"query\":");
+            write_json(out, q);
+        }
+        let _ = write!(
+            ByteWriter(out),
+            ",\"numberMatched\":{},\"numberReturned\":{},\"features\":[",
+            self.number_matched,
+            self.features.len()
+        );
+        for (i, f) in self.features.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            f.write(out);
+        }
+        out.extend_from_slice(b"],\"links\":");
+        write_json(out, self.links);
+        out.push(b'}');
+    }
 }
 
 /// The `crs` of an answer from collection `c`: one of those it lists (OGC API – Features Part 2

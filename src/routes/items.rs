@@ -8,7 +8,7 @@ use super::html::{Cell, Page as HtmlPage, Span};
 use super::selection::{check_datetime, parse_selection};
 use super::{
     Caching, Format, GEO_JSON, HTML, JSON, QueryParams, Representation, State, base_url, link, negotiate,
-    respond, respond_json_stamped,
+    respond,
 };
 use crate::domain::Page;
 use crate::error::{ApiError, ApiResult};
@@ -231,11 +231,11 @@ async fn items_response(
                 kind: "FeatureCollection",
                 query: None,
                 number_matched: matched,
-                number_returned: features.len(),
                 features,
                 links: &links,
             };
-            Ok(answer(with_content_crs(respond_json_stamped(&req, GEO_JSON, &doc), out_crs)))
+            let resp = super::respond_written_stamped(&req, GEO_JSON, |out| doc.write(out));
+            Ok(answer(with_content_crs(resp, out_crs)))
         }
         Format::Html => {
             let view = ItemsView { catalog: &model.catalog, c, base: &base, items_href: &items_href };
@@ -287,7 +287,7 @@ pub async fn get_item(
     };
     match negotiate(&req, &params)? {
         Format::Json => {
-            let body = super::to_json_text(&feature_out(c, f, &base, out_crs, None, None)?);
+            let body = feature_out(c, f, &base, out_crs, None, None)?.to_json();
             // A stored project's tag names its version, so If-Match on a write can tell which one it saw.
             let etag = match model.version_of(&key) {
                 Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),

@@ -474,23 +474,34 @@ pub(crate) fn to_json_text(value: &impl serde::Serialize) -> String {
     })
 }
 
-/// Answers a JSON object with a `timeStamp` member added first, the (weak) ETag computed without it so that an
-/// unchanged result revalidates with 304 even though the time moves on.
-pub fn respond_json_stamped(
+/// Answers a JSON object, which `write` writes into the buffer it is given, with a `timeStamp` member added
+/// first, the (weak) ETag computed without it so that an unchanged result revalidates with 304 even though the
+/// time moves on. The stamp is written first and the object after it, once: its opening brace becomes a space
+/// (`{"timeStamp":"…", "type":…}`), so nothing is copied to make room.
+pub fn respond_written_stamped(
     req: &HttpRequest,
     content_type: &str,
-    value: &impl serde::Serialize,
+    write: impl FnOnce(&mut Vec<u8>),
 ) -> HttpResponse {
-    let body = to_json_text(value);
-    let etag = etag_of(body.as_bytes());
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let stamped = match body.strip_prefix('{') {
-        Some("}") => format!("{{\"timeStamp\":\"{now}\"}}"),
-        Some(rest) => format!("{{\"timeStamp\":\"{now}\",{rest}"),
-        None => body,
-    };
+    let mut out = Vec::with_capacity(16 * 1024);
+    out.extend_from_slice(b"{\"timeStamp\":\"");
+    out.extend_from_slice(now.as_bytes());
+    out.extend_from_slice(b"\",");
+    let at = out.len();
+    write(&mut out);
+    let etag = etag_of(&out[at..]);
+    match out.get(at..at + 2) {
+        Some(b"{}") => {
+            out.truncate(at - 1);
+            out.push(b'}');
+        }
+        Some([b'{', _]) => out[at] = b' ',
+        // Not an object: answered as written.
+        _ => drop(out.drain(..at)),
+    }
     // Weak: the tag covers everything but the time stamp, so two answers with one tag differ in that member.
-    respond_tagged(req, content_type, stamped, &format!("W/{etag}"), Caching::Data)
+    respond_tagged(req, content_type, out, &format!("W/{etag}"), Caching::Data)
 }
 
 /// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
@@ -538,14 +549,21 @@ pub async fn read_json_body_as(
 /// The app state, for handlers.
 pub type State = web::Data<AppState>;
 
-/// Runs work that grows with the input (filtering, sorting, distances, tiles) on the compute pool, within the
-/// request's time budget: 503 when the budget is spent or the pool is full (see [`crate::compute`]).
-/// The job gets the same read model the handler answers from, so a write in between cannot mix two revisions.
-pub async fn compute<T: Send + 'static>(
+/// Runs a query on the read model: first here, on the HTTP worker, within `--inline-budget-ms` (most queries
+/// finish well within it and skip the hand-over), else on the compute pool with the request's whole budget
+/// (see [`crate::compute`]). `f` may run twice, so it takes what it needs by reference.
+pub async fn compute<T, F>(
     state: &State,
     model: &std::sync::Arc<crate::store::engine::ReadModel>,
-    f: impl FnOnce(&crate::store::engine::ReadModel) -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
+    f: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: Fn(&crate::store::engine::ReadModel) -> ApiResult<T> + Send + Sync + 'static,
+{
+    if let Some(done) = crate::compute::try_here(state.settings.inline_budget, || f(model)) {
+        return done;
+    }
     let model = model.clone();
     let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
     state.compute.run(budget, move || f(&model)).await

@@ -10,11 +10,8 @@ use serde_json::{Value, json};
 
 use super::features::{PageOut, crs_param, feature_out, find, with_content_crs};
 use super::html::{Cell, Page as HtmlPage, Span};
-use super::selection::{Selection, parse_selection, point_param, required};
-use super::{
-    Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, link, negotiate, respond,
-    respond_json_stamped,
-};
+use super::selection::{parse_selection, point_param, required};
+use super::{Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, link, negotiate, respond};
 use crate::domain::Page;
 use crate::domain::query::parse_f64;
 use crate::error::{ApiError, ApiResult};
@@ -102,11 +99,11 @@ fn shape(
                 kind: "FeatureCollection",
                 query: Some(echo),
                 number_matched: ranked.matched,
-                number_returned: features.len(),
                 features,
                 links: &links,
             };
-            Ok(with_content_crs(respond_json_stamped(req, GEO_JSON, &doc), out_crs))
+            let resp = super::respond_written_stamped(req, GEO_JSON, |out| doc.write(out));
+            Ok(with_content_crs(resp, out_crs))
         }
         Format::Html => {
             let rows = ranked
@@ -178,20 +175,27 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     };
     let max_distance =
         params.get("max-distance").map(|raw| parse_distance("max-distance", raw)).transpose()?;
-    let selection =
-        parse_selection(&model.catalog, c, &params, &["lon", "lat", "k", "max-distance", "coord-crs"])?;
+    let selection = std::sync::Arc::new(parse_selection(
+        &model.catalog,
+        c,
+        &params,
+        &["lon", "lat", "k", "max-distance", "coord-crs"],
+    )?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, &model, move |m| {
-        let c = collection_of(m, &id)?;
-        let rows = c
-            .nearest_features(p, k, max_distance, selection.keeper(&m.catalog, c))
-            .into_iter()
-            .map(|(f, d)| (f.id.clone(), d))
-            .collect::<Vec<_>>();
-        Ok((selection, rows))
+    let rows = super::compute(&state, &model, {
+        let selection = selection.clone();
+        move |m| {
+            let c = collection_of(m, &id)?;
+            let rows = c
+                .nearest_features(p, k, max_distance, selection.keeper(&m.catalog, c))
+                .into_iter()
+                .map(|(f, d)| (f.id.clone(), d))
+                .collect::<Vec<_>>();
+            Ok(rows)
+        }
     })
     .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "k": k, "maxDistance_m": max_distance});
@@ -212,19 +216,27 @@ pub async fn get_within_distance(
     let p = point_param(&params)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&model.catalog, c, &params, &["lon", "lat", "distance", "coord-crs"])?;
+    let selection = std::sync::Arc::new(parse_selection(
+        &model.catalog,
+        c,
+        &params,
+        &["lon", "lat", "distance", "coord-crs"],
+    )?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, &model, move |m| {
-        let c = collection_of(m, &id)?;
-        let rows = c
-            .features_within(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c))
-            .into_iter()
-            .map(|(f, d)| (f.id.clone(), d))
-            .collect::<Vec<_>>();
-        Ok((selection, rows))
+    let rows = super::compute(&state, &model, {
+        let selection = selection.clone();
+        move |m| {
+            let c = collection_of(m, &id)?;
+            let rows = c
+                .features_within(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c))
+                .into_iter()
+                .map(|(f, d)| (f.id.clone(), d))
+                .collect::<Vec<_>>();
+            Ok(rows)
+        }
     })
     .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "distance_m": radius});
@@ -262,22 +274,26 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         project.geometry.clone().ok_or_else(|| ApiError::param("project", "that project has no geometry"))?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&model.catalog, c, &params, &["project", "distance"])?;
+    let selection =
+        std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["project", "distance"])?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let self_id = (c.id() == "projects").then(|| pid.to_owned());
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, &model, move |m| {
-        let c = collection_of(m, &id)?;
-        let rows = {
-            let keep = selection.keeper(&m.catalog, c);
-            c.features_along(&line, radius, |f| Some(&f.id) != self_id.as_ref() && keep(f))
-                .into_iter()
-                .map(|(f, d)| (f.id.clone(), d))
-                .collect::<Vec<_>>()
-        };
-        Ok((selection, rows))
+    let rows = super::compute(&state, &model, {
+        let selection = selection.clone();
+        move |m| {
+            let c = collection_of(m, &id)?;
+            let rows = {
+                let keep = selection.keeper(&m.catalog, c);
+                c.features_along(&line, radius, |f| Some(&f.id) != self_id.as_ref() && keep(f))
+                    .into_iter()
+                    .map(|(f, d)| (f.id.clone(), d))
+                    .collect::<Vec<_>>()
+            };
+            Ok(rows)
+        }
     })
     .await?;
     let echo = json!({"project": pid, "distance_m": radius});
@@ -323,7 +339,8 @@ pub async fn post_along(
     let c = find(&model, &path)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection: Selection = parse_selection(&model.catalog, c, &params, &["distance", "coord-crs"])?;
+    let selection =
+        std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["distance", "coord-crs"])?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
@@ -331,14 +348,17 @@ pub async fn post_along(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, &model, move |m| {
-        let c = collection_of(m, &id)?;
-        let rows = c
-            .features_along(&line, radius, selection.keeper(&m.catalog, c))
-            .into_iter()
-            .map(|(f, d)| (f.id.clone(), d))
-            .collect::<Vec<_>>();
-        Ok((selection, rows))
+    let rows = super::compute(&state, &model, {
+        let selection = selection.clone();
+        move |m| {
+            let c = collection_of(m, &id)?;
+            let rows = c
+                .features_along(&line, radius, selection.keeper(&m.catalog, c))
+                .into_iter()
+                .map(|(f, d)| (f.id.clone(), d))
+                .collect::<Vec<_>>();
+            Ok(rows)
+        }
     })
     .await?;
     let echo = json!({"distance_m": radius});
@@ -368,7 +388,7 @@ pub async fn post_intersecting(
     let params = QueryParams::from_request(&req)?;
     let c = find(&model, &path)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = parse_selection(&model.catalog, c, &params, &["coord-crs"])?;
+    let selection = std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["coord-crs"])?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
@@ -376,14 +396,17 @@ pub async fn post_intersecting(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
-    let (selection, rows) = super::compute(&state, &model, move |m| {
-        let c = collection_of(m, &id)?;
-        let rows: Vec<(String, Option<f64>)> = c
-            .features_intersecting(&area, selection.keeper(&m.catalog, c))
-            .into_iter()
-            .map(|f| (f.id.clone(), None))
-            .collect();
-        Ok((selection, rows))
+    let rows = super::compute(&state, &model, {
+        let selection = selection.clone();
+        move |m| {
+            let c = collection_of(m, &id)?;
+            let rows: Vec<(String, Option<f64>)> = c
+                .features_intersecting(&area, selection.keeper(&m.catalog, c))
+                .into_iter()
+                .map(|f| (f.id.clone(), None))
+                .collect();
+            Ok(rows)
+        }
     })
     .await?;
     shape(

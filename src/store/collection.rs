@@ -222,7 +222,14 @@ pub struct Collection {
     /// The features with no geometry (no box), in load order: a `bbox` matches them too (OGC API –
     /// Features Part 1, `/req/core/fc-bbox-response` C).
     unlocated: Vec<usize>,
+    /// This collection's number among every collection built in the process.
+    serial: u64,
+    /// See [`Collection::fingerprint`]; made on first use.
+    fingerprint: OnceLock<u128>,
 }
+
+/// Collections with more features than this are fingerprinted by identity, not content.
+const CONTENT_FINGERPRINT_MAX: usize = 20_000;
 
 fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
     AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y])
@@ -253,7 +260,45 @@ impl Collection {
             extent,
             property_names: OnceLock::new(),
             unlocated,
+            serial: {
+                static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
+            fingerprint: OnceLock::new(),
         }
+    }
+
+    /// A 128-bit hash of what the collection's answers show: its title and description, and each feature's
+    /// id, properties and coordinates. Two builds of the same data have the same fingerprint, so a rebuild
+    /// after a write that did not touch this collection leaves its cached answers valid. A collection of more
+    /// than 20 000 features (a planner's large layer, built once and shared from model to model) is known by
+    /// its identity instead: hashing it would cost every write a pass over it.
+    pub fn fingerprint(&self) -> u128 {
+        *self.fingerprint.get_or_init(|| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            let mut part = |bytes: &[u8]| {
+                h.update(&(bytes.len() as u64).to_le_bytes());
+                h.update(bytes);
+            };
+            part(self.meta.id.as_bytes());
+            if self.features.len() > CONTENT_FINGERPRINT_MAX {
+                part(b"identity");
+                part(&self.serial.to_le_bytes());
+                return h.digest128();
+            }
+            part(self.meta.title.as_bytes());
+            part(self.meta.description.as_bytes());
+            for f in &self.features {
+                part(f.id.as_bytes());
+                part(f.properties_json().get().as_bytes());
+                let mut shape = Vec::new();
+                if let Some(g) = &f.geometry {
+                    shape_bytes(g, &mut shape);
+                }
+                part(&shape);
+            }
+            h.digest128()
+        })
     }
 
     /// Indexes of the features with no geometry, in load order.
@@ -567,6 +612,70 @@ impl Collection {
             }
         }
         best
+    }
+}
+
+/// Appends a geometry's kind, structure and coordinates (as bits) to `out`: equal bytes, equal geometries.
+fn shape_bytes(g: &Geometry<f64>, out: &mut Vec<u8>) {
+    fn line(l: &geo::LineString<f64>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(l.0.len() as u64).to_le_bytes());
+        for c in &l.0 {
+            out.extend_from_slice(&c.x.to_bits().to_le_bytes());
+            out.extend_from_slice(&c.y.to_bits().to_le_bytes());
+        }
+    }
+    fn polygon(p: &geo::Polygon<f64>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(p.interiors().len() as u64).to_le_bytes());
+        line(p.exterior(), out);
+        for ring in p.interiors() {
+            line(ring, out);
+        }
+    }
+    let count = |n: usize, tag: u8, out: &mut Vec<u8>| {
+        out.push(tag);
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+    };
+    match g {
+        Geometry::Point(p) => {
+            count(1, 1, out);
+            line(&geo::LineString(vec![p.0]), out);
+        }
+        Geometry::Line(l) => {
+            count(1, 2, out);
+            line(&geo::LineString(vec![l.start, l.end]), out);
+        }
+        Geometry::LineString(l) => {
+            count(1, 3, out);
+            line(l, out);
+        }
+        Geometry::Polygon(p) => {
+            count(1, 4, out);
+            polygon(p, out);
+        }
+        Geometry::MultiPoint(m) => {
+            count(m.0.len(), 5, out);
+            line(&geo::LineString(m.0.iter().map(|p| p.0).collect()), out);
+        }
+        Geometry::MultiLineString(m) => {
+            count(m.0.len(), 6, out);
+            m.0.iter().for_each(|l| line(l, out));
+        }
+        Geometry::MultiPolygon(m) => {
+            count(m.0.len(), 7, out);
+            m.0.iter().for_each(|p| polygon(p, out));
+        }
+        Geometry::GeometryCollection(c) => {
+            count(c.0.len(), 8, out);
+            c.0.iter().for_each(|g| shape_bytes(g, out));
+        }
+        Geometry::Rect(r) => {
+            count(1, 9, out);
+            polygon(&r.to_polygon(), out);
+        }
+        Geometry::Triangle(t) => {
+            count(1, 10, out);
+            polygon(&t.to_polygon(), out);
+        }
     }
 }
 

@@ -37,12 +37,20 @@ pub struct ReadModel {
     pub versions: HashMap<String, i64>,
     /// The store's rows this model was built from (deleted ones too), in first-stored order.
     stored: Arc<Vec<Stored>>,
+    /// Per collection: a fingerprint of what its answers show, and the revision at which that last changed.
+    marks: HashMap<&'static str, (u128, i64)>,
+}
+
+/// Each collection's fingerprint ([`Collection::fingerprint`]), with `revision` as the revision it changed at.
+fn marks_of(catalog: &Catalog, revision: i64) -> HashMap<&'static str, (u128, i64)> {
+    catalog.collections().iter().map(|c| (c.id(), (c.fingerprint(), revision))).collect()
 }
 
 impl ReadModel {
     fn new(catalog: Catalog, revision: i64, updated: Option<String>, stored: Vec<Stored>) -> Self {
         let versions =
             stored.iter().filter(|s| s.record.is_some()).map(|s| (s.id.clone(), s.version)).collect();
+        let marks = marks_of(&catalog, revision);
         Self {
             catalog: Arc::new(catalog),
             tiles: TileSource::new(),
@@ -50,18 +58,28 @@ impl ReadModel {
             updated,
             versions,
             stored: Arc::new(stored),
+            marks,
         }
     }
 
-    /// This model, continuing `previous`'s tile counters (its caches start empty: the data changed).
+    /// This model, continuing `previous`'s tile counters (its caches start empty: the data changed), and the
+    /// revision of each collection whose fingerprint did not change.
     #[must_use]
     fn after(mut self, previous: &ReadModel) -> Self {
         self.tiles = TileSource::continuing(&previous.tiles);
+        for (id, (print, changed)) in &mut self.marks {
+            if let Some(&(was, at)) = previous.marks.get(id)
+                && was == *print
+            {
+                *changed = at;
+            }
+        }
         self
     }
 
     /// A model of a catalog alone (no store): revision 0.
     pub fn of(catalog: Arc<Catalog>) -> Self {
+        let marks = marks_of(&catalog, 0);
         Self {
             catalog,
             tiles: TileSource::new(),
@@ -69,7 +87,15 @@ impl ReadModel {
             updated: None,
             versions: HashMap::new(),
             stored: Arc::new(Vec::new()),
+            marks,
         }
+    }
+
+    /// The revision at which what collection `id` shows (its features, their properties and geometries, its
+    /// description) last changed: a write that leaves a collection as it was leaves its answers valid. The
+    /// model's revision for a collection it does not have.
+    pub fn revision_of(&self, id: &str) -> i64 {
+        self.marks.get(id).map_or(self.revision, |m| m.1)
     }
 
     /// The store's row of a feature (by store key) in this model, deleted or not.

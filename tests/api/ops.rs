@@ -137,8 +137,9 @@ fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
     let a = app();
     assert_eq!(a.get("/collections/cities/items?limit=1").status(), 200);
     assert_eq!(a.get("/collections/nowhere/items").status(), 404);
-    // Two variants of one tile: the second is made from the tile cache (the answer cache keys by encoding);
-    // the third repeats the first and comes from the answer cache, with the same bytes and tag.
+    // Two variants of one tile: the second is made from the tile cache (the answer cache keys by encoding).
+    // The answer cache keeps an answer asked for a second time: the third request repeats the first and is
+    // kept, the fourth comes from the answer cache, with the same bytes and tag.
     let tile = |encoding: &str| {
         let r = a
             .client
@@ -149,9 +150,12 @@ fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
         assert_eq!(r.status(), 200);
         (r.headers().get("etag").cloned(), r.bytes().unwrap())
     };
+    // (The client decodes gzip: the bytes compared are the tile's.)
     let first = tile("gzip");
     let _ = tile("identity");
-    assert_eq!(tile("gzip"), first, "the cached answer is the same answer");
+    let kept = tile("gzip");
+    assert_eq!(kept, first, "the same tile and tag");
+    assert_eq!(tile("gzip"), kept, "the cached answer is the same answer");
     let r = a.get("/metrics");
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
@@ -273,8 +277,11 @@ fn repeated_answers_come_compressed_from_the_cache_and_a_write_replaces_them() {
         v
     };
     assert_eq!(page(&decoded), page(&plain), "the same page, compressed");
-    // Again: the same bytes (from the cache), and a 304 for its tag.
-    assert_eq!(get("br").2, br);
+    // Asked again, the answer is kept (it was asked for before); then the same bytes come from the cache, and
+    // a 304 for its tag.
+    let (_, kept_tag, kept) = get("br");
+    assert_eq!(kept_tag, tag);
+    assert_eq!(get("br").2, kept);
     let r = raw
         .get(s.app.url("/collections/projects/items?limit=50"))
         .header("accept-encoding", "br")
@@ -297,4 +304,41 @@ fn repeated_answers_come_compressed_from_the_cache_and_a_write_replaces_them() {
     let (_, new_tag, after) = get("identity");
     assert_ne!(new_tag, plain_tag);
     assert_eq!(page(&after)["features"][0]["properties"]["name_en"], "Renamed by the cache test");
+}
+
+#[test]
+fn a_write_leaves_the_cached_answers_of_collections_it_did_not_change() {
+    let s = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    let raw = reqwest::blocking::Client::builder().no_gzip().no_brotli().build().unwrap();
+    let get = |path: &str| {
+        let r = raw.get(s.app.url(path)).header("accept-encoding", "gzip").send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.bytes().unwrap().to_vec()
+    };
+    let (counties, projects) = ("/collections/counties/items?limit=3", "/collections/projects/items?limit=5");
+    // Asked twice, each answer is kept (with the time stamp of its making).
+    let _ = (get(counties), get(projects));
+    let (kept_counties, kept_projects) = (get(counties), get(projects));
+    std::thread::sleep(Duration::from_millis(1100));
+    let token = crate::helpers::add_token(&s.store, "省发展改革委", "province");
+    let gunzip = |b: &[u8]| -> Value {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(b), &mut text).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let id = gunzip(&kept_projects)["features"][0]["id"].as_str().unwrap().to_owned();
+    let r = raw
+        .patch(s.app.url(&format!("/collections/projects/items/{id}")))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"properties": {"name_en": "Renamed: the counties are unchanged"}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    // The counties did not change: the same bytes, time stamp included, come from the cache.
+    assert_eq!(get(counties), kept_counties, "the counties page is still served from the cache");
+    // The projects did: made afresh, with the new name.
+    let after = gunzip(&get(projects));
+    assert_ne!(after["timeStamp"], gunzip(&kept_projects)["timeStamp"]);
+    assert_eq!(after["features"][0]["properties"]["name_en"], "Renamed: the counties are unchanged");
 }
