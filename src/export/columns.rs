@@ -60,7 +60,7 @@ pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature>) -> Vec<Column
                 continue;
             }
             let i = names.iter().position(|n| n == k).unwrap_or_else(|| {
-                names.push(k.clone());
+                names.push(k.to_owned());
                 kinds.push(None);
                 names.len() - 1
             });

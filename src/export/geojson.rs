@@ -19,7 +19,7 @@ fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
     m.insert("type".into(), json!("Feature"));
     m.insert("id".into(), json!(f.id));
     m.insert("geometry".into(), geometry);
-    m.insert("properties".into(), Value::Object(f.properties.clone()));
+    m.insert("properties".into(), Value::Object(f.properties.to_map()));
     Ok(Value::Object(m))
 }
 

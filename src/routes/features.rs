@@ -38,7 +38,7 @@ pub struct FeatureOut<'a> {
 
 /// JSON made earlier (borrowed text) or now.
 enum JsonOut<'a> {
-    Raw(&'a serde_json::value::RawValue),
+    Raw(std::borrow::Cow<'a, serde_json::value::RawValue>),
     Value(Value),
 }
 

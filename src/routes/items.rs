@@ -514,7 +514,7 @@ impl ItemsView<'_> {
                     Span::link(f.id.clone(), format!("{}/{}?f=html", self.items_href, urlencode(&f.id)))
                         .into(),
                 ];
-                row.extend(columns.iter().map(|(k, _)| Cell::text(Self::text(k, f.properties.get(*k)))));
+                row.extend(columns.iter().map(|(k, _)| Cell::text(Self::text(k, f.properties.get(k)))));
                 row
             })
             .collect();
@@ -560,7 +560,7 @@ impl ItemsView<'_> {
         rows.extend(f.properties.iter().map(|(k, v)| {
             let cell =
                 if k == "category" { Cell::text(Self::text(k, Some(v))) } else { Cell::value(v.clone()) };
-            (k.clone(), cell)
+            (k.to_owned(), cell)
         }));
         let mut crumbs: Vec<(&str, String)> = self.crumbs();
         crumbs.push((name.as_str(), format!("{}/{}?f=html", self.items_href, urlencode(&f.id))));

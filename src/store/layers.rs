@@ -14,13 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use geo::Geometry;
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::admin::{self, Admin};
 use super::collection::{
     Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable, intern,
 };
-use super::projects::{self, ProjectRecord};
+use super::projects;
+use super::props::{Columns, ColumnsBuilder, Properties};
 use super::source::LoadError;
 
 /// One `--layer` argument: `[ID=]FILE[:LAYER]`.
@@ -240,7 +242,30 @@ impl SourceCrs {
 struct Raw {
     id: Option<String>,
     geometry: Option<Geometry<f64>>,
-    properties: Map<String, Value>,
+    properties: RawProps,
+}
+
+/// A feature's values as a reader found them: by name, or (FlatGeobuf) already placed in the layer's columns
+/// ([`RawLayer::coded`]).
+enum RawProps {
+    Named(Map<String, Value>),
+    Coded(Box<[u32]>),
+}
+
+impl From<Map<String, Value>> for RawProps {
+    fn from(map: Map<String, Value>) -> Self {
+        Self::Named(map)
+    }
+}
+
+impl RawProps {
+    /// The value named `name`, when read by name.
+    fn named(&self, name: &str) -> Option<&Value> {
+        match self {
+            Self::Named(m) => m.get(name),
+            Self::Coded(_) => None,
+        }
+    }
 }
 
 /// A layer as a reader found it: rows in the file's CRS and the fields with their types.
@@ -251,6 +276,8 @@ struct RawLayer {
     crs: SourceCrs,
     fields: Vec<(String, PropertyType)>,
     rows: Vec<Raw>,
+    /// The columns the rows' values were placed in as they were read, if they were.
+    coded: Option<ColumnsBuilder>,
 }
 
 /// Where a message points: the file and the layer.
@@ -262,8 +289,8 @@ fn file_error(path: &Path, reason: impl Into<String>) -> LoadError {
     LoadError::File { file: path.display().to_string(), reason: reason.into() }
 }
 
-/// A layer's feature as read: id, geometry (CRS84) and the file's properties.
-pub type LayerFeature = (String, Option<Geometry<f64>>, Map<String, Value>);
+/// A layer's feature as read: id, geometry (CRS84) and the positions of its values in the layer's columns.
+pub type LayerFeature = (String, Option<Geometry<f64>>, Box<[u32]>);
 
 /// A layer read and checked, in CRS84, not yet joined.
 pub struct LayerFile {
@@ -279,6 +306,8 @@ pub struct LayerFile {
     pub fields: Vec<(String, PropertyType)>,
     /// The geometry column's name in the file, when it has one (`geom`): filters may use it.
     pub geometry_name: Option<String>,
+    /// The features' values, column by column (one column per field, in order).
+    pub columns: Arc<Columns>,
     /// The features.
     pub features: Vec<LayerFeature>,
 }
@@ -291,6 +320,7 @@ fn ends_with(path: &Path, suffixes: &[&str]) -> bool {
 
 /// Reads every layer `spec` names (a GeoPackage without `:LAYER` gives all its feature tables).
 pub fn read(spec: &LayerSpec) -> Result<Vec<LayerFile>, LoadError> {
+    let t = std::time::Instant::now();
     let path = &spec.path;
     let raws = if ends_with(path, &[".gpkg"]) {
         read_gpkg(path, spec.layer.as_deref())?
@@ -310,7 +340,10 @@ pub fn read(spec: &LayerSpec) -> Result<Vec<LayerFile>, LoadError> {
     if spec.id.is_some() && raws.len() > 1 {
         return Err(file_error(path, "an ID= names one layer, but the file has several: add :LAYER"));
     }
-    raws.into_iter().map(|raw| finish(spec, raw)).collect()
+    let read_ms = t.elapsed().as_secs_f64() * 1e3;
+    let files = raws.into_iter().map(|raw| finish(spec, raw)).collect::<Result<Vec<_>, _>>()?;
+    tracing::debug!(file = %path.display(), read_ms, checked_ms = t.elapsed().as_secs_f64() * 1e3 - read_ms, "layer file read");
+    Ok(files)
 }
 
 /// The step every format shares: ids, nulls for absent fields, supported geometry types, the CRS transform and
@@ -326,70 +359,94 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             id
         }
     };
-    let transform = match &raw.crs {
-        SourceCrs::Crs84 => None,
-        SourceCrs::Def(def) => {
-            Some(proj::Proj::new_known_crs(def, "OGC:CRS84", None).map_err(|e| LoadError::File {
-                file: at.clone(),
-                reason: format!("unsupported CRS {}: {e}", raw.crs.describe()),
-            })?)
-        }
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut features = Vec::with_capacity(raw.rows.len());
-    for (n, row) in raw.rows.into_iter().enumerate() {
-        let fid = row.id.unwrap_or_else(|| (n + 1).to_string());
-        let fail = |reason: String| LoadError::feature(&at, fid.clone(), reason);
-        if !seen.insert(fid.clone()) {
-            return Err(fail("duplicate feature id".into()));
-        }
-        let geometry = match row.geometry {
-            None => None,
-            Some(g) => {
-                let kind = admin::geometry_type(&g);
-                if matches!(g, Geometry::GeometryCollection(_)) {
-                    return Err(fail(format!(
-                        "unsupported geometry type {kind}: layers take Point, LineString, Polygon and their Multi \
-                         forms"
-                    )));
-                }
-                let g = match &transform {
-                    None => g,
-                    Some(p) => {
-                        use geo::MapCoords;
-                        g.try_map_coords(|c| p.convert((c.x, c.y)).map(|(x, y)| geo::Coord { x, y }))
-                            .map_err(|e| fail(format!("cannot transform from {}: {e}", raw.crs.describe())))?
-                    }
-                };
-                // Rounding noise at the edges of the world (Natural Earth has 180.00000000000006) is snapped.
-                let g = {
-                    use geo::MapCoords;
-                    let snap = |v: f64, edge: f64| {
-                        if v.abs() > edge && v.abs() - edge < 1e-6 { edge.copysign(v) } else { v }
-                    };
-                    g.map_coords(|c| geo::Coord { x: snap(c.x, 180.0), y: snap(c.y, 90.0) })
-                };
-                admin::check_lon_lat(&g).map_err(|e| {
-                    fail(format!("{e} (after reading it in {}; is the CRS right?)", raw.crs.describe()))
-                })?;
-                checked_shape(g).map_err(fail)?
+    let RawLayer { name, geometry_name, crs, fields, rows, coded } = raw;
+    // The values in columns, in file order (readers that read by name are placed now).
+    let mut columns =
+        coded.unwrap_or_else(|| ColumnsBuilder::new(fields.iter().map(|(n, _)| intern(n)).collect()));
+    let rows: Vec<Raw> = rows
+        .into_iter()
+        .map(|r| match r.properties {
+            RawProps::Coded(_) => r,
+            RawProps::Named(mut m) => {
+                let codes = columns.push(fields.iter().map(|(n, _)| m.remove(n).unwrap_or(Value::Null)));
+                Raw { properties: RawProps::Coded(codes), ..r }
             }
-        };
-        let mut props = Map::new();
-        for (name, _) in &raw.fields {
-            props.insert(name.clone(), row.properties.get(name).cloned().unwrap_or(Value::Null));
-        }
-        features.push((fid, geometry, props));
+        })
+        .collect();
+    let columns = columns.finish();
+    let def = match &crs {
+        SourceCrs::Crs84 => None,
+        SourceCrs::Def(def) => Some(def.as_str()),
+    };
+    let transform = || def.map(|d| proj::Proj::new_known_crs(d, "OGC:CRS84", None)).transpose();
+    if let Err(e) = transform() {
+        return Err(LoadError::File { file: at, reason: format!("unsupported CRS {}: {e}", crs.describe()) });
     }
+    // Each feature on its own, in parallel (a PROJ transform per thread: they are not shared), so a million of
+    // them are read in seconds; the first broken one in file order is the one named.
+    let results: Vec<Result<LayerFeature, LoadError>> = rows
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || transform().ok().flatten(),
+            |transform, (n, Raw { id, geometry, properties })| {
+                let RawProps::Coded(codes) = properties else { unreachable!("every row was coded above") };
+                let fid = id.unwrap_or_else(|| (n + 1).to_string());
+                let geometry = match geometry {
+                    None => None,
+                    Some(g) => checked_geometry(g, transform.as_ref(), &crs)
+                        .map_err(|reason| LoadError::feature(&at, fid.clone(), reason))?,
+                };
+                Ok((fid, geometry, codes))
+            },
+        )
+        .collect();
+    let features = results.into_iter().collect::<Result<Vec<LayerFeature>, LoadError>>()?;
+    let mut seen = std::collections::HashSet::with_capacity(features.len());
+    for (fid, _, _) in &features {
+        if !seen.insert(fid.as_str()) {
+            return Err(LoadError::feature(&at, fid.clone(), "duplicate feature id"));
+        }
+    }
+    drop(seen);
     Ok(LayerFile {
         id,
-        layer: raw.name,
+        layer: name,
         path: path.clone(),
-        crs: raw.crs.describe(),
-        fields: raw.fields,
-        geometry_name: raw.geometry_name.filter(|g| g != "geometry"),
+        crs: crs.describe(),
+        fields,
+        geometry_name: geometry_name.filter(|g| g != "geometry"),
+        columns,
         features,
     })
+}
+
+/// A feature's geometry as served: of a type layers take, in CRS84 (through `transform` from `crs`), with
+/// lon/lat in range and no degenerate part; `None` when it is empty.
+fn checked_geometry(
+    g: Geometry<f64>,
+    transform: Option<&proj::Proj>,
+    crs: &SourceCrs,
+) -> Result<Option<Geometry<f64>>, String> {
+    use geo::MapCoords;
+    let kind = admin::geometry_type(&g);
+    if matches!(g, Geometry::GeometryCollection(_)) {
+        return Err(format!(
+            "unsupported geometry type {kind}: layers take Point, LineString, Polygon and their Multi forms"
+        ));
+    }
+    let g = match transform {
+        None => g,
+        Some(p) => g
+            .try_map_coords(|c| p.convert((c.x, c.y)).map(|(x, y)| geo::Coord { x, y }))
+            .map_err(|e| format!("cannot transform from {}: {e}", crs.describe()))?,
+    };
+    // Rounding noise at the edges of the world (Natural Earth has 180.00000000000006) is snapped.
+    let snap = |v: f64, edge: f64| if v.abs() > edge && v.abs() - edge < 1e-6 { edge.copysign(v) } else { v };
+    let g = g.map_coords(|c| geo::Coord { x: snap(c.x, 180.0), y: snap(c.y, 90.0) });
+    admin::check_lon_lat(&g)
+        .map_err(|e| format!("{e} (after reading it in {}; is the CRS right?)", crs.describe()))?;
+    checked_shape(g)
 }
 
 /// The parts `keep` finds non-empty, or its error for a degenerate one.
@@ -467,6 +524,11 @@ fn join_queryables() -> [Queryable; 3] {
 
 /// Builds the collection of a layer: each feature inside Liaoning joined to the counties, cities and regions of
 /// `admin` (with shares, as projects are); features outside are served with no join.
+///
+/// Each feature keeps its own values in the order of the layer's fields (one list of names for the layer), and
+/// the values the join adds after them. A point's join depends only on its county, so the points of one county
+/// share one set of joined values, made once; a line's or polygon's is its own. The features are joined in
+/// parallel.
 pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let counties = &admin.counties;
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
@@ -481,11 +543,22 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         }
         key
     };
+    let columns = file.columns.clone();
     let province = counties.extent();
+    // The file's own values stay as they are; a join value whose name the file already uses (its own
+    // `area_km2`, say) goes under `join_<name>`.
+    let join_values = |g: &Geometry<f64>, join: &projects::Join| -> Map<String, Value> {
+        projects::join_values(g, false, join, counties, &admin.cities, &admin.regions)
+            .into_iter()
+            .map(|(k, v)| (join_key(&k), v))
+            .collect()
+    };
+    let by_county: Vec<std::sync::OnceLock<Arc<Map<String, Value>>>> =
+        (0..counties.features().len()).map(|_| std::sync::OnceLock::new()).collect();
     let features: Vec<Feature> = file
         .features
-        .into_iter()
-        .map(|(id, geometry, properties)| {
+        .into_par_iter()
+        .map(|(id, geometry, codes)| {
             let in_province = |g: &Geometry<f64>| {
                 use geo::Intersects;
                 matches!((crate::geom::bounding_rect(g), province), (Some(b), Some(p)) if b.intersects(&p))
@@ -495,22 +568,21 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
                 .filter(|g| in_province(g))
                 .map(|g| projects::join(g, counties, &shapes, &boundaries, &locate))
                 .filter(|j| !j.counties.is_empty());
+            let own = Properties::row(columns.clone(), codes);
             let props = match (join, &geometry) {
-                (Some(join), Some(g)) => {
-                    let record =
-                        ProjectRecord { id: id.clone(), geometry: g.clone(), properties: Map::new() };
-                    let joined =
-                        projects::joined_properties(&record, &join, counties, &admin.cities, &admin.regions);
-                    // The file's own values stay as they are; a join value whose name the file already uses
-                    // (its own `area_km2`, say) goes under `join_<name>`.
-                    let mut props = properties;
-                    for (k, v) in joined {
-                        props.insert(join_key(&k), v);
+                (Some(join), Some(g @ Geometry::Point(_))) => {
+                    let county = join.counties.keys().next().copied().unwrap_or_default();
+                    let shared = by_county
+                        .get(county)
+                        .map(|slot| slot.get_or_init(|| Arc::new(join_values(g, &join))));
+                    match shared {
+                        Some(shared) => own.with_joined(shared.clone()),
+                        None => own.with_joined(Arc::new(join_values(g, &join))),
                     }
-                    props
                 }
+                (Some(join), Some(g)) => own.with_joined(Arc::new(join_values(g, &join))),
                 // Outside Liaoning (or with no geometry): the file's properties only.
-                _ => properties,
+                _ => own,
             };
             Feature::new(id, geometry, props)
         })
@@ -675,17 +747,17 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
                 names.push(k.clone());
             }
         }
-        rows.push(Raw { id, geometry, properties });
+        rows.push(Raw { id, geometry, properties: properties.into() });
     }
     let fields = names
         .into_iter()
         .map(|n| {
-            let kind = infer(rows.iter().map(|r| r.properties.get(&n).cloned().unwrap_or(Value::Null)))
+            let kind = infer(rows.iter().map(|r| r.properties.named(&n).cloned().unwrap_or(Value::Null)))
                 .unwrap_or(PropertyType::String);
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows })
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: None })
 }
 
 /// A GeoPackage column's declared type as a property type (`None`: not served as a property).
@@ -778,7 +850,7 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
         let mut rows_q = select.query([]).map_err(sql)?;
         let mut rows = Vec::new();
         while let Some(row) = rows_q.next().map_err(sql)? {
-            let mut raw = Raw { id: None, geometry: None, properties: Map::new() };
+            let mut raw = Raw { id: None, geometry: None, properties: RawProps::Named(Map::new()) };
             for (i, name) in names.iter().enumerate() {
                 use rusqlite::types::ValueRef;
                 let v = row.get_ref(i).map_err(sql)?;
@@ -806,45 +878,63 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                         (ValueRef::Real(f), _) => json!(f),
                         (ValueRef::Text(t), _) => Value::String(String::from_utf8_lossy(t).into_owned()),
                     };
-                    raw.properties.insert(name.clone(), value);
+                    if let RawProps::Named(m) = &mut raw.properties {
+                        m.insert(name.clone(), value);
+                    }
                 }
             }
             rows.push(raw);
         }
-        out.push(RawLayer { name: table.clone(), geometry_name: Some(column.clone()), crs, fields, rows });
+        out.push(RawLayer {
+            name: table.clone(),
+            geometry_name: Some(column.clone()),
+            crs,
+            fields,
+            rows,
+            coded: None,
+        });
     }
     Ok(out)
 }
 
-/// Collects a FlatGeobuf feature's properties as JSON.
-#[derive(Default)]
-struct FgbProps(Map<String, Value>);
+/// Places a FlatGeobuf feature's values in the layer's columns as they are read (`slots[i]`: the column of
+/// the file's column `i`, `None` for one not served): a string or JSON text already seen is not copied again.
+/// `codes` is reused from feature to feature; a column the feature has no value for stays `u32::MAX`.
+struct FgbRow<'a> {
+    slots: &'a [Option<usize>],
+    columns: &'a mut ColumnsBuilder,
+    codes: &'a mut [u32],
+}
 
-impl geozero::PropertyProcessor for FgbProps {
+impl geozero::PropertyProcessor for FgbRow<'_> {
     fn property(
         &mut self,
-        _i: usize,
-        name: &str,
+        i: usize,
+        _name: &str,
         v: &geozero::ColumnValue<'_>,
     ) -> geozero::error::Result<bool> {
         use geozero::ColumnValue as C;
-        let value = match *v {
-            C::Byte(n) => json!(n),
-            C::UByte(n) => json!(n),
-            C::Bool(b) => json!(b),
-            C::Short(n) => json!(n),
-            C::UShort(n) => json!(n),
-            C::Int(n) => json!(n),
-            C::UInt(n) => json!(n),
-            C::Long(n) => json!(n),
-            C::ULong(n) => json!(n),
-            C::Float(f) => json!(f64::from(f)),
-            C::Double(f) => json!(f),
-            C::String(s) | C::DateTime(s) => json!(s),
-            C::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| json!(s)),
-            C::Binary(_) => Value::Null,
+        let Some(&Some(slot)) = self.slots.get(i) else { return Ok(false) };
+        let columns = &mut *self.columns;
+        let code = match *v {
+            C::String(s) | C::DateTime(s) => columns.code_str(slot, s),
+            C::Json(s) => columns.code_json(slot, s),
+            C::Byte(n) => columns.code(slot, json!(n)),
+            C::UByte(n) => columns.code(slot, json!(n)),
+            C::Bool(b) => columns.code(slot, json!(b)),
+            C::Short(n) => columns.code(slot, json!(n)),
+            C::UShort(n) => columns.code(slot, json!(n)),
+            C::Int(n) => columns.code(slot, json!(n)),
+            C::UInt(n) => columns.code(slot, json!(n)),
+            C::Long(n) => columns.code(slot, json!(n)),
+            C::ULong(n) => columns.code(slot, json!(n)),
+            C::Float(f) => columns.code(slot, json!(f64::from(f))),
+            C::Double(f) => columns.code(slot, json!(f)),
+            C::Binary(_) => columns.code(slot, Value::Null),
         };
-        self.0.insert(name.to_owned(), value);
+        if let Some(place) = self.codes.get_mut(slot) {
+            *place = code;
+        }
         Ok(false)
     }
 }
@@ -883,8 +973,23 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
         .map(|cs| cs.iter().map(|c| (c.name().to_owned(), c.type_())).collect())
         .unwrap_or_default();
     let at = place(path, &name);
+    // Where each column's value goes in a row: the served columns (all but binary ones), in order.
+    let mut served = 0;
+    let slots: Vec<Option<usize>> = columns
+        .iter()
+        .map(|(_, t)| {
+            (*t != ColumnType::Binary).then(|| {
+                served += 1;
+                served - 1
+            })
+        })
+        .collect();
     let mut features = reader.select_all_seq().map_err(bad)?;
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(features.size_hint().0);
+    let served_columns: Vec<(String, ColumnType)> =
+        columns.into_iter().filter(|(_, t)| *t != ColumnType::Binary).collect();
+    let mut coded = ColumnsBuilder::new(served_columns.iter().map(|(n, _)| intern(n)).collect());
+    let mut buffer = vec![u32::MAX; served];
     while let Some(f) = features.next().map_err(bad)? {
         let shown = (rows.len() + 1).to_string();
         let geometry = match f.geometry() {
@@ -893,15 +998,21 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
                 f.to_geo().map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
             ),
         };
-        let mut props = FgbProps::default();
-        f.process_properties(&mut props)
+        f.process_properties(&mut FgbRow { slots: &slots, columns: &mut coded, codes: &mut buffer })
             .map_err(|e| LoadError::feature(&at, shown, format!("properties: {e}")))?;
-        rows.push(Raw { id: None, geometry, properties: props.0 });
+        for (i, code) in buffer.iter_mut().enumerate() {
+            if *code == u32::MAX {
+                *code = coded.code(i, Value::Null);
+            }
+        }
+        let codes: Box<[u32]> = buffer.as_slice().into();
+        buffer.fill(u32::MAX);
+        rows.push(Raw { id: None, geometry, properties: RawProps::Coded(codes) });
     }
-    let fields: Vec<(String, PropertyType)> = columns
+    let fields: Vec<(String, PropertyType)> = served_columns
         .into_iter()
-        .filter(|(_, t)| *t != ColumnType::Binary)
-        .map(|(n, t)| {
+        .enumerate()
+        .map(|(i, (n, t))| {
             let kind = match t {
                 ColumnType::Bool => PropertyType::Boolean,
                 ColumnType::Float | ColumnType::Double => PropertyType::Number,
@@ -909,15 +1020,13 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
                 // FlatGeobuf has one date-time type: GDAL writes a date field into it as the day at 00:00:00
                 // with no offset. A column holding only such values is read back as the dates it was.
                 ColumnType::DateTime
-                    if rows.iter().all(|r| r.properties.get(&n).is_none_or(|v| gdal_date(v).is_some())) =>
+                    if coded.distinct(i).iter().all(|v| v.is_null() || gdal_date(v).is_some()) =>
                 {
-                    for r in &mut rows {
-                        if let Some(v) = r.properties.get_mut(&n)
-                            && let Some(day) = gdal_date(v)
-                        {
+                    coded.map_column(i, |v| {
+                        if let Some(day) = gdal_date(v) {
                             *v = Value::String(day);
                         }
-                    }
+                    });
                     PropertyType::Date
                 }
                 ColumnType::DateTime => PropertyType::Timestamp,
@@ -926,7 +1035,7 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows })
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: Some(coded) })
 }
 
 /// The parts of a Shapefile: `.shp`, `.dbf`, and the optional `.prj` and `.cpg`.
@@ -1163,17 +1272,23 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             };
             properties.insert(name, v.unwrap_or(Value::Null));
         }
-        rows.push(Raw { id: None, geometry, properties });
+        rows.push(Raw { id: None, geometry, properties: properties.into() });
     }
-    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows })
+    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows, coded: None })
 }
 
 /// Reads, checks and joins every layer of `specs` onto `admin`'s boundaries. Ids must be unique.
 pub fn load(specs: &[LayerSpec], admin: &Admin) -> Result<Vec<Arc<Collection>>, LoadError> {
-    let mut out: Vec<Arc<Collection>> = Vec::new();
+    Ok(join_all(read_all(specs)?, admin))
+}
+
+/// Reads and checks every layer of `specs` (the part of [`load`] that needs no boundaries, so it can run while
+/// they load). Collection ids must be unique.
+pub fn read_all(specs: &[LayerSpec]) -> Result<Vec<LayerFile>, LoadError> {
+    let mut out: Vec<LayerFile> = Vec::new();
     for spec in specs {
         for file in read(spec)? {
-            if out.iter().any(|c| c.id() == file.id) {
+            if out.iter().any(|f| f.id == file.id) {
                 return Err(file_error(
                     &spec.path,
                     format!(
@@ -1182,6 +1297,17 @@ pub fn load(specs: &[LayerSpec], admin: &Admin) -> Result<Vec<Arc<Collection>>, 
                     ),
                 ));
             }
+            out.push(file);
+        }
+    }
+    Ok(out)
+}
+
+/// Joins layers read by [`read_all`] onto `admin`'s boundaries.
+pub fn join_all(files: Vec<LayerFile>, admin: &Admin) -> Vec<Arc<Collection>> {
+    files
+        .into_iter()
+        .map(|file| {
             let t = std::time::Instant::now();
             let c = collection(file, admin);
             tracing::info!(
@@ -1190,10 +1316,9 @@ pub fn load(specs: &[LayerSpec], admin: &Admin) -> Result<Vec<Arc<Collection>>, 
                 ms = t.elapsed().as_secs_f64() * 1e3,
                 "layer loaded"
             );
-            out.push(Arc::new(c));
-        }
-    }
-    Ok(out)
+            Arc::new(c)
+        })
+        .collect()
 }
 
 fn type_name(kind: PropertyType) -> &'static str {
@@ -1229,11 +1354,12 @@ pub fn to_record(file: &LayerFile) -> String {
     let features: Vec<Value> = file
         .features
         .iter()
-        .map(|(id, g, props)| {
+        .map(|(id, g, values)| {
             let geometry = g
                 .as_ref()
                 .and_then(|g| crate::geom::geojson_in(g, crate::geom::crs::Crs::Crs84).ok())
                 .unwrap_or(Value::Null);
+            let props = file.columns.map_of(values);
             json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})
         })
         .collect();
@@ -1268,6 +1394,7 @@ pub fn from_record(record: &str) -> Result<LayerFile, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let mut features = Vec::new();
+    let mut columns = ColumnsBuilder::new(fields.iter().map(|(n, _)| intern(n)).collect());
     for f in v.get("features").and_then(Value::as_array).ok_or("no 'features'")? {
         let id = f.get("id").and_then(Value::as_str).ok_or("a feature has no id")?.to_owned();
         let geometry = match f.get("geometry") {
@@ -1278,8 +1405,9 @@ pub fn from_record(record: &str) -> Result<LayerFile, String> {
                 Some(crate::geom::geo_from_geojson(gj).map_err(|e| format!("{id}: {e}"))?)
             }
         };
-        let props = f.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-        features.push((id, geometry, props));
+        let props = f.get("properties").and_then(Value::as_object);
+        let values = fields.iter().map(|(n, _)| props.and_then(|p| p.get(n)).cloned().unwrap_or(Value::Null));
+        features.push((id, geometry, columns.push(values)));
     }
     Ok(LayerFile {
         id: text("id")?,
@@ -1288,6 +1416,7 @@ pub fn from_record(record: &str) -> Result<LayerFile, String> {
         crs: text("crs")?,
         fields,
         geometry_name: v.get("geometry_name").and_then(Value::as_str).map(str::to_owned),
+        columns: columns.finish(),
         features,
     })
 }

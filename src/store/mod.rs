@@ -12,6 +12,7 @@ pub mod layers;
 pub mod pg;
 pub mod progress;
 pub mod projects;
+pub mod props;
 pub mod query;
 pub mod records;
 pub mod report;
@@ -20,5 +21,6 @@ pub mod tiles;
 
 pub use catalog::{Area, Catalog, Location};
 pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
+pub use props::Properties;
 pub use query::{Filter, ItemsQuery, SortKey};
 pub use source::{DataSource, LoadError};

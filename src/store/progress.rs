@@ -435,7 +435,7 @@ pub struct Indicator {
 /// Reads one indicator value and checks it against its target (same unit; a numeric target).
 pub fn read_indicator(
     m: &Map<String, Value>,
-    targets: &HashMap<String, &Map<String, Value>, impl std::hash::BuildHasher>,
+    targets: &HashMap<String, &super::Properties, impl std::hash::BuildHasher>,
     today: NaiveDate,
 ) -> Result<Indicator, String> {
     let target = text(m, "target")?.to_owned();

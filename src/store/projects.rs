@@ -307,8 +307,8 @@ pub fn point_key(p: geo::Point<f64>) -> (i64, i64) {
 
 /// A project's place, for telling a shared point that is one place from two things stacked by accident:
 /// its `place_id`, else the seat it sits on for city- and county-wide items, else itself.
-pub fn place_key(props: &Map<String, Value>, id: &str, precision: &str) -> String {
-    let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+pub fn place_key(props: &impl super::props::Lookup, id: &str, precision: &str) -> String {
+    let text = |k: &str| props.text(k).filter(|s| !s.trim().is_empty());
     match (text("place_id"), precision) {
         (Some(p), _) => format!("place:{p}"),
         (None, "city") => format!("seat:{}", text("city_adcode").unwrap_or_default()),
@@ -490,17 +490,33 @@ pub fn joined_properties(
     cities: &Collection,
     regions: &Collection,
 ) -> Map<String, Value> {
+    // A city-wide item (precision `city`) sits on the city seat: it is in the city, its county is not known,
+    // and it is in the regions that take the whole city, not those of the seat district.
+    let city_wide = matches!(record.geometry, Geometry::Point(_))
+        && record.properties.get("location_precision").and_then(Value::as_str) == Some("city");
     let mut p = record.properties.clone();
-    let is_point = matches!(record.geometry, Geometry::Point(_));
-    let measure_key = match record.geometry {
+    p.extend(join_values(&record.geometry, city_wide, join, counties, cities, regions));
+    p
+}
+
+/// What a join found, as the properties it adds: counties, cities and regions with their shares, the measure
+/// (length, area or point count), how it was joined. `city_wide`: a point placed on its city's seat (see
+/// [`joined_properties`]). For a point this depends only on the county it is in.
+pub fn join_values(
+    geometry: &Geometry<f64>,
+    city_wide: bool,
+    join: &Join,
+    counties: &Collection,
+    cities: &Collection,
+    regions: &Collection,
+) -> Map<String, Value> {
+    let mut p = Map::new();
+    let is_point = matches!(geometry, Geometry::Point(_));
+    let measure_key = match geometry {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => "area_km2",
         Geometry::MultiPoint(_) => "point_count",
         _ => "length_km",
     };
-    // A city-wide item (precision `city`) sits on the city seat: it is in the city, its county is not known,
-    // and it is in the regions that take the whole city, not those of the seat district.
-    let city_wide =
-        is_point && record.properties.get("location_precision").and_then(Value::as_str) == Some("city");
     // Counties, then cities and regions by summing their counties.
     let mut city_measure: BTreeMap<String, f64> = BTreeMap::new();
     let mut region_measure: BTreeMap<String, (f64, String)> = BTreeMap::new();
@@ -578,7 +594,7 @@ pub fn joined_properties(
         "cities": city_list,
         "regions": region_list,
     }));
-    p.insert("geometry_type".into(), json!(geometry_type(&record.geometry)));
+    p.insert("geometry_type".into(), json!(geometry_type(geometry)));
     p
 }
 

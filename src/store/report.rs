@@ -71,7 +71,7 @@ pub struct Report {
     pub entries: Vec<Entry>,
 }
 
-fn note(props: &serde_json::Map<String, Value>, check: &str) -> Option<String> {
+fn note(props: &super::Properties, check: &str) -> Option<String> {
     props.get("consistency_notes").and_then(|n| n.get(check)).and_then(Value::as_str).map(str::to_owned)
 }
 

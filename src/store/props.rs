@@ -1,0 +1,458 @@
+//! A feature's properties, held as compactly as their use allows.
+//!
+//! The plan's collections (a few hundred features, changed by writes and by the derived counts) keep theirs as
+//! a JSON map. A planner's layer can hold a million features with the same fields. Its values are kept column
+//! by column ([`Columns`]): each column's distinct values once, and for each feature only their positions
+//! (four bytes a field). The values the spatial join adds are shared by every feature joined alike (all the
+//! points of one county share one set). A million points then cost their distinct values and a few bytes each,
+//! not a map (names, hash table, a 72-byte JSON value per field) per feature and a copy of their county's join.
+//!
+//! Reading is the same for both: [`Properties::get`], [`Properties::iter`] in order (the feature's own values,
+//! then the joined ones), and serialising as a JSON object.
+
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+/// A feature's properties: its own, then those a join added.
+#[derive(Debug, Clone, Default)]
+pub struct Properties {
+    own: Own,
+    /// Values a spatial join added, shared by every feature joined alike; the feature's own values win.
+    joined: Option<Arc<Map<String, Value>>>,
+}
+
+#[derive(Debug, Clone)]
+enum Own {
+    /// A map of its own (boxed: the row form is the one kept by the million).
+    Map(Box<Map<String, Value>>),
+    /// One value of each of a layer's columns, by position in the column's distinct values.
+    Row { columns: Arc<Columns>, codes: Box<[u32]> },
+}
+
+/// A layer's values column by column: the names its features share, and each column's distinct values.
+#[derive(Debug, Default)]
+pub struct Columns {
+    names: Box<[&'static str]>,
+    distinct: Box<[Box<[Value]>]>,
+}
+
+/// A hash of a JSON value that equal values share (JSON has no NaN, so equality is an equivalence; equal
+/// numbers are the same kind of number with the same value).
+fn hash_of(v: &Value) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |tag: u64, x: u64| (x ^ tag.wrapping_mul(K)).wrapping_mul(K).rotate_left(29);
+    match v {
+        Value::Null => mix(1, 0),
+        Value::Bool(b) => mix(2, u64::from(*b)),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => mix(3, u),
+            (None, Some(i)) => mix(4, i as u64),
+            (None, None) => mix(5, n.as_f64().unwrap_or_default().to_bits()),
+        },
+        Value::String(s) => hash_str(s),
+        Value::Array(a) => a.iter().fold(mix(7, a.len() as u64), |h, v| mix(h, hash_of(v))),
+        Value::Object(m) => m.iter().fold(mix(8, m.len() as u64), |h, (k, v)| {
+            mix(mix(h, xxhash_rust::xxh3::xxh3_64(k.as_bytes())), hash_of(v))
+        }),
+    }
+}
+
+/// [`hash_of`] a JSON string.
+fn hash_str(s: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), 6)
+}
+
+/// One column being read: its distinct values, and where each is by hash (kept with it, so growing the table
+/// does not hash again).
+#[derive(Default)]
+struct Dictionary {
+    values: Vec<Value>,
+    index: hashbrown::HashTable<(u64, u32)>,
+    /// The last JSON texts read and their positions (JSON columns repeat their arrays; parsing each is costly).
+    recent_json: Vec<(String, u32)>,
+}
+
+impl Dictionary {
+    fn find(&self, h: u64, eq: impl Fn(&Value) -> bool) -> Option<u32> {
+        self.index.find(h, |&(hh, i)| hh == h && eq(&self.values[i as usize])).map(|&(_, i)| i)
+    }
+
+    fn add(&mut self, h: u64, v: Value) -> u32 {
+        let i = self.values.len() as u32;
+        self.values.push(v);
+        self.index.insert_unique(h, (h, i), |&(hh, _)| hh);
+        i
+    }
+
+    /// The position of `v` among the distinct values, added when new.
+    fn code(&mut self, v: Value) -> u32 {
+        let h = hash_of(&v);
+        self.find(h, |x| *x == v).unwrap_or_else(|| self.add(h, v))
+    }
+
+    /// [`Dictionary::code`] of a string, copied only when new.
+    fn code_str(&mut self, s: &str) -> u32 {
+        let h = hash_str(s);
+        self.find(h, |x| x.as_str() == Some(s)).unwrap_or_else(|| self.add(h, Value::String(s.to_owned())))
+    }
+
+    /// [`Dictionary::code`] of JSON text, parsed only when it is not one of the last few read (text that is not
+    /// JSON is kept as a string).
+    fn code_json(&mut self, text: &str) -> u32 {
+        if let Some(&(_, code)) = self.recent_json.iter().find(|(t, _)| t == text) {
+            return code;
+        }
+        let code = match serde_json::from_str::<Value>(text) {
+            Ok(v) => self.code(v),
+            Err(_) => self.code_str(text),
+        };
+        if self.recent_json.len() == 8 {
+            self.recent_json.remove(0);
+        }
+        self.recent_json.push((text.to_owned(), code));
+        code
+    }
+}
+
+/// Builds a layer's [`Columns`] row by row, as its file is read: each value is looked up among its column's
+/// distinct values as it comes, so the rows are never held as JSON values.
+pub struct ColumnsBuilder {
+    names: Vec<&'static str>,
+    columns: Vec<Dictionary>,
+}
+
+impl ColumnsBuilder {
+    /// Columns of these names, in order.
+    pub fn new(names: Vec<&'static str>) -> Self {
+        let columns = names.iter().map(|_| Dictionary::default()).collect();
+        Self { names, columns }
+    }
+
+    /// Adds a row (values in the order of the names; missing ones are null, extra ones dropped): the position
+    /// of each of its values.
+    pub fn push(&mut self, values: impl IntoIterator<Item = Value>) -> Box<[u32]> {
+        let mut values = values.into_iter();
+        self.columns.iter_mut().map(|c| c.code(values.next().unwrap_or(Value::Null))).collect()
+    }
+
+    /// The position of value `v` in column `i` (added when new); for readers that fill a row themselves.
+    pub fn code(&mut self, i: usize, v: Value) -> u32 {
+        self.columns.get_mut(i).map_or(0, |c| c.code(v))
+    }
+
+    /// [`ColumnsBuilder::code`] of a string, copied only when it is new to the column.
+    pub fn code_str(&mut self, i: usize, s: &str) -> u32 {
+        self.columns.get_mut(i).map_or(0, |c| c.code_str(s))
+    }
+
+    /// [`ColumnsBuilder::code`] of JSON text (a string when it is not JSON), parsed only when new.
+    pub fn code_json(&mut self, i: usize, text: &str) -> u32 {
+        self.columns.get_mut(i).map_or(0, |c| c.code_json(text))
+    }
+
+    /// Every distinct value of column `i` (to check what a column holds).
+    pub fn distinct(&self, i: usize) -> &[Value] {
+        self.columns.get(i).map_or(&[], |c| &c.values)
+    }
+
+    /// Changes every distinct value of column `i` (rows keep their positions; two values may become equal).
+    pub fn map_column(&mut self, i: usize, f: impl Fn(&mut Value)) {
+        if let Some(c) = self.columns.get_mut(i) {
+            c.values.iter_mut().for_each(f);
+        }
+    }
+
+    /// The columns.
+    pub fn finish(self) -> Arc<Columns> {
+        Arc::new(Columns {
+            names: self.names.into_boxed_slice(),
+            distinct: self.columns.into_iter().map(|c| c.values.into_boxed_slice()).collect(),
+        })
+    }
+}
+
+impl Columns {
+    /// The column names, in order.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// A row's values as a map of name to value.
+    pub fn map_of(&self, codes: &[u32]) -> Map<String, Value> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((*n).to_owned(), self.value(i, codes[i]).clone()))
+            .collect()
+    }
+
+    /// The value of column `i` at position `code`.
+    fn value(&self, i: usize, code: u32) -> &Value {
+        static NULL: Value = Value::Null;
+        self.distinct.get(i).and_then(|d| d.get(code as usize)).unwrap_or(&NULL)
+    }
+
+    /// The position of the column named `name`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| *n == name)
+    }
+}
+
+impl Default for Own {
+    fn default() -> Self {
+        Self::Map(Box::default())
+    }
+}
+
+impl From<Map<String, Value>> for Properties {
+    fn from(map: Map<String, Value>) -> Self {
+        Self { own: Own::Map(Box::new(map)), joined: None }
+    }
+}
+
+impl Properties {
+    /// No properties.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One row of a layer's `columns`: the position of each of its values (see [`ColumnsBuilder::push`]).
+    pub fn row(columns: Arc<Columns>, codes: Box<[u32]>) -> Self {
+        Self { own: Own::Row { columns, codes }, joined: None }
+    }
+
+    /// These properties with `joined` after them (shared with other features).
+    #[must_use]
+    pub fn with_joined(mut self, joined: Arc<Map<String, Value>>) -> Self {
+        self.joined = Some(joined);
+        self
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let own = match &self.own {
+            Own::Map(m) => m.get(name),
+            Own::Row { columns, codes } => columns.position(name).map(|i| columns.value(i, codes[i])),
+        };
+        own.or_else(|| self.joined.as_ref()?.get(name))
+    }
+
+    /// The value of `name`, to change in place: a row becomes a map of its own first, and a joined value the
+    /// feature's own copy of the set.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        if self.own_has(name) {
+            return self.own_map().get_mut(name);
+        }
+        Arc::make_mut(self.joined.as_mut()?).get_mut(name)
+    }
+
+    /// The feature's own values as a map of its own (a row is copied out of its columns).
+    fn own_map(&mut self) -> &mut Map<String, Value> {
+        if let Own::Row { columns, codes } = &self.own {
+            self.own = Own::Map(Box::new(columns.map_of(codes)));
+        }
+        match &mut self.own {
+            Own::Map(m) => m,
+            Own::Row { .. } => unreachable!("made a map above"),
+        }
+    }
+
+    fn own_has(&self, name: &str) -> bool {
+        match &self.own {
+            Own::Map(m) => m.contains_key(name),
+            Own::Row { columns, .. } => columns.position(name).is_some(),
+        }
+    }
+
+    /// Whether there is a value named `name`.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.own_has(name) || self.joined.as_ref().is_some_and(|j| j.contains_key(name))
+    }
+
+    /// Sets `name` to `value` among the feature's own values (a row becomes a map of its own: its columns are
+    /// shared); the value it had, if any.
+    pub fn insert(&mut self, name: String, value: Value) -> Option<Value> {
+        self.own_map().insert(name, value)
+    }
+
+    /// Sets every pair (see [`Properties::insert`]).
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (String, Value)>) {
+        for (k, v) in pairs {
+            self.insert(k, v);
+        }
+    }
+
+    /// Every name and value in order: the feature's own, then the joined ones it does not have itself.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        let own: Box<dyn Iterator<Item = (&str, &Value)>> = match &self.own {
+            Own::Map(m) => Box::new(m.iter().map(|(k, v)| (k.as_str(), v))),
+            Own::Row { columns, codes } => {
+                Box::new(columns.names.iter().enumerate().map(|(i, n)| (*n, columns.value(i, codes[i]))))
+            }
+        };
+        let joined = self.joined.iter().flat_map(|j| j.iter()).filter(|(k, _)| !self.own_has(k));
+        own.chain(joined.map(|(k, v)| (k.as_str(), v)))
+    }
+
+    /// Every name, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The properties as one JSON map of their own.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
+    }
+
+    /// Whether these are a row of shared names (a layer's feature): its JSON text is made when asked, not kept.
+    pub fn is_row(&self) -> bool {
+        matches!(self.own, Own::Row { .. })
+    }
+}
+
+/// Named JSON values to read: a feature's [`Properties`], or a record's map before it is a feature.
+pub trait Lookup {
+    /// The value named `name`.
+    fn value(&self, name: &str) -> Option<&Value>;
+
+    /// The value named `name` if it is a string.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.value(name).and_then(Value::as_str)
+    }
+}
+
+impl Lookup for Properties {
+    fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl Lookup for Map<String, Value> {
+    fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl std::ops::Index<&str> for Properties {
+    type Output = Value;
+
+    /// The value of a name, null when there is none (as indexing a JSON value).
+    fn index(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl Serialize for Properties {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn joined() -> Arc<Map<String, Value>> {
+        Arc::new(json!({"county_adcodes": ["210102"], "name": "shadowed"}).as_object().cloned().unwrap())
+    }
+
+    fn encode(rows: Vec<Vec<Value>>) -> (Arc<Columns>, Vec<Box<[u32]>>) {
+        let mut b = ColumnsBuilder::new(vec!["name", "height"]);
+        let codes = rows.into_iter().map(|r| b.push(r)).collect();
+        (b.finish(), codes)
+    }
+
+    fn rows(rows: Vec<Vec<Value>>) -> Vec<Properties> {
+        let (columns, codes) = encode(rows);
+        codes.into_iter().map(|c| Properties::row(columns.clone(), c)).collect()
+    }
+
+    #[test]
+    fn a_row_reads_like_a_map_and_its_own_values_come_before_the_joined_ones() {
+        let p = rows(vec![vec![json!("a"), json!(3)]]).remove(0).with_joined(joined());
+        assert_eq!(p.get("name"), Some(&json!("a")), "the feature's own value wins");
+        assert_eq!(p.get("county_adcodes"), Some(&json!(["210102"])));
+        assert_eq!(p.get("nothing"), None);
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["name", "height", "county_adcodes"]);
+        assert_eq!(p.len(), 3);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"name":"a","height":3,"county_adcodes":["210102"]}"#
+        );
+        assert_eq!(
+            Value::Object(p.to_map()),
+            json!({"name": "a", "height": 3, "county_adcodes": ["210102"]})
+        );
+    }
+
+    #[test]
+    fn equal_values_are_kept_once_and_missing_ones_are_null() {
+        let data = vec![
+            vec![json!("x"), json!(1)],
+            vec![json!("y"), json!(1.5)],
+            vec![json!("x")],
+            vec![json!("y"), json!(1), json!("extra")],
+            vec![json!(["a", {"b": null}]), json!(1)],
+            vec![json!(["a", {"b": null}]), json!(1.0)],
+        ];
+        let (columns, codes) = encode(data.clone());
+        assert_eq!(columns.distinct[0].len(), 3, "x, y and the array: {:?}", columns.distinct[0]);
+        assert_eq!(columns.distinct[1].len(), 4, "1, 1.5, null and 1.0 (another number's text)");
+        for (row, c) in data.iter().zip(codes) {
+            let p = Properties::row(columns.clone(), c);
+            assert_eq!(p.get("name"), row.first());
+            assert_eq!(p.get("height"), Some(row.get(1).unwrap_or(&Value::Null)));
+            assert_eq!(p.len(), 2);
+        }
+    }
+
+    #[test]
+    fn changing_a_row_makes_it_a_map_of_its_own_and_leaves_the_others() {
+        let mut all = rows(vec![vec![json!("a"), json!(1)], vec![json!("a"), json!(1)]]);
+        let mut p = all.remove(0);
+        assert_eq!(p.insert("height".into(), json!(2)), Some(json!(1)));
+        assert!(!p.is_row());
+        p.insert("c".into(), json!(3));
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"name":"a","height":2,"c":3}"#);
+        *all[0].get_mut("name").unwrap() = json!("b");
+        assert_eq!(all[0].get("name"), Some(&json!("b")));
+        assert_eq!(rows(vec![vec![json!("a"), json!(1)]])[0].get("name"), Some(&json!("a")));
+    }
+
+    #[test]
+    fn changing_a_joined_value_leaves_the_shared_set_alone() {
+        let shared = joined();
+        let mut p = Properties::new().with_joined(shared.clone());
+        *p.get_mut("county_adcodes").unwrap() = json!([]);
+        assert_eq!(p.get("county_adcodes"), Some(&json!([])));
+        assert_eq!(shared["county_adcodes"], json!(["210102"]));
+    }
+}
