@@ -7,10 +7,12 @@ local regions = { "shenyang-circle", "coastal-belt", "liaoxi-zone", "liaodong-zo
 local categories = { "airport", "railway", "energy", "port", "science", "heritage", "industrial_park" }
 local collections = { "cities", "counties", "projects", "regions" }
 
+-- Park-Miller's generator: its products stay below 2^53, so Lua's doubles hold them exactly. (The usual
+-- 1103515245 multiplier overflows them, and its sequences fall into short cycles that repeat requests.)
 local function lcg(seed)
   return function()
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    return seed / 2147483648
+    seed = (seed * 16807) % 2147483647
+    return seed / 2147483647
   end
 end
 

@@ -350,12 +350,17 @@ impl Collection {
         &mut feature.properties
     }
 
-    /// Every property name any feature of the collection carries, in first-seen order.
+    /// Every property name any feature of the collection carries, in first-seen order. A layer's features
+    /// that share their columns and joined set share their names, which are read once.
     pub fn property_names(&self) -> &[String] {
         self.property_names.get_or_init(|| {
             let mut seen = std::collections::HashSet::new();
+            let mut shapes = std::collections::HashSet::new();
             let mut names: Vec<String> = Vec::new();
             for f in &self.features {
+                if f.properties.names_key().is_some_and(|key| !shapes.insert(key)) {
+                    continue;
+                }
                 for k in f.properties.keys() {
                     if seen.insert(k) {
                         names.push(k.to_owned());

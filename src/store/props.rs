@@ -316,6 +316,18 @@ impl Properties {
         self.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
     }
 
+    /// What makes two features' names the same, when they share them: a layer's row gives its columns and its
+    /// joined set (by address); `None` for a map of its own.
+    pub fn names_key(&self) -> Option<(usize, usize)> {
+        match &self.own {
+            Own::Row { columns, .. } => Some((
+                Arc::as_ptr(columns) as usize,
+                self.joined.as_ref().map_or(0, |j| Arc::as_ptr(j) as usize),
+            )),
+            Own::Map(_) => None,
+        }
+    }
+
     /// Whether these are a row of shared names (a layer's feature): its JSON text is made when asked, not kept.
     pub fn is_row(&self) -> bool {
         matches!(self.own, Own::Row { .. })
