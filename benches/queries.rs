@@ -203,11 +203,60 @@ fn bench_locate(c: &mut Criterion) {
         });
     });
     c.bench_function("catalog_load/embedded", |b| b.iter(|| black_box(Catalog::load(DataSource::Embedded))));
+    // The plan's own projects (207 points, 37 lines): what `/collections/projects/nearest` and
+    // `/within-distance` search.
+    let projects = catalog.projects();
+    c.bench_function("real_projects/knn_k10", |b| {
+        b.iter(|| {
+            q = (q + 1) % queries.len();
+            black_box(projects.nearest(queries[q], 10, None, |_| true))
+        });
+    });
+    c.bench_function("real_projects/within_50km_first_10", |b| {
+        b.iter(|| {
+            q = (q + 1) % queries.len();
+            let p = Geometry::Point(Point(queries[q]));
+            black_box(projects.within_distance_first(&p, 50_000.0, |_| true, 10))
+        });
+    });
+}
+
+/// Reading and joining a layer of `n` synthetic points on land written by `examples/export_synthetic` (the
+/// FlatGeobuf path of `--layer`): what a large layer costs at start-up, at 100 000 features (1M in
+/// `scripts/bench-layer`).
+fn bench_layer_load(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("synthetic.fgb");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--release", "--quiet", "--example", "export_synthetic", "--", "fgb", "100000"])
+        .arg(&file)
+        .arg("land")
+        .status()
+        .expect("export_synthetic runs");
+    assert!(status.success());
+    let admin = Catalog::load_admin(&DataSource::Embedded).expect("shipped data loads");
+    let spec: planatlas::store::layers::LayerSpec =
+        format!("synthetic={}", file.display()).parse().expect("a layer spec");
+    let mut group = c.benchmark_group("layer_load");
+    group.sample_size(10);
+    group.bench_function("read_fgb_100k", |b| {
+        b.iter(|| black_box(planatlas::store::layers::read_all(std::slice::from_ref(&spec))))
+    });
+    let files = planatlas::store::layers::read_all(std::slice::from_ref(&spec)).expect("the layer reads");
+    group.bench_function("join_100k", |b| {
+        b.iter_batched(
+            || planatlas::store::layers::read_all(std::slice::from_ref(&spec)).expect("the layer reads"),
+            |files| black_box(planatlas::store::layers::join_all(files, &admin)),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    drop(files);
+    group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_queries, bench_knn_where, bench_locate, bench_build
+    targets = bench_queries, bench_knn_where, bench_locate, bench_build, bench_layer_load
 }
 criterion_main!(benches);

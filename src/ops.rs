@@ -197,8 +197,9 @@ impl std::fmt::Display for RequestId {
 }
 
 /// Observes every request, once: gives it an id (echoed as `X-Request-Id`), runs it in a span carrying the id
-/// (so what its handler logs names the request), counts it by route pattern, method and status with its
-/// latency in `/metrics`, and logs one line when it is answered (target `planatlas::access`; `http.method`,
+/// (so what its handler logs names the request), marks the tag of a compressed answer weak (it sits outside
+/// the compression), counts it by route pattern, method and status with its latency in `/metrics`, and logs
+/// one line when it is answered (target `planatlas::access`; `http.method`,
 /// `http.route`, `http.target`, `http.status_code`, `http.client_ip`, `duration_ms`). The route pattern is
 /// matched once here for both.
 pub async fn observe(
@@ -239,6 +240,7 @@ pub async fn observe(
     let value = HeaderValue::from_str(&id.to_string()).ok();
     match res {
         Ok(mut res) => {
+            weaken_encoded_etag(res.response_mut());
             if let Some(v) = value {
                 res.headers_mut().insert(name, v);
             }
@@ -259,11 +261,7 @@ pub async fn observe(
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong
 /// tag promises the same bytes. `If-None-Match` compares weakly, so revalidation still answers 304.
-pub async fn weaken_encoded_etag(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let mut res = next.call(req).await?;
+fn weaken_encoded_etag(res: &mut actix_web::HttpResponse<impl MessageBody>) {
     let encoded = res
         .headers()
         .get(actix_web::http::header::CONTENT_ENCODING)
@@ -275,7 +273,6 @@ pub async fn weaken_encoded_etag(
     {
         res.headers_mut().insert(actix_web::http::header::ETAG, weak);
     }
-    Ok(res)
 }
 
 fn refuse<B>(req: ServiceRequest, err: &ApiError) -> ServiceResponse<EitherBody<B, BoxBody>> {

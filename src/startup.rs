@@ -77,7 +77,6 @@ impl Application {
                 .wrap(from_fn(ops::enforce_limits))
                 .wrap(from_fn(crate::answers::cache_answers))
                 .wrap(Compress::default())
-                .wrap(from_fn(ops::weaken_encoded_etag))
                 .wrap(from_fn(ops::observe))
                 .wrap(cors(&origins))
         })

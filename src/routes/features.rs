@@ -42,9 +42,19 @@ enum JsonOut<'a> {
     Value(Value),
 }
 
+/// Whether a byte stays as it is in a URL (RFC 3986 unreserved).
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
 /// Appends `s` to a JSON string being written: quotes, backslashes and control characters escaped.
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Most text (ids, links, names) needs no escape: one copy.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped: Option<&[u8]> = match b {
@@ -286,10 +296,14 @@ pub fn with_content_crs(mut resp: HttpResponse, crs: Crs) -> HttpResponse {
     resp
 }
 
+/// `s` percent-encoded for a URL path segment or query value (only unreserved characters stay as they are).
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::new();
+    if s.bytes().all(unreserved) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+        if unreserved(b) {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");

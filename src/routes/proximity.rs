@@ -226,25 +226,25 @@ pub async fn get_within_distance(
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let rows = super::compute(&state, &model, {
+    // Only the features up to the page's end are measured and ranked; the rest are counted.
+    let first = page.offset.saturating_add(page.limit);
+    let (rows, matched) = super::compute(&state, &model, {
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
-            let rows = c
-                .features_within(&Geometry::Point(p.into()), radius, selection.keeper(&m.catalog, c))
-                .into_iter()
-                .map(|(f, d)| (f.id.clone(), d))
-                .collect::<Vec<_>>();
-            Ok(rows)
+            let keep = selection.keeper(&m.catalog, c);
+            let (rows, matched) = c.features_within_first(&Geometry::Point(p.into()), radius, keep, first);
+            Ok((rows.into_iter().map(|(f, d)| (f.id.clone(), d)).collect::<Vec<_>>(), matched))
         }
     })
     .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "distance_m": radius});
+    let ranked = Ranked { rows: with_distance(rows).into_iter().skip(page.offset).collect(), matched };
     shape(
         &req,
         &state,
         c,
-        &page_of(with_distance(rows), page),
+        &ranked,
         Some(page),
         &params,
         "within-distance",

@@ -432,6 +432,20 @@ impl Collection {
             .collect()
     }
 
+    /// The `first` features within `radius_m` of `geometry` with their distances, nearest first, and how many
+    /// there are (see [`Collection::within_distance_first`]).
+    pub fn features_within_first(
+        &self,
+        geometry: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(&Feature) -> bool,
+        first: usize,
+    ) -> (Vec<(&Feature, f64)>, usize) {
+        let (rows, matched) =
+            self.within_distance_first(geometry, radius_m, |i| keep(&self.features[i]), first);
+        (rows.into_iter().map(|(i, d)| (&self.features[i], d)).collect(), matched)
+    }
+
     /// The features within `radius_m` of a corridor with their distances, nearest first.
     pub fn features_along(
         &self,
@@ -526,6 +540,72 @@ impl Collection {
             .collect();
         sort_by_distance(&mut out);
         out
+    }
+
+    /// [`Collection::within_distance`] when only the `first` nearest are wanted (with their distances, nearest
+    /// first, ties by load order), and how many there are in all. A point feature's flat bracket
+    /// ([`geodesic::flat_bracket_m`]) settles most candidates of a point query without Karney's measure: wholly
+    /// inside the radius or wholly outside it, and, inside, too far to be among the first. Only the others are
+    /// measured exactly, so counting hundreds of points within a few kilometres costs little more than the page.
+    pub fn within_distance_first(
+        &self,
+        geometry: &Geometry<f64>,
+        radius_m: f64,
+        keep: impl Fn(usize) -> bool,
+        first: usize,
+    ) -> (Vec<(usize, f64)>, usize) {
+        let Geometry::Point(p) = geometry else {
+            let all = self.within_distance(geometry, radius_m, keep);
+            let matched = all.len();
+            return (all.into_iter().take(first).collect(), matched);
+        };
+        let p = p.0;
+        let search = geodesic::search_rect(p, radius_m);
+        let bounds = geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1);
+        // Measured and inside; inside by their bracket alone (index, low bound).
+        let mut measured: Vec<(usize, f64)> = Vec::new();
+        let mut settled: Vec<(usize, f64)> = Vec::new();
+        for i in self.bbox_candidates(&search) {
+            if crate::compute::spent() {
+                break;
+            }
+            let f = &self.features[i];
+            let (Some(g), Some(b)) = (&f.geometry, &f.bbox) else { continue };
+            if bounds.geometry(g, b) > radius_m || !keep(i) {
+                continue;
+            }
+            if let Geometry::Point(q) = g
+                && let Some((lo, hi)) = geodesic::flat_bracket_m(p, q.0)
+            {
+                if lo > radius_m {
+                    continue;
+                }
+                if hi <= radius_m {
+                    settled.push((i, lo));
+                    continue;
+                }
+            }
+            let d = geodesic::point_geometry_distance_m(p, g);
+            if d <= radius_m {
+                measured.push((i, d));
+            }
+        }
+        let matched = measured.len() + settled.len();
+        sort_by_distance(&mut measured);
+        measured.truncate(first);
+        // The settled ones in order of their low bound: measure each until the next cannot reach the page.
+        sort_by_distance(&mut settled);
+        for (i, lo) in settled {
+            if measured.len() >= first && lo > measured[first - 1].1 {
+                break;
+            }
+            let Some(g) = &self.features[i].geometry else { continue };
+            let d = geodesic::point_geometry_distance_m(p, g);
+            let at = measured.partition_point(|m| m.1.total_cmp(&d).then(m.0.cmp(&i)).is_lt());
+            measured.insert(at, (i, d));
+            measured.truncate(first);
+        }
+        (measured, matched)
     }
 
     /// Every feature within `radius_m` metres of any part of `line` (a corridor), with its distance to the line,
@@ -847,6 +927,29 @@ mod tests {
             expected.truncate(k);
             let collection = Collection::new(meta(), features);
             prop_assert_eq!(collection.nearest(p, k, limit, keep), expected);
+        }
+
+        /// The first page of a within-distance query and its count are those of the full, all-measured answer.
+        #[test]
+        fn the_first_within_a_distance_are_those_of_the_full_answer(
+            geometries in prop::collection::vec(geometry(), 1..400),
+            p in (118.5..126.0f64, 38.5..43.7f64),
+            radius in 100.0..150_000.0f64,
+            first in 1usize..30,
+            skip_every in 2usize..7,
+        ) {
+            let features: Vec<Feature> = geometries
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| Feature::new(i.to_string(), Some(g), serde_json::Map::new()))
+                .collect();
+            let collection = Collection::new(meta(), features);
+            let point = Geometry::Point(Point(Coord { x: p.0, y: p.1 }));
+            let keep = |i: usize| !i.is_multiple_of(skip_every);
+            let all = collection.within_distance(&point, radius, keep);
+            let (page, matched) = collection.within_distance_first(&point, radius, keep, first);
+            prop_assert_eq!(matched, all.len());
+            prop_assert_eq!(page, all.into_iter().take(first).collect::<Vec<_>>());
         }
     }
 }
