@@ -240,17 +240,15 @@ fn bench_layer_load(c: &mut Criterion) {
     let mut group = c.benchmark_group("layer_load");
     group.sample_size(10);
     group.bench_function("read_fgb_100k", |b| {
-        b.iter(|| black_box(planatlas::store::layers::read_all(std::slice::from_ref(&spec))))
+        b.iter(|| black_box(planatlas::store::layers::read_all(std::slice::from_ref(&spec))));
     });
-    let files = planatlas::store::layers::read_all(std::slice::from_ref(&spec)).expect("the layer reads");
     group.bench_function("join_100k", |b| {
         b.iter_batched(
             || planatlas::store::layers::read_all(std::slice::from_ref(&spec)).expect("the layer reads"),
             |files| black_box(planatlas::store::layers::join_all(files, &admin)),
             criterion::BatchSize::LargeInput,
-        )
+        );
     });
-    drop(files);
     group.finish();
 }
 
