@@ -1,12 +1,12 @@
 //! Logging: `tracing` to stderr, as text or JSON lines, filtered by `RUST_LOG` (default `info`).
 //!
-//! Lines are written by a thread of their own ([`tracing_appender::non_blocking`]): a worker formats its line
+//! Lines are written by a thread of their own ([`tracing_appender::non_blocking()`]): a worker formats its line
 //! and hands it over, and never waits for the write to stderr, which under a map's load (one request line per
 //! answer, tens of thousands a second) cost more than most answers. The queue does not drop lines: when it is
 //! full (128 000 lines behind) the worker waits. Keep the returned [`LogGuard`] alive until the process ends;
 //! dropping it writes what is still queued.
 //!
-//! Request lines come from [`crate::ops::log_requests`], one event per answer with target `planatlas::access`:
+//! Request lines come from [`crate::ops::observe`], one event per answer with target `planatlas::access`:
 //! `RUST_LOG=info,planatlas::access=warn` keeps every other line and drops them.
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};

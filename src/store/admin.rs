@@ -596,3 +596,57 @@ fn summarise_basis(def: &RegionDef) -> &'static str {
         _ => "mixed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use geo::{Coord, CoordsIter, Intersects, Point};
+
+    use super::*;
+    use crate::store::DataSource;
+
+    /// The county the old rule gave: the first candidate whose geometry holds or touches the point.
+    fn by_scan(counties: &Collection, p: Coord<f64>) -> Option<usize> {
+        counties
+            .bbox_candidates(&geo::Rect::new(p, p))
+            .into_iter()
+            .find(|&i| counties.feature(i).geometry.as_ref().is_some_and(|g| g.intersects(&Point(p))))
+    }
+
+    #[test]
+    fn the_county_index_agrees_with_a_scan_inside_on_borders_and_offshore() {
+        let admin = load(&DataSource::Embedded).expect("shipped data loads");
+        let (counties, index) = (&admin.counties, &admin.county_index);
+        let locate = |p: Coord<f64>| index.locate(&counties.bbox_candidates(&geo::Rect::new(p, p)), p);
+        // Points over the province's box, sea included.
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut offshore = 0;
+        for _ in 0..3_000 {
+            let p = Coord { x: 118.85 + 6.93 * rnd(), y: 38.72 + 4.77 * rnd() };
+            let found = locate(p);
+            offshore += usize::from(found.is_none());
+            assert_eq!(found, by_scan(counties, p), "at {p:?}");
+        }
+        assert!(offshore > 100, "some points are in the sea: {offshore}");
+        // Border vertices and the middles of border segments: on the border, so in a county.
+        let Some(Geometry::MultiPolygon(shape)) = counties.feature(0).geometry.as_ref() else {
+            panic!("a county is a multipolygon")
+        };
+        for (n, c) in shape.coords_iter().enumerate().step_by(97) {
+            assert_eq!(locate(c), by_scan(counties, c), "vertex {n} at {c:?}");
+            assert!(locate(c).is_some(), "vertex {n} at {c:?} is on a border");
+        }
+        for line in geo::LinesIter::lines_iter(shape).step_by(101) {
+            let mid = Coord {
+                x: f64::midpoint(line.start.x, line.end.x),
+                y: f64::midpoint(line.start.y, line.end.y),
+            };
+            assert_eq!(locate(mid), by_scan(counties, mid), "middle of {line:?}");
+        }
+    }
+}

@@ -939,6 +939,122 @@ impl geozero::PropertyProcessor for FgbRow<'_> {
     }
 }
 
+/// FlatGeobuf features read per batch, and decoded per part of a batch on each thread.
+const FGB_BATCH: usize = 65_536;
+const FGB_PART: usize = 4_096;
+
+/// A part of a batch of FlatGeobuf features, decoded: each feature's geometry and the positions of its values
+/// in the part's own columns.
+struct FgbPart {
+    rows: Vec<FgbRowRead>,
+    columns: ColumnsBuilder,
+}
+
+/// A FlatGeobuf feature as decoded: its geometry and the positions of its values in its part's columns.
+type FgbRowRead = (Option<Geometry<f64>>, Box<[u32]>);
+
+/// Decodes the features at `spans` of `arena` (each a feature's flatbuffer with its size prefix). An error
+/// names the feature by its place in the part.
+fn decode_fgb_part(
+    arena: &[u8],
+    spans: &[std::ops::Range<usize>],
+    geometry_type: flatgeobuf::GeometryType,
+    types: &[flatgeobuf::ColumnType],
+    slots: &[Option<usize>],
+    names: Vec<&'static str>,
+) -> Result<FgbPart, (usize, String)> {
+    let served = names.len();
+    let mut columns = ColumnsBuilder::new(names);
+    let mut rows = Vec::with_capacity(spans.len());
+    let mut codes = vec![u32::MAX; served];
+    for (i, span) in spans.iter().enumerate() {
+        let fail = |reason: String| (i, reason);
+        let feature = flatgeobuf::size_prefixed_root_as_feature(&arena[span.clone()])
+            .map_err(|e| fail(format!("not a readable feature: {e}")))?;
+        // The crate's geometry reader indexes what the file says: a malformed one must not take the process.
+        let geometry = match feature.geometry() {
+            None => None,
+            Some(g) => {
+                let mut writer = geozero::geo_types::GeoWriter::new();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    flatgeobuf::read_geometry(&mut writer, &g, geometry_type)
+                }))
+                .map_err(|_| fail("geometry: malformed".into()))?
+                .map_err(|e| fail(format!("geometry: {e}")))?;
+                writer.take_geometry()
+            }
+        };
+        let mut row = FgbRow { slots, columns: &mut columns, codes: &mut codes };
+        if let Some(values) = feature.properties() {
+            fgb_properties(values.bytes(), types, &mut row).map_err(|e| fail(format!("properties: {e}")))?;
+        }
+        for (j, code) in codes.iter_mut().enumerate() {
+            if *code == u32::MAX {
+                *code = columns.code(j, Value::Null);
+            }
+        }
+        rows.push((geometry, codes.as_slice().into()));
+        codes.fill(u32::MAX);
+    }
+    Ok(FgbPart { rows, columns })
+}
+
+/// Reads a FlatGeobuf feature's property bytes (a column index, then its value as the column's type says),
+/// every length checked against what is there.
+fn fgb_properties(
+    bytes: &[u8],
+    types: &[flatgeobuf::ColumnType],
+    row: &mut impl geozero::PropertyProcessor,
+) -> Result<(), String> {
+    use flatgeobuf::ColumnType as T;
+    use geozero::ColumnValue as C;
+    let mut at = 0;
+    let take = |at: &mut usize, n: usize| -> Result<&[u8], String> {
+        let b = bytes.get(*at..*at + n).ok_or_else(|| format!("cut short at byte {}", *at))?;
+        *at += n;
+        Ok(b)
+    };
+    // `n` bytes, little-endian, as the low bytes of a u64 (each type below keeps its own width).
+    let le = |at: &mut usize, n: usize| -> Result<u64, String> {
+        let mut a = [0u8; 8];
+        a[..n].copy_from_slice(take(at, n)?);
+        Ok(u64::from_le_bytes(a))
+    };
+    // A trailing byte after the last value is tolerated, as the reference reader does (GDAL writes one after
+    // a binary column).
+    while at + 1 < bytes.len() {
+        let i = le(&mut at, 2)? as usize;
+        let kind = *types.get(i).ok_or_else(|| format!("column {i} is not in the header"))?;
+        let text = |at: &mut usize| -> Result<&str, String> {
+            let len = le(at, 4)? as usize;
+            std::str::from_utf8(take(at, len)?).map_err(|_| "a string is not UTF-8".to_owned())
+        };
+        let value = match kind {
+            T::Byte => C::Byte(le(&mut at, 1)? as u8 as i8),
+            T::UByte => C::UByte(le(&mut at, 1)? as u8),
+            T::Bool => C::Bool(le(&mut at, 1)? != 0),
+            T::Short => C::Short(le(&mut at, 2)? as u16 as i16),
+            T::UShort => C::UShort(le(&mut at, 2)? as u16),
+            T::Int => C::Int(le(&mut at, 4)? as u32 as i32),
+            T::UInt => C::UInt(le(&mut at, 4)? as u32),
+            T::Long => C::Long(le(&mut at, 8)? as i64),
+            T::ULong => C::ULong(le(&mut at, 8)?),
+            T::Float => C::Float(f32::from_bits(le(&mut at, 4)? as u32)),
+            T::Double => C::Double(f64::from_bits(le(&mut at, 8)?)),
+            T::String => C::String(text(&mut at)?),
+            T::Json => C::Json(text(&mut at)?),
+            T::DateTime => C::DateTime(text(&mut at)?),
+            T::Binary => {
+                let len = le(&mut at, 4)? as usize;
+                C::Binary(take(&mut at, len)?)
+            }
+            other => return Err(format!("column {i} has a type this reader does not know ({other:?})")),
+        };
+        row.property(i, "", &value).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// The day of a value GDAL wrote for a date (`2021-10-12`, or `2021-10-12T00:00:00` with no offset).
 fn gdal_date(v: &Value) -> Option<String> {
     let s = v.as_str()?;
@@ -948,7 +1064,6 @@ fn gdal_date(v: &Value) -> Option<String> {
 
 fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
     use flatgeobuf::{ColumnType, FallibleStreamingIterator, FgbReader};
-    use geozero::{FeatureProperties, ToGeo};
     let file = std::fs::File::open(path)
         .map_err(|e| LoadError::Io { file: path.display().to_string(), source: e })?;
     let mut input = std::io::BufReader::new(file);
@@ -984,30 +1099,49 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
             })
         })
         .collect();
+    let geometry_type = header.geometry_type();
+    let types: Vec<ColumnType> = columns.iter().map(|(_, t)| *t).collect();
     let mut features = reader.select_all_seq().map_err(bad)?;
     let mut rows = Vec::with_capacity(features.size_hint().0);
     let served_columns: Vec<(String, ColumnType)> =
         columns.into_iter().filter(|(_, t)| *t != ColumnType::Binary).collect();
-    let mut coded = ColumnsBuilder::new(served_columns.iter().map(|(n, _)| intern(n)).collect());
-    let mut buffer = vec![u32::MAX; served];
-    while let Some(f) = features.next().map_err(bad)? {
-        let shown = (rows.len() + 1).to_string();
-        let geometry = match f.geometry() {
-            None => None,
-            Some(_) => Some(
-                f.to_geo().map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
-            ),
-        };
-        f.process_properties(&mut FgbRow { slots: &slots, columns: &mut coded, codes: &mut buffer })
-            .map_err(|e| LoadError::feature(&at, shown, format!("properties: {e}")))?;
-        for (i, code) in buffer.iter_mut().enumerate() {
-            if *code == u32::MAX {
-                *code = coded.code(i, Value::Null);
+    let names: Vec<&'static str> = served_columns.iter().map(|(n, _)| intern(n)).collect();
+    let mut coded = ColumnsBuilder::new(names.clone());
+    // In batches: one thread copies the features' bytes out of the file, then every thread decodes a part
+    // of the batch (geometry, and values into columns of its own), and the parts' columns are merged in file
+    // order, so the layer is what a single pass would have made.
+    let mut arena: Vec<u8> = Vec::new();
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    loop {
+        arena.clear();
+        spans.clear();
+        while spans.len() < FGB_BATCH {
+            let Some(f) = features.next().map_err(bad)? else { break };
+            let bytes = f.fbs_feature()._tab.buf();
+            spans.push(arena.len()..arena.len() + bytes.len());
+            arena.extend_from_slice(bytes);
+        }
+        let first = rows.len();
+        let parts: Vec<Result<FgbPart, LoadError>> = spans
+            .par_chunks(FGB_PART)
+            .enumerate()
+            .map(|(n, part)| {
+                let start = first + n * FGB_PART;
+                decode_fgb_part(&arena, part, geometry_type, &types, &slots, names.clone())
+                    .map_err(|(i, reason)| LoadError::feature(&at, (start + i + 1).to_string(), reason))
+            })
+            .collect();
+        for part in parts {
+            let part = part?;
+            let remap = coded.merge(part.columns);
+            for (geometry, codes) in part.rows {
+                let codes = codes.iter().enumerate().map(|(j, &c)| remap[j][c as usize]).collect();
+                rows.push(Raw { id: None, geometry, properties: RawProps::Coded(codes) });
             }
         }
-        let codes: Box<[u32]> = buffer.as_slice().into();
-        buffer.fill(u32::MAX);
-        rows.push(Raw { id: None, geometry, properties: RawProps::Coded(codes) });
+        if spans.len() < FGB_BATCH {
+            break;
+        }
     }
     let fields: Vec<(String, PropertyType)> = served_columns
         .into_iter()
@@ -1419,4 +1553,56 @@ pub fn from_record(record: &str) -> Result<LayerFile, String> {
         columns: columns.finish(),
         features,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use flatgeobuf::ColumnType;
+
+    use super::*;
+
+    /// Collects what the property reader finds.
+    #[derive(Default)]
+    struct Seen(Vec<(usize, String)>);
+
+    impl geozero::PropertyProcessor for Seen {
+        fn property(
+            &mut self,
+            i: usize,
+            _: &str,
+            v: &geozero::ColumnValue<'_>,
+        ) -> geozero::error::Result<bool> {
+            self.0.push((i, v.to_string()));
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn flatgeobuf_values_are_read_by_their_column_types_and_a_cut_value_is_an_error_not_a_panic() {
+        let types = [ColumnType::String, ColumnType::Int, ColumnType::Double, ColumnType::Bool];
+        let mut bytes = Vec::new();
+        bytes.extend(0u16.to_le_bytes());
+        bytes.extend(6u32.to_le_bytes());
+        bytes.extend("沈阳".as_bytes());
+        bytes.extend(1u16.to_le_bytes());
+        bytes.extend((-7i32).to_le_bytes());
+        bytes.extend(2u16.to_le_bytes());
+        bytes.extend(41.5f64.to_le_bytes());
+        bytes.extend(3u16.to_le_bytes());
+        bytes.push(1);
+        let mut seen = Seen::default();
+        fgb_properties(&bytes, &types, &mut seen).unwrap();
+        let want = [(0, "沈阳"), (1, "-7"), (2, "41.5"), (3, "true")];
+        assert_eq!(seen.0, want.map(|(i, v)| (i, v.to_owned())));
+        // Every cut of the bytes, a string claiming more than is there, and an unknown column: errors.
+        for n in 1..bytes.len() {
+            let _ = fgb_properties(&bytes[..n], &types, &mut Seen::default());
+        }
+        let mut long = bytes.clone();
+        long[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(fgb_properties(&long, &types, &mut Seen::default()).unwrap_err().contains("cut short"));
+        let mut unknown = bytes;
+        unknown[0] = 9;
+        assert!(fgb_properties(&unknown, &types, &mut Seen::default()).unwrap_err().contains("column 9"));
+    }
 }

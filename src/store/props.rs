@@ -164,6 +164,16 @@ impl ColumnsBuilder {
         }
     }
 
+    /// Takes in the distinct values of `other` (built over the same names, e.g. by another thread on another
+    /// part of the file): for each column, the position each of `other`'s values has here.
+    pub fn merge(&mut self, other: Self) -> Vec<Vec<u32>> {
+        self.columns
+            .iter_mut()
+            .zip(other.columns)
+            .map(|(mine, theirs)| theirs.values.into_iter().map(|v| mine.code(v)).collect())
+            .collect()
+    }
+
     /// The columns.
     pub fn finish(self) -> Arc<Columns> {
         Arc::new(Columns {
@@ -444,6 +454,28 @@ mod tests {
             assert_eq!(p.get("height"), Some(row.get(1).unwrap_or(&Value::Null)));
             assert_eq!(p.len(), 2);
         }
+    }
+
+    #[test]
+    fn two_builders_merge_into_the_columns_one_would_have_made() {
+        let data = vec![
+            vec![json!("x"), json!(1)],
+            vec![json!("y"), json!(2)],
+            vec![json!("y"), json!(1)],
+            vec![json!("z"), json!(3)],
+        ];
+        let (one, one_codes) = encode(data.clone());
+        let (mut a, mut b) =
+            (ColumnsBuilder::new(vec!["name", "height"]), ColumnsBuilder::new(vec!["name", "height"]));
+        let mut codes: Vec<Box<[u32]>> = data[..2].iter().map(|r| a.push(r.clone())).collect();
+        let later: Vec<Box<[u32]>> = data[2..].iter().map(|r| b.push(r.clone())).collect();
+        let remap = a.merge(b);
+        codes.extend(
+            later.into_iter().map(|c| c.iter().enumerate().map(|(j, &k)| remap[j][k as usize]).collect()),
+        );
+        let merged = a.finish();
+        assert_eq!(merged.distinct, one.distinct, "the same distinct values in the same order");
+        assert_eq!(codes, one_codes);
     }
 
     #[test]
