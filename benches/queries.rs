@@ -221,28 +221,26 @@ fn bench_locate(c: &mut Criterion) {
     });
 }
 
-/// Reading and joining a layer of `n` synthetic points on land written by `examples/export_synthetic` (the
-/// FlatGeobuf path of `--layer`): what a large layer costs at start-up, at 100 000 features (1M in
+/// Reading and joining a layer of synthetic points on land (`planatlas::export::synthetic`, the FlatGeobuf path
+/// of `--layer`): what a large layer costs at start-up, at 100 000 features (1M in
 /// `scripts/bench-layer`).
 fn bench_layer_load(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("synthetic.fgb");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["run", "--release", "--quiet", "--example", "export_synthetic", "--", "fgb", "100000"])
-        .arg(&file)
-        .arg("land")
-        .status()
-        .expect("export_synthetic runs");
-    assert!(status.success());
+    // `cargo test` runs each bench once, unoptimised, to see that it works: a small layer does for that.
+    let n = if std::env::args().any(|a| a == "--bench") { 100_000 } else { 2_000 };
+    let land = planatlas::export::synthetic::Spread::parse("land").expect("shipped data loads");
+    planatlas::export::synthetic::write(planatlas::export::ExportFormat::FlatGeobuf, n, land, &file)
+        .expect("the layer is written");
     let admin = Catalog::load_admin(&DataSource::Embedded).expect("shipped data loads");
     let spec: planatlas::store::layers::LayerSpec =
         format!("synthetic={}", file.display()).parse().expect("a layer spec");
     let mut group = c.benchmark_group("layer_load");
     group.sample_size(10);
-    group.bench_function("read_fgb_100k", |b| {
+    group.bench_function(format!("read_fgb_{}k", n / 1000), |b| {
         b.iter(|| black_box(planatlas::store::layers::read_all(std::slice::from_ref(&spec))));
     });
-    group.bench_function("join_100k", |b| {
+    group.bench_function(format!("join_{}k", n / 1000), |b| {
         b.iter_batched(
             || planatlas::store::layers::read_all(std::slice::from_ref(&spec)).expect("the layer reads"),
             |files| black_box(planatlas::store::layers::join_all(files, &admin)),

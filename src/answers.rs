@@ -11,9 +11,10 @@
 //! come back, while a nearest query at a point no one asks twice would only push useful entries out and cost a
 //! copy. A small table of recently seen keys ([`SEEN_SLOTS`] slots, one hash each) remembers the first time.
 //!
-//! The revision in the key is the revision at which the data the answer shows last changed: for a
-//! `/collections/{id}…` answer, that collection's ([`crate::store::engine::ReadModel::revision_of`]), for
-//! anything else the store's. A write makes the entries of what it changed unreachable and leaves the others
+//! The revision in the key is the revision at which the data the answer shows last changed: for an answer
+//! that shows one collection's data and nothing else (`/collections/counties/items`, a layer's nearest, not a
+//! stored collection nor a corridor, see [`self_contained`]), that collection's
+//! ([`crate::store::engine::ReadModel::revision_of`]); for anything else the store's. A write makes the entries of what it changed unreachable and leaves the others
 //! (a planner's layer, the counties when only a project's name changed) to be served on; unreachable entries
 //! leave as the byte bound pushes the oldest out. The day is part of the key too, for answers that depend on
 //! the date (the current quarter).
@@ -226,11 +227,26 @@ fn collection_of(path: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest)).filter(|id| !id.is_empty())
 }
 
+/// The collection whose revision an answer may be keyed by: one whose answers show nothing but its own data.
+/// Not the stored ones (projects, progress reports, indicator values), whose answers also show versions,
+/// histories and the store's revision; not corridors (`/along` follows a project's line), nor requests naming
+/// another collection's feature (`within=layer:id`) or a time (`datetime`): those are keyed by the store's
+/// revision, which every write moves.
+fn self_contained(req: &ServiceRequest) -> Option<&str> {
+    let id = collection_of(req.path())?;
+    let query = req.query_string();
+    let names = |name: &str| {
+        query.split('&').any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case(name)))
+    };
+    let stored = crate::store::engine::STORED.contains(&id);
+    (!stored && !req.path().ends_with("/along") && !names("within") && !names("datetime")).then_some(id)
+}
+
 /// Everything a GET answer depends on besides the data: the revision at which what it shows last changed and
 /// the day, the path and query, what the client accepts, and the headers the service's own address is read
 /// from; hashed (128 bits) with a separator between the parts.
 fn key(req: &ServiceRequest, model: &ReadModel, encoding: Encoding) -> Key {
-    let revision = collection_of(req.path()).map_or(model.revision, |c| model.revision_of(c));
+    let revision = self_contained(req).map_or(model.revision, |c| model.revision_of(c));
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&revision.to_le_bytes());
     h.update(&model.catalog.state_day().num_days_from_ce().to_le_bytes());

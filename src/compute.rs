@@ -59,10 +59,12 @@ fn run_budgeted<T>(
 ) -> Result<Result<T, ApiError>, ()> {
     CURRENT.with(|c| *c.borrow_mut() = Some((budget, false)));
     let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-    let was_spent = spent();
+    // Whether a loop of the job saw the budget spent and stopped early: its result is then partial. A job that
+    // finished without seeing it (late or not) has a whole result.
+    let cut_short = CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(_, found)| *found));
     CURRENT.with(|c| *c.borrow_mut() = None);
     match result {
-        Ok(_) if was_spent => Err(()),
+        Ok(_) if cut_short => Err(()),
         Ok(r) => Ok(r),
         Err(_) => Ok(Err(ApiError::Internal("the computation failed unexpectedly (logged)".into()))),
     }
@@ -72,9 +74,11 @@ fn run_job<T>(budget: Budget, f: impl FnOnce() -> Result<T, ApiError>) -> Result
     run_budgeted(budget, f).unwrap_or_else(|()| Err(out_of_time()))
 }
 
-/// Runs `f` here, on the calling thread, with `budget` to finish. `Some` of its result when it finished within
-/// it; `None` when it used the budget up (its loops saw [`spent`] and stopped early): the caller then runs it
-/// again on the pool with the full budget, and whatever it had found is dropped. A zero budget runs nothing.
+/// Runs `f` here, on the calling thread, with `budget` to finish. `Some` of its result when it finished; `None`
+/// when it used the budget up (its loops saw [`spent`] and stopped early): the caller then runs it again on the
+/// pool with the full budget, and whatever it had found is dropped. A zero budget runs nothing. Only for jobs
+/// whose work is in loops that check [`spent`]: work without such checks runs to its end here whatever the
+/// budget.
 pub fn try_here<T>(budget: Duration, f: impl FnOnce() -> Result<T, ApiError>) -> Option<Result<T, ApiError>> {
     if budget.is_zero() {
         return None;

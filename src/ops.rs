@@ -213,7 +213,7 @@ pub async fn observe(
     let route = req.match_pattern();
     let method = req.method().clone();
     let target = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |p| p.as_str().to_owned());
-    let peer = req.peer_addr().map(|a| a.ip());
+    let client = client_address(&req);
     let span = tracing::info_span!("request", request_id = %id);
     let res = next.call(req).instrument(span).await;
     let status = match &res {
@@ -231,7 +231,7 @@ pub async fn observe(
         "http.route" = route,
         "http.target" = target,
         "http.status_code" = status,
-        "http.client_ip" = peer.map(tracing::field::display),
+        "http.client_ip" = client.as_deref(),
         duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
         request_id = %id,
         "answered"
@@ -257,6 +257,19 @@ pub async fn observe(
             Err(err)
         }
     }
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy (`--trusted-proxy`), the address it
+/// forwards (`Forwarded: for=` or `X-Forwarded-For`); nobody else can set what the log says.
+fn client_address(req: &ServiceRequest) -> Option<String> {
+    let peer = req.peer_addr()?.ip().to_canonical();
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.trusted_proxies.iter().any(|net| net.contains(&peer)));
+    if trusted && let Some(forwarded) = req.connection_info().realip_remote_addr() {
+        return Some(forwarded.to_owned());
+    }
+    Some(peer.to_string())
 }
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong

@@ -112,6 +112,7 @@ impl Application {
             let watchdog = std::thread::Builder::new().name("planatlas-shutdown".into()).spawn(move || {
                 std::thread::sleep(std::time::Duration::from_secs(timeout + 1));
                 tracing::warn!("requests still running after the shutdown timeout; exiting now");
+                crate::telemetry::flush();
                 std::process::exit(0);
             });
             if let Err(e) = watchdog {

@@ -14,10 +14,24 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Keeps the log writer thread running; dropping it flushes the lines still queued.
+/// The log writer thread's guard, while it runs: dropping it writes the lines still queued.
+static WRITER: std::sync::Mutex<Option<WorkerGuard>> = std::sync::Mutex::new(None);
+
+/// Keeps the log writer thread running; dropping it writes the lines still queued (see [`flush`]).
 #[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard {
-    _writer: Option<WorkerGuard>,
+pub struct LogGuard(());
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        flush();
+    }
+}
+
+/// Writes the lines still queued and stops the writer thread: for a process about to exit without unwinding
+/// (the shutdown watchdog). Lines logged after it are dropped.
+pub fn flush() {
+    let guard = WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    drop(guard);
 }
 
 /// Installs the global subscriber.
@@ -35,5 +49,8 @@ pub fn init(format: LogFormat) -> LogGuard {
         LogFormat::Json => builder.json().with_span_list(false).try_init(),
     };
     // A subscriber installed earlier (tests start several servers in one process) keeps its writer.
-    LogGuard { _writer: installed.is_ok().then_some(guard) }
+    if installed.is_ok() {
+        *WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guard);
+    }
+    LogGuard(())
 }

@@ -17,6 +17,7 @@ pub mod kml;
 pub mod qgis;
 pub mod shp;
 pub mod style;
+pub mod synthetic;
 
 use std::borrow::Borrow;
 use std::io::{self, Write};

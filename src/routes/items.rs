@@ -127,9 +127,12 @@ async fn items_response(
     let representation = super::negotiate_with(&req, &params, true)?;
     let bom = super::selection::bom_param(&params)?;
     let id = c.id().to_owned();
-    // Parsing the filter is work that grows with the input too: it runs on the compute pool with the rest.
+    // Parsing the filter is work that grows with the input too: it runs on the compute pool with the rest. A
+    // page of a small collection with no filter is tried on this worker first (its loops check the budget, and
+    // sorting a few thousand features is quick).
+    let here_first = c.features().len() <= HERE_FIRST_MAX_FEATURES && params.get("filter").is_none();
     let job_params = params.clone();
-    let (selection, selected) = super::compute(&state, &model, move |m| {
+    let job = move |m: &ReadModel| {
         let c =
             m.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
         let selection = parse_selection(&m.catalog, c, &job_params, &[])?;
@@ -140,8 +143,12 @@ async fn items_response(
         // Ids leave the job: the answer is shaped from the same model's features by id.
         let ids: Vec<String> = selected.into_iter().map(|f| f.id.clone()).collect();
         Ok((selection, ids))
-    })
-    .await?;
+    };
+    let (selection, selected) = if here_first {
+        super::compute_here_first(&state, &model, job).await?
+    } else {
+        super::compute(&state, &model, job).await?
+    };
     let format = match representation {
         Representation::Page(f) => f,
         Representation::File(export) => {
@@ -244,6 +251,10 @@ async fn items_response(
         }
     }
 }
+
+/// Collections up to this size get their pages tried on the HTTP worker first (see
+/// [`super::compute_here_first`]).
+const HERE_FIRST_MAX_FEATURES: usize = 20_000;
 
 /// `GET /collections/{collectionId}/items/{featureId}`.
 pub async fn get_item(

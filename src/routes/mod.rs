@@ -549,10 +549,28 @@ pub async fn read_json_body_as(
 /// The app state, for handlers.
 pub type State = web::Data<AppState>;
 
-/// Runs a query on the read model: first here, on the HTTP worker, within `--inline-budget-ms` (most queries
-/// finish well within it and skip the hand-over), else on the compute pool with the request's whole budget
-/// (see [`crate::compute`]). `f` may run twice, so it takes what it needs by reference.
+/// Runs work that grows with the input (filtering, sorting, distances, tiles) on the compute pool, within the
+/// request's time budget: 503 when the budget is spent or the pool is full (see [`crate::compute`]).
+/// The job gets the same read model the handler answers from, so a write in between cannot mix two revisions.
 pub async fn compute<T, F>(
+    state: &State,
+    model: &std::sync::Arc<crate::store::engine::ReadModel>,
+    f: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&crate::store::engine::ReadModel) -> ApiResult<T> + Send + 'static,
+{
+    let model = model.clone();
+    let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
+    state.compute.run(budget, move || f(&model)).await
+}
+
+/// [`compute`] for a query whose loops check the budget (nearest, within a distance, a page of a small
+/// collection): first here, on the HTTP worker, within `--inline-budget-ms`, where most finish well within it
+/// and skip the hand-over; one that needs longer is stopped there and run again on the pool. `f` may therefore
+/// run twice, so it takes what it needs by reference.
+pub async fn compute_here_first<T, F>(
     state: &State,
     model: &std::sync::Arc<crate::store::engine::ReadModel>,
     f: F,
@@ -564,7 +582,5 @@ where
     if let Some(done) = crate::compute::try_here(state.settings.inline_budget, || f(model)) {
         return done;
     }
-    let model = model.clone();
-    let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
-    state.compute.run(budget, move || f(&model)).await
+    compute(state, model, f).await
 }

@@ -185,7 +185,7 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
     let id = c.id().to_owned();
-    let rows = super::compute(&state, &model, {
+    let rows = super::compute_here_first(&state, &model, {
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
@@ -228,7 +228,7 @@ pub async fn get_within_distance(
     let id = c.id().to_owned();
     // Only the features up to the page's end are measured and ranked; the rest are counted.
     let first = page.offset.saturating_add(page.limit);
-    let (rows, matched) = super::compute(&state, &model, {
+    let (rows, matched) = super::compute_here_first(&state, &model, {
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;

@@ -217,7 +217,7 @@ impl rstar::RTreeParams for IndexParams {
 }
 
 /// A collection of features with its indexes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Collection {
     /// Id, title, queryables.
     pub meta: CollectionMeta,
@@ -239,6 +239,29 @@ pub struct Collection {
 
 /// Collections with more features than this are fingerprinted by identity, not content.
 const CONTENT_FINGERPRINT_MAX: usize = 20_000;
+
+/// A number for each collection built in the process (see [`Collection::fingerprint`]).
+fn next_serial() -> u64 {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Clone for Collection {
+    /// A copy is another collection: its own serial, its fingerprint made again on first use.
+    fn clone(&self) -> Self {
+        Self {
+            meta: self.meta.clone(),
+            features: self.features.clone(),
+            by_id: self.by_id.clone(),
+            rtree: self.rtree.clone(),
+            extent: self.extent,
+            property_names: self.property_names.clone(),
+            unlocated: self.unlocated.clone(),
+            serial: next_serial(),
+            fingerprint: OnceLock::new(),
+        }
+    }
+}
 
 fn aabb(rect: &Rect<f64>) -> AABB<[f64; 2]> {
     AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y])
@@ -279,10 +302,7 @@ impl Collection {
             extent,
             property_names: OnceLock::new(),
             unlocated,
-            serial: {
-                static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-                SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            },
+            serial: next_serial(),
             fingerprint: OnceLock::new(),
         }
     }
@@ -307,6 +327,16 @@ impl Collection {
             }
             part(self.meta.title.as_bytes());
             part(self.meta.description.as_bytes());
+            part(self.meta.item_type.as_bytes());
+            for q in &self.meta.queryables {
+                part(q.name.as_bytes());
+                part(format!("{:?}", q.kind).as_bytes());
+                part(q.description.as_bytes());
+            }
+            for spec in &self.meta.params {
+                part(spec.name.as_bytes());
+                part(format!("{:?}", spec.kind).as_bytes());
+            }
             for f in &self.features {
                 part(f.id.as_bytes());
                 part(f.properties_json().get().as_bytes());
@@ -345,6 +375,7 @@ impl Collection {
     /// text, the collection's property names) is made again on next use.
     pub fn properties_mut(&mut self, index: usize) -> &mut Properties {
         self.property_names = OnceLock::new();
+        self.fingerprint = OnceLock::new();
         let feature = &mut self.features[index];
         feature.json.properties = OnceLock::new();
         &mut feature.properties
@@ -591,6 +622,9 @@ impl Collection {
             }
         }
         let matched = measured.len() + settled.len();
+        if first == 0 {
+            return (Vec::new(), matched);
+        }
         sort_by_distance(&mut measured);
         measured.truncate(first);
         // The settled ones in order of their low bound: measure each until the next cannot reach the page.

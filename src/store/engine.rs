@@ -248,7 +248,19 @@ impl Engine {
         std::thread::scope(|scope| {
             let files = std::thread::Builder::new()
                 .name("planatlas-read-layers".into())
-                .spawn_scoped(scope, || super::layers::read_all(layers))
+                .spawn_scoped(scope, || {
+                    // A panic in a reader must stop start-up with a message, not end the scope with a panic.
+                    std::panic::catch_unwind(|| super::layers::read_all(layers)).unwrap_or_else(|_| {
+                        Err(LoadError::File {
+                            file: layers
+                                .iter()
+                                .map(|l| l.path.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            reason: "reading the layer failed unexpectedly".into(),
+                        })
+                    })
+                })
                 .map_err(|e| format!("cannot start reading the layers: {e}"))?;
             Self::open_reading(base, location, files)
         })

@@ -378,28 +378,31 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
         SourceCrs::Crs84 => None,
         SourceCrs::Def(def) => Some(def.as_str()),
     };
-    let transform = || def.map(|d| proj::Proj::new_known_crs(d, "OGC:CRS84", None)).transpose();
-    if let Err(e) = transform() {
-        return Err(LoadError::File { file: at, reason: format!("unsupported CRS {}: {e}", crs.describe()) });
+    let transform = || {
+        def.map(|d| proj::Proj::new_known_crs(d, "OGC:CRS84", None))
+            .transpose()
+            .map_err(|e| format!("unsupported CRS {}: {e}", crs.describe()))
+    };
+    if let Err(reason) = transform() {
+        return Err(LoadError::File { file: at, reason });
     }
     // Each feature on its own, in parallel (a PROJ transform per thread: they are not shared), so a million of
     // them are read in seconds; the first broken one in file order is the one named.
     let results: Vec<Result<LayerFeature, LoadError>> = rows
         .into_par_iter()
         .enumerate()
-        .map_init(
-            || transform().ok().flatten(),
-            |transform, (n, Raw { id, geometry, properties })| {
-                let RawProps::Coded(codes) = properties else { unreachable!("every row was coded above") };
-                let fid = id.unwrap_or_else(|| (n + 1).to_string());
-                let geometry = match geometry {
-                    None => None,
-                    Some(g) => checked_geometry(g, transform.as_ref(), &crs)
-                        .map_err(|reason| LoadError::feature(&at, fid.clone(), reason))?,
-                };
-                Ok((fid, geometry, codes))
-            },
-        )
+        .map_init(transform, |transform, (n, Raw { id, geometry, properties })| {
+            let RawProps::Coded(codes) = properties else { unreachable!("every row was coded above") };
+            let fid = id.unwrap_or_else(|| (n + 1).to_string());
+            let geometry = match (geometry, transform) {
+                (None, _) => None,
+                (Some(g), Ok(transform)) => checked_geometry(g, transform.as_ref(), &crs)
+                    .map_err(|reason| LoadError::feature(&at, fid.clone(), reason))?,
+                // A thread whose transform could not be made (the first one could): the feature says so.
+                (Some(_), Err(reason)) => return Err(LoadError::feature(&at, fid, reason.clone())),
+            };
+            Ok((fid, geometry, codes))
+        })
         .collect();
     let features = results.into_iter().collect::<Result<Vec<LayerFeature>, LoadError>>()?;
     let mut seen = std::collections::HashSet::with_capacity(features.len());
@@ -981,7 +984,7 @@ fn decode_fgb_part(
                 }))
                 .map_err(|_| fail("geometry: malformed".into()))?
                 .map_err(|e| fail(format!("geometry: {e}")))?;
-                writer.take_geometry()
+                Some(writer.take_geometry().ok_or_else(|| fail("geometry: Missing Geometry".into()))?)
             }
         };
         let mut row = FgbRow { slots, columns: &mut columns, codes: &mut codes };
@@ -1102,7 +1105,10 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
     let geometry_type = header.geometry_type();
     let types: Vec<ColumnType> = columns.iter().map(|(_, t)| *t).collect();
     let mut features = reader.select_all_seq().map_err(bad)?;
-    let mut rows = Vec::with_capacity(features.size_hint().0);
+    // The header's count is the file's word: room for at most one feature per 16 bytes of file.
+    let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut rows =
+        Vec::with_capacity(features.size_hint().0.min(usize::try_from(file_bytes / 16).unwrap_or(0)));
     let served_columns: Vec<(String, ColumnType)> =
         columns.into_iter().filter(|(_, t)| *t != ColumnType::Binary).collect();
     let names: Vec<&'static str> = served_columns.iter().map(|(n, _)| intern(n)).collect();
