@@ -13,7 +13,7 @@
 //!
 //! The revision in the key is the revision at which the data the answer shows last changed: for an answer
 //! that shows one collection's data and nothing else (`/collections/counties/items`, a layer's nearest, not a
-//! stored collection nor a corridor, see [`self_contained`]), that collection's
+//! stored collection nor a corridor), that collection's
 //! ([`crate::store::engine::ReadModel::revision_of`]); for anything else the store's. A write makes the entries of what it changed unreachable and leaves the others
 //! (a planner's layer, the counties when only a project's name changed) to be served on; unreachable entries
 //! leave as the byte bound pushes the oldest out. The day is part of the key too, for answers that depend on

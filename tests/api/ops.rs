@@ -342,3 +342,34 @@ fn a_write_leaves_the_cached_answers_of_collections_it_did_not_change() {
     assert_ne!(after["timeStamp"], gunzip(&kept_projects)["timeStamp"]);
     assert_eq!(after["features"][0]["properties"]["name_en"], "Renamed: the counties are unchanged");
 }
+
+#[test]
+fn a_corridor_answer_follows_its_project_after_a_write_though_the_points_searched_did_not_change() {
+    let s = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    // The point projects along the 鞍山–台安 expressway (a line project, so not one of the points).
+    let path = "/collections/projects-points/along?project=anshan-taian-expressway&distance=30000&limit=100";
+    let cities = || -> Vec<String> {
+        let page = s.app.get_json(path);
+        let features = page["features"].as_array().unwrap();
+        features.iter().map(|f| f["properties"]["city_adcode"].as_str().unwrap().to_owned()).collect()
+    };
+    // Asked twice: kept in the answer cache.
+    let before = cities();
+    assert_eq!(cities(), before);
+    assert!(!before.is_empty() && !before.iter().any(|c| c == "210200"), "around 鞍山: {before:?}");
+    // The expressway is drawn again in 大连: the points along it are others, though the points themselves
+    // (and so their collection's own revision) did not change.
+    let token = crate::helpers::add_token(&s.store, "省发展改革委", "province");
+    let r = s
+        .app
+        .client
+        .patch(s.app.url("/collections/projects/items/anshan-taian-expressway"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"geometry": {"type": "LineString", "coordinates": [[121.6, 38.95], [121.65, 39.0]]}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text());
+    let after = cities();
+    assert!(!after.is_empty() && after.iter().all(|c| c == "210200"), "大连's points: {after:?}");
+}
