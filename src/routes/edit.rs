@@ -226,8 +226,23 @@ fn new_project_id(body: &Value, engine: &Engine) -> String {
 }
 
 /// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed.
-fn precondition(req: &HttpRequest, state: &State, cid: &str, id: &str) -> Result<Option<Stored>, WriteError> {
-    let current = state.engine.store().and_then(|s| s.get(&store_key(cid, id)).ok().flatten());
+async fn precondition(
+    req: &HttpRequest,
+    state: &State,
+    cid: &str,
+    id: &str,
+) -> Result<Option<Stored>, WriteError> {
+    // Read off the HTTP workers (a store that is down may take its connect timeout to say so), and a store
+    // that cannot answer is its error (503), never "no such feature".
+    let current = if state.engine.store().is_some() {
+        let (engine, key) = (state.engine.clone(), store_key(cid, id));
+        web::block(move || engine.store().map(|s| s.get(&key)).transpose())
+            .await
+            .map_err(|e| WriteError::Load(format!("the read did not run: {e}")))??
+            .flatten()
+    } else {
+        None
+    };
     let live = current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version);
     // A quarter's report is replaced only by someone who has seen it: If-Match is required on progress.
     check_if_match(req, state, live, cid == "progress" && live.is_some())?;
@@ -346,7 +361,7 @@ pub async fn put_item(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
-    let current = precondition(&req, &state, &cid, &id).map_err(|e| api_error(e, &base, &cid, &id))?;
+    let current = precondition(&req, &state, &cid, &id).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Replace, Some(record));
     let (_, row) = run_write(&state, &cid, id.clone(), caller, plan)
         .await
@@ -399,7 +414,7 @@ pub async fn patch_item(
     }
     let base = base_url(&req, &state.settings);
     let fail = |e| api_error(e, &base, &cid, &id);
-    let current = precondition(&req, &state, &cid, &id).map_err(fail)?;
+    let current = precondition(&req, &state, &cid, &id).await.map_err(fail)?;
     // The patch applies to the version the precondition saw; the engine refuses if another write came first.
     let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?))) else {
         let missing =
@@ -427,7 +442,7 @@ pub async fn delete_item(
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state)?;
     let base = base_url(&req, &state.settings);
-    let current = precondition(&req, &state, &cid, &id).map_err(|e| api_error(e, &base, &cid, &id))?;
+    let current = precondition(&req, &state, &cid, &id).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
     run_write(&state, &cid, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     Ok(HttpResponse::NoContent().finish())
