@@ -1611,4 +1611,22 @@ mod tests {
         unknown[0] = 9;
         assert!(fgb_properties(&unknown, &types, &mut Seen::default()).unwrap_err().contains("column 9"));
     }
+
+    proptest::proptest! {
+        /// Whatever bytes a file holds where a feature's values go, reading them answers, never panics.
+        #[test]
+        fn any_property_bytes_are_read_or_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let types = [
+                ColumnType::String,
+                ColumnType::Int,
+                ColumnType::Double,
+                ColumnType::Bool,
+                ColumnType::Binary,
+                ColumnType::Json,
+                ColumnType::Long,
+                ColumnType::Byte,
+            ];
+            let _ = fgb_properties(&bytes, &types, &mut Seen::default());
+        }
+    }
 }
