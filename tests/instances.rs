@@ -541,6 +541,27 @@ fn postgres_stopped_mid_load_reads_go_on_writes_get_503_and_nothing_acknowledged
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(said, "/ready says the store cannot be reached");
+    // A new project without an id (its id is chosen against the store) is refused the same way.
+    let new_project = json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [123.4335, 41.8057]},
+        "properties": {
+            "name_zh": "测试项目（沈阳）", "name_en": "Made while the store was down",
+            "category": "urban", "sections": ["三.(四).1"], "lead_unit": null, "co_units": [],
+            "excerpt": "测试用项目。", "targets": [], "named_place": "沈阳", "place_id": "test-place",
+            "county_adcode": "210103", "city_adcode": "210100", "location_precision": "district",
+            "location_source": "test fixture", "outside_province": null, "consistency_notes": {}
+        }
+    });
+    let r = c
+        .post(format!("{}/collections/projects/items", bases[2]))
+        .bearer_auth(&token)
+        .header("content-type", "application/geo+json")
+        .body(new_project.to_string())
+        .send()
+        .expect("answers");
+    assert_eq!(r.status().as_u16(), 503, "a new project while the store is down");
+    assert!(r.headers().get("retry-after").is_some(), "with Retry-After");
     std::thread::sleep(Duration::from_secs(2));
     cluster.restart();
     let up_at = Instant::now();

@@ -187,24 +187,42 @@ fn record_of(cid: &str, body: &Value, id: &str, crs: Crs, actor: &str) -> ApiRes
 }
 
 /// The id of a new feature: a report's `project@quarter`, a value's `target@period`, or for a project the given
-/// id or one made from the English name (lower-case words joined by hyphens), unique in the store.
-fn new_id(cid: &str, body: &Value, engine: &Engine) -> ApiResult<String> {
+/// id or one made from the English name (lower-case words joined by hyphens), unique in the store (asked off the
+/// HTTP workers; a store that cannot answer is a 503).
+async fn new_id(cid: &str, body: &Value, engine: &std::sync::Arc<Engine>) -> ApiResult<String> {
     if cid != "projects" {
         return crate::store::records::record_id(cid, body).map_err(|e| ApiError::param(e.field, e.detail));
     }
-    Ok(new_project_id(body, engine))
-}
-
-fn new_project_id(body: &Value, engine: &Engine) -> String {
     let given = body
         .get("id")
         .and_then(Value::as_str)
-        .or_else(|| body.pointer("/properties/id").and_then(Value::as_str))
-        .map(str::to_owned);
+        .or_else(|| body.pointer("/properties/id").and_then(Value::as_str));
     if let Some(id) = given {
-        return id;
+        return Ok(id.to_owned());
     }
-    let name = body.pointer("/properties/name_en").and_then(Value::as_str).unwrap_or("project");
+    let slug = slug_of(body.pointer("/properties/name_en").and_then(Value::as_str).unwrap_or("project"));
+    let engine = engine.clone();
+    web::block(move || {
+        let Some(store) = engine.store() else { return Ok::<_, crate::store::db::StoreError>(slug) };
+        let taken = |id: &str| store.get(id).map(|r| r.is_some());
+        if !taken(&slug)? {
+            return Ok(slug);
+        }
+        for n in 2..10_000 {
+            let id = format!("{slug}-{n}");
+            if !taken(&id)? {
+                return Ok(id);
+            }
+        }
+        Ok(slug)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("choosing an id did not run: {e}")))?
+    .map_err(ApiError::from)
+}
+
+/// Lower-case ASCII words of `name` joined by hyphens, at most about 48 characters (`project` when none).
+fn slug_of(name: &str) -> String {
     let mut slug = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {
@@ -217,12 +235,7 @@ fn new_project_id(body: &Value, engine: &Engine) -> String {
         }
     }
     let slug = slug.trim_matches('-').to_owned();
-    let slug = if slug.is_empty() { "project".to_owned() } else { slug };
-    let taken = |id: &str| engine.store().and_then(|s| s.get(id).ok().flatten()).is_some();
-    if !taken(&slug) {
-        return slug;
-    }
-    (2..10_000).map(|n| format!("{slug}-{n}")).find(|id| !taken(id)).unwrap_or(slug)
+    if slug.is_empty() { "project".to_owned() } else { slug }
 }
 
 /// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed.
@@ -333,7 +346,7 @@ pub async fn post_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    let id = new_id(&cid, &body, &state.engine)?;
+    let id = new_id(&cid, &body, &state.engine).await?;
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let key = store_key(&cid, &id);
     let result = run_write(&state, &cid, id.clone(), caller, move |row| match row {
