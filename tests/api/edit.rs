@@ -537,3 +537,36 @@ fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
     assert!(ok, "{out}");
     assert!(out.contains(" 0 created"), "{out}");
 }
+
+#[test]
+fn a_project_without_an_id_gets_one_from_its_english_name_unique_in_the_store() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(&s.store, "省发展改革委", "province"), s: &s };
+    let mut body = shenyang_project("unused");
+    body["properties"].as_object_mut().unwrap().remove("id");
+    body["properties"]["name_en"] = json!("Hunhe  River: Wetland Park (phase 2)");
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        let r = ed.post(&body);
+        assert_eq!(r.status(), 201);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        made.push(location.rsplit('/').next().unwrap().to_owned());
+    }
+    assert_eq!(
+        made,
+        [
+            "hunhe-river-wetland-park-phase-2",
+            "hunhe-river-wetland-park-phase-2-2",
+            "hunhe-river-wetland-park-phase-2-3"
+        ]
+    );
+    // A deleted project keeps its id (its history answers there), so a new one with its name gets the next.
+    assert_eq!(ed.delete(&made[2]).status(), 204);
+    let r = ed.post(&body);
+    assert_eq!(r.status(), 201);
+    assert!(r.headers()["location"].to_str().unwrap().ends_with("/hunhe-river-wetland-park-phase-2-4"));
+    for id in &made[..2] {
+        let f = s.app.get_json(&format!("/collections/projects/items/{id}"));
+        assert_eq!(f["properties"]["name_en"], "Hunhe  River: Wetland Park (phase 2)");
+    }
+}
