@@ -12,6 +12,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use geo::{Coord, Geometry, LineString, Point};
+use planatlas::export::synthetic;
 use planatlas::store::{Catalog, Collection, CollectionMeta, DataSource, Feature};
 use serde_json::Map;
 
@@ -128,26 +129,10 @@ fn bench_queries(c: &mut Criterion) {
 
 /// `n` points clustered around the 14 city seats (a normal-ish spread of about 15 km), as real projects are.
 fn clustered(n: usize, seed: u64) -> Vec<Feature> {
-    const SEATS: [(f64, f64); 14] = [
-        (123.43, 41.81),
-        (121.61, 38.91),
-        (122.99, 41.11),
-        (123.96, 41.88),
-        (123.77, 41.29),
-        (124.38, 40.12),
-        (121.13, 41.10),
-        (122.24, 40.67),
-        (121.67, 42.02),
-        (123.17, 41.27),
-        (122.07, 41.12),
-        (123.84, 42.29),
-        (120.45, 41.57),
-        (120.84, 40.71),
-    ];
     let mut rng = Rng(seed);
     (0..n)
         .map(|i| {
-            let (x, y) = SEATS[i % SEATS.len()];
+            let (x, y) = synthetic::SEATS[i % synthetic::SEATS.len()];
             // The sum of three uniforms: roughly normal, about ±0.2°.
             let mut jitter = || (rng.next_f64() + rng.next_f64() + rng.next_f64() - 1.5) * 0.15;
             let p = Coord { x: x + jitter(), y: y + jitter() };
@@ -229,8 +214,8 @@ fn bench_layer_load(c: &mut Criterion) {
     let file = dir.path().join("synthetic.fgb");
     // `cargo test` runs each bench once, unoptimised, to see that it works: a small layer does for that.
     let n = if std::env::args().any(|a| a == "--bench") { 100_000 } else { 2_000 };
-    let land = planatlas::export::synthetic::Spread::parse("land").expect("shipped data loads");
-    planatlas::export::synthetic::write(planatlas::export::ExportFormat::FlatGeobuf, n, land, &file)
+    let land = synthetic::Spread::parse("land").expect("shipped data loads");
+    synthetic::write(planatlas::export::ExportFormat::FlatGeobuf, n, land, &file)
         .expect("the layer is written");
     let admin = Catalog::load_admin(&DataSource::Embedded).expect("shipped data loads");
     let spec: planatlas::store::layers::LayerSpec =

@@ -187,6 +187,25 @@ fn patch(c: &Client, base: &str, token: &str, id: &str, value: &str) -> (u16, Op
     }
 }
 
+/// A test project in 沈阳 (沈河区) named `name_en`, with `id` or none (the server then makes one).
+fn shenyang_project(id: Option<&str>, name_en: &str) -> Value {
+    let mut f = json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [123.4335, 41.8057]},
+        "properties": {
+            "name_zh": "测试项目（沈阳）", "name_en": name_en,
+            "category": "urban", "sections": ["三.(四).1"], "lead_unit": null, "co_units": [],
+            "excerpt": "测试用项目。", "targets": [], "named_place": "沈阳", "place_id": "test-place",
+            "county_adcode": "210103", "city_adcode": "210100", "location_precision": "district",
+            "location_source": "test fixture", "outside_province": null, "consistency_notes": {}
+        }
+    });
+    if let Some(id) = id {
+        f["properties"]["id"] = json!(id);
+    }
+    f
+}
+
 /// `name_en` and version of a project as an instance answers it.
 fn state(c: &Client, base: &str, id: &str) -> Option<(String, i64)> {
     // Uncompressed: the ETag of a stored feature is then its version's.
@@ -332,19 +351,7 @@ fn three_instances_follow_every_write_within_a_second_and_if_match_holds_across_
     }
 
     // 2. Concurrent If-Match PUTs of one project through different instances: exactly one wins each round.
-    let body = |n: usize, round: usize| {
-        json!({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [123.4335, 41.8057]},
-            "properties": {
-                "id": "race", "name_zh": "测试项目（沈阳）", "name_en": format!("writer {n} round {round}"),
-                "category": "urban", "sections": ["三.(四).1"], "lead_unit": null, "co_units": [],
-                "excerpt": "测试用项目。", "targets": [], "named_place": "沈阳", "place_id": "test-place",
-                "county_adcode": "210103", "city_adcode": "210100", "location_precision": "district",
-                "location_source": "test fixture", "outside_province": null, "consistency_notes": {}
-            }
-        })
-    };
+    let body = |n: usize, round: usize| shenyang_project(Some("race"), &format!("writer {n} round {round}"));
     let r = c
         .post(format!("{}/collections/projects/items", bases[0]))
         .bearer_auth(&token)
@@ -542,17 +549,7 @@ fn postgres_stopped_mid_load_reads_go_on_writes_get_503_and_nothing_acknowledged
     }
     assert!(said, "/ready says the store cannot be reached");
     // A new project without an id (its id is chosen against the store) is refused the same way.
-    let new_project = json!({
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [123.4335, 41.8057]},
-        "properties": {
-            "name_zh": "测试项目（沈阳）", "name_en": "Made while the store was down",
-            "category": "urban", "sections": ["三.(四).1"], "lead_unit": null, "co_units": [],
-            "excerpt": "测试用项目。", "targets": [], "named_place": "沈阳", "place_id": "test-place",
-            "county_adcode": "210103", "city_adcode": "210100", "location_precision": "district",
-            "location_source": "test fixture", "outside_province": null, "consistency_notes": {}
-        }
-    });
+    let new_project = shenyang_project(None, "Made while the store was down");
     let r = c
         .post(format!("{}/collections/projects/items", bases[2]))
         .bearer_auth(&token)

@@ -14,8 +14,8 @@ use crate::store::{Catalog, DataSource, Feature};
 
 const CATEGORIES: [&str; 6] = ["energy", "railway", "airport", "science", "water", "industrial_park"];
 
-/// The 14 city seats (lon, lat).
-const SEATS: [(f64, f64); 14] = [
+/// The 14 city seats (lon, lat), where clustered points gather.
+pub const SEATS: [(f64, f64); 14] = [
     (123.43, 41.81),
     (121.61, 38.91),
     (122.99, 41.11),

@@ -394,13 +394,7 @@ mod tests {
     fn the_sphere_bound_never_exceeds_the_geodesic_and_is_tight_far_away() {
         // Query points over China and the seas, boxes over Liaoning; every point of each box is at least the
         // bound away, and far away the bound is within 1% of the nearest.
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = crate::geom::uniform(0x2545_F491_4F6C_DD1D);
         for _ in 0..300 {
             let p = Coord { x: 95.0 + 40.0 * rnd(), y: 18.0 + 35.0 * rnd() };
             let (x0, y0) = (119.0 + 6.0 * rnd(), 38.5 + 4.5 * rnd());
@@ -428,13 +422,7 @@ mod tests {
     fn the_flat_bracket_holds_the_geodesic_with_room_to_spare() {
         // Pairs at every latitude up to 62° (beyond 60° there is no bracket), up to 200 km apart in every
         // direction.
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = crate::geom::uniform(0x9E37_79B9_7F4A_7C15);
         let mut checked = 0;
         for _ in 0..20_000 {
             let p = Coord { x: -180.0 + 360.0 * rnd(), y: -62.0 + 124.0 * rnd() };

@@ -301,3 +301,14 @@ pub fn geometry_from_geojson(value: &serde_json::Value, crs: crs::Crs) -> Result
     }
     Ok(g)
 }
+
+/// A seeded xorshift sequence of numbers in [0, 1), the same on every run: points and distances for tests.
+#[cfg(test)]
+pub(crate) fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

@@ -100,16 +100,9 @@ impl CountyIndex {
         {
             return Some(i);
         }
-        let on = |l: &geo::Line<f64>| {
-            use geo::{Kernel, Orientation};
-            let within = |v: f64, a: f64, b: f64| a.min(b) <= v && v <= a.max(b);
-            within(p.x, l.start.x, l.end.x)
-                && within(p.y, l.start.y, l.end.y)
-                && <f64 as geo::GeoNum>::Ker::orient2d(l.start, l.end, p) == Orientation::Collinear
-        };
         self.borders
             .locate_in_envelope_intersecting(&rstar::AABB::from_point([p.x, p.y]))
-            .filter(|b| on(&b.data.1))
+            .filter(|b| geo::Intersects::intersects(&b.data.1, &p))
             .map(|b| b.data.0)
             .min()
     }
@@ -618,13 +611,7 @@ mod tests {
         let (counties, index) = (&admin.counties, &admin.county_index);
         let locate = |p: Coord<f64>| index.locate(&counties.bbox_candidates(&geo::Rect::new(p, p)), p);
         // Points over the province's box, sea included.
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = crate::geom::uniform(0x1234_5678_9abc_def1);
         let mut offshore = 0;
         for _ in 0..3_000 {
             let p = Coord { x: 118.85 + 6.93 * rnd(), y: 38.72 + 4.77 * rnd() };

@@ -340,11 +340,12 @@ impl Collection {
             for f in &self.features {
                 part(f.id.as_bytes());
                 part(f.properties_json().get().as_bytes());
-                let mut shape = Vec::new();
-                if let Some(g) = &f.geometry {
-                    shape_bytes(g, &mut shape);
-                }
-                part(&shape);
+                // WKB: the geometry's kind, structure and coordinates' bits.
+                let shape = f.geometry.as_ref().and_then(|g| {
+                    use geozero::ToWkb as _;
+                    g.to_wkb(geozero::CoordDimensions::xy()).ok()
+                });
+                part(shape.as_deref().unwrap_or_default());
             }
             h.digest128()
         })
@@ -751,70 +752,6 @@ impl Collection {
             }
         }
         best
-    }
-}
-
-/// Appends a geometry's kind, structure and coordinates (as bits) to `out`: equal bytes, equal geometries.
-fn shape_bytes(g: &Geometry<f64>, out: &mut Vec<u8>) {
-    fn line(l: &geo::LineString<f64>, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(l.0.len() as u64).to_le_bytes());
-        for c in &l.0 {
-            out.extend_from_slice(&c.x.to_bits().to_le_bytes());
-            out.extend_from_slice(&c.y.to_bits().to_le_bytes());
-        }
-    }
-    fn polygon(p: &geo::Polygon<f64>, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(p.interiors().len() as u64).to_le_bytes());
-        line(p.exterior(), out);
-        for ring in p.interiors() {
-            line(ring, out);
-        }
-    }
-    let count = |n: usize, tag: u8, out: &mut Vec<u8>| {
-        out.push(tag);
-        out.extend_from_slice(&(n as u64).to_le_bytes());
-    };
-    match g {
-        Geometry::Point(p) => {
-            count(1, 1, out);
-            line(&geo::LineString(vec![p.0]), out);
-        }
-        Geometry::Line(l) => {
-            count(1, 2, out);
-            line(&geo::LineString(vec![l.start, l.end]), out);
-        }
-        Geometry::LineString(l) => {
-            count(1, 3, out);
-            line(l, out);
-        }
-        Geometry::Polygon(p) => {
-            count(1, 4, out);
-            polygon(p, out);
-        }
-        Geometry::MultiPoint(m) => {
-            count(m.0.len(), 5, out);
-            line(&geo::LineString(m.0.iter().map(|p| p.0).collect()), out);
-        }
-        Geometry::MultiLineString(m) => {
-            count(m.0.len(), 6, out);
-            m.0.iter().for_each(|l| line(l, out));
-        }
-        Geometry::MultiPolygon(m) => {
-            count(m.0.len(), 7, out);
-            m.0.iter().for_each(|p| polygon(p, out));
-        }
-        Geometry::GeometryCollection(c) => {
-            count(c.0.len(), 8, out);
-            c.0.iter().for_each(|g| shape_bytes(g, out));
-        }
-        Geometry::Rect(r) => {
-            count(1, 9, out);
-            polygon(&r.to_polygon(), out);
-        }
-        Geometry::Triangle(t) => {
-            count(1, 10, out);
-            polygon(&t.to_polygon(), out);
-        }
     }
 }
 

@@ -39,7 +39,8 @@ pub struct Columns {
 }
 
 /// A hash of a JSON value that equal values share (JSON has no NaN, so equality is an equivalence; equal
-/// numbers are the same kind of number with the same value).
+/// numbers are the same kind of number with the same value). Objects are hashed in their members' order, so
+/// two with the same members in another order are kept apart and each is served in its own order.
 fn hash_of(v: &Value) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mix = |tag: u64, x: u64| (x ^ tag.wrapping_mul(K)).wrapping_mul(K).rotate_left(29);
