@@ -563,6 +563,19 @@ fn postgres_stopped_mid_load_reads_go_on_writes_get_503_and_nothing_acknowledged
         .expect("answers");
     assert_eq!(r.status().as_u16(), 503, "a new project while the store is down");
     assert!(r.headers().get("retry-after").is_some(), "with Retry-After");
+    // The history lives in the store: asked for while it is down, it is a 503 (not "no such feature"), and a
+    // feature the read model lacks is still a plain 404.
+    for path in [
+        format!("/collections/projects/items/{}/versions", ids[0]),
+        format!("/collections/projects/items/{}?datetime=2026-01-01T00:00:00Z", ids[0]),
+    ] {
+        let r = c.get(format!("{}{path}", bases[0])).send().expect("answers");
+        assert_eq!(r.status().as_u16(), 503, "{path} while the store is down");
+        assert!(r.headers().get("retry-after").is_some(), "{path}: with Retry-After");
+    }
+    let r =
+        c.get(format!("{}/collections/projects/items/no-such-project", bases[0])).send().expect("answers");
+    assert_eq!(r.status().as_u16(), 404, "a feature the read model lacks, while the store is down");
     std::thread::sleep(Duration::from_secs(2));
     cluster.restart();
     let up_at = Instant::now();

@@ -99,7 +99,7 @@ fn api_error(e: WriteError, base: &str, cid: &str, id: &str) -> ApiError {
 
 /// The caller of a write, from `Authorization: Bearer`; 401 without a known token, 429 after too many
 /// failures from this address. The token itself is never logged.
-fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
+async fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
     let addr = req.peer_addr().map(|a| a.ip().to_canonical());
     if let Some(wait) = addr.and_then(|a| state.failures.blocked(a)) {
         return Err(ApiError::TooManyRequests {
@@ -111,9 +111,9 @@ fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
             retry_after_secs: u32::try_from(wait).unwrap_or(60),
         });
     }
-    let Some(store) = state.engine.store() else {
+    if state.engine.store().is_none() {
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allowed: ALLOW_READ });
-    };
+    }
     let raw = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
@@ -124,7 +124,7 @@ fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
         ));
     };
     let hash = crate::auth::hash(token);
-    let found = store.token_by_hash(&hash).map_err(ApiError::from)?;
+    let found = super::store_read(state, move |s| s.token_by_hash(&hash)).await?.flatten();
     let Some((name, scope)) = found else {
         if let Some(a) = addr {
             state.failures.record(a);
@@ -342,7 +342,7 @@ pub async fn post_item(
     let cid = path.into_inner();
     editable(&state, &cid, "POST")?;
     QueryParams::from_request(&req)?.only(&[])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
@@ -369,7 +369,7 @@ pub async fn put_item(
     let (cid, id) = path.into_inner();
     editable(&state, &cid, "PUT")?;
     QueryParams::from_request(&req)?.only(&[])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
@@ -413,7 +413,7 @@ pub async fn patch_item(
     let (cid, id) = path.into_inner();
     editable(&state, &cid, "PATCH")?;
     QueryParams::from_request(&req)?.only(&[])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     let crs = content_crs(&req)?;
     let patch = super::read_json_body_as(
         &req,
@@ -453,7 +453,7 @@ pub async fn delete_item(
     let (cid, id) = path.into_inner();
     editable(&state, &cid, "DELETE")?;
     QueryParams::from_request(&req)?.only(&[])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     let base = base_url(&req, &state.settings);
     let current = precondition(&req, &state, &cid, &id).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
@@ -508,11 +508,12 @@ pub async fn get_versions(
 ) -> ApiResult<HttpResponse> {
     let (cid, id) = path.into_inner();
     QueryParams::from_request(&req)?.only(&["f"])?;
-    let Some(store) = state.engine.store().filter(|_| STORED.contains(&cid.as_str())) else {
+    if state.engine.store().is_none() || !STORED.contains(&cid.as_str()) {
         return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
-    };
+    }
     let base = base_url(&req, &state.settings);
-    let versions = store.versions(&store_key(&cid, &id)).map_err(ApiError::from)?;
+    let key = store_key(&cid, &id);
+    let versions = super::store_read(&state, move |s| s.versions(&key)).await?.unwrap_or_default();
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));
     }
@@ -586,7 +587,7 @@ pub async fn put_collection(
     let id = path.into_inner();
     let params = QueryParams::from_request(&req)?;
     params.only(&["layer"])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     province_only(&caller)?;
     // The id and the layer name are checked before anything touches the disk: neither may name a path.
     crate::store::layers::check_id(&id).map_err(|e| {
@@ -658,7 +659,7 @@ pub async fn delete_collection(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     QueryParams::from_request(&req)?.only(&[])?;
-    let caller = authenticate(&req, &state)?;
+    let caller = authenticate(&req, &state).await?;
     province_only(&caller)?;
     let engine = state.engine.clone();
     let target = id.clone();

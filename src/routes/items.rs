@@ -269,23 +269,33 @@ pub async fn get_item(
     let c = find(&model, &cid)?;
     let out_crs = output_crs(&params, c)?;
     let base = base_url(&req, &state.settings);
-    let store = state.engine.store().filter(|_| STORED.contains(&cid.as_str()));
+    let stored = state.engine.store().is_some() && STORED.contains(&cid.as_str());
     let key = store_key(&cid, &fid);
     if let Some(raw) = params.get("datetime") {
-        let Some(store) = store else {
+        if !stored {
             check_datetime(raw)?;
             return Err(ApiError::param(
                 "datetime",
                 format!("collection '{cid}' keeps no versions; its features do not change"),
             ));
-        };
-        return version_at(&req, store, &base, (&cid, &fid), raw);
+        }
+        return version_at(&req, &state, &base, (&cid, &fid), raw).await;
     }
     let Some(f) = c.get(&fid) else {
-        // A deleted project answers 410 with a link to its last version.
-        if let Some(store) = store
-            && let Ok(versions) = store.versions(&key)
-            && let Some(last) = versions.iter().rev().find(|v| v.record.is_some())
+        // A deleted project answers 410 with a link to its last version. This is a read: when the store cannot
+        // say (it is down), the read model's answer stands, 404.
+        let versions = if stored {
+            match super::store_read(&state, move |s| s.versions(&key)).await {
+                Ok(v) => v.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(feature = %fid, error = %e, "whether a missing feature was deleted is unknown");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        if let Some(last) = versions.iter().rev().find(|v| v.record.is_some())
             && versions.last().is_some_and(|v| v.record.is_none())
         {
             let deleted = versions.last().map(|v| v.at.clone()).unwrap_or_default();
@@ -634,9 +644,9 @@ impl ItemsView<'_> {
 
 /// A stored project as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), as
 /// written (input properties; the joins are those of the current boundaries), with `Memento-Datetime`.
-fn version_at(
+async fn version_at(
     req: &HttpRequest,
-    store: &dyn crate::store::db::Backend,
+    state: &State,
     base: &str,
     (cid, fid): (&str, &str),
     raw: &str,
@@ -649,7 +659,8 @@ fn version_at(
             )
         })?;
     let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let versions = store.versions(&store_key(cid, fid)).map_err(ApiError::from)?;
+    let stored = store_key(cid, fid);
+    let versions = super::store_read(state, move |s| s.versions(&stored)).await?.unwrap_or_default();
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }

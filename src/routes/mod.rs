@@ -549,6 +549,24 @@ pub async fn read_json_body_as(
 /// The app state, for handlers.
 pub type State = web::Data<AppState>;
 
+/// A read of the store, run off the HTTP workers (a store that is down may take its connect timeout to say
+/// so, and the workers must go on answering `/health` and reads meanwhile); `None` without a store. A store
+/// that cannot answer is its own error (503 with Retry-After), never "not found".
+pub async fn store_read<T, F>(state: &State, read: F) -> ApiResult<Option<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn crate::store::db::Backend) -> Result<T, crate::store::db::StoreError> + Send + 'static,
+{
+    if state.engine.store().is_none() {
+        return Ok(None);
+    }
+    let engine = state.engine.clone();
+    web::block(move || engine.store().map(read).transpose())
+        .await
+        .map_err(|e| ApiError::Internal(format!("a read of the store did not run: {e}")))?
+        .map_err(ApiError::from)
+}
+
 /// Runs work that grows with the input (filtering, sorting, distances, tiles) on the compute pool, within the
 /// request's time budget: 503 when the budget is spent or the pool is full (see [`crate::compute`]).
 /// The job gets the same read model the handler answers from, so a write in between cannot mix two revisions.
