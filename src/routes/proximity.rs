@@ -16,8 +16,8 @@ use crate::domain::Page;
 use crate::domain::query::parse_f64;
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
-use crate::store::Collection;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
+use crate::store::{Collection, Found};
 
 /// Parses a non-negative distance in metres.
 fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
@@ -28,10 +28,10 @@ fn parse_distance(name: &str, raw: &str) -> ApiResult<f64> {
     Ok(d)
 }
 
-/// A ranked answer ready to be shaped: feature ids with their distance, the total matched, the page.
+/// A ranked answer ready to be shaped: the features of the page with their distances in metres (`None` where
+/// distance means nothing, as for `intersecting`), and the total matched.
 struct Ranked {
-    /// Feature id and distance in metres (`None` where distance means nothing, as for `intersecting`).
-    rows: Vec<(String, Option<f64>)>,
+    rows: Found,
     matched: usize,
 }
 
@@ -89,10 +89,8 @@ fn shape(
     ));
     match format {
         Format::Json => {
-            let features = ranked
-                .rows
-                .iter()
-                .filter_map(|(id, d)| c.get(id).map(|f| (f, *d)))
+            let features = c
+                .found(&ranked.rows)
                 .map(|(f, d)| feature_out(c, f, &base, out_crs, properties, d))
                 .collect::<ApiResult<Vec<_>>>()?;
             let doc = PageOut {
@@ -106,10 +104,8 @@ fn shape(
             Ok(with_content_crs(resp, out_crs))
         }
         Format::Html => {
-            let rows = ranked
-                .rows
-                .iter()
-                .filter_map(|(id, d)| c.get(id).map(|f| (f, *d)))
+            let rows = c
+                .found(&ranked.rows)
                 .map(|(f, d)| {
                     vec![
                         Cell::text(d.map_or_else(String::new, |d| format!("{d:.1}"))),
@@ -139,13 +135,9 @@ fn shape(
     }
 }
 
-fn page_of(rows: Vec<(String, Option<f64>)>, page: Page) -> Ranked {
+fn page_of(rows: Found, page: Page) -> Ranked {
     let matched = rows.len();
-    Ranked { rows: rows.into_iter().skip(page.offset).take(page.limit).collect(), matched }
-}
-
-fn with_distance(rows: Vec<(String, f64)>) -> Vec<(String, Option<f64>)> {
-    rows.into_iter().map(|(i, d)| (i, Some(d))).collect()
+    Ranked { rows: rows.page(page.offset, page.limit), matched }
 }
 
 /// The collection `id` of the state, inside a compute job.
@@ -189,17 +181,12 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
-            let rows = c
-                .nearest_features(p, k, max_distance, selection.keeper(&m.catalog, c))
-                .into_iter()
-                .map(|(f, d)| (f.id.clone(), d))
-                .collect::<Vec<_>>();
-            Ok(rows)
+            Ok(c.nearest_features(p, k, max_distance, selection.keeper(&m.catalog, c)))
         }
     })
     .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "k": k, "maxDistance_m": max_distance});
-    let ranked = Ranked { matched: rows.len(), rows: with_distance(rows) };
+    let ranked = Ranked { matched: rows.len(), rows };
     shape(&req, &state, c, &ranked, None, &params, "nearest", &echo, None, selection.properties.as_deref())
 }
 
@@ -233,13 +220,12 @@ pub async fn get_within_distance(
         move |m| {
             let c = collection_of(m, &id)?;
             let keep = selection.keeper(&m.catalog, c);
-            let (rows, matched) = c.features_within_first(&Geometry::Point(p.into()), radius, keep, first);
-            Ok((rows.into_iter().map(|(f, d)| (f.id.clone(), d)).collect::<Vec<_>>(), matched))
+            Ok(c.features_within_first(&Geometry::Point(p.into()), radius, keep, first))
         }
     })
     .await?;
     let echo = json!({"lon": p.x, "lat": p.y, "distance_m": radius});
-    let ranked = Ranked { rows: with_distance(rows).into_iter().skip(page.offset).collect(), matched };
+    let ranked = Ranked { rows: rows.page(page.offset, usize::MAX), matched };
     shape(
         &req,
         &state,
@@ -285,14 +271,8 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
-            let rows = {
-                let keep = selection.keeper(&m.catalog, c);
-                c.features_along(&line, radius, |f| Some(&f.id) != self_id.as_ref() && keep(f))
-                    .into_iter()
-                    .map(|(f, d)| (f.id.clone(), d))
-                    .collect::<Vec<_>>()
-            };
-            Ok(rows)
+            let keep = selection.keeper(&m.catalog, c);
+            Ok(c.features_along(&line, radius, |f| Some(&f.id) != self_id.as_ref() && keep(f)))
         }
     })
     .await?;
@@ -301,7 +281,7 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
         &req,
         &state,
         c,
-        &page_of(with_distance(rows), page),
+        &page_of(rows, page),
         Some(page),
         &params,
         "along",
@@ -352,12 +332,7 @@ pub async fn post_along(
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
-            let rows = c
-                .features_along(&line, radius, selection.keeper(&m.catalog, c))
-                .into_iter()
-                .map(|(f, d)| (f.id.clone(), d))
-                .collect::<Vec<_>>();
-            Ok(rows)
+            Ok(c.features_along(&line, radius, selection.keeper(&m.catalog, c)))
         }
     })
     .await?;
@@ -366,7 +341,7 @@ pub async fn post_along(
         &req,
         &state,
         c,
-        &page_of(with_distance(rows), page),
+        &page_of(rows, page),
         Some(page),
         &params,
         "along",
@@ -400,12 +375,7 @@ pub async fn post_intersecting(
         let selection = selection.clone();
         move |m| {
             let c = collection_of(m, &id)?;
-            let rows: Vec<(String, Option<f64>)> = c
-                .features_intersecting(&area, selection.keeper(&m.catalog, c))
-                .into_iter()
-                .map(|f| (f.id.clone(), None))
-                .collect();
-            Ok(rows)
+            Ok(c.features_intersecting(&area, selection.keeper(&m.catalog, c)))
         }
     })
     .await?;

@@ -216,6 +216,36 @@ impl rstar::RTreeParams for IndexParams {
     type DefaultInsertionStrategy = rstar::RStarInsertionStrategy;
 }
 
+/// What a search found in one collection, in answer order, with each feature's distance where it has one: what
+/// a compute job hands back to the handler that writes the answer from the same read model.
+/// [`Collection::found`] gives the features back without looking each id up again; read against any other
+/// collection it gives nothing.
+#[derive(Debug, Default)]
+pub struct Found {
+    serial: u64,
+    rows: Vec<(u32, Option<f64>)>,
+}
+
+impl Found {
+    /// How many features were found.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Those from `offset` on, at most `limit` of them.
+    #[must_use]
+    pub fn page(mut self, offset: usize, limit: usize) -> Self {
+        self.rows.drain(..offset.min(self.rows.len()));
+        self.rows.truncate(limit);
+        self
+    }
+}
+
 /// A collection of features with its indexes.
 #[derive(Debug)]
 pub struct Collection {
@@ -439,29 +469,30 @@ impl Collection {
         self.select(query, |i| keep(&self.features[i])).into_iter().map(|i| &self.features[i]).collect()
     }
 
-    /// The features intersecting `geometry` and kept by `keep`, in load order.
-    pub fn features_intersecting(
-        &self,
-        geometry: &Geometry<f64>,
-        keep: impl Fn(&Feature) -> bool,
-    ) -> Vec<&Feature> {
-        self.intersecting(geometry, |i| keep(&self.features[i]))
-            .into_iter()
-            .map(|i| &self.features[i])
-            .collect()
+    /// The features of `found`, with their distances, in its order.
+    pub fn found<'a>(&'a self, found: &'a Found) -> impl Iterator<Item = (&'a Feature, Option<f64>)> + 'a {
+        let mine = found.serial == self.serial;
+        if !mine {
+            tracing::error!(
+                collection = self.id(),
+                "features found in another collection were asked of this one"
+            );
+        }
+        found
+            .rows
+            .iter()
+            .filter(move |_| mine)
+            .filter_map(|&(i, d)| Some((self.features.get(i as usize)?, d)))
     }
 
-    /// The features within `radius_m` of `geometry` with their distances, nearest first.
-    pub fn features_within(
-        &self,
-        geometry: &Geometry<f64>,
-        radius_m: f64,
-        keep: impl Fn(&Feature) -> bool,
-    ) -> Vec<(&Feature, f64)> {
-        self.within_distance(geometry, radius_m, |i| keep(&self.features[i]))
-            .into_iter()
-            .map(|(i, d)| (&self.features[i], d))
-            .collect()
+    /// What [`Collection::found`] reads back: positions in this collection.
+    fn found_of(&self, rows: impl IntoIterator<Item = (usize, Option<f64>)>) -> Found {
+        Found { serial: self.serial, rows: rows.into_iter().map(|(i, d)| (i as u32, d)).collect() }
+    }
+
+    /// The features intersecting `geometry` and kept by `keep`, in load order.
+    pub fn features_intersecting(&self, geometry: &Geometry<f64>, keep: impl Fn(&Feature) -> bool) -> Found {
+        self.found_of(self.intersecting(geometry, |i| keep(&self.features[i])).into_iter().map(|i| (i, None)))
     }
 
     /// The `first` features within `radius_m` of `geometry` with their distances, nearest first, and how many
@@ -472,10 +503,10 @@ impl Collection {
         radius_m: f64,
         keep: impl Fn(&Feature) -> bool,
         first: usize,
-    ) -> (Vec<(&Feature, f64)>, usize) {
+    ) -> (Found, usize) {
         let (rows, matched) =
             self.within_distance_first(geometry, radius_m, |i| keep(&self.features[i]), first);
-        (rows.into_iter().map(|(i, d)| (&self.features[i], d)).collect(), matched)
+        (self.found_of(rows.into_iter().map(|(i, d)| (i, Some(d)))), matched)
     }
 
     /// The features within `radius_m` of a corridor with their distances, nearest first.
@@ -484,11 +515,10 @@ impl Collection {
         line: &Geometry<f64>,
         radius_m: f64,
         keep: impl Fn(&Feature) -> bool,
-    ) -> Vec<(&Feature, f64)> {
-        self.along(line, radius_m, |i| keep(&self.features[i]))
-            .into_iter()
-            .map(|(i, d)| (&self.features[i], d))
-            .collect()
+    ) -> Found {
+        self.found_of(
+            self.along(line, radius_m, |i| keep(&self.features[i])).into_iter().map(|(i, d)| (i, Some(d))),
+        )
     }
 
     /// The `k` features nearest to `p` with their distances.
@@ -498,11 +528,12 @@ impl Collection {
         k: usize,
         max_distance_m: Option<f64>,
         keep: impl Fn(&Feature) -> bool,
-    ) -> Vec<(&Feature, f64)> {
-        self.nearest(p, k, max_distance_m, |i| keep(&self.features[i]))
-            .into_iter()
-            .map(|(i, d)| (&self.features[i], d))
-            .collect()
+    ) -> Found {
+        self.found_of(
+            self.nearest(p, k, max_distance_m, |i| keep(&self.features[i]))
+                .into_iter()
+                .map(|(i, d)| (i, Some(d))),
+        )
     }
 
     /// Indexes of features whose bounding box intersects `rect`, in load order.

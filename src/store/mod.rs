@@ -20,7 +20,9 @@ pub mod source;
 pub mod tiles;
 
 pub use catalog::{Area, Catalog, Location};
-pub use collection::{Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable};
+pub use collection::{
+    Collection, CollectionMeta, Feature, Found, ParamKind, ParamSpec, PropertyType, Queryable,
+};
 pub use props::Properties;
 pub use query::{Filter, ItemsQuery, SortKey};
 pub use source::{DataSource, LoadError};
