@@ -931,6 +931,31 @@ mod tests {
             prop_assert_eq!(collection.nearest(p, k, limit, keep), expected);
         }
 
+        /// From far away (over China and the seas, up to 2 500 km off), where points are set aside on Lambert's
+        /// bracket, the search still returns what the full scan returns.
+        #[test]
+        fn nearest_from_far_away_equals_a_full_scan(
+            geometries in prop::collection::vec(geometry(), 1..400),
+            p in (95.0..140.0f64, 18.0..55.0f64),
+            k in 1usize..12,
+        ) {
+            let features: Vec<Feature> = geometries
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| Feature::new(i.to_string(), Some(g), Map::new()))
+                .collect();
+            let p = Coord { x: p.0, y: p.1 };
+            let mut expected: Vec<(usize, f64)> = features
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (i, geodesic::point_geometry_distance_m(p, g))))
+                .collect();
+            sort_by_distance(&mut expected);
+            expected.truncate(k);
+            let collection = Collection::new(meta(), features);
+            prop_assert_eq!(collection.nearest(p, k, None, |_| true), expected);
+        }
+
         /// The first page of a within-distance query and its count are those of the full, all-measured answer.
         #[test]
         fn the_first_within_a_distance_are_those_of_the_full_answer(
