@@ -183,10 +183,10 @@ fn geocentric(lat_deg: f64) -> f64 {
     ((1.0 - WGS84_F).powi(2) * lat_deg.clamp(-90.0, 90.0).to_radians().tan()).atan()
 }
 
-/// The point of a box nearest `p` on a sphere, given latitudes already mapped to the sphere (`lat_p`, and the
-/// box's `lo`–`hi`, radians): on the box's meridian edge nearest in longitude, at the latitude where that
-/// meridian comes closest, clamped to the box; and sin² of half the central angle to it (the haversine).
-/// `None` for boxes more than 90° of longitude away.
+/// sin² of half the central angle (the haversine) from `p` to the point of a box nearest it on a sphere, given
+/// latitudes already mapped to the sphere (`lat_p`, and the box's `lo`–`hi`, radians). That point is on the
+/// box's meridian edge nearest in longitude, at the latitude where that meridian comes closest, clamped to the
+/// box. `None` for boxes more than 90° of longitude away.
 fn sphere_nearest(p: Coord<f64>, lat_p: f64, (lo, hi): (f64, f64), bbox: &Rect<f64>) -> Option<f64> {
     let lon_p = p.x.to_radians();
     let (lat, lon) = if (bbox.min().x..=bbox.max().x).contains(&p.x) {
@@ -207,7 +207,7 @@ fn sphere_nearest(p: Coord<f64>, lat_p: f64, (lo, hi): (f64, f64), bbox: &Rect<f
 /// A lower bound of the geodesic distance from `p` to anything in `bbox`, valid at any range: a path on the
 /// ellipsoid, projected radially onto the sphere of the semi-minor axis (inside it), gets no longer, so it is
 /// at least `b` times the central angle between the geocentric directions; that angle is smallest at the
-/// box's point nearest `p` on the sphere ([`sphere_nearest`]). Boxes more than 90° of longitude away get 0.
+/// box's point nearest `p` on the sphere. Boxes more than 90° of longitude away get 0.
 pub fn sphere_rect_bound(p: Coord<f64>, bbox: &Rect<f64>) -> f64 {
     sphere_rect_bound_from(p, geocentric(p.y), bbox)
 }
