@@ -17,7 +17,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
 use crate::store::db::{Op, Stored};
-use crate::store::engine::{Engine, STORED, WriteError, store_key, upsert};
+use crate::store::engine::{STORED, WriteError, store_key, upsert};
 use crate::store::{Catalog, Feature};
 
 /// `Allow` of an editable collection's items and of one item.
@@ -189,7 +189,7 @@ fn record_of(cid: &str, body: &Value, id: &str, crs: Crs, actor: &str) -> ApiRes
 /// The id of a new feature: a report's `project@quarter`, a value's `target@period`, or for a project the given
 /// id or one made from the English name (lower-case words joined by hyphens), unique in the store (asked off the
 /// HTTP workers; a store that cannot answer is a 503).
-async fn new_id(cid: &str, body: &Value, engine: &std::sync::Arc<Engine>) -> ApiResult<String> {
+async fn new_id(cid: &str, body: &Value, state: &State) -> ApiResult<String> {
     if cid != "projects" {
         return crate::store::records::record_id(cid, body).map_err(|e| ApiError::param(e.field, e.detail));
     }
@@ -201,24 +201,24 @@ async fn new_id(cid: &str, body: &Value, engine: &std::sync::Arc<Engine>) -> Api
         return Ok(id.to_owned());
     }
     let slug = slug_of(body.pointer("/properties/name_en").and_then(Value::as_str).unwrap_or("project"));
-    let engine = engine.clone();
-    web::block(move || {
-        let Some(store) = engine.store() else { return Ok::<_, crate::store::db::StoreError>(slug) };
-        let taken = |id: &str| store.get(id).map(|r| r.is_some());
-        if !taken(&slug)? {
-            return Ok(slug);
-        }
-        for n in 2..10_000 {
-            let id = format!("{slug}-{n}");
-            if !taken(&id)? {
-                return Ok(id);
+    let free = super::store_read(state, {
+        let slug = slug.clone();
+        move |store| {
+            let taken = |id: &str| store.get(id).map(|r| r.is_some());
+            if !taken(&slug)? {
+                return Ok(Some(slug));
             }
+            for n in 2..10_000 {
+                let id = format!("{slug}-{n}");
+                if !taken(&id)? {
+                    return Ok(Some(id));
+                }
+            }
+            Ok(None)
         }
-        Ok(slug)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("choosing an id did not run: {e}")))?
-    .map_err(ApiError::from)
+    .await?;
+    Ok(free.flatten().unwrap_or(slug))
 }
 
 /// Lower-case ASCII words of `name` joined by hyphens, at most about 48 characters (`project` when none).
@@ -238,27 +238,19 @@ fn slug_of(name: &str) -> String {
     if slug.is_empty() { "project".to_owned() } else { slug }
 }
 
-/// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed.
+/// The stored row of `id` as the request found it, and whether `If-Match` (if sent) lets it be changed. A store
+/// that cannot answer is its error (503), never "no such feature".
 async fn precondition(
     req: &HttpRequest,
     state: &State,
-    cid: &str,
-    id: &str,
-) -> Result<Option<Stored>, WriteError> {
-    // Read off the HTTP workers (a store that is down may take its connect timeout to say so), and a store
-    // that cannot answer is its error (503), never "no such feature".
-    let current = if state.engine.store().is_some() {
-        let (engine, key) = (state.engine.clone(), store_key(cid, id));
-        web::block(move || engine.store().map(|s| s.get(&key)).transpose())
-            .await
-            .map_err(|e| WriteError::Load(format!("the read did not run: {e}")))??
-            .flatten()
-    } else {
-        None
-    };
+    (base, cid, id): (&str, &str, &str),
+) -> ApiResult<Option<Stored>> {
+    let key = store_key(cid, id);
+    let current = super::store_read(state, move |s| s.get(&key)).await?.flatten();
     let live = current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version);
     // A quarter's report is replaced only by someone who has seen it: If-Match is required on progress.
-    check_if_match(req, state, live, cid == "progress" && live.is_some())?;
+    check_if_match(req, state, live, cid == "progress" && live.is_some())
+        .map_err(|e| api_error(e, base, cid, id))?;
     Ok(current)
 }
 
@@ -346,7 +338,7 @@ pub async fn post_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    let id = new_id(&cid, &body, &state.engine).await?;
+    let id = new_id(&cid, &body, &state).await?;
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let key = store_key(&cid, &id);
     let result = run_write(&state, &cid, id.clone(), caller, move |row| match row {
@@ -374,7 +366,7 @@ pub async fn put_item(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
-    let current = precondition(&req, &state, &cid, &id).await.map_err(|e| api_error(e, &base, &cid, &id))?;
+    let current = precondition(&req, &state, (&base, &cid, &id)).await?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Replace, Some(record));
     let (_, row) = run_write(&state, &cid, id.clone(), caller, plan)
         .await
@@ -427,7 +419,7 @@ pub async fn patch_item(
     }
     let base = base_url(&req, &state.settings);
     let fail = |e| api_error(e, &base, &cid, &id);
-    let current = precondition(&req, &state, &cid, &id).await.map_err(fail)?;
+    let current = precondition(&req, &state, (&base, &cid, &id)).await?;
     // The patch applies to the version the precondition saw; the engine refuses if another write came first.
     let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?))) else {
         let missing =
@@ -455,7 +447,7 @@ pub async fn delete_item(
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state).await?;
     let base = base_url(&req, &state.settings);
-    let current = precondition(&req, &state, &cid, &id).await.map_err(|e| api_error(e, &base, &cid, &id))?;
+    let current = precondition(&req, &state, (&base, &cid, &id)).await?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
     run_write(&state, &cid, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &cid, &id))?;
     Ok(HttpResponse::NoContent().finish())

@@ -659,8 +659,8 @@ async fn version_at(
             )
         })?;
     let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let stored = store_key(cid, fid);
-    let versions = super::store_read(state, move |s| s.versions(&stored)).await?.unwrap_or_default();
+    let feature_key = store_key(cid, fid);
+    let versions = super::store_read(state, move |s| s.versions(&feature_key)).await?.unwrap_or_default();
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }
