@@ -128,10 +128,13 @@ impl LowerBounds {
         let ky = MIN_METRES_PER_DEGREE_LAT;
         match geometry {
             Geometry::Point(q) => {
-                let boxed = self.rect(bbox);
-                match long_bracket_m(p, q.0) {
-                    Some((low, _)) if boxed > 50_000.0 => low.max(boxed),
-                    _ => boxed,
+                let planar = self.planar(bbox);
+                if planar <= 50_000.0 {
+                    planar
+                } else if let Some((low, _)) = long_bracket_m(p, q.0) {
+                    low.max(planar)
+                } else {
+                    self.rect(bbox)
                 }
             }
             Geometry::LineString(ls) if ls.0.len() >= 2 => {
@@ -149,9 +152,8 @@ impl LowerBounds {
         }
     }
 
-    /// A lower bound of the distance to anything inside `bbox`: the planar one, and beyond 50 km, where its
-    /// margins grow loose, the tightest of it, [`sphere_rect_bound`] and [`lambert_rect_bound`].
-    pub fn rect(&self, bbox: &Rect<f64>) -> f64 {
+    /// The planar lower bound of the distance to anything inside `bbox`, in the band's conservative metric.
+    fn planar(&self, bbox: &Rect<f64>) -> f64 {
         let p = self.p;
         let dx = (bbox.min().x - p.x).max(p.x - bbox.max().x).max(0.0);
         let dy = (bbox.min().y - p.y).max(p.y - bbox.max().y).max(0.0);
@@ -159,7 +161,14 @@ impl LowerBounds {
             return 0.0;
         }
         let (x, y) = (dx * self.kx(bbox), dy * MIN_METRES_PER_DEGREE_LAT);
-        let planar = (0.999 * (x * x + y * y).sqrt() - 1.0).max(0.0);
+        (0.999 * (x * x + y * y).sqrt() - 1.0).max(0.0)
+    }
+
+    /// A lower bound of the distance to anything inside `bbox`: the planar one, and beyond 50 km, where its
+    /// margins grow loose, the tightest of it, [`sphere_rect_bound`] and [`lambert_rect_bound`].
+    pub fn rect(&self, bbox: &Rect<f64>) -> f64 {
+        let p = self.p;
+        let planar = self.planar(bbox);
         if planar <= 50_000.0 {
             return planar;
         }
@@ -219,9 +228,18 @@ fn sphere_rect_bound_from(p: Coord<f64>, geocentric_p: f64, bbox: &Rect<f64>) ->
     (WGS84_B * 2.0 * h.sqrt().asin() * (1.0 - 1e-9) - 0.01).max(0.0)
 }
 
-/// The reduced latitude (radians) of a geodetic latitude (degrees): tan β = (1 − f) tan φ.
+/// sin and cos of the reduced latitude β of a geodetic latitude (degrees), tan β = (1 − f) tan φ, without tan.
+fn reduced_sin_cos(lat_deg: f64) -> (f64, f64) {
+    let (sin, cos) = lat_deg.clamp(-90.0, 90.0).to_radians().sin_cos();
+    let s = (1.0 - WGS84_F) * sin;
+    let n = (cos * cos + s * s).sqrt();
+    (s / n, cos / n)
+}
+
+/// The reduced latitude (radians) of a geodetic latitude (degrees).
 fn reduced(lat_deg: f64) -> f64 {
-    ((1.0 - WGS84_F) * lat_deg.clamp(-90.0, 90.0).to_radians().tan()).atan()
+    let (sin, cos) = reduced_sin_cos(lat_deg);
+    sin.atan2(cos)
 }
 
 /// A lower bound of the geodesic distance from `p` to anything in `bbox`, for boxes 50 km to about 3 000 km
@@ -277,14 +295,7 @@ pub fn long_bracket_m(p: Coord<f64>, q: Coord<f64>) -> Option<(f64, f64)> {
     if p.y.abs() > 80.0 || q.y.abs() > 80.0 {
         return None;
     }
-    // sin and cos of the reduced latitude β, tan β = (1 − f) tan φ, without tan and atan.
-    let reduced = |lat: f64| {
-        let (sin, cos) = lat.to_radians().sin_cos();
-        let s = (1.0 - WGS84_F) * sin;
-        let n = (cos * cos + s * s).sqrt();
-        (s / n, cos / n)
-    };
-    let ((s1, c1), (s2, c2)) = (reduced(p.y), reduced(q.y));
+    let ((s1, c1), (s2, c2)) = (reduced_sin_cos(p.y), reduced_sin_cos(q.y));
     let half_dlon = ((q.x - p.x) / 2.0).to_radians().sin();
     // haversine of the central angle σ on the auxiliary sphere: sin²(σ/2).
     let h = ((1.0 - c1 * c2 - s1 * s2) / 2.0 + c1 * c2 * half_dlon * half_dlon).clamp(0.0, 1.0);
@@ -514,6 +525,38 @@ mod tests {
     use super::*;
     use geo::{line_string, polygon};
 
+    /// The nearest of 11 × 11 points spread over `bbox`, from `p`; each is checked to be at least `bound` away.
+    fn nearest_at_least(p: Coord<f64>, bbox: &Rect<f64>, bound: f64) -> f64 {
+        let mut nearest = f64::INFINITY;
+        for i in 0..=10 {
+            for j in 0..=10 {
+                let q = Coord {
+                    x: bbox.min().x + bbox.width() * f64::from(i) / 10.0,
+                    y: bbox.min().y + bbox.height() * f64::from(j) / 10.0,
+                };
+                let d = distance_m(p, q);
+                assert!(bound <= d, "bound {bound} > {d} from {p:?} to {q:?} in {bbox:?}");
+                nearest = nearest.min(d);
+            }
+        }
+        nearest
+    }
+
+    /// A point at any longitude and up to `max_lat`° of latitude, another `from` + `span`·u² metres from it in
+    /// any direction (u uniform), and their distance.
+    fn pair(
+        rnd: &mut impl FnMut() -> f64,
+        max_lat: f64,
+        from: f64,
+        span: f64,
+    ) -> (Coord<f64>, Coord<f64>, f64) {
+        let p = Coord { x: -180.0 + 360.0 * rnd(), y: -max_lat + 2.0 * max_lat * rnd() };
+        let (azimuth, reach) = (360.0 * rnd() - 180.0, from + span * rnd().powi(2));
+        let (lat, lon): (f64, f64) = WGS84.direct(p.y, p.x, azimuth, reach);
+        let q = Coord { x: lon, y: lat };
+        (p, q, distance_m(p, q))
+    }
+
     #[test]
     fn the_sphere_bound_never_exceeds_the_geodesic_and_is_tight_far_away() {
         // Query points over China and the seas, boxes over Liaoning; every point of each box is at least the
@@ -524,18 +567,7 @@ mod tests {
             let (x0, y0) = (119.0 + 6.0 * rnd(), 38.5 + 4.5 * rnd());
             let bbox = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x0 + 0.5 * rnd(), y: y0 + 0.5 * rnd() });
             let bound = sphere_rect_bound(p, &bbox);
-            let mut nearest = f64::INFINITY;
-            for i in 0..=10 {
-                for j in 0..=10 {
-                    let q = Coord {
-                        x: bbox.min().x + bbox.width() * f64::from(i) / 10.0,
-                        y: bbox.min().y + bbox.height() * f64::from(j) / 10.0,
-                    };
-                    let d = distance_m(p, q);
-                    assert!(bound <= d, "bound {bound} > {d} from {p:?} to {q:?}");
-                    nearest = nearest.min(d);
-                }
-            }
+            let nearest = nearest_at_least(p, &bbox, bound);
             if nearest > 500_000.0 {
                 assert!(bound > 0.99 * nearest, "loose: {bound} vs {nearest}");
             }
@@ -549,11 +581,7 @@ mod tests {
         let mut rnd = crate::geom::uniform(0x9E37_79B9_7F4A_7C15);
         let mut checked = 0;
         for _ in 0..20_000 {
-            let p = Coord { x: -180.0 + 360.0 * rnd(), y: -62.0 + 124.0 * rnd() };
-            let (azimuth, reach) = (360.0 * rnd() - 180.0, 200_000.0 * rnd().powi(2));
-            let (lat, lon): (f64, f64) = WGS84.direct(p.y, p.x, azimuth, reach);
-            let q = Coord { x: lon, y: lat };
-            let d = distance_m(p, q);
+            let (p, q, d) = pair(&mut rnd, 62.0, 0.0, 200_000.0);
             let Some((lo, hi)) = flat_bracket_m(p, q) else { continue };
             checked += 1;
             assert!(lo <= d && d <= hi, "{d} outside [{lo}, {hi}] from {p:?} to {q:?}");
@@ -582,18 +610,7 @@ mod tests {
             if bound > 0.0 {
                 applied += 1;
             }
-            let mut nearest = f64::INFINITY;
-            for i in 0..=10 {
-                for j in 0..=10 {
-                    let q = Coord {
-                        x: bbox.min().x + bbox.width() * f64::from(i) / 10.0,
-                        y: bbox.min().y + bbox.height() * f64::from(j) / 10.0,
-                    };
-                    let d = distance_m(p, q);
-                    assert!(bound <= d, "bound {bound} > {d} from {p:?} to {q:?} in {bbox:?}");
-                    nearest = nearest.min(d);
-                }
-            }
+            let nearest = nearest_at_least(p, &bbox, bound);
             if size < 0.1 && nearest > 500_000.0 && nearest < 3_000_000.0 {
                 tight += 1;
                 assert!(bound > 0.9998 * nearest, "loose: {bound} vs {nearest} from {p:?} to {bbox:?}");
@@ -609,11 +626,7 @@ mod tests {
         let mut rnd = crate::geom::uniform(0xD1B5_4A32_D192_ED03);
         let (mut checked, mut worst) = (0, 0.0_f64);
         for _ in 0..20_000 {
-            let p = Coord { x: -180.0 + 360.0 * rnd(), y: -82.0 + 164.0 * rnd() };
-            let (azimuth, reach) = (360.0 * rnd() - 180.0, 5_000.0 + 12_000_000.0 * rnd().powi(2));
-            let (lat, lon): (f64, f64) = WGS84.direct(p.y, p.x, azimuth, reach);
-            let q = Coord { x: lon, y: lat };
-            let d = distance_m(p, q);
+            let (p, q, d) = pair(&mut rnd, 82.0, 5_000.0, 12_000_000.0);
             let Some((lo, hi)) = long_bracket_m(p, q) else { continue };
             checked += 1;
             assert!(lo <= d && d <= hi, "{d} outside [{lo}, {hi}] from {p:?} to {q:?}");
