@@ -878,6 +878,35 @@ mod tests {
         ]
     }
 
+    /// Features with these geometries, numbered from 0.
+    fn numbered(geometries: Vec<Geometry<f64>>) -> Vec<Feature> {
+        geometries
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| Feature::new(i.to_string(), Some(g), Map::new()))
+            .collect()
+    }
+
+    /// The `k` nearest kept features within `limit`, by measuring every one.
+    fn full_scan(
+        features: &[Feature],
+        p: Coord<f64>,
+        k: usize,
+        limit: Option<f64>,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, f64)> {
+        let mut all: Vec<(usize, f64)> = features
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| keep(i))
+            .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (i, geodesic::point_geometry_distance_m(p, g))))
+            .filter(|&(_, d)| limit.is_none_or(|l| d <= l))
+            .collect();
+        sort_by_distance(&mut all);
+        all.truncate(k);
+        all
+    }
+
     #[test]
     fn properties_changed_after_loading_show_in_their_json_and_names() {
         let point = Geometry::Point(Point(Coord { x: 122.0, y: 41.0 }));
@@ -911,22 +940,10 @@ mod tests {
             limit in prop::option::of(1_000.0..200_000.0f64),
             skip_every in 2usize..7,
         ) {
-            let features: Vec<Feature> = geometries
-                .into_iter()
-                .enumerate()
-                .map(|(i, g)| Feature::new(i.to_string(), Some(g), Map::new()))
-                .collect();
+            let features = numbered(geometries);
             let p = Coord { x: p.0, y: p.1 };
             let keep = |i: usize| !i.is_multiple_of(skip_every);
-            let mut expected: Vec<(usize, f64)> = features
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| keep(i))
-                .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (i, geodesic::point_geometry_distance_m(p, g))))
-                .filter(|&(_, d)| limit.is_none_or(|l| d <= l))
-                .collect();
-            sort_by_distance(&mut expected);
-            expected.truncate(k);
+            let expected = full_scan(&features, p, k, limit, keep);
             let collection = Collection::new(meta(), features);
             prop_assert_eq!(collection.nearest(p, k, limit, keep), expected);
         }
@@ -939,19 +956,9 @@ mod tests {
             p in (95.0..140.0f64, 18.0..55.0f64),
             k in 1usize..12,
         ) {
-            let features: Vec<Feature> = geometries
-                .into_iter()
-                .enumerate()
-                .map(|(i, g)| Feature::new(i.to_string(), Some(g), Map::new()))
-                .collect();
+            let features = numbered(geometries);
             let p = Coord { x: p.0, y: p.1 };
-            let mut expected: Vec<(usize, f64)> = features
-                .iter()
-                .enumerate()
-                .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (i, geodesic::point_geometry_distance_m(p, g))))
-                .collect();
-            sort_by_distance(&mut expected);
-            expected.truncate(k);
+            let expected = full_scan(&features, p, k, None, |_| true);
             let collection = Collection::new(meta(), features);
             prop_assert_eq!(collection.nearest(p, k, None, |_| true), expected);
         }
@@ -965,11 +972,7 @@ mod tests {
             first in 1usize..30,
             skip_every in 2usize..7,
         ) {
-            let features: Vec<Feature> = geometries
-                .into_iter()
-                .enumerate()
-                .map(|(i, g)| Feature::new(i.to_string(), Some(g), serde_json::Map::new()))
-                .collect();
+            let features = numbered(geometries);
             let collection = Collection::new(meta(), features);
             let point = Geometry::Point(Point(Coord { x: p.0, y: p.1 }));
             let keep = |i: usize| !i.is_multiple_of(skip_every);
