@@ -127,17 +127,13 @@ fn bench_queries(c: &mut Criterion) {
     }
 }
 
-/// `n` points clustered around the 14 city seats (a normal-ish spread of about 15 km), as real projects are.
-fn clustered(n: usize, seed: u64) -> Vec<Feature> {
-    let mut rng = Rng(seed);
-    (0..n)
-        .map(|i| {
-            let (x, y) = synthetic::SEATS[i % synthetic::SEATS.len()];
-            // The sum of three uniforms: roughly normal, about ±0.2°.
-            let mut jitter = || (rng.next_f64() + rng.next_f64() + rng.next_f64() - 1.5) * 0.15;
-            let p = Coord { x: x + jitter(), y: y + jitter() };
-            Feature::new(i.to_string(), Some(Geometry::Point(Point(p))), Map::new())
-        })
+/// `n` points clustered around the 14 city seats (`synthetic::Spread::Clustered`: about ±0.2°), as real projects
+/// are.
+fn clustered(n: usize) -> Vec<Feature> {
+    synthetic::points(synthetic::Spread::Clustered)
+        .take(n)
+        .enumerate()
+        .map(|(i, p)| Feature::new(i.to_string(), Some(Geometry::Point(Point(p))), Map::new()))
         .collect()
 }
 
@@ -159,7 +155,7 @@ fn bench_knn_where(c: &mut Criterion) {
         ("outside", points((105.0, 112.0), (28.0, 34.0))),
     ];
     for n in [100_000, 1_000_000] {
-        let collection = Collection::new(meta(), clustered(n, 3));
+        let collection = Collection::new(meta(), clustered(n));
         let mut group = c.benchmark_group(format!("knn_k10_clustered_{n}"));
         for (name, qs) in &sets {
             let mut q = 0usize;

@@ -119,10 +119,14 @@ pub fn project(i: usize, at: Coord<f64>) -> Feature {
     Feature::new(format!("synthetic-{i}"), Some(Geometry::Point(Point(at))), p)
 }
 
+/// The points of `spread`, one after another, without end.
+pub fn points(spread: Spread) -> impl Iterator<Item = Coord<f64>> {
+    Points { spread, j: 0 }
+}
+
 /// `n` synthetic projects spread as `spread` says, one at a time.
 pub fn projects(n: usize, spread: Spread) -> impl Iterator<Item = Feature> {
-    let mut points = Points { spread, j: 0 };
-    (0..n).map_while(move |i| points.next().map(|at| project(i, at)))
+    points(spread).take(n).enumerate().map(|(i, at)| project(i, at))
 }
 
 /// Writes `n` synthetic projects to `out` in `format`.
