@@ -129,7 +129,7 @@ impl LowerBounds {
         match geometry {
             Geometry::Point(q) => {
                 let planar = self.planar(bbox);
-                if planar <= 50_000.0 {
+                if planar <= Self::PLANAR_REACH_M {
                     planar
                 } else if let Some((low, _)) = long_bracket_m(p, q.0) {
                     low.max(planar)
@@ -164,12 +164,22 @@ impl LowerBounds {
         (0.999 * (x * x + y * y).sqrt() - 1.0).max(0.0)
     }
 
+    /// The planar lower bound of the distance to anything inside `bbox`, and whether it is already as tight as
+    /// [`LowerBounds::rect`] (within 50 km, where that is the planar bound itself).
+    pub fn quick(&self, bbox: &Rect<f64>) -> (f64, bool) {
+        let planar = self.planar(bbox);
+        (planar, planar <= Self::PLANAR_REACH_M)
+    }
+
+    /// How far the planar bound serves alone: beyond it, its margins grow loose.
+    const PLANAR_REACH_M: f64 = 50_000.0;
+
     /// A lower bound of the distance to anything inside `bbox`: the planar one, and beyond 50 km, where its
     /// margins grow loose, the tightest of it, [`sphere_rect_bound`] and [`lambert_rect_bound`].
     pub fn rect(&self, bbox: &Rect<f64>) -> f64 {
         let p = self.p;
         let planar = self.planar(bbox);
-        if planar <= 50_000.0 {
+        if planar <= Self::PLANAR_REACH_M {
             return planar;
         }
         // Lambert's bound is the tighter for boxes under a quarter of a degree (leaves and the nodes above
@@ -490,6 +500,38 @@ pub fn point_geometry_distance_m(p: Coord<f64>, geometry: &Geometry<f64>) -> f64
         Geometry::GeometryCollection(gc) => {
             gc.iter().map(|g| point_geometry_distance_m(p, g)).fold(f64::INFINITY, f64::min)
         }
+    }
+}
+
+/// Exact distances from one query point to geometries, each distinct point location measured once: many
+/// features share a location (the plan's 207 projects sit at 80, 33 of them at Shenyang's seat), and a query
+/// near such a place would otherwise solve Karney's inverse problem once per feature for the same answer.
+pub struct DistancesFrom {
+    p: Coord<f64>,
+    /// Point locations already measured, with their distances; a few dozen at most, so a linear scan.
+    seen: Vec<(Coord<f64>, f64)>,
+}
+
+impl DistancesFrom {
+    /// The most locations remembered; beyond it points are measured afresh (still exact, just not shared).
+    const REMEMBERED: usize = 64;
+
+    /// Distances from `p`.
+    pub fn new(p: Coord<f64>) -> Self {
+        Self { p, seen: Vec::new() }
+    }
+
+    /// [`point_geometry_distance_m`] from the query point to `geometry`.
+    pub fn to(&mut self, geometry: &Geometry<f64>) -> f64 {
+        let Geometry::Point(q) = geometry else { return point_geometry_distance_m(self.p, geometry) };
+        if let Some(&(_, d)) = self.seen.iter().find(|(c, _)| *c == q.0) {
+            return d;
+        }
+        let d = distance_m(self.p, q.0);
+        if self.seen.len() < Self::REMEMBERED {
+            self.seen.push((q.0, d));
+        }
+        d
     }
 }
 

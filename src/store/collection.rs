@@ -580,6 +580,7 @@ impl Collection {
             _ => None,
         };
         let bounds = point.map(|p| geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1));
+        let mut from = point.map(geodesic::DistancesFrom::new);
         let mut out: Vec<(usize, f64)> = self
             .bbox_candidates(&search)
             .into_iter()
@@ -594,8 +595,8 @@ impl Collection {
             .filter(|&i| keep(i))
             .filter_map(|i| {
                 let g = self.features[i].geometry.as_ref()?;
-                let d = match point {
-                    Some(p) => geodesic::point_geometry_distance_m(p, g),
+                let d = match from.as_mut() {
+                    Some(from) => from.to(g),
                     None => geodesic::geometry_distance_m(geometry, g),
                 };
                 (d <= radius_m).then_some((i, d))
@@ -625,6 +626,7 @@ impl Collection {
         let p = p.0;
         let search = geodesic::search_rect(p, radius_m);
         let bounds = geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1);
+        let mut from = geodesic::DistancesFrom::new(p);
         // Measured and inside; inside by their bracket alone (index, low bound).
         let mut measured: Vec<(usize, f64)> = Vec::new();
         let mut settled: Vec<(usize, f64)> = Vec::new();
@@ -648,7 +650,7 @@ impl Collection {
                     continue;
                 }
             }
-            let d = geodesic::point_geometry_distance_m(p, g);
+            let d = from.to(g);
             if d <= radius_m {
                 measured.push((i, d));
             }
@@ -666,7 +668,7 @@ impl Collection {
                 break;
             }
             let Some(g) = &self.features[i].geometry else { continue };
-            let d = geodesic::point_geometry_distance_m(p, g);
+            let d = from.to(g);
             let at = measured.partition_point(|m| m.1.total_cmp(&d).then(m.0.cmp(&i)).is_lt());
             measured.insert(at, (i, d));
             measured.truncate(first);
@@ -713,8 +715,9 @@ impl Collection {
     /// than `max_distance_m`, nearest first (ties by load order).
     ///
     /// A best-first walk of the R-tree: nodes, boxes and geometries wait in one queue ordered by a lower bound
-    /// of their geodesic distance, and the walk stops when the next bound exceeds the k-th distance found. Its
-    /// cost follows the number of nodes near the answer, not the distance to it, so a query point far from the
+    /// of their geodesic distance, and the walk stops when the next bound exceeds the k-th distance found. Nodes
+    /// enter the queue with the quick planar bound and get the tight one (Lambert's, beyond 50 km) only if they
+    /// reach its front, so the many nodes far from an inland query cost no trigonometry. Its cost follows the number of nodes near the answer, not the distance to it, so a query point far from the
     /// data (offshore, outside the province) costs about what an inland one does.
     pub fn nearest(
         &self,
@@ -730,10 +733,12 @@ impl Collection {
         // A geodesic between two points bulges poleward of both (under 2° of latitude for points up to 40° of
         // longitude apart at Liaoning's latitudes): the bounds take the parallel 2° poleward of the query.
         let bounds = geodesic::LowerBounds::new(p, 2.0);
+        let mut from = geodesic::DistancesFrom::new(p);
         let envelope_rect = |e: &AABB<[f64; 2]>| Rect::new(Coord::from(e.lower()), Coord::from(e.upper()));
         let mut queue: BinaryHeap<Queued<'_>> = BinaryHeap::new();
         let root = self.rtree.root();
-        queue.push(Queued { bound: bounds.rect(&envelope_rect(&root.envelope())), item: Item::Node(root) });
+        let (bound, tight) = bounds.quick(&envelope_rect(&root.envelope()));
+        queue.push(Queued { bound, item: Item::Node(root, tight) });
         // The best `k` measured so far, nearest first.
         let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
         while let Some(next) = queue.pop() {
@@ -745,16 +750,26 @@ impl Collection {
                 break;
             }
             match next.item {
-                Item::Node(node) => {
+                // Known by its quick bound only: work out the tight one now that it has reached the front.
+                Item::Node(node, false) => {
+                    let bound = bounds.rect(&envelope_rect(&node.envelope()));
+                    if bound <= kth.min(limit) {
+                        queue.push(Queued { bound, item: Item::Node(node, true) });
+                    }
+                }
+                Item::Node(node, true) => {
                     for child in node.children() {
                         let (bound, item) = match child {
                             rstar::RTreeNode::Parent(n) => {
-                                (bounds.rect(&envelope_rect(&n.envelope())), Item::Node(n))
+                                let (bound, tight) = bounds.quick(&envelope_rect(&n.envelope()));
+                                (bound, Item::Node(n, tight))
                             }
+                            // A feature's own bound, worked out when it reaches the front, is at least as
+                            // tight as its box's.
                             rstar::RTreeNode::Leaf(e) => {
                                 let bbox =
                                     Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
-                                (bounds.rect(&bbox), Item::Boxed(e.data))
+                                (bounds.quick(&bbox).0, Item::Boxed(e.data))
                             }
                         };
                         if bound <= kth.min(limit) {
@@ -773,7 +788,7 @@ impl Collection {
                 }
                 Item::Refined(i) => {
                     let Some(g) = self.features[i].geometry.as_ref() else { continue };
-                    let d = geodesic::point_geometry_distance_m(p, g);
+                    let d = from.to(g);
                     if d <= limit {
                         let at = best.partition_point(|b| b.1.total_cmp(&d).then(b.0.cmp(&i)).is_lt());
                         best.insert(at, (i, d));
@@ -789,7 +804,8 @@ impl Collection {
 /// What waits in the nearest-neighbour queue: an R-tree node, a feature known by its box, or a feature known
 /// by its geometry's bound.
 enum Item<'a> {
-    Node(&'a rstar::ParentNode<IndexEntry>),
+    /// A node, and whether its bound is the tight one ([`geodesic::LowerBounds::rect`]) or only the quick one.
+    Node(&'a rstar::ParentNode<IndexEntry>, bool),
     Boxed(usize),
     Refined(usize),
 }
@@ -806,7 +822,7 @@ impl Queued<'_> {
         match self.item {
             Item::Refined(i) => (0, i),
             Item::Boxed(i) => (1, i),
-            Item::Node(_) => (2, 0),
+            Item::Node(..) => (2, 0),
         }
     }
 }
@@ -878,6 +894,15 @@ mod tests {
         ]
     }
 
+    /// The geometries followed by copies of some of them: features that share a location, as the plan's
+    /// projects placed at their county's seat do.
+    fn with_copies(mut geometries: Vec<Geometry<f64>>, copies: &[prop::sample::Index]) -> Vec<Geometry<f64>> {
+        let picked: Vec<Geometry<f64>> =
+            copies.iter().map(|c| geometries[c.index(geometries.len())].clone()).collect();
+        geometries.extend(picked);
+        geometries
+    }
+
     /// Features with these geometries, numbered from 0.
     fn numbered(geometries: Vec<Geometry<f64>>) -> Vec<Feature> {
         geometries
@@ -931,16 +956,17 @@ mod tests {
         })]
 
         /// The index search returns what a full geodesic scan returns: same distances, same order, same ids
-        /// (ties by index), with a filter and a distance limit.
+        /// (ties by index), with a filter, a distance limit and features sharing a location.
         #[test]
         fn nearest_equals_a_full_scan(
             geometries in prop::collection::vec(geometry(), 1..400),
+            copies in prop::collection::vec(any::<prop::sample::Index>(), 0..100),
             p in (118.5..126.0f64, 38.5..43.7f64),
             k in 1usize..12,
             limit in prop::option::of(1_000.0..200_000.0f64),
             skip_every in 2usize..7,
         ) {
-            let features = numbered(geometries);
+            let features = numbered(with_copies(geometries, &copies));
             let p = Coord { x: p.0, y: p.1 };
             let keep = |i: usize| !i.is_multiple_of(skip_every);
             let expected = full_scan(&features, p, k, limit, keep);
@@ -967,12 +993,13 @@ mod tests {
         #[test]
         fn the_first_within_a_distance_are_those_of_the_full_answer(
             geometries in prop::collection::vec(geometry(), 1..400),
+            copies in prop::collection::vec(any::<prop::sample::Index>(), 0..100),
             p in (118.5..126.0f64, 38.5..43.7f64),
             radius in 100.0..150_000.0f64,
             first in 1usize..30,
             skip_every in 2usize..7,
         ) {
-            let features = numbered(geometries);
+            let features = numbered(with_copies(geometries, &copies));
             let collection = Collection::new(meta(), features);
             let point = Geometry::Point(Point(Coord { x: p.0, y: p.1 }));
             let keep = |i: usize| !i.is_multiple_of(skip_every);
