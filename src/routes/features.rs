@@ -52,7 +52,10 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most text (ids, links, names) needs no escape: one copy. The check folds over every byte rather than
     // stopping at the first hit, so the compiler turns it into vector instructions.
-    if !bytes.iter().fold(false, |hit, &b| hit | (b < 0x20) | (b == b'"') | (b == b'\\')) {
+    let hits = bytes
+        .iter()
+        .fold(0u8, |hit, &b| hit | u8::from(b < 0x20) | u8::from(b == b'"') | u8::from(b == b'\\'));
+    if hits == 0 {
         out.extend_from_slice(bytes);
         return;
     }
