@@ -211,7 +211,7 @@ fn bench_layer_load(c: &mut Criterion) {
     // `cargo test` runs each bench once, unoptimised, to see that it works: a small layer does for that.
     let n = if std::env::args().any(|a| a == "--bench") { 100_000 } else { 2_000 };
     let land = synthetic::Spread::parse("land").expect("shipped data loads");
-    synthetic::write(planatlas::export::ExportFormat::FlatGeobuf, n, land, &file)
+    synthetic::write(planatlas::export::ExportFormat::FlatGeobuf, n, land, synthetic::Shape::Points, &file)
         .expect("the layer is written");
     let admin = Catalog::load_admin(&DataSource::Embedded).expect("shipped data loads");
     let spec: planatlas::store::layers::LayerSpec =

@@ -1,12 +1,12 @@
-//! Synthetic projects for load tests and benchmarks: N point features shaped like the real catalogue's (ten
-//! properties each), made one at a time and written in any export format, so a million of them never sit in
+//! Synthetic projects for load tests and benchmarks: N point or line features shaped like the real catalogue's
+//! (ten properties each), made one at a time and written in any export format, so a million of them never sit in
 //! memory. `examples/export_synthetic` writes them from the command line; the criterion benches and
 //! `scripts/bench-layer` and `scripts/bench-postgis` serve them as a `--layer`.
 
 use std::io::BufWriter;
 use std::path::Path;
 
-use geo::{Coord, Geometry, Point};
+use geo::{Coord, Geometry, LineString, Point};
 use serde_json::{Map, json};
 
 use super::{ExportError, ExportFormat, ExportOptions, Layer, columns_of};
@@ -105,6 +105,11 @@ impl Iterator for Points {
 
 /// The i-th synthetic project at `at`, with properties shaped like the real catalogue's.
 pub fn project(i: usize, at: Coord<f64>) -> Feature {
+    project_as(i, Geometry::Point(Point(at)))
+}
+
+/// The i-th synthetic project with this geometry.
+fn project_as(i: usize, geometry: Geometry<f64>) -> Feature {
     let mut p = Map::new();
     p.insert("name_zh".into(), json!(format!("合成项目{i}")));
     p.insert("name_en".into(), json!(format!("Synthetic project {i}")));
@@ -116,7 +121,56 @@ pub fn project(i: usize, at: Coord<f64>) -> Feature {
     p.insert("location_source".into(), json!("synthetic"));
     p.insert("region_ids".into(), json!(["coastal-belt"]));
     p.insert("project_count".into(), json!(i % 17));
-    Feature::new(format!("synthetic-{i}"), Some(Geometry::Point(Point(at))), p)
+    Feature::new(format!("synthetic-{i}"), Some(geometry), p)
+}
+
+/// What each synthetic project is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A point.
+    Points,
+    /// A line of three vertices starting at the point, 2-6 km long, its legs heading in many directions: short
+    /// roads, pipelines and river works, some of which cross a county border.
+    Lines,
+}
+
+impl Shape {
+    /// `points` or `lines`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "points" => Ok(Self::Points),
+            "lines" => Ok(Self::Lines),
+            other => Err(format!("unknown shape '{other}': points or lines")),
+        }
+    }
+
+    /// The geometry type name the shape's features have.
+    pub fn geometry_type(self) -> &'static str {
+        match self {
+            Self::Points => "Point",
+            Self::Lines => "LineString",
+        }
+    }
+}
+
+/// The i-th synthetic project's line from `at` (see [`Shape::Lines`]).
+fn line_from(i: usize, at: Coord<f64>) -> LineString<f64> {
+    let turn = |a: f64| ((i as f64 * a) % 1.0) * std::f64::consts::TAU;
+    let (h1, h2) = (turn(0.618_033_988_75), turn(0.754_877_666_2));
+    // 0.01-0.03 degrees a leg: 1-3 km.
+    let leg = |a: f64| 0.01 + 0.02 * ((i as f64 * a) % 1.0);
+    let (l1, l2) = (leg(0.414_213_562_37), leg(0.324_717_957_2));
+    let b = Coord { x: at.x + l1 * h1.cos(), y: at.y + l1 * h1.sin() };
+    let c = Coord { x: b.x + l2 * h2.cos(), y: b.y + l2 * h2.sin() };
+    LineString(vec![at, b, c])
+}
+
+/// `n` synthetic projects of `shape` spread as `spread` says, one at a time.
+pub fn features(n: usize, spread: Spread, shape: Shape) -> impl Iterator<Item = Feature> {
+    points(spread).take(n).enumerate().map(move |(i, at)| match shape {
+        Shape::Points => project(i, at),
+        Shape::Lines => project_as(i, Geometry::LineString(line_from(i, at))),
+    })
 }
 
 /// The points of `spread`, one after another, without end.
@@ -129,13 +183,20 @@ pub fn projects(n: usize, spread: Spread) -> impl Iterator<Item = Feature> {
     points(spread).take(n).enumerate().map(|(i, at)| project(i, at))
 }
 
-/// Writes `n` synthetic projects to `out` in `format`.
-pub fn write(format: ExportFormat, n: usize, spread: Spread, out: &Path) -> Result<(), ExportError> {
+/// Writes `n` synthetic projects of `shape` to `out` in `format`.
+pub fn write(
+    format: ExportFormat,
+    n: usize,
+    spread: Spread,
+    shape: Shape,
+    out: &Path,
+) -> Result<(), ExportError> {
     let sample = project(0, Coord { x: 122.0, y: 41.0 });
     let columns = columns_of(std::iter::once(&sample));
-    let kinds = std::collections::BTreeSet::from(["Point"]);
+    let kinds = std::collections::BTreeSet::from([shape.geometry_type()]);
     let options = ExportOptions::default();
-    let layer = Layer { name: "projects", columns: &columns, spatial: true, features: projects(n, spread) };
+    let layer =
+        Layer { name: "projects", columns: &columns, spatial: true, features: features(n, spread, shape) };
     let create = || std::fs::File::create(out).map_err(ExportError::from);
     match format {
         ExportFormat::GeoPackage => super::gpkg::write_file(out, layer, &kinds, "synthetic", None, &options),

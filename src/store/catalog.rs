@@ -162,7 +162,7 @@ impl Catalog {
         step("projects read and validated");
         let shapes = projects::county_shapes(&counties);
         step("shapes");
-        let boundaries = projects::Boundaries::new(&counties, &shapes);
+        let boundaries = projects::Boundaries::new(&shapes);
         step("boundaries");
         let joins: Vec<projects::Join> = records
             .iter()

@@ -8,7 +8,7 @@
 //! format gives the same collection for the same layer. A bad file stops start-up naming the file, the layer,
 //! the feature and the reason.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -525,18 +525,79 @@ fn join_queryables() -> [Queryable; 3] {
     ]
 }
 
+/// Joined values already made, found by a hash of their JSON text: lines and polygons that join alike share one
+/// set. Most short lines lie in one county, and their measures are rounded to 10 m, so a million synthetic lines
+/// 2-6 km long come to a few tens of thousands of sets instead of a million.
+/// Lines and polygons in one county skip even the making: their values are found by what they say
+/// ([`projects::one_county_key`]).
+#[derive(Default)]
+struct Alike {
+    made: std::sync::Mutex<HashMap<u64, Vec<Joined>>>,
+    one_county: std::sync::Mutex<HashMap<OneCountyKey, Joined>>,
+}
+
+/// One set of joined values, shared.
+type Joined = Arc<Map<String, Value>>;
+
+/// See [`projects::one_county_key`].
+type OneCountyKey = (&'static str, usize, [u64; 4]);
+
+impl Alike {
+    /// The values of a one-county join with this key, made by `make` the first time.
+    fn by_key(
+        &self,
+        key: OneCountyKey,
+        make: impl FnOnce() -> Map<String, Value>,
+    ) -> Arc<Map<String, Value>> {
+        let lock = || self.one_county.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(made) = lock().get(&key) {
+            return made.clone();
+        }
+        // Made outside the lock; if another thread made them meanwhile, theirs are kept.
+        let values = Arc::new(make());
+        lock().entry(key).or_insert(values).clone()
+    }
+
+    /// The set equal to `values` made earlier, or `values` itself, kept for those to come.
+    fn share(&self, values: Map<String, Value>) -> Joined {
+        /// Feeds serialised JSON to the hash without building the text.
+        struct Hashing(xxhash_rust::xxh3::Xxh3);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(xxhash_rust::xxh3::Xxh3::new());
+        if serde_json::to_writer(&mut hashing, &values).is_err() {
+            return Arc::new(values);
+        }
+        let mut made = self.made.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let same = made.entry(hashing.0.digest()).or_default();
+        if let Some(earlier) = same.iter().find(|earlier| ***earlier == values) {
+            return earlier.clone();
+        }
+        let values = Arc::new(values);
+        same.push(values.clone());
+        values
+    }
+}
+
 /// Builds the collection of a layer: each feature inside Liaoning joined to the counties, cities and regions of
 /// `admin` (with shares, as projects are); features outside are served with no join.
 ///
 /// Each feature keeps its own values in the order of the layer's fields (one list of names for the layer), and
 /// the values the join adds after them. A point's join depends only on its county, so the points of one county
-/// share one set of joined values, made once; a line's or polygon's is its own. The features are joined in
-/// parallel.
+/// share one set of joined values, made once. A line's or polygon's is made for it, then shared with every
+/// earlier one that came out the same ([`Alike`]). The features are joined in parallel.
 pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let counties = &admin.counties;
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
     let shapes = projects::county_shapes(counties);
-    let boundaries = projects::Boundaries::new(counties, &shapes);
+    let boundaries = projects::Boundaries::new(&shapes);
     let taken: std::collections::HashSet<String> =
         file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect();
     let join_key = |k: &str| {
@@ -558,6 +619,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     };
     let by_county: Vec<std::sync::OnceLock<Arc<Map<String, Value>>>> =
         (0..counties.features().len()).map(|_| std::sync::OnceLock::new()).collect();
+    let alike = Alike::default();
     let features: Vec<Feature> = file
         .features
         .into_par_iter()
@@ -583,7 +645,10 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
                         None => own.with_joined(Arc::new(join_values(g, &join))),
                     }
                 }
-                (Some(join), Some(g)) => own.with_joined(Arc::new(join_values(g, &join))),
+                (Some(join), Some(g)) => own.with_joined(match projects::one_county_key(g, &join) {
+                    Some(key) => alike.by_key(key, || join_values(g, &join)),
+                    None => alike.share(join_values(g, &join)),
+                }),
                 // Outside Liaoning (or with no geometry): the file's properties only.
                 _ => own,
             };
@@ -1313,7 +1378,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     .map_err(|e| bad(&e))?;
     // Field names are decoded by the `dbase` crate before an encoding can be set: decode them again from the
     // header, in the file's encoding.
-    let names: std::collections::HashMap<String, String> = records
+    let names: HashMap<String, String> = records
         .fields()
         .iter()
         .zip(dbf_decimals(&parts.dbf))
@@ -1581,6 +1646,55 @@ mod tests {
             self.0.push((i, v.to_string()));
             Ok(false)
         }
+    }
+
+    /// Lines and polygons share joined values with others that join alike (by the one-county key, or by their
+    /// text): every feature still carries exactly the values its own join makes.
+    #[test]
+    fn shared_joins_are_each_features_own() {
+        use crate::export::synthetic::{self, Shape, Spread};
+        let catalog = crate::store::Catalog::load(crate::store::DataSource::Embedded).expect("shipped data");
+        let admin =
+            crate::store::Catalog::load_admin(&crate::store::DataSource::Embedded).expect("boundaries");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("lines.geojson");
+        // 400 short lines on land, some crossing a county border, each with a copy; a line across four
+        // counties; a polygon; and a line half outside Liaoning (a share under one).
+        let mut features: Vec<Value> = synthetic::features(400, Spread::Land(Box::new(catalog)), Shape::Lines)
+            .map(|f| {
+                let Some(geo::Geometry::LineString(line)) = &f.geometry else { panic!("a line") };
+                // Each line twice, the copy 10 m east: the same county and length, so one key for both.
+                [0.0, 0.000_12].map(|dx| {
+                    let coordinates: Vec<[f64; 2]> = line.0.iter().map(|c| [c.x + dx, c.y]).collect();
+                    json!({"type": "Feature", "properties": {"n": f.id}, "geometry": {"type": "LineString", "coordinates": coordinates}})
+                })
+            })
+            .flatten()
+            .collect();
+        features.push(json!({"type": "Feature", "properties": {"n": "long"}, "geometry": {"type": "LineString", "coordinates": [[121.6, 38.9], [123.4, 41.8]]}}));
+        features.push(json!({"type": "Feature", "properties": {"n": "area"}, "geometry": {"type": "Polygon", "coordinates": [[[123.3, 41.7], [123.5, 41.7], [123.5, 41.9], [123.3, 41.7]]]}}));
+        features.push(json!({"type": "Feature", "properties": {"n": "border"}, "geometry": {"type": "LineString", "coordinates": [[119.0, 41.0], [119.5, 41.0]]}}));
+        std::fs::write(&path, json!({"type": "FeatureCollection", "features": features}).to_string())
+            .expect("write");
+        let spec = LayerSpec { id: Some("lines".into()), path, layer: None };
+        let file = read(&spec).expect("layer reads").into_iter().next().expect("one layer");
+        let c = collection(file, &admin);
+        let counties = &admin.counties;
+        let shapes = projects::county_shapes(counties);
+        let boundaries = projects::Boundaries::new(&shapes);
+        let locate = |p: geo::Coord<f64>| crate::store::catalog::county_at(counties, &admin.county_index, p);
+        let mut one_county = 0;
+        for f in c.features() {
+            let g = f.geometry.as_ref().expect("geometry");
+            let join = projects::join(g, counties, &shapes, &boundaries, &locate);
+            one_county += usize::from(projects::one_county_key(g, &join).is_some());
+            let own = projects::join_values(g, false, &join, counties, &admin.cities, &admin.regions);
+            for (k, v) in &own {
+                assert_eq!(f.properties.get(k), Some(v), "{} {k}", f.id);
+            }
+        }
+        assert!(one_county > 600, "most short lines lie in one county: {one_county}");
+        assert!(one_county < c.features().len(), "some cross a border");
     }
 
     #[test]

@@ -598,6 +598,20 @@ pub fn join_values(
     p
 }
 
+/// What [`join_values`] writes, with `city_wide` false, for a line or polygon joined to one county, as it rounds
+/// it: the geometry type, the county, the measure inside it and in all and the part outside Liaoning (to 0.01),
+/// and the share (to 0.001). Two such joins with one key get equal joined values, so a large layer can share
+/// them without making each again. `None` for points (shared by county already) and joins to several counties.
+pub fn one_county_key(geometry: &Geometry<f64>, join: &Join) -> Option<(&'static str, usize, [u64; 4])> {
+    if matches!(geometry, Geometry::Point(_) | Geometry::MultiPoint(_)) || join.counties.len() != 1 {
+        return None;
+    }
+    let (&county, &m) = join.counties.iter().next()?;
+    let t = join.total?;
+    let rounded = [round(m, 2), round(t, 2), round((t - m).max(0.0), 2), round((m / t).min(1.0), 3)];
+    Some((geometry_type(geometry), county, rounded.map(f64::to_bits)))
+}
+
 /// The project features, ready for a collection.
 pub fn project_features(
     records: Vec<ProjectRecord>,
@@ -616,25 +630,31 @@ pub fn project_features(
         .collect()
 }
 
-/// Every segment of every county border, grouped by county, to split lines where they cross a border.
-pub struct Boundaries<'a> {
-    counties: &'a Collection,
-    lines: Vec<Vec<geo::Line<f64>>>,
+/// Every segment of every county border in one R-tree (by its box), to split lines where they cross a border.
+/// A line's segment meets only the few border segments near it, however long the borders are: scanning every
+/// segment of each county whose box met it made joining a million short lines take 20 s.
+pub struct Boundaries {
+    borders:
+        rstar::RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, geo::Line<f64>>>,
 }
 
-impl<'a> Boundaries<'a> {
+impl Boundaries {
     /// Collects the borders of these shapes (aligned with `counties`).
-    pub fn new(counties: &'a Collection, shapes: &[MultiPolygon<f64>]) -> Self {
-        let lines = shapes
+    pub fn new(shapes: &[MultiPolygon<f64>]) -> Self {
+        let borders = shapes
             .iter()
-            .map(|mp| {
-                mp.iter()
-                    .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                    .flat_map(LineString::lines)
-                    .collect()
+            .flat_map(MultiPolygon::iter)
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(LineString::lines)
+            .map(|l| {
+                let (lo, hi) = (
+                    [l.start.x.min(l.end.x), l.start.y.min(l.end.y)],
+                    [l.start.x.max(l.end.x), l.start.y.max(l.end.y)],
+                );
+                rstar::primitives::GeomWithData::new(rstar::primitives::Rectangle::from_corners(lo, hi), l)
             })
             .collect();
-        Self { counties, lines }
+        Self { borders: rstar::RTree::bulk_load(borders) }
     }
 
     /// Splits `seg` at every border crossing and measures each piece (geodesic metres), attributed to the
@@ -651,14 +671,11 @@ impl<'a> Boundaries<'a> {
         let at = |t: f64| Coord { x: seg.start.x + t * dx, y: seg.start.y + t * dy };
         let mut ts = vec![0.0, 1.0];
         if dx != 0.0 || dy != 0.0 {
-            let env = geo::Rect::new(seg.start, seg.end);
-            let borders = self
-                .counties
-                .bbox_candidates(&env)
-                .into_iter()
-                .flat_map(|c| self.lines[c].iter())
-                .filter(|b| crate::geom::rects_intersect(&geo::Rect::new(b.start, b.end), &env));
-            for &border in borders {
+            let env = rstar::AABB::from_corners(
+                [seg.start.x.min(seg.end.x), seg.start.y.min(seg.end.y)],
+                [seg.start.x.max(seg.end.x), seg.start.y.max(seg.end.y)],
+            );
+            for border in self.borders.locate_in_envelope_intersecting(&env).map(|b| b.data) {
                 match geo::algorithm::line_intersection::line_intersection(seg, border) {
                     Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
                         ts.push(param(intersection));
