@@ -1661,7 +1661,7 @@ mod tests {
         // 400 short lines on land, some crossing a county border, each with a copy; a line across four
         // counties; a polygon; and a line half outside Liaoning (a share under one).
         let mut features: Vec<Value> = synthetic::features(400, Spread::Land(Box::new(catalog)), Shape::Lines)
-            .map(|f| {
+            .flat_map(|f| {
                 let Some(geo::Geometry::LineString(line)) = &f.geometry else { panic!("a line") };
                 // Each line twice, the copy 10 m east: the same county and length, so one key for both.
                 [0.0, 0.000_12].map(|dx| {
@@ -1669,7 +1669,6 @@ mod tests {
                     json!({"type": "Feature", "properties": {"n": f.id}, "geometry": {"type": "LineString", "coordinates": coordinates}})
                 })
             })
-            .flatten()
             .collect();
         features.push(json!({"type": "Feature", "properties": {"n": "long"}, "geometry": {"type": "LineString", "coordinates": [[121.6, 38.9], [123.4, 41.8]]}}));
         features.push(json!({"type": "Feature", "properties": {"n": "area"}, "geometry": {"type": "Polygon", "coordinates": [[[123.3, 41.7], [123.5, 41.7], [123.5, 41.9], [123.3, 41.7]]]}}));

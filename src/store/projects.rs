@@ -633,28 +633,43 @@ pub fn project_features(
 /// Every segment of every county border in one R-tree (by its box), to split lines where they cross a border.
 /// A line's segment meets only the few border segments near it, however long the borders are: scanning every
 /// segment of each county whose box met it made joining a million short lines take 20 s.
-pub struct Boundaries {
-    borders:
-        rstar::RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, geo::Line<f64>>>,
+pub struct Boundaries<'a> {
+    shapes: &'a [MultiPolygon<f64>],
+    /// Built on the first split: a layer of points never needs it.
+    borders: std::sync::OnceLock<BorderIndex>,
 }
 
-impl Boundaries {
-    /// Collects the borders of these shapes (aligned with `counties`).
-    pub fn new(shapes: &[MultiPolygon<f64>]) -> Self {
-        let borders = shapes
-            .iter()
-            .flat_map(MultiPolygon::iter)
-            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-            .flat_map(LineString::lines)
-            .map(|l| {
-                let (lo, hi) = (
-                    [l.start.x.min(l.end.x), l.start.y.min(l.end.y)],
-                    [l.start.x.max(l.end.x), l.start.y.max(l.end.y)],
-                );
-                rstar::primitives::GeomWithData::new(rstar::primitives::Rectangle::from_corners(lo, hi), l)
-            })
-            .collect();
-        Self { borders: rstar::RTree::bulk_load(borders) }
+/// Border segments by their boxes.
+type BorderIndex =
+    rstar::RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, geo::Line<f64>>>;
+
+impl<'a> Boundaries<'a> {
+    /// The borders of these shapes (aligned with `counties`).
+    pub fn new(shapes: &'a [MultiPolygon<f64>]) -> Self {
+        Self { shapes, borders: std::sync::OnceLock::new() }
+    }
+
+    fn borders(&self) -> &BorderIndex {
+        self.borders.get_or_init(|| {
+            let borders = self
+                .shapes
+                .iter()
+                .flat_map(MultiPolygon::iter)
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(LineString::lines)
+                .map(|l| {
+                    let (lo, hi) = (
+                        [l.start.x.min(l.end.x), l.start.y.min(l.end.y)],
+                        [l.start.x.max(l.end.x), l.start.y.max(l.end.y)],
+                    );
+                    rstar::primitives::GeomWithData::new(
+                        rstar::primitives::Rectangle::from_corners(lo, hi),
+                        l,
+                    )
+                })
+                .collect();
+            rstar::RTree::bulk_load(borders)
+        })
     }
 
     /// Splits `seg` at every border crossing and measures each piece (geodesic metres), attributed to the
@@ -675,7 +690,7 @@ impl Boundaries {
                 [seg.start.x.min(seg.end.x), seg.start.y.min(seg.end.y)],
                 [seg.start.x.max(seg.end.x), seg.start.y.max(seg.end.y)],
             );
-            for border in self.borders.locate_in_envelope_intersecting(&env).map(|b| b.data) {
+            for border in self.borders().locate_in_envelope_intersecting(&env).map(|b| b.data) {
                 match geo::algorithm::line_intersection::line_intersection(seg, border) {
                     Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
                         ts.push(param(intersection));
