@@ -592,7 +592,7 @@ impl Alike {
 /// Each feature keeps its own values in the order of the layer's fields (one list of names for the layer), and
 /// the values the join adds after them. A point's join depends only on its county, so the points of one county
 /// share one set of joined values, made once. A line's or polygon's is made for it, then shared with every
-/// earlier one that came out the same ([`Alike`]). The features are joined in parallel.
+/// earlier one that came out the same. The features are joined in parallel.
 pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let counties = &admin.counties;
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
