@@ -510,6 +510,9 @@ pub struct DistancesFrom {
     p: Coord<f64>,
     /// Point locations already measured, with their distances; a few dozen at most, so a linear scan.
     seen: Vec<(Coord<f64>, f64)>,
+    /// Whether a location has been found among them yet: once they are full and none has, the points are all
+    /// apart (a large layer), and the scan is skipped.
+    shared: bool,
 }
 
 impl DistancesFrom {
@@ -518,17 +521,22 @@ impl DistancesFrom {
 
     /// Distances from `p`.
     pub fn new(p: Coord<f64>) -> Self {
-        Self { p, seen: Vec::new() }
+        Self { p, seen: Vec::new(), shared: false }
     }
 
     /// [`point_geometry_distance_m`] from the query point to `geometry`.
     pub fn to(&mut self, geometry: &Geometry<f64>) -> f64 {
         let Geometry::Point(q) = geometry else { return point_geometry_distance_m(self.p, geometry) };
+        let full = self.seen.len() >= Self::REMEMBERED;
+        if full && !self.shared {
+            return distance_m(self.p, q.0);
+        }
         if let Some(&(_, d)) = self.seen.iter().find(|(c, _)| *c == q.0) {
+            self.shared = true;
             return d;
         }
         let d = distance_m(self.p, q.0);
-        if self.seen.len() < Self::REMEMBERED {
+        if !full {
             self.seen.push((q.0, d));
         }
         d
@@ -682,6 +690,35 @@ mod tests {
         }
         assert!(checked > 15_000, "{checked}");
         eprintln!("Lambert's worst relative error: {worst:e}");
+    }
+
+    /// Remembered or not (shared places, then more places than it keeps, then a line), every distance is the
+    /// exact one.
+    #[test]
+    fn distances_from_a_point_are_the_exact_ones_remembered_or_not() {
+        let p = Coord { x: 123.0, y: 41.5 };
+        let place = |i: usize| {
+            Geometry::Point(Point(Coord { x: 121.0 + 0.01 * i as f64, y: 40.0 + 0.007 * i as f64 }))
+        };
+        let line =
+            Geometry::LineString(LineString(vec![Coord { x: 122.0, y: 41.0 }, Coord { x: 124.0, y: 42.0 }]));
+        let geometries: Vec<Geometry<f64>> = (0..10)
+            .chain(0..10)
+            .chain(0..200)
+            .map(place)
+            .chain(std::iter::once(line))
+            .chain((150..210).map(place))
+            .collect();
+        let mut from = DistancesFrom::new(p);
+        for g in &geometries {
+            assert_eq!(from.to(g).to_bits(), point_geometry_distance_m(p, g).to_bits(), "{g:?}");
+        }
+        // Far more places than it keeps, none shared: it stops looking.
+        let mut apart = DistancesFrom::new(p);
+        for g in (0..100).map(place) {
+            assert_eq!(apart.to(&g).to_bits(), point_geometry_distance_m(p, &g).to_bits());
+        }
+        assert!(!apart.shared && apart.seen.len() == DistancesFrom::REMEMBERED);
     }
 
     #[test]

@@ -717,8 +717,9 @@ impl Collection {
     /// A best-first walk of the R-tree: nodes, boxes and geometries wait in one queue ordered by a lower bound
     /// of their geodesic distance, and the walk stops when the next bound exceeds the k-th distance found. Nodes
     /// enter the queue with the quick planar bound and get the tight one (Lambert's, beyond 50 km) only if they
-    /// reach its front, so the many nodes far from an inland query cost no trigonometry. Its cost follows the number of nodes near the answer, not the distance to it, so a query point far from the
-    /// data (offshore, outside the province) costs about what an inland one does.
+    /// reach its front, so the many nodes far from an inland query cost no trigonometry. Its cost follows the
+    /// number of nodes near the answer, not the distance to it, so a query point far from the data (offshore,
+    /// outside the province) costs about what an inland one does.
     pub fn nearest(
         &self,
         p: Coord<f64>,
@@ -764,8 +765,8 @@ impl Collection {
                                 let (bound, tight) = bounds.quick(&envelope_rect(&n.envelope()));
                                 (bound, Item::Node(n, tight))
                             }
-                            // A feature's own bound, worked out when it reaches the front, is at least as
-                            // tight as its box's.
+                            // A feature waits with its box's quick bound; its geometry's own bound is worked
+                            // out when it reaches the front.
                             rstar::RTreeNode::Leaf(e) => {
                                 let bbox =
                                     Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
