@@ -178,11 +178,6 @@ pub fn points(spread: Spread) -> impl Iterator<Item = Coord<f64>> {
     Points { spread, j: 0 }
 }
 
-/// `n` synthetic projects spread as `spread` says, one at a time.
-pub fn projects(n: usize, spread: Spread) -> impl Iterator<Item = Feature> {
-    points(spread).take(n).enumerate().map(|(i, at)| project(i, at))
-}
-
 /// Writes `n` synthetic projects of `shape` to `out` in `format`.
 pub fn write(
     format: ExportFormat,

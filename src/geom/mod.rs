@@ -28,11 +28,6 @@ pub fn union_rect(acc: Option<Rect<f64>>, rect: Rect<f64>) -> Rect<f64> {
     }
 }
 
-/// Whether two axis-aligned rectangles share at least one point.
-pub fn rects_intersect(a: &Rect<f64>, b: &Rect<f64>) -> bool {
-    a.min().x <= b.max().x && b.min().x <= a.max().x && a.min().y <= b.max().y && b.min().y <= a.max().y
-}
-
 /// A geometry as a GeoJSON geometry object, coordinates passed through `map` (e.g. a CRS transform) and
 /// rounded to `decimals` places so output never claims more precision than the data has.
 pub fn to_geojson_value(

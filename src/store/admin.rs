@@ -92,6 +92,18 @@ impl CountyIndex {
         Self { interiors, borders: rstar::RTree::bulk_load(borders) }
     }
 
+    /// Every border segment whose box meets the box of the segment `a`–`b` (a border two counties share comes
+    /// once for each).
+    pub fn borders_near(
+        &self,
+        a: geo::Coord<f64>,
+        b: geo::Coord<f64>,
+    ) -> impl Iterator<Item = geo::Line<f64>> + '_ {
+        self.borders
+            .locate_in_envelope_intersecting(&rstar::AABB::from_corners([a.x, a.y], [b.x, b.y]))
+            .map(|b| b.data.1)
+    }
+
     /// The county holding `p` (inside it or on its border; on a border two counties share, the first) among the
     /// `candidates` (counties whose box holds `p`, in collection order).
     pub fn locate(&self, candidates: &[usize], p: geo::Coord<f64>) -> Option<usize> {

@@ -162,11 +162,9 @@ impl Catalog {
         step("projects read and validated");
         let shapes = projects::county_shapes(&counties);
         step("shapes");
-        let boundaries = projects::Boundaries::new(&shapes);
-        step("boundaries");
         let joins: Vec<projects::Join> = records
             .iter()
-            .map(|r| projects::join(&r.geometry, &counties, &shapes, &boundaries, &locate))
+            .map(|r| projects::join(&r.geometry, &counties, &shapes, &county_index, &locate))
             .collect();
         step("projects joined");
         let mut project_features = projects::project_features(records, &joins, &counties, &cities, &regions);

@@ -528,6 +528,7 @@ fn join_queryables() -> [Queryable; 3] {
 /// Joined values already made, found by a hash of their JSON text: lines and polygons that join alike share one
 /// set. Most short lines lie in one county, and their measures are rounded to 10 m, so a million synthetic lines
 /// 2-6 km long come to a few tens of thousands of sets instead of a million.
+///
 /// Lines and polygons in one county skip even the making: their values are found by what they say
 /// ([`projects::one_county_key`]).
 #[derive(Default)]
@@ -544,11 +545,7 @@ type OneCountyKey = (&'static str, usize, [u64; 4]);
 
 impl Alike {
     /// The values of a one-county join with this key, made by `make` the first time.
-    fn by_key(
-        &self,
-        key: OneCountyKey,
-        make: impl FnOnce() -> Map<String, Value>,
-    ) -> Arc<Map<String, Value>> {
+    fn by_key(&self, key: OneCountyKey, make: impl FnOnce() -> Map<String, Value>) -> Joined {
         let lock = || self.one_county.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(made) = lock().get(&key) {
             return made.clone();
@@ -597,7 +594,6 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let counties = &admin.counties;
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
     let shapes = projects::county_shapes(counties);
-    let boundaries = projects::Boundaries::new(&shapes);
     let taken: std::collections::HashSet<String> =
         file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect();
     let join_key = |k: &str| {
@@ -617,7 +613,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
             .map(|(k, v)| (join_key(&k), v))
             .collect()
     };
-    let by_county: Vec<std::sync::OnceLock<Arc<Map<String, Value>>>> =
+    let by_county: Vec<std::sync::OnceLock<Joined>> =
         (0..counties.features().len()).map(|_| std::sync::OnceLock::new()).collect();
     let alike = Alike::default();
     let features: Vec<Feature> = file
@@ -631,7 +627,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
             let join = geometry
                 .as_ref()
                 .filter(|g| in_province(g))
-                .map(|g| projects::join(g, counties, &shapes, &boundaries, &locate))
+                .map(|g| projects::join(g, counties, &shapes, &admin.county_index, &locate))
                 .filter(|j| !j.counties.is_empty());
             let own = Properties::row(columns.clone(), codes);
             let props = match (join, &geometry) {
@@ -1680,12 +1676,11 @@ mod tests {
         let c = collection(file, &admin);
         let counties = &admin.counties;
         let shapes = projects::county_shapes(counties);
-        let boundaries = projects::Boundaries::new(&shapes);
         let locate = |p: geo::Coord<f64>| crate::store::catalog::county_at(counties, &admin.county_index, p);
         let mut one_county = 0;
         for f in c.features() {
             let g = f.geometry.as_ref().expect("geometry");
-            let join = projects::join(g, counties, &shapes, &boundaries, &locate);
+            let join = projects::join(g, counties, &shapes, &admin.county_index, &locate);
             one_county += usize::from(projects::one_county_key(g, &join).is_some());
             let own = projects::join_values(g, false, &join, counties, &admin.cities, &admin.regions);
             for (k, v) in &own {

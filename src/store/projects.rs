@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use geo::{
-    BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, LineString, MultiLineString, MultiPolygon,
-};
+use geo::{BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, MultiLineString, MultiPolygon};
 use serde_json::{Map, Value, json};
 
-use super::admin::{check_lon_lat, geometry_type};
+use super::admin::{CountyIndex, check_lon_lat, geometry_type};
 use super::collection::{Collection, Feature};
 use super::source::{DataSource, LoadError};
 use crate::domain::project::{CATEGORIES, COMPARATORS, PRECISIONS, is_section_id};
@@ -410,7 +408,7 @@ pub fn join(
     geometry: &Geometry<f64>,
     counties: &Collection,
     county_shapes: &[MultiPolygon<f64>],
-    boundaries: &Boundaries,
+    borders: &CountyIndex,
     county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
 ) -> Join {
     let mut out = Join::default();
@@ -442,7 +440,7 @@ pub fn join(
             // its midpoint: exact, and no polygon clipping.
             for ls in mls.iter() {
                 for seg in ls.lines() {
-                    for (county, m) in boundaries.split(seg, county_at) {
+                    for (county, m) in split_at_borders(borders, seg, county_at) {
                         *out.counties.entry(county).or_default() += m / 1e3;
                     }
                 }
@@ -630,89 +628,43 @@ pub fn project_features(
         .collect()
 }
 
-/// Every segment of every county border in one R-tree (by its box), to split lines where they cross a border.
-/// A line's segment meets only the few border segments near it, however long the borders are: scanning every
-/// segment of each county whose box met it made joining a million short lines take 20 s.
-pub struct Boundaries<'a> {
-    shapes: &'a [MultiPolygon<f64>],
-    /// Built on the first split: a layer of points never needs it.
-    borders: std::sync::OnceLock<BorderIndex>,
-}
-
-/// Border segments by their boxes.
-type BorderIndex =
-    rstar::RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, geo::Line<f64>>>;
-
-impl<'a> Boundaries<'a> {
-    /// The borders of these shapes (aligned with `counties`).
-    pub fn new(shapes: &'a [MultiPolygon<f64>]) -> Self {
-        Self { shapes, borders: std::sync::OnceLock::new() }
-    }
-
-    fn borders(&self) -> &BorderIndex {
-        self.borders.get_or_init(|| {
-            let borders = self
-                .shapes
-                .iter()
-                .flat_map(MultiPolygon::iter)
-                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .flat_map(LineString::lines)
-                .map(|l| {
-                    let (lo, hi) = (
-                        [l.start.x.min(l.end.x), l.start.y.min(l.end.y)],
-                        [l.start.x.max(l.end.x), l.start.y.max(l.end.y)],
-                    );
-                    rstar::primitives::GeomWithData::new(
-                        rstar::primitives::Rectangle::from_corners(lo, hi),
-                        l,
-                    )
-                })
-                .collect();
-            rstar::RTree::bulk_load(borders)
-        })
-    }
-
-    /// Splits `seg` at every border crossing and measures each piece (geodesic metres), attributed to the
-    /// county containing its midpoint; pieces outside every county are dropped.
-    pub fn split(
-        &self,
-        seg: geo::Line<f64>,
-        county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
-    ) -> Vec<(usize, f64)> {
-        let (dx, dy) = (seg.end.x - seg.start.x, seg.end.y - seg.start.y);
-        let param = |c: Coord<f64>| {
-            if dx.abs() >= dy.abs() { (c.x - seg.start.x) / dx } else { (c.y - seg.start.y) / dy }
-        };
-        let at = |t: f64| Coord { x: seg.start.x + t * dx, y: seg.start.y + t * dy };
-        let mut ts = vec![0.0, 1.0];
-        if dx != 0.0 || dy != 0.0 {
-            let env = rstar::AABB::from_corners(
-                [seg.start.x.min(seg.end.x), seg.start.y.min(seg.end.y)],
-                [seg.start.x.max(seg.end.x), seg.start.y.max(seg.end.y)],
-            );
-            for border in self.borders().locate_in_envelope_intersecting(&env).map(|b| b.data) {
-                match geo::algorithm::line_intersection::line_intersection(seg, border) {
-                    Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
-                        ts.push(param(intersection));
-                    }
-                    Some(geo::LineIntersection::Collinear { intersection }) => {
-                        ts.push(param(intersection.start));
-                        ts.push(param(intersection.end));
-                    }
-                    None => {}
+/// Splits `seg` at every county border it crosses (the border segments near it, from the county index's
+/// R-tree) and measures each piece (geodesic metres), attributed to the county containing its midpoint; pieces
+/// outside every county are dropped.
+fn split_at_borders(
+    borders: &CountyIndex,
+    seg: geo::Line<f64>,
+    county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
+) -> Vec<(usize, f64)> {
+    let (dx, dy) = (seg.end.x - seg.start.x, seg.end.y - seg.start.y);
+    let param = |c: Coord<f64>| {
+        if dx.abs() >= dy.abs() { (c.x - seg.start.x) / dx } else { (c.y - seg.start.y) / dy }
+    };
+    let at = |t: f64| Coord { x: seg.start.x + t * dx, y: seg.start.y + t * dy };
+    let mut ts = vec![0.0, 1.0];
+    if dx != 0.0 || dy != 0.0 {
+        for border in borders.borders_near(seg.start, seg.end) {
+            match geo::algorithm::line_intersection::line_intersection(seg, border) {
+                Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
+                    ts.push(param(intersection));
                 }
+                Some(geo::LineIntersection::Collinear { intersection }) => {
+                    ts.push(param(intersection.start));
+                    ts.push(param(intersection.end));
+                }
+                None => {}
             }
         }
-        ts.retain(|t| (0.0..=1.0).contains(t));
-        ts.sort_by(f64::total_cmp);
-        ts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
-        ts.windows(2)
-            .filter_map(|w| {
-                let county = county_at(at(f64::midpoint(w[0], w[1])))?;
-                Some((county, geodesic::distance_m(at(w[0]), at(w[1]))))
-            })
-            .collect()
     }
+    ts.retain(|t| (0.0..=1.0).contains(t));
+    ts.sort_by(f64::total_cmp);
+    ts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+    ts.windows(2)
+        .filter_map(|w| {
+            let county = county_at(at(f64::midpoint(w[0], w[1])))?;
+            Some((county, geodesic::distance_m(at(w[0]), at(w[1]))))
+        })
+        .collect()
 }
 
 /// A county's boundary as a multipolygon, for clipping.
