@@ -64,7 +64,7 @@ pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature>) -> Vec<Column
                 kinds.push(None);
                 names.len() - 1
             });
-            kinds[i] = merge(kinds[i], kind_of(v));
+            kinds[i] = merge(kinds[i], kind_of(&v));
         }
     }
     names

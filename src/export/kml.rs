@@ -39,7 +39,7 @@ fn description(f: &Feature) -> String {
     line(&mut d, "Plan text", "excerpt");
     if d.is_empty() {
         for (k, v) in p.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).take(12) {
-            let _ = writeln!(d, "{k}: {}", as_text(Some(v)));
+            let _ = writeln!(d, "{k}: {}", as_text(Some(&v)));
         }
     }
     d.trim_end().to_owned()

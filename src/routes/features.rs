@@ -161,7 +161,7 @@ impl FeatureOut<'_> {
             out.extend_from_slice(b"\"distance_m\":");
             write_json(out, &d);
         };
-        if self.only.is_none() {
+        let Some(only) = self.only else {
             let all = self.feature.properties_json();
             let all = all.get();
             match (rounded, all.strip_suffix('}')) {
@@ -177,20 +177,19 @@ impl FeatureOut<'_> {
                 }
             }
             return;
-        }
+        };
         out.push(b'{');
         let mut first = true;
-        for (k, v) in &self.feature.properties {
-            if self.only.is_none_or(|names| names.iter().any(|n| n == k)) {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.push(b'"');
-                escape_into(out, k);
-                out.extend_from_slice(b"\":");
-                write_json(out, v);
+        // Only the selected values are read: one made when read is made only when selected.
+        for (k, v) in self.feature.properties.select(|k| only.iter().any(|n| n == k)) {
+            if !first {
+                out.push(b',');
             }
+            first = false;
+            out.push(b'"');
+            escape_into(out, k);
+            out.extend_from_slice(b"\":");
+            write_json(out, &v);
         }
         if let Some(d) = rounded {
             if !first {

@@ -579,8 +579,11 @@ impl ItemsView<'_> {
             rows.push(("geometry".to_owned(), Cell::text(crate::store::admin::geometry_type(g))));
         }
         rows.extend(f.properties.iter().map(|(k, v)| {
-            let cell =
-                if k == "category" { Cell::text(Self::text(k, Some(v))) } else { Cell::value(v.clone()) };
+            let cell = if k == "category" {
+                Cell::text(Self::text(k, Some(&v)))
+            } else {
+                Cell::value(v.into_owned())
+            };
             (k.to_owned(), cell)
         }));
         let mut crumbs: Vec<(&str, String)> = self.crumbs();

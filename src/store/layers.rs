@@ -22,7 +22,7 @@ use super::collection::{
     Collection, CollectionMeta, Feature, ParamKind, ParamSpec, PropertyType, Queryable, intern,
 };
 use super::projects;
-use super::props::{Columns, ColumnsBuilder, Properties};
+use super::props::{Columns, ColumnsBuilder, Deferred, MakeJoined, Properties};
 use super::source::LoadError;
 
 /// One `--layer` argument: `[ID=]FILE[:LAYER]`.
@@ -525,16 +525,52 @@ fn join_queryables() -> [Queryable; 3] {
     ]
 }
 
-/// Joined values already made, found by a hash of their JSON text: lines and polygons that join alike share one
-/// set. Most short lines lie in one county, and their measures are rounded to 10 m, so a million synthetic lines
-/// 2-6 km long come to a few tens of thousands of sets instead of a million.
-///
-/// Lines and polygons in one county skip even the making: their values are found by what they say
-/// ([`projects::one_county_key`]).
-#[derive(Default)]
-struct Alike {
-    made: std::sync::Mutex<HashMap<u64, Vec<Joined>>>,
-    one_county: std::sync::Mutex<HashMap<OneCountyKey, Joined>>,
+/// A join value's name in a layer: its own unless the file uses it (its own `area_km2`, say), then
+/// `join_<name>` (or `join_join_<name>`...).
+#[derive(Debug, Clone)]
+struct JoinNames {
+    taken: std::collections::HashSet<String>,
+}
+
+impl JoinNames {
+    fn name(&self, k: &str) -> String {
+        let mut key = k.to_owned();
+        while self.taken.contains(&key) {
+            key = format!("join_{key}");
+        }
+        key
+    }
+}
+
+/// A layer's joined values for features of one geometry type, made from what the join found: the values
+/// [`projects::join_values`] gives, under the layer's names for them.
+#[derive(Debug)]
+struct LayerJoin {
+    kind: &'static str,
+    places: Arc<projects::Places>,
+    names: Arc<JoinNames>,
+    /// [`projects::measured_keys`] of the kind, under the layer's names.
+    measured: Vec<&'static str>,
+}
+
+impl LayerJoin {
+    fn values(&self, join: &projects::Join) -> Map<String, Value> {
+        projects::join_values(self.kind, false, join, &self.places)
+            .into_iter()
+            .map(|(k, v)| (self.names.name(&k), v))
+            .collect()
+    }
+}
+
+impl MakeJoined for LayerJoin {
+    fn make(&self, places: &[(u32, f64)], total: f64) -> Map<String, Value> {
+        let counties = places.iter().map(|&(c, m)| (c as usize, m)).collect();
+        self.values(&projects::Join { counties, total: Some(total) })
+    }
+
+    fn measured(&self) -> &[&'static str] {
+        &self.measured
+    }
 }
 
 /// One set of joined values, shared.
@@ -543,43 +579,81 @@ type Joined = Arc<Map<String, Value>>;
 /// See [`projects::one_county_key`].
 type OneCountyKey = (&'static str, usize, [u64; 4]);
 
-impl Alike {
-    /// The values of a one-county join with this key, made by `make` the first time.
-    fn by_key(&self, key: OneCountyKey, make: impl FnOnce() -> Map<String, Value>) -> Joined {
-        let lock = || self.one_county.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(made) = lock().get(&key) {
-            return made.clone();
+/// Gives a layer's features their joined values, made once for every feature joined alike:
+/// - the points of one county share one set;
+/// - lines and polygons in one county share one set by what they say ([`projects::one_county_key`]): most short
+///   lines lie in one county, and their measures are rounded to 10 m, so a million synthetic lines 2-6 km long
+///   come to a few tens of thousands of sets;
+/// - the others (across a county border) keep the numbers their join found and share the values that depend
+///   only on the places with every feature joined to the same ones; the measured values are made when read
+///   ([`Deferred`]).
+struct Joiner {
+    makers: HashMap<&'static str, Arc<LayerJoin>>,
+    by_county: Vec<std::sync::OnceLock<Joined>>,
+    one_county: std::sync::Mutex<HashMap<OneCountyKey, Joined>>,
+    common: std::sync::Mutex<Commons>,
+}
+
+/// The values that depend only on the places, by geometry type and the places' numbers.
+type Commons = HashMap<&'static str, HashMap<Box<[u32]>, Joined>>;
+
+impl Joiner {
+    fn new(admin: &Admin, names: JoinNames) -> Self {
+        let places = Arc::new(projects::Places::new(&admin.counties, &admin.cities, &admin.regions));
+        let names = Arc::new(names);
+        let makers = ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
+            .into_iter()
+            .map(|kind| {
+                let measured = projects::measured_keys(kind).iter().map(|k| intern(&names.name(k))).collect();
+                (kind, Arc::new(LayerJoin { kind, places: places.clone(), names: names.clone(), measured }))
+            })
+            .collect();
+        Self {
+            makers,
+            by_county: (0..admin.counties.features().len()).map(|_| std::sync::OnceLock::new()).collect(),
+            one_county: std::sync::Mutex::default(),
+            common: std::sync::Mutex::default(),
         }
-        // Made outside the lock; if another thread made them meanwhile, theirs are kept.
-        let values = Arc::new(make());
-        lock().entry(key).or_insert(values).clone()
     }
 
-    /// The set equal to `values` made earlier, or `values` itself, kept for those to come.
-    fn share(&self, values: Map<String, Value>) -> Joined {
-        /// Feeds serialised JSON to the hash without building the text.
-        struct Hashing(xxhash_rust::xxh3::Xxh3);
-        impl std::io::Write for Hashing {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.update(bytes);
-                Ok(bytes.len())
+    /// `own` with the values of `join` (of a feature with geometry `g`) after them.
+    fn joined(&self, own: Properties, g: &Geometry<f64>, join: &projects::Join) -> Properties {
+        fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+            m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        let kind = admin::geometry_type(g);
+        let Some(maker) = self.makers.get(kind) else { return own };
+        if kind == "Point" {
+            let county = join.counties.keys().next().copied().unwrap_or_default();
+            return match self.by_county.get(county) {
+                Some(slot) => own.with_joined(slot.get_or_init(|| Arc::new(maker.values(join))).clone()),
+                None => own.with_joined(Arc::new(maker.values(join))),
+            };
+        }
+        if let Some(key) = projects::one_county_key(g, join) {
+            if let Some(made) = lock(&self.one_county).get(&key) {
+                return own.with_joined(made.clone());
             }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
+            // Made outside the lock; if another thread made them meanwhile, theirs are kept.
+            let values = Arc::new(maker.values(join));
+            return own.with_joined(lock(&self.one_county).entry(key).or_insert(values).clone());
         }
-        let mut hashing = Hashing(xxhash_rust::xxh3::Xxh3::new());
-        if serde_json::to_writer(&mut hashing, &values).is_err() {
-            return Arc::new(values);
-        }
-        let mut made = self.made.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let same = made.entry(hashing.0.digest()).or_default();
-        if let Some(earlier) = same.iter().find(|earlier| ***earlier == values) {
-            return earlier.clone();
-        }
-        let values = Arc::new(values);
-        same.push(values.clone());
-        values
+        #[expect(clippy::cast_possible_truncation, reason = "a county's number")]
+        let places: Vec<(u32, f64)> = join.counties.iter().map(|(&c, &m)| (c as u32, m)).collect();
+        let numbers: Box<[u32]> = places.iter().map(|&(c, _)| c).collect();
+        let found = lock(&self.common).get(kind).and_then(|by| by.get(&numbers)).cloned();
+        let common = found.unwrap_or_else(|| {
+            let mut values = maker.values(join);
+            values.retain(|k, _| !maker.measured.contains(&k.as_str()));
+            lock(&self.common)
+                .entry(kind)
+                .or_default()
+                .entry(numbers)
+                .or_insert_with(|| Arc::new(values))
+                .clone()
+        });
+        let deferred: Arc<dyn MakeJoined> = maker.clone();
+        own.with_deferred(Deferred::new(deferred, common, &places, join.total.unwrap_or_default()))
     }
 }
 
@@ -587,35 +661,21 @@ impl Alike {
 /// `admin` (with shares, as projects are); features outside are served with no join.
 ///
 /// Each feature keeps its own values in the order of the layer's fields (one list of names for the layer), and
-/// the values the join adds after them. A point's join depends only on its county, so the points of one county
-/// share one set of joined values, made once. A line's or polygon's is made for it, then shared with every
-/// earlier one that came out the same. The features are joined in parallel.
+/// the values the join adds after them, shared with every feature joined alike or made when read (see
+/// `Joiner`). The features are joined in parallel.
 pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let counties = &admin.counties;
     let locate = |p: geo::Coord<f64>| super::catalog::county_at(counties, &admin.county_index, p);
     let shapes = projects::county_shapes(counties);
-    let taken: std::collections::HashSet<String> =
-        file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect();
-    let join_key = |k: &str| {
-        let mut key = k.to_owned();
-        while taken.contains(&key) {
-            key = format!("join_{key}");
-        }
-        key
+    // The file's own values stay as they are; a join value whose name the file already uses goes under
+    // `join_<name>`.
+    let names = JoinNames {
+        taken: file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect(),
     };
+    let join_key = |k: &str| names.name(k);
     let columns = file.columns.clone();
     let province = counties.extent();
-    // The file's own values stay as they are; a join value whose name the file already uses (its own
-    // `area_km2`, say) goes under `join_<name>`.
-    let join_values = |g: &Geometry<f64>, join: &projects::Join| -> Map<String, Value> {
-        projects::join_values(g, false, join, counties, &admin.cities, &admin.regions)
-            .into_iter()
-            .map(|(k, v)| (join_key(&k), v))
-            .collect()
-    };
-    let by_county: Vec<std::sync::OnceLock<Joined>> =
-        (0..counties.features().len()).map(|_| std::sync::OnceLock::new()).collect();
-    let alike = Alike::default();
+    let joiner = Joiner::new(admin, names.clone());
     let features: Vec<Feature> = file
         .features
         .into_par_iter()
@@ -631,20 +691,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
                 .filter(|j| !j.counties.is_empty());
             let own = Properties::row(columns.clone(), codes);
             let props = match (join, &geometry) {
-                (Some(join), Some(g @ Geometry::Point(_))) => {
-                    let county = join.counties.keys().next().copied().unwrap_or_default();
-                    let shared = by_county
-                        .get(county)
-                        .map(|slot| slot.get_or_init(|| Arc::new(join_values(g, &join))));
-                    match shared {
-                        Some(shared) => own.with_joined(shared.clone()),
-                        None => own.with_joined(Arc::new(join_values(g, &join))),
-                    }
-                }
-                (Some(join), Some(g)) => own.with_joined(match projects::one_county_key(g, &join) {
-                    Some(key) => alike.by_key(key, || join_values(g, &join)),
-                    None => alike.share(join_values(g, &join)),
-                }),
+                (Some(join), Some(g)) => joiner.joined(own, g, &join),
                 // Outside Liaoning (or with no geometry): the file's properties only.
                 _ => own,
             };
@@ -1644,8 +1691,9 @@ mod tests {
         }
     }
 
-    /// Lines and polygons share joined values with others that join alike (by the one-county key, or by their
-    /// text): every feature still carries exactly the values its own join makes.
+    /// Lines and polygons share joined values with others that join alike (by the one-county key), or share
+    /// those that depend only on the places and make the rest when read: every feature still carries exactly
+    /// the values its own join makes, in order, whether read in order, one by one, or again after that.
     #[test]
     fn shared_joins_are_each_features_own() {
         use crate::export::synthetic::{self, Shape, Spread};
@@ -1677,15 +1725,42 @@ mod tests {
         let counties = &admin.counties;
         let shapes = projects::county_shapes(counties);
         let locate = |p: geo::Coord<f64>| crate::store::catalog::county_at(counties, &admin.county_index, p);
+        let places = projects::Places::new(counties, &admin.cities, &admin.regions);
         let mut one_county = 0;
         for f in c.features() {
             let g = f.geometry.as_ref().expect("geometry");
             let join = projects::join(g, counties, &shapes, &admin.county_index, &locate);
             one_county += usize::from(projects::one_county_key(g, &join).is_some());
-            let own = projects::join_values(g, false, &join, counties, &admin.cities, &admin.regions);
+            let mut own = Map::new();
+            own.insert("n".into(), f.properties["n"].clone());
+            own.extend(projects::join_values(admin::geometry_type(g), false, &join, &places));
+            // In order, as served, and each value read alone.
+            let served: Vec<(&str, Value)> = f.properties.iter().map(|(k, v)| (k, v.into_owned())).collect();
+            let made: Vec<(&str, Value)> = own.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            assert_eq!(served, made, "{}", f.id);
+            assert!(f.properties.keys().eq(own.keys().map(String::as_str)), "{}", f.id);
             for (k, v) in &own {
                 assert_eq!(f.properties.get(k), Some(v), "{} {k}", f.id);
             }
+            let again: Vec<(&str, Value)> = f.properties.iter().map(|(k, v)| (k, v.into_owned())).collect();
+            assert_eq!(again, made, "{}", f.id);
+            // Changing a value of one feature leaves the rest of its values, and every other feature, alone.
+            if let Some(length) = own.get("length_km") {
+                let mut changed = f.properties.clone();
+                *changed.get_mut("length_km").expect("a line's length") = json!(-1);
+                assert_eq!(changed.get("length_km"), Some(&json!(-1)));
+                assert_eq!(changed.get("join"), own.get("join"), "{}", f.id);
+                assert_eq!(changed.len(), own.len(), "{}", f.id);
+                assert_eq!(f.properties.get("length_km"), Some(length), "{}", f.id);
+            }
+            let some: Vec<&str> =
+                f.properties.select(|k| k == "n" || k == "length_km").map(|(k, _)| k).collect();
+            assert_eq!(
+                some,
+                ["n", "length_km"][..2 - usize::from(!own.contains_key("length_km"))],
+                "{}",
+                f.id
+            );
         }
         assert!(one_county > 600, "most short lines lie in one county: {one_county}");
         assert!(one_county < c.features().len(), "some cross a border");

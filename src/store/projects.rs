@@ -481,66 +481,133 @@ fn round(v: f64, decimals: i32) -> f64 {
 }
 
 /// Builds the served properties of a project: what the file says, then what the join found.
-pub fn joined_properties(
-    record: &ProjectRecord,
-    join: &Join,
-    counties: &Collection,
-    cities: &Collection,
-    regions: &Collection,
-) -> Map<String, Value> {
+pub fn joined_properties(record: &ProjectRecord, join: &Join, places: &Places) -> Map<String, Value> {
     // A city-wide item (precision `city`) sits on the city seat: it is in the city, its county is not known,
     // and it is in the regions that take the whole city, not those of the seat district.
     let city_wide = matches!(record.geometry, Geometry::Point(_))
         && record.properties.get("location_precision").and_then(Value::as_str) == Some("city");
     let mut p = record.properties.clone();
-    p.extend(join_values(&record.geometry, city_wide, join, counties, cities, regions));
+    p.extend(join_values(geometry_type(&record.geometry), city_wide, join, places));
     p
 }
 
-/// What a join found, as the properties it adds: counties, cities and regions with their shares, the measure
-/// (length, area or point count), how it was joined. `city_wide`: a point placed on its city's seat (see
-/// [`joined_properties`]). For a point this depends only on the county it is in.
-pub fn join_values(
-    geometry: &Geometry<f64>,
-    city_wide: bool,
-    join: &Join,
-    counties: &Collection,
-    cities: &Collection,
-    regions: &Collection,
-) -> Map<String, Value> {
+/// What the values a join adds name about the places it found, read once from the counties, cities and
+/// regions: all [`join_values`] reads, small enough for a layer to keep and make its values from when asked.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// By county number (the order of the counties collection).
+    counties: Vec<PlaceCounty>,
+    /// By city adcode.
+    cities: HashMap<String, PlaceCity>,
+    /// The regions in the order of their collection: id and Chinese name.
+    regions: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PlaceCounty {
+    adcode: String,
+    name_zh: Option<String>,
+    /// The city's adcode; a county without one is left out of joins.
+    parent: Option<String>,
+    /// The regions it is in: id and membership basis.
+    regions: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PlaceCity {
+    name_zh: Option<String>,
+    /// The regions that take the whole city (`via` city): id and membership basis.
+    whole_city_regions: Vec<(String, String)>,
+}
+
+impl Places {
+    /// What the joins read from these collections.
+    pub fn new(counties: &Collection, cities: &Collection, regions: &Collection) -> Self {
+        let memberships = |f: &Feature, whole_city: bool| -> Vec<(String, String)> {
+            f.properties
+                .get("regions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|r| !whole_city || r["via"] == "city")
+                .filter_map(|r| Some((r["id"].as_str()?.to_owned(), r["basis"].as_str()?.to_owned())))
+                .collect()
+        };
+        let name = |f: &Feature| f.str_prop("name_zh").map(str::to_owned);
+        Self {
+            counties: counties
+                .features()
+                .iter()
+                .map(|c| PlaceCounty {
+                    adcode: c.id.clone(),
+                    name_zh: name(c),
+                    parent: c.str_prop("parent_adcode").map(str::to_owned),
+                    regions: memberships(c, false),
+                })
+                .collect(),
+            cities: cities
+                .features()
+                .iter()
+                .map(|c| {
+                    (c.id.clone(), PlaceCity { name_zh: name(c), whole_city_regions: memberships(c, true) })
+                })
+                .collect(),
+            regions: regions.features().iter().map(|r| (r.id.clone(), name(r))).collect(),
+        }
+    }
+}
+
+/// The values [`join_values`] writes for a geometry of type `kind` (a GeoJSON type name) that depend on the
+/// measures inside each place (length, area or point count, and the shares), in the order written: after every
+/// other, which depends only on the places found. A point's join has no measures.
+pub fn measured_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Point" => &[],
+        "MultiPoint" => &["point_count", "join"],
+        "Polygon" | "MultiPolygon" => &["area_km2", "join"],
+        _ => &["length_km", "outside_liaoning_km", "join"],
+    }
+}
+
+/// Adds `m` to region `id`'s measure, keeping the strongest basis of membership.
+fn add_region<'p>((id, basis): &'p (String, String), m: f64, to: &mut BTreeMap<&'p str, (f64, &'p str)>) {
+    let e = to.entry(id.as_str()).or_insert((0.0, basis.as_str()));
+    e.0 += m;
+    if basis_rank(basis) > basis_rank(e.1) {
+        e.1 = basis.as_str();
+    }
+}
+
+/// What a join found, as the properties it adds to a geometry of type `kind` (a GeoJSON type name): counties,
+/// cities and regions with their shares, the measure (length, area or point count), how it was joined.
+/// `city_wide`: a point placed on its city's seat (see [`joined_properties`]). For a point this depends only on
+/// the county it is in; for the others, what [`measured_keys`] names comes last.
+pub fn join_values(kind: &str, city_wide: bool, join: &Join, places: &Places) -> Map<String, Value> {
     let mut p = Map::new();
-    let is_point = matches!(geometry, Geometry::Point(_));
-    let measure_key = match geometry {
-        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => "area_km2",
-        Geometry::MultiPoint(_) => "point_count",
+    let is_point = kind == "Point";
+    let measure_key = match kind {
+        "Polygon" | "MultiPolygon" => "area_km2",
+        "MultiPoint" => "point_count",
         _ => "length_km",
     };
     // Counties, then cities and regions by summing their counties.
-    let mut city_measure: BTreeMap<String, f64> = BTreeMap::new();
-    let mut region_measure: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    let mut city_measure: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut region_measure: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
     let mut county_list = Vec::new();
-    let add_region = |r: &Value, m: f64, region_measure: &mut BTreeMap<String, (f64, String)>| {
-        let (Some(id), Some(basis)) = (r["id"].as_str(), r["basis"].as_str()) else { return };
-        let e = region_measure.entry(id.to_owned()).or_insert((0.0, basis.to_owned()));
-        e.0 += m;
-        if basis_rank(basis) > basis_rank(&e.1) {
-            basis.clone_into(&mut e.1);
-        }
-    };
     for (&ci, &m) in &join.counties {
-        let c = counties.feature(ci);
-        let Some(parent) = c.str_prop("parent_adcode") else { continue };
-        *city_measure.entry(parent.to_owned()).or_default() += m;
+        let Some(c) = places.counties.get(ci) else { continue };
+        let Some(parent) = c.parent.as_deref() else { continue };
+        *city_measure.entry(parent).or_default() += m;
         if city_wide {
-            let city_regions =
-                cities.get(parent).and_then(|f| f.properties.get("regions")).and_then(Value::as_array);
-            for r in city_regions.into_iter().flatten().filter(|r| r["via"] == "city") {
+            for r in places.cities.get(parent).into_iter().flat_map(|city| &city.whole_city_regions) {
                 add_region(r, m, &mut region_measure);
             }
             continue;
         }
-        county_list.push(json!({"adcode": c.id, "name_zh": c.str_prop("name_zh"), measure_key: (!is_point).then(|| round(m, 2))}));
-        for r in c.properties.get("regions").and_then(Value::as_array).into_iter().flatten() {
+        county_list.push(
+            json!({"adcode": c.adcode, "name_zh": c.name_zh, measure_key: (!is_point).then(|| round(m, 2))}),
+        );
+        for r in &c.regions {
             add_region(r, m, &mut region_measure);
         }
     }
@@ -548,19 +615,19 @@ pub fn join_values(
     let share = |m: f64| if is_point { 1.0 } else { round((m / total).min(1.0), 3) };
     let city_list: Vec<Value> = city_measure
         .iter()
-        .map(|(code, &m)| {
-            let name = cities.get(code).and_then(|c| c.str_prop("name_zh"));
+        .map(|(&code, &m)| {
+            let name = places.cities.get(code).and_then(|c| c.name_zh.as_deref());
             json!({"adcode": code, "name_zh": name, measure_key: (!is_point).then(|| round(m, 2)), "share": share(m)})
         })
         .collect();
-    let region_list: Vec<Value> = regions
-        .features()
+    let region_list: Vec<Value> = places
+        .regions
         .iter()
-        .filter_map(|r| {
-            let (m, basis) = region_measure.get(&r.id)?;
+        .filter_map(|(id, name)| {
+            let (m, basis) = region_measure.get(id.as_str())?;
             Some(json!({
-                "id": r.id,
-                "name_zh": r.str_prop("name_zh"),
+                "id": id,
+                "name_zh": name,
                 measure_key: (!is_point).then(|| round(*m, 2)),
                 "share": share(*m),
                 "membership_basis": basis,
@@ -579,6 +646,7 @@ pub fn join_values(
     p.insert("city_adcodes".into(), json!(city_measure.keys().collect::<Vec<_>>()));
     p.insert("city_names".into(), json!(city_list.iter().map(|c| c["name_zh"].clone()).collect::<Vec<_>>()));
     p.insert("region_ids".into(), json!(region_list.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()));
+    p.insert("geometry_type".into(), json!(kind));
     if let Some(t) = join.total {
         let inside: f64 = join.counties.values().sum();
         p.insert(measure_key.into(), json!(round(t, 2)));
@@ -592,7 +660,6 @@ pub fn join_values(
         "cities": city_list,
         "regions": region_list,
     }));
-    p.insert("geometry_type".into(), json!(geometry_type(geometry)));
     p
 }
 
@@ -618,11 +685,12 @@ pub fn project_features(
     cities: &Collection,
     regions: &Collection,
 ) -> Vec<Feature> {
+    let places = Places::new(counties, cities, regions);
     records
         .into_iter()
         .zip(joins)
         .map(|(r, j)| {
-            let props = joined_properties(&r, j, counties, cities, regions);
+            let props = joined_properties(&r, j, &places);
             Feature::new(r.id, Some(r.geometry), props)
         })
         .collect()

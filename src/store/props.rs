@@ -7,10 +7,15 @@
 //! points of one county share one set). A million points then cost their distinct values and a few bytes each,
 //! not a map (names, hash table, a 72-byte JSON value per field) per feature and a copy of their county's join.
 //!
-//! Reading is the same for both: [`Properties::get`], [`Properties::iter`] in order (the feature's own values,
+//! A line or polygon across several counties has measures of its own (the length inside each), so its joined
+//! values are not shared whole: it keeps the numbers its join found and the values they share with every feature
+//! joined to the same places, and the rest are made when it is read ([`Deferred`]).
+//!
+//! Reading is the same for all: [`Properties::get`], [`Properties::iter`] in order (the feature's own values,
 //! then the joined ones), and serialising as a JSON object.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -19,8 +24,102 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default)]
 pub struct Properties {
     own: Own,
-    /// Values a spatial join added, shared by every feature joined alike; the feature's own values win.
-    joined: Option<Arc<Map<String, Value>>>,
+    /// Values a spatial join added; the feature's own values win.
+    joined: Option<Joined>,
+}
+
+/// Values a spatial join added to a feature.
+#[derive(Debug, Clone)]
+enum Joined {
+    /// Shared by every feature joined alike (the points of one county, say).
+    Shared(Arc<Map<String, Value>>),
+    /// Made when asked from the numbers the join found.
+    Deferred(Box<Deferred>),
+}
+
+/// Makes the joined values of features that keep only the numbers their join found (see [`Deferred`]).
+pub trait MakeJoined: Send + Sync + std::fmt::Debug {
+    /// Every value the join adds, in the order served, from the places it found (each by number, with the
+    /// measure inside it) and the measure in all.
+    fn make(&self, places: &[(u32, f64)], total: f64) -> Map<String, Value>;
+
+    /// The names of the values that depend on the measures, as [`MakeJoined::make`] orders them: after every
+    /// other, which depends only on the places.
+    fn measured(&self) -> &[&'static str];
+}
+
+/// The joined values of a feature whose measures are its own (a line across a county border, say): the values
+/// it shares with every feature joined to the same places, and the numbers the rest are made from when read.
+/// Tens of bytes a feature instead of a map of some hundred values.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    maker: Arc<dyn MakeJoined>,
+    /// The values that depend only on the places, shared.
+    common: Arc<Map<String, Value>>,
+    places: Box<[(u32, f64)]>,
+    total: f64,
+    /// The measured values, once [`Properties::get`] asked for one (it answers with a reference, so they are
+    /// kept). Reading in order ([`Properties::iter`], serialising) makes them for the moment and lets them go.
+    made: OnceLock<Box<Map<String, Value>>>,
+}
+
+impl Deferred {
+    /// The values of a feature whose join found `places` (number, measure inside) of `total`, made by `maker`;
+    /// `common` is what [`MakeJoined::make`] gives for these places apart from the measured values.
+    pub fn new(
+        maker: Arc<dyn MakeJoined>,
+        common: Arc<Map<String, Value>>,
+        places: &[(u32, f64)],
+        total: f64,
+    ) -> Self {
+        Self { maker, common, places: places.into(), total, made: OnceLock::new() }
+    }
+
+    /// Whether `name` is one of the values.
+    fn contains(&self, name: &str) -> bool {
+        self.common.contains_key(name) || self.maker.measured().contains(&name)
+    }
+
+    /// The value of `name`; a measured one is made (and kept) the first time.
+    fn get(&self, name: &str) -> Option<&Value> {
+        if let Some(v) = self.common.get(name) {
+            return Some(v);
+        }
+        if !self.maker.measured().contains(&name) {
+            return None;
+        }
+        self.made
+            .get_or_init(|| {
+                Box::new(
+                    self.measured(|_| true)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                        .collect(),
+                )
+            })
+            .get(name)
+    }
+
+    /// The measured values whose names `keep` keeps, in order: those kept earlier, or made now (made only
+    /// when one is wanted).
+    fn measured(&self, keep: impl Fn(&str) -> bool) -> Vec<(&str, Cow<'_, Value>)> {
+        let names: Vec<&'static str> = self.maker.measured().iter().copied().filter(|k| keep(k)).collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
+        if let Some(made) = self.made.get() {
+            return names.into_iter().filter_map(|k| Some((k, Cow::Borrowed(made.get(k)?)))).collect();
+        }
+        let mut all = self.maker.make(&self.places, self.total);
+        names.into_iter().filter_map(|k| Some((k, Cow::Owned(all.remove(k)?)))).collect()
+    }
+
+    /// Every value as a map of its own.
+    fn to_map(&self) -> Map<String, Value> {
+        let mut all = (*self.common).clone();
+        all.extend(self.measured(|_| true).into_iter().map(|(k, v)| (k.to_owned(), v.into_owned())));
+        all
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -237,17 +336,27 @@ impl Properties {
     /// These properties with `joined` after them (shared with other features).
     #[must_use]
     pub fn with_joined(mut self, joined: Arc<Map<String, Value>>) -> Self {
-        self.joined = Some(joined);
+        self.joined = Some(Joined::Shared(joined));
         self
     }
 
-    /// The value of `name`.
+    /// These properties with `joined` after them, made when read.
+    #[must_use]
+    pub fn with_deferred(mut self, joined: Deferred) -> Self {
+        self.joined = Some(Joined::Deferred(Box::new(joined)));
+        self
+    }
+
+    /// The value of `name` (a joined value that is made when read is kept once asked for: see [`Deferred`]).
     pub fn get(&self, name: &str) -> Option<&Value> {
         let own = match &self.own {
             Own::Map(m) => m.get(name),
             Own::Row { columns, codes } => columns.position(name).map(|i| columns.value(i, codes[i])),
         };
-        own.or_else(|| self.joined.as_ref()?.get(name))
+        own.or_else(|| match self.joined.as_ref()? {
+            Joined::Shared(m) => m.get(name),
+            Joined::Deferred(d) => d.get(name),
+        })
     }
 
     /// The value of `name`, to change in place: a row becomes a map of its own first, and a joined value the
@@ -256,7 +365,13 @@ impl Properties {
         if self.own_has(name) {
             return self.own_map().get_mut(name);
         }
-        Arc::make_mut(self.joined.as_mut()?).get_mut(name)
+        if let Some(Joined::Deferred(d)) = &self.joined {
+            self.joined = Some(Joined::Shared(Arc::new(d.to_map())));
+        }
+        match self.joined.as_mut()? {
+            Joined::Shared(m) => Arc::make_mut(m).get_mut(name),
+            Joined::Deferred(_) => unreachable!("made a map above"),
+        }
     }
 
     /// The feature's own values as a map of its own (a row is copied out of its columns).
@@ -279,7 +394,11 @@ impl Properties {
 
     /// Whether there is a value named `name`.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.own_has(name) || self.joined.as_ref().is_some_and(|j| j.contains_key(name))
+        self.own_has(name)
+            || self.joined.as_ref().is_some_and(|j| match j {
+                Joined::Shared(m) => m.contains_key(name),
+                Joined::Deferred(d) => d.contains(name),
+            })
     }
 
     /// Sets `name` to `value` among the feature's own values (a row becomes a map of its own: its columns are
@@ -295,36 +414,73 @@ impl Properties {
         }
     }
 
-    /// Every name and value in order: the feature's own, then the joined ones it does not have itself.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        let own: Box<dyn Iterator<Item = (&str, &Value)>> = match &self.own {
+    /// Every name and value in order: the feature's own, then the joined ones it does not have itself. A
+    /// value made when read comes as its own copy.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Cow<'_, Value>)> {
+        self.select(|_| true)
+    }
+
+    /// The names and values [`Properties::iter`] gives whose names `keep` keeps, asking only for those: a
+    /// joined value made when read is made only when kept.
+    pub fn select<'a>(
+        &'a self,
+        keep: impl Fn(&str) -> bool + Copy + 'a,
+    ) -> impl Iterator<Item = (&'a str, Cow<'a, Value>)> + 'a {
+        let wanted = move |k: &str| keep(k) && !self.own_has(k);
+        let borrowed = |(k, v): (&'a String, &'a Value)| (k.as_str(), Cow::Borrowed(v));
+        let joined: Box<dyn Iterator<Item = (&'a str, Cow<'a, Value>)> + 'a> = match &self.joined {
+            Some(Joined::Shared(m)) => Box::new(m.iter().filter(move |(k, _)| wanted(k)).map(borrowed)),
+            Some(Joined::Deferred(d)) => Box::new(
+                d.common
+                    .iter()
+                    .filter(move |(k, _)| wanted(k))
+                    .map(borrowed)
+                    .chain(std::iter::once_with(move || d.measured(wanted)).flatten()),
+            ),
+            None => Box::new(std::iter::empty()),
+        };
+        self.own_pairs().filter(move |(k, _)| keep(k)).map(|(k, v)| (k, Cow::Borrowed(v))).chain(joined)
+    }
+
+    /// The feature's own names and values.
+    fn own_pairs(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_> {
+        match &self.own {
             Own::Map(m) => Box::new(m.iter().map(|(k, v)| (k.as_str(), v))),
             Own::Row { columns, codes } => {
                 Box::new(columns.names.iter().enumerate().map(|(i, n)| (*n, columns.value(i, codes[i]))))
             }
-        };
-        let joined = self.joined.iter().flat_map(|j| j.iter()).filter(|(k, _)| !self.own_has(k));
-        own.chain(joined.map(|(k, v)| (k.as_str(), v)))
+        }
     }
 
-    /// Every name, in order.
+    /// The names of the joined values, those the feature has itself included, without making any.
+    fn joined_names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match &self.joined {
+            None => Box::new(std::iter::empty()),
+            Some(Joined::Shared(m)) => Box::new(m.keys().map(String::as_str)),
+            Some(Joined::Deferred(d)) => {
+                Box::new(d.common.keys().map(String::as_str).chain(d.maker.measured().iter().copied()))
+            }
+        }
+    }
+
+    /// Every name, in order (nothing is made to list them).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.iter().map(|(k, _)| k)
+        self.own_pairs().map(|(k, _)| k).chain(self.joined_names().filter(|k| !self.own_has(k)))
     }
 
     /// How many values there are.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.keys().count()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        self.keys().next().is_none()
     }
 
     /// The properties as one JSON map of their own.
     pub fn to_map(&self) -> Map<String, Value> {
-        self.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
+        self.iter().map(|(k, v)| (k.to_owned(), v.into_owned())).collect()
     }
 
     /// What makes two features' names the same, when they share them: a layer's row gives its columns and its
@@ -333,7 +489,11 @@ impl Properties {
         match &self.own {
             Own::Row { columns, .. } => Some((
                 Arc::as_ptr(columns) as usize,
-                self.joined.as_ref().map_or(0, |j| Arc::as_ptr(j) as usize),
+                self.joined.as_ref().map_or(0, |j| match j {
+                    Joined::Shared(m) => Arc::as_ptr(m) as usize,
+                    // The measured names are the maker's, one per common set.
+                    Joined::Deferred(d) => Arc::as_ptr(&d.common) as usize,
+                }),
             )),
             Own::Map(_) => None,
         }
@@ -379,8 +539,8 @@ impl std::ops::Index<&str> for Properties {
 }
 
 impl<'a> IntoIterator for &'a Properties {
-    type Item = (&'a str, &'a Value);
-    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
+    type Item = (&'a str, Cow<'a, Value>);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, Cow<'a, Value>)> + 'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         Box::new(self.iter())
@@ -391,7 +551,7 @@ impl Serialize for Properties {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         for (k, v) in self.iter() {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k, &*v)?;
         }
         map.end()
     }
