@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use geo::{BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, MultiLineString, MultiPolygon};
+use geo::{BooleanOps, BoundingRect, Coord, GeodesicArea, Geometry, MultiPolygon};
 use serde_json::{Map, Value, json};
 
 use super::admin::{CountyIndex, check_lon_lat, geometry_type};
@@ -430,21 +430,25 @@ pub fn join(
             }
         }
         Geometry::LineString(_) | Geometry::MultiLineString(_) => {
-            let mls = match geometry {
-                Geometry::LineString(ls) => MultiLineString(vec![ls.clone()]),
-                Geometry::MultiLineString(m) => m.clone(),
+            let lines = match geometry {
+                Geometry::LineString(ls) => std::slice::from_ref(ls),
+                Geometry::MultiLineString(m) => m.0.as_slice(),
                 _ => unreachable!("matched above"),
             };
-            out.total = Some(mls.iter().map(geodesic::length_m).sum::<f64>() / 1e3);
             // Split every segment where it crosses a county border, and give each piece to the county holding
-            // its midpoint: exact, and no polygon clipping.
-            for ls in mls.iter() {
+            // its midpoint: exact, and no polygon clipping. The length in all is the segments' (as
+            // `geodesic::length_m` measures a line), each measured once.
+            let mut total = 0.0;
+            for ls in lines {
+                let mut line_m = 0.0;
                 for seg in ls.lines() {
-                    for (county, m) in split_at_borders(borders, seg, county_at) {
+                    line_m += split_at_borders(borders, seg, county_at, &mut |county, m| {
                         *out.counties.entry(county).or_default() += m / 1e3;
-                    }
+                    });
                 }
+                total += line_m;
             }
+            out.total = Some(total / 1e3);
         }
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
             let mp = match geometry {
@@ -697,42 +701,52 @@ pub fn project_features(
 }
 
 /// Splits `seg` at every county border it crosses (the border segments near it, from the county index's
-/// R-tree) and measures each piece (geodesic metres), attributed to the county containing its midpoint; pieces
-/// outside every county are dropped.
+/// R-tree) and measures each piece (geodesic metres), handing `piece` the county containing its midpoint; pieces
+/// outside every county are dropped. Answers the segment's whole length (the one piece's, when nothing cuts it).
 fn split_at_borders(
     borders: &CountyIndex,
     seg: geo::Line<f64>,
     county_at: &dyn Fn(Coord<f64>) -> Option<usize>,
-) -> Vec<(usize, f64)> {
+    piece: &mut dyn FnMut(usize, f64),
+) -> f64 {
+    let whole = geodesic::distance_m(seg.start, seg.end);
     let (dx, dy) = (seg.end.x - seg.start.x, seg.end.y - seg.start.y);
     let param = |c: Coord<f64>| {
         if dx.abs() >= dy.abs() { (c.x - seg.start.x) / dx } else { (c.y - seg.start.y) / dy }
     };
     let at = |t: f64| Coord { x: seg.start.x + t * dx, y: seg.start.y + t * dy };
-    let mut ts = vec![0.0, 1.0];
+    // Where borders cut it, strictly inside (most segments are cut nowhere: no list is made for them).
+    let mut cuts: Vec<f64> = Vec::new();
     if dx != 0.0 || dy != 0.0 {
         for border in borders.borders_near(seg.start, seg.end) {
             match geo::algorithm::line_intersection::line_intersection(seg, border) {
                 Some(geo::LineIntersection::SinglePoint { intersection, .. }) => {
-                    ts.push(param(intersection));
+                    cuts.push(param(intersection));
                 }
                 Some(geo::LineIntersection::Collinear { intersection }) => {
-                    ts.push(param(intersection.start));
-                    ts.push(param(intersection.end));
+                    cuts.push(param(intersection.start));
+                    cuts.push(param(intersection.end));
                 }
                 None => {}
             }
         }
     }
-    ts.retain(|t| (0.0..=1.0).contains(t));
-    ts.sort_by(f64::total_cmp);
-    ts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
-    ts.windows(2)
-        .filter_map(|w| {
-            let county = county_at(at(f64::midpoint(w[0], w[1])))?;
-            Some((county, geodesic::distance_m(at(w[0]), at(w[1]))))
-        })
-        .collect()
+    cuts.retain(|t| *t > 1e-12 && *t < 1.0 - 1e-12);
+    if cuts.is_empty() {
+        if let Some(county) = county_at(at(0.5)) {
+            piece(county, whole);
+        }
+        return whole;
+    }
+    cuts.extend([0.0, 1.0]);
+    cuts.sort_by(f64::total_cmp);
+    cuts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+    for w in cuts.windows(2) {
+        if let Some(county) = county_at(at(f64::midpoint(w[0], w[1]))) {
+            piece(county, geodesic::distance_m(at(w[0]), at(w[1])));
+        }
+    }
+    whole
 }
 
 /// A county's boundary as a multipolygon, for clipping.
