@@ -1245,13 +1245,17 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
                     .map_err(|(i, reason)| LoadError::feature(&at, (start + i + 1).to_string(), reason))
             })
             .collect();
-        for part in parts {
-            let part = part?;
-            let remap = coded.merge(part.columns);
-            for (geometry, codes) in part.rows {
-                let codes = codes.iter().enumerate().map(|(j, &c)| remap[j][c as usize]).collect();
-                rows.push(Raw { id: None, geometry, properties: RawProps::Coded(codes) });
-            }
+        let parts: Vec<FgbPart> = parts.into_iter().collect::<Result<_, _>>()?;
+        let (columns, part_rows): (Vec<ColumnsBuilder>, Vec<Vec<FgbRowRead>>) =
+            parts.into_iter().map(|p| (p.columns, p.rows)).unzip();
+        let remaps = coded.merge(columns);
+        for (part, remap) in part_rows.into_iter().zip(remaps) {
+            rows.par_extend(part.into_par_iter().map(|(geometry, mut codes)| {
+                for (j, c) in codes.iter_mut().enumerate() {
+                    *c = remap[j][*c as usize];
+                }
+                Raw { id: None, geometry, properties: RawProps::Coded(codes) }
+            }));
         }
         if spans.len() < FGB_BATCH {
             break;

@@ -264,14 +264,39 @@ impl ColumnsBuilder {
         }
     }
 
-    /// Takes in the distinct values of `other` (built over the same names, e.g. by another thread on another
-    /// part of the file): for each column, the position each of `other`'s values has here.
-    pub fn merge(&mut self, other: Self) -> Vec<Vec<u32>> {
-        self.columns
-            .iter_mut()
-            .zip(other.columns)
-            .map(|(mine, theirs)| theirs.values.into_iter().map(|v| mine.code(v)).collect())
-            .collect()
+    /// Takes in the distinct values of `others` in order (each built over the same names, e.g. by another
+    /// thread on another part of the file), a column per thread: for each of `others` and each column, the
+    /// position each of its values has here.
+    pub fn merge(&mut self, others: Vec<Self>) -> Vec<Vec<Vec<u32>>> {
+        use rayon::prelude::*;
+        let mut theirs: Vec<Vec<Dictionary>> = self.columns.iter().map(|_| Vec::new()).collect();
+        for other in others {
+            for (j, column) in other.columns.into_iter().enumerate() {
+                if let Some(t) = theirs.get_mut(j) {
+                    t.push(column);
+                }
+            }
+        }
+        let by_column: Vec<Vec<Vec<u32>>> = self
+            .columns
+            .par_iter_mut()
+            .zip(theirs)
+            .map(|(mine, parts)| {
+                parts
+                    .into_iter()
+                    .map(|part| part.values.into_iter().map(|v| mine.code(v)).collect())
+                    .collect()
+            })
+            .collect();
+        // Turned from column, part to part, column.
+        let parts = by_column.first().map_or(0, Vec::len);
+        let mut out: Vec<Vec<Vec<u32>>> = (0..parts).map(|_| Vec::with_capacity(by_column.len())).collect();
+        for column in by_column {
+            for (part, remap) in out.iter_mut().zip(column) {
+                part.push(remap);
+            }
+        }
+        out
     }
 
     /// The columns.
@@ -630,7 +655,7 @@ mod tests {
             (ColumnsBuilder::new(vec!["name", "height"]), ColumnsBuilder::new(vec!["name", "height"]));
         let mut codes: Vec<Box<[u32]>> = data[..2].iter().map(|r| a.push(r.clone())).collect();
         let later: Vec<Box<[u32]>> = data[2..].iter().map(|r| b.push(r.clone())).collect();
-        let remap = a.merge(b);
+        let remap = a.merge(vec![b]).remove(0);
         codes.extend(
             later.into_iter().map(|c| c.iter().enumerate().map(|(j, &k)| remap[j][k as usize]).collect()),
         );
