@@ -1539,7 +1539,14 @@ pub fn load(specs: &[LayerSpec], admin: &Admin) -> Result<Vec<Arc<Collection>>, 
 pub fn read_all(specs: &[LayerSpec]) -> Result<Vec<LayerFile>, LoadError> {
     let mut out: Vec<LayerFile> = Vec::new();
     for spec in specs {
+        let t = std::time::Instant::now();
         for file in read(spec)? {
+            tracing::info!(
+                collection = %file.id,
+                features = file.features.len(),
+                ms = t.elapsed().as_secs_f64() * 1e3,
+                "layer read"
+            );
             if out.iter().any(|f| f.id == file.id) {
                 return Err(file_error(
                     &spec.path,
