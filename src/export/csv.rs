@@ -33,9 +33,8 @@ pub fn write<W: Write>(
         let f: &Feature = f.borrow();
         let mut row: Vec<String> = Vec::with_capacity(header.len());
         row.push(f.id.clone());
-        for c in layer.columns {
-            row.push(as_text(f.properties.get(&c.name)));
-        }
+        let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
+        row.extend(values.iter().map(|v| as_text(v.as_deref())));
         if layer.spatial {
             match &f.geometry {
                 Some(g) => {

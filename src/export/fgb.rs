@@ -84,9 +84,10 @@ pub fn write<W: Write>(
                 }
             };
             put(0, "id", &ColumnValue::String(&f.id));
-            for (n, c) in layer.columns.iter().enumerate() {
+            let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
+            for ((n, c), v) in layer.columns.iter().enumerate().zip(values) {
                 let i = n + 1;
-                let v = f.properties.get(&c.name);
+                let v = v.as_deref();
                 match (c.kind, v) {
                     (_, None | Some(Value::Null)) => {}
                     (ColumnType::Integer, Some(Value::Number(x))) => {

@@ -181,8 +181,9 @@ impl GpkgWriter {
                     }
                 }
                 row.push(Sql::Text(f.id.clone()));
-                for c in layer.columns {
-                    let v = f.properties.get(&c.name);
+                let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
+                for (c, v) in layer.columns.iter().zip(values) {
+                    let v = v.as_deref();
                     row.push(match (c.kind, v) {
                         (_, None | Some(Value::Null)) => Sql::Null,
                         (ColumnType::Integer, Some(Value::Number(x))) => {

@@ -96,8 +96,9 @@ fn extended_data(f: &Feature, columns: &[super::columns::Column]) -> Element {
             content,
             children,
         };
+    let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
     let data = std::iter::once(("id", f.id.clone()))
-        .chain(columns.iter().map(|c| (c.name.as_str(), as_text(f.properties.get(&c.name)))))
+        .chain(columns.iter().zip(&values).map(|(c, v)| (c.name.as_str(), as_text(v.as_deref()))))
         .filter(|(_, v)| !v.is_empty())
         .map(|(name, v)| {
             element("Data", vec![("name", name)], None, vec![element("value", vec![], Some(v), vec![])])

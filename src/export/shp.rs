@@ -125,8 +125,9 @@ pub fn write_zip<W: Write + Seek>(
             let g = rounded(east_north(g, options.crs)?, options.crs);
             let mut record = Record::default();
             record.insert("id".to_owned(), FieldValue::Character(Some(f.id.clone())));
-            for (c, n) in layer.columns.iter().zip(&names) {
-                let v = f.properties.get(&c.name);
+            let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
+            for ((c, n), v) in layer.columns.iter().zip(&names).zip(values) {
+                let v = v.as_deref();
                 let value = match c.kind {
                     ColumnType::Integer | ColumnType::Real => FieldValue::Numeric(v.and_then(Value::as_f64)),
                     ColumnType::Boolean => FieldValue::Logical(v.and_then(Value::as_bool)),

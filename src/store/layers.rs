@@ -1737,7 +1737,7 @@ mod tests {
         let shapes = projects::county_shapes(counties);
         let locate = |p: geo::Coord<f64>| crate::store::catalog::county_at(counties, &admin.county_index, p);
         let places = projects::Places::new(counties, &admin.cities, &admin.regions);
-        let mut one_county = 0;
+        let (mut one_county, mut deferreds) = (0, 0);
         for f in c.features() {
             let g = f.geometry.as_ref().expect("geometry");
             let join = projects::join(g, counties, &shapes, &admin.county_index, &locate);
@@ -1749,10 +1749,23 @@ mod tests {
             let served: Vec<(&str, Value)> = f.properties.iter().map(|(k, v)| (k, v.into_owned())).collect();
             let made: Vec<(&str, Value)> = own.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             assert_eq!(served, made, "{}", f.id);
+            // A row of every value, as an export writes it: the same values, and none kept by the feature.
+            let row: Vec<Option<Value>> = f
+                .properties
+                .values_of(own.keys().map(String::as_str))
+                .into_iter()
+                .map(|v| v.map(std::borrow::Cow::into_owned))
+                .collect();
+            assert_eq!(row, own.values().cloned().map(Some).collect::<Vec<_>>(), "{}", f.id);
+            assert!(!f.properties.keeps_made(), "{}: reading in order keeps nothing", f.id);
             assert!(f.properties.keys().eq(own.keys().map(String::as_str)), "{}", f.id);
             for (k, v) in &own {
                 assert_eq!(f.properties.get(k), Some(v), "{} {k}", f.id);
             }
+            let deferred =
+                !matches!(g, geo::Geometry::Point(_)) && projects::one_county_key(g, &join).is_none();
+            assert_eq!(f.properties.keeps_made(), deferred, "{}: get() keeps what it made", f.id);
+            deferreds += usize::from(deferred);
             let again: Vec<(&str, Value)> = f.properties.iter().map(|(k, v)| (k, v.into_owned())).collect();
             assert_eq!(again, made, "{}", f.id);
             // Changing a value of one feature leaves the rest of its values, and every other feature, alone.
@@ -1773,6 +1786,7 @@ mod tests {
                 f.id
             );
         }
+        assert!(deferreds > 10, "lines across a border make their values when read: {deferreds}");
         assert!(one_county > 600, "most short lines lie in one county: {one_county}");
         assert!(one_county < c.features().len(), "some cross a border");
     }

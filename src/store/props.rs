@@ -384,6 +384,39 @@ impl Properties {
         })
     }
 
+    /// The values of `names`, in that order, as [`Properties::get`] finds them, except that joined values made
+    /// when read are made once for them all and not kept: for writing a row of every feature (an export).
+    pub fn values_of<'a, 'n>(
+        &'a self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Vec<Option<Cow<'a, Value>>> {
+        let mut made: Option<Map<String, Value>> = None;
+        names
+            .into_iter()
+            .map(|name| {
+                let found = match &self.joined {
+                    Some(Joined::Deferred(d))
+                        if !self.own_has(name)
+                            && !d.common.contains_key(name)
+                            && d.made.get().is_none()
+                            && d.maker.measured().contains(&name) =>
+                    {
+                        let made = made.get_or_insert_with(|| d.maker.make(&d.places, d.total));
+                        return made.get(name).cloned().map(Cow::Owned);
+                    }
+                    _ => self.get(name),
+                };
+                found.map(Cow::Borrowed)
+            })
+            .collect()
+    }
+
+    /// Whether a joined value made when read has been kept (see [`Deferred`]).
+    #[cfg(test)]
+    pub(crate) fn keeps_made(&self) -> bool {
+        matches!(&self.joined, Some(Joined::Deferred(d)) if d.made.get().is_some())
+    }
+
     /// The value of `name`, to change in place: a row becomes a map of its own first, and a joined value the
     /// feature's own copy of the set.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
