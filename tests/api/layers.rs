@@ -375,6 +375,55 @@ fn a_layer_has_the_full_interface_queryables_cql2_tiles_proximity_exports() {
     }
 }
 
+/// A zone across a county border keeps only its join's numbers and makes the measured values (its area in
+/// each county, the shares) when read: read whole, by id, with `properties=`, from nearest and from the CSV
+/// export, they are the same values.
+#[test]
+fn join_values_made_when_read_are_the_same_however_they_are_read() {
+    let z = zones();
+    let (app, _dir) = serve(&[&format!("zj={}", z.path("zones.geojson").display())]);
+    let filter = urlencode("code = 'an-ly'");
+    let whole = features(&app, &format!("/collections/zj/items?filter={filter}"));
+    assert_eq!(whole.len(), 1);
+    let p = &whole[0]["properties"];
+    let counties = p["join"]["counties"].as_array().expect("counties");
+    assert!(counties.len() > 1, "the zone lies across a county border: {p}");
+    let inside: f64 = counties.iter().map(|c| c["area_km2"].as_f64().expect("area in a county")).sum();
+    // The file has its own area_km2, so the join's goes under join_area_km2.
+    let area = p["join_area_km2"].as_f64().expect("the join's area");
+    assert!((inside - area).abs() < 0.05 * counties.len() as f64, "{inside} in counties, {area} in all");
+    assert_eq!(p["area_km2"], json!(440.0), "the file's own value is kept");
+    let by_id =
+        app.get_json(&format!("/collections/zj/items/{}", urlencode(whole[0]["id"].as_str().expect("id"))));
+    assert_eq!(by_id["properties"], *p);
+    let some =
+        features(&app, &format!("/collections/zj/items?filter={filter}&properties=code,join_area_km2,join"));
+    assert_eq!(
+        some[0]["properties"],
+        json!({"code": "an-ly", "join_area_km2": p["join_area_km2"], "join": p["join"]})
+    );
+    let names =
+        features(&app, &format!("/collections/zj/items?filter={filter}&properties=code,county_adcodes"));
+    assert_eq!(names[0]["properties"], json!({"code": "an-ly", "county_adcodes": p["county_adcodes"]}));
+    let near =
+        app.get_json("/collections/zj/nearest?lon=123.2&lat=41.16&k=1&properties=join_area_km2,region_ids");
+    let np = &near["features"][0]["properties"];
+    assert_eq!(np["join_area_km2"], p["join_area_km2"], "{near}");
+    assert_eq!(np["region_ids"], p["region_ids"], "{near}");
+    assert_eq!(np["distance_m"], json!(0.0), "{near}");
+    // The CSV export writes the same area and the same join, as text.
+    let csv = app.get("/exports/zj.csv").text().expect("csv");
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().expect("header").clone();
+    let column =
+        |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {header:?}"));
+    let row =
+        rows.records().map(|r| r.expect("row")).find(|r| &r[column("code")] == "an-ly").expect("the zone");
+    assert_eq!(row[column("join_area_km2")].parse::<f64>().ok(), Some(area));
+    let join: Value = serde_json::from_str(&row[column("join")]).expect("the join as JSON");
+    assert_eq!(join, p["join"]);
+}
+
 /// A feature's file fields, with numbers as f64 so 58.25 from a Shapefile equals 58.25 from GeoJSON, and
 /// booleans as 1 and 0: GDAL writes a boolean field into a Shapefile (dBase has no boolean it writes) as the
 /// integers 1 and 0, as `ogrinfo` shows them back.
