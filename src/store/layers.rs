@@ -527,7 +527,7 @@ fn join_queryables() -> [Queryable; 3] {
 
 /// A join value's name in a layer: its own unless the file uses it (its own `area_km2`, say), then
 /// `join_<name>` (or `join_join_<name>`...).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct JoinNames {
     taken: std::collections::HashSet<String>,
 }
@@ -598,9 +598,8 @@ struct Joiner {
 type Commons = HashMap<&'static str, HashMap<Box<[u32]>, Joined>>;
 
 impl Joiner {
-    fn new(admin: &Admin, names: JoinNames) -> Self {
+    fn new(admin: &Admin, names: &Arc<JoinNames>) -> Self {
         let places = Arc::new(projects::Places::new(&admin.counties, &admin.cities, &admin.regions));
-        let names = Arc::new(names);
         let makers = ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
             .into_iter()
             .map(|kind| {
@@ -653,7 +652,7 @@ impl Joiner {
                 .clone()
         });
         let deferred: Arc<dyn MakeJoined> = maker.clone();
-        own.with_deferred(Deferred::new(deferred, common, &places, join.total.unwrap_or_default()))
+        own.with_deferred(Deferred::new(deferred, common, places, join.total.unwrap_or_default()))
     }
 }
 
@@ -669,13 +668,12 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
     let shapes = projects::county_shapes(counties);
     // The file's own values stay as they are; a join value whose name the file already uses goes under
     // `join_<name>`.
-    let names = JoinNames {
+    let names = Arc::new(JoinNames {
         taken: file.fields.iter().map(|(n, _)| n.clone()).chain(file.geometry_name.clone()).collect(),
-    };
-    let join_key = |k: &str| names.name(k);
+    });
     let columns = file.columns.clone();
     let province = counties.extent();
-    let joiner = Joiner::new(admin, names.clone());
+    let joiner = Joiner::new(admin, &names);
     let features: Vec<Feature> = file
         .features
         .into_par_iter()
@@ -715,7 +713,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         });
     }
     queryables
-        .extend(join_queryables().into_iter().map(|q| Queryable { name: intern(&join_key(q.name)), ..q }));
+        .extend(join_queryables().into_iter().map(|q| Queryable { name: intern(&names.name(q.name)), ..q }));
     let kinds: BTreeSet<&str> =
         features.iter().filter_map(|f| f.geometry.as_ref()).map(admin::geometry_type).collect();
     // `datetime` selects on the layer's first date field, when it has one.
@@ -1249,10 +1247,11 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
         let (columns, part_rows): (Vec<ColumnsBuilder>, Vec<Vec<FgbRowRead>>) =
             parts.into_iter().map(|p| (p.columns, p.rows)).unzip();
         let remaps = coded.merge(columns);
-        for (part, remap) in part_rows.into_iter().zip(remaps) {
-            rows.par_extend(part.into_par_iter().map(|(geometry, mut codes)| {
+        for (p, part) in part_rows.into_iter().enumerate() {
+            let remaps = &remaps;
+            rows.par_extend(part.into_par_iter().map(move |(geometry, mut codes)| {
                 for (j, c) in codes.iter_mut().enumerate() {
-                    *c = remap[j][*c as usize];
+                    *c = remaps[j][p][*c as usize];
                 }
                 Raw { id: None, geometry, properties: RawProps::Coded(codes) }
             }));

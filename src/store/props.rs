@@ -69,10 +69,10 @@ impl Deferred {
     pub fn new(
         maker: Arc<dyn MakeJoined>,
         common: Arc<Map<String, Value>>,
-        places: &[(u32, f64)],
+        places: Vec<(u32, f64)>,
         total: f64,
     ) -> Self {
-        Self { maker, common, places: places.into(), total, made: OnceLock::new() }
+        Self { maker, common, places: places.into_boxed_slice(), total, made: OnceLock::new() }
     }
 
     /// Whether `name` is one of the values.
@@ -265,20 +265,17 @@ impl ColumnsBuilder {
     }
 
     /// Takes in the distinct values of `others` in order (each built over the same names, e.g. by another
-    /// thread on another part of the file), a column per thread: for each of `others` and each column, the
+    /// thread on another part of the file), a column per thread: for each column and each of `others`, the
     /// position each of its values has here.
     pub fn merge(&mut self, others: Vec<Self>) -> Vec<Vec<Vec<u32>>> {
         use rayon::prelude::*;
         let mut theirs: Vec<Vec<Dictionary>> = self.columns.iter().map(|_| Vec::new()).collect();
         for other in others {
-            for (j, column) in other.columns.into_iter().enumerate() {
-                if let Some(t) = theirs.get_mut(j) {
-                    t.push(column);
-                }
+            for (parts, column) in theirs.iter_mut().zip(other.columns) {
+                parts.push(column);
             }
         }
-        let by_column: Vec<Vec<Vec<u32>>> = self
-            .columns
+        self.columns
             .par_iter_mut()
             .zip(theirs)
             .map(|(mine, parts)| {
@@ -287,16 +284,7 @@ impl ColumnsBuilder {
                     .map(|part| part.values.into_iter().map(|v| mine.code(v)).collect())
                     .collect()
             })
-            .collect();
-        // Turned from column, part to part, column.
-        let parts = by_column.first().map_or(0, Vec::len);
-        let mut out: Vec<Vec<Vec<u32>>> = (0..parts).map(|_| Vec::with_capacity(by_column.len())).collect();
-        for column in by_column {
-            for (part, remap) in out.iter_mut().zip(column) {
-                part.push(remap);
-            }
-        }
-        out
+            .collect()
     }
 
     /// The columns.
@@ -395,9 +383,9 @@ impl Properties {
             .into_iter()
             .map(|name| {
                 let found = match &self.joined {
+                    // A measured value (never among the common ones) not kept yet.
                     Some(Joined::Deferred(d))
                         if !self.own_has(name)
-                            && !d.common.contains_key(name)
                             && d.made.get().is_none()
                             && d.maker.measured().contains(&name) =>
                     {
@@ -688,9 +676,9 @@ mod tests {
             (ColumnsBuilder::new(vec!["name", "height"]), ColumnsBuilder::new(vec!["name", "height"]));
         let mut codes: Vec<Box<[u32]>> = data[..2].iter().map(|r| a.push(r.clone())).collect();
         let later: Vec<Box<[u32]>> = data[2..].iter().map(|r| b.push(r.clone())).collect();
-        let remap = a.merge(vec![b]).remove(0);
+        let remap = a.merge(vec![b]);
         codes.extend(
-            later.into_iter().map(|c| c.iter().enumerate().map(|(j, &k)| remap[j][k as usize]).collect()),
+            later.into_iter().map(|c| c.iter().enumerate().map(|(j, &k)| remap[j][0][k as usize]).collect()),
         );
         let merged = a.finish();
         assert_eq!(merged.distinct, one.distinct, "the same distinct values in the same order");
