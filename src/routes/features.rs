@@ -119,6 +119,24 @@ fn write_link(out: &mut Vec<u8>, href: &[&str], rel: &str, media_type: &str, tit
 }
 
 impl FeatureOut<'_> {
+    /// About how many bytes [`FeatureOut::write`] appends: exact for the geometry and the kept properties
+    /// text, estimated for the rest, so an answer's buffer is allocated once instead of doubling as it grows.
+    fn size_hint(&self) -> usize {
+        let geometry = match &self.geometry {
+            None => 4,
+            Some(JsonOut::Raw(r)) => r.get().len(),
+            Some(JsonOut::Value(_)) => 256,
+        };
+        let properties = match self.only {
+            Some(only) => 32 * only.len() + 32,
+            None => self.feature.kept_properties_json_len().unwrap_or(512) + 32,
+        };
+        // Three links, each with the base URL, the collection's id and the feature's, and about 100 bytes of
+        // names, media types and titles.
+        let links = 3 * (self.base.len() + self.collection.id().len() + self.feature.id.len() + 110);
+        64 + self.feature.id.len() + geometry + properties + links
+    }
+
     /// Appends the feature as GeoJSON.
     pub fn write(&self, out: &mut Vec<u8>) {
         let (c, f, base) = (self.collection, self.feature, self.base);
@@ -237,6 +255,12 @@ pub struct PageOut<'a> {
 }
 
 impl PageOut<'_> {
+    /// About how many bytes [`PageOut::write`] appends (see [`FeatureOut::size_hint`]).
+    pub fn size_hint(&self) -> usize {
+        let links: usize = self.links.len() * 256;
+        512 + links + self.features.iter().map(|f| f.size_hint() + 1).sum::<usize>()
+    }
+
     /// Appends the page as GeoJSON.
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"");

@@ -241,7 +241,7 @@ async fn items_response(
                 features,
                 links: &links,
             };
-            let resp = super::respond_written_stamped(&req, GEO_JSON, |out| doc.write(out));
+            let resp = super::respond_written_stamped(&req, GEO_JSON, doc.size_hint(), |out| doc.write(out));
             Ok(answer(with_content_crs(resp, out_crs)))
         }
         Format::Html => {

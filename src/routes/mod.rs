@@ -477,20 +477,27 @@ pub(crate) fn to_json_text(value: &impl serde::Serialize) -> String {
 /// Answers a JSON object, which `write` writes into the buffer it is given, with a `timeStamp` member added
 /// first, the (weak) ETag computed without it so that an unchanged result revalidates with 304 even though the
 /// time moves on. The stamp is written first and the object after it, once: its opening brace becomes a space
-/// (`{"timeStamp":"…", "type":…}`), so nothing is copied to make room.
+/// (`{"timeStamp":"…", "type":…}`), so nothing is copied to make room. `size_hint` is about how long the object
+/// will be: the buffer is allocated for it once.
 pub fn respond_written_stamped(
     req: &HttpRequest,
     content_type: &str,
+    size_hint: usize,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> HttpResponse {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut out = Vec::with_capacity(16 * 1024);
+    let mut out = Vec::with_capacity(64 + size_hint);
     out.extend_from_slice(b"{\"timeStamp\":\"");
     out.extend_from_slice(now.as_bytes());
     out.extend_from_slice(b"\",");
     let at = out.len();
     write(&mut out);
     let etag = etag_of(&out[at..]);
+    // An answer is kept as it is allocated (a `Bytes` of the buffer, in the answer cache too): what the hint
+    // overshot by more than a quarter is given back.
+    if out.capacity() > out.len() + out.len() / 4 {
+        out.shrink_to_fit();
+    }
     match out.get(at..at + 2) {
         Some(b"{}") => {
             out.truncate(at - 1);

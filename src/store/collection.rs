@@ -77,6 +77,12 @@ impl Feature {
         Cow::Borrowed(self.json.properties.get_or_init(|| raw(&self.properties)))
     }
 
+    /// The length of the properties' JSON text when it has been made and kept (see
+    /// [`Feature::properties_json`]), for sizing an answer before writing it.
+    pub fn kept_properties_json_len(&self) -> Option<usize> {
+        self.json.properties.get().map(|r| r.get().len())
+    }
+
     /// The strings of an array property (none when it is absent or not an array).
     pub fn str_list<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.properties.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
