@@ -48,58 +48,66 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/ready", landing::get_ready);
     get_resource(cfg, "/metrics", landing::get_metrics);
     get_resource(cfg, "/collections", collections::get_collections);
-    cfg.service(
-        web::resource("/collections/{collection_id}")
-            .route(web::get().to(collections::get_collection))
-            .route(web::head().to(collections::get_collection))
-            .route(web::put().to(edit::put_collection))
-            .route(web::delete().to(edit::delete_collection))
-            .route(options("GET, HEAD, PUT, DELETE, OPTIONS"))
-            .default_service(not_allowed("GET, HEAD, PUT, DELETE, OPTIONS")),
-    );
-    cfg.service(
-        web::resource("/collections/{collection_id}/items")
-            .route(web::get().to(items::get_items))
-            .route(web::head().to(items::get_items))
-            .route(web::post().to(edit::post_item))
-            .route(web::method(Method::OPTIONS).to(edit::options_items))
-            .default_service(not_allowed(edit::ALLOW_ITEMS)),
-    );
-    cfg.service(
-        web::resource("/collections/{collection_id}/items/{feature_id}")
-            .route(web::get().to(items::get_item))
-            .route(web::head().to(items::get_item))
-            .route(web::put().to(edit::put_item))
-            .route(web::patch().to(edit::patch_item))
-            .route(web::delete().to(edit::delete_item))
-            .route(web::method(Method::OPTIONS).to(edit::options_item))
-            .default_service(not_allowed(edit::ALLOW_ITEM)),
-    );
-    get_resource(cfg, "/collections/{collection_id}/items/{feature_id}/versions", edit::get_versions);
-    cfg.service(
-        web::resource("/collections/{collection_id}/search")
-            .route(web::post().to(items::post_search))
-            .route(options("POST, OPTIONS"))
-            .default_service(not_allowed("POST, OPTIONS")),
-    );
-    get_resource(cfg, "/collections/{collection_id}/queryables", collections::get_queryables);
-    get_resource(cfg, "/collections/{collection_id}/schema", collections::get_schema);
-    get_resource(cfg, "/collections/{collection_id}/nearest", proximity::get_nearest);
-    get_resource(cfg, "/collections/{collection_id}/within-distance", proximity::get_within_distance);
-    cfg.service(
-        web::resource("/collections/{collection_id}/along")
-            .route(web::get().to(proximity::get_along))
-            .route(web::head().to(proximity::get_along))
-            .route(web::post().to(proximity::post_along))
-            .route(options("GET, HEAD, POST, OPTIONS"))
-            .default_service(not_allowed("GET, HEAD, POST, OPTIONS")),
-    );
-    cfg.service(
-        web::resource("/collections/{collection_id}/intersecting")
-            .route(web::post().to(proximity::post_intersecting))
-            .route(options("POST, OPTIONS"))
-            .default_service(not_allowed("POST, OPTIONS")),
-    );
+    // Everything under one collection in one scope: its id is matched once, and the rest of the path against
+    // fixed names, instead of a pattern per resource tried in turn.
+    let scope = web::scope("/collections/{collection_id}")
+        .service(
+            web::resource("")
+                .route(web::get().to(collections::get_collection))
+                .route(web::head().to(collections::get_collection))
+                .route(web::put().to(edit::put_collection))
+                .route(web::delete().to(edit::delete_collection))
+                .route(options("GET, HEAD, PUT, DELETE, OPTIONS"))
+                .default_service(not_allowed("GET, HEAD, PUT, DELETE, OPTIONS")),
+        )
+        .service(
+            web::resource("/items")
+                .route(web::get().to(items::get_items))
+                .route(web::head().to(items::get_items))
+                .route(web::post().to(edit::post_item))
+                .route(web::method(Method::OPTIONS).to(edit::options_items))
+                .default_service(not_allowed(edit::ALLOW_ITEMS)),
+        )
+        .service(
+            web::resource("/items/{feature_id}")
+                .route(web::get().to(items::get_item))
+                .route(web::head().to(items::get_item))
+                .route(web::put().to(edit::put_item))
+                .route(web::patch().to(edit::patch_item))
+                .route(web::delete().to(edit::delete_item))
+                .route(web::method(Method::OPTIONS).to(edit::options_item))
+                .default_service(not_allowed(edit::ALLOW_ITEM)),
+        )
+        .service(get_only("/items/{feature_id}/versions", edit::get_versions))
+        .service(
+            web::resource("/search")
+                .route(web::post().to(items::post_search))
+                .route(options("POST, OPTIONS"))
+                .default_service(not_allowed("POST, OPTIONS")),
+        )
+        .service(get_only("/queryables", collections::get_queryables))
+        .service(get_only("/schema", collections::get_schema))
+        .service(get_only("/nearest", proximity::get_nearest))
+        .service(get_only("/within-distance", proximity::get_within_distance))
+        .service(
+            web::resource("/along")
+                .route(web::get().to(proximity::get_along))
+                .route(web::head().to(proximity::get_along))
+                .route(web::post().to(proximity::post_along))
+                .route(options("GET, HEAD, POST, OPTIONS"))
+                .default_service(not_allowed("GET, HEAD, POST, OPTIONS")),
+        )
+        .service(
+            web::resource("/intersecting")
+                .route(web::post().to(proximity::post_intersecting))
+                .route(options("POST, OPTIONS"))
+                .default_service(not_allowed("POST, OPTIONS")),
+        )
+        .service(get_only("/tiles", tiles::get_tilesets))
+        .service(get_only("/tiles.json", tiles::get_collection_tilejson))
+        .service(get_only("/tiles/{tms}", tiles::get_tileset))
+        .service(get_only("/tiles/{tms}/{z}/{row}/{col}", tiles::get_collection_tile));
+    cfg.service(scope);
     get_resource(cfg, "/locate", locate::get_locate);
     get_resource(cfg, "/reports/consistency", reports::get_consistency);
     get_resource(cfg, "/reports/data-quality", reports::get_data_quality);
@@ -110,10 +118,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get_resource(cfg, "/tiles/{z}/{x}/{y}", tiles::get_tile);
     get_resource(cfg, "/tileMatrixSets", tiles::get_tile_matrix_sets);
     get_resource(cfg, "/tileMatrixSets/{tms}", tiles::get_tile_matrix_set);
-    get_resource(cfg, "/collections/{collection_id}/tiles", tiles::get_tilesets);
-    get_resource(cfg, "/collections/{collection_id}/tiles.json", tiles::get_collection_tilejson);
-    get_resource(cfg, "/collections/{collection_id}/tiles/{tms}", tiles::get_tileset);
-    get_resource(cfg, "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}", tiles::get_collection_tile);
     get_resource(cfg, "/styles/default.json", map::get_style);
     get_resource(cfg, "/map", map::get_map);
     get_resource(cfg, "/assets/{file:.*}", map::get_asset);
@@ -155,13 +159,21 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    cfg.service(
-        web::resource(path)
-            .route(web::get().to(handler.clone()))
-            .route(web::head().to(handler))
-            .route(options("GET, HEAD, OPTIONS"))
-            .default_service(not_allowed("GET, HEAD, OPTIONS")),
-    );
+    cfg.service(get_only(path, handler));
+}
+
+/// A GET (and HEAD) resource that answers 405 to anything else.
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .route(options("GET, HEAD, OPTIONS"))
+        .default_service(not_allowed("GET, HEAD, OPTIONS"))
 }
 
 /// The answer for paths that match no route.
