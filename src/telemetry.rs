@@ -40,8 +40,13 @@ pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only on a terminal: a log file or a collector gets plain text.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (writer, guard) =
-        NonBlockingBuilder::default().lossy(false).thread_name("planatlas-log").finish(std::io::stderr());
+    // The writer thread writes what it takes off the queue into a buffer and flushes it whenever the queue is
+    // empty (and at shutdown): one write for a batch of lines under load instead of one per line, and every line
+    // out as soon as the server is idle.
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("planatlas-log")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(writer);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
