@@ -75,13 +75,26 @@ fn api_document_is_openapi_3_and_self_contained() {
         }
         out
     };
+    // The table's resources: `get_resource(cfg, "…")` and `web::resource("…")` at the top, and inside a
+    // `web::scope("…")` (up to the `cfg.service(scope)` that registers it) `get_only("…")` and
+    // `web::resource("…")`, each under the scope's path.
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes/mod.rs")).unwrap();
-    let mut routes: Vec<String> = table
-        .lines()
-        .filter(|l| l.contains("get_resource(cfg, \"") || l.contains("web::resource(\""))
-        .filter_map(|l| l.split('"').nth(1))
-        .map(shape)
-        .collect();
+    let mut routes: Vec<String> = Vec::new();
+    let mut scope: Option<String> = None;
+    for line in table.lines() {
+        let quoted = line.split('"').nth(1);
+        if line.contains("web::scope(\"") {
+            scope = quoted.map(str::to_string);
+        } else if line.contains("cfg.service(scope)") {
+            scope = None;
+        } else if line.contains("get_resource(cfg, \"")
+            || line.contains("web::resource(\"")
+            || line.contains("get_only(\"")
+        {
+            let path = quoted.unwrap();
+            routes.push(shape(&format!("{}{path}", scope.as_deref().unwrap_or(""))));
+        }
+    }
     let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().map(|p| shape(p)).collect();
     routes.sort();
     documented.sort();
