@@ -103,19 +103,30 @@ pub fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
     }
 }
 
-/// Appends a link object whose `href` is the concatenation of `href` (each part escaped on its own).
-fn write_link(out: &mut Vec<u8>, href: &[&str], rel: &str, media_type: &str, title: &str) {
-    out.extend_from_slice(b"{\"href\":\"");
-    for part in href {
-        escape_into(out, part);
+/// What the features of one page share in their links, escaped once for the page: the start of an item's
+/// `href` (`{base}/collections/{id}/items/`) and the whole `collection` link.
+struct PageLinks {
+    items_href: Vec<u8>,
+    collection: Vec<u8>,
+}
+
+impl PageLinks {
+    fn new(c: &Collection, base: &str) -> Self {
+        let mut items_href = Vec::with_capacity(base.len() + c.id().len() + 24);
+        escape_into(&mut items_href, base);
+        items_href.extend_from_slice(b"/collections/");
+        escape_into(&mut items_href, c.id());
+        let mut collection = Vec::with_capacity(items_href.len() + c.meta.title.len() + 64);
+        collection.extend_from_slice(b"{\"href\":\"");
+        collection.extend_from_slice(&items_href);
+        collection.extend_from_slice(b"\",\"rel\":\"collection\",\"type\":\"");
+        collection.extend_from_slice(JSON.as_bytes());
+        collection.extend_from_slice(b"\",\"title\":\"");
+        escape_into(&mut collection, c.meta.title);
+        collection.extend_from_slice(b"\"}");
+        items_href.extend_from_slice(b"/items/");
+        Self { items_href, collection }
     }
-    out.extend_from_slice(b"\",\"rel\":\"");
-    escape_into(out, rel);
-    out.extend_from_slice(b"\",\"type\":\"");
-    escape_into(out, media_type);
-    out.extend_from_slice(b"\",\"title\":\"");
-    escape_into(out, title);
-    out.extend_from_slice(b"\"}");
 }
 
 impl FeatureOut<'_> {
@@ -139,7 +150,12 @@ impl FeatureOut<'_> {
 
     /// Appends the feature as GeoJSON.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let (c, f, base) = (self.collection, self.feature, self.base);
+        self.write_with(out, &PageLinks::new(self.collection, self.base));
+    }
+
+    /// [`FeatureOut::write`] with the links' shared parts made already (by the page).
+    fn write_with(&self, out: &mut Vec<u8>, links: &PageLinks) {
+        let f = self.feature;
         out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":\"");
         escape_into(out, &f.id);
         out.extend_from_slice(b"\",\"geometry\":");
@@ -150,24 +166,24 @@ impl FeatureOut<'_> {
         }
         out.extend_from_slice(b",\"properties\":");
         self.write_properties(out);
-        out.extend_from_slice(b",\"links\":[");
+        out.extend_from_slice(b",\"links\":[{\"href\":\"");
+        // Percent-encoded text is unreserved characters and `%`: nothing in it needs a JSON escape.
         let fid = urlencode(&f.id);
-        let item = [base, "/collections/", c.id(), "/items/", &fid];
+        out.extend_from_slice(&links.items_href);
+        out.extend_from_slice(fid.as_bytes());
         // `self` names this representation, so it keeps a CRS other than the default.
-        if self.crs == Crs::Crs84 {
-            write_link(out, &item, "self", GEO_JSON, "This feature");
-        } else {
-            let crs = urlencode(self.crs.uri());
-            let mut with_crs = item.to_vec();
-            with_crs.extend(["?crs=", &crs]);
-            write_link(out, &with_crs, "self", GEO_JSON, "This feature");
+        if self.crs != Crs::Crs84 {
+            out.extend_from_slice(b"?crs=");
+            out.extend_from_slice(urlencode(self.crs.uri()).as_bytes());
         }
-        out.push(b',');
-        let mut html = item.to_vec();
-        html.push("?f=html");
-        write_link(out, &html, "alternate", "text/html", "This feature as HTML");
-        out.push(b',');
-        write_link(out, &[base, "/collections/", c.id()], "collection", JSON, c.meta.title);
+        out.extend_from_slice(b"\",\"rel\":\"self\",\"type\":\"");
+        out.extend_from_slice(GEO_JSON.as_bytes());
+        out.extend_from_slice(b"\",\"title\":\"This feature\"},{\"href\":\"");
+        out.extend_from_slice(&links.items_href);
+        out.extend_from_slice(fid.as_bytes());
+        out.extend_from_slice(b"?f=html\",\"rel\":\"alternate\",\"type\":\"text/html\",");
+        out.extend_from_slice(b"\"title\":\"This feature as HTML\"},");
+        out.extend_from_slice(&links.collection);
         out.extend_from_slice(b"]}");
     }
 
@@ -276,11 +292,20 @@ impl PageOut<'_> {
             self.number_matched,
             self.features.len()
         );
+        // The links' shared parts, made again only when a feature's collection or base differs from the last.
+        let mut links: Option<(&Collection, &str, PageLinks)> = None;
         for (i, f) in self.features.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            f.write(out);
+            let same =
+                links.as_ref().is_some_and(|(c, base, _)| std::ptr::eq(*c, f.collection) && *base == f.base);
+            if !same {
+                links = Some((f.collection, f.base, PageLinks::new(f.collection, f.base)));
+            }
+            if let Some((_, _, shared)) = &links {
+                f.write_with(out, shared);
+            }
         }
         out.extend_from_slice(b"],\"links\":");
         write_json(out, self.links);
@@ -324,9 +349,9 @@ pub fn with_content_crs(mut resp: HttpResponse, crs: Crs) -> HttpResponse {
 }
 
 /// `s` percent-encoded for a URL path segment or query value (only unreserved characters stay as they are).
-pub fn urlencode(s: &str) -> String {
+pub fn urlencode(s: &str) -> std::borrow::Cow<'_, str> {
     if s.bytes().all(unreserved) {
-        return s.to_owned();
+        return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
@@ -336,5 +361,5 @@ pub fn urlencode(s: &str) -> String {
             let _ = write!(out, "%{b:02X}");
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::app;
+use crate::helpers::{app, urlencode};
 
 fn matched(collection: &str) -> u64 {
     app().get_json(&format!("/collections/{collection}/items?limit=1"))["numberMatched"].as_u64().unwrap()
@@ -153,6 +153,46 @@ fn a_feature_is_served_by_id_with_its_links() {
     assert_eq!(f["properties"]["name_zh"], "桓仁满族自治县");
     assert_eq!(f["geometry"]["type"], "MultiPolygon");
     assert!(f["links"].as_array().unwrap().iter().any(|l| l["rel"] == "collection"));
+}
+
+/// A page writes the start of its features' links once and each feature's id after it: every feature of a
+/// page, in the default CRS and another, with ids that need percent-encoding (the plan's sections) and without,
+/// links to itself in that CRS, to its HTML page and to its collection, and each link leads there.
+#[test]
+fn every_feature_of_a_page_links_to_itself_its_html_page_and_its_collection() {
+    let crs = "http://www.opengis.net/def/crs/EPSG/0/3857";
+    let pages = [
+        ("sections", "/collections/sections/items?limit=6&offset=3".to_string(), None),
+        (
+            "projects",
+            format!("/collections/projects/nearest?lon=122.2&lat=41.1&k=5&crs={}", urlencode(crs)),
+            Some(crs),
+        ),
+    ];
+    for (collection, page, in_crs) in pages {
+        let doc = app().get_json(&page);
+        let features = doc["features"].as_array().unwrap();
+        assert!(features.len() >= 5, "{page}");
+        for f in features {
+            let id = f["id"].as_str().unwrap();
+            let link = |rel: &str| -> String {
+                let found =
+                    f["links"].as_array().unwrap().iter().filter(|l| l["rel"] == rel).collect::<Vec<_>>();
+                assert_eq!(found.len(), 1, "{page}: {id}: one {rel} link in {}", f["links"]);
+                found[0]["href"].as_str().unwrap().to_string()
+            };
+            let me = app().get_json(&link("self"));
+            assert_eq!(me["id"], id, "{page}: self of {id}");
+            assert_eq!(me["geometry"], f["geometry"], "{page}: self of {id} in the page's CRS");
+            if let Some(crs) = in_crs {
+                assert!(link("self").ends_with(&format!("?crs={}", urlencode(crs))), "{}", link("self"));
+            }
+            let html = app().get(&link("alternate"));
+            assert_eq!(html.status(), 200, "{page}: alternate of {id}");
+            assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            assert_eq!(app().get_json(&link("collection"))["id"], collection, "{page}: collection of {id}");
+        }
+    }
 }
 
 #[test]
