@@ -79,12 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(not_allowed(edit::ALLOW_ITEM)),
         )
         .service(get_only("/items/{feature_id}/versions", edit::get_versions))
-        .service(
-            web::resource("/search")
-                .route(web::post().to(items::post_search))
-                .route(options("POST, OPTIONS"))
-                .default_service(not_allowed("POST, OPTIONS")),
-        )
+        .service(post_only("/search", items::post_search))
         .service(get_only("/queryables", collections::get_queryables))
         .service(get_only("/schema", collections::get_schema))
         .service(get_only("/nearest", proximity::get_nearest))
@@ -97,12 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(options("GET, HEAD, POST, OPTIONS"))
                 .default_service(not_allowed("GET, HEAD, POST, OPTIONS")),
         )
-        .service(
-            web::resource("/intersecting")
-                .route(web::post().to(proximity::post_intersecting))
-                .route(options("POST, OPTIONS"))
-                .default_service(not_allowed("POST, OPTIONS")),
-        )
+        .service(post_only("/intersecting", proximity::post_intersecting))
         .service(get_only("/tiles", tiles::get_tilesets))
         .service(get_only("/tiles.json", tiles::get_collection_tilejson))
         .service(get_only("/tiles/{tms}", tiles::get_tileset))
@@ -174,6 +164,19 @@ where
         .route(web::head().to(handler))
         .route(options("GET, HEAD, OPTIONS"))
         .default_service(not_allowed("GET, HEAD, OPTIONS"))
+}
+
+/// A POST resource that answers 405 to anything else.
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .route(options("POST, OPTIONS"))
+        .default_service(not_allowed("POST, OPTIONS"))
 }
 
 /// The answer for paths that match no route.

@@ -76,8 +76,8 @@ fn api_document_is_openapi_3_and_self_contained() {
         out
     };
     // The table's resources: `get_resource(cfg, "…")` and `web::resource("…")` at the top, and inside a
-    // `web::scope("…")` (up to the `cfg.service(scope)` that registers it) `get_only("…")` and
-    // `web::resource("…")`, each under the scope's path.
+    // `web::scope("…")` (up to the `cfg.service(scope)` that registers it) `get_only("…")`, `post_only("…")`
+    // and `web::resource("…")`, each under the scope's path.
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes/mod.rs")).unwrap();
     let mut routes: Vec<String> = Vec::new();
     let mut scope: Option<String> = None;
@@ -90,6 +90,7 @@ fn api_document_is_openapi_3_and_self_contained() {
         } else if line.contains("get_resource(cfg, \"")
             || line.contains("web::resource(\"")
             || line.contains("get_only(\"")
+            || line.contains("post_only(\"")
         {
             let path = quoted.unwrap();
             routes.push(shape(&format!("{}{path}", scope.as_deref().unwrap_or(""))));
