@@ -215,9 +215,13 @@ pub struct ExportArgs {
     #[arg(long)]
     pub bom: bool,
 
-    /// The data to export.
+    /// The boundaries (and `--layer`s) to export with.
     #[command(flatten)]
     pub data: DataArgs,
+
+    /// The store whose projects, progress and layers are exported: the same catalogue a server on it serves.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 fn parse_format(s: &str) -> Result<ExportFormat, String> {

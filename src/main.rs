@@ -239,10 +239,17 @@ fn token(args: &TokenArgs) -> ExitCode {
 }
 
 fn export(args: &ExportArgs) -> ExitCode {
-    let catalog = match load(&args.data) {
-        Ok(c) => c,
-        Err(code) => return code,
+    // The store's catalogue, as a server on it has it: edits, imports and planners' layers included.
+    let dir = args.store.location();
+    let engine = match Engine::open_at(args.data.source(), &dir, &args.data.layers) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("planatlas: cannot open the store in {dir}: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let model = engine.model();
+    let catalog = &model.catalog;
     let what = match (&args.collection, args.format) {
         (None, ExportFormat::GeoPackage) => What::Plan,
         (None, f) => {

@@ -489,11 +489,10 @@ impl Engine {
                 if !seen.insert(id.clone()) {
                     return Err(WriteError::Invalid(format!("feature '{id}' appears twice in the file")));
                 }
-                // Compared as JSON values: the same feature written with other spacing or member order is
+                // Compared as JSON values: the same feature written with other spacing or member order, or
+                // with a null property where the store has none (how a GeoPackage writes an empty column), is
                 // unchanged.
-                let same = |r: &str| {
-                    serde_json::from_str::<Value>(r).ok() == serde_json::from_str::<Value>(record).ok()
-                };
+                let same = |r: &str| comparable(r).is_some() && comparable(r) == comparable(record);
                 match rows.iter().find(|s| s.id == *id).and_then(|s| s.record.as_deref()) {
                     Some(r) if same(r) => {
                         unchanged += 1;
@@ -624,6 +623,16 @@ fn apply(current: &mut Vec<Stored>, changes: &[Change]) {
 /// The rows a new store starts with: the shipped projects, progress reports and indicator values, checked as
 /// the loader checks a data file before anything is stored, so a bad file stops start-up naming the file, the
 /// feature and the reason, and leaves no store behind it.
+/// A record as a JSON value to compare, with null properties left out (null and absent mean the same in a
+/// project record).
+fn comparable(record: &str) -> Option<Value> {
+    let mut v = serde_json::from_str::<Value>(record).ok()?;
+    if let Some(props) = v.get_mut("properties").and_then(Value::as_object_mut) {
+        props.retain(|_, p| !p.is_null());
+    }
+    Some(v)
+}
+
 fn seed_rows(source: &DataSource) -> Result<Vec<(String, String)>, String> {
     let (file, text) = source.read("projects.geojson").map_err(|e| e.to_string())?;
     let fc: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;

@@ -255,7 +255,8 @@ pub fn read_projects(
             }
             places.entry(at).or_insert((key, id.clone()));
         }
-        if let Some(notes) = props.get("consistency_notes")
+        // Null is no notes: how a GeoPackage or CSV export writes a project without any.
+        if let Some(notes) = props.get("consistency_notes").filter(|n| !n.is_null())
             && !notes.as_object().is_some_and(|m| m.values().all(Value::is_string))
         {
             return Err(bad("`consistency_notes` must map check names to explanations".into()));

@@ -168,6 +168,8 @@ fn the_whole_plan_geopackage_has_every_layer_with_its_count() {
 #[test]
 fn the_cli_writes_the_same_files_as_http() {
     let dir = workdir("cli");
+    // A new store, seeded from the shipped projects: what the shared test server serves.
+    let store = &dir.join("store").display().to_string();
     for (format, collection) in [
         ("csv", "projects"),
         ("geojsonseq", "projects"),
@@ -186,7 +188,17 @@ fn the_cli_writes_the_same_files_as_http() {
         let cli = dir.join(format!("cli-{collection}.{ext}"));
         let (ok, out) = run(
             env!("CARGO_BIN_EXE_planatlas"),
-            &["export", "--format", format, "--collection", collection, "--out", cli.to_str().unwrap()],
+            &[
+                "export",
+                "--format",
+                format,
+                "--collection",
+                collection,
+                "--out",
+                cli.to_str().unwrap(),
+                "--data-dir",
+                store,
+            ],
         );
         assert!(ok, "{out}");
         if format == "gpkg" {
@@ -205,8 +217,10 @@ fn the_cli_writes_the_same_files_as_http() {
     // And the whole plan.
     let (http, _) = download("/exports/planatlas.gpkg", &dir, "http-plan.gpkg");
     let cli = dir.join("cli-plan.gpkg");
-    let (ok, out) =
-        run(env!("CARGO_BIN_EXE_planatlas"), &["export", "--format", "gpkg", "--out", cli.to_str().unwrap()]);
+    let (ok, out) = run(
+        env!("CARGO_BIN_EXE_planatlas"),
+        &["export", "--format", "gpkg", "--out", cli.to_str().unwrap(), "--data-dir", store],
+    );
     assert!(ok, "{out}");
     assert_eq!(
         ogrinfo_summary(&http, &[]).replace(http.to_str().unwrap(), ""),
@@ -219,22 +233,61 @@ fn the_cli_writes_the_same_files_as_http() {
 fn a_failed_cli_export_leaves_the_existing_file_and_a_shapefile_needs_a_zip_name() {
     let dir = workdir("cli-fail");
     let bin = env!("CARGO_BIN_EXE_planatlas");
+    // The store lives outside `dir`, which must hold nothing but the exports.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = &store_dir.path().display().to_string();
     let keep = dir.join("keep.kml");
-    let (ok, out) =
-        run(bin, &["export", "--format", "kml", "--collection", "counties", "--out", keep.to_str().unwrap()]);
+    let (ok, out) = run(
+        bin,
+        &[
+            "export",
+            "--format",
+            "kml",
+            "--collection",
+            "counties",
+            "--out",
+            keep.to_str().unwrap(),
+            "--data-dir",
+            store,
+        ],
+    );
     assert!(ok, "{out}");
     let before = std::fs::read(&keep).unwrap();
     // targets have no geometries: KML cannot hold them, and the file already there must survive.
-    let (ok, out) =
-        run(bin, &["export", "--format", "kml", "--collection", "targets", "--out", keep.to_str().unwrap()]);
+    let (ok, out) = run(
+        bin,
+        &[
+            "export",
+            "--format",
+            "kml",
+            "--collection",
+            "targets",
+            "--out",
+            keep.to_str().unwrap(),
+            "--data-dir",
+            store,
+        ],
+    );
     assert!(!ok && out.contains("no geometries"), "{out}");
     assert_eq!(std::fs::read(&keep).unwrap(), before, "the earlier export is intact");
     let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no partial file left behind: {leftovers:?}");
     // A Shapefile export is a zip: a bare .shp name is refused before anything is written.
     let shp = dir.join("counties.shp");
-    let (ok, out) =
-        run(bin, &["export", "--format", "shp", "--collection", "counties", "--out", shp.to_str().unwrap()]);
+    let (ok, out) = run(
+        bin,
+        &[
+            "export",
+            "--format",
+            "shp",
+            "--collection",
+            "counties",
+            "--out",
+            shp.to_str().unwrap(),
+            "--data-dir",
+            store,
+        ],
+    );
     assert!(!ok && out.contains(".shp.zip"), "{out}");
     assert!(!shp.exists());
     let _ = std::fs::remove_dir_all(dir);
