@@ -198,11 +198,18 @@ pub fn report_id(project: &str, period: &str) -> String {
     format!("{project}@{period}")
 }
 
+/// The most investment one report may state, in 亿元 (10 万亿元, several times Liaoning's yearly GDP): more is
+/// a slip of the unit, and sums of such numbers would overflow the reports' totals.
+pub const MAX_INVESTMENT: f64 = 100_000.0;
+
 fn number(m: &Map<String, Value>, k: &str) -> Result<Option<f64>, String> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+            Some(x) if x.is_finite() && x >= 0.0 && x <= MAX_INVESTMENT => Ok(Some(x)),
+            Some(x) if x.is_finite() && x >= 0.0 => Err(format!(
+                "{k}: {n} 亿元 is more than {MAX_INVESTMENT} 亿元 (10 万亿元) for one project; amounts are in 亿元"
+            )),
             _ => Err(format!("{k}: {n} is not a non-negative number (亿元)")),
         },
         Some(other) => Err(format!("{k}: {other} is not a number (亿元) or null")),
@@ -276,6 +283,14 @@ pub fn read_report(m: &Map<String, Value>, today: NaiveDate) -> Result<Report, S
             "investment_period: {q} 亿元 completed in the quarter exceeds investment_to_date {d} 亿元"
         ));
     }
+    if let (Some(d), Some(t)) = (investment_to_date, investment_total)
+        && d > t + 1e-9
+    {
+        return Err(format!(
+            "investment_to_date: {d} 亿元 completed exceeds investment_total {t} 亿元; if the project's total has \
+             grown, report the new investment_total"
+        ));
+    }
     let milestones = match m.get("milestones") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -292,6 +307,13 @@ pub fn read_report(m: &Map<String, Value>, today: NaiveDate) -> Result<Report, S
                 let actual = date(o.get("actual"), &format!("milestones[{i}].actual"))?;
                 if actual.is_some_and(|a| a > today) {
                     return Err(format!("milestones[{i}].actual is in the future: nothing has happened yet"));
+                }
+                if let Some(a) = actual.filter(|a| *a > period.end()) {
+                    return Err(format!(
+                        "milestones[{i}].actual: {a} is after the end of {period} ({}), the quarter this report \
+                         describes; report it in the quarter it happened",
+                        period.end()
+                    ));
                 }
                 Ok(Milestone { name: name.to_owned(), planned, actual })
             })
@@ -339,8 +361,33 @@ pub fn stage_follows(a: &str, b: &str) -> bool {
 /// Checks one project's reports together (sorted by period): stages that make sense, cumulative investment
 /// that never falls. Returns the id of the first report that breaks a rule, and why.
 pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
+    // The last stage before a pause: work resumes from there, never from an earlier one.
+    let mut active: Option<&Report> = None;
     for w in reports.windows(2) {
         let (a, b) = (w[0], w[1]);
+        if a.stage != "暂停" {
+            active = Some(a);
+        }
+        let resumed_behind = a.stage == "暂停"
+            && b.stage != "暂停"
+            && active.is_some_and(|s| !stage_follows(s.stage, b.stage));
+        if resumed_behind {
+            let s = active.map_or(a, |s| s);
+            return Err((
+                b.id.clone(),
+                format!(
+                    "stage: {} ({}) in {} cannot follow {} ({}) in {}, before the pause in {}: a pause resumes \
+                     where the project was",
+                    b.stage,
+                    stage_en(b.stage),
+                    b.period,
+                    s.stage,
+                    stage_en(s.stage),
+                    s.period,
+                    a.period
+                ),
+            ));
+        }
         if !stage_follows(a.stage, b.stage) {
             return Err((
                 b.id.clone(),
@@ -357,19 +404,49 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
         }
     }
     let mut last: Option<&Report> = None;
+    let mut total: Option<(f64, &Report)> = None;
     for r in reports {
+        if let Some(t) = r.investment_total {
+            total = Some((t, r));
+        }
         let Some(d) = r.investment_to_date else { continue };
-        if let Some(prev) = last
-            && let Some(p) = prev.investment_to_date
-            && d + 1e-9 < p
+        if let Some((t, at)) = total
+            && d > t + 1e-9
         {
             return Err((
                 r.id.clone(),
                 format!(
-                    "investment_to_date: {d} 亿元 in {} is less than {p} 亿元 in {}: cumulative investment never falls",
-                    r.period, prev.period
+                    "investment_to_date: {d} 亿元 in {} exceeds the investment_total {t} 亿元 reported in {}; if \
+                     the project's total has grown, report the new investment_total",
+                    r.period, at.period
                 ),
             ));
+        }
+        if let Some(prev) = last
+            && let Some(p) = prev.investment_to_date
+        {
+            if d + 1e-9 < p {
+                return Err((
+                    r.id.clone(),
+                    format!(
+                        "investment_to_date: {d} 亿元 in {} is less than {p} 亿元 in {}: cumulative investment never falls",
+                        r.period, prev.period
+                    ),
+                ));
+            }
+            // The quarter's amount is part of what the cumulative figure rose by since the last report.
+            if let Some(q) = r.investment_period
+                && q > d - p + 1e-9
+            {
+                return Err((
+                    r.id.clone(),
+                    format!(
+                        "investment_period: {q} 亿元 in {} exceeds the rise of investment_to_date since {} ({p} → {d} \
+                         亿元)",
+                        r.period, prev.period
+                    ),
+                ));
+            }
         }
         last = Some(r);
     }
@@ -451,6 +528,21 @@ pub fn read_indicator(
         Some(Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).ok_or("value: not a finite number")?,
         _ => return Err("value is required: a number".into()),
     };
+    // What the target measures bounds its values: a share lies in 0–100 %, a growth rate may fall (but not
+    // below −100 %), and a count, an amount or a duration is never negative.
+    let comparator = t.get("comparator").and_then(Value::as_str).unwrap_or_default();
+    let unit_of_target = t.get("unit").and_then(Value::as_str).unwrap_or_default();
+    if comparator.starts_with("growth") {
+        if !(-100.0..=1000.0).contains(&value) {
+            return Err(format!("value: {value} % is not a growth rate (−100 % to 1000 %)"));
+        }
+    } else if unit_of_target == "%" {
+        if !(0.0..=100.0).contains(&value) {
+            return Err(format!("value: {value} % is not a share (0–100 %)"));
+        }
+    } else if value < 0.0 {
+        return Err(format!("value: {value} {unit_of_target} is negative; '{target}' counts or sums"));
+    }
     let unit = text(m, "unit")?;
     let want = t.get("unit").and_then(Value::as_str).unwrap_or_default();
     if t.get("comparator").and_then(Value::as_str) == Some("qualitative")

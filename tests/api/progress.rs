@@ -455,6 +455,35 @@ fn every_progress_rule_is_refused_and_changes_nothing() {
         ("no source", "progress", with(json!({"source": null})), 422, "source is required"),
         ("unknown project", "progress", with(json!({"project": "no-such-project"})), 422, "no project"),
         ("a second report for the quarter", "progress", first.clone(), 409, "already exists"),
+        (
+            "more completed than the total",
+            "progress",
+            with(json!({"investment_total": 40.0, "investment_to_date": 50.0})),
+            422,
+            "exceeds investment_total",
+        ),
+        (
+            "more completed than the total reported earlier",
+            "progress",
+            with(json!({"investment_to_date": 45.0})),
+            422,
+            "exceeds the investment_total 40",
+        ),
+        (
+            "a quarter's amount beyond the cumulative rise",
+            "progress",
+            with(json!({"investment_to_date": 12.0, "investment_period": 5.0})),
+            422,
+            "exceeds the rise",
+        ),
+        (
+            "a milestone after the quarter it is reported in",
+            "progress",
+            with(json!({"milestones": [{"name": "开工", "planned": null, "actual": "2024-08-01"}]})),
+            422,
+            "after the end of 2024Q2",
+        ),
+        ("an amount in yuan, not 亿元", "progress", with(json!({"investment_total": 1e308})), 422, "亿元"),
         ("a geometry", "progress-geometry", with(json!({})), 400, "geometry"),
     ];
     for (what, kind, body, status, words) in cases {
@@ -492,6 +521,13 @@ fn every_progress_rule_is_refused_and_changes_nothing() {
     assert_eq!(f["properties"]["investment_to_date"], 11.0);
     let history = s.app.get_json(&format!("/collections/progress/items/{id}@2024Q1/versions"));
     assert_eq!(history["versions"].as_array().unwrap().len(), 2, "{history}");
+    // A pause resumes where the project was: 在建 → 暂停 → 前期 is refused like 在建 → 前期, 在建 is not.
+    assert_eq!(post(&s, &city, "progress", with(json!({"stage": "暂停"}))).status(), 201);
+    let back = json!({"project": id, "period": "2024Q3", "stage": "前期", "source": "测试"});
+    let problem = assert_problem(post(&s, &city, "progress", back), 422);
+    assert!(problem["detail"].as_str().unwrap().contains("resumes where the project was"), "{problem}");
+    let resumed = json!({"project": id, "period": "2024Q3", "stage": "在建", "source": "测试"});
+    assert_eq!(post(&s, &city, "progress", resumed).status(), 201);
 }
 
 /// Target status from indicator values, through the API: met, behind and no data on hand-worked cases (the
@@ -551,6 +587,23 @@ fn target_status_from_indicator_values() {
         json!({"target": id_of(qualitative), "period": "2023", "value": 1.0, "unit": unit(qualitative), "source": "x"}),
     );
     assert!(assert_problem(r, 422)["detail"].as_str().unwrap().contains("qualitative"));
+    // What a target measures bounds its values: a share over 100 %, a negative count.
+    let unit_is = |u: &str| {
+        targets
+            .iter()
+            .find(|t| t["properties"]["unit"] == u && t["properties"]["comparator"] == ">=")
+            .unwrap_or_else(|| panic!("a ≥ target in {u}"))
+    };
+    for (t, v, words) in [(unit_is("%"), 150.0, "not a share"), (unit_is("个"), -5.0, "negative")] {
+        let r = post(
+            &s,
+            &province,
+            "indicators",
+            json!({"target": id_of(t), "period": "2023", "value": v, "unit": unit(t), "source": "x"}),
+        );
+        let problem = assert_problem(r, 422);
+        assert!(problem["detail"].as_str().unwrap().contains(words), "{problem}");
+    }
     assert_problem(
         post(
             &s,
