@@ -262,14 +262,28 @@ pub async fn observe(
 /// The client's address: the peer's, or, when the peer is a trusted proxy (`--trusted-proxy`), the address it
 /// forwards (`Forwarded: for=` or `X-Forwarded-For`); nobody else can set what the log says.
 fn client_address(req: &ServiceRequest) -> Option<String> {
+    client_ip(req.request()).map(|ip| ip.to_string())
+}
+
+/// The client's IP address: the peer's, or what a trusted proxy forwards; what the access log shows and what
+/// is counted per client (failed token attempts). A forwarded value that is not an address (`unknown`,
+/// an obfuscated `_name`) counts as the proxy's own.
+pub fn client_ip(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip().to_canonical();
     let trusted = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.trusted_proxies.iter().any(|net| net.contains(&peer)));
-    if trusted && let Some(forwarded) = req.connection_info().realip_remote_addr() {
-        return Some(forwarded.to_owned());
+    if !trusted {
+        return Some(peer);
     }
-    Some(peer.to_string())
+    let info = req.connection_info();
+    let forwarded = info.realip_remote_addr().unwrap_or_default();
+    let bare = forwarded.trim_start_matches('[').split(']').next().unwrap_or_default();
+    let ip = forwarded
+        .parse::<std::net::IpAddr>()
+        .or_else(|_| forwarded.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .or_else(|_| bare.parse::<std::net::IpAddr>());
+    Some(ip.map_or(peer, |ip| ip.to_canonical()))
 }
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong

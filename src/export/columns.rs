@@ -87,6 +87,15 @@ pub fn as_text(v: Option<&Value>) -> String {
     }
 }
 
+/// Text for a spreadsheet cell: a text value that Excel or WPS would run as a formula (starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) gets a leading `'`, which spreadsheets show as plain text (OWASP's
+/// advice against CSV injection). Numbers are left alone, so `-5` stays a number.
+pub fn spreadsheet_text(v: Option<&Value>) -> String {
+    let text = as_text(v);
+    let is_number = matches!(v, Some(Value::Number(_)));
+    if !is_number && text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text }
+}
+
 /// A value as JSON text (for Json columns in binary formats), or `None` for null.
 pub fn as_json(v: Option<&Value>) -> Option<String> {
     match v {

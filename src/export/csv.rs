@@ -1,6 +1,7 @@
 //! CSV: UTF-8 (optionally with a byte-order mark for Excel), an `id` column, every property, the geometry as
 //! WKT, and for points two coordinate columns (`lon`/`lat` in a geographic CRS, `easting`/`northing` in a
-//! projected one). Multi-valued properties are joined with "; ".
+//! projected one). Multi-valued properties are joined with "; "; text a spreadsheet would run as a formula
+//! starts with `'`.
 
 use std::borrow::Borrow;
 use std::io::Write;
@@ -8,7 +9,7 @@ use std::io::Write;
 use geo::Geometry;
 use geozero::ToWkt;
 
-use super::columns::as_text;
+use super::columns::spreadsheet_text;
 use super::{ExportError, ExportOptions, Layer, east_north, rounded};
 use crate::store::Feature;
 
@@ -34,7 +35,7 @@ pub fn write<W: Write>(
         let mut row: Vec<String> = Vec::with_capacity(header.len());
         row.push(f.id.clone());
         let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
-        row.extend(values.iter().map(|v| as_text(v.as_deref())));
+        row.extend(values.iter().map(|v| spreadsheet_text(v.as_deref())));
         if layer.spatial {
             match &f.geometry {
                 Some(g) => {

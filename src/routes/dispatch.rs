@@ -160,11 +160,7 @@ fn document(report: &Dispatch, kind: Kind, base: &str) -> Value {
 }
 
 fn cell_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::export::columns::spreadsheet_text(Some(v))
 }
 
 fn csv(report: &Dispatch) -> Result<Vec<u8>, csv::Error> {

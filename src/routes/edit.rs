@@ -100,7 +100,8 @@ fn api_error(e: WriteError, base: &str, cid: &str, id: &str) -> ApiError {
 /// The caller of a write, from `Authorization: Bearer`; 401 without a known token, 429 after too many
 /// failures from this address. The token itself is never logged.
 async fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
-    let addr = req.peer_addr().map(|a| a.ip().to_canonical());
+    // Counted per client: behind a trusted proxy, the address it forwards, not the proxy's own.
+    let addr = crate::ops::client_ip(req);
     if let Some(wait) = addr.and_then(|a| state.failures.blocked(a)) {
         return Err(ApiError::TooManyRequests {
             detail: format!(
@@ -115,7 +116,11 @@ async fn authenticate(req: &HttpRequest, state: &State) -> ApiResult<Caller> {
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allowed: ALLOW_READ });
     }
     let raw = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).map(str::trim);
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let token = raw
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         tracing::warn!(method = %req.method(), path = req.path(), "write refused: no bearer token");
         return Err(ApiError::Unauthorized(

@@ -417,6 +417,55 @@ fn failed_token_attempts_are_rate_limited() {
 }
 
 #[test]
+fn behind_a_trusted_proxy_failures_count_per_forwarded_client_and_the_scheme_is_case_insensitive() {
+    let mut settings = Settings::local();
+    settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let s = spawn_store(settings);
+    let good = add_token(&s.store, "省发展改革委", "province");
+    let send = |token: &str, scheme: &str, client: &str| {
+        s.app
+            .client
+            .patch(s.app.url("/collections/projects/items/xudabao-nuclear-power-plant"))
+            .header("authorization", format!("{scheme} {token}"))
+            .header("x-forwarded-for", client)
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"properties": {"name_en": format!("Xudabao ({client})")}}).to_string())
+            .send()
+            .unwrap()
+    };
+    for _ in 0..planatlas::auth::MAX_FAILURES {
+        assert_problem(send("pa_guess", "Bearer", "203.0.113.66"), 401);
+    }
+    // The guessing client is held back; another client behind the same proxy is not.
+    assert_problem(send(&good, "Bearer", "203.0.113.66"), 429);
+    let r = send(&good, "BEARER", "198.51.100.7");
+    assert!(r.status().is_success(), "{}: {}", r.status(), r.text().unwrap());
+    let f = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant");
+    assert_eq!(f["properties"]["name_en"], "Xudabao (198.51.100.7)");
+}
+
+#[test]
+fn text_a_spreadsheet_would_run_is_exported_to_csv_as_text() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(&s.store, "沈阳市发展改革委", "city:210100"), s: &s };
+    let mut body = shenyang_project("csv-formula");
+    body["properties"]["name_en"] = json!("=HYPERLINK(\"http://127.0.0.1/\",\"x\")");
+    body["properties"]["excerpt"] = json!("@SUM(1,2)");
+    assert_eq!(ed.post(&body).status(), 201);
+    for path in ["/exports/projects.csv", "/collections/projects/items?f=csv&limit=1000"] {
+        let text = s.app.get(path).text().unwrap();
+        let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let head = rows.headers().unwrap().clone();
+        let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+        let row =
+            rows.records().map(Result::unwrap).find(|r| &r[0] == "csv-formula").expect("the project's row");
+        assert_eq!(&row[col("name_en")], "'=HYPERLINK(\"http://127.0.0.1/\",\"x\")", "{path}");
+        assert_eq!(&row[col("excerpt")], "'@SUM(1,2)", "{path}");
+        assert_eq!(&row[col("name_zh")], "测试项目（沈阳）", "{path}: other text as it is");
+    }
+}
+
+#[test]
 fn owslib_writes_and_gdal_reads_the_changed_layer() {
     let s = spawn_store(Settings::local());
     let token = add_token(&s.store, "省发展改革委", "province");
@@ -525,17 +574,68 @@ fn import_is_validated_all_or_nothing_and_a_running_server_picks_it_up() {
     assert_eq!(f["properties"]["name_en"], "Xudabao (imported)");
     let h = s.app.get_json("/collections/projects/items/imp-new/versions");
     assert_eq!(h["versions"][0]["operation"], "import", "{h}");
+}
 
-    // A GeoPackage exported by planatlas imports back unchanged.
+/// `planatlas export` with the store's options, as a list of arguments.
+fn cli_export(
+    at: &planatlas::store::engine::Location,
+    format: &str,
+    out: &std::path::Path,
+) -> (bool, String) {
+    let mut args: Vec<String> = ["export", "--format", format, "--collection", "projects", "--out"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    args.push(out.to_str().unwrap().to_owned());
+    args.extend(crate::helpers::store_args(at));
+    run(env!("CARGO_BIN_EXE_planatlas"), &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn the_cli_exports_the_store_and_its_geopackage_imports_back_unchanged() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(&s.store, "省发展改革委", "province"), s: &s };
+    // A project written with only what a project needs (no notes, no cite, no place id), and an edit.
+    let mut bare = shenyang_project("cli-export-bare");
+    for k in ["consistency_notes", "place_id", "outside_province", "lead_unit"] {
+        bare["properties"].as_object_mut().unwrap().remove(k);
+    }
+    assert_eq!(ed.post(&bare).status(), 201);
+    let r = ed.patch("xudabao-nuclear-power-plant", &json!({"properties": {"name_en": "Xudabao (edited)"}}));
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The command line writes what the server serves, edits included.
+    let file = tmp.path().join("projects.geojson");
+    let (ok, out) = cli_export(&s.store, "geojson", &file);
+    assert!(ok, "{out}");
+    let http = s.app.get("/exports/projects.geojson").bytes().unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), http.to_vec(), "the CLI and HTTP exports are the same bytes");
+    let fc: Value = serde_json::from_slice(&http).unwrap();
+    let name = |id: &str| {
+        fc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| f["properties"]["name_en"].clone())
+    };
+    assert_eq!(name("xudabao-nuclear-power-plant"), Some(json!("Xudabao (edited)")));
+    assert!(name("cli-export-bare").is_some());
+
+    // Both exports import back into the same store with nothing created or changed.
     let gpkg = tmp.path().join("projects.gpkg");
-    let (ok, out) = run(
-        env!("CARGO_BIN_EXE_planatlas"),
-        &["export", "--format", "gpkg", "--collection", "projects", "--out", gpkg.to_str().unwrap()],
-    );
+    let (ok, out) = cli_export(&s.store, "gpkg", &gpkg);
     assert!(ok, "{out}");
-    let (ok, out) = import(&s.store, &gpkg);
-    assert!(ok, "{out}");
-    assert!(out.contains(" 0 created"), "{out}");
+    for f in [&file, &gpkg] {
+        let (ok, out) = import(&s.store, f);
+        assert!(ok, "{}: {out}", f.display());
+        assert!(out.contains(" 0 created, 0 changed,"), "{}: {out}", f.display());
+    }
+    let h = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant/versions");
+    let ops: Vec<&str> =
+        h["versions"].as_array().unwrap().iter().filter_map(|v| v["operation"].as_str()).collect();
+    assert!(!ops.is_empty() && !ops.contains(&"import"), "no import version was written: {h}");
 }
 
 #[test]
