@@ -9,6 +9,8 @@ const here = new URL(document.location.href);
 const root = new URL('..', import.meta.url).href.replace(/\/$/, '');
 const data = new URL(here);
 data.searchParams.set('f', 'json');
+// The map draws longitude/latitude: the page's own `crs` (metres, or latitude first) is for its table.
+data.searchParams.delete('crs');
 // The filter form sends its empty fields ("any"); the GeoJSON request leaves them out.
 for (const [k, v] of [...data.searchParams]) if (v === '') data.searchParams.delete(k);
 

@@ -88,15 +88,36 @@ impl Bbox {
                 ));
             }
         };
-        if min.x > max.x || min.y > max.y {
+        // A first axis west > east is a CRS84 box across the antimeridian; [`Bbox::crs84_rects`] splits it.
+        if min.y > max.y {
             return Err(ParamError::new(
                 "bbox",
                 format!(
-                    "'{raw}': the lower corner must not exceed the upper corner (min <= max on each axis)"
+                    "'{raw}': the lower corner must not exceed the upper corner (min <= max on each axis; only \
+                     longitudes may run west > east, across the antimeridian)"
                 ),
             ));
         }
         Ok(Self { min, max })
+    }
+
+    /// Whether the first axis runs from a larger to a smaller value: across the antimeridian in CRS84, an error
+    /// in any other CRS.
+    pub fn is_reversed(&self) -> bool {
+        self.min.x > self.max.x
+    }
+
+    /// The CRS84 box as one rectangle, or two when it crosses the antimeridian (west edge east of the east
+    /// edge, OGC API – Features Part 1): from the west edge to 180° and from −180° to the east edge.
+    pub fn crs84_rects(&self) -> Vec<Rect<f64>> {
+        if self.is_reversed() {
+            vec![
+                Rect::new(self.min, Coord { x: 180.0, y: self.max.y }),
+                Rect::new(Coord { x: -180.0, y: self.min.y }, self.max),
+            ]
+        } else {
+            vec![self.rect()]
+        }
     }
 
     /// Checks that a CRS84 box lies within longitude [-180, 180] and latitude [-90, 90].

@@ -147,6 +147,7 @@ pub async fn get_collection(
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
             ];
             let mut page = HtmlPage::new(c.meta.title, &crumbs, BOUNDARY_ATTRIBUTION)
+                .depth(2)
                 .text(c.meta.description.clone())
                 .paragraph(vec![Span::link(
                     format!("Browse the {} items", c.features().len()),
@@ -286,7 +287,8 @@ pub async fn get_queryables(
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
                 ("Queryables", format!("{base}/collections/{}/queryables?f=html", c.id())),
             ];
-            let page = HtmlPage::new("Queryables", &crumbs, BOUNDARY_ATTRIBUTION).value(&doc["properties"]);
+            let page =
+                HtmlPage::new("Queryables", &crumbs, BOUNDARY_ATTRIBUTION).depth(3).value(&doc["properties"]);
             Ok(respond(&req, HTML, page.render()?, Caching::Data))
         }
     }

@@ -78,7 +78,9 @@ pub fn stream(
     let mut resp = HttpResponse::Ok();
     resp.insert_header((header::CONTENT_TYPE, format.media_type()))
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        // `items` chooses the format by `Accept` as well as `f`: a cache must keep them apart.
+        .insert_header((header::VARY, "Accept, Accept-Encoding"));
     resp.insert_header((header::HeaderName::from_static("content-crs"), format!("<{}>", crs.uri())));
     Ok(resp.streaming(body))
 }

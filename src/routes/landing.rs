@@ -196,12 +196,16 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
                     "在 QGIS 中按地图样式打开 opens the plan in QGIS as the map shows it",
                 ),
             ];
-            for ext in ["fgb", "shp.zip", "kml", "csv", "geojson"] {
-                downloads.push(link_to(
-                    &format!("项目 projects.{ext}"),
-                    format!("{base}/exports/projects.{ext}"),
-                    "",
-                ));
+            // A Shapefile holds one geometry type: the projects' points and lines are two files.
+            for file in [
+                "projects.fgb",
+                "projects-points.shp.zip",
+                "projects-lines.shp.zip",
+                "projects.kml",
+                "projects.csv",
+                "projects.geojson",
+            ] {
+                downloads.push(link_to(&format!("项目 {file}"), format!("{base}/exports/{file}"), ""));
             }
             downloads.extend([
                 link_to("矢量瓦片 TileJSON", format!("{base}/tiles.json"), "MapLibre, OpenLayers, Leaflet"),

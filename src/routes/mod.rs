@@ -431,9 +431,11 @@ pub fn respond_tagged(
     let cacheable = !matches!(caching, Caching::None);
     let matches = crate::answers::if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), etag);
     if matches && cacheable {
+        // The same Vary as the 200 it stands for (RFC 9110 §15.4.5): caches update stored headers from it.
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, cache_control))
+            .insert_header((header::VARY, "Accept, Accept-Encoding"))
             .finish();
     }
     let mut builder = HttpResponse::Ok();

@@ -123,7 +123,7 @@ fn shape(
                 ("planatlas", format!("{base}/?f=html")),
                 (c.meta.title, format!("{base}/collections/{}?f=html", c.id())),
             ];
-            let page = HtmlPage::new(endpoint, &crumbs, BOUNDARY_ATTRIBUTION)
+            let page = HtmlPage::new(endpoint, &crumbs, BOUNDARY_ATTRIBUTION).depth(3)
                 .text(format!(
                     "{} matched, {} shown. Distances are geodesic on WGS84 to the nearest point of each geometry.",
                     ranked.matched,
@@ -149,9 +149,20 @@ fn collection_of<'a>(m: &'a crate::store::engine::ReadModel, id: &str) -> ApiRes
 pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
+    no_sortby(&params)?;
     let c = find(&model, &path)?;
     let p = point_param(&params)?;
     let limits = state.settings.limits;
+    if let Some(name) = ["limit", "offset"].into_iter().find(|n| params.get(n).is_some()) {
+        return Err(ApiError::param(
+            name,
+            format!(
+                "nearest answers the k nearest features in one page: ask with k (at most {}), or page through \
+                 within-distance",
+                limits.max_limit
+            ),
+        ));
+    }
     let k = match params.get("k") {
         None => limits.default_limit,
         Some(raw) => {
@@ -199,6 +210,7 @@ pub async fn get_within_distance(
 ) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
+    no_sortby(&params)?;
     let c = find(&model, &path)?;
     let p = point_param(&params)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
@@ -245,6 +257,7 @@ pub async fn get_within_distance(
 pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
+    no_sortby(&params)?;
     let c = find(&model, &path)?;
     let pid = required(
         &params,
@@ -316,6 +329,7 @@ pub async fn post_along(
 ) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
+    no_sortby(&params)?;
     let c = find(&model, &path)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
@@ -361,6 +375,7 @@ pub async fn post_intersecting(
 ) -> ApiResult<HttpResponse> {
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
+    no_sortby(&params)?;
     let c = find(&model, &path)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let selection = std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["coord-crs"])?);
@@ -391,4 +406,17 @@ pub async fn post_intersecting(
         Some(&body),
         selection.properties.as_deref(),
     )
+}
+
+/// `sortby` does not apply to proximity answers: they come nearest first (intersecting: in the collection's
+/// order), and a sort silently ignored would mislead.
+fn no_sortby(params: &QueryParams) -> ApiResult<()> {
+    if params.get("sortby").is_some() {
+        return Err(ApiError::param(
+            "sortby",
+            "does not apply here: distance answers come nearest first and intersecting in the collection's \
+             order; use /items?filter=… with sortby to sort",
+        ));
+    }
+    Ok(())
 }

@@ -75,6 +75,7 @@ pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpRe
                 ("Consistency report", format!("{base}/reports/consistency?f=html")),
             ];
             let page = Page::new("Consistency report", &crumbs, BOUNDARY_ATTRIBUTION)
+                .depth(2)
                 .text(format!(
                     "{} entries ({unexplained} without an explanation in the data).",
                     entries.len()
@@ -226,6 +227,7 @@ pub async fn get_data_quality(req: HttpRequest, state: State) -> ApiResult<HttpR
                 ("数据质量 Data quality", format!("{base}/reports/data-quality?f=html")),
             ];
             let page = Page::new("数据质量 · Data quality", &crumbs, BOUNDARY_ATTRIBUTION)
+                .depth(2)
                 .text(doc["rule"].as_str().unwrap_or_default())
                 .heading("按精度 By precision")
                 .value(&doc["by_precision"])

@@ -47,7 +47,9 @@ impl Selection {
     /// A predicate over feature indexes: the property filters and the area.
     pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(&Feature) -> bool + 'a {
         move |f| {
-            self.query.matches_properties(f) && self.area.as_ref().is_none_or(|a| catalog.in_area(c, f, a))
+            self.query.in_bbox(f)
+                && self.query.matches_properties(f)
+                && self.area.as_ref().is_none_or(|a| catalog.in_area(c, f, a))
         }
     }
 }
@@ -65,13 +67,23 @@ pub fn parse_selection(
     let bbox_crs = crs_param(params, "bbox-crs")?;
     if let Some(raw) = params.get("bbox") {
         let bbox = Bbox::parse(raw)?;
+        // A collection without geometries matches every feature (Part 1, /req/core/fc-bbox-response C).
         if bbox_crs == Crs::Crs84 {
             bbox.check_lon_lat()?;
+            query.bbox = bbox.crs84_rects();
+        } else if bbox.is_reversed() {
+            return Err(ApiError::param(
+                "bbox",
+                format!(
+                    "'{raw}': the lower corner must not exceed the upper corner in {bbox_crs} (only a CRS84 box \
+                     may cross the antimeridian, west edge east of the east edge)"
+                ),
+            ));
+        } else {
+            let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
+                .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
+            query.bbox = vec![rect];
         }
-        let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
-            .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
-        // A collection without geometries matches every feature (Part 1, /req/core/fc-bbox-response C).
-        query.bbox = Some(rect);
     }
     if let Some(dt) = params.get("datetime") {
         check_datetime(dt)?;

@@ -66,8 +66,9 @@ pub enum Filter {
 /// A selection: an optional bounding box (CRS84) and predicates that must all hold.
 #[derive(Debug, Clone, Default)]
 pub struct ItemsQuery {
-    /// Keep features whose geometry intersects this box.
-    pub bbox: Option<Rect<f64>>,
+    /// Keep features whose geometry intersects one of these boxes (none: no box; two: a box across the
+    /// antimeridian).
+    pub bbox: Vec<Rect<f64>>,
     /// Only features whose bounding box meets this one can match (e.g. the box of a `within` area); used to
     /// narrow candidates through the R-tree, not as a predicate.
     pub candidates_in: Option<Rect<f64>>,
@@ -146,7 +147,15 @@ impl Filter {
 }
 
 impl ItemsQuery {
-    /// Whether `feature` satisfies every predicate (the bounding box is checked by [`Collection::select`]).
+    /// Whether the feature meets the `bbox` (one box, or two across the antimeridian); features with no
+    /// geometry meet any (Part 1).
+    pub fn in_bbox(&self, feature: &Feature) -> bool {
+        self.bbox.is_empty()
+            || feature.geometry.as_ref().is_none_or(|g| self.bbox.iter().any(|r| g.intersects(r)))
+    }
+
+    /// Whether `feature` satisfies every predicate (the bounding box is checked by [`Collection::select`], or
+    /// [`ItemsQuery::in_bbox`]).
     pub fn matches_properties(&self, feature: &Feature) -> bool {
         self.filters.iter().all(|f| f.matches(feature))
     }
@@ -157,25 +166,30 @@ impl Collection {
     /// features it intersects and those with no geometry (OGC API – Features Part 1,
     /// `/req/core/fc-bbox-response` C).
     pub fn select(&self, query: &ItemsQuery, extra: impl Fn(usize) -> bool) -> Vec<usize> {
-        let candidates: Vec<usize> = match (&query.bbox, &query.candidates_in) {
-            (Some(rect), _) => {
-                let mut c = self.bbox_candidates(rect);
+        let candidates: Vec<usize> = match (query.bbox.as_slice(), &query.candidates_in) {
+            ([_, ..], _) => {
+                let mut c: Vec<usize> =
+                    query.bbox.iter().flat_map(|rect| self.bbox_candidates(rect)).collect();
                 if query.candidates_in.is_none() && !self.unlocated().is_empty() {
                     c.extend_from_slice(self.unlocated());
+                }
+                if query.bbox.len() > 1 || query.candidates_in.is_none() {
                     c.sort_unstable();
+                    c.dedup();
                 }
                 c
             }
-            (None, Some(rect)) => self.bbox_candidates(rect),
-            (None, None) => (0..self.features().len()).collect(),
+            ([], Some(rect)) => self.bbox_candidates(rect),
+            ([], None) => (0..self.features().len()).collect(),
         };
-        let poly = query.bbox.map(geo::Rect::to_polygon);
+        let polys: Vec<geo::Polygon<f64>> = query.bbox.iter().map(|r| r.to_polygon()).collect();
         candidates
             .into_iter()
             .take_while(|_| !crate::compute::spent())
             .filter(|&i| {
                 let f = self.feature(i);
-                poly.as_ref().is_none_or(|p| f.geometry.as_ref().is_none_or(|g| g.intersects(p)))
+                (polys.is_empty()
+                    || f.geometry.as_ref().is_none_or(|g| polys.iter().any(|p| g.intersects(p))))
                     && query.matches_properties(f)
                     && extra(i)
             })

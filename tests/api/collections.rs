@@ -145,6 +145,40 @@ fn bbox_selects_features_intersecting_it() {
     assert_eq!(none["features"], Value::Array(vec![]));
 }
 
+/// Every id a query selects, following `next` links.
+fn ids_of(path: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut url = app().url(path);
+    loop {
+        let doc: Value = app().client.get(&url).send().unwrap().json().unwrap();
+        assert_eq!(doc["type"], "FeatureCollection", "{url}: {doc}");
+        out.extend(doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()));
+        match doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next") {
+            Some(l) => l["href"].as_str().unwrap().clone_into(&mut url),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn a_bbox_whose_west_edge_is_east_of_its_east_edge_crosses_the_antimeridian() {
+    // West 124°E, east 121°E: everything east of 124°E and everything west of 121°E, between 38.5° and 41°N.
+    let crossing = ids_of("/collections/projects/items?bbox=124,38.5,121,41&limit=100");
+    let east = ids_of("/collections/projects/items?bbox=124,38.5,180,41&limit=100");
+    let west = ids_of("/collections/projects/items?bbox=-180,38.5,121,41&limit=100");
+    let union: BTreeSet<String> = east.union(&west).cloned().collect();
+    assert!(!east.is_empty() && !west.is_empty(), "both halves hold projects");
+    assert_eq!(crossing, union);
+    // The same box in CQL2 (BBOX across the antimeridian) selects the same.
+    let cql = ids_of(&format!(
+        "/collections/projects/items?limit=100&filter={}",
+        urlencode("S_INTERSECTS(geometry,BBOX(124,38.5,121,41))")
+    ));
+    assert_eq!(crossing, cql);
+    let doc = app().get_json("/collections/projects/items?bbox=124,38.5,121,41&limit=1");
+    assert_eq!(doc["numberMatched"].as_u64(), Some(union.len() as u64));
+}
+
 #[test]
 fn a_feature_is_served_by_id_with_its_links() {
     let f = app().get_json("/collections/counties/items/210522");

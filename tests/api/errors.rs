@@ -15,8 +15,17 @@ fn bbox_with_three_numbers_is_rejected_with_400() {
 
 #[test]
 fn bbox_with_min_greater_than_max_is_rejected_with_400() {
-    bad_param("/collections/counties/items?bbox=124,41,123,42", "bbox");
+    // Latitudes reversed; longitudes reversed are a CRS84 box across the antimeridian, but in a CRS whose
+    // first axis is latitude, or a projected one, they are an error.
     bad_param("/collections/counties/items?bbox=123,42,124,41", "bbox");
+    bad_param(
+        "/collections/counties/items?bbox=42,124,41,123&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+        "bbox",
+    );
+    bad_param(
+        "/collections/counties/items?bbox=13800000,5000000,13700000,5100000&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+        "bbox",
+    );
 }
 
 #[test]

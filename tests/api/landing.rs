@@ -321,6 +321,36 @@ fn the_item_page_links_to_its_sections_and_targets_and_the_landing_page_to_map_a
         assert!(landing.contains(href), "the landing page links {href}");
     }
     assert!(landing.contains("地图与下载"), "in Chinese first");
+    // Every download the landing page offers downloads.
+    let downloads: Vec<&str> = landing
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.contains("/exports/"))
+        .collect();
+    assert!(downloads.len() >= 6, "{downloads:?}");
+    for href in downloads {
+        let r = app().client.head(app().url(&href.replace("&amp;", "&"))).send().unwrap();
+        assert_eq!(r.status(), 200, "{href}");
+    }
+    // Every HTML page's icon and assets resolve from where the page is.
+    for page in [
+        "/?f=html",
+        "/collections?f=html",
+        "/collections/projects?f=html",
+        "/collections/projects/queryables?f=html",
+        "/collections/projects/items?f=html",
+        "/collections/projects/nearest?lon=123.4&lat=41.8&f=html",
+        "/reports/consistency?f=html",
+        "/reports/data-quality?f=html",
+        "/conformance?f=html",
+    ] {
+        let html = app().get(page).text().unwrap();
+        let url = reqwest::Url::parse(&app().url(page)).unwrap();
+        let icon = html.split("rel=\"icon\" href=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+        let r = app().client.get(url.join(icon).unwrap()).send().unwrap();
+        assert_eq!(r.status(), 200, "{page}: icon {icon}");
+    }
     let rels: Vec<String> = app().get_json("/")["links"]
         .as_array()
         .unwrap()

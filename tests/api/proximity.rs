@@ -315,6 +315,38 @@ fn area_queries_by_posted_polygon_and_by_within() {
     assert_eq!(by_name["numberMatched"], by_code["numberMatched"]);
 }
 
+#[test]
+fn a_bbox_narrows_proximity_answers_and_what_they_do_not_take_is_refused() {
+    // From Dalian, with a box around Shenyang: only the box's projects are ranked.
+    let (p, bbox) = (Coord { x: 121.6, y: 38.9 }, "122.9,41.5,123.9,42.1");
+    let boxed: BTreeSet<String> = app()
+        .get_json(&format!("/collections/projects/items?bbox={bbox}&limit=1000"))["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(boxed.len() > 5, "{boxed:?}");
+    let in_box: Vec<(String, f64)> =
+        brute_force("projects", p).into_iter().filter(|r| boxed.contains(&r.0)).collect();
+    let doc =
+        app().get_json(&format!("/collections/projects/nearest?lon={}&lat={}&k=5&bbox={bbox}", p.x, p.y));
+    assert_same_ranking(&rows(&doc), &in_box[..5], "nearest in a bbox");
+    let radius = 400_000.0;
+    let doc = app().get_json(&format!(
+        "/collections/projects/within-distance?lon={}&lat={}&distance={radius}&bbox={bbox}&limit=1000",
+        p.x, p.y
+    ));
+    let within: Vec<(String, f64)> = in_box.iter().filter(|r| r.1 <= radius).cloned().collect();
+    assert!(!within.is_empty());
+    assert_same_ranking(&rows(&doc), &within, "within-distance in a bbox");
+    // nearest answers k features in one page; distance answers are ranked by distance, not sortby.
+    bad("/collections/projects/nearest?lon=121.6&lat=38.9&k=3&limit=2", "limit");
+    bad("/collections/projects/nearest?lon=121.6&lat=38.9&k=3&offset=5", "offset");
+    bad("/collections/projects/nearest?lon=121.6&lat=38.9&sortby=-name_zh", "sortby");
+    bad("/collections/projects/within-distance?lon=121.6&lat=38.9&distance=5000&sortby=name_zh", "sortby");
+}
+
 fn bad(path: &str, parameter: &str) {
     let p = app().get_problem(path, 400);
     assert_eq!(p["parameter"], parameter, "{path}: {p}");

@@ -59,6 +59,13 @@ await inBrowser('items', base, { width: 1300, height: 1000 }, async (page) => {
   await page.screenshot({ path: shot, fullPage: false });
   console.log('screenshot', shot);
 
+  // With crs= in the address (the table in metres), the map still asks for longitude/latitude and draws the
+  // same rows.
+  const mercator = encodeURIComponent('http://www.opengis.net/def/crs/EPSG/0/3857');
+  await page.goto(`${base}/collections/projects/items?f=html&category=railway&limit=300&crs=${mercator}`, { waitUntil: 'load' });
+  await page.waitForFunction(ready, { timeout: 90_000 });
+  assert.deepEqual(await page.evaluate(drawn), after.rows, 'a crs= page draws its features in place');
+
   // One item: its page draws it and links to its sections.
   const first = after.rows[0];
   await page.goto(`${base}/collections/projects/items/${encodeURIComponent(first)}?f=html`, { waitUntil: 'load' });
