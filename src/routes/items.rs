@@ -136,9 +136,10 @@ async fn items_response(
         let c =
             m.catalog.collection(&id).ok_or_else(|| ApiError::NotFound(format!("no collection '{id}'")))?;
         let selection = parse_selection(&m.catalog, c, &job_params, &[])?;
-        let mut selected = c.features_matching(&selection.query, |f| {
-            selection.area.as_ref().is_none_or(|a| m.catalog.in_area(c, f, a))
-        });
+        let mut selected = {
+            let area = selection.area.as_ref().map(|a| m.catalog.area_test(c, a));
+            c.features_matching(&selection.query, |f| area.as_ref().is_none_or(|a| a(f)))
+        };
         c.sort(&mut selected, &selection.sort);
         // Ids leave the job: the answer is shaped from the same model's features by id.
         let ids: Vec<String> = selected.into_iter().map(|f| f.id.clone()).collect();

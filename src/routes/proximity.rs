@@ -338,8 +338,9 @@ pub async fn post_along(
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let _slot = crate::ops::take_slot(&state)?;
+    // The body first: a slot is held only while the work runs, never while a slow client sends.
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let _slot = crate::ops::take_slot(&state)?;
     let line = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
     let rows = super::compute(&state, &model, {
@@ -382,8 +383,9 @@ pub async fn post_intersecting(
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let _slot = crate::ops::take_slot(&state)?;
+    // The body first: a slot is held only while the work runs, never while a slow client sends.
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let _slot = crate::ops::take_slot(&state)?;
     let area = body_geometry(&body, crs_param(&params, "coord-crs")?)?;
     let id = c.id().to_owned();
     let rows = super::compute(&state, &model, {

@@ -46,10 +46,9 @@ pub struct Selection {
 impl Selection {
     /// A predicate over feature indexes: the property filters and the area.
     pub fn keeper<'a>(&'a self, catalog: &'a Catalog, c: &'a Collection) -> impl Fn(&Feature) -> bool + 'a {
+        let area = self.area.as_ref().map(|a| catalog.area_test(c, a));
         move |f| {
-            self.query.in_bbox(f)
-                && self.query.matches_properties(f)
-                && self.area.as_ref().is_none_or(|a| catalog.in_area(c, f, a))
+            self.query.in_bbox(f) && self.query.matches_properties(f) && area.as_ref().is_none_or(|a| a(f))
         }
     }
 }

@@ -315,6 +315,37 @@ impl Catalog {
         &self.timings
     }
 
+    /// [`Catalog::in_area`] as a test to run over many features: an area that is a feature's geometry is
+    /// indexed once (an R-tree of its edges) and each feature's box checked first, so a region's thousands of
+    /// vertices are not compared with every edge of every county.
+    pub fn area_test<'a>(
+        &'a self,
+        collection: &'a Collection,
+        area: &'a Area,
+    ) -> impl Fn(&Feature) -> bool + 'a {
+        use geo::{BoundingRect, Relate};
+        let prepared = match area {
+            Area::Feature { collection: c, id } => Some(
+                self.collection(c)
+                    .and_then(|c| c.get(id))
+                    .and_then(|a| a.geometry.as_ref())
+                    .map(|g| (g.bounding_rect(), geo::PreparedGeometry::from(g))),
+            ),
+            _ => None,
+        };
+        move |f| match &prepared {
+            None => self.in_area(collection, f, area),
+            Some(None) => false,
+            Some(Some((rect, g))) => f.geometry.as_ref().is_some_and(|fg| {
+                let meets = match (rect, fg.bounding_rect()) {
+                    (Some(a), Some(b)) => a.intersects(&b),
+                    _ => false,
+                };
+                meets && g.relate(fg).is_intersects()
+            }),
+        }
+    }
+
     /// The county containing `p` (CRS84).
     pub fn county_at(&self, p: Coord<f64>) -> Option<usize> {
         county_at(self.counties(), &self.county_index, p)

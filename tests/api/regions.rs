@@ -114,3 +114,40 @@ fn plan_text() -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `within=collection:featureId` selects by geometry: exactly the features whose geometry meets the area's, as
+/// a brute-force test of every feature against it finds (`geo::Intersects`).
+#[test]
+fn within_a_feature_selects_what_meets_its_geometry() {
+    use geo::Intersects;
+    let catalog = catalog();
+    for (collection, area_collection, area_id) in [
+        ("cities", "regions", "shenyang-circle"),
+        ("counties", "cities", "210100"),
+        ("projects", "regions", "liaoxi-zone"),
+    ] {
+        let area =
+            catalog.collection(area_collection).unwrap().get(area_id).unwrap().geometry.clone().unwrap();
+        let mut expected: Vec<String> = catalog
+            .collection(collection)
+            .unwrap()
+            .features()
+            .iter()
+            .filter(|f| f.geometry.as_ref().is_some_and(|g| g.intersects(&area)))
+            .map(|f| f.id.clone())
+            .collect();
+        expected.sort();
+        let doc = app().get_json(&format!(
+            "/collections/{collection}/items?within={area_collection}:{area_id}&limit=1000"
+        ));
+        let mut got: Vec<String> = doc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        assert!(!got.is_empty(), "{collection} within {area_collection}:{area_id}");
+        assert_eq!(got, expected, "{collection} within {area_collection}:{area_id}");
+    }
+}
