@@ -41,15 +41,19 @@ use crate::store::engine::ReadModel;
 pub const MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Answers larger than this (uncompressed) are not kept.
 pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Answers from this size up are compressed on the compute pool (with the request's deadline) rather than on
+/// the HTTP worker: a megabyte of brotli takes tens of milliseconds, a worker must not be held that long.
+pub const POOL_ENCODE_BYTES: u64 = 256 * 1024;
 /// Slots of the table of keys seen once (a power of two; 8 bytes each).
 pub const SEEN_SLOTS: usize = 1 << 16;
 
 /// How an answer's bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
-    /// Brotli (quality 5: a good ratio at a cost paid once per entry).
+    /// Brotli (quality 5: a good ratio at a cost paid once per entry; 3 for large answers).
     Brotli,
-    /// Gzip (level 6).
+    /// Gzip (level 6; 1 for large answers).
     Gzip,
     /// As made.
     Identity,
@@ -89,18 +93,24 @@ impl Encoding {
         }
     }
 
+    /// The bytes encoded. Up to [`POOL_ENCODE_BYTES`] at gzip 6 / brotli 5, a good ratio for answers that
+    /// are kept and served again; larger ones at the levels the compression middleware uses (gzip 1, brotli
+    /// 3), several times faster, so big pages keep their throughput.
     fn encode(self, bytes: &[u8]) -> std::io::Result<Bytes> {
+        let large = bytes.len() as u64 >= POOL_ENCODE_BYTES;
         match self {
             Self::Identity => Ok(Bytes::copy_from_slice(bytes)),
             Self::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                let level = if large { flate2::Compression::fast() } else { flate2::Compression::new(6) };
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
                 e.write_all(bytes)?;
                 Ok(Bytes::from(e.finish()?))
             }
             Self::Brotli => {
                 let mut out = Vec::new();
                 {
-                    let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22);
+                    let quality = if large { 3 } else { 5 };
+                    let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
                     w.write_all(bytes)?;
                 }
                 Ok(Bytes::from(out))
@@ -320,20 +330,25 @@ pub async fn cache_answers(
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);
     // Asked for the first time (lately): answered as made, noted, not kept.
-    if !cache.seen_before(key) {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    }
+    let first_time = !cache.seen_before(key);
     let res = next.call(req).await?;
-    let keep = res.status() == StatusCode::OK
-        && !res.headers().contains_key(header::CONTENT_ENCODING)
+    let plain_ok = res.status() == StatusCode::OK && !res.headers().contains_key(header::CONTENT_ENCODING);
+    let size = match res.response().body().size() {
+        BodySize::Sized(n) => Some(n),
+        _ => None,
+    };
+    let keep = !first_time
+        && plain_ok
         && res.headers().contains_key(header::ETAG)
         && res
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.contains("public") && !c.contains("no-store"))
-        && matches!(res.response().body().size(), BodySize::Sized(n) if n <= MAX_ENTRY_BYTES as u64);
-    if !keep {
+        && size.is_some_and(|n| n <= MAX_ENTRY_BYTES as u64);
+    // A large answer is compressed on the compute pool, never on the HTTP worker that also answers /health.
+    let large = plain_ok && encoding != Encoding::Identity && size.is_some_and(|n| n >= POOL_ENCODE_BYTES);
+    if !keep && !large {
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
@@ -343,8 +358,24 @@ pub async fn cache_answers(
         let e = crate::error::ApiError::Internal("the answer's body could not be read".into());
         return Ok(ServiceResponse::new(req, e.error_response()));
     };
-    let Ok(encoded) = encoding.encode(&body) else {
-        return Ok(ServiceResponse::new(req, HttpResponse::build(status).body(body)).map_into_boxed_body());
+    let encoded = if large {
+        let budget = std::time::Duration::from_secs_f64(state.settings.request_timeout_secs);
+        let plain = body.clone();
+        state
+            .compute
+            .run(budget, move || {
+                encoding.encode(&plain).map_err(|e| crate::error::ApiError::Internal(e.to_string()))
+            })
+            .await
+            .ok()
+    } else {
+        encoding.encode(&body).ok()
+    };
+    // Not compressed (the pool busy, out of time): the answer goes as made rather than not at all, and not
+    // compressed on the worker after all.
+    let (keep, encoding, encoded) = match encoded {
+        Some(e) => (keep, encoding, e),
+        None => (false, Encoding::Identity, body),
     };
     if let Some(coding) = encoding.header() {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
@@ -354,6 +385,13 @@ pub async fn cache_answers(
     }
     headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
     headers.remove(header::CONTENT_LENGTH);
+    if !keep {
+        let mut res = HttpResponse::build(status);
+        for (name, value) in &headers {
+            res.append_header((name.clone(), value.clone()));
+        }
+        return Ok(ServiceResponse::new(req, res.body(encoded)).map_into_boxed_body());
+    }
     let answer = cache.put(key, Answer { status, headers, body: encoded });
     let service_request = ServiceRequest::from_request(req);
     Ok(respond(service_request, &answer))

@@ -183,6 +183,35 @@ fn responses_are_compressed_when_asked() {
     }
 }
 
+/// A large answer (the counties' boundaries, megabytes) is compressed off the HTTP workers, the first time it
+/// is asked and the times after, and decodes to what the uncompressed answer holds.
+#[test]
+fn a_large_answer_is_compressed_first_time_and_after_and_decodes_to_the_same_features() {
+    use std::io::Read;
+    let plain = reqwest::blocking::Client::builder().no_proxy().gzip(false).brotli(false).build().unwrap();
+    let features =
+        |body: &[u8]| -> Value { serde_json::from_slice::<Value>(body).unwrap()["features"].clone() };
+    for (n, coding) in ["gzip", "br", "gzip", "br"].into_iter().enumerate() {
+        // Two codings, each asked twice: first for a new key, then for one asked before.
+        let path = format!("/collections/counties/items?limit=100&bbox=118,38,126,{}", 44 + n / 2);
+        let identity = plain.get(app().url(&path)).send().unwrap().bytes().unwrap();
+        assert!(identity.len() > 256 * 1024, "a large answer: {} bytes", identity.len());
+        let r = plain.get(app().url(&path)).header("Accept-Encoding", coding).send().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], coding, "{path}");
+        assert!(r.headers()["vary"].to_str().unwrap().contains("Accept-Encoding"));
+        let packed = r.bytes().unwrap();
+        assert!(packed.len() < identity.len() / 2, "{coding}: {} of {} bytes", packed.len(), identity.len());
+        let mut out = Vec::new();
+        if coding == "gzip" {
+            flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
+        } else {
+            brotli::Decompressor::new(&packed[..], 64 * 1024).read_to_end(&mut out).unwrap();
+        }
+        assert_eq!(features(&out), features(&identity), "{coding} decodes to the same features");
+    }
+}
+
 #[test]
 fn cors_preflight_names_what_each_resource_takes_as_plain_options_does_and_exposes_headers() {
     let options = |path: &str, preflight: Option<&str>| {
