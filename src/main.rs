@@ -306,7 +306,7 @@ fn export(args: &ExportArgs) -> ExitCode {
     };
     let mut out = std::io::BufWriter::new(file);
     let options = ExportOptions { crs: args.crs, bom: args.bom, properties: None };
-    let result = write_export(&catalog, &what, args.format, &options, &mut out, &|| bar.inc(1))
+    let result = write_export(catalog, &what, args.format, &options, &mut out, &|| bar.inc(1))
         .and_then(|()| std::io::Write::flush(&mut out).map_err(Into::into))
         .and_then(|()| {
             drop(out);

@@ -222,8 +222,15 @@ mod tests {
     }
 
     #[test]
-    fn bbox_with_min_above_max_is_rejected() {
-        assert!(Bbox::parse("124,41,123,42").is_err());
+    fn bbox_with_min_above_max_is_rejected_but_longitudes_may_cross_the_antimeridian() {
+        assert!(Bbox::parse("123,42,124,41").is_err());
+        let b = Bbox::parse("170,41,-170,42").unwrap();
+        assert!(b.is_reversed());
+        let rects = b.crs84_rects();
+        assert_eq!(rects.len(), 2);
+        assert_eq!((rects[0].min().x, rects[0].max().x), (170.0, 180.0));
+        assert_eq!((rects[1].min().x, rects[1].max().x), (-180.0, -170.0));
+        assert_eq!(Bbox::parse("123,41,124,42").unwrap().crs84_rects().len(), 1);
     }
 
     #[test]

@@ -542,11 +542,20 @@ impl Collection {
         )
     }
 
-    /// Indexes of features whose bounding box intersects `rect`, in load order.
+    /// Indexes of features whose bounding box intersects `rect`, in load order. A box reaching past ±180° (one
+    /// grown around a point near the antimeridian) covers the other side's longitudes too, stored 360° away.
     pub fn bbox_candidates(&self, rect: &Rect<f64>) -> Vec<usize> {
         let mut out: Vec<usize> =
             self.rtree.locate_in_envelope_intersecting(&aabb(rect)).map(|e| e.data).collect();
+        for shift in [-360.0, 360.0] {
+            let (lo, hi) = (rect.min().x + shift, rect.max().x + shift);
+            if hi >= -180.0 && lo <= 180.0 {
+                let shifted = Rect::new(Coord { x: lo, y: rect.min().y }, Coord { x: hi, y: rect.max().y });
+                out.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&shifted)).map(|e| e.data));
+            }
+        }
         out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -737,8 +746,8 @@ impl Collection {
             return Vec::new();
         }
         let limit = max_distance_m.unwrap_or(f64::INFINITY);
-        // A geodesic between two points bulges poleward of both (under 2° of latitude for points up to 40° of
-        // longitude apart at Liaoning's latitudes): the bounds take the parallel 2° poleward of the query.
+        // The planar bounds take the parallel 2° poleward of the query: they hold for anything within 2° of
+        // latitude's travel (221 km), and beyond it give way to the sphere's and Lambert's (see `LowerBounds`).
         let bounds = geodesic::LowerBounds::new(p, 2.0);
         let mut from = geodesic::DistancesFrom::new(p);
         let envelope_rect = |e: &AABB<[f64; 2]>| Rect::new(Coord::from(e.lower()), Coord::from(e.upper()));

@@ -206,7 +206,7 @@ fn number(m: &Map<String, Value>, k: &str) -> Result<Option<f64>, String> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x.is_finite() && x >= 0.0 && x <= MAX_INVESTMENT => Ok(Some(x)),
+            Some(x) if (0.0..=MAX_INVESTMENT).contains(&x) => Ok(Some(x)),
             Some(x) if x.is_finite() && x >= 0.0 => Err(format!(
                 "{k}: {n} 亿元 is more than {MAX_INVESTMENT} 亿元 (10 万亿元) for one project; amounts are in 亿元"
             )),

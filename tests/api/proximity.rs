@@ -415,3 +415,95 @@ fn a_body_over_the_size_limit_is_answered_413() {
         .unwrap();
     assert_problem(r, 413);
 }
+/// The projects' geometries as the API serves them, each as a list of vertices (one for a point).
+fn served_geometries() -> Vec<(String, Vec<Coord<f64>>)> {
+    let doc = app().get_json("/collections/projects/items?limit=1000");
+    doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["geometry"].is_null())
+        .map(|f| {
+            let g = &f["geometry"];
+            let c = |v: &Value| Coord { x: v[0].as_f64().unwrap(), y: v[1].as_f64().unwrap() };
+            let coords = match g["type"].as_str().unwrap() {
+                "Point" => vec![c(&g["coordinates"])],
+                "LineString" => g["coordinates"].as_array().unwrap().iter().map(c).collect(),
+                t => panic!("no brute force for {t}"),
+            };
+            (f["id"].as_str().unwrap().to_owned(), coords)
+        })
+        .collect()
+}
+
+/// Distance from `p` to the geodesic `a`–`b` without the crate's geometry code: Karney's solutions at points
+/// every 2 km or less along it, then a ternary search around the nearest sample.
+fn segment_by_sampling(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
+    use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
+    let g = Geodesic::wgs84();
+    let (len, azi, _, _): (f64, f64, f64, f64) = g.inverse(a.y, a.x, b.y, b.x);
+    let at = |s: f64| {
+        let (lat, lon): (f64, f64) = g.direct(a.y, a.x, azi, s);
+        let d: f64 = g.inverse(p.y, p.x, lat, lon);
+        d
+    };
+    let n = (len / 2_000.0).ceil().max(1.0) as usize;
+    let step = len / n as f64;
+    let i = (0..=n).min_by(|&i, &j| at(i as f64 * step).total_cmp(&at(j as f64 * step))).unwrap();
+    let (mut lo, mut hi) = ((i as f64 - 1.0).max(0.0) * step, ((i + 1) as f64 * step).min(len));
+    for _ in 0..80 {
+        let (m1, m2) = (lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0);
+        if at(m1) < at(m2) { hi = m2 } else { lo = m1 }
+    }
+    at(0.0).min(at(len)).min(at(f64::midpoint(lo, hi)))
+}
+
+fn independent_ranking(p: Coord<f64>) -> Vec<(String, f64)> {
+    use geographiclib_rs::{Geodesic, InverseGeodesic};
+    let g = Geodesic::wgs84();
+    let mut all: Vec<(String, f64)> = served_geometries()
+        .into_iter()
+        .map(|(id, c)| {
+            let d = if c.len() == 1 {
+                g.inverse(p.y, p.x, c[0].y, c[0].x)
+            } else {
+                c.windows(2).map(|w| segment_by_sampling(p, w[0], w[1])).fold(f64::INFINITY, f64::min)
+            };
+            (id, d)
+        })
+        .collect();
+    all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    all
+}
+
+/// From anywhere on Earth (across the Arctic from North America, across the antimeridian, from the far
+/// side of the globe, and on the Dalian–Shenyang corridor itself), nearest and within-distance agree with a
+/// ranking computed without the crate's geometry code, and the first answer does not depend on k.
+#[test]
+fn nearest_and_within_distance_are_exact_from_anywhere_on_earth() {
+    let mut rng = Rng::new(20_260_512);
+    let mut points = vec![
+        Coord { x: -100.0, y: 45.0 },
+        Coord { x: -70.0, y: 40.0 },
+        Coord { x: -60.0, y: -30.0 },
+        Coord { x: -179.9, y: 10.0 },
+        Coord { x: 180.0, y: 10.0 },
+        Coord { x: 10.0, y: 70.0 },
+        Coord { x: 122.962_523_106_6, y: 41.085_627_578_2 }, // on the corridor's Dalian–Shenyang geodesic
+    ];
+    points.extend((0..8).map(|_| Coord { x: rng.range(-180.0, 180.0), y: rng.range(-75.0, 75.0) }));
+    for p in points {
+        let expected = independent_ranking(p);
+        for k in [1, 2, 6] {
+            let doc = app().get_json(&format!("/collections/projects/nearest?lon={}&lat={}&k={k}", p.x, p.y));
+            assert_same_ranking(&rows(&doc), &expected[..k], &format!("nearest {p:?} k={k}"));
+        }
+        let r = expected[5].1 + 1.0;
+        let doc = app().get_json(&format!(
+            "/collections/projects/within-distance?lon={}&lat={}&distance={r}&limit=1000",
+            p.x, p.y
+        ));
+        let inside: Vec<(String, f64)> = expected.iter().filter(|e| e.1 <= r).cloned().collect();
+        assert_same_ranking(&rows(&doc), &inside, &format!("within {r} of {p:?}"));
+    }
+}
