@@ -50,11 +50,99 @@ impl PartialPost {
     }
 }
 
+/// An export whose client asks and then does not read: with a receive buffer of a few kilobytes the server's
+/// writer fills its queue and waits, holding its slot for expensive requests, until the client reads.
+struct StalledExport {
+    stream: TcpStream,
+}
+
+/// An export much larger than the writer's queue (16 × 64 KiB) and any socket buffer (the kernel's may grow
+/// to 4 MiB): a planner's layer of [`BIG_ROWS`] points with a kilobyte of text each, as CSV (about 20 MB).
+const BIG_EXPORT: &str = "/collections/big/items?f=csv";
+const BIG_ROWS: usize = 20_000;
+
+/// Writes the big layer (GeoJSON points in Shenyang) into `dir`; its `--layer` spec.
+fn big_layer(dir: &std::path::Path) -> String {
+    let note = "规划说明 planning note ".repeat(40);
+    let features: Vec<Value> = (0..BIG_ROWS)
+        .map(|i| {
+            let (x, y) = (123.2 + (i % 200) as f64 * 0.002, 41.7 + (i / 200) as f64 * 0.002);
+            serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": {"name": format!("point {i}"), "note": note}})
+        })
+        .collect();
+    let path = dir.join("big.geojson");
+    std::fs::write(&path, serde_json::json!({"type": "FeatureCollection", "features": features}).to_string())
+        .unwrap();
+    format!("big={}", path.display())
+}
+
+/// A server holding at most one expensive request at once, with the big layer.
+fn one_slot_with_big_layer() -> (crate::helpers::TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = big_layer(dir.path()).parse().unwrap();
+    let engine = planatlas::store::engine::Engine::open_at(
+        planatlas::store::DataSource::Embedded,
+        &planatlas::store::engine::Location::Dir(dir.path().join("store")),
+        &[spec],
+    )
+    .unwrap();
+    let mut settings = Settings::local();
+    settings.max_concurrent_expensive = 1;
+    (crate::helpers::spawn_engine(settings, std::sync::Arc::new(engine)), dir)
+}
+
+impl StalledExport {
+    fn start(host: &str) -> Self {
+        use socket2::{Domain, Socket, Type};
+        let address: std::net::SocketAddr = host.parse().unwrap();
+        let socket = Socket::new(Domain::for_address(address), Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&address.into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_mins(1))).unwrap();
+        // HTTP/1.0: the body comes as it is, not in chunks, and ends when the connection closes.
+        stream.write_all(format!("GET {BIG_EXPORT} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
+        Self { stream }
+    }
+
+    /// Reads the whole response: status, lower-cased head, body (de-chunked).
+    fn response(mut self) -> (u16, String, String) {
+        let mut raw = Vec::new();
+        self.stream.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+        let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+        let mut body = raw[split + 4..].to_vec();
+        if head.contains("transfer-encoding: chunked") {
+            let (mut out, mut rest) = (Vec::new(), &body[..]);
+            loop {
+                let line = rest.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+                let size =
+                    usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap().trim(), 16).unwrap();
+                if size == 0 {
+                    break;
+                }
+                out.extend_from_slice(&rest[line + 2..line + 2 + size]);
+                rest = &rest[line + 2 + size + 2..];
+            }
+            body = out;
+        }
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head, String::from_utf8(body).unwrap())
+    }
+}
+
+/// The big layer's CSV export is whole: a header and a row per point.
+fn assert_whole_big_csv(body: &str) {
+    assert!(body.starts_with("id,"), "{}", &body[..body.len().min(200)]);
+    assert_eq!(body.lines().count(), BIG_ROWS + 1, "a header and every point");
+}
+
 fn host(base: &str) -> &str {
     base.trim_start_matches("http://")
 }
 
-/// Polls `/metrics` until one expensive request holds a slot (the partial POST has reached its handler).
+/// Polls `/metrics` until one expensive request holds a slot.
 fn wait_until_in_flight(client: &reqwest::blocking::Client, base: &str) {
     for _ in 0..300 {
         let text = client.get(format!("{base}/metrics")).send().unwrap().text().unwrap();
@@ -63,7 +151,7 @@ fn wait_until_in_flight(client: &reqwest::blocking::Client, base: &str) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("the partial POST never took its slot");
+    panic!("no request took a slot");
 }
 
 #[test]
@@ -95,11 +183,9 @@ fn an_export_over_the_feature_cap_is_answered_413() {
 
 #[test]
 fn expensive_requests_over_the_concurrency_cap_are_answered_429_then_served_again() {
-    let mut settings = Settings::local();
-    settings.max_concurrent_expensive = 1;
-    let small = spawn_with(settings);
+    let (small, _dir) = one_slot_with_big_layer();
     let url = small.url("/collections/projects/along?distance=20000");
-    let held = PartialPost::start(host(&small.base), "/collections/projects/along?distance=20000");
+    let held = StalledExport::start(host(&small.base));
     wait_until_in_flight(&small.client, &small.base);
     let r = small.client.post(&url).header("Content-Type", "application/geo+json").body(LINE).send().unwrap();
     assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
@@ -107,12 +193,35 @@ fn expensive_requests_over_the_concurrency_cap_are_answered_429_then_served_agai
     assert!(p["detail"].as_str().unwrap().contains("slots"), "{p}");
     // Exports share the pool.
     small.get_problem("/exports/counties.csv", 429);
-    // The held request completes normally and frees its slot.
-    let (status, _, body) = held.response(true);
+    // The held export completes whole once read, and frees its slot.
+    let (status, _, body) = held.response();
     assert_eq!(status, 200, "{body}");
+    assert_whole_big_csv(&body);
     let r = small.client.post(&url).header("Content-Type", "application/geo+json").body(LINE).send().unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(small.get("/exports/counties.csv").status(), 200);
+}
+
+#[test]
+fn a_body_still_being_sent_holds_no_slot() {
+    let mut settings = Settings::local();
+    settings.max_concurrent_expensive = 1;
+    let small = spawn_with(settings);
+    let path = "/collections/projects/along?distance=20000";
+    let slow = PartialPost::start(host(&small.base), path);
+    // Another client's query is served while the first is still sending its body.
+    let r = small
+        .client
+        .post(small.url(path))
+        .header("Content-Type", "application/geo+json")
+        .body(LINE)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let metrics = small.client.get(small.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.lines().any(|l| l == "planatlas_expensive_requests_in_flight 0"), "{metrics}");
+    let (status, _, body) = slow.response(true);
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]
@@ -208,7 +317,8 @@ fn sigterm_lets_a_request_in_flight_finish_then_the_process_exits_cleanly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_planatlas"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--max-concurrent-expensive", "1"])
         .arg("--data-dir")
-        .arg(store.path())
+        .arg(store.path().join("store"))
+        .args(["--layer", &big_layer(store.path())])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -222,16 +332,14 @@ fn sigterm_lets_a_request_in_flight_finish_then_the_process_exits_cleanly() {
         line.clear();
     }
     let address = address.expect("the server logs the address it listens on");
-    let path = "/collections/projects/along?distance=20000";
-    let held = PartialPost::start(&address, path);
+    let held = StalledExport::start(&address);
     let client = reqwest::blocking::Client::builder().no_proxy().build().unwrap();
     wait_until_in_flight(&client, &format!("http://{address}"));
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let (status, head, body) = held.response(true);
-    assert_eq!(status, 200, "the request in flight finishes: {head}\n{body}");
-    let fc: Value = serde_json::from_str(&body).unwrap();
-    assert!(fc["numberMatched"].as_u64().unwrap() > 0, "{fc}");
+    let (status, head, body) = held.response();
+    assert_eq!(status, 200, "the request in flight finishes: {head}");
+    assert_whole_big_csv(&body);
     let request_id = head
         .lines()
         .find_map(|l| l.strip_prefix("x-request-id: "))
