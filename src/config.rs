@@ -121,10 +121,10 @@ pub struct TokenArgs {
 pub enum TokenAction {
     /// Make a token and print it (once).
     Add {
-        /// Who holds it: shown in every version it writes (e.g. 沈阳市发展改革委).
-        #[arg(long)]
+        /// Who holds it: shown in every version it writes (e.g. 沈阳市发展改革委); not empty.
+        #[arg(long, value_parser = non_empty)]
         name: String,
-        /// What it may change: `province` (everything), `region:<id>` (e.g. region:shenyang-metro) or
+        /// What it may change: `province` (everything), `region:<id>` (e.g. region:shenyang-circle) or
         /// `city:<adcode>` (e.g. city:210100). A scoped token may create, change or delete only projects lying
         /// in its area before and after the change.
         #[arg(long)]
@@ -222,6 +222,15 @@ pub struct ExportArgs {
     /// The store whose projects, progress and layers are exported: the same catalogue a server on it serves.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err("must not be empty: it names who wrote each version".into())
+    } else {
+        Ok(t.to_owned())
+    }
 }
 
 fn parse_format(s: &str) -> Result<ExportFormat, String> {

@@ -462,7 +462,9 @@ pub fn with_link_header(mut resp: HttpResponse, links: &[Value], rels: &[&str]) 
         .iter()
         .filter(|l| l["rel"].as_str().is_some_and(|r| rels.contains(&r)))
         .filter_map(|l| {
-            let href = l["href"].as_str()?;
+            // A link carrying a long filter stays in the body only: a header line of hundreds of kilobytes
+            // breaks clients (curl, Python's http.client) that read the body's links fine.
+            let href = l["href"].as_str().filter(|h| h.len() <= MAX_HEADER_LINK_BYTES)?;
             let rel = quoted(l["rel"].as_str()?);
             Some(match l["type"].as_str() {
                 Some(t) => format!("<{href}>; rel=\"{rel}\"; type=\"{}\"", quoted(t)),
@@ -477,6 +479,9 @@ pub fn with_link_header(mut resp: HttpResponse, links: &[Value], rels: &[&str]) 
     }
     resp
 }
+
+/// The longest link a `Link` header carries; longer ones are in the body's `links` only.
+const MAX_HEADER_LINK_BYTES: usize = 2048;
 
 /// The relations a `Link` header carries.
 pub const HEADER_RELS: &[&str] =

@@ -191,13 +191,18 @@ pub fn read_projects(
         check_targets(&props).map_err(&bad)?;
         let gj = f.geometry.ok_or_else(|| bad("no geometry".into()))?;
         let geometry = crate::geom::geo_from_geojson(gj).map_err(&bad)?;
+        // Points and lines only: each project is in exactly one of `projects-points` and `projects-lines`, the
+        // one-type layers Shapefiles and GIS tools need.
         match &geometry {
-            Geometry::Point(_)
-            | Geometry::LineString(_)
-            | Geometry::MultiLineString(_)
-            | Geometry::Polygon(_)
-            | Geometry::MultiPolygon(_) => {}
-            other => return Err(bad(format!("{} geometries are not allowed", geometry_type(other)))),
+            Geometry::Point(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => {}
+            other => {
+                return Err(bad(format!(
+                    "{} geometries are not allowed: a project is a Point (a site, or the seat of the place it \
+                     is in) or a LineString/MultiLineString (a corridor); an area belongs in a planner's layer \
+                     (`planatlas import FILE --new-collection ID`)",
+                    geometry_type(other)
+                )));
+            }
         }
         check_lon_lat(&geometry).map_err(&bad)?;
         let named = text_prop("county_adcode");

@@ -295,6 +295,11 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     bad["properties"]["category"] = json!("spaceport");
     let p = assert_problem(shenyang.post(&bad), 422);
     assert!(p["detail"].as_str().unwrap().contains("category"), "{p}");
+    // An area is not a project (it would fit neither projects-points nor projects-lines): a planner's layer.
+    let mut area = shenyang_project("sy-6");
+    area["geometry"] = json!({"type": "Polygon", "coordinates": [[[123.42, 41.80], [123.44, 41.80], [123.44, 41.81], [123.42, 41.80]]]});
+    let p = assert_problem(shenyang.post(&area), 422);
+    assert!(p["detail"].as_str().unwrap().contains("Polygon geometries are not allowed"), "{p}");
     let mut wrong_county = shenyang_project("sy-5");
     wrong_county["properties"]["county_adcode"] = json!("210204");
     assert_problem(shenyang.post(&wrong_county), 422);
