@@ -365,7 +365,7 @@ pub fn from_expr(expr: Expr, crs: Crs, collection: &Collection) -> Result<CqlFil
     check_expr_limits(&expr)?;
     let json =
         expr.to_value().map_err(|e| CqlError(format!("cannot represent the filter as cql2-json: {e}")))?;
-    let compiler = Compiler { collection, crs };
+    let compiler = Compiler { collection, crs, positions: std::cell::Cell::new(0) };
     let node = compiler.node(expr)?;
     let candidates_in = hint(&node);
     Ok(CqlFilter { node, candidates_in, json })
@@ -391,7 +391,12 @@ fn describe_text_error(e: &cql2::Error) -> String {
 struct Compiler<'a> {
     collection: &'a Collection,
     crs: Crs,
+    /// Positions in the filter's geometry literals so far: a spatial test costs positions × the feature's.
+    positions: std::cell::Cell<usize>,
 }
+
+/// Most positions in all of a filter's geometry literals together, as in a posted geometry.
+pub const MAX_LITERAL_POSITIONS: usize = 20_000;
 
 fn op_name(op: &str) -> String {
     op.to_ascii_lowercase()
@@ -550,6 +555,14 @@ impl Compiler<'_> {
         let g = geom::geometry_to_crs84(&g, self.crs)
             .map_err(|e| CqlError(format!("filter-crs {}: {e}", self.crs)))?;
         crate::store::admin::check_lon_lat(&g).map_err(|e| CqlError(format!("geometry literal: {e}")))?;
+        let total = self.positions.get() + geo::CoordsIter::coords_count(&g);
+        self.positions.set(total);
+        if total > MAX_LITERAL_POSITIONS {
+            return err(format!(
+                "the filter's geometry literals have {total} positions; the limit is {MAX_LITERAL_POSITIONS} \
+                 (simplify them first)"
+            ));
+        }
         Ok(GeomArg::Literal(g))
     }
 

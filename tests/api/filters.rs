@@ -366,6 +366,38 @@ fn a_search_with_a_long_filter_keeps_its_long_links_out_of_the_link_header() {
     assert!(next["href"].as_str().unwrap().len() > 20_000, "the body keeps the whole link");
 }
 
+/// A filter's geometry literals are held to the positions a posted geometry may have: each costs a spatial
+/// test against every position of every feature.
+#[test]
+fn a_filter_geometry_over_the_position_limit_is_a_400() {
+    let ring = |n: usize| -> Vec<[f64; 2]> {
+        let mut r: Vec<[f64; 2]> = (0..n)
+            .map(|i| {
+                let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                [123.4 + 0.5 * a.cos(), 41.8 + 0.4 * a.sin()]
+            })
+            .collect();
+        r.push(r[0]);
+        r
+    };
+    let search = |n: usize| {
+        let body = serde_json::json!({"filter": {"op": "s_intersects", "args": [
+            {"property": "geometry"}, {"type": "Polygon", "coordinates": [ring(n)]}]}});
+        app()
+            .client
+            .post(app().url("/collections/counties/search"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let p = crate::helpers::assert_problem(search(planatlas::store::cql::MAX_LITERAL_POSITIONS + 10), 400);
+    assert_eq!(p["parameter"], "filter", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("the limit is 20000"), "{p}");
+    // Under the limit it is answered.
+    assert_eq!(search(1000).status(), 200);
+}
+
 #[test]
 fn invalid_filters_answer_400_naming_what_is_wrong() {
     for (filter, lang, needle) in [
