@@ -241,6 +241,22 @@ pub fn check_datetime(raw: &str) -> ApiResult<()> {
         [a, b] => ok(a) && ok(b) && !(a.is_empty() && b.is_empty()),
         _ => false,
     };
+    // An interval that ends before it begins selects nothing by mistake: say so.
+    let instant = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).ok().or_else(|| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+    };
+    if valid
+        && let [a, b] = parts.as_slice()
+        && let (Some(start), Some(end)) = (instant(a), instant(b))
+        && start > end
+    {
+        return Err(ApiError::param("datetime", format!("'{raw}' ends before it begins")));
+    }
     if valid {
         Ok(())
     } else {
@@ -275,7 +291,18 @@ pub fn point_param(params: &QueryParams) -> ApiResult<Coord<f64>> {
     let e = parse_f64("lon", raw_lon)?;
     let n = parse_f64("lat", raw_lat)?;
     let c = if crs.north_first() { Coord { x: n, y: e } } else { Coord { x: e, y: n } };
-    to_crs84(crs, c).map_err(|err| ApiError::param("lon", format!("{e}, {n} in {crs}: {err}")))
+    let out = to_crs84(crs, c).map_err(|err| ApiError::param("lon", format!("{e}, {n} in {crs}: {err}")))?;
+    // Far outside a projection's area its inverse gives some longitude/latitude (1e308 in EPSG:3857 comes out
+    // as the pole); only a point that projects back to where it was asked is that point.
+    let back = geom::crs::from_crs84(crs, out).ok();
+    let tolerance = 1.0 + 1e-9 * c.x.abs().max(c.y.abs());
+    if back.is_none_or(|b| (b.x - c.x).abs() > tolerance || (b.y - c.y).abs() > tolerance) {
+        return Err(ApiError::param(
+            "lon",
+            format!("{e}, {n} lies outside the area {crs} covers (it does not project back to itself)"),
+        ));
+    }
+    Ok(out)
 }
 
 /// Reads `bom` (CSV: start with a UTF-8 byte-order mark for Excel).

@@ -71,8 +71,26 @@ fn a_repeated_parameter_is_rejected() {
 #[test]
 fn bad_datetime_is_rejected_and_a_good_one_accepted() {
     bad_param("/collections/counties/items?datetime=yesterday", "datetime");
+    // An interval that ends before it begins, in dates or instants.
+    bad_param("/collections/progress/items?datetime=2024-06-30/2024-01-01", "datetime");
+    bad_param("/collections/indicators/items?datetime=2024-01-01T00:00:00Z/2023-12-31T23:59:59Z", "datetime");
     let doc = app().get_json("/collections/counties/items?datetime=2022-01-01T00:00:00Z/..&limit=1");
     assert_eq!(doc["numberMatched"], 100);
+    let doc = app().get_json("/collections/progress/items?datetime=2024-01-01/2024-01-01T00:00:00Z&limit=1");
+    assert_eq!(doc["type"], "FeatureCollection", "a day that begins and ends at once is an interval");
+}
+
+#[test]
+fn a_projected_query_point_far_outside_its_crs_is_a_400() {
+    bad_param("/locate?lon=1e308&lat=1e308&coord-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "lon");
+    bad_param(
+        "/collections/projects/nearest?lon=1e300&lat=5&coord-crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+        "lon",
+    );
+    // Inside it, the same CRS is read.
+    let doc = app()
+        .get_json("/locate?lon=13737000&lat=5128000&coord-crs=http://www.opengis.net/def/crs/EPSG/0/3857");
+    assert_eq!(doc["inLiaoning"], true, "{doc}");
 }
 
 #[test]

@@ -354,7 +354,7 @@ fn a_search_with_a_long_filter_keeps_its_long_links_out_of_the_link_header() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let header = r.headers().get("link").map(|v| v.len()).unwrap_or_default();
+    let header = r.headers().get("link").map(reqwest::header::HeaderValue::len).unwrap_or_default();
     assert!(header < 16 * 1024, "a Link header of {header} bytes");
     let doc: Value = r.json().unwrap();
     let next = doc["links"]
