@@ -196,6 +196,18 @@ fn property_schema(q: &crate::store::Queryable) -> Value {
     schema
 }
 
+/// The JSON Schema type of a value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// The Part 5 `format` of a collection's geometries: one type, or `geometry-any` when they mix.
 fn geometry_format(c: &crate::store::Collection) -> &'static str {
     let kinds: std::collections::BTreeSet<&str> = c
@@ -234,6 +246,44 @@ pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>)
     }
     for q in c.meta.queryables.iter().filter(|q| q.kind != crate::store::PropertyType::Geometry) {
         props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
+    }
+    // Every property the features carry, with the JSON types their values have, and null where some feature
+    // has none: the schema a client builds its fields from must hold every feature it will read.
+    let names = c.property_names();
+    let mut seen: std::collections::HashMap<&str, (std::collections::BTreeSet<&'static str>, bool)> =
+        names.iter().map(|n| (n.as_str(), Default::default())).collect();
+    for f in c.features() {
+        for (name, (kinds, nullable)) in &mut seen {
+            match f.properties.get(name) {
+                None | Some(Value::Null) => *nullable = true,
+                Some(v) => {
+                    kinds.insert(json_type(v));
+                }
+            }
+        }
+    }
+    for name in names {
+        let Some((kinds, nullable)) = seen.get(name.as_str()) else { continue };
+        if name == "id" {
+            continue;
+        }
+        let entry = props.entry(name.clone()).or_insert_with(|| match kinds.len() {
+            1 => json!({"type": kinds.first().copied().unwrap_or("null")}),
+            _ => json!({"type": kinds.iter().copied().collect::<Vec<_>>()}),
+        });
+        if *nullable {
+            let with_null = match entry.get("type") {
+                Some(Value::String(t)) if t != "null" => json!([t, "null"]),
+                Some(Value::Array(ts)) if !ts.iter().any(|t| t == "null") => {
+                    let mut ts = ts.clone();
+                    ts.push(json!("null"));
+                    Value::Array(ts)
+                }
+                Some(other) => other.clone(),
+                None => json!("null"),
+            };
+            entry["type"] = with_null;
+        }
     }
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",

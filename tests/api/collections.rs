@@ -318,3 +318,37 @@ fn the_schema_gives_each_collection_its_geometry_type() {
             .any(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/schema")
     );
 }
+
+/// Part 5: `/schema` holds every property the features carry, and each value has one of its types (null
+/// included where some feature has none), so a client that makes its fields from the schema can read every
+/// feature.
+#[test]
+fn every_property_of_every_feature_fits_the_schema() {
+    let json_type = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    for c in ["projects", "counties", "targets", "progress", "sections"] {
+        let schema = app().get_json(&format!("/collections/{c}/schema"));
+        let items = app().get_json(&format!("/collections/{c}/items?limit=1000"));
+        let features = items["features"].as_array().unwrap();
+        assert!(!features.is_empty(), "{c}");
+        for f in features {
+            for (k, v) in f["properties"].as_object().unwrap() {
+                let Some(s) = schema["properties"].get(k) else { panic!("{c}: '{k}' is not in the schema") };
+                let allowed: Vec<&str> = match &s["type"] {
+                    Value::String(t) => vec![t.as_str()],
+                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                    other => panic!("{c}.{k}: no type in {other}"),
+                };
+                let integer = v.as_f64().is_some_and(|x| x.fract() == 0.0);
+                let fits = allowed.contains(&json_type(v)) || (integer && allowed.contains(&"integer"));
+                assert!(fits, "{c}.{k} = {v} is not {allowed:?}");
+            }
+        }
+    }
+}
