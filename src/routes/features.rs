@@ -261,6 +261,27 @@ pub fn feature_out<'a>(
     Ok(FeatureOut { collection: c, feature: f, base, crs, geometry, only, distance_m })
 }
 
+/// [`feature_out`] with the geometry already in `crs` (made on the compute pool for a page in a projected CRS,
+/// where reprojecting every vertex is the work).
+pub fn feature_out_in<'a>(
+    c: &'a Collection,
+    f: &'a Feature,
+    base: &'a str,
+    crs: Crs,
+    only: Option<&'a [String]>,
+    geometry: Option<Value>,
+) -> FeatureOut<'a> {
+    FeatureOut {
+        collection: c,
+        feature: f,
+        base,
+        crs,
+        geometry: geometry.map(JsonOut::Value),
+        only,
+        distance_m: None,
+    }
+}
+
 /// A page of features as a GeoJSON FeatureCollection; `query` echoes a ranked query's parameters.
 pub struct PageOut<'a> {
     pub kind: &'static str,

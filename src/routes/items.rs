@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::Page;
 use crate::error::{ApiError, ApiResult};
+use crate::geom::crs::Crs;
 use crate::store::Feature;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::engine::{ReadModel, STORED, store_key};
@@ -231,10 +232,40 @@ async fn items_response(
     match format {
         Format::Json => {
             let only = selection.properties.as_deref();
-            let features = on_page
-                .iter()
-                .map(|f| feature_out(c, f, &base, out_crs, only, None))
-                .collect::<ApiResult<Vec<_>>>()?;
+            let features = if out_crs == Crs::Crs84 {
+                // The geometries' CRS84 text is made once per feature and kept: the page is written here.
+                on_page
+                    .iter()
+                    .map(|f| feature_out(c, f, &base, out_crs, only, None))
+                    .collect::<ApiResult<Vec<_>>>()?
+            } else {
+                // Reprojecting every vertex of a page (a thousand counties) is CPU work: the compute pool does it,
+                // under the request's deadline, not the HTTP worker that also answers /health.
+                let ids: Vec<String> = on_page.iter().map(|f| f.id.clone()).collect();
+                let cid = c.id().to_owned();
+                let projected = super::compute(&state, &model, move |m| {
+                    let c = m
+                        .catalog
+                        .collection(&cid)
+                        .ok_or_else(|| ApiError::NotFound(format!("no collection '{cid}'")))?;
+                    ids.iter()
+                        .take_while(|_| !crate::compute::spent())
+                        .map(|id| {
+                            c.get(id)
+                                .and_then(|f| f.geometry.as_ref())
+                                .map(|g| crate::geom::geojson_in(g, out_crs))
+                                .transpose()
+                                .map_err(|e| ApiError::Internal(format!("feature {id}: {e}")))
+                        })
+                        .collect::<ApiResult<Vec<Option<Value>>>>()
+                })
+                .await?;
+                on_page
+                    .iter()
+                    .zip(projected)
+                    .map(|(f, g)| super::features::feature_out_in(c, f, &base, out_crs, only, g))
+                    .collect()
+            };
             let doc = PageOut {
                 kind: "FeatureCollection",
                 query: None,
