@@ -37,8 +37,11 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Checks an export can be made, then streams it.
+/// Checks an export can be made, then streams it. Its ETag is weak (the bytes are made as they go): the data
+/// revision and what was asked (the request's path and query, the format, CRS and BOM chosen), so
+/// `If-None-Match` answers 304 until the data changes.
 pub fn stream(
+    req: &actix_web::HttpRequest,
     state: &State,
     model: &crate::store::engine::ReadModel,
     what: What,
@@ -46,6 +49,15 @@ pub fn stream(
     options: ExportOptions,
     filename: &str,
 ) -> ApiResult<HttpResponse> {
+    let asked = format!("{}|{}|{}|{}", req.uri(), format.name(), options.crs.uri(), options.bom);
+    let etag = format!("W/\"r{}-{:016x}\"", model.revision, xxhash_rust::xxh3::xxh3_64(asked.as_bytes()));
+    if crate::answers::if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+            .insert_header((header::VARY, "Accept, Accept-Encoding"))
+            .finish());
+    }
     if let What::Collection { id, features } = &what {
         let c = model
             .catalog
@@ -80,7 +92,8 @@ pub fn stream(
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
         // `items` chooses the format by `Accept` as well as `f`: a cache must keep them apart.
-        .insert_header((header::VARY, "Accept, Accept-Encoding"));
+        .insert_header((header::VARY, "Accept, Accept-Encoding"))
+        .insert_header((header::ETAG, etag));
     resp.insert_header((header::HeaderName::from_static("content-crs"), format!("<{}>", crs.uri())));
     Ok(resp.streaming(body))
 }

@@ -173,6 +173,7 @@ async fn items_response(
                 crate::export::ExportOptions { crs: out_crs, bom, properties: selection.properties.clone() };
             let filename = format!("{}.{}", c.id(), export.extension());
             return super::exports::stream(
+                &req,
                 &state,
                 &model,
                 crate::export::What::Collection { id: c.id().to_owned(), features },

@@ -533,3 +533,29 @@ fn the_qgis_project_reads_the_maps_layers_from_this_server() {
     // It takes no crs: it reads the layers in CRS84.
     assert_problem(app().get("/exports/planatlas.qgz?crs=EPSG:4549"), 400);
 }
+
+/// A streamed export (`items?f=…`) has a weak ETag naming the data revision and what was asked: asked again
+/// with it, 304; another format or CRS, another tag.
+#[test]
+fn a_streamed_export_revalidates_with_its_etag() {
+    let tag = |path: &str| {
+        let r = app().get(path);
+        assert_eq!(r.status(), 200, "{path}");
+        let t = r.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(t.starts_with("W/\""), "{path}: {t}");
+        assert!(r.headers()["vary"].to_str().unwrap().contains("Accept"), "{path}");
+        t
+    };
+    let csv = tag("/collections/counties/items?f=csv");
+    let again = app()
+        .client
+        .get(app().url("/collections/counties/items?f=csv"))
+        .header("If-None-Match", &csv)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), csv);
+    assert_ne!(tag("/collections/counties/items?f=kml"), csv);
+    assert_ne!(tag("/collections/counties/items?f=csv&crs=http://www.opengis.net/def/crs/EPSG/0/4549"), csv);
+    assert_eq!(tag("/collections/counties/items?f=csv"), csv, "the same request, the same tag");
+}
