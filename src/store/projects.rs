@@ -233,7 +233,33 @@ pub fn read_projects(
                 return Err(bad(format!("city_adcode {city} is not the city of county {code}")));
             }
         } else {
-            use geo::CoordsIter;
+            use geo::{CoordsIter, Intersects};
+            // A corridor's counties and cities are where it runs (the join's county_adcodes, city_adcodes).
+            for k in ["county_adcode", "city_adcode"] {
+                if let Some(code) = text_prop(k) {
+                    return Err(bad(format!(
+                        "`{k}` {code} is for a point; a line's counties and cities come from where it runs \
+                         (leave `{k}` null)"
+                    )));
+                }
+            }
+            let mut positions = geometry.coords_iter();
+            let first = positions.next();
+            if positions.all(|c| Some(c) == first) {
+                return Err(bad("a line needs at least two distinct positions".into()));
+            }
+            let inside = |c: Coord<f64>| county_at(c).is_some();
+            if !geometry.coords_iter().any(inside)
+                && !counties
+                    .features()
+                    .iter()
+                    .filter_map(|c| c.geometry.as_ref())
+                    .any(|c| c.intersects(&geometry))
+            {
+                return Err(bad(
+                    "the line lies wholly outside Liaoning: it is no project of the plan's cities".into(),
+                ));
+            }
             let leaves = geometry.coords_iter().any(|c| county_at(c).is_none());
             let says =
                 props.get("outside_province").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());

@@ -242,6 +242,7 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     let shenyang = Editor { token: add_token(&s.store, "沈阳市发展改革委", "city:210100"), s: &s };
     let dalian = Editor { token: add_token(&s.store, "大连市发展改革委", "city:210200"), s: &s };
     let nobody = Editor { token: "pa_not-a-token".into(), s: &s };
+    let province = Editor { token: add_token(&s.store, "省发展改革委", "province"), s: &s };
     assert_eq!(shenyang.post(&shenyang_project("sy-1")).status(), 201);
     let listing = || {
         let mut v = s.app.get_json("/collections/projects/items?limit=1000");
@@ -300,6 +301,25 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     area["geometry"] = json!({"type": "Polygon", "coordinates": [[[123.42, 41.80], [123.44, 41.80], [123.44, 41.81], [123.42, 41.80]]]});
     let p = assert_problem(shenyang.post(&area), 422);
     assert!(p["detail"].as_str().unwrap().contains("Polygon geometries are not allowed"), "{p}");
+    // A line: its counties are where it runs, it has length, and it touches Liaoning.
+    let line = |id: &str, coords: Value| {
+        let mut f = shenyang_project(id);
+        f["geometry"] = json!({"type": "LineString", "coordinates": coords});
+        f["properties"]["county_adcode"] = Value::Null;
+        f["properties"]["city_adcode"] = Value::Null;
+        f["properties"]["location_precision"] = json!("schematic");
+        f
+    };
+    let mut named = line("sy-7", json!([[123.40, 41.79], [123.45, 41.82]]));
+    named["properties"]["county_adcode"] = json!("210202");
+    let p = assert_problem(shenyang.post(&named), 422);
+    assert!(p["detail"].as_str().unwrap().contains("`county_adcode` 210202 is for a point"), "{p}");
+    let p = assert_problem(shenyang.post(&line("sy-8", json!([[123.40, 41.79], [123.40, 41.79]]))), 422);
+    assert!(p["detail"].as_str().unwrap().contains("two distinct positions"), "{p}");
+    let mut beijing = line("sy-9", json!([[116.30, 39.90], [116.50, 39.95]]));
+    beijing["properties"]["outside_province"] = json!("北京市");
+    let p = assert_problem(province.post(&beijing), 422);
+    assert!(p["detail"].as_str().unwrap().contains("wholly outside Liaoning"), "{p}");
     let mut wrong_county = shenyang_project("sy-5");
     wrong_county["properties"]["county_adcode"] = json!("210204");
     assert_problem(shenyang.post(&wrong_county), 422);
