@@ -7,11 +7,13 @@ use std::time::Instant;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use planatlas::config::{
-    Cli, Command, DataArgs, ExportArgs, ImportArgs, MigrateArgs, ServeArgs, Settings, TokenAction, TokenArgs,
+    Cli, Command, DataArgs, ExportArgs, ImportArgs, MigrateArgs, ServeArgs, Settings, StoreArgs, TokenAction,
+    TokenArgs,
 };
 use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
 use planatlas::startup::Application;
 use planatlas::store::engine::Engine;
+use planatlas::store::layers::LayerSpec;
 use planatlas::store::{Catalog, DataSource};
 
 /// mimalloc instead of the system allocator: answers allocate and free many small buffers across threads,
@@ -33,10 +35,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// The store `import` writes to, or `None` (said on stderr) when it cannot be opened.
-fn open_store(args: &ImportArgs) -> Option<Engine> {
-    let dir = args.store.location();
-    Engine::open_at(args.data.source(), &dir, &[])
+/// The store `import` writes to and `export` reads (with these layers), or `None` (said on stderr) when it
+/// cannot be opened.
+fn open_store(data: &DataArgs, store: &StoreArgs, layers: &[LayerSpec]) -> Option<Engine> {
+    let dir = store.location();
+    Engine::open_at(data.source(), &dir, layers)
         .map_err(|e| eprintln!("planatlas: cannot open the store in {dir}: {e}"))
         .ok()
 }
@@ -65,7 +68,7 @@ fn import_layer(args: &ImportArgs, id: &str) -> ExitCode {
         }
     };
     let dir = args.store.location();
-    let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
+    let Some(engine) = open_store(&args.data, &args.store, &[]) else { return ExitCode::FAILURE };
     let n = file.features.len();
     match engine.put_layer(&format!("import {}", args.file.display()), &file) {
         Ok(done) => {
@@ -101,7 +104,7 @@ fn import(args: &ImportArgs) -> ExitCode {
         }
     };
     let dir = args.store.location();
-    let Some(engine) = open_store(args) else { return ExitCode::FAILURE };
+    let Some(engine) = open_store(&args.data, &args.store, &[]) else { return ExitCode::FAILURE };
     let bar = ProgressBar::new(features.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} features")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -240,13 +243,8 @@ fn token(args: &TokenArgs) -> ExitCode {
 
 fn export(args: &ExportArgs) -> ExitCode {
     // The store's catalogue, as a server on it has it: edits, imports and planners' layers included.
-    let dir = args.store.location();
-    let engine = match Engine::open_at(args.data.source(), &dir, &args.data.layers) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("planatlas: cannot open the store in {dir}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(engine) = open_store(&args.data, &args.store, &args.data.layers) else {
+        return ExitCode::FAILURE;
     };
     let model = engine.model();
     let catalog = &model.catalog;
