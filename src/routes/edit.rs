@@ -12,6 +12,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use super::features::{feature_etag, feature_out};
 use super::{JSON, QueryParams, State, base_url, link};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
@@ -35,11 +36,6 @@ fn editable(state: &State, cid: &str, method: &str) -> ApiResult<()> {
         return Err(ApiError::MethodNotAllowed { method: method.to_owned(), allowed: ALLOW_READ });
     }
     Ok(())
-}
-
-/// The strong entity tag of a stored version: `"v{version}-{hash}"`. `If-Match` compares the version part.
-pub fn version_etag(version: i64, record: &str) -> String {
-    format!("\"v{version}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(record.as_bytes()))
 }
 
 /// Whether `If-Match` (if sent) allows changing a feature now at `version`; 412 when not, 428 when it is
@@ -284,20 +280,28 @@ fn change_existing(
 /// never cut short.
 async fn run_write(
     state: &State,
-    cid: &str,
+    (base, cid): (&str, &str),
     id: String,
     caller: Caller,
     plan: impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static,
-) -> Result<(i64, Option<Stored>), WriteError> {
+) -> Result<Option<String>, WriteError> {
     let engine = state.engine.clone();
-    let cid = cid.to_owned();
+    let (base, cid) = (base.to_owned(), cid.to_owned());
     let result = web::block(move || {
         let model = engine.model();
         let allowed = scope_check(&caller, &model.catalog);
         let written = engine.write(&cid, &id, &caller.name, Box::new(plan), &allowed)?;
         // The row as committed, from the model the write made (not read back: the store may be gone again).
-        let row = written.model.row(&store_key(&cid, &id)).cloned();
-        Ok::<_, WriteError>((written.revision, row))
+        let key = store_key(&cid, &id);
+        let version = written.model.row(&key).and_then(|r| r.record.as_ref().map(|_| r.version));
+        // The tag a GET of the feature answers with now (its default representation), so a client may send it
+        // back as If-None-Match as well as If-Match.
+        let etag = version.and_then(|v| {
+            let c = written.model.catalog.collection(&cid)?;
+            let body = feature_out(c, c.get(&id)?, &base, Crs::Crs84, None, None).ok()?.to_json();
+            Some(feature_etag(Some(v), &body))
+        });
+        Ok::<_, WriteError>(etag)
     })
     .await;
     match result {
@@ -310,16 +314,17 @@ fn item_url(base: &str, cid: &str, id: &str) -> String {
     format!("{base}/collections/{cid}/items/{id}")
 }
 
+/// The answer to a write: `etag` is the written feature's entity tag (none after a delete).
 fn written(
     status: actix_web::http::StatusCode,
     base: &str,
     cid: &str,
     id: &str,
-    row: Option<&Stored>,
+    etag: Option<&str>,
 ) -> HttpResponse {
     let mut resp = HttpResponse::build(status);
-    if let Some(Stored { version, record: Some(r), .. }) = row {
-        resp.insert_header((header::ETAG, version_etag(*version, r)));
+    if let Some(etag) = etag {
+        resp.insert_header((header::ETAG, etag));
     }
     if status == actix_web::http::StatusCode::CREATED {
         resp.insert_header((header::LOCATION, item_url(base, cid, id)));
@@ -346,14 +351,14 @@ pub async fn post_item(
     let id = new_id(&cid, &body, &state).await?;
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let key = store_key(&cid, &id);
-    let result = run_write(&state, &cid, id.clone(), caller, move |row| match row {
+    let result = run_write(&state, (&base, &cid), id.clone(), caller, move |row| match row {
         Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(key)),
         _ => Ok(vec![upsert(&key, Op::Create, record)]),
     })
     .await;
-    let (_, row) = result.map_err(|e| api_error(e, &base, &cid, &id))?;
+    let etag = result.map_err(|e| api_error(e, &base, &cid, &id))?;
     tracing::info!(collection = %cid, id = %id, "feature created");
-    Ok(written(actix_web::http::StatusCode::CREATED, &base, &cid, &id, row.as_ref()))
+    Ok(written(actix_web::http::StatusCode::CREATED, &base, &cid, &id, etag.as_deref()))
 }
 
 /// `PUT /collections/{collectionId}/items/{id}`: replaces a feature; 204 with the new `ETag`.
@@ -373,10 +378,10 @@ pub async fn put_item(
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let current = precondition(&req, &state, (&base, &cid, &id)).await?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Replace, Some(record));
-    let (_, row) = run_write(&state, &cid, id.clone(), caller, plan)
+    let etag = run_write(&state, (&base, &cid), id.clone(), caller, plan)
         .await
         .map_err(|e| api_error(e, &base, &cid, &id))?;
-    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, row.as_ref()))
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, etag.as_deref()))
 }
 
 /// RFC 7396 JSON merge patch.
@@ -437,8 +442,8 @@ pub async fn patch_item(
     let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
     let record = record_of(&cid, &doc, &id, crs, &caller.name)?;
     let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
-    let (_, row) = run_write(&state, &cid, id.clone(), caller, plan).await.map_err(fail)?;
-    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, row.as_ref()))
+    let etag = run_write(&state, (&base, &cid), id.clone(), caller, plan).await.map_err(fail)?;
+    Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, etag.as_deref()))
 }
 
 /// `DELETE /collections/{collectionId}/items/{id}`: 204; the feature answers 410 afterwards, its history stays.
@@ -454,7 +459,9 @@ pub async fn delete_item(
     let base = base_url(&req, &state.settings);
     let current = precondition(&req, &state, (&base, &cid, &id)).await?;
     let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
-    run_write(&state, &cid, id.clone(), caller, plan).await.map_err(|e| api_error(e, &base, &cid, &id))?;
+    run_write(&state, (&base, &cid), id.clone(), caller, plan)
+        .await
+        .map_err(|e| api_error(e, &base, &cid, &id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -242,6 +242,16 @@ impl FeatureOut<'_> {
     }
 }
 
+/// The entity tag of a feature's GeoJSON `body`. A stored feature's tag names its `version` (`"v{version}-…"`),
+/// so `If-Match` on a write can tell which version was seen; the hash is of the body itself, so the tag a write
+/// answers with is the one a GET of the same representation answers with.
+pub fn feature_etag(version: Option<i64>, body: &str) -> String {
+    match version {
+        Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),
+        None => super::etag_of(body.as_bytes()),
+    }
+}
+
 /// One feature as GeoJSON in `crs`, with its links; `only` selects properties, `distance_m` adds one.
 pub fn feature_out<'a>(
     c: &'a Collection,

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::features::{PageOut, feature_out, find, output_crs, urlencode, with_content_crs};
+use super::features::{PageOut, feature_etag, feature_out, find, output_crs, urlencode, with_content_crs};
 use super::html::{Cell, Page as HtmlPage, Span};
 use super::selection::{check_datetime, parse_selection};
 use super::{
@@ -342,11 +342,7 @@ pub async fn get_item(
     match negotiate(&req, &params)? {
         Format::Json => {
             let body = feature_out(c, f, &base, out_crs, None, None)?.to_json();
-            // A stored project's tag names its version, so If-Match on a write can tell which one it saw.
-            let etag = match model.version_of(&key) {
-                Some(v) => format!("\"v{v}-{:016x}\"", xxhash_rust::xxh3::xxh3_64(body.as_bytes())),
-                None => super::etag_of(body.as_bytes()),
-            };
+            let etag = feature_etag(model.version_of(&key), &body);
             Ok(with_content_crs(super::respond_tagged(&req, GEO_JSON, body, &etag, Caching::Data), out_crs))
         }
         Format::Html => {

@@ -152,7 +152,10 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     assert_eq!(then["numberMatched"].as_u64().unwrap(), before, "{then}");
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.ends_with("/collections/projects/items/test-shenyang"), "{location}");
-    assert!(r.headers()["etag"].to_str().unwrap().starts_with("\"v1-"));
+    let created_tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(created_tag.starts_with("\"v1-"), "{created_tag}");
+    // The tag a write answers with is the one a GET of the feature answers with.
+    assert_eq!(etag(&s, "/collections/projects/items/test-shenyang"), created_tag);
     // Derived properties come from the server's join, not the body.
     let f = s.app.get_json("/collections/projects/items/test-shenyang");
     assert_eq!(f["properties"]["county_adcodes"], json!(["210103"]), "{f}");
@@ -179,6 +182,17 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     std::thread::sleep(std::time::Duration::from_millis(5));
     let r = ed.patch("test-shenyang", &json!({"properties": {"name_en": "Patched twice", "place_id": null}}));
     assert_eq!(r.status(), 204, "{:?}", r.text());
+    let patched_tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(patched_tag.starts_with("\"v3-"), "{patched_tag}");
+    let r = s
+        .app
+        .client
+        .get(s.app.url("/collections/projects/items/test-shenyang"))
+        .header("accept-encoding", "identity")
+        .header("if-none-match", &patched_tag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304, "the tag the PATCH answered with names what a GET now answers");
     let f = s.app.get_json("/collections/projects/items/test-shenyang");
     assert_eq!(f["properties"]["name_en"], "Patched twice");
     assert!(f["properties"].get("place_id").is_none_or(Value::is_null), "merge-patch null removes: {f}");
