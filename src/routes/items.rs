@@ -49,7 +49,7 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
                 .collect(),
         );
     }
-    items_response(&req, &state, &path, &params).await
+    items_response(&req, &state, &path, &params, false).await
 }
 
 /// `POST /collections/{collectionId}/search`: the items request with its parameters in a JSON body, so a
@@ -95,7 +95,22 @@ pub async fn post_search(
         pairs.push((k, text));
     }
     let params = QueryParams::from_pairs(pairs);
-    items_response(&req, &state, &path, &params).await
+    items_response(&req, &state, &path, &params, true).await
+}
+
+/// The JSON body of a search with these parameters: a cql2-json filter as its object, `limit` and `offset` as
+/// numbers, the rest as text (as `POST /search` reads them back).
+fn search_body(pairs: Vec<(String, String)>) -> Value {
+    let json_filter = pairs.iter().any(|(n, v)| n == "filter-lang" && v == "cql2-json");
+    let members = pairs.into_iter().map(|(n, v)| {
+        let value = match serde_json::from_str::<Value>(&v) {
+            Ok(o @ Value::Object(_)) if n == "filter" && json_filter => o,
+            Ok(Value::Number(k)) if (n == "limit" || n == "offset") && k.is_u64() => Value::Number(k),
+            _ => Value::String(v),
+        };
+        (n, value)
+    });
+    Value::Object(members.collect())
 }
 
 /// The items answer for already parsed parameters (from the query string or a search body).
@@ -104,6 +119,7 @@ async fn items_response(
     state: &State,
     id: &str,
     params: &QueryParams,
+    posted: bool,
 ) -> ApiResult<HttpResponse> {
     let (req, params) = (req.clone(), params.clone());
     let model = match as_of_instant(state, id, &params) {
@@ -192,20 +208,32 @@ async fn items_response(
         let q = params.with(overrides);
         if q.is_empty() { items_href.clone() } else { format!("{items_href}?{q}") }
     };
+    // A page of a posted search whose parameters are too long for a query string (a GET would be a 414):
+    // its paging links say to POST the search again, with the body to send (as STAC API's search links do).
+    let page_link = |overrides: &[(&str, Option<String>)], rel: &str, media_type: &str, title: &str| {
+        let href = here(overrides);
+        if !posted || href.len() - items_href.len() <= state.settings.max_query_bytes {
+            return link(href, rel, media_type, title);
+        }
+        let mut l = link(format!("{base}/collections/{}/search", c.id()), rel, media_type, title);
+        l["method"] = "POST".into();
+        l["body"] = search_body(params.with_pairs(overrides));
+        l
+    };
     let (self_type, alt_type, alt_f) = match format {
         Format::Json => (GEO_JSON, "text/html", "html"),
         Format::Html => ("text/html", GEO_JSON, "json"),
     };
     let mut links = vec![
-        link(here(&[]), "self", self_type, "This page"),
-        link(here(&[("f", Some(alt_f.to_owned()))]), "alternate", alt_type, "This page in another format"),
+        page_link(&[], "self", self_type, "This page"),
+        page_link(&[("f", Some(alt_f.to_owned()))], "alternate", alt_type, "This page in another format"),
     ];
     if page.offset + on_page.len() < matched {
-        links.push(link(
-            here(&[
+        links.push(page_link(
+            &[
                 ("offset", Some((page.offset + page.limit).to_string())),
                 ("limit", Some(page.limit.to_string())),
-            ]),
+            ],
             "next",
             self_type,
             "Next page",
@@ -213,8 +241,8 @@ async fn items_response(
     }
     if page.offset > 0 {
         let prev = page.prev_offset(matched);
-        links.push(link(
-            here(&[("offset", Some(prev.to_string())), ("limit", Some(page.limit.to_string()))]),
+        links.push(page_link(
+            &[("offset", Some(prev.to_string())), ("limit", Some(page.limit.to_string()))],
             "prev",
             self_type,
             "Previous page",
@@ -569,7 +597,8 @@ impl ItemsView<'_> {
             })
             .collect();
         let mut paging = Vec::new();
-        for l in links {
+        // A link to be followed with a POST body cannot be an HTML link: the page shows only the others.
+        for l in links.iter().filter(|l| l.get("method").is_none()) {
             let label = match l["rel"].as_str().unwrap_or("") {
                 "next" => "下一页 next page",
                 "prev" => "上一页 previous page",

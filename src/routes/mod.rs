@@ -234,6 +234,11 @@ impl QueryParams {
 
     /// The query string rebuilt with `overrides` replacing (or, with `None`, removing) parameters.
     pub fn with(&self, overrides: &[(&str, Option<String>)]) -> String {
+        serde_urlencoded::to_string(self.with_pairs(overrides)).unwrap_or_default()
+    }
+
+    /// The pairs with `overrides` replacing (or, with `None`, removing) parameters.
+    pub fn with_pairs(&self, overrides: &[(&str, Option<String>)]) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> =
             self.pairs.iter().filter(|(n, _)| !overrides.iter().any(|(o, _)| o == n)).cloned().collect();
         for (name, value) in overrides {
@@ -241,7 +246,7 @@ impl QueryParams {
                 pairs.push(((*name).to_owned(), v.clone()));
             }
         }
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        pairs
     }
 }
 
@@ -461,6 +466,8 @@ pub fn with_link_header(mut resp: HttpResponse, links: &[Value], rels: &[&str]) 
     let parts: Vec<String> = links
         .iter()
         .filter(|l| l["rel"].as_str().is_some_and(|r| rels.contains(&r)))
+        // A link to be followed with a POST body cannot be said in a header.
+        .filter(|l| l.get("method").is_none())
         .filter_map(|l| {
             // A link carrying a long filter stays in the body only: a header line of hundreds of kilobytes
             // breaks clients (curl, Python's http.client) that read the body's links fine.
