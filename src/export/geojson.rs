@@ -33,7 +33,8 @@ pub fn write<W: Write>(
     options: &ExportOptions,
 ) -> Result<(), ExportError> {
     write!(out, "{{\"type\":\"FeatureCollection\",\"name\":{}", json!(layer.name))?;
-    if options.crs != Crs::Crs84 {
+    // In EPSG:4326 the positions (longitude first) are CRS84's, RFC 7946's own: no `crs` member.
+    if options.crs.of_east_first_file() != Crs::Crs84 {
         let name = match options.crs.epsg() {
             Some(code) => format!("urn:ogc:def:crs:EPSG::{code}"),
             None => options.crs.uri().to_owned(),

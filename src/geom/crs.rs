@@ -132,6 +132,14 @@ impl Crs {
         !matches!(self, Self::Epsg3857 | Self::Epsg4549 | Self::Epsg4550 | Self::Epsg4551)
     }
 
+    /// The CRS to name for a file written in this one. Files put easting (longitude) first whatever the CRS's
+    /// axis order (as GDAL reads them), so a file asked for in EPSG:4326 holds exactly CRS84's longitude,
+    /// latitude and is named so; the other CRSs have no east-first twin and keep their name.
+    #[must_use]
+    pub fn of_east_first_file(self) -> Self {
+        if self == Self::Epsg4326 { Self::Crs84 } else { self }
+    }
+
     /// Whether the first axis is the northern one (latitude or northing).
     pub fn north_first(self) -> bool {
         matches!(self, Self::Epsg4326 | Self::Epsg4490 | Self::Epsg4549 | Self::Epsg4550 | Self::Epsg4551)

@@ -94,7 +94,8 @@ pub fn stream(
         // `items` chooses the format by `Accept` as well as `f`: a cache must keep them apart.
         .insert_header((header::VARY, "Accept, Accept-Encoding"))
         .insert_header((header::ETAG, etag));
-    resp.insert_header((header::HeaderName::from_static("content-crs"), format!("<{}>", crs.uri())));
+    let named = crs.of_east_first_file();
+    resp.insert_header((header::HeaderName::from_static("content-crs"), format!("<{}>", named.uri())));
     Ok(resp.streaming(body))
 }
 
@@ -225,7 +226,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(format.media_type()));
     h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=60"));
-    if let Ok(v) = header::HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("<{}>", crs.of_east_first_file().uri())) {
         h.insert(header::HeaderName::from_static("content-crs"), v);
     }
     Ok(resp)

@@ -144,6 +144,32 @@ fn exports_honour_crs_and_filters() {
     assert!(text.starts_with("\u{feff}id,".as_bytes()), "BOM then the header");
     let header = String::from_utf8_lossy(&text).lines().next().unwrap().to_owned();
     assert!(header.ends_with("wkt,easting,northing"), "{header}");
+    // Files put longitude first in EPSG:4326 too (as GDAL reads them): their coordinates are CRS84's, and the
+    // header says so. The OGC API answer keeps EPSG:4326's latitude first and names it.
+    let epsg4326 = urlencode("http://www.opengis.net/def/crs/EPSG/0/4326");
+    let page = app().get(&format!("/collections/projects/items?category=airport&limit=1&crs={epsg4326}"));
+    assert_eq!(page.headers()["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/4326>");
+    let lat_lon = page.json::<serde_json::Value>().unwrap()["features"][0]["geometry"]["coordinates"].clone();
+    assert!(lat_lon[0].as_f64().unwrap() < 45.0 && lat_lon[1].as_f64().unwrap() > 118.0, "{lat_lon}");
+    for (path, file, opts) in [
+        (format!("/collections/projects/items?f=csv&category=airport&crs={epsg4326}"), "a.csv", CSV_OPTS),
+        (format!("/exports/projects.geojson?crs={epsg4326}"), "p.geojson", &[][..]),
+        (format!("/exports/projects.gpkg?crs={epsg4326}"), "p.gpkg", &[][..]),
+    ] {
+        let (out, headers) = download(&path, &dir, file);
+        assert_eq!(headers["content-crs"], "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>", "{path}");
+        let info = ogrinfo_where(&out, opts, "id IS NOT NULL");
+        let wkt =
+            info.lines().find_map(|l| l.trim().strip_prefix("POINT (")).unwrap_or_else(|| panic!("{info}"));
+        let lon: f64 = wkt.split_whitespace().next().unwrap().parse().unwrap();
+        assert!((118.0..126.0).contains(&lon), "{path}: longitude first, {wkt}");
+    }
+    let geojson = std::fs::read_to_string(dir.join("p.geojson")).unwrap();
+    assert!(
+        !geojson[..200].contains("\"crs\""),
+        "RFC 7946 positions need no crs member: {}",
+        &geojson[..200]
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
