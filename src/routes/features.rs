@@ -279,14 +279,14 @@ pub fn feature_out_in<'a>(
     base: &'a str,
     crs: Crs,
     only: Option<&'a [String]>,
-    geometry: Option<Value>,
+    geometry: Option<Box<serde_json::value::RawValue>>,
 ) -> FeatureOut<'a> {
     FeatureOut {
         collection: c,
         feature: f,
         base,
         crs,
-        geometry: geometry.map(JsonOut::Value),
+        geometry: geometry.map(|g| JsonOut::Raw(std::borrow::Cow::Owned(g))),
         only,
         distance_m: None,
     }

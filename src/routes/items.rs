@@ -268,8 +268,9 @@ async fn items_response(
                     .map(|f| feature_out(c, f, &base, out_crs, only, None))
                     .collect::<ApiResult<Vec<_>>>()?
             } else {
-                // Reprojecting every vertex of a page (a thousand counties) is CPU work: the compute pool does it,
-                // under the request's deadline, not the HTTP worker that also answers /health.
+                // Reprojecting every vertex of a page (a thousand counties) and writing the coordinates out is CPU
+                // work: the compute pool does it, under the request's deadline, not the HTTP worker that also
+                // answers /health. The worker splices the finished geometry text into the page.
                 let ids: Vec<String> = on_page.iter().map(|f| f.id.clone()).collect();
                 let cid = c.id().to_owned();
                 let projected = super::compute(&state, &model, move |m| {
@@ -282,11 +283,14 @@ async fn items_response(
                         .map(|id| {
                             c.get(id)
                                 .and_then(|f| f.geometry.as_ref())
-                                .map(|g| crate::geom::geojson_in(g, out_crs))
+                                .map(|g| {
+                                    let v = crate::geom::geojson_in(g, out_crs).map_err(|e| e.to_string())?;
+                                    serde_json::value::to_raw_value(&v).map_err(|e| e.to_string())
+                                })
                                 .transpose()
                                 .map_err(|e| ApiError::Internal(format!("feature {id}: {e}")))
                         })
-                        .collect::<ApiResult<Vec<Option<Value>>>>()
+                        .collect::<ApiResult<Vec<Option<Box<serde_json::value::RawValue>>>>>()
                 })
                 .await?;
                 on_page
