@@ -24,7 +24,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = match cli.command {
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
         Some(Command::Check(args)) => check(&args),
@@ -32,7 +32,10 @@ fn main() -> ExitCode {
         Some(Command::Token(args)) => token(&args),
         Some(Command::Import(args)) => import(&args),
         Some(Command::Migrate(args)) => migrate(&args),
-    }
+    };
+    // Threads still ending must not tear PROJ down while `exit` does.
+    planatlas::geom::crs::process_ending();
+    code
 }
 
 /// The store `import` writes to and `export` reads (with these layers), or `None` (said on stderr) when it

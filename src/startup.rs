@@ -109,6 +109,7 @@ impl Application {
         actix_web::rt::spawn(async move {
             stop_signal().await;
             tracing::info!(timeout_s = timeout, "stop signal: finishing requests in flight, then exiting");
+            crate::geom::crs::process_ending();
             let watchdog = std::thread::Builder::new().name("planatlas-shutdown".into()).spawn(move || {
                 std::thread::sleep(std::time::Duration::from_secs(timeout + 1));
                 tracing::warn!("requests still running after the shutdown timeout; exiting now");

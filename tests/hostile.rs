@@ -8,7 +8,8 @@
 //! - forwarded headers cannot bend links, except from a trusted proxy;
 //! - filters nested 100…5 000 deep, deep cql2-json, 100 000-value IN lists and nested geometry collections get an
 //!   answer (200 or a 4xx naming the limit) from the real binary, which is still the same process afterwards;
-//! - SIGTERM during CPU-heavy requests ends the process within the shutdown timeout;
+//! - SIGTERM during CPU-heavy requests ends the process within the shutdown timeout, and after reprojected
+//!   pages with exit code 0;
 //! - SIGKILL during concurrent writes loses no acknowledged write and leaves no partial one;
 //! - a slow-input fuzz: generated filters, boxes, CRSs, tiles and distances, each answered without a 5xx within a
 //!   time bound, `/health` answering throughout. `SLOW_FUZZ_CASES` sets the number (`FUZZING.md`).
@@ -488,6 +489,42 @@ fn sigterm_during_cpu_heavy_requests_ends_the_process_within_the_shutdown_timeou
     for h in heavy {
         // The heavy requests end with the process: an error or an unfinished answer, never a hang.
         let _ = h.join().unwrap();
+    }
+}
+
+/// A stop signal after reprojected pages ends in exit code 0. Every thread that reprojected keeps its PROJ
+/// objects; they used to be destroyed as the threads ended, racing PROJ's C++ static destructors in `exit`: about
+/// one stop in four crashed (SIGSEGV) after everything had been answered. Several rounds, so that race would show.
+#[test]
+fn a_stop_after_reprojected_pages_exits_with_code_0() {
+    for round in 0..6 {
+        let mut server = Binary::start(&["--compute-threads", "8"]);
+        let app = server.app();
+        let pages: Vec<_> = (0..24)
+            .map(|k| {
+                let (client, url) = (
+                    app.client.clone(),
+                    app.url(&format!(
+                        "/collections/counties/items?limit=100&bbox=100,30,130.{k},60&crs={}",
+                        urlencode("http://www.opengis.net/def/crs/EPSG/0/4549")
+                    )),
+                );
+                std::thread::spawn(move || client.get(url).send().map(|r| r.status().as_u16()))
+            })
+            .collect();
+        for p in pages {
+            assert_eq!(p.join().unwrap().unwrap(), 200, "round {round}");
+        }
+        Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+        let t_term = Instant::now();
+        let exited = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(t_term.elapsed() < Duration::from_secs(20), "round {round}: still running after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exited.success(), "round {round}: {exited}");
     }
 }
 

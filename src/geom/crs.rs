@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use geo::Coord;
 use proj::Proj;
@@ -175,13 +176,37 @@ pub struct TransformError {
 
 thread_local! {
     /// PROJ objects are not thread-safe; each worker thread keeps its own, created once per direction.
-    static PROJ_CACHE: RefCell<HashMap<(Crs, bool), Proj>> = RefCell::new(HashMap::new());
+    static PROJ_CACHE: RefCell<ProjCache> = RefCell::new(ProjCache(HashMap::new()));
+}
+
+/// Set once the process is ending (see [`process_ending`]).
+static ENDING: AtomicBool = AtomicBool::new(false);
+
+/// Says the process is ending: from now on a thread that exits leaves its PROJ objects to the operating system
+/// instead of destroying them. Destroying one runs PROJ's global clean-up, and a server thread doing that while
+/// `exit` ran PROJ's C++ static destructors on the main thread crashed the process (SIGSEGV in
+/// `pj_clear_sqlite_cache`) after it had answered everything: a stop signal must end in exit code 0.
+pub fn process_ending() {
+    ENDING.store(true, Ordering::SeqCst);
+}
+
+/// A thread's PROJ objects, by (CRS, direction).
+struct ProjCache(HashMap<(Crs, bool), Proj>);
+
+impl Drop for ProjCache {
+    fn drop(&mut self) {
+        if ENDING.load(Ordering::SeqCst) {
+            for (_, proj) in self.0.drain() {
+                std::mem::forget(proj);
+            }
+        }
+    }
 }
 
 fn with_proj<T>(crs: Crs, forward: bool, f: impl FnOnce(&Proj) -> T) -> Result<T, String> {
     PROJ_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let proj = match cache.entry((crs, forward)) {
+        let proj = match cache.0.entry((crs, forward)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let (from, to) =
