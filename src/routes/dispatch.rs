@@ -76,14 +76,15 @@ fn answer(req: &HttpRequest, state: &State, kind: Kind) -> ApiResult<HttpRespons
     let params = QueryParams::from_request(req)?;
     params.only(&["f", "period", "by"])?;
     let model = state.model();
-    let period = period_param(&params, kind, chrono::Utc::now().date_naive())?;
+    let today = crate::store::progress::today();
+    let period = period_param(&params, kind, today)?;
     let by = match params.get("by") {
         None => GroupBy::Region,
         Some(b) => GroupBy::parse(b)
             .ok_or_else(|| ApiError::param("by", format!("'{b}' is not region, city or category")))?,
     };
     let f = params.get("f").map(str::to_ascii_lowercase);
-    let report = dispatch::dispatch(&model.catalog, period, by);
+    let report = dispatch::dispatch(&model.catalog, period, by, today);
     let base = base_url(req, &state.settings);
     let name = format!("planatlas-{}-{}-{}", kind.path(), report.span, by_name(by));
     match f.as_deref() {
@@ -194,6 +195,19 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         ws.set_name(if kind == Kind::Dispatch { "季调度" } else { "总结" })?;
         ws.write_string_with_format(0, 0, title(report, kind), &bold)?;
         ws.write_string(1, 0, format!("截至 {} (as of)", report.as_of))?;
+        // What the span itself saw: the table's investment is the year's to date, not the span's.
+        ws.write_string(
+            2,
+            0,
+            format!(
+                "本期报告 {} 份，期内完成投资 {} 亿元 ({} reports made and {} 亿元 invested in {})",
+                report.reports_in_span,
+                report.completed_in_span,
+                report.reports_in_span,
+                report.completed_in_span,
+                report.span
+            ),
+        )?;
         for (c, h) in head.iter().enumerate() {
             ws.write_string_with_format(3, c as u16, h, &bold)?;
         }

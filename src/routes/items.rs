@@ -22,15 +22,24 @@ use crate::store::engine::{ReadModel, STORED, store_key};
 /// A date (`2024-06-30`) means the end of that day (UTC): every report of the quarter it falls in counts.
 fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String> {
     let raw = params.get("datetime")?;
-    if id != "projects" || state.engine.store().is_none() || raw.contains('/') {
+    if id != "projects" || state.engine.store().is_none() {
         return None;
     }
+    // An interval asks for the catalogue as it stood at its end; one open at the end asks for today's.
+    let raw = match raw.split_once('/') {
+        Some((_, end)) if end.is_empty() || end == ".." => return None,
+        Some((_, end)) => end,
+        None => raw,
+    };
     let t = match chrono::DateTime::parse_from_rfc3339(raw) {
         Ok(t) => t.with_timezone(&chrono::Utc),
+        // A date is the whole of that day in Liaoning.
         Err(_) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
             .ok()?
             .and_hms_milli_opt(23, 59, 59, 999)?
-            .and_utc(),
+            .and_local_timezone(crate::store::progress::china())
+            .single()?
+            .with_timezone(&chrono::Utc),
     };
     Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

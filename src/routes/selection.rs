@@ -90,7 +90,13 @@ pub fn parse_selection(
         if let Some(ParamKind::Interval(start, end)) =
             c.meta.params.iter().map(|p| p.kind).find(|k| matches!(k, ParamKind::Interval(..)))
         {
-            let day = |s: &str| (!s.is_empty() && s != "..").then(|| s.chars().take(10).collect::<String>());
+            // Days on Liaoning's clock: 2024-03-31T23:00:00-08:00 is 1 April there.
+            let day = |s: &str| {
+                (!s.is_empty() && s != "..").then(|| {
+                    crate::store::progress::day_of(s)
+                        .map_or_else(|| s.chars().take(10).collect::<String>(), |d| d.to_string())
+                })
+            };
             let (from, to) = match dt.split_once('/') {
                 Some((a, b)) => (day(a), day(b)),
                 None => (day(dt), day(dt)),

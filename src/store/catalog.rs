@@ -141,7 +141,7 @@ impl Catalog {
     /// builds the derived collections (counts, region targets, sections, the consistency report). The one
     /// step that makes every derived value: it reruns after each write.
     pub fn assemble(admin: admin::Admin, source: DataSource) -> Result<Self, LoadError> {
-        Self::assemble_on(admin, source, chrono::Utc::now().date_naive())
+        Self::assemble_on(admin, source, progress::today())
     }
 
     /// [`Catalog::assemble`] with each project's progress state as it stood on `day` (valid time): the latest
@@ -168,7 +168,7 @@ impl Catalog {
             .collect();
         step("projects joined");
         let mut project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
-        let today = chrono::Utc::now().date_naive();
+        let today = progress::today();
         let reports = read_progress(&source, &project_features, today)?;
         let grouped = progress::by_project(&reports);
         for f in &mut project_features {

@@ -2,15 +2,22 @@
 //! summaries (半年小结, 年终总结), computed from the validated progress reports of one read model.
 //!
 //! Definitions (also served with every report):
-//! - a project's state in a quarter is its latest report for that quarter or an earlier one;
-//! - started (开工) means 新开工, 在建, 竣工 or 投产运营; the start rate (开工率) is started / reported, so a
-//!   project no report speaks of is never counted as not started;
+//! - a report stands at the quarter's last day, or at today (Liaoning's date, UTC+8) while the quarter is
+//!   under way;
+//! - a project's state in a quarter is its latest report for that quarter or an earlier one; a 新开工 reported
+//!   in an earlier quarter counts as 在建 (新开工 is the quarter work starts);
+//! - started (开工) means a report of 新开工, 在建, 竣工 or 投产运营 by then (a later pause does not undo it);
+//!   the start rate (开工率) is started / reported, so a project no report speaks of is never counted as not
+//!   started;
 //! - investment planned for the year is the latest `investment_planned_year` reported in that year, investment
-//!   completed is the sum of `investment_period` over the year's quarters up to the report's;
-//! - time progress (时间进度) is the share of the year elapsed at the quarter's end (Q1 25 % … Q4 100 %);
+//!   completed is the sum of `investment_period` over the year's reports up to the quarter (a report without
+//!   one takes the rise of `investment_to_date` from the quarter before); a project whose completed investment
+//!   is unknown is left out of both sums and of the investment rule;
+//! - time progress (时间进度) is the share of the year elapsed on the day the report stands at (Q1 25 % … Q4
+//!   100 % at the quarters' ends; by days within a quarter under way);
 //! - a project is behind schedule when it is suspended (暂停), when its investment completed this year is below
-//!   time progress times its plan for the year, or when a milestone was due by the quarter's end and has no
-//!   actual date by then;
+//!   time progress times its plan for the year, or when a milestone (as its latest report stating it says) was
+//!   due by the day the report stands at and has no actual date by then;
 //! - a project in several regions or cities counts in each; the totals count it once.
 
 use std::collections::BTreeMap;
@@ -23,20 +30,30 @@ use super::progress::{self, NOT_REPORTED, Period, Report, STAGES, STARTED};
 
 /// The definitions above, for the report documents.
 pub const DEFINITIONS: &[(&str, &str)] = &[
-    ("state", "a project's state in a quarter is its latest report for that quarter or an earlier one"),
+    (
+        "as_of",
+        "the day a report stands at: the quarter's last day, or today (Liaoning's date, UTC+8) while the quarter is under way",
+    ),
+    (
+        "state",
+        "a project's state in a quarter is its latest report for that quarter or an earlier one; a 新开工 reported in an earlier quarter counts as 在建",
+    ),
     (
         "start_rate",
-        "开工率 = started (新开工, 在建, 竣工, 投产运营) / projects reported; unreported projects are not counted as not started",
+        "开工率 = started (a report of 新开工, 在建, 竣工 or 投产运营 by then; a later pause does not undo it) / projects reported; unreported projects are not counted as not started",
     ),
     ("planned_year", "年度计划投资: the latest investment_planned_year reported in the year, 亿元"),
     (
         "completed_year",
-        "完成投资: the sum of investment_period over the year's quarters up to this one, 亿元",
+        "完成投资: the sum of investment_period over the year's reports up to this quarter, 亿元 (a report without one takes the rise of investment_to_date from the quarter before); a project whose completed investment is unknown is left out of both sums",
     ),
-    ("time_progress", "时间进度: the share of the year elapsed at the quarter's end (Q1 25% … Q4 100%)"),
+    (
+        "time_progress",
+        "时间进度: the share of the year elapsed on the as_of day (Q1 25% … Q4 100% at the quarters' ends; by days within a quarter under way)",
+    ),
     (
         "behind",
-        "滞后: suspended (暂停), or investment completed this year below time progress × the year's plan, or a milestone due by the quarter's end without an actual date by then",
+        "滞后: suspended (暂停), or investment completed this year below time progress × the year's plan, or a milestone (as its latest report states it) due by the as_of day without an actual date by then",
     ),
     ("groups", "a project in several regions or cities counts in each; the totals count it once"),
 ];
@@ -138,7 +155,7 @@ pub struct Dispatch {
     pub span: String,
     /// The quarter the table stands at (the span's last).
     pub quarter: String,
-    /// Its last day.
+    /// The day it stands at: the quarter's last day, or today (Liaoning's date) while the quarter is under way.
     pub as_of: String,
     /// How rows are grouped.
     pub by: GroupBy,
@@ -162,8 +179,10 @@ struct ProjectState<'a> {
     city_names: Vec<String>,
     groups: Vec<String>,
     stage: &'static str,
-    planned_year: Option<f64>,
-    completed_year: f64,
+    /// Started by then (a later pause does not undo a start).
+    started: bool,
+    /// The year's plan and what was completed of it, when what was completed is known.
+    investment: Option<(f64, f64)>,
     behind: Vec<String>,
 }
 
@@ -172,34 +191,91 @@ fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0 + 0.0
 }
 
-fn project_state<'a>(f: &'a super::Feature, reports: &[&Report], q: Period, by: GroupBy) -> ProjectState<'a> {
+/// The share of `q`'s year elapsed on `as_of` (a day in `q`): whole quarters count a quarter each (Q1 25 %),
+/// and the quarter under way counts by its days, so a quarter still running does not count as over.
+fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
+    if as_of >= q.end() {
+        return q.year_elapsed();
+    }
+    let days = |a: chrono::NaiveDate, b: chrono::NaiveDate| (b - a).num_days() as f64;
+    let done = days(q.start(), as_of) + 1.0;
+    let span = days(q.start(), q.end()) + 1.0;
+    round(f64::from(q.months.0 - 1) / 12.0 + done / span * 0.25)
+}
+
+/// Investment completed in `year` up to the quarter `q` by the reports `upto` (sorted, none after `q`): the
+/// sum of the year's `investment_period`. A report without one takes the rise of `investment_to_date` from the
+/// report of the quarter before it; when neither says, what was completed is unknown (`None`).
+fn completed_in_year(upto: &[&Report], year: i32) -> Option<f64> {
+    let mut sum = 0.0;
+    for (i, r) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
+        let quarter_before = |p: &Period| {
+            let (y, m) = if r.period.months.0 == 1 {
+                (r.period.year - 1, 10)
+            } else {
+                (r.period.year, r.period.months.0 - 3)
+            };
+            p.year == y && p.months.0 == m
+        };
+        let rise = || {
+            let prev = i.checked_sub(1).map(|j| upto[j]).filter(|p| quarter_before(&p.period))?;
+            Some(r.investment_to_date? - prev.investment_to_date?)
+        };
+        sum += r.investment_period.or_else(rise)?;
+    }
+    Some(sum)
+}
+
+fn project_state<'a>(
+    f: &'a super::Feature,
+    reports: &[&Report],
+    q: Period,
+    as_of: chrono::NaiveDate,
+    by: GroupBy,
+) -> ProjectState<'a> {
     let upto: Vec<&Report> = reports.iter().copied().filter(|r| r.period <= q).collect();
     let latest = upto.last().copied();
-    let stage = latest.map_or(NOT_REPORTED.0, |r| r.stage);
+    // 新开工 is the quarter work starts: reported in an earlier quarter, the project is under way (在建) now.
+    let stage = match latest {
+        None => NOT_REPORTED.0,
+        Some(r) if r.stage == "新开工" && r.period < q => "在建",
+        Some(r) => r.stage,
+    };
+    let started = upto.iter().any(|r| STARTED.contains(&r.stage));
     let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
     let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
-    let completed_year: f64 = year.iter().filter_map(|r| r.investment_period).sum();
+    let investment = planned_year.and_then(|plan| Some((plan, completed_in_year(&upto, q.year)?)));
     let mut behind = Vec::new();
     if stage == "暂停" {
         behind.push("暂停 suspended".to_owned());
     }
-    if let Some(plan) = planned_year.filter(|p| *p > 0.0)
-        && completed_year / plan + 1e-9 < q.year_elapsed()
+    let elapsed = time_progress(q, as_of);
+    if let Some((plan, completed)) = investment.filter(|(p, _)| *p > 0.0)
+        && completed / plan + 1e-9 < elapsed
     {
         behind.push(format!(
-            "投资完成 {:.1}% < 时间进度 {:.0}% (investment {completed_year} of {plan} 亿元)",
-            completed_year / plan * 100.0,
-            q.year_elapsed() * 100.0
+            "投资完成 {:.1}% < 时间进度 {:.0}% (investment {} of {plan} 亿元)",
+            completed / plan * 100.0 + 0.0,
+            elapsed * 100.0,
+            round(completed)
         ));
     }
-    if let Some(r) = latest {
+    // Each milestone as its latest mention states it: a report that leaves it out does not make it met.
+    let mut milestones: Vec<&progress::Milestone> = Vec::new();
+    for r in &upto {
         for m in &r.milestones {
-            if let Some(p) = m.planned
-                && p <= q.end()
-                && m.actual.is_none_or(|a| a > q.end())
-            {
-                behind.push(format!("时间节点 {} 计划 {p} 未完成 (milestone due, not reached)", m.name));
+            match milestones.iter_mut().find(|k| k.name == m.name) {
+                Some(k) => *k = m,
+                None => milestones.push(m),
             }
+        }
+    }
+    for m in milestones {
+        if let Some(p) = m.planned
+            && p <= as_of
+            && m.actual.is_none_or(|a| a > as_of)
+        {
+            behind.push(format!("时间节点 {} 计划 {p} 未完成 (milestone due, not reached)", m.name));
         }
     }
     let groups = match by {
@@ -213,22 +289,22 @@ fn project_state<'a>(f: &'a super::Feature, reports: &[&Report], q: Period, by: 
         city_names: f.str_list("city_names").map(str::to_owned).collect(),
         groups,
         stage,
-        planned_year,
-        completed_year,
+        started,
+        investment,
         behind,
     }
 }
 
-fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], q: Period) -> Row {
+fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress: f64) -> Row {
     let mut stages: BTreeMap<String, usize> =
         STAGES.iter().map(|s| (s.0.to_owned(), 0)).chain([(NOT_REPORTED.0.to_owned(), 0)]).collect();
     for s in states {
         *stages.entry(s.stage.to_owned()).or_default() += 1;
     }
     let reported = states.iter().filter(|s| s.stage != NOT_REPORTED.0).count();
-    let started = states.iter().filter(|s| STARTED.contains(&s.stage)).count();
-    let planned_year: f64 = states.iter().filter_map(|s| s.planned_year).sum();
-    let completed_year: f64 = states.iter().map(|s| s.completed_year).sum();
+    let started = states.iter().filter(|s| s.started).count();
+    let planned_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.0)).sum();
+    let completed_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.1)).sum();
     Row {
         key,
         name_zh,
@@ -240,21 +316,24 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], q: Period) ->
         planned_year: round(planned_year),
         completed_year: round(completed_year),
         completion_rate: (planned_year > 0.0).then(|| round(completed_year / planned_year)),
-        time_progress: q.year_elapsed(),
+        time_progress,
         behind: states.iter().filter(|s| !s.behind.is_empty()).count(),
     }
 }
 
-/// The dispatch table for `span` (a quarter, or a half year or a year for a summary), grouped `by`.
-pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy) -> Dispatch {
+/// The dispatch table for `span` (a quarter, or a half year or a year for a summary), grouped `by`, as it
+/// stands on `today` (Liaoning's date): a span still under way stands at today, not at its end.
+pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::NaiveDate) -> Dispatch {
     let quarters = span.quarters();
     let q = quarters.last().copied().unwrap_or(span);
+    let as_of = q.end().min(today.max(q.start()));
+    let elapsed = time_progress(q, as_of);
     let grouped = progress::by_project(catalog.progress_reports());
     let none: Vec<&Report> = Vec::new();
     let projects = catalog.projects().features();
     let states: Vec<ProjectState<'_>> = projects
         .iter()
-        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), q, by))
+        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), q, as_of, by))
         .collect();
     let name_of = |key: &str| -> String {
         match by {
@@ -281,11 +360,11 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy) -> Dispatch {
         .into_iter()
         .filter_map(|key| {
             let members: Vec<&ProjectState<'_>> = states.iter().filter(|s| s.groups.contains(&key)).collect();
-            (!members.is_empty()).then(|| row(key.clone(), name_of(&key), &members, q))
+            (!members.is_empty()).then(|| row(key.clone(), name_of(&key), &members, elapsed))
         })
         .collect();
     let all: Vec<&ProjectState<'_>> = states.iter().collect();
-    let total = row("total".into(), "合计".into(), &all, q);
+    let total = row("total".into(), "合计".into(), &all, elapsed);
     let behind = states
         .iter()
         .filter(|s| !s.behind.is_empty())
@@ -320,7 +399,7 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy) -> Dispatch {
     Dispatch {
         span: span.to_string(),
         quarter: q.to_string(),
-        as_of: q.end().to_string(),
+        as_of: as_of.to_string(),
         by,
         rows,
         total,
@@ -337,8 +416,16 @@ pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
     head.extend(STAGES.iter().map(|s| s.0.to_owned()));
     head.push(NOT_REPORTED.0.to_owned());
     head.extend(
-        ["开工数", "开工率", "年度计划投资(亿元)", "完成投资(亿元)", "投资完成率", "时间进度", "滞后项目数"]
-            .map(str::to_owned),
+        [
+            "开工数",
+            "开工率",
+            "年度计划投资(亿元)",
+            "本年累计完成投资(亿元)",
+            "投资完成率",
+            "时间进度",
+            "滞后项目数",
+        ]
+        .map(str::to_owned),
     );
     let cells = |r: &Row| -> Vec<Value> {
         let mut v: Vec<Value> = vec![r.name_zh.clone().into(), r.projects.into(), r.reported.into()];

@@ -575,7 +575,7 @@ impl Engine {
     pub fn as_of(&self, at: &str) -> Result<Catalog, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Err(WriteError::ReadOnly) };
         let day = chrono::DateTime::parse_from_rfc3339(at)
-            .map(|t| t.with_timezone(&chrono::Utc).date_naive())
+            .map(|t| t.with_timezone(&super::progress::china()).date_naive())
             .map_err(|e| WriteError::Invalid(format!("datetime '{at}': {e}")))?;
         let first = store.versions_from_start()?;
         let when =
@@ -658,7 +658,7 @@ fn seed_rows(source: &DataSource) -> Result<Vec<(String, String)>, String> {
 }
 
 fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    super::progress::today()
 }
 
 /// A stored record of a non-spatial collection: a GeoJSON Feature with no geometry.

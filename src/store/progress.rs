@@ -7,11 +7,31 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, FixedOffset, NaiveDate};
 use serde_json::{Map, Value, json};
 
 /// The first year a progress report may be for: the plan runs 2022–2024 (and its follow-up years after).
 pub const PLAN_FIRST_YEAR: i32 = 2022;
+
+/// Liaoning's clock: China Standard Time, UTC+8 all year. The plan's days and quarters are its days, so a
+/// report made at 02:00 on 1 January in Shenyang is in the new year although it is still 31 December in UTC.
+pub fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// Today in Liaoning.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().with_timezone(&china()).date_naive()
+}
+
+/// The day in Liaoning of one end of a `datetime` parameter: an RFC 3339 instant (any offset) on China's
+/// clock, a date as written.
+pub fn day_of(s: &str) -> Option<NaiveDate> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&china()).date_naive())
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
 /// The first year an indicator value may be for: 2021 is the plan's baseline year.
 pub const BASELINE_YEAR: i32 = 2021;
 
@@ -405,11 +425,26 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
     }
     let mut last: Option<&Report> = None;
     let mut total: Option<(f64, &Report)> = None;
+    // The cumulative investment reported so far: a later total may not fall below it either.
+    let mut to_date: Option<(f64, &Report)> = None;
     for r in reports {
         if let Some(t) = r.investment_total {
             total = Some((t, r));
+            if let Some((d, at)) = to_date
+                && r.investment_to_date.is_none()
+                && d > t + 1e-9
+            {
+                return Err((
+                    r.id.clone(),
+                    format!(
+                        "investment_total: {t} 亿元 in {} is less than the investment_to_date {d} 亿元 reported in                          {}: what has been invested cannot exceed the total",
+                        r.period, at.period
+                    ),
+                ));
+            }
         }
         let Some(d) = r.investment_to_date else { continue };
+        to_date = Some((d, r));
         if let Some((t, at)) = total
             && d > t + 1e-9
         {
@@ -592,9 +627,11 @@ impl Status {
 
 /// The rule [`target_status`] follows, as served with every target.
 pub const STATUS_RULE: &str = "Latest value v (the period ending last) against the target x due at the end of \
-     target_year. Met: v meets x by the comparator (= counts as reaching x). Otherwise behind if the target year \
-     has ended; else on track if v is at or beyond the straight path from the baseline (the earliest value, \
-     ideally 2021) to x at the end of target_year, evaluated at the end of v's period; behind if not. growth>= \
+     target_year (rank<=: a rank, smaller is better). Met: the last value measured by the end of target_year meets \
+     x by the comparator (= counts as reaching x); a value of a later period that meets it does not make it met \
+     in time (the reason says 'met later'). Otherwise behind if the target year has ended; else on track if v \
+     is at or beyond the straight path from the baseline (the earliest value, ideally 2021) to x at the end of \
+     target_year, evaluated at the end of v's period; behind if not. growth>= \
      targets: the mean of the yearly growth values from 2022; met when it meets x and the target year is \
      reported, on track when it meets x before that, behind when below. No data: no value, only one value of a \
      level target (no baseline to draw the path from), or a qualitative target.";
@@ -655,27 +692,37 @@ pub fn target_status(
             expected: Some(x),
         };
     }
+    // A rank is better the smaller it is: rank<= 5 is met by 3 and not by 20.
     let meets = |v: f64, goal: f64| match comparator {
-        "<=" => v <= goal + 1e-9,
+        "<=" | "rank<=" => v <= goal + 1e-9,
         "<" => v < goal,
         ">" => v > goal,
         _ => v + 1e-9 >= goal,
     };
-    if meets(last.value, x) {
+    // The value the target is judged by once its year is over: the last one measured by the year's end. A value
+    // of a later period does not make it met in time.
+    let by_due = vals.iter().rev().copied().find(|i| i.period.end_years() <= due + 1e-9);
+    if let Some(v) = by_due.filter(|v| meets(v.value, x)) {
         return Standing {
             status: Status::Met,
-            reason: format!("{} in {} meets {comparator} {x}", last.value, last.period),
+            reason: format!("{} in {} meets {comparator} {x}", v.value, v.period),
             latest,
             expected: None,
         };
     }
     if year_over || last.period.end_years() >= due {
+        let judged = by_due.map_or_else(
+            || format!("no value by the end of {target_year}"),
+            |v| format!("{} in {} does not meet {comparator} {x}", v.value, v.period),
+        );
+        let later = if meets(last.value, x) {
+            format!(" (met later: {} in {})", last.value, last.period)
+        } else {
+            String::new()
+        };
         return Standing {
             status: Status::Behind,
-            reason: format!(
-                "{} in {} does not meet {comparator} {x}, and {target_year} has ended",
-                last.value, last.period
-            ),
+            reason: format!("{judged}, and {target_year} has ended{later}"),
             latest,
             expected: Some(x),
         };
@@ -793,6 +840,34 @@ mod tests {
         // 1.2 is behind and 1.1 on track.
         assert_eq!(status("<=", 1.0, 2024, &[("2021", 1.5), ("2023", 1.2)], "2024-03-01"), Status::Behind);
         assert_eq!(status("<=", 1.0, 2024, &[("2021", 1.5), ("2023", 1.1)], "2024-03-01"), Status::OnTrack);
+        // A rank: lower is better.
+        assert_eq!(status("rank<=", 5.0, 2024, &[("2023", 20.0)], "2024-03-01"), Status::NoData);
+        assert_eq!(status("rank<=", 5.0, 2024, &[("2023", 20.0), ("2024", 3.0)], "2025-03-01"), Status::Met);
+        assert_eq!(
+            status("rank<=", 5.0, 2024, &[("2022", 20.0), ("2023", 8.0)], "2024-03-01"),
+            Status::OnTrack
+        );
+        assert_eq!(
+            status("rank<=", 5.0, 2024, &[("2022", 20.0), ("2023", 19.0)], "2024-03-01"),
+            Status::Behind
+        );
+        // Met only after its year: behind, and the reason says when it was met.
+        assert_eq!(
+            status(">", 1.0, 2024, &[("2023", 0.9), ("2024", 0.95), ("2025", 1.0002)], "2026-03-01"),
+            Status::Behind
+        );
+        let late = target_status(
+            ">",
+            Some(1.0),
+            2024,
+            &[&ind("2024", 0.95), &ind("2025", 1.0002)],
+            day("2026-03-01"),
+        );
+        assert!(late.reason.contains("met later: 1.0002 in 2025"), "{}", late.reason);
+        assert_eq!(
+            status(">", 1.0, 2024, &[("2023", 0.9), ("2024", 1.2), ("2025", 0.9)], "2026-03-01"),
+            Status::Met
+        );
         // Growth ≥ 15% a year: 16 and 15 → on track before 2024 is reported; 16, 15, 14.5 → met (mean 15.17).
         assert_eq!(
             status("growth>=", 15.0, 2024, &[("2022", 16.0), ("2023", 15.0)], "2024-03-01"),

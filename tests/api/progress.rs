@@ -108,23 +108,55 @@ fn expected_dispatch(
             .collect();
         mine.sort_by(|a, b| a["period"].as_str().cmp(&b["period"].as_str()));
         let latest = mine.last();
-        let stage = latest.map_or("未报告".to_owned(), |r| r["stage"].as_str().unwrap().to_owned());
-        let this_year: Vec<&&Value> =
-            mine.iter().filter(|r| r["period"].as_str().unwrap().starts_with(year)).collect();
-        let planned = this_year.iter().rev().find_map(|r| num(&r["investment_planned_year"]));
-        let completed: f64 = this_year.iter().filter_map(|r| num(&r["investment_period"])).sum();
+        let period = |r: &Value| r["period"].as_str().unwrap().to_owned();
+        // A 新开工 of an earlier quarter is 在建 now.
+        let stage = latest.map_or("未报告".to_owned(), |r| {
+            let st = r["stage"].as_str().unwrap();
+            if st == "新开工" && period(r) != quarter { "在建".to_owned() } else { st.to_owned() }
+        });
+        let started = mine
+            .iter()
+            .any(|r| ["新开工", "在建", "竣工", "投产运营"].contains(&r["stage"].as_str().unwrap()));
+        let planned = mine
+            .iter()
+            .filter(|r| period(r).starts_with(year))
+            .rev()
+            .find_map(|r| num(&r["investment_planned_year"]));
+        // The year's completed investment: each report's investment_period, or the rise of the cumulative figure
+        // from the report of the quarter before; unknown (None) when neither says.
+        let quarter_before = |p: &str| {
+            let (y, q): (i32, u32) = (p[..4].parse().unwrap(), p[5..].parse().unwrap());
+            if q == 1 { format!("{}Q4", y - 1) } else { format!("{y}Q{}", q - 1) }
+        };
+        let completed: Option<f64> = mine
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| period(r).starts_with(year))
+            .map(|(i, r)| {
+                num(&r["investment_period"]).or_else(|| {
+                    let prev = mine[..i].last().filter(|p| period(p) == quarter_before(&period(r)))?;
+                    Some(num(&r["investment_to_date"])? - num(&prev["investment_to_date"])?)
+                })
+            })
+            .sum();
+        let investment = planned.zip(completed);
         let mut behind = stage == "暂停";
-        if let Some(plan) = planned.filter(|p| *p > 0.0) {
+        if let Some((plan, completed)) = investment.filter(|(p, _)| *p > 0.0) {
             behind |= completed / plan < elapsed - 1e-9;
         }
-        if let Some(r) = latest {
+        // Each milestone as its latest mention states it.
+        let mut milestones: BTreeMap<String, Value> = BTreeMap::new();
+        for r in &mine {
             for m in r["milestones"].as_array().into_iter().flatten() {
-                if let Some(planned) = m["planned"].as_str()
-                    && planned <= quarter_end.as_str()
-                    && m["actual"].as_str().is_none_or(|a| a > quarter_end.as_str())
-                {
-                    behind = true;
-                }
+                milestones.insert(m["name"].as_str().unwrap().to_owned(), m.clone());
+            }
+        }
+        for m in milestones.values() {
+            if let Some(planned) = m["planned"].as_str()
+                && planned <= quarter_end.as_str()
+                && m["actual"].as_str().is_none_or(|a| a > quarter_end.as_str())
+            {
+                behind = true;
             }
         }
         if behind {
@@ -145,9 +177,9 @@ fn expected_dispatch(
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect(),
         };
-        per_project.push((keys, stage, planned, completed, behind));
+        per_project.push((keys, stage, started, investment, behind));
     }
-    for (keys, stage, planned, completed, behind) in &per_project {
+    for (keys, stage, started, investment, behind) in &per_project {
         for k in keys {
             let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0));
             e.0 += 1;
@@ -155,11 +187,11 @@ fn expected_dispatch(
                 e.1 += 1;
             }
             *e.2.entry(stage.clone()).or_insert(0) += 1;
-            if ["新开工", "在建", "竣工", "投产运营"].contains(&stage.as_str()) {
+            if *started {
                 e.3 += 1;
             }
-            e.4 += planned.unwrap_or(0.0);
-            e.5 += completed;
+            e.4 += investment.map_or(0.0, |i| i.0);
+            e.5 += investment.map_or(0.0, |i| i.1);
             if *behind {
                 e.6 += 1;
             }
@@ -322,6 +354,157 @@ print(json.dumps({"sheets": wb.sheetnames, "head": rows[0], "rows": rows[1:], "b
     let page = s.app.get("/reports/dispatch?period=2024Q2&f=html").text().unwrap();
     assert!(page.contains("../assets/echarts/echarts.min.js") && page.contains("PLANATLAS_REPORT"));
     assert_eq!(s.app.get("/assets/echarts/echarts.min.js").status(), 200);
+}
+
+/// What a review of the dispatch rules found, each through the API: a milestone left out of a later report is
+/// still due; a quarter's investment is taken from the rise of the cumulative figure, never counted as 0; a
+/// lowered total may not fall below what was invested; a pause does not undo a start; an old 新开工 is 在建 now;
+/// a quarter under way stands at today, so what falls due later in it is not late; a rank is better smaller.
+#[test]
+fn dispatch_rules_a_review_found_wrong() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let picked = unreported_shenyang_points(&s, 5);
+    let ids: Vec<String> = picked.iter().map(id_of).collect();
+    let src = "测试";
+    let posted = vec![
+        // A milestone due in May, then a report that does not mention it.
+        json!({"project": ids[0], "period": "2024Q1", "stage": "在建", "investment_planned_year": 8.0, "investment_period": 2.0, "investment_to_date": 2.0, "milestones": [{"name": "主体完工", "planned": "2024-05-31", "actual": null}], "source": src}),
+        json!({"project": ids[0], "period": "2024Q2", "stage": "在建", "investment_planned_year": 8.0, "investment_period": 2.0, "investment_to_date": 4.0, "source": src}),
+        // The second quarter's amount only as the rise of the cumulative figure: 5 + 10 of 20 is on time.
+        json!({"project": ids[1], "period": "2024Q1", "stage": "在建", "investment_planned_year": 20.0, "investment_period": 5.0, "investment_to_date": 5.0, "source": src}),
+        json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "investment_to_date": 15.0, "source": src}),
+        // Started, then paused.
+        json!({"project": ids[2], "period": "2024Q1", "stage": "在建", "investment_total": 100.0, "investment_to_date": 42.0, "source": src}),
+        json!({"project": ids[2], "period": "2024Q2", "stage": "暂停", "source": src}),
+        // A start in 2023, nothing since.
+        json!({"project": ids[3], "period": "2023Q3", "stage": "新开工", "source": src}),
+    ];
+    for p in &posted {
+        let r = post(&s, &city, "progress", p.clone());
+        assert_eq!(r.status(), 201, "{p}: {:?}", r.text());
+    }
+    // A total lowered below what was invested is refused.
+    let r = post(
+        &s,
+        &city,
+        "progress",
+        json!({"project": ids[2], "period": "2024Q3", "stage": "暂停", "investment_total": 30.0, "source": src}),
+    );
+    let p = assert_problem(r, 422);
+    assert!(p["detail"].as_str().unwrap().contains("investment_total: 30"), "{p}");
+    let doc = s.app.get_json("/reports/dispatch?period=2024Q2&by=city");
+    let behind: BTreeMap<&str, &Value> = doc["report"]["behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["project"].as_str().unwrap(), &b["reasons"]))
+        .collect();
+    assert!(behind[ids[0].as_str()].to_string().contains("主体完工"), "{doc}");
+    assert!(
+        !behind.contains_key(ids[1].as_str()),
+        "15 of 20 by mid-year is on time: {:?}",
+        behind.get(ids[1].as_str())
+    );
+    assert!(!doc.to_string().contains(" -0"), "no negative zero in the text");
+    let shenyang = doc["report"]["rows"].as_array().unwrap().iter().find(|r| r["key"] == "210100").unwrap();
+    assert!(shenyang["completed_year"].as_f64().unwrap() >= 4.0 + 15.0 - 1e-9, "{shenyang}");
+    // The paused and the 2023 start both count as started, and the old start counts as 在建, not as new (the
+    // independent computation above follows the same definitions).
+    for id in [&ids[2], &ids[3]] {
+        assert!(!behind.contains_key(id.as_str()) || id == &ids[2], "{id}");
+    }
+    let mut records = shipped_reports();
+    records.extend(posted.iter().cloned());
+    check_dispatch(&s, &records, "2024Q2", "city");
+    let row = |doc: &Value| {
+        doc["report"]["rows"].as_array().unwrap().iter().find(|r| r["key"] == "210100").cloned().unwrap()
+    };
+    let q1 = row(&s.app.get_json("/reports/dispatch?period=2024Q1&by=city"));
+    let q2 = row(&doc);
+    assert_eq!(
+        q2["started"].as_u64().unwrap(),
+        q1["started"].as_u64().unwrap(),
+        "a pause undoes no start: {q1} {q2}"
+    );
+    assert_eq!(
+        q2["stages"]["新开工"].as_u64().unwrap(),
+        0,
+        "no start was reported in 2024Q2 by Shenyang: {q2}"
+    );
+    // Days are Liaoning's: 23:00 on 31 March at UTC-8 is 1 April in Shenyang, so it selects 2024Q2's report.
+    let at = s.app.get_json(&format!(
+        "/collections/progress/items?project={}&datetime={}",
+        ids[0],
+        urlencode("2024-03-31T23:00:00-08:00")
+    ));
+    let periods: Vec<&str> = at["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(periods, ["2024Q2"], "{at}");
+    // Projects asked for an interval answer as they stood at its end.
+    let then = |dt: &str| {
+        s.app.get_json(&format!(
+            "/collections/projects/items?filter={}&datetime={}",
+            urlencode(&format!("id='{}'", ids[2])),
+            urlencode(dt)
+        ))["features"][0]["properties"]["stage"]
+            .clone()
+    };
+    assert_eq!(then("../2024-03-31T12:00:00Z"), "在建");
+    assert_eq!(then("2024-01-01/2024-06-30"), "暂停");
+    // The quarter under way stands at today: a milestone due at its end is not late yet.
+    let today =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+    let q = (chrono::Datelike::month(&today) - 1) / 3 + 1;
+    let year = chrono::Datelike::year(&today);
+    let quarter_end = chrono::NaiveDate::from_ymd_opt(year, q * 3 % 12 + 1, 1)
+        .map(|d| {
+            if q == 4 {
+                chrono::NaiveDate::from_ymd_opt(year, 12, 31).unwrap()
+            } else {
+                d.pred_opt().unwrap()
+            }
+        })
+        .unwrap();
+    let r = post(
+        &s,
+        &city,
+        "progress",
+        json!({"project": ids[4], "period": format!("{year}Q{q}"), "stage": "在建", "milestones": [{"name": "竣工验收", "planned": quarter_end.to_string(), "actual": null}], "source": src}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let now = s.app.get_json("/reports/dispatch");
+    assert_eq!(now["report"]["as_of"], today.to_string(), "{}", now["report"]);
+    if today < quarter_end {
+        let late =
+            now["report"]["behind"].as_array().unwrap().iter().any(|b| b["project"] == ids[4].as_str());
+        assert!(!late, "due {quarter_end}, today {today}: not late yet");
+        assert!(now["report"]["total"]["time_progress"].as_f64().unwrap() < f64::from(q) / 4.0);
+    }
+    // A rank target: 20th is not in the top 5.
+    let province = add_token(&s.store, "省统计局", "province");
+    let r = post(
+        &s,
+        &province,
+        "indicators",
+        json!({"target": "shenyang-china-europe-train-rank", "period": "2023", "value": 20, "unit": "名", "source": "测试"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let t = s.app.get_json("/collections/targets/items/shenyang-china-europe-train-rank");
+    assert_ne!(t["properties"]["progress"]["status"], "met", "{t}");
+    let r = post(
+        &s,
+        &province,
+        "indicators",
+        json!({"target": "shenyang-china-europe-train-rank", "period": "2024", "value": 3, "unit": "名", "source": "测试"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let t = s.app.get_json("/collections/targets/items/shenyang-china-europe-train-rank");
+    assert_eq!(t["properties"]["progress"]["status"], "met", "{t}");
 }
 
 /// `projects?datetime=` answers each project as it stood then: before and after a stage change; the filters
