@@ -149,7 +149,21 @@ fn scope_check<'a>(
             if let Some(f) = f
                 && !caller.scope.covers(f, catalog)
             {
-                let cities: Vec<&str> = f.str_list("city_names").collect();
+                let mut cities: Vec<&str> = f.str_list("city_names").collect();
+                if cities.is_empty() {
+                    // A record that names only counties (an indicator value): their cities.
+                    for c in f.str_list("county_adcodes") {
+                        let city = catalog
+                            .counties()
+                            .get(c)
+                            .and_then(|c| c.str_prop("parent_adcode"))
+                            .and_then(|p| catalog.cities().get(p))
+                            .and_then(|p| p.str_prop("name_zh"));
+                        if let Some(name) = city.filter(|n| !cities.contains(n)) {
+                            cities.push(name);
+                        }
+                    }
+                }
                 return Err(WriteError::Forbidden(format!(
                     "the token of {} (scope {}) may not change '{}': it {when} in {}",
                     caller.name,

@@ -190,7 +190,8 @@ impl Catalog {
         let mut target_features = target_features(targets, &source)?;
         let indicators = read_indicators(&source, &target_features, today)?;
         add_target_status(&mut target_features, &indicators, day);
-        let indicator_features = indicator_features(&indicators, &target_features, &counties);
+        let indicator_features =
+            indicator_features(&indicators, &target_features, &counties, &project_features);
         add_counts(&mut regions, &mut cities, &mut counties, &project_features);
         add_region_targets(&mut regions, &target_features, &project_features);
         // The projects again, one geometry type each: GIS clients (QGIS, GDAL) give a layer one type, and a
@@ -680,6 +681,7 @@ fn indicator_features(
     values: &[progress::Indicator],
     targets: &[Feature],
     counties: &Collection,
+    projects: &[Feature],
 ) -> Vec<Feature> {
     values
         .iter()
@@ -688,6 +690,16 @@ fn indicator_features(
             let t = targets.iter().find(|t| t.id == i.target);
             let get = |k: &str| t.and_then(|t| t.properties.get(k)).cloned().unwrap_or(Value::Null);
             let (scope, subject) = (get("scope"), get("subject_id"));
+            // A project's target: its value is where the project is (a city-wide project: its cities' counties),
+            // so the tokens that may report for the project may report the value.
+            let project = match (scope.as_str(), subject.as_str()) {
+                (Some("project"), Some(id)) => projects.iter().find(|p| p.id == id),
+                _ => None,
+            };
+            let project_counties: Vec<&str> =
+                project.map(|p| p.str_list("county_adcodes").collect()).unwrap_or_default();
+            let project_cities: Vec<&str> =
+                project.map(|p| p.str_list("city_adcodes").collect()).unwrap_or_default();
             // The counties of the target's area, so a token's scope covers a value as it covers a project there.
             let area: Vec<&str> = counties
                 .features()
@@ -695,6 +707,12 @@ fn indicator_features(
                 .filter(|c| match (scope.as_str(), subject.as_str()) {
                     (Some("city"), Some(code)) => c.str_prop("parent_adcode") == Some(code),
                     (Some("region"), Some(r)) => c.str_list("region_ids").any(|x| x == r),
+                    (Some("project"), Some(_)) if !project_counties.is_empty() => {
+                        project_counties.contains(&c.id.as_str())
+                    }
+                    (Some("project"), Some(_)) if !project_cities.is_empty() => {
+                        c.str_prop("parent_adcode").is_some_and(|p| project_cities.contains(&p))
+                    }
                     _ => true,
                 })
                 .map(|c| c.id.as_str())

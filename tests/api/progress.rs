@@ -485,6 +485,13 @@ fn dispatch_rules_a_review_found_wrong() {
         assert!(!late, "due {quarter_end}, today {today}: not late yet");
         assert!(now["report"]["total"]["time_progress"].as_f64().unwrap() < f64::from(q) / 4.0);
     }
+    // A project's target is reported by the tokens of the project's city, not another's.
+    let dalian = add_token(&s.store, "大连市统计局", "city:210200");
+    let port = json!({"target": "dalian-port-cargo-throughput", "period": "2023", "value": 3.2, "unit": "亿吨", "source": "测试"});
+    let p = assert_problem(post(&s, &city, "indicators", port.clone()), 403);
+    assert!(p["detail"].as_str().unwrap().contains("大连"), "{p}");
+    let r = post(&s, &dalian, "indicators", port);
+    assert_eq!(r.status(), 201, "{:?}", r.text());
     // A rank target: 20th is not in the top 5.
     let province = add_token(&s.store, "省统计局", "province");
     let r = post(
