@@ -50,8 +50,11 @@ pub fn write<W: Write>(
             ..Default::default()
         },
     };
+    // A FlatGeobuf holds geometries only (a feature without one is left out). Its spatial index needs at least
+    // one: an empty file is written without one, as GDAL writes it, so GDAL can open it.
+    let mut features = layer.features.filter(|f| f.borrow().geometry.is_some()).peekable();
     let options_fgb = FgbWriterOptions {
-        write_index: true,
+        write_index: features.peek().is_some(),
         detect_type: false,
         promote_to_multi: false,
         crs,
@@ -72,7 +75,7 @@ pub fn write<W: Write>(
         };
         fgb.add_column(&c.name, t, |_, col| col.nullable = true);
     }
-    for f in layer.features {
+    for f in features {
         let f: &Feature = f.borrow();
         let Some(g) = &f.geometry else { continue };
         let g: Geometry<f64> = rounded(east_north(g, options.crs)?, options.crs);

@@ -132,14 +132,35 @@ impl GpkgWriter {
             let _ = write!(ddl, ", geom {geometry_type_name}");
         }
         ddl.push_str(", id TEXT NOT NULL");
-        for c in layer.columns {
+        // SQLite's column names ignore case: a layer's own `Id` (ArcGIS's default field), `FID` or `geom` would
+        // clash with the table's own columns, or two of its fields with each other. Such a column is written
+        // as `Id_1` (the next free suffix); the values are the same.
+        let mut taken: Vec<String> = vec!["fid".into(), "id".into()];
+        if layer.spatial {
+            taken.push("geom".into());
+        }
+        let column_names: Vec<String> = layer
+            .columns
+            .iter()
+            .map(|c| {
+                let mut name = c.name.clone();
+                let mut n = 0;
+                while taken.contains(&name.to_lowercase()) {
+                    n += 1;
+                    name = format!("{}_{n}", c.name);
+                }
+                taken.push(name.to_lowercase());
+                name
+            })
+            .collect();
+        for (c, name) in layer.columns.iter().zip(&column_names) {
             let t = match c.kind {
                 ColumnType::Integer => "INTEGER",
                 ColumnType::Real => "REAL",
                 ColumnType::Boolean => "BOOLEAN",
                 ColumnType::Text | ColumnType::Json => "TEXT",
             };
-            let _ = write!(ddl, ", {} {t}", quote(&c.name));
+            let _ = write!(ddl, ", {} {t}", quote(name));
         }
         ddl.push(')');
         let tx = self.conn.transaction().map_err(db)?;
@@ -148,7 +169,7 @@ impl GpkgWriter {
         let placeholders = (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let names: Vec<String> = (layer.spatial.then(|| "geom".to_owned()).into_iter())
             .chain(std::iter::once("id".to_owned()))
-            .chain(layer.columns.iter().map(|c| quote(&c.name)))
+            .chain(column_names.iter().map(|c| quote(c)))
             .collect();
         let insert = format!("INSERT INTO {table} ({}) VALUES ({placeholders})", names.join(", "));
         let mut extent: Option<geo::Rect<f64>> = None;

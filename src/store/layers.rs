@@ -181,8 +181,9 @@ fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<(), String> {
 }
 
 /// Checks the records of a `.shp` before it is decoded: each declared part and point count must fit in its
-/// record, so a small file cannot make the decoder allocate gigabytes.
-fn check_shp(shp: &[u8]) -> Result<(), String> {
+/// record, so a small file cannot make the decoder allocate gigabytes. Returns how many records it holds.
+fn check_shp(shp: &[u8]) -> Result<usize, String> {
+    let mut count = 0;
     let mut at = 100;
     while at + 8 <= shp.len() {
         let words = u32::from_be_bytes([shp[at + 4], shp[at + 5], shp[at + 6], shp[at + 7]]) as usize;
@@ -206,8 +207,9 @@ fn check_shp(shp: &[u8]) -> Result<(), String> {
             return Err(format!("a record at byte {at} claims more parts or points than it holds"));
         }
         at += 8 + len;
+        count += 1;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// The most a zipped Shapefile part may unpack to.
@@ -466,6 +468,7 @@ fn non_empty<T>(parts: Vec<T>, keep: impl Fn(&T) -> Result<bool, String>) -> Res
 /// A geometry as served: `None` when it is empty (`LINESTRING EMPTY`, as GDAL writes), an error when it is
 /// degenerate (a line of one position, a ring of fewer than four), the same rule the GeoJSON reader applies.
 fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
+    use geo::orient::{Direction, Orient};
     use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon};
     let line = |l: &LineString<f64>| match l.0.len() {
         0 => Ok(false),
@@ -492,10 +495,12 @@ fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
             let kept = non_empty(ls, line)?;
             (!kept.is_empty()).then_some(Geometry::MultiLineString(MultiLineString(kept)))
         }
-        Geometry::Polygon(p) => polygon(&p)?.then_some(Geometry::Polygon(p)),
+        // Rings wound the usual way (exterior anticlockwise, holes clockwise), whatever the file did: a
+        // Shapefile's exteriors are clockwise, and a clockwise exterior measures as the rest of the Earth.
+        Geometry::Polygon(p) => polygon(&p)?.then(|| Geometry::Polygon(p.orient(Direction::Default))),
         Geometry::MultiPolygon(MultiPolygon(ps)) => {
             let kept = non_empty(ps, polygon)?;
-            (!kept.is_empty()).then_some(Geometry::MultiPolygon(MultiPolygon(kept)))
+            (!kept.is_empty()).then(|| Geometry::MultiPolygon(MultiPolygon(kept).orient(Direction::Default)))
         }
         Geometry::MultiPoint(MultiPoint(ps)) => {
             (!ps.is_empty()).then_some(Geometry::MultiPoint(MultiPoint(ps)))
@@ -1388,7 +1393,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     use shapefile::dbase::{self, FieldType, FieldValue};
     let parts = shape_parts(path, only)?;
     let at = place(path, &parts.name);
-    check_shp(&parts.shp).map_err(|e| LoadError::File { file: at.clone(), reason: e })?;
+    let shape_count = check_shp(&parts.shp).map_err(|e| LoadError::File { file: at.clone(), reason: e })?;
     let bad = |e: &dyn std::fmt::Display| LoadError::File {
         file: at.clone(),
         reason: format!("not a readable Shapefile: {e}"),
@@ -1398,10 +1403,11 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     let cpg = match parts.cpg.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         None => None,
         Some(label) => {
+            // Labels are case-insensitive: GDAL writes CP936, others cp936 or 936.
             let label = if label.bytes().all(|b| b.is_ascii_digit()) {
                 format!("cp{label}")
             } else {
-                label.to_owned()
+                label.to_ascii_lowercase()
             };
             let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
                 .or_else(|| (label == "cp65001").then_some(encoding_rs::UTF_8))
@@ -1471,6 +1477,17 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         }
         Some(wkt) => SourceCrs::Def(wkt.trim().to_owned()),
     };
+    // A shape without its record (or a record without its shape) would be dropped without a word.
+    let record_count = records.header().num_records as usize;
+    if record_count != shape_count {
+        return Err(LoadError::File {
+            file: at.clone(),
+            reason: format!(
+                "the .shp holds {shape_count} shapes but the .dbf {record_count} records: each shape needs its \
+                 record (were they copied from different files?)"
+            ),
+        });
+    }
     let mut reader = shapefile::Reader::new(shapes, records);
     let mut rows = Vec::new();
     for item in reader.iter_shapes_and_records() {

@@ -764,3 +764,61 @@ fn an_upload_id_cannot_name_a_path_and_an_import_over_a_layer_id_does_not_stop_w
     assert!(engine.refresh().is_ok(), "the store's new revision is read");
     assert_eq!(features(&app, "/collections/given/items").len(), 4);
 }
+
+/// What a review of layers found: a Shapefile's clockwise exterior measured as the rest of the Earth; an `Id`
+/// field broke the GeoPackage export; GDAL's `CP936` label was refused; a `.dbf` from another file dropped
+/// shapes without a word; an empty FlatGeobuf export could not be opened.
+#[test]
+fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = |n: &str| dir.path().join(n);
+    let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
+    // A square in Dalian, drawn anticlockwise in GeoJSON; ogr2ogr writes the Shapefile's ring clockwise.
+    let square = p("sq.geojson");
+    std::fs::write(&square, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1,"Id":7},"geometry":{"type":"Polygon","coordinates":[[[121.5,38.85],[121.7,38.85],[121.7,39.0],[121.5,39.0],[121.5,38.85]]]}},{"type":"Feature","properties":{"n":2,"Id":8},"geometry":{"type":"Polygon","coordinates":[[[121.5,38.85],[121.5,39.0],[121.7,39.0],[121.7,38.85],[121.5,38.85]]]}}]}"#).expect("write");
+    let shp = p("sq.shp");
+    let (ok, log) = run("ogr2ogr", &["-lco", "ENCODING=CP936", &s(&shp), &s(&square)]);
+    assert!(ok, "{log}");
+    assert_eq!(std::fs::read_to_string(p("sq.cpg")).expect("cpg").trim(), "CP936");
+    let (app, _store) = serve(&[&format!("sqj={}", s(&square)), &format!("sqs={}", s(&shp))]);
+    let area = |layer: &str, n: u32| {
+        let f = &features(&app, &format!("/collections/{layer}/items?n={n}"))[0];
+        (
+            f["properties"]["area_km2"].as_f64().expect("area"),
+            f["properties"]["join"]["cities"][0]["share"].clone(),
+        )
+    };
+    let (a, share) = area("sqj", 1);
+    assert!((250.0..350.0).contains(&a), "{a} km²");
+    // Either winding, either format: the same area and shares.
+    for (layer, n) in [("sqj", 2), ("sqs", 1), ("sqs", 2)] {
+        let (b, sh) = area(layer, n);
+        assert!((a - b).abs() < 0.01, "{layer} #{n}: {b} km² against {a}");
+        assert_eq!(sh, share, "{layer} #{n}");
+    }
+    // The layer's own `Id` does not clash with the GeoPackage's `id` and `fid`: the export opens with both.
+    let r = app.get("/collections/sqs/items?f=gpkg");
+    assert_eq!(r.status(), 200);
+    let gpkg = p("out.gpkg");
+    std::fs::write(&gpkg, r.bytes().expect("body")).expect("write");
+    let (ok, info) = run("ogrinfo", &["-ro", "-q", "-al", &s(&gpkg)]);
+    assert!(
+        ok && info.contains("Id_1 (Integer") && info.contains(") = 7") && info.contains("id (String) = "),
+        "{info}"
+    );
+    // An empty FlatGeobuf opens in GDAL.
+    let r = app.get("/collections/sqs/items?f=fgb&n=99");
+    assert_eq!(r.status(), 200);
+    let fgb = p("empty.fgb");
+    std::fs::write(&fgb, r.bytes().expect("body")).expect("write");
+    let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&fgb)]);
+    assert!(ok && info.contains("Feature Count: 0"), "{info}");
+    // A .dbf of another file (one record for two shapes) stops loading, saying so.
+    let one = p("one.geojson");
+    std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
+    let (ok, log) = run("ogr2ogr", &[&s(&p("one.shp")), &s(&one)]);
+    assert!(ok, "{log}");
+    std::fs::copy(p("one.dbf"), p("sq.dbf")).expect("copy");
+    let e = check_error(&s(&shp));
+    assert!(e.contains("sq.shp") && e.contains("2 shapes but the .dbf 1 records"), "{e}");
+}
