@@ -334,8 +334,9 @@ impl Catalog {
             ),
             _ => None,
         };
+        let keys = JoinKeys::of(collection);
         move |f| match &prepared {
-            None => self.in_area(collection, f, area),
+            None => self.in_area_by(collection, f, area, &keys),
             Some(None) => false,
             Some(Some((rect, g))) => f.geometry.as_ref().is_some_and(|fg| {
                 let meets = match (rect, fg.bounding_rect()) {
@@ -381,7 +382,11 @@ impl Catalog {
     /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
     /// computed at load (so a county that only touches a region's border is not in it).
     pub fn in_area(&self, collection: &Collection, f: &Feature, area: &Area) -> bool {
-        let has = |k: &str, v: &str| f.str_list(k).any(|x| x == v);
+        self.in_area_by(collection, f, area, &JoinKeys::of(collection))
+    }
+
+    fn in_area_by(&self, collection: &Collection, f: &Feature, area: &Area, keys: &JoinKeys) -> bool {
+        let has = |k: &str, v: &str| f.str_list(keys.name(k)).any(|x| x == v);
         match (collection.id(), area) {
             (_, Area::Feature { collection: c, id }) => {
                 let Some(g) = self.collection(c).and_then(|c| c.get(id)).and_then(|a| a.geometry.as_ref())
@@ -979,5 +984,33 @@ fn sections_meta() -> CollectionMeta {
             q("co_units", PropertyType::StringArray, "co-responsible units"),
         ],
         params: vec![],
+    }
+}
+
+/// The names a collection's features carry their spatial join under: `county_adcodes`, `city_adcodes` and
+/// `region_ids`, or `join_<name>` in a planner's layer whose file has fields of those names (as its
+/// queryables list them).
+struct JoinKeys([String; 3]);
+
+impl JoinKeys {
+    const NAMES: [&'static str; 3] = ["county_adcodes", "city_adcodes", "region_ids"];
+
+    fn of(collection: &Collection) -> Self {
+        Self(Self::NAMES.map(|k| {
+            let mut key = k.to_owned();
+            while collection
+                .meta
+                .queryables
+                .iter()
+                .any(|q| q.name.strip_prefix("join_") == Some(key.as_str()))
+            {
+                key = format!("join_{key}");
+            }
+            key
+        }))
+    }
+
+    fn name<'a>(&'a self, k: &'a str) -> &'a str {
+        Self::NAMES.iter().position(|n| *n == k).map_or(k, |i| self.0[i].as_str())
     }
 }

@@ -813,6 +813,17 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
     std::fs::write(&fgb, r.bytes().expect("body")).expect("write");
     let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&fgb)]);
     assert!(ok && info.contains("Feature Count: 0"), "{info}");
+    // A file with fields named like the join's: the join moves to join_<name>, and within= still finds it.
+    let clash = p("clash.geojson");
+    std::fs::write(&clash, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"region_ids":"mine","county_adcodes":"mine"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
+    let (clash_app, _clash_store) = serve(&[&format!("clash={}", s(&clash))]);
+    let f = &features(&clash_app, "/collections/clash/items")[0];
+    assert_eq!(f["properties"]["region_ids"], "mine", "{f}");
+    let county = f["properties"]["join_county_adcodes"][0].as_str().expect("joined").to_owned();
+    for area in ["shenyang-circle", county.as_str()] {
+        let n = number_matched(&clash_app, &format!("/collections/clash/items?within={area}"));
+        assert_eq!(n, Ok(1), "within={area}");
+    }
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
