@@ -1522,9 +1522,10 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
                 FieldValue::Double(f) | FieldValue::Currency(f) => Some(json!(f)),
                 FieldValue::Integer(n) => Some(json!(n)),
                 FieldValue::Logical(b) => b.map(Value::Bool),
-                FieldValue::Date(d) => {
-                    d.map(|d| json!(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())))
-                }
+                // A blank dBase date (written as zeros or spaces) is no date, not 0000-00-00.
+                FieldValue::Date(d) => d
+                    .filter(|d| d.year() > 0 && (1..=12).contains(&d.month()) && d.day() > 0)
+                    .map(|d| json!(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))),
                 FieldValue::DateTime(t) => {
                     let (d, tm) = (t.date(), t.time());
                     Some(json!(format!(

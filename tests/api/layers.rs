@@ -824,6 +824,18 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
         let n = number_matched(&clash_app, &format!("/collections/clash/items?within={area}"));
         assert_eq!(n, Ok(1), "within={area}");
     }
+    // A blank dBase date is no date: null, and outside every datetime interval (it was 0000-00-00).
+    let dated = p("dated.geojson");
+    std::fs::write(&dated, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"d":"2021-10-12"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","properties":{"d":null},"geometry":{"type":"Point","coordinates":[121.6,38.92]}}]}"#).expect("write");
+    let (ok, log) = run("ogr2ogr", &[&s(&p("dated.shp")), &s(&dated)]);
+    assert!(ok, "{log}");
+    let (dated_app, _dated_store) = serve(&[&format!("dated={}", s(&p("dated.shp")))]);
+    let days: Vec<Value> = features(&dated_app, "/collections/dated/items")
+        .iter()
+        .map(|f| f["properties"]["d"].clone())
+        .collect();
+    assert_eq!(days, [json!("2021-10-12"), Value::Null]);
+    assert_eq!(number_matched(&dated_app, "/collections/dated/items?datetime=../2000-01-01"), Ok(0));
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
