@@ -130,10 +130,11 @@ pub fn write<W: Write>(
     }
     for f in layer.features {
         let f: &Feature = f.borrow();
-        let Some(g) = &f.geometry else { continue };
+        // A feature without a geometry is a Placemark without one (KML allows it), not left out.
+        let g = f.geometry.as_ref();
         // Schema order: styleUrl, then ExtendedData, then the geometry (the kml crate writes children first).
         let mut children = Vec::new();
-        if let Some(i) = style.as_ref().and_then(|s| class_of(s, f, kind_of(g))) {
+        if let Some(i) = g.and_then(|g| style.as_ref().and_then(|s| class_of(s, f, kind_of(g)))) {
             children.push(Element {
                 name: "styleUrl".into(),
                 content: Some(format!("#s{i}")),
@@ -144,7 +145,7 @@ pub fn write<W: Write>(
         let placemark = Placemark {
             name: Some(f.str_prop("name_zh").unwrap_or(&f.id).to_owned()),
             description: Some(description(f)),
-            geometry: Some(kml::types::Geometry::from(rounded(g.clone(), Crs::Crs84))),
+            geometry: g.map(|g| kml::types::Geometry::from(rounded(g.clone(), Crs::Crs84))),
             attrs: std::collections::HashMap::from([("id".to_owned(), f.id.clone())]),
             children,
             ..Default::default()

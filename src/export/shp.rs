@@ -117,11 +117,17 @@ pub fn write_zip<W: Write + Seek>(
     }
     let base = workdir.join(layer.name);
     let shp_path = base.with_extension("shp");
+    // Features without a geometry: this writer has no null shapes to hold them, so fields.txt says how many
+    // are not in the file (the GeoPackage, CSV and GeoJSON exports have them).
+    let mut without_geometry = 0usize;
     {
         let mut writer = shapefile::Writer::from_path(&shp_path, builder).map_err(lib)?;
         for f in layer.features {
             let f: &Feature = f.borrow();
-            let Some(g) = &f.geometry else { continue };
+            let Some(g) = &f.geometry else {
+                without_geometry += 1;
+                continue;
+            };
             let g = rounded(east_north(g, options.crs)?, options.crs);
             let mut record = Record::default();
             record.insert("id".to_owned(), FieldValue::Character(Some(f.id.clone())));
@@ -174,6 +180,13 @@ pub fn write_zip<W: Write + Seek>(
     );
     for (c, n) in layer.columns.iter().zip(&names) {
         let _ = writeln!(mapping, "{n}\t{}", c.name);
+    }
+    if without_geometry > 0 {
+        let _ = writeln!(
+            mapping,
+            "\n{without_geometry} feature(s) without a geometry are not in this Shapefile; the GeoPackage, CSV and \
+             GeoJSON exports hold them"
+        );
     }
     let mut zip = zip::ZipWriter::new(out);
     // A fixed time stamp keeps the archive the same byte for byte for the same data.

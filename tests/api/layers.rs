@@ -836,6 +836,21 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
         .collect();
     assert_eq!(days, [json!("2021-10-12"), Value::Null]);
     assert_eq!(number_matched(&dated_app, "/collections/dated/items?datetime=../2000-01-01"), Ok(0));
+    // A feature without a geometry: a Placemark without one in KML; the Shapefile's fields.txt says it is not
+    // in the Shapefile (its writer has no null shapes).
+    let nogeom = p("nogeom.geojson");
+    std::fs::write(&nogeom, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"d":"2021-10-12"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","properties":{"d":"2022-01-01"},"geometry":null}]}"#).expect("write");
+    let (ng_app, _ng_store) = serve(&[&format!("nogeom={}", s(&nogeom))]);
+    let kml = p("nogeom.kml");
+    std::fs::write(&kml, ng_app.get("/collections/nogeom/items?f=kml").bytes().expect("kml")).expect("write");
+    let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&kml)]);
+    assert!(ok && info.contains("Feature Count: 2"), "{info}");
+    let zipped = ng_app.get("/collections/nogeom/items?f=shp").bytes().expect("zip");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped.to_vec())).expect("zip");
+    let mut fields = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("fields.txt").expect("fields.txt"), &mut fields)
+        .expect("read");
+    assert!(fields.contains("1 feature(s) without a geometry are not in this Shapefile"), "{fields}");
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
