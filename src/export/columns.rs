@@ -32,7 +32,12 @@ fn kind_of(v: &Value) -> Option<ColumnType> {
     match v {
         Value::Null => None,
         Value::Bool(_) => Some(ColumnType::Boolean),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some(ColumnType::Integer),
+        // Whole numbers a double holds exactly (every format can write them); a larger one (an id of 19 digits,
+        // 2^64 − 1) is written as text, digit for digit, rather than rounded or wrapped to 0.
+        Value::Number(n) if n.as_i64().is_some_and(|i| i.unsigned_abs() <= 1 << 53) => {
+            Some(ColumnType::Integer)
+        }
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(ColumnType::Text),
         Value::Number(_) => Some(ColumnType::Real),
         Value::String(_) => Some(ColumnType::Text),
         Value::Array(_) | Value::Object(_) => Some(ColumnType::Json),

@@ -851,6 +851,21 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
     std::io::Read::read_to_string(&mut archive.by_name("fields.txt").expect("fields.txt"), &mut fields)
         .expect("read");
     assert!(fields.contains("1 feature(s) without a geometry are not in this Shapefile"), "{fields}");
+    // Whole numbers past what a double holds exactly are written digit for digit (as text), never rounded or 0.
+    let big = p("big.geojson");
+    std::fs::write(&big, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"u":18446744073709551615,"b":1234567890123456789,"small":42},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
+    let (big_app, _big_store) = serve(&[&format!("big={}", s(&big))]);
+    for ext in ["gpkg", "fgb", "shp"] {
+        let out = p(&format!("big-out.{ext}{}", if ext == "shp" { ".zip" } else { "" }));
+        std::fs::write(&out, big_app.get(&format!("/collections/big/items?f={ext}")).bytes().expect("body"))
+            .expect("write");
+        let name = if ext == "shp" { format!("/vsizip/{}", s(&out)) } else { s(&out) };
+        let (ok, info) = run("ogrinfo", &["-ro", "-q", "-al", &name]);
+        assert!(ok, "{info}");
+        for want in ["18446744073709551615", "1234567890123456789", "= 42"] {
+            assert!(info.contains(want), "{ext}: {want} in {info}");
+        }
+    }
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
