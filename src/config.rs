@@ -94,8 +94,9 @@ pub struct ImportArgs {
     /// CRS is read from the file.
     #[arg(long, value_name = "ID", conflicts_with = "collection")]
     pub new_collection: Option<String>,
-    /// The CRS of the file's coordinates (a GeoPackage's own SRS is not read): CRS84 by default.
-    #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS")]
+    /// The CRS of the file's coordinates (a GeoPackage's own SRS is not read): CRS84 by default. Not with
+    /// `--new-collection`: a layer's CRS is read from its file (.prj, the GeoPackage's SRS).
+    #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS", conflicts_with = "new_collection")]
     pub crs: Crs,
     /// The boundaries to validate against.
     #[command(flatten)]

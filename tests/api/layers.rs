@@ -866,6 +866,25 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
             assert!(info.contains(want), "{ext}: {want} in {info}");
         }
     }
+    // `import --crs` with --new-collection was ignored without a word (a layer's CRS is read from its file).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planatlas"))
+        .args([
+            "import",
+            &s(&big),
+            "--new-collection",
+            "big",
+            "--crs",
+            "EPSG:4549",
+            "--data-dir",
+            &s(&p("store")),
+        ])
+        .output()
+        .expect("planatlas runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("'--new-collection <ID>' cannot be used with '--crs <CRS>'"),
+        "{said}"
+    );
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
