@@ -840,6 +840,14 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
             _ => None,
         };
         let shown = id.clone().unwrap_or_else(|| (n + 1).to_string());
+        if id.as_deref() == Some("") {
+            // An empty id cannot be asked for (`/items/` is the collection): say so rather than serve it.
+            return Err(LoadError::feature(
+                &at,
+                (n + 1).to_string(),
+                "an empty id: give the feature an id, or give none (features without one are numbered)",
+            ));
+        }
         let geometry = match f.get("geometry") {
             None | Some(Value::Null) => None,
             Some(g) => {

@@ -885,6 +885,11 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
         !out.status.success() && said.contains("'--new-collection <ID>' cannot be used with '--crs <CRS>'"),
         "{said}"
     );
+    // An empty GeoJSON id could not be asked for: the file is refused, naming the feature.
+    let blank = p("blank.geojson");
+    std::fs::write(&blank, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"","properties":{},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
+    let e = check_error(&s(&blank));
+    assert!(e.contains("blank.geojson") && e.contains("feature 1") && e.contains("an empty id"), "{e}");
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
