@@ -998,7 +998,31 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                         (ValueRef::Integer(n), PropertyType::Boolean) => json!(n != 0),
                         (ValueRef::Integer(n), _) => json!(n),
                         (ValueRef::Real(f), _) => json!(f),
-                        (ValueRef::Text(t), _) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                        (ValueRef::Text(t), kind) => {
+                            let text = String::from_utf8_lossy(t).into_owned();
+                            // SQLite keeps any text in any column: a value its declared type cannot hold would
+                            // be served against the schema the layer publishes (and 'garbage' in a DATE column
+                            // matched datetime filters).
+                            let fits = match kind {
+                                PropertyType::Date => is_date(&text),
+                                PropertyType::Timestamp => is_timestamp(&text),
+                                PropertyType::Integer | PropertyType::Number | PropertyType::Boolean => false,
+                                _ => true,
+                            };
+                            if !fits {
+                                let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
+                                return Err(LoadError::feature(
+                                    &at,
+                                    shown,
+                                    format!(
+                                        "{name}: '{}' is not a {} value, as the column's declared type says",
+                                        text.chars().take(40).collect::<String>(),
+                                        type_name(*kind)
+                                    ),
+                                ));
+                            }
+                            Value::String(text)
+                        }
                     };
                     if let RawProps::Named(m) = &mut raw.properties {
                         m.insert(name.clone(), value);

@@ -885,6 +885,21 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
         !out.status.success() && said.contains("'--new-collection <ID>' cannot be used with '--crs <CRS>'"),
         "{said}"
     );
+    // A GeoPackage DATE column holding text that is no date: refused, naming the feature (it was served, and
+    // matched datetime filters).
+    let dg = p("dg.gpkg");
+    let (ok, log) =
+        run("ogr2ogr", &["-f", "GPKG", "-nln", "dg", "-lco", "SPATIAL_INDEX=NO", &s(&dg), &s(&dated)]);
+    assert!(ok, "{log}");
+    rusqlite::Connection::open(&dg)
+        .expect("open")
+        .execute("UPDATE dg SET d = 'garbage' WHERE fid = 2", [])
+        .expect("update");
+    let e = check_error(&s(&dg));
+    assert!(
+        e.contains("dg.gpkg (layer dg): feature 2") && e.contains("'garbage' is not a date value"),
+        "{e}"
+    );
     // An empty GeoJSON id could not be asked for: the file is refused, naming the feature.
     let blank = p("blank.geojson");
     std::fs::write(&blank, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"","properties":{},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
