@@ -336,7 +336,7 @@ impl Catalog {
         };
         let keys = JoinKeys::of(collection);
         move |f| match &prepared {
-            None => self.in_area_by(collection, f, area, &keys),
+            None => self.in_area(collection, f, area, &keys),
             Some(None) => false,
             Some(Some((rect, g))) => f.geometry.as_ref().is_some_and(|fg| {
                 let meets = match (rect, fg.bounding_rect()) {
@@ -381,11 +381,7 @@ impl Catalog {
 
     /// Whether a feature of `collection` lies in (or crosses) `area`, from the memberships and the spatial join
     /// computed at load (so a county that only touches a region's border is not in it).
-    pub fn in_area(&self, collection: &Collection, f: &Feature, area: &Area) -> bool {
-        self.in_area_by(collection, f, area, &JoinKeys::of(collection))
-    }
-
-    fn in_area_by(&self, collection: &Collection, f: &Feature, area: &Area, keys: &JoinKeys) -> bool {
+    fn in_area(&self, collection: &Collection, f: &Feature, area: &Area, keys: &JoinKeys) -> bool {
         let has = |k: &str, v: &str| f.str_list(keys.name(k)).any(|x| x == v);
         match (collection.id(), area) {
             (_, Area::Feature { collection: c, id }) => {

@@ -209,16 +209,9 @@ fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
 fn completed_in_year(upto: &[&Report], year: i32) -> Option<f64> {
     let mut sum = 0.0;
     for (i, r) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
-        let quarter_before = |p: &Period| {
-            let (y, m) = if r.period.months.0 == 1 {
-                (r.period.year - 1, 10)
-            } else {
-                (r.period.year, r.period.months.0 - 3)
-            };
-            p.year == y && p.months.0 == m
-        };
+        let quarter_before = r.period.start().pred_opt().map(Period::quarter_of);
         let rise = || {
-            let prev = i.checked_sub(1).map(|j| upto[j]).filter(|p| quarter_before(&p.period))?;
+            let prev = i.checked_sub(1).map(|j| upto[j]).filter(|p| Some(p.period) == quarter_before)?;
             Some(r.investment_to_date? - prev.investment_to_date?)
         };
         sum += r.investment_period.or_else(rise)?;

@@ -425,26 +425,26 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
     }
     let mut last: Option<&Report> = None;
     let mut total: Option<(f64, &Report)> = None;
-    // The cumulative investment reported so far: a later total may not fall below it either.
-    let mut to_date: Option<(f64, &Report)> = None;
     for r in reports {
         if let Some(t) = r.investment_total {
             total = Some((t, r));
-            if let Some((d, at)) = to_date
+            // `last` is the last report with a cumulative figure: a later total may not fall below it either.
+            if let Some(at) = last
+                && let Some(d) = at.investment_to_date
                 && r.investment_to_date.is_none()
                 && d > t + 1e-9
             {
                 return Err((
                     r.id.clone(),
                     format!(
-                        "investment_total: {t} 亿元 in {} is less than the investment_to_date {d} 亿元 reported in                          {}: what has been invested cannot exceed the total",
+                        "investment_total: {t} 亿元 in {} is less than the investment_to_date {d} 亿元 reported in \
+                         {}: what has been invested cannot exceed the total",
                         r.period, at.period
                     ),
                 ));
             }
         }
         let Some(d) = r.investment_to_date else { continue };
-        to_date = Some((d, r));
         if let Some((t, at)) = total
             && d > t + 1e-9
         {
