@@ -316,9 +316,10 @@ impl Catalog {
         &self.timings
     }
 
-    /// [`Catalog::in_area`] as a test to run over many features: an area that is a feature's geometry is
-    /// indexed once (an R-tree of its edges) and each feature's box checked first, so a region's thousands of
-    /// vertices are not compared with every edge of every county.
+    /// Whether a feature of `collection` lies in (or crosses) `area`, as a test to run over many features: by
+    /// the memberships and spatial join computed at load, or, for an area that is a feature's geometry, by
+    /// that geometry indexed once (an R-tree of its edges) and each feature's box checked first, so a region's
+    /// thousands of vertices are not compared with every edge of every county.
     pub fn area_test<'a>(
         &'a self,
         collection: &'a Collection,
