@@ -54,14 +54,23 @@ fn merge(a: Option<ColumnType>, b: Option<ColumnType>) -> Option<ColumnType> {
     }
 }
 
-/// The columns of a set of features: every key in first-seen order (the `id` property, which duplicates the
-/// feature id, is left out), typed by what its values hold; a column only ever null is text.
-pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature>) -> Vec<Column> {
+/// The columns of a set of features: every key in first-seen order, typed by what its values hold; a column
+/// only ever null is text. An `id` property that only repeats each feature's id (a project's) is left out, the
+/// formats write the feature id themselves; one that says something else (a layer file's own `id` field) is a
+/// column like any other, written under a name that does not clash ([`labels`]).
+pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature> + Clone) -> Vec<Column> {
+    let repeats_id = |f: &Feature| match f.properties.get("id") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => *s == f.id,
+        Some(Value::Number(n)) => n.to_string() == f.id,
+        Some(_) => false,
+    };
+    let skip_id = features.clone().all(repeats_id);
     let mut names: Vec<String> = Vec::new();
     let mut kinds: Vec<Option<ColumnType>> = Vec::new();
     for f in features {
         for (k, v) in &f.properties {
-            if k == "id" {
+            if k == "id" && skip_id {
                 continue;
             }
             let i = names.iter().position(|n| n == k).unwrap_or_else(|| {
@@ -76,6 +85,51 @@ pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature>) -> Vec<Column
         .into_iter()
         .zip(kinds)
         .map(|(name, k)| Column { name, kind: k.unwrap_or(ColumnType::Text) })
+        .collect()
+}
+
+/// The columns of a collection's exports: [`columns_of`] its features; a layer with no features yet has the
+/// fields its file declared (its queryables), so an empty export still carries the schema.
+pub fn of_collection(c: &crate::store::Collection) -> Vec<Column> {
+    use crate::store::PropertyType as P;
+    if !c.features().is_empty() {
+        return columns_of(c.features().iter());
+    }
+    c.meta
+        .queryables
+        .iter()
+        .filter_map(|q| {
+            let kind = match q.kind {
+                P::Geometry => return None,
+                _ if q.name == "id" => return None,
+                P::Integer => ColumnType::Integer,
+                P::Number => ColumnType::Real,
+                P::Boolean => ColumnType::Boolean,
+                P::StringArray => ColumnType::Json,
+                P::String | P::Date | P::Timestamp => ColumnType::Text,
+            };
+            Some(Column { name: q.name.to_owned(), kind })
+        })
+        .collect()
+}
+
+/// The names the columns are written under in a format whose own columns are `taken` (`id`, `fid`, `geom`):
+/// a column whose name matches one of them or an earlier column's, ignoring case as SQLite and most GIS tools
+/// do, gets the next free suffix (`id_1`, `Id_1`). The values are the same.
+pub fn labels(columns: &[Column], taken: &[&str]) -> Vec<String> {
+    let mut taken: Vec<String> = taken.iter().map(|t| t.to_lowercase()).collect();
+    columns
+        .iter()
+        .map(|c| {
+            let mut name = c.name.clone();
+            let mut n = 0;
+            while taken.contains(&name.to_lowercase()) {
+                n += 1;
+                name = format!("{}_{n}", c.name);
+            }
+            taken.push(name.to_lowercase());
+            name
+        })
         .collect()
 }
 

@@ -24,11 +24,14 @@ pub fn write<W: Write>(
     }
     let mut w = ::csv::WriterBuilder::new().from_writer(out);
     let (xname, yname) = if options.crs.is_geographic() { ("lon", "lat") } else { ("easting", "northing") };
-    let mut header: Vec<&str> = vec!["id"];
-    header.extend(layer.columns.iter().map(|c| c.name.as_str()));
+    let mut own = vec!["id"];
     if layer.spatial {
-        header.extend(["wkt", xname, yname]);
+        own.extend(["wkt", xname, yname]);
     }
+    let labels = super::columns::labels(layer.columns, &own);
+    let mut header: Vec<&str> = vec!["id"];
+    header.extend(labels.iter().map(String::as_str));
+    header.extend(&own[1..]);
     w.write_record(&header).map_err(csv_error)?;
     for f in layer.features {
         let f: &Feature = f.borrow();

@@ -2,6 +2,7 @@
 //! writer's temporary file as they come; only their bounding boxes stay in memory for the index.
 
 use std::borrow::Borrow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use flatgeobuf::{ColumnType as FgbType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
@@ -38,7 +39,18 @@ pub fn write<W: Write>(
     kinds: &std::collections::BTreeSet<&str>,
     options: &ExportOptions,
 ) -> Result<(), ExportError> {
-    let description = format!("{} in {}", layer.name, options.crs.short());
+    // A FlatGeobuf holds geometries only: GDAL too leaves a feature without one out, index or not. The file's
+    // description says how many were left out, so a reader is told rather than silently short.
+    let (features, without): (Vec<_>, Vec<_>) = layer.features.partition(|f| f.borrow().geometry.is_some());
+    let mut description = format!("{} in {}", layer.name, options.crs.short());
+    if !without.is_empty() {
+        let _ = write!(
+            description,
+            "; {} feature(s) without geometry are not in this file (FlatGeobuf holds geometries only; the \
+             GeoPackage or CSV export has them)",
+            without.len()
+        );
+    }
     let crs = match (options.crs, options.crs.epsg()) {
         (Crs::Crs84, _) => FgbCrs { org: Some("EPSG"), code: 4326, ..Default::default() },
         (_, Some(code)) => FgbCrs { org: Some("EPSG"), code: code as i32, ..Default::default() },
@@ -50,11 +62,10 @@ pub fn write<W: Write>(
             ..Default::default()
         },
     };
-    // A FlatGeobuf holds geometries only (a feature without one is left out). Its spatial index needs at least
-    // one: an empty file is written without one, as GDAL writes it, so GDAL can open it.
-    let mut features = layer.features.filter(|f| f.borrow().geometry.is_some()).peekable();
+    // The spatial index needs at least one feature: an empty file is written without one, as GDAL writes it,
+    // so GDAL can open it.
     let options_fgb = FgbWriterOptions {
-        write_index: features.peek().is_some(),
+        write_index: !features.is_empty(),
         detect_type: false,
         promote_to_multi: false,
         crs,
@@ -65,7 +76,8 @@ pub fn write<W: Write>(
     let mut fgb =
         FgbWriter::create_with_options(layer.name, geometry_type(kinds), options_fgb).map_err(library)?;
     fgb.add_column("id", FgbType::String, |_, c| c.nullable = false);
-    for c in layer.columns {
+    let labels = super::columns::labels(layer.columns, &["id"]);
+    for (c, label) in layer.columns.iter().zip(&labels) {
         let t = match c.kind {
             ColumnType::Integer => FgbType::Long,
             ColumnType::Real => FgbType::Double,
@@ -73,9 +85,9 @@ pub fn write<W: Write>(
             ColumnType::Text => FgbType::String,
             ColumnType::Json => FgbType::Json,
         };
-        fgb.add_column(&c.name, t, |_, col| col.nullable = true);
+        fgb.add_column(label, t, |_, col| col.nullable = true);
     }
-    for f in features {
+    for f in &features {
         let f: &Feature = f.borrow();
         let Some(g) = &f.geometry else { continue };
         let g: Geometry<f64> = rounded(east_north(g, options.crs)?, options.crs);
@@ -88,26 +100,27 @@ pub fn write<W: Write>(
             };
             put(0, "id", &ColumnValue::String(&f.id));
             let values = f.properties.values_of(layer.columns.iter().map(|c| c.name.as_str()));
-            for ((n, c), v) in layer.columns.iter().enumerate().zip(values) {
+            for (((n, c), v), label) in layer.columns.iter().enumerate().zip(values).zip(&labels) {
                 let i = n + 1;
+                let name = label.as_str();
                 let v = v.as_deref();
                 match (c.kind, v) {
                     (_, None | Some(Value::Null)) => {}
                     (ColumnType::Integer, Some(Value::Number(x))) => {
-                        put(i, &c.name, &ColumnValue::Long(x.as_i64().unwrap_or_default()));
+                        put(i, name, &ColumnValue::Long(x.as_i64().unwrap_or_default()));
                     }
                     (ColumnType::Real, Some(Value::Number(x))) => {
-                        put(i, &c.name, &ColumnValue::Double(x.as_f64().unwrap_or_default()));
+                        put(i, name, &ColumnValue::Double(x.as_f64().unwrap_or_default()));
                     }
-                    (ColumnType::Boolean, Some(Value::Bool(b))) => put(i, &c.name, &ColumnValue::Bool(*b)),
+                    (ColumnType::Boolean, Some(Value::Bool(b))) => put(i, name, &ColumnValue::Bool(*b)),
                     (ColumnType::Json, v) => {
                         if let Some(s) = as_json(v) {
-                            put(i, &c.name, &ColumnValue::Json(&s));
+                            put(i, name, &ColumnValue::Json(&s));
                         }
                     }
                     (_, v) => {
                         if let Some(s) = as_json(v) {
-                            put(i, &c.name, &ColumnValue::String(&s));
+                            put(i, name, &ColumnValue::String(&s));
                         }
                     }
                 }

@@ -135,24 +135,8 @@ impl GpkgWriter {
         // SQLite's column names ignore case: a layer's own `Id` (ArcGIS's default field), `FID` or `geom` would
         // clash with the table's own columns, or two of its fields with each other. Such a column is written
         // as `Id_1` (the next free suffix); the values are the same.
-        let mut taken: Vec<String> = vec!["fid".into(), "id".into()];
-        if layer.spatial {
-            taken.push("geom".into());
-        }
-        let column_names: Vec<String> = layer
-            .columns
-            .iter()
-            .map(|c| {
-                let mut name = c.name.clone();
-                let mut n = 0;
-                while taken.contains(&name.to_lowercase()) {
-                    n += 1;
-                    name = format!("{}_{n}", c.name);
-                }
-                taken.push(name.to_lowercase());
-                name
-            })
-            .collect();
+        let taken: &[&str] = if layer.spatial { &["fid", "id", "geom"] } else { &["fid", "id"] };
+        let column_names = super::columns::labels(layer.columns, taken);
         for (c, name) in layer.columns.iter().zip(&column_names) {
             let t = match c.kind {
                 ColumnType::Integer => "INTEGER",

@@ -97,8 +97,9 @@ fn extended_data(f: &Feature, columns: &[super::columns::Column]) -> Element {
             children,
         };
     let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
+    let labels = super::columns::labels(columns, &["id"]);
     let data = std::iter::once(("id", f.id.clone()))
-        .chain(columns.iter().zip(&values).map(|(c, v)| (c.name.as_str(), as_text(v.as_deref()))))
+        .chain(labels.iter().zip(&values).map(|(l, v)| (l.as_str(), as_text(v.as_deref()))))
         .filter(|(_, v)| !v.is_empty())
         .map(|(name, v)| {
             element("Data", vec![("name", name)], None, vec![element("value", vec![], Some(v), vec![])])

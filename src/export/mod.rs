@@ -308,7 +308,7 @@ pub fn write_export(
             let mut w = gpkg::GpkgWriter::create(&path, options.crs)?;
             for id in PLAN_LAYERS {
                 let Some(c) = catalog.collection(id) else { continue };
-                let columns = columns_of(c.features().iter());
+                let columns = columns::of_collection(c);
                 let kinds = geometry_types(c.features().iter());
                 let features = c.features().iter().inspect(|_| tick());
                 let layer = Layer { name: id, columns: &columns, spatial: c.is_spatial(), features };
@@ -328,7 +328,7 @@ pub fn write_export(
                 .collection(id)
                 .ok_or_else(|| ExportError::Unsupported(format!("no collection '{id}'")))?;
             check(format, c, features)?;
-            let mut columns = columns_of(c.features().iter());
+            let mut columns = columns::of_collection(c);
             if let Some(only) = &options.properties {
                 columns.retain(|col| only.contains(&col.name));
             }

@@ -685,6 +685,13 @@ pub async fn delete_collection(
         .await
         .map_err(|e| ApiError::Internal(format!("the write did not run: {e}")))?;
     result.map_err(|e| match e {
+        // A collection the service itself serves (projects, counties) is there but cannot go: a conflict with
+        // its state, as PUT over it is, not a missing resource.
+        WriteError::NotFound(_) if state.model().catalog.collection(&id).is_some() => {
+            ApiError::Conflict(format!(
+                "'{id}' is one of the service's own collections, not an uploaded layer: it cannot be deleted"
+            ))
+        }
         WriteError::NotFound(_) => ApiError::NotFound(format!("no uploaded layer '{id}'")),
         other => api_error(other, "", &id, ""),
     })?;

@@ -1297,6 +1297,31 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
             break;
         }
     }
+    // A DateTime column's values are text in the file: one no date or instant reads as would be served against
+    // the schema the layer publishes (and match datetime filters), so it stops loading, naming the feature,
+    // as a GeoPackage's does.
+    for (i, (n, t)) in served_columns.iter().enumerate() {
+        if *t != ColumnType::DateTime {
+            continue;
+        }
+        let values = coded.distinct(i);
+        let bad = values.iter().position(|v| {
+            v.as_str().is_some_and(|s| !is_timestamp(s) && !is_date(s) && gdal_date(v).is_none())
+        });
+        if let Some(code) = bad {
+            let row = rows.iter().position(|r| {
+                matches!(&r.properties, RawProps::Coded(c) if c.get(i).is_some_and(|&c| c as usize == code))
+            });
+            return Err(LoadError::feature(
+                &at,
+                row.map_or_else(|| "?".to_owned(), |r| (r + 1).to_string()),
+                format!(
+                    "{n}: '{}' is not a date-time value, as the column's declared type says",
+                    values[code].as_str().unwrap_or_default().chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    }
     let fields: Vec<(String, PropertyType)> = served_columns
         .into_iter()
         .enumerate()

@@ -79,9 +79,11 @@ pub struct ItemsQuery {
 fn scalar_eq(v: &Value, want: &str) -> bool {
     match v {
         Value::String(s) => s == want,
-        Value::Number(n) => match (n.as_f64(), want.trim().parse::<f64>()) {
-            (Some(a), Ok(b)) => a == b,
-            _ => false,
+        // Whole numbers compare exactly (a 19-digit id is not rounded to its neighbour through a double).
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), want.trim()) {
+            (Some(a), _, w) if w.parse::<i64>().is_ok() => w.parse::<i64>() == Ok(a),
+            (_, Some(a), w) if w.parse::<u64>().is_ok() => w.parse::<u64>() == Ok(a),
+            (_, _, w) => matches!((n.as_f64(), w.parse::<f64>()), (Some(a), Ok(b)) if a == b),
         },
         Value::Bool(b) => want.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         Value::Array(items) => items.iter().any(|i| scalar_eq(i, want)),
@@ -215,7 +217,12 @@ fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
         (None | Some(Value::Null), _) => Greater,
         (_, None | Some(Value::Null)) => Less,
         (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            x.as_f64().unwrap_or_default().total_cmp(&y.as_f64().unwrap_or_default())
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                // Whole numbers in order exactly, past 2^53 too.
+                (Some(a), Some(b), ..) => a.cmp(&b),
+                (.., Some(a), Some(b)) => a.cmp(&b),
+                _ => x.as_f64().unwrap_or_default().total_cmp(&y.as_f64().unwrap_or_default()),
+            }
         }
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),

@@ -439,21 +439,31 @@ fn tile_properties(c: &Collection, f: &Feature) -> Vec<(&'static str, TileValue)
     text("name_en", s("name_en"));
     match c.id() {
         id if !LAYERS.contains(&id) => {
-            // A planner's layer: its own fields as they are, and where the join put it.
+            // A planner's layer: its own fields as they are, and where the join put it. A field named like a
+            // tag already written (`id`, `name_zh`) would give the tile two values for one key, and readers
+            // keep the last: the file's own `id` goes as `id_1` (as in the exports), so `id` stays the
+            // feature's id.
+            let written: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
             for q in &c.meta.queryables {
+                let key = match q.name {
+                    "id" if p.get("id").and_then(Value::as_str) == Some(f.id.as_str()) => continue,
+                    "id" if written.contains(&"id") => "id_1",
+                    k if written.contains(&k) => continue,
+                    k => k,
+                };
                 match p.get(q.name) {
-                    Some(Value::String(v)) if !v.is_empty() => out.push((q.name, TileValue::Str(v.clone()))),
-                    Some(Value::Bool(b)) => out.push((q.name, TileValue::Bool(*b))),
+                    Some(Value::String(v)) if !v.is_empty() => out.push((key, TileValue::Str(v.clone()))),
+                    Some(Value::Bool(b)) => out.push((key, TileValue::Bool(*b))),
                     Some(Value::Number(n)) => {
                         out.push((
-                            q.name,
+                            key,
                             n.as_i64()
                                 .map_or_else(|| TileValue::Double(n.as_f64().unwrap_or(0.0)), TileValue::Int),
                         ));
                     }
                     Some(v @ Value::Array(_)) => {
                         if let Some(j) = joined(Some(v), ",").filter(|j| !j.is_empty()) {
-                            out.push((q.name, TileValue::Str(j)));
+                            out.push((key, TileValue::Str(j)));
                         }
                     }
                     _ => {}

@@ -624,6 +624,17 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
         again.client.delete(again.url("/collections/parks")).bearer_auth(&province).send().expect("answers");
     assert_eq!(del.status().as_u16(), 204);
     assert_eq!(again.get("/collections/parks").status().as_u16(), 404);
+    // The service's own collections cannot go: a conflict, as PUT over them is (it was a 404, "no layer").
+    let del = again
+        .client
+        .delete(again.url("/collections/projects"))
+        .bearer_auth(&province)
+        .send()
+        .expect("answers");
+    assert_eq!(del.status().as_u16(), 409);
+    let problem: Value = del.json().expect("problem");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("cannot be deleted"), "{problem}");
+    assert_eq!(again.get("/collections/projects").status().as_u16(), 200);
 }
 
 /// What a review found, each now refused with a message or read right.
@@ -913,4 +924,88 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
     std::fs::copy(p("one.dbf"), p("sq.dbf")).expect("copy");
     let e = check_error(&s(&shp));
     assert!(e.contains("sq.shp") && e.contains("2 shapes but the .dbf 1 records"), "{e}");
+}
+
+/// A layer file's own `id` field (not the feature id) is a column like any other in every export and in the
+/// tiles, under a name that does not clash; FlatGeobuf says what it leaves out and refuses a date-time column
+/// holding no date; an empty layer's exports keep its fields; whole numbers past 2^53 filter and sort exactly.
+#[test]
+fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = |n: &str| dir.path().join(n);
+    let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
+    let own = p("own.geojson");
+    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
+    let (app, _store) = serve(&[&format!("own={}", s(&own))]);
+    // CSV: the feature id under `id`, the file's own under `id_1`.
+    let csv = app.get("/collections/own/items?f=csv").text().expect("csv");
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    let header = lines.next().expect("header");
+    assert!(header.starts_with("id,id_1,"), "{header}");
+    assert!(lines.next().expect("row").starts_with("f1,own-7,"), "{csv}");
+    // GDAL reads both out of every file format.
+    for ext in ["gpkg", "fgb", "kml", "shp"] {
+        let out = p(&format!("own-out.{ext}{}", if ext == "shp" { ".zip" } else { "" }));
+        let r = app.get(&format!("/collections/own/items?f={ext}"));
+        assert_eq!(r.status().as_u16(), 200, "{ext}");
+        let bytes = r.bytes().expect("body");
+        std::fs::write(&out, &bytes).expect("write");
+        let name = if ext == "shp" { format!("/vsizip/{}", s(&out)) } else { s(&out) };
+        let (ok, info) = run("ogrinfo", &["-ro", "-al", &name]);
+        assert!(ok && info.contains("= own-7") && info.contains("= f1"), "{ext}: {info}");
+        if ext == "fgb" {
+            // The feature without a geometry is not in it (GDAL leaves such ones out too), and the header's
+            // description says so (GDAL 3.6 does not print it).
+            assert!(info.contains("Feature Count: 1"), "{info}");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(text.contains("1 feature(s) without geometry are not in this file"), "the description");
+        }
+    }
+    // Tiles: `id` stays the feature's id; the file's own goes as `id_1`.
+    let (x, y) = tile_of(123.4, 41.79, 10);
+    let r = app.get(&format!("/collections/own/tiles/WebMercatorQuad/10/{y}/{x}"));
+    assert_eq!(r.status().as_u16(), 200);
+    let tile = {
+        use geozero::mvt::Message;
+        geozero::mvt::Tile::decode(r.bytes().expect("bytes").as_ref()).expect("mvt")
+    };
+    let layer = tile.layers.iter().find(|l| l.name == "own").expect("an own layer");
+    let f = layer.features.first().expect("a feature");
+    assert_eq!(tag(layer, f, "id").as_deref(), Some("f1"));
+    assert_eq!(tag(layer, f, "id_1").as_deref(), Some("own-7"));
+    // Whole numbers past 2^53: equality and order exact (through a double, 2^53 + 1 was 2^53).
+    assert_eq!(number_matched(&app, "/collections/own/items?b=9007199254740993"), Ok(1));
+    let sorted = features(&app, "/collections/own/items?sortby=b");
+    let ids: Vec<&str> = sorted.iter().filter_map(|f| f["id"].as_str()).collect();
+    assert_eq!(ids, ["f2", "f1"]);
+    // A FlatGeobuf date-time column holding text that is no date-time: refused, naming the feature.
+    let fgb = p("dt.fgb");
+    let (ok, log) = run("ogr2ogr", &["-f", "FlatGeobuf", &s(&fgb), &s(&own)]);
+    assert!(ok, "{log}");
+    let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&fgb)]);
+    assert!(ok && info.contains("t: DateTime"), "{info}");
+    let mut bytes = std::fs::read(&fgb).expect("read");
+    let at = bytes.windows(19).position(|w| w == b"2021-10-12T10:00:00").expect("the date-time's text");
+    bytes[at..at + 19].copy_from_slice(b"garbage-garbage-gar");
+    std::fs::write(&fgb, bytes).expect("write");
+    let e = check_error(&s(&fgb));
+    assert!(
+        e.contains("dt.fgb")
+            && e.contains("feature 1")
+            && e.contains("'garbage-garbage-gar' is not a date-time"),
+        "{e}"
+    );
+    // An empty layer (a GeoPackage table with fields and no rows): its CSV and GeoPackage keep the fields.
+    let empty = p("empty.gpkg");
+    let (ok, log) = run("ogr2ogr", &["-f", "GPKG", "-nln", "empty", &s(&empty), &s(&own), "-where", "b < 0"]);
+    assert!(ok, "{log}");
+    let (empty_app, _empty_store) = serve(&[&format!("empty={}", s(&empty))]);
+    let csv = empty_app.get("/collections/empty/items?f=csv").text().expect("csv");
+    let header = csv.trim_start_matches('\u{feff}').lines().next().unwrap_or_default().to_owned();
+    assert!(header.contains(",b,") && header.contains(",t,"), "{csv}");
+    let out = p("empty-out.gpkg");
+    std::fs::write(&out, empty_app.get("/collections/empty/items?f=gpkg").bytes().expect("body"))
+        .expect("write");
+    let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&out)]);
+    assert!(ok && info.contains("Feature Count: 0") && info.contains("b: Integer64"), "{info}");
 }
