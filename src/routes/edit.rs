@@ -32,10 +32,20 @@ fn editable(state: &State, cid: &str, method: &str) -> ApiResult<()> {
     if state.model().catalog.collection(cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    if !STORED.contains(&cid) || state.engine.store().is_none() {
+    if !STORED.contains(&cid) || cid == "layers" || state.engine.store().is_none() {
         return Err(ApiError::MethodNotAllowed { method: method.to_owned(), allowed: ALLOW_READ });
     }
     Ok(())
+}
+
+/// The store key of feature `id` of `cid`. An id holding `/` names no feature (`layers%2Fzones` under projects
+/// would be an uploaded layer's key, reached past the layer's province-only rule): 404.
+fn feature_key(cid: &str, id: &str) -> ApiResult<String> {
+    let key = store_key(cid, id);
+    if id.contains('/') || crate::store::engine::split_key(&key) != (cid, id) {
+        return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));
+    }
+    Ok(key)
 }
 
 /// Whether `If-Match` (if sent) allows changing a feature now at `version`; 412 when not, 428 when it is
@@ -260,7 +270,7 @@ async fn precondition(
     state: &State,
     (base, cid, id): (&str, &str, &str),
 ) -> ApiResult<Option<Stored>> {
-    let key = store_key(cid, id);
+    let key = feature_key(cid, id)?;
     let current = super::store_read(state, move |s| s.get(&key)).await?.flatten();
     let live = current.as_ref().filter(|r| r.record.is_some()).map(|r| r.version);
     // A quarter's report is replaced only by someone who has seen it: If-Match is required on progress.
@@ -364,7 +374,7 @@ pub async fn post_item(
     let base = base_url(&req, &state.settings);
     let id = new_id(&cid, &body, &state).await?;
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
-    let key = store_key(&cid, &id);
+    let key = feature_key(&cid, &id)?;
     let result = run_write(&state, (&base, &cid), id.clone(), caller, move |row| match row {
         Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(key)),
         _ => Ok(vec![upsert(&key, Op::Create, record)]),
@@ -526,11 +536,11 @@ pub async fn get_versions(
 ) -> ApiResult<HttpResponse> {
     let (cid, id) = path.into_inner();
     QueryParams::from_request(&req)?.only(&["f"])?;
-    if state.engine.store().is_none() || !STORED.contains(&cid.as_str()) {
+    if state.engine.store().is_none() || !STORED.contains(&cid.as_str()) || cid == "layers" {
         return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
     }
     let base = base_url(&req, &state.settings);
-    let key = store_key(&cid, &id);
+    let key = feature_key(&cid, &id)?;
     let versions = super::store_read(&state, move |s| s.versions(&key)).await?.unwrap_or_default();
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));

@@ -252,7 +252,9 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
                     }
                 }
             }
-            b'+' | b'*' | b'/' | b'%' | b'^' => operators += 1,
+            // A minus too: a chain of unary minus signs (`- - - … 1`) nests in the parser as deeply as
+            // parentheses do, and 60 000 of them in a posted body overflowed its stack.
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' => operators += 1,
             b if b.is_ascii_alphabetic() => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {

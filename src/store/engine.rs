@@ -364,6 +364,11 @@ impl Engine {
         allowed: &Allowed<'_>,
     ) -> Result<Written, WriteError> {
         let key = store_key(collection, id);
+        // A key must read back as the feature it was made for: a project id `layers/zones` would be the key
+        // of an uploaded layer, and a write through it would change the layer under a project's scope check.
+        if split_key(&key) != (collection, id) {
+            return Err(WriteError::NotFound(key));
+        }
         let mut plan = Some(plan);
         let mut make = |rows: &[Stored]| -> Result<Vec<Change>, WriteError> {
             let plan = plan.take().ok_or_else(|| WriteError::Load("a write's plan ran twice".into()))?;

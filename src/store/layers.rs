@@ -77,6 +77,9 @@ const RESERVED: &[&str] = &[
     "labels",
     // `/exports/planatlas.gpkg` is the whole plan.
     "planatlas",
+    // The store keeps uploaded layers under `layers/{id}`: a layer called `layers` would take writes meant
+    // for its records.
+    "layers",
 ];
 
 /// Checks a layer's collection id: 1–64 of `a-z`, `0-9`, `_`, `-`, and not one of the plan's.
@@ -1446,6 +1449,31 @@ fn dbf_decimals(dbf: &[u8]) -> Vec<(Vec<u8>, u8)> {
     out
 }
 
+/// A dBase record's values in field order (the `dbase` crate's own record is a map keyed by names it may
+/// have decoded wrongly).
+struct InOrder(Vec<shapefile::dbase::FieldValue>);
+
+impl shapefile::dbase::ReadableRecord for InOrder {
+    fn read_using<Source, MemoSource>(
+        fields: &mut shapefile::dbase::FieldIterator<Source, MemoSource>,
+    ) -> Result<Self, shapefile::dbase::FieldIOError>
+    where
+        Source: std::io::Read + std::io::Seek,
+        MemoSource: std::io::Read + std::io::Seek,
+    {
+        let mut values = Vec::new();
+        loop {
+            match fields.read_next_field_impl() {
+                Ok((_, v)) => values.push(v),
+                Err(e) if matches!(e.kind(), shapefile::dbase::ErrorKind::EndOfRecord) => {
+                    return Ok(Self(values));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError> {
     use shapefile::dbase::{self, FieldType, FieldValue};
     let parts = shape_parts(path, only)?;
@@ -1476,6 +1504,13 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             Some(encoding)
         }
     };
+    // Without a .cpg, the dBase header's language driver byte: 0x4D/0x7A is GBK (code page 936), 0x4F/0x78
+    // Big5 (950), as ArcGIS writes them. (GDAL writes 0 and a .cpg.)
+    let cpg = cpg.or(match parts.dbf.get(29) {
+        Some(0x4D | 0x7A) => Some(encoding_rs::GBK),
+        Some(0x4F | 0x78) => Some(encoding_rs::BIG5),
+        _ => None,
+    });
     let records = match cpg {
         Some(e) => {
             dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::EncodingRs::from(e))
@@ -1485,19 +1520,40 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         }),
     }
     .map_err(|e| bad(&e))?;
-    // Field names are decoded by the `dbase` crate before an encoding can be set: decode them again from the
-    // header, in the file's encoding.
-    let names: HashMap<String, String> = records
-        .fields()
+    // The records must all be there: the `dbase` crate panics on a record cut short.
+    let word = |r: std::ops::Range<usize>| {
+        parts.dbf.get(r).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
+    };
+    let needed = word(8..10) + word(4..8) * word(10..12);
+    if parts.dbf.len() < needed {
+        return Err(bad(&format!(
+            "the .dbf is cut short: its header promises {needed} bytes, it has {}",
+            parts.dbf.len()
+        )));
+    }
+    // Field names are decoded by the `dbase` crate before an encoding can be set (lossily: two Chinese names
+    // became the same `����`): decode them again from the header, in the file's encoding (the .cpg's, else
+    // the header's code page). Values are read in field order, never looked up by the crate's names.
+    let decimals = dbf_decimals(&parts.dbf);
+    let mut taken: Vec<String> = Vec::new();
+    let field_names: Vec<String> = decimals
         .iter()
-        .zip(dbf_decimals(&parts.dbf))
-        .map(|(f, (raw, _))| {
-            let (decoded, _, _) = cpg.unwrap_or(encoding_rs::UTF_8).decode(&raw);
-            (f.name().to_owned(), decoded.trim().to_owned())
+        .map(|(raw, _)| {
+            let (decoded, _, _) = cpg.unwrap_or(encoding_rs::UTF_8).decode(raw);
+            let base = decoded.trim().to_owned();
+            let mut name = base.clone();
+            let mut n = 1;
+            while taken.contains(&name) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            taken.push(name.clone());
+            name
         })
         .collect();
-    let real = |n: &str| names.get(n).cloned().unwrap_or_else(|| n.to_owned());
-    let decimals = dbf_decimals(&parts.dbf);
+    if field_names.len() != records.fields().len() {
+        return Err(bad(&"the .dbf header's field list cannot be read"));
+    }
     let fields: Vec<(String, PropertyType)> = records
         .fields()
         .iter()
@@ -1515,7 +1571,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
                 FieldType::DateTime => PropertyType::Timestamp,
                 FieldType::Character | FieldType::Memo => PropertyType::String,
             };
-            (real(f.name()), kind)
+            (field_names[i].clone(), kind)
         })
         .collect();
     let crs = match &parts.prj {
@@ -1547,7 +1603,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     }
     let mut reader = shapefile::Reader::new(shapes, records);
     let mut rows = Vec::new();
-    for item in reader.iter_shapes_and_records() {
+    for item in reader.iter_shapes_and_records_as::<shapefile::Shape, InOrder>() {
         let shown = (rows.len() + 1).to_string();
         let (shape, record) = item.map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
         let geometry = match shape {
@@ -1558,9 +1614,8 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             ),
         };
         let mut properties = Map::new();
-        for (name, value) in record {
-            let name = real(&name);
-            let kind = fields.iter().find(|f| f.0 == name).map(|f| f.1);
+        for ((name, kind), value) in fields.iter().zip(record.0) {
+            let (name, kind) = (name.clone(), Some(*kind));
             let v = match value {
                 FieldValue::Character(s) => {
                     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).map(Value::String)

@@ -601,6 +601,7 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     assert_eq!(put("parks", None).status().as_u16(), 401);
     assert_eq!(put("parks", Some(&city)).status().as_u16(), 403);
     assert_eq!(put("projects", Some(&province)).status().as_u16(), 409, "the plan's collections stay");
+    assert_eq!(put("layers", Some(&province)).status().as_u16(), 400, "the store's name for layers");
     let r = put("parks", Some(&province));
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(features(&app, "/collections/parks/items").len(), 4);
@@ -620,6 +621,21 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     let again = spawn_engine(Settings::local(), open());
     assert_eq!(features(&again, "/collections/parks/items").len(), 4);
     assert_eq!(features(&again, "/collections/kfq/items").len(), 4);
+    // A layer's store key is not a project id: a city token cannot reach the layer as project `layers/parks`
+    // (it deleted it), and no layer may be called `layers`.
+    for method in [reqwest::Method::DELETE, reqwest::Method::PATCH] {
+        let r = again
+            .client
+            .request(method.clone(), again.url("/collections/projects/items/layers%2Fparks"))
+            .header("Content-Type", "application/merge-patch+json")
+            .bearer_auth(&city)
+            .body("{}")
+            .send()
+            .expect("answers");
+        assert_eq!(r.status().as_u16(), 404, "{method}");
+    }
+    assert_eq!(again.get("/collections/projects/items/layers%2Fparks/versions").status().as_u16(), 404);
+    assert_eq!(features(&again, "/collections/parks/items").len(), 4, "the layer is still there");
     let del =
         again.client.delete(again.url("/collections/parks")).bearer_auth(&province).send().expect("answers");
     assert_eq!(del.status().as_u16(), 204);
@@ -916,6 +932,27 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
     std::fs::write(&blank, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"","properties":{},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
     let e = check_error(&s(&blank));
     assert!(e.contains("blank.geojson") && e.contains("feature 1") && e.contains("an empty id"), "{e}");
+    // Chinese field names in a GBK Shapefile, with its .cpg and without (the header's code page says GBK):
+    // every field, with its values (two names decoded as the same `����` and one field lost the other).
+    let cn = p("cn.geojson");
+    std::fs::write(&cn, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"名称":"沈阳站","类型":"车站","编号":3},"geometry":{"type":"Point","coordinates":[123.39,41.79]}}]}"#).expect("write");
+    let (ok, log) = run("ogr2ogr", &["-lco", "ENCODING=CP936", &s(&p("cn.shp")), &s(&cn)]);
+    assert!(ok, "{log}");
+    for with_cpg in [true, false] {
+        if !with_cpg {
+            // As ArcGIS writes it: no .cpg, the header's language driver byte 0x4D (GBK).
+            std::fs::remove_file(p("cn.cpg")).expect("remove");
+            let mut dbf = std::fs::read(p("cn.dbf")).expect("dbf");
+            dbf[29] = 0x4D;
+            std::fs::write(p("cn.dbf"), dbf).expect("write");
+        }
+        let (cn_app, _cn_store) = serve(&[&format!("cn={}", s(&p("cn.shp")))]);
+        let f = &features(&cn_app, "/collections/cn/items")[0];
+        let props = &f["properties"];
+        assert_eq!(props["名称"], "沈阳站", "with .cpg {with_cpg}: {f}");
+        assert_eq!(props["类型"], "车站", "with .cpg {with_cpg}: {f}");
+        assert_eq!(props["编号"], 3, "with .cpg {with_cpg}: {f}");
+    }
     // A .dbf of another file (one record for two shapes) stops loading, saying so.
     let one = p("one.geojson");
     std::fs::write(&one, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Point","coordinates":[123.4,41.8]}}]}"#).expect("write");
