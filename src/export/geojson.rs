@@ -10,7 +10,8 @@ use crate::geom::crs::Crs;
 use crate::geom::to_geojson_value;
 use crate::store::Feature;
 
-fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
+fn feature_value(f: &Feature, options: &ExportOptions) -> Result<Value, ExportError> {
+    let crs = options.crs;
     let geometry = match &f.geometry {
         Some(g) => to_geojson_value(&super::east_north(g, crs)?, crs.decimals(), &|c| c),
         None => Value::Null,
@@ -19,7 +20,12 @@ fn feature_value(f: &Feature, crs: Crs) -> Result<Value, ExportError> {
     m.insert("type".into(), json!("Feature"));
     m.insert("id".into(), json!(f.id));
     m.insert("geometry".into(), geometry);
-    m.insert("properties".into(), Value::Object(f.properties.to_map()));
+    let mut properties = f.properties.to_map();
+    // `properties=` keeps only those named, as every other format does.
+    if let Some(only) = &options.properties {
+        properties.retain(|k, _| only.contains(k));
+    }
+    m.insert("properties".into(), Value::Object(properties));
     Ok(Value::Object(m))
 }
 
@@ -47,7 +53,7 @@ pub fn write<W: Write>(
         if n > 0 {
             out.write_all(b",\n")?;
         }
-        serde_json::to_writer(&mut out, &feature_value(f, options.crs)?).map_err(std::io::Error::from)?;
+        serde_json::to_writer(&mut out, &feature_value(f, options)?).map_err(std::io::Error::from)?;
     }
     out.write_all(b"]}\n")?;
     out.flush()?;
@@ -63,7 +69,7 @@ pub fn write_seq<W: Write>(
     for f in layer.features {
         let f: &Feature = f.borrow();
         out.write_all(&[0x1e])?;
-        serde_json::to_writer(&mut out, &feature_value(f, options.crs)?).map_err(std::io::Error::from)?;
+        serde_json::to_writer(&mut out, &feature_value(f, options)?).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;

@@ -105,12 +105,24 @@ pub fn write_zip<W: Write + Seek>(
     options: &ExportOptions,
 ) -> Result<(), ExportError> {
     let names = field_names(layer.columns);
+    let features: Vec<_> = layer.features.collect();
+    // A real column is N(24, d): as many decimals as its widest whole part leaves room for, at most 15 (as
+    // GDAL writes them). Six decimals made 1e-7 a 0; a fixed 15 would crop a large value's digits.
+    let decimals = |c: &super::Column| -> u8 {
+        let widest = features
+            .iter()
+            .filter_map(|f| f.borrow().properties.get(&c.name).and_then(|v| v.as_f64()))
+            .map(|x| format!("{:.0}", x.trunc()).len())
+            .max()
+            .unwrap_or(1);
+        u8::try_from(22usize.saturating_sub(widest).min(15)).unwrap_or(0)
+    };
     let field = |n: &str| FieldName::try_from(n).map_err(|e| lib(format!("field name {n}: {e:?}")));
     let mut builder = TableWriterBuilder::new().add_character_field(field("id")?, 64);
     for (c, n) in layer.columns.iter().zip(&names) {
         builder = match c.kind {
             ColumnType::Integer => builder.add_numeric_field(field(n)?, 18, 0),
-            ColumnType::Real => builder.add_numeric_field(field(n)?, 24, 6),
+            ColumnType::Real => builder.add_numeric_field(field(n)?, 24, decimals(c)),
             ColumnType::Boolean => builder.add_logical_field(field(n)?),
             ColumnType::Text | ColumnType::Json => builder.add_character_field(field(n)?, 254),
         };
@@ -122,7 +134,7 @@ pub fn write_zip<W: Write + Seek>(
     let mut without_geometry = 0usize;
     {
         let mut writer = shapefile::Writer::from_path(&shp_path, builder).map_err(lib)?;
-        for f in layer.features {
+        for f in &features {
             let f: &Feature = f.borrow();
             let Some(g) = &f.geometry else {
                 without_geometry += 1;

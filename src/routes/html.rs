@@ -257,10 +257,12 @@ impl Page {
     }
 
     /// Says how deep the page's path is below the service's root (`/collections/x/items` is 3), so its
-    /// assets load by relative URL.
+    /// assets load by relative URL: a path of n segments resolves relative URLs against its n − 1 directories,
+    /// so n − 1 `../` lead back to the root. (One more went above it: harmless at a host's root, where browsers
+    /// stop, but behind a proxy's path prefix the assets were asked for outside it.)
     #[must_use]
     pub fn depth(mut self, segments: usize) -> Self {
-        self.up = "../".repeat(segments);
+        self.up = "../".repeat(segments.saturating_sub(1));
         self
     }
 

@@ -109,6 +109,9 @@ pub fn parse_selection(
         if !c.is_spatial() {
             return Err(ApiError::param("within", format!("collection '{}' has no geometries", c.id())));
         }
+        if let Some(said) = catalog.ambiguous_name(key) {
+            return Err(ApiError::param("within", said));
+        }
         let (a, geometry) = catalog.area(key).ok_or_else(|| {
             ApiError::param(
                 "within",

@@ -354,6 +354,40 @@ impl Catalog {
         county_at(self.counties(), &self.county_index, p)
     }
 
+    /// When `key` is a county name more than one county bears (铁西区 is Shenyang's and Anshan's) and nothing
+    /// else: what to say instead of picking one (each with its adcode and city, to ask for by adcode).
+    pub fn ambiguous_name(&self, key: &str) -> Option<String> {
+        let named = |f: &Feature| {
+            f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
+        };
+        if key.contains(':')
+            || self.regions().get(key).is_some()
+            || self.cities().index_of(key).is_some()
+            || self.cities().features().iter().any(named)
+            || self.counties().index_of(key).is_some()
+        {
+            return None;
+        }
+        let same: Vec<String> = self
+            .counties()
+            .features()
+            .iter()
+            .filter(|f| named(f))
+            .map(|f| {
+                let city = f.str_prop("parent_adcode").and_then(|c| self.cities().get(c));
+                let city = city.and_then(|c| c.str_prop("name_zh")).unwrap_or("?");
+                format!("{} ({city})", f.id)
+            })
+            .collect();
+        (same.len() > 1).then(|| {
+            format!(
+                "'{key}' names {} counties: {}; give the adcode of the one meant",
+                same.len(),
+                same.join(", ")
+            )
+        })
+    }
+
     /// Resolves a region id, a city/county adcode (or Chinese name) or `collection:featureId` (a feature of a
     /// planner's layer, or of any collection with geometries) to an area and its geometry.
     pub fn area(&self, key: &str) -> Option<(Area, &geo::Geometry<f64>)> {

@@ -126,6 +126,47 @@ fn html_is_served_for_f_html_and_for_browsers_accept_header() {
     );
 }
 
+/// Every HTML page's own files (scripts, styles, icon) load by relative URL that stays under the service's
+/// root: behind a proxy's path prefix (`--base-url https://host/planatlas`) they resolve inside it, and at
+/// the server they answer 200. (Items and item pages went one `../` too far, out of a prefix.)
+#[test]
+fn html_pages_load_their_assets_by_urls_that_stay_under_a_path_prefix() {
+    let app = app();
+    let pages = [
+        "/collections/projects?f=html",
+        "/collections/projects/items?f=html",
+        "/collections/counties/items/210522?f=html",
+        "/collections/projects/queryables?f=html",
+        "/collections/projects/nearest?lon=123.4&lat=41.8&k=2&f=html",
+        "/reports/consistency?f=html",
+        "/reports/data-quality?f=html",
+        "/map",
+    ];
+    for page in pages {
+        let html = app.get(page).text().expect("page");
+        let refs: Vec<&str> = html
+            .split(['"', '\''])
+            .filter(|r| {
+                (r.contains("assets/") || r.ends_with("favicon.ico")) && !r.contains(' ') && !r.contains(':')
+            })
+            .collect();
+        assert!(!refs.is_empty(), "{page}: no assets");
+        let path = page.split('?').next().expect("path");
+        let prefixed = reqwest::Url::parse(&format!("https://host.test/planatlas{path}")).expect("url");
+        let served = reqwest::Url::parse(&app.url(path)).expect("url");
+        for r in refs {
+            let under = prefixed.join(r).expect("join");
+            assert!(
+                under.as_str().starts_with("https://host.test/planatlas/"),
+                "{page}: {r} leaves the prefix: {under}"
+            );
+            let at = served.join(r).expect("join");
+            let status = app.client.get(at.clone()).send().expect("answers").status();
+            assert_eq!(status, 200, "{page}: {at}");
+        }
+    }
+}
+
 #[test]
 fn health_reports_the_loaded_collections() {
     let doc = app().get_json("/health");

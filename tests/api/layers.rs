@@ -972,7 +972,7 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     let p = |n: &str| dir.path().join(n);
     let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
     let own = p("own.geojson");
-    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
+    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00","r":0.0000001,"w":-12345678901234.5},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
     let (app, _store) = serve(&[&format!("own={}", s(&own))]);
     // CSV: the feature id under `id`, the file's own under `id_1`.
     let csv = app.get("/collections/own/items?f=csv").text().expect("csv");
@@ -990,6 +990,10 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
         let name = if ext == "shp" { format!("/vsizip/{}", s(&out)) } else { s(&out) };
         let (ok, info) = run("ogrinfo", &["-ro", "-al", &name]);
         assert!(ok && info.contains("= own-7") && info.contains("= f1"), "{ext}: {info}");
+        if ext == "shp" {
+            // Real fields keep their digits: 1e-7 was 0 with six decimals; a wide value keeps its whole part.
+            assert!(info.contains("r (Real) = 0.0000001") && info.contains("= -12345678901234.5"), "{info}");
+        }
         if ext == "fgb" {
             // The feature without a geometry is not in it (GDAL leaves such ones out too), and the header's
             // description says so (GDAL 3.6 does not print it).

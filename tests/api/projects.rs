@@ -432,3 +432,51 @@ fn the_plan_coverage_script_passes_and_fails_on_an_item_neither_catalogued_nor_e
     assert!(!ok, "a named item neither catalogued nor excluded fails the script: {out}");
     assert!(out.contains("MISSING") && out.contains(text), "it names {text}: {out}");
 }
+
+/// A county name two counties bear (铁西区: Shenyang's 210106 and Anshan's 210303) is not settled by picking
+/// the first: `within=` says which there are, by adcode, and each adcode answers its own.
+#[test]
+fn a_county_name_two_counties_bear_is_asked_for_by_adcode() {
+    let app = app();
+    for path in [
+        "/collections/projects/items?within=%E9%93%81%E8%A5%BF%E5%8C%BA",
+        "/collections/projects/nearest?lon=123.3&lat=41.8&k=3&within=%E9%93%81%E8%A5%BF%E5%8C%BA",
+    ] {
+        let r = app.get(path);
+        assert_eq!(r.status(), 400, "{path}");
+        let problem: Value = r.json().expect("problem");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert_eq!(problem["parameter"], "within", "{problem}");
+        assert!(
+            detail.contains("210106") && detail.contains("210303") && detail.contains("鞍山市"),
+            "{detail}"
+        );
+    }
+    let shenyang = app.get_json("/collections/projects/items?within=210106&limit=1000");
+    let anshan = app.get_json("/collections/projects/items?within=210303&limit=1000");
+    let both = app.get_json("/collections/projects/items?county=%E9%93%81%E8%A5%BF%E5%8C%BA&limit=1000");
+    let n = |d: &Value| d["numberMatched"].as_u64().expect("numberMatched");
+    assert!(n(&anshan) > 0 && n(&shenyang) > 0);
+    assert!(n(&both) >= n(&anshan).max(n(&shenyang)));
+    // An unambiguous name still works as before.
+    assert_eq!(app.get("/collections/projects/items?within=%E5%92%8C%E5%B9%B3%E5%8C%BA").status(), 200);
+}
+
+/// `properties=` keeps only the named properties in a GeoJSON text sequence too, as in every other format.
+#[test]
+fn geojson_sequences_keep_only_the_properties_asked_for() {
+    let text = app()
+        .get("/collections/projects-points/items?properties=name_en&f=geojsonseq&limit=5")
+        .text()
+        .expect("text");
+    let features: Vec<Value> = text
+        .split('\u{1e}')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| serde_json::from_str(t).expect("json"))
+        .collect();
+    assert_eq!(features.len(), 5);
+    for f in features {
+        let keys: Vec<&String> = f["properties"].as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["name_en"], "{f}");
+    }
+}
