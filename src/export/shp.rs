@@ -111,7 +111,7 @@ pub fn write_zip<W: Write + Seek>(
     let decimals = |c: &super::Column| -> u8 {
         let widest = features
             .iter()
-            .filter_map(|f| f.borrow().properties.get(&c.name).and_then(|v| v.as_f64()))
+            .filter_map(|f| f.borrow().properties.get(&c.name).and_then(Value::as_f64))
             .map(|x| format!("{:.0}", x.trunc()).len())
             .max()
             .unwrap_or(1);
