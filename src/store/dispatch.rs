@@ -209,14 +209,20 @@ fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
 fn completed_in_year(upto: &[&Report], year: i32) -> Option<f64> {
     let mut sum = 0.0;
     for (i, r) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
-        let quarter_before = r.period.start().pred_opt().map(Period::quarter_of);
-        let rise = || {
-            let prev = i.checked_sub(1).map(|j| upto[j]).filter(|p| Some(p.period) == quarter_before)?;
-            Some(r.investment_to_date? - prev.investment_to_date?)
-        };
-        sum += r.investment_period.or_else(rise)?;
+        sum += quarter_amount(upto, i)?;
     }
     Some(sum)
+}
+
+/// What report `i` of a project's sorted reports says was completed in its quarter: its `investment_period`,
+/// else the rise of `investment_to_date` from the report of the quarter before; `None` when neither says.
+fn quarter_amount(reports: &[&Report], i: usize) -> Option<f64> {
+    let r = reports[i];
+    let quarter_before = r.period.start().pred_opt().map(Period::quarter_of);
+    r.investment_period.or_else(|| {
+        let prev = i.checked_sub(1).map(|j| reports[j]).filter(|p| Some(p.period) == quarter_before)?;
+        Some(r.investment_to_date? - prev.investment_to_date?)
+    })
 }
 
 fn project_state<'a>(
@@ -371,7 +377,18 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
         .collect();
     let in_span: Vec<&Report> =
         catalog.progress_reports().iter().filter(|r| quarters.contains(&r.period)).collect();
-    let completed_in_span = round(in_span.iter().filter_map(|r| r.investment_period).sum());
+    // By the same rule as the year's completed investment (a report without `investment_period` takes the
+    // rise of `investment_to_date`), so the span's figure and the table's agree; an unknown amount is left out.
+    let completed_in_span = round(
+        grouped
+            .values()
+            .flat_map(|list| {
+                (0..list.len())
+                    .filter(|&i| quarters.contains(&list[i].period))
+                    .filter_map(|i| quarter_amount(list, i))
+            })
+            .sum(),
+    );
     let mut changes = Vec::new();
     if quarters.len() > 1 {
         let first = quarters[0];

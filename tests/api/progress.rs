@@ -417,6 +417,29 @@ fn dispatch_rules_a_review_found_wrong() {
     let mut records = shipped_reports();
     records.extend(posted.iter().cloned());
     check_dispatch(&s, &records, "2024Q2", "city");
+    // The span's completed investment follows the year's rule: a report without investment_period counts the
+    // rise of investment_to_date from the quarter before (ids[1]'s 10), so the two figures agree.
+    let amount = |period: &str, before: &str| -> f64 {
+        records
+            .iter()
+            .filter(|r| r["period"] == period)
+            .filter_map(|r| {
+                r["investment_period"].as_f64().or_else(|| {
+                    let prev =
+                        records.iter().find(|p| p["project"] == r["project"] && p["period"] == before)?;
+                    Some(r["investment_to_date"].as_f64()? - prev["investment_to_date"].as_f64()?)
+                })
+            })
+            .sum()
+    };
+    let q2_amount = amount("2024Q2", "2024Q1");
+    assert!(q2_amount >= 12.0 - 1e-9, "the posted 2 and 10 at least: {q2_amount}");
+    let span = doc["report"]["completed_in_span"].as_f64().expect("completed_in_span");
+    assert!((span - q2_amount).abs() < 0.051, "dispatch {span} against {q2_amount}");
+    let h1 = s.app.get_json("/reports/summary?period=2024H1&by=city");
+    let span = h1["report"]["completed_in_span"].as_f64().expect("completed_in_span");
+    let want = amount("2024Q1", "2023Q4") + q2_amount;
+    assert!((span - want).abs() < 0.051, "summary {span} against {want}");
     let row = |doc: &Value| {
         doc["report"]["rows"].as_array().unwrap().iter().find(|r| r["key"] == "210100").cloned().unwrap()
     };
