@@ -176,12 +176,19 @@ impl Page {
         let limit = match limit {
             None => limits.default_limit,
             Some(raw) => {
-                let v: i64 = raw.trim().parse().map_err(|_| {
-                    ParamError::new(
-                        "limit",
-                        format!("'{raw}' is not a whole number (1..={})", limits.max_limit),
-                    )
-                })?;
+                // A whole number too large for 64 bits is still only "too many": clamped like any other.
+                let digits = raw.trim().strip_prefix('+').unwrap_or(raw.trim());
+                let huge = digits.len() > 18 && digits.bytes().all(|b| b.is_ascii_digit());
+                let v: i64 = if huge {
+                    i64::MAX
+                } else {
+                    digits.parse().map_err(|_| {
+                        ParamError::new(
+                            "limit",
+                            format!("'{raw}' is not a whole number (1..={})", limits.max_limit),
+                        )
+                    })?
+                };
                 if v < 1 {
                     return Err(ParamError::new("limit", format!("{v} is below the minimum of 1")));
                 }

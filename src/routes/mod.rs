@@ -196,6 +196,18 @@ pub struct QueryParams {
 impl QueryParams {
     /// Parses the request's query string.
     pub fn from_request(req: &HttpRequest) -> ApiResult<Self> {
+        // Percent-escapes that decode to no UTF-8 text (`%FF%FE`) were replaced by U+FFFD and searched for.
+        if let Some(bad) = req
+            .query_string()
+            .split('&')
+            .find(|p| percent_encoding::percent_decode_str(&p.replace('+', " ")).decode_utf8().is_err())
+        {
+            let name = bad.split('=').next().unwrap_or_default();
+            return Err(ApiError::param(
+                &percent_encoding::percent_decode_str(name).decode_utf8_lossy(),
+                "its percent-escapes decode to bytes that are not UTF-8 text (encode the text as UTF-8 first)",
+            ));
+        }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
             .map_err(|e| ApiError::BadRequest(format!("the query string cannot be decoded: {e}")))?;
         for (i, (name, _)) in pairs.iter().enumerate() {

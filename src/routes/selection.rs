@@ -210,7 +210,17 @@ pub fn parse_selection(
                 }
                 ParamKind::Interval(..) => continue,
             });
-        } else if c.queryable(name).is_some() {
+        } else if let Some(q) = c.queryable(name) {
+            // A number queryable compares numbers: `length_km=abc` can match nothing, so it is a mistake to
+            // say, not an empty page.
+            let number =
+                matches!(q.kind, crate::store::PropertyType::Number | crate::store::PropertyType::Integer);
+            if number && value.trim().parse::<f64>().is_err() {
+                return Err(ApiError::param(
+                    name,
+                    format!("'{value}' is not a number, and {name} holds numbers"),
+                ));
+            }
             query.filters.push(Filter::Eq { property: name.clone(), value: value.clone() });
         } else {
             let names: Vec<&str> = c

@@ -139,3 +139,16 @@ fn head_requests_are_answered_like_get_without_a_body() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("etag").is_some());
 }
+
+/// Percent-escapes that decode to no UTF-8 text were searched for as U+FFFD; a number queryable given text
+/// matched nothing in silence: both are 400s naming the parameter. A limit past 64 bits is clamped like any
+/// other large limit.
+#[test]
+fn undecodable_text_and_text_for_a_number_are_400s_and_a_huge_limit_is_clamped() {
+    bad_param("/collections/projects/items?q=%FF%FE", "q");
+    bad_param("/collections/projects/items?length_km=abc", "length_km");
+    let doc = app().get_json("/collections/counties/items?limit=99999999999999999999");
+    assert_eq!(doc["numberReturned"], 100, "{}", doc["numberMatched"]);
+    // A number queryable given a number still filters.
+    assert_eq!(app().get("/collections/projects/items?length_km=12.5").status(), 200);
+}
