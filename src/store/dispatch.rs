@@ -208,7 +208,7 @@ fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
 /// report of the quarter before it; when neither says, what was completed is unknown (`None`).
 fn completed_in_year(upto: &[&Report], year: i32) -> Option<f64> {
     let mut sum = 0.0;
-    for (i, r) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
+    for (i, _) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
         sum += quarter_amount(upto, i)?;
     }
     Some(sum)

@@ -316,3 +316,35 @@ fn the_binary_resolves_epsg_codes_from_any_directory() {
     let n = body["geometry"]["coordinates"][0].as_f64().unwrap();
     assert!(n > 4_400_000.0 && n < 4_500_000.0, "a Gauss-Kruger northing: {body}");
 }
+
+/// A `bbox` in a projected CRS selects what meets the box itself, not its larger lon/lat envelope: every
+/// point answered lies in the box (in the same CRS), and the answer is the one `S_INTERSECTS(geometry,
+/// BBOX(…))` with `filter-crs` gives. (The envelope let in points 4 km south of the box.)
+#[test]
+fn a_projected_bbox_selects_what_meets_the_box_itself() {
+    let app = app();
+    let crs = "EPSG:4549";
+    for (n0, e0, n1, e1) in [
+        (4_650_000.0, 825_000.0, 4_750_000.0, 925_000.0),
+        (4_400_000.0, 600_000.0, 4_560_000.0, 700_000.0),
+        (4_600_000.0, 500_000.0, 4_700_000.0, 780_000.0),
+    ] {
+        let bbox = format!("{n0},{e0},{n1},{e1}");
+        let doc = app.get_json(&format!(
+            "/collections/projects-points/items?bbox-crs={crs}&crs={crs}&limit=1000&bbox={bbox}"
+        ));
+        let ids = |d: &Value| -> BTreeSet<String> {
+            d["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+        };
+        for f in doc["features"].as_array().unwrap() {
+            let c = &f["geometry"]["coordinates"];
+            let (n, e) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+            assert!((n0..=n1).contains(&n) && (e0..=e1).contains(&e), "{bbox}: {} at {n}, {e}", f["id"]);
+        }
+        let filter = urlencode(&format!("S_INTERSECTS(geometry,BBOX({bbox}))"));
+        let by_filter = app.get_json(&format!(
+            "/collections/projects-points/items?filter-crs={crs}&crs={crs}&limit=1000&filter={filter}"
+        ));
+        assert_eq!(ids(&doc), ids(&by_filter), "{bbox}");
+    }
+}
