@@ -138,7 +138,18 @@ pub async fn get_collection(
     match negotiate(&req, &params)? {
         Format::Json => {
             let links = doc["links"].as_array().cloned().unwrap_or_default();
-            Ok(super::with_link_header(respond_json(&req, JSON, &doc), &links, super::HEADER_RELS))
+            // An uploaded layer's tag starts with its stored version, so If-Match on its PUT or DELETE
+            // can name the version it replaces.
+            let response = match model.version_of(&crate::store::engine::store_key("layers", c.id())) {
+                Some(v) => {
+                    let body = super::to_json_text(&doc);
+                    let hash = super::etag_of(body.as_bytes());
+                    let etag = format!("\"v{v}-{}\"", &hash[1..17]);
+                    super::respond_tagged(&req, JSON, body, &etag, super::Caching::Data)
+                }
+                None => respond_json(&req, JSON, &doc),
+            };
+            Ok(super::with_link_header(response, &links, super::HEADER_RELS))
         }
         Format::Html => {
             let crumbs = [

@@ -603,6 +603,49 @@ fn province_only(caller: &Caller) -> ApiResult<()> {
     }
 }
 
+/// What `If-Match` / `If-None-Match: *` on a layer's PUT or DELETE expect of its stored version (checked under
+/// the write lock by the engine): `Some(None)` that there is none, `Some(Some(v))` that it is at `v`. The
+/// layer's ETag (`GET /collections/{id}`) is `"v{version}-…"`. Without either header a replace needs one
+/// under `--require-if-match` (428).
+fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Option<Option<i64>>> {
+    let now = state.model().version_of(&store_key("layers", id));
+    let header_text = |h| req.headers().get(h).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    if header_text(header::IF_NONE_MATCH).is_some_and(|v| v.trim() == "*") {
+        return Ok(Some(None));
+    }
+    let Some(raw) = header_text(header::IF_MATCH) else {
+        if state.settings.require_if_match && now.is_some() {
+            return Err(ApiError::PreconditionRequired(format!(
+                "replacing or removing layer '{id}' needs If-Match (--require-if-match): GET /collections/{id} \
+                 and send its ETag"
+            )));
+        }
+        return Ok(None);
+    };
+    let fail = || {
+        ApiError::PreconditionFailed(format!(
+            "If-Match {raw} does not match layer '{id}'{}; GET /collections/{id} again",
+            now.map_or_else(|| " (it does not exist)".to_owned(), |v| format!(" (now v{v})"))
+        ))
+    };
+    for tag in raw.split(',').map(str::trim) {
+        if tag == "*" {
+            return now.map(|v| Some(Some(v))).ok_or_else(fail);
+        }
+        // As for items: the version decides, and a compressed answer's weak form of the tag names the same.
+        let version = tag
+            .trim_start_matches("W/")
+            .strip_prefix("\"v")
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.split('-').next())
+            .and_then(|v| v.parse::<i64>().ok());
+        if let Some(v) = version.filter(|v| Some(*v) == now) {
+            return Ok(Some(Some(v)));
+        }
+    }
+    Err(fail())
+}
+
 /// `PUT /collections/{id}`: a planner's layer (the file as the body; `?layer=` picks a GeoPackage table) kept
 /// in the store as collection `{id}`, replacing an earlier upload of it. Needs a `province` token.
 pub async fn put_collection(
@@ -631,6 +674,7 @@ pub async fn put_collection(
     {
         return Err(ApiError::param("layer", format!("'{l}' is not a table name")));
     }
+    let expected = layer_expected(&req, &state, &id)?;
     let ext = layer_extension(&req)?;
     let dir = tempfile::tempdir().map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
     let file = dir.path().join(format!("upload.{ext}"));
@@ -660,7 +704,7 @@ pub async fn put_collection(
             return Err(WriteError::Invalid("the file has several layers; name one with ?layer=".into()));
         };
         let n = file.features.len();
-        let written = engine.put_layer(&actor, &file)?;
+        let written = engine.put_layer(&actor, &file, expected)?;
         drop(dir);
         Ok::<_, WriteError>((written.revision, n))
     })
@@ -689,9 +733,10 @@ pub async fn delete_collection(
     QueryParams::from_request(&req)?.only(&[])?;
     let caller = authenticate(&req, &state).await?;
     province_only(&caller)?;
+    let expected = layer_expected(&req, &state, &id)?;
     let engine = state.engine.clone();
     let target = id.clone();
-    let result = web::block(move || engine.delete_layer(&caller.name, &target))
+    let result = web::block(move || engine.delete_layer(&caller.name, &target, expected))
         .await
         .map_err(|e| ApiError::Internal(format!("the write did not run: {e}")))?;
     result.map_err(|e| match e {
@@ -703,6 +748,7 @@ pub async fn delete_collection(
             ))
         }
         WriteError::NotFound(_) => ApiError::NotFound(format!("no uploaded layer '{id}'")),
+        WriteError::Conflict(m) => ApiError::Conflict(m),
         other => api_error(other, "", &id, ""),
     })?;
     Ok(HttpResponse::NoContent().finish())

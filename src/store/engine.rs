@@ -516,7 +516,16 @@ impl Engine {
 
     /// Stores a planner's layer as collection `file.id`, replacing an earlier import of the same id, in one
     /// commit; it is served, joined to the plan's areas, from then on and after every restart.
-    pub fn put_layer(&self, actor: &str, file: &LayerFile) -> Result<Written, WriteError> {
+    ///
+    /// `expected`, when given, is the stored version the caller saw (`If-Match`; `None` inside it: that there
+    /// is none, `If-None-Match: *`): checked under the write lock, so two planners replacing one layer cannot
+    /// both win.
+    pub fn put_layer(
+        &self,
+        actor: &str,
+        file: &LayerFile,
+        expected: Option<Option<i64>>,
+    ) -> Result<Written, WriteError> {
         let key = store_key("layers", &file.id);
         let model = self.model();
         if model.catalog.collection(&file.id).is_some() && model.version_of(&key).is_none() {
@@ -526,32 +535,55 @@ impl Engine {
             )));
         }
         drop(model);
+        self.not_a_cli_layer(&file.id)?;
         let record = layers::to_record(file);
         self.write(
             "layers",
             &file.id,
             actor,
             Box::new(move |row| {
-                let op = if row.is_some_and(|r| r.record.is_some()) { Op::Replace } else { Op::Import };
+                let now = row.filter(|r| r.record.is_some()).map(|r| r.version);
+                layer_precondition(expected, now)?;
+                let op = if now.is_some() { Op::Replace } else { Op::Import };
                 Ok(vec![upsert(&key, op, record)])
             }),
             &|_, _| Ok(()),
         )
     }
 
-    /// Removes an imported layer.
-    pub fn delete_layer(&self, actor: &str, id: &str) -> Result<Written, WriteError> {
+    /// Removes an imported layer (`expected` as for [`Engine::put_layer`]).
+    pub fn delete_layer(
+        &self,
+        actor: &str,
+        id: &str,
+        expected: Option<Option<i64>>,
+    ) -> Result<Written, WriteError> {
+        self.not_a_cli_layer(id)?;
         let key = store_key("layers", id);
         self.write(
             "layers",
             id,
             actor,
             Box::new(move |row| match row {
-                Some(r) if r.record.is_some() => Ok(vec![Change { id: key, op: Op::Delete, record: None }]),
+                Some(r) if r.record.is_some() => {
+                    layer_precondition(expected, Some(r.version))?;
+                    Ok(vec![Change { id: key, op: Op::Delete, record: None }])
+                }
                 _ => Err(WriteError::NotFound(id.to_owned())),
             }),
             &|_, _| Ok(()),
         )
+    }
+
+    /// A `--layer` file given at start-up is served over a stored layer of its id: a write to the stored one
+    /// would answer 2xx and change nothing that is served.
+    fn not_a_cli_layer(&self, id: &str) -> Result<(), WriteError> {
+        if self.admin.as_ref().is_some_and(|a| a.layers.iter().any(|l| l.id() == id)) {
+            return Err(WriteError::Conflict(format!(
+                "collection '{id}' is given by --layer at start-up: it is served from that file, not the store"
+            )));
+        }
+        Ok(())
     }
 
     /// Picks up writes another process committed to the store (`planatlas import`, another instance):
@@ -716,6 +748,17 @@ fn build(
         db: db.to_owned(),
     };
     Catalog::assemble_on(admin, source, day)
+}
+
+/// Whether a layer now at version `now` (`None`: not there) is the one the caller expected.
+fn layer_precondition(expected: Option<Option<i64>>, now: Option<i64>) -> Result<(), WriteError> {
+    match expected {
+        Some(seen) if seen != now => Err(WriteError::Precondition(match now {
+            Some(v) => format!("the layer is at v{v}, not the version the request names; GET it again"),
+            None => "the layer does not exist (any more)".to_owned(),
+        })),
+        _ => Ok(()),
+    }
 }
 
 /// The change that creates or replaces `id` with `record`.

@@ -605,6 +605,39 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     let r = put("parks", Some(&province));
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(features(&app, "/collections/parks/items").len(), 4);
+    // Preconditions: the layer's ETag names its version; a replace or removal naming another is a 412, so two
+    // planners replacing one layer cannot both win (they were ignored).
+    let etag = |app: &TestApp| {
+        let r = app.get("/collections/parks");
+        r.headers()["etag"].to_str().expect("etag").to_owned()
+    };
+    let seen = etag(&app);
+    assert!(seen.trim_start_matches("W/").starts_with("\"v"), "{seen}");
+    let conditional = |header: &str, value: &str| {
+        app.client
+            .put(app.url("/collections/parks"))
+            .header("Content-Type", "application/geo+json")
+            .header(header, value)
+            .bearer_auth(&province)
+            .body(body.clone())
+            .send()
+            .expect("answers")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(conditional("If-None-Match", "*"), 412, "it exists");
+    assert_eq!(conditional("If-Match", "\"v999-0\""), 412);
+    assert_eq!(conditional("If-Match", &seen), 200);
+    assert_eq!(conditional("If-Match", &seen), 412, "the version it named is gone");
+    let stale = app
+        .client
+        .delete(app.url("/collections/parks"))
+        .header("If-Match", &seen)
+        .bearer_auth(&province)
+        .send()
+        .expect("answers");
+    assert_eq!(stale.status().as_u16(), 412);
+    assert_ne!(etag(&app), seen);
     let broken = app
         .client
         .put(app.url("/collections/broken"))
@@ -651,6 +684,36 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     let problem: Value = del.json().expect("problem");
     assert!(problem["detail"].as_str().unwrap_or_default().contains("cannot be deleted"), "{problem}");
     assert_eq!(again.get("/collections/projects").status().as_u16(), 200);
+    // A stored layer shadowed by a --layer file of its id: writes to it are a 409 (they answered 2xx and
+    // changed nothing that is served).
+    drop(again);
+    let stored = spawn_engine(Settings::local(), open());
+    assert_eq!(put_to(&stored, "parks", &province, &body), 200);
+    drop(stored);
+    let spec: LayerSpec = format!("parks={}", z.path("zones.fgb").display()).parse().expect("spec");
+    let shadowed = spawn_engine(Settings::local(), Arc::new(crate::helpers::open_store(&store, &[spec])));
+    assert_eq!(put_to(&shadowed, "parks", &province, &body), 409);
+    let del = shadowed
+        .client
+        .delete(shadowed.url("/collections/parks"))
+        .bearer_auth(&province)
+        .send()
+        .expect("answers");
+    assert_eq!(del.status().as_u16(), 409);
+    let problem: Value = del.json().expect("problem");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("--layer"), "{problem}");
+}
+
+fn put_to(app: &TestApp, id: &str, token: &str, body: &[u8]) -> u16 {
+    app.client
+        .put(app.url(&format!("/collections/{id}")))
+        .header("Content-Type", "application/geo+json")
+        .bearer_auth(token)
+        .body(body.to_vec())
+        .send()
+        .expect("answers")
+        .status()
+        .as_u16()
 }
 
 /// What a review found, each now refused with a message or read right.
