@@ -73,7 +73,11 @@ fn import_layer(args: &ImportArgs, id: &str) -> ExitCode {
     let dir = args.store.location();
     let Some(engine) = open_store(&args.data, &args.store, &[]) else { return ExitCode::FAILURE };
     let n = file.features.len();
-    match engine.put_layer(&format!("import {}", args.file.display()), &file, None) {
+    match engine.put_layer(
+        &format!("import {}", args.file.display()),
+        &file,
+        planatlas::store::engine::LayerExpect::Any,
+    ) {
         Ok(done) => {
             eprintln!(
                 "planatlas: imported {} as collection '{id}': {n} features ({}), store revision {} in {}",

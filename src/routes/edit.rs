@@ -18,7 +18,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::geom::crs::Crs;
 use crate::store::db::{Op, Stored};
-use crate::store::engine::{STORED, WriteError, store_key, upsert};
+use crate::store::engine::{LayerExpect, STORED, WriteError, store_key, upsert};
 use crate::store::{Catalog, Feature};
 
 /// `Allow` of an editable collection's items and of one item.
@@ -604,14 +604,14 @@ fn province_only(caller: &Caller) -> ApiResult<()> {
 }
 
 /// What `If-Match` / `If-None-Match: *` on a layer's PUT or DELETE expect of its stored version (checked under
-/// the write lock by the engine): `Some(None)` that there is none, `Some(Some(v))` that it is at `v`. The
+/// the write lock by the engine). The
 /// layer's ETag (`GET /collections/{id}`) is `"v{version}-…"`. Without either header a replace needs one
 /// under `--require-if-match` (428).
-fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Option<Option<i64>>> {
+fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<LayerExpect> {
     let now = state.model().version_of(&store_key("layers", id));
     let header_text = |h| req.headers().get(h).and_then(|v: &header::HeaderValue| v.to_str().ok());
     if header_text(header::IF_NONE_MATCH).is_some_and(|v| v.trim() == "*") {
-        return Ok(Some(None));
+        return Ok(LayerExpect::Absent);
     }
     let Some(raw) = header_text(header::IF_MATCH) else {
         if state.settings.require_if_match && now.is_some() {
@@ -620,7 +620,7 @@ fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Optio
                  and send its ETag"
             )));
         }
-        return Ok(None);
+        return Ok(LayerExpect::Any);
     };
     let fail = || {
         ApiError::PreconditionFailed(format!(
@@ -630,7 +630,7 @@ fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Optio
     };
     for tag in raw.split(',').map(str::trim) {
         if tag == "*" {
-            return now.map(|v| Some(Some(v))).ok_or_else(fail);
+            return now.map(LayerExpect::At).ok_or_else(fail);
         }
         // As for items: the version decides, and a compressed answer's weak form of the tag names the same.
         let version = tag
@@ -640,7 +640,7 @@ fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Optio
             .and_then(|t| t.split('-').next())
             .and_then(|v| v.parse::<i64>().ok());
         if let Some(v) = version.filter(|v| Some(*v) == now) {
-            return Ok(Some(Some(v)));
+            return Ok(LayerExpect::At(v));
         }
     }
     Err(fail())

@@ -517,14 +517,13 @@ impl Engine {
     /// Stores a planner's layer as collection `file.id`, replacing an earlier import of the same id, in one
     /// commit; it is served, joined to the plan's areas, from then on and after every restart.
     ///
-    /// `expected`, when given, is the stored version the caller saw (`If-Match`; `None` inside it: that there
-    /// is none, `If-None-Match: *`): checked under the write lock, so two planners replacing one layer cannot
-    /// both win.
+    /// `expected` is what the caller saw (`If-Match`, `If-None-Match: *`): checked under the write lock, so two
+    /// planners replacing one layer cannot both win.
     pub fn put_layer(
         &self,
         actor: &str,
         file: &LayerFile,
-        expected: Option<Option<i64>>,
+        expected: LayerExpect,
     ) -> Result<Written, WriteError> {
         let key = store_key("layers", &file.id);
         let model = self.model();
@@ -552,12 +551,7 @@ impl Engine {
     }
 
     /// Removes an imported layer (`expected` as for [`Engine::put_layer`]).
-    pub fn delete_layer(
-        &self,
-        actor: &str,
-        id: &str,
-        expected: Option<Option<i64>>,
-    ) -> Result<Written, WriteError> {
+    pub fn delete_layer(&self, actor: &str, id: &str, expected: LayerExpect) -> Result<Written, WriteError> {
         self.not_a_cli_layer(id)?;
         let key = store_key("layers", id);
         self.write(
@@ -751,14 +745,30 @@ fn build(
 }
 
 /// Whether a layer now at version `now` (`None`: not there) is the one the caller expected.
-fn layer_precondition(expected: Option<Option<i64>>, now: Option<i64>) -> Result<(), WriteError> {
-    match expected {
-        Some(seen) if seen != now => Err(WriteError::Precondition(match now {
-            Some(v) => format!("the layer is at v{v}, not the version the request names; GET it again"),
-            None => "the layer does not exist (any more)".to_owned(),
-        })),
-        _ => Ok(()),
+fn layer_precondition(expected: LayerExpect, now: Option<i64>) -> Result<(), WriteError> {
+    let holds = match expected {
+        LayerExpect::Any => true,
+        LayerExpect::Absent => now.is_none(),
+        LayerExpect::At(v) => now == Some(v),
+    };
+    if holds {
+        return Ok(());
     }
+    Err(WriteError::Precondition(match now {
+        Some(v) => format!("the layer is at v{v}, not as the request's precondition names it; GET it again"),
+        None => "the layer does not exist (any more)".to_owned(),
+    }))
+}
+
+/// What a layer write expects of the stored layer (its `If-Match` / `If-None-Match: *`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerExpect {
+    /// No precondition.
+    Any,
+    /// That there is none (`If-None-Match: *`).
+    Absent,
+    /// That it is at this version.
+    At(i64),
 }
 
 /// The change that creates or replaces `id` with `record`.

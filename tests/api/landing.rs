@@ -360,8 +360,8 @@ fn the_items_page_has_a_filter_form_a_map_and_the_key_columns_in_chinese() {
     }
     // The map loads MapLibre and its script from this server, by relative URL.
     assert!(html.contains("id=\"items-map\""));
-    assert!(html.contains("src=\"../../../assets/items.js\""), "relative to the page");
-    assert!(html.contains("href=\"../../../assets/maplibre-gl/maplibre-gl.css\""));
+    assert!(html.contains("src=\"../../assets/items.js\""), "relative to the page");
+    assert!(html.contains("href=\"../../assets/maplibre-gl/maplibre-gl.css\""));
     let js = app().get("/assets/items.js");
     assert_eq!(js.status(), 200);
     assert!(js.text().unwrap().contains("f', 'json'"), "the map asks for the page's own GeoJSON");
@@ -379,7 +379,7 @@ fn the_item_page_links_to_its_sections_and_targets_and_the_landing_page_to_map_a
         "{html}"
     );
     assert!(html.contains(&format!("/collections/targets/items?f=html&amp;subject_id={id}")), "{html}");
-    assert!(html.contains("src=\"../../../../assets/items.js\""), "its map");
+    assert!(html.contains("src=\"../../../assets/items.js\""), "its map");
     let landing = app().get("/?f=html").text().unwrap();
     for href in [
         "/map\"",
