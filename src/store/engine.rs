@@ -617,7 +617,8 @@ impl Engine {
         // Reports of projects that did not exist then are left out (the loader would refuse them).
         then.extend(store.current()?.into_iter().filter(|s| match split_key(&s.id) {
             ("progress", fid) => fid.split_once('@').is_some_and(|(p, _)| projects.contains(p)),
-            ("indicators", _) => true,
+            // Uploaded layers as they are now: `within=<layer>:<id>` with `datetime=` names a zone of today.
+            ("indicators" | "layers", _) => true,
             _ => false,
         }));
         build(admin, &self.base, &store.describe(), &then, day).map_err(load_error)

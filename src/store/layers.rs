@@ -990,6 +990,13 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                         let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
                         check_gpkg_wkb(b)
                             .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?;
+                        // The header's empty flag (bit 4 of its flags byte): an empty geometry, as GDAL
+                        // writes POINT EMPTY, is no geometry (the WKB reader refuses an empty point, and one
+                        // such feature refused the whole file).
+                        if b.get(3).is_some_and(|flags| flags & 0x10 != 0) {
+                            raw.geometry = None;
+                            continue;
+                        }
                         let g = geozero::wkb::GpkgWkb(b.to_vec())
                             .to_geo()
                             .map_err(|e| LoadError::feature(&at, shown, format!("geometry: {e}")))?;

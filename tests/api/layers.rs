@@ -586,6 +586,15 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     let in_zone =
         features(&app, &format!("/collections/projects/items?within=kfq:{}", sy["id"].as_str().expect("id")));
     assert!(!in_zone.is_empty(), "projects in the imported zone");
+    // As they stood on a day: the stored layer is there too (it was a 400, "not collection:featureId").
+    let then = features(
+        &app,
+        &format!(
+            "/collections/projects/items?within=kfq:{}&datetime=2030-06-30",
+            sy["id"].as_str().expect("id")
+        ),
+    );
+    assert_eq!(then.len(), in_zone.len());
     // Uploading through the API.
     let body = std::fs::read(z.path("zones.geojson")).expect("read");
     let put = |id: &str, token: Option<&str>| {
@@ -990,6 +999,24 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
         e.contains("dg.gpkg (layer dg): feature 2") && e.contains("'garbage' is not a date value"),
         "{e}"
     );
+    // A GeoPackage point flagged empty in its header (POINT EMPTY, as GDAL writes it from other sources): no
+    // geometry for that feature, the rest served (one such feature refused the whole file).
+    let eg = p("eg.gpkg");
+    let (ok, log) =
+        run("ogr2ogr", &["-f", "GPKG", "-nln", "eg", "-lco", "SPATIAL_INDEX=NO", &s(&eg), &s(&dated)]);
+    assert!(ok, "{log}");
+    let mut empty_point = b"GP\x00\x11\xe6\x10\x00\x00\x01\x01\x00\x00\x00".to_vec();
+    for _ in 0..2 {
+        empty_point.extend(f64::NAN.to_le_bytes());
+    }
+    rusqlite::Connection::open(&eg)
+        .expect("open")
+        .execute("UPDATE eg SET geom = ?1 WHERE fid = 2", [empty_point])
+        .expect("update");
+    let (eg_app, _eg_store) = serve(&[&format!("eg={}", s(&eg))]);
+    let got = features(&eg_app, "/collections/eg/items");
+    assert_eq!(got.len(), 2);
+    assert!(got[0]["geometry"].is_object() && got[1]["geometry"].is_null(), "{got:?}");
     // An empty GeoJSON id could not be asked for: the file is refused, naming the feature.
     let blank = p("blank.geojson");
     std::fs::write(&blank, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"","properties":{},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
