@@ -17,6 +17,10 @@ pub enum ColumnType {
     Text,
     /// Arrays, objects or mixed types: written as JSON text.
     Json,
+    /// A calendar day, `YYYY-MM-DD` (a layer's date field): a date column where the format has one.
+    Date,
+    /// An instant (a layer's date-time field): a date-time column where the format has one.
+    DateTime,
 }
 
 /// One column.
@@ -93,7 +97,17 @@ pub fn columns_of<'a>(features: impl Iterator<Item = &'a Feature> + Clone) -> Ve
 pub fn of_collection(c: &crate::store::Collection) -> Vec<Column> {
     use crate::store::PropertyType as P;
     if !c.features().is_empty() {
-        return columns_of(c.features().iter());
+        // Values are JSON (dates are strings there): the layer's own schema says which text columns are dates,
+        // so a GeoPackage, FlatGeobuf or Shapefile gets date columns back and a re-import filters by them.
+        let mut columns = columns_of(c.features().iter());
+        for col in &mut columns {
+            match (col.kind, c.queryable(&col.name).map(|q| q.kind)) {
+                (ColumnType::Text, Some(P::Date)) => col.kind = ColumnType::Date,
+                (ColumnType::Text, Some(P::Timestamp)) => col.kind = ColumnType::DateTime,
+                _ => {}
+            }
+        }
+        return columns;
     }
     c.meta
         .queryables
@@ -106,7 +120,9 @@ pub fn of_collection(c: &crate::store::Collection) -> Vec<Column> {
                 P::Number => ColumnType::Real,
                 P::Boolean => ColumnType::Boolean,
                 P::StringArray => ColumnType::Json,
-                P::String | P::Date | P::Timestamp => ColumnType::Text,
+                P::Date => ColumnType::Date,
+                P::Timestamp => ColumnType::DateTime,
+                P::String => ColumnType::Text,
             };
             Some(Column { name: q.name.to_owned(), kind })
         })

@@ -83,6 +83,7 @@ pub fn write<W: Write>(
             ColumnType::Real => FgbType::Double,
             ColumnType::Boolean => FgbType::Bool,
             ColumnType::Text => FgbType::String,
+            ColumnType::Date | ColumnType::DateTime => FgbType::DateTime,
             ColumnType::Json => FgbType::Json,
         };
         fgb.add_column(label, t, |_, col| col.nullable = true);
@@ -113,6 +114,12 @@ pub fn write<W: Write>(
                         put(i, name, &ColumnValue::Double(x.as_f64().unwrap_or_default()));
                     }
                     (ColumnType::Boolean, Some(Value::Bool(b))) => put(i, name, &ColumnValue::Bool(*b)),
+                    // FlatGeobuf has one date-time type: a day is written as its midnight, as GDAL writes
+                    // it (and read back as the day).
+                    (ColumnType::Date, Some(Value::String(d))) => {
+                        put(i, name, &ColumnValue::DateTime(&format!("{d}T00:00:00")));
+                    }
+                    (ColumnType::DateTime, Some(Value::String(t))) => put(i, name, &ColumnValue::DateTime(t)),
                     (ColumnType::Json, v) => {
                         if let Some(s) = as_json(v) {
                             put(i, name, &ColumnValue::Json(&s));

@@ -143,6 +143,8 @@ impl GpkgWriter {
                 ColumnType::Real => "REAL",
                 ColumnType::Boolean => "BOOLEAN",
                 ColumnType::Text | ColumnType::Json => "TEXT",
+                ColumnType::Date => "DATE",
+                ColumnType::DateTime => "DATETIME",
             };
             let _ = write!(ddl, ", {} {t}", quote(name));
         }

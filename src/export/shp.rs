@@ -3,6 +3,7 @@
 //! characters) to the property it holds. DBF text fields hold at most 254 bytes: longer values (long excerpts,
 //! JSON lists) are cut at a character boundary, and `fields.txt` says so; GeoPackage keeps them whole.
 
+use chrono::Datelike as _;
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -124,7 +125,10 @@ pub fn write_zip<W: Write + Seek>(
             ColumnType::Integer => builder.add_numeric_field(field(n)?, 18, 0),
             ColumnType::Real => builder.add_numeric_field(field(n)?, 24, decimals(c)),
             ColumnType::Boolean => builder.add_logical_field(field(n)?),
-            ColumnType::Text | ColumnType::Json => builder.add_character_field(field(n)?, 254),
+            ColumnType::Text | ColumnType::Json | ColumnType::DateTime => {
+                builder.add_character_field(field(n)?, 254)
+            }
+            ColumnType::Date => builder.add_date_field(field(n)?),
         };
     }
     let base = workdir.join(layer.name);
@@ -149,7 +153,15 @@ pub fn write_zip<W: Write + Seek>(
                 let value = match c.kind {
                     ColumnType::Integer | ColumnType::Real => FieldValue::Numeric(v.and_then(Value::as_f64)),
                     ColumnType::Boolean => FieldValue::Logical(v.and_then(Value::as_bool)),
-                    ColumnType::Text | ColumnType::Json => {
+                    ColumnType::Date => FieldValue::Date(v.and_then(Value::as_str).and_then(|d| {
+                        let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?;
+                        Some(shapefile::dbase::Date::new(
+                            day.day(),
+                            day.month(),
+                            u32::try_from(day.year()).ok()?,
+                        ))
+                    })),
+                    ColumnType::Text | ColumnType::Json | ColumnType::DateTime => {
                         let s = as_text(v);
                         FieldValue::Character((!s.is_empty()).then(|| truncate_bytes(&s, 254)))
                     }

@@ -1062,7 +1062,7 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     let p = |n: &str| dir.path().join(n);
     let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
     let own = p("own.geojson");
-    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00","r":0.0000001,"w":-12345678901234.5},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
+    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00","r":0.0000001,"w":-12345678901234.5,"d":"2024-03-01"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
     let (app, _store) = serve(&[&format!("own={}", s(&own))]);
     // CSV: the feature id under `id`, the file's own under `id_1`.
     let csv = app.get("/collections/own/items?f=csv").text().expect("csv");
@@ -1080,6 +1080,21 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
         let name = if ext == "shp" { format!("/vsizip/{}", s(&out)) } else { s(&out) };
         let (ok, info) = run("ogrinfo", &["-ro", "-al", &name]);
         assert!(ok && info.contains("= own-7") && info.contains("= f1"), "{ext}: {info}");
+        // Date and date-time fields come out as such where the format has them (they were text, and a
+        // re-imported file no longer filtered by them).
+        let (_, schema) = run("ogrinfo", &["-ro", "-so", "-al", &name]);
+        let want: &[&str] = match ext {
+            "gpkg" => &["d: Date", "t: DateTime"],
+            "fgb" => &["d: DateTime", "t: DateTime"],
+            "shp" => &["d: Date"],
+            _ => &[],
+        };
+        for w in want {
+            assert!(schema.contains(w), "{ext}: {w} in {schema}");
+        }
+        if ext == "shp" {
+            assert!(info.contains("d (Date) = 2024/03/01"), "{info}");
+        }
         if ext == "shp" {
             // Real fields keep their digits: 1e-7 was 0 with six decimals; a wide value keeps its whole part.
             assert!(info.contains("r (Real) = 0.0000001") && info.contains("= -12345678901234.5"), "{info}");
@@ -1092,6 +1107,12 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
             assert!(text.contains("1 feature(s) without geometry are not in this file"), "the description");
         }
     }
+    // The GeoPackage export read back as a layer: its dates are dates again, and filter as such.
+    let (rt_app, _rt_store) = serve(&[&format!("rt={}", s(&p("own-out.gpkg")))]);
+    let q = rt_app.get_json("/collections/rt/queryables");
+    assert_eq!(q["properties"]["d"]["format"], "date", "{q}");
+    assert_eq!(q["properties"]["t"]["format"], "date-time", "{q}");
+    assert_eq!(number_matched(&rt_app, "/collections/rt/items?filter=d%3DDATE('2024-03-01')"), Ok(1));
     // Tiles: `id` stays the feature's id; the file's own goes as `id_1`.
     let (x, y) = tile_of(123.4, 41.79, 10);
     let r = app.get(&format!("/collections/own/tiles/WebMercatorQuad/10/{y}/{x}"));
