@@ -51,6 +51,11 @@ pub fn write<W: Write>(
             without.len()
         );
     }
+    // GCJ-02 / BD-09 say what they are (GDAL took a file without a CRS for WGS 84 too).
+    let chinese_wkt = crate::geom::crs::chinese_name(options.crs)
+        .map(|_| crate::geom::crs::wkt(options.crs, false))
+        .transpose()
+        .map_err(library)?;
     let crs = match (options.crs, options.crs.epsg()) {
         (Crs::Crs84, _) => FgbCrs { org: Some("EPSG"), code: 4326, ..Default::default() },
         (_, Some(code)) => FgbCrs { org: Some("EPSG"), code: code as i32, ..Default::default() },
@@ -59,6 +64,7 @@ pub fn write<W: Write>(
             code: 0,
             name: Some(other.uri()),
             description: Some(other.short()),
+            wkt: chinese_wkt.as_deref(),
             ..Default::default()
         },
     };

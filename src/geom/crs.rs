@@ -281,10 +281,34 @@ pub fn to_crs84(crs: Crs, c: Coord<f64>) -> Result<Coord<f64>, TransformError> {
 /// `.prj`). CRS84 is written as EPSG:4326, the GIS-file convention for longitude/latitude data; GCJ-02 and
 /// BD-09, which have no definition of their own, are written as WGS84 (their coordinates are shifted WGS84).
 pub fn wkt(crs: Crs, esri: bool) -> Result<String, String> {
+    // GCJ-02 and BD-09 have no EPSG code and no datum PROJ knows: labelled WGS 84 (as they were), GIS tools
+    // took the shifted positions for WGS 84 ones, 300-700 m off. Their own geographic CRS on the WGS 84
+    // ellipsoid, named for what it is, says otherwise, and planatlas reads it back as the shift to undo.
+    if let Some(name) = chinese_name(crs) {
+        return Ok(format!(
+            "GEOGCS[\"{name}\",DATUM[\"{name} (not WGS 84)\",SPHEROID[\"WGS 84\",6378137,298.257223563]],\
+             PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433]]"
+        ));
+    }
     let code = crs.epsg().unwrap_or(4326);
     let p = Proj::new(&format!("EPSG:{code}")).map_err(|e| format!("PROJ cannot create EPSG:{code}: {e}"))?;
     let version = if esri { proj::wkt::WktVersion::Wkt1_Esri } else { proj::wkt::WktVersion::Wkt1_Gdal };
     p.as_wkt(Some(version), None).map_err(|e| format!("PROJ cannot write EPSG:{code} as WKT: {e}"))
+}
+
+/// The name planatlas's files give GCJ-02 or BD-09 positions ([`wkt`]), and which of them a file's CRS
+/// definition names, if either.
+pub fn chinese_name(crs: Crs) -> Option<&'static str> {
+    match crs {
+        Crs::Gcj02 => Some("GCJ-02 (WGS 84 shifted by the Chinese web-map formula)"),
+        Crs::Bd09 => Some("BD-09 (GCJ-02 shifted again by Baidu's formula)"),
+        _ => None,
+    }
+}
+
+/// Which of GCJ-02 or BD-09 a file's CRS definition (WKT) names, as planatlas writes them ([`wkt`]).
+pub fn chinese_of_definition(definition: &str) -> Option<Crs> {
+    [Crs::Gcj02, Crs::Bd09].into_iter().find(|c| chinese_name(*c).is_some_and(|n| definition.contains(n)))
 }
 
 /// A box given in `crs` (its axis order) as a CRS84 box covering it: the edges are sampled (21 points each)

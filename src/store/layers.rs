@@ -225,6 +225,8 @@ enum SourceCrs {
     Crs84,
     /// A definition PROJ reads: `EPSG:4549`, or WKT.
     Def(String),
+    /// GCJ-02 or BD-09 longitude, latitude, as planatlas's own exports label them: the shift is undone.
+    Chinese(crate::geom::crs::Crs),
 }
 
 impl SourceCrs {
@@ -239,6 +241,7 @@ impl SourceCrs {
             Self::Def(d) => {
                 d.split('"').nth(1).map_or_else(|| "WKT".into(), |name| format!("WKT \"{name}\""))
             }
+            Self::Chinese(c) => c.short().to_owned(),
         }
     }
 }
@@ -379,8 +382,15 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
         })
         .collect();
     let columns = columns.finish();
+    // A definition planatlas wrote for GCJ-02 or BD-09 is that shift, not a CRS for PROJ.
+    let crs = match crs {
+        SourceCrs::Def(d) => {
+            crate::geom::crs::chinese_of_definition(&d).map_or(SourceCrs::Def(d), SourceCrs::Chinese)
+        }
+        other => other,
+    };
     let def = match &crs {
-        SourceCrs::Crs84 => None,
+        SourceCrs::Crs84 | SourceCrs::Chinese(_) => None,
         SourceCrs::Def(def) => Some(def.as_str()),
     };
     let transform = || {
@@ -443,9 +453,17 @@ fn checked_geometry(
             "unsupported geometry type {kind}: layers take Point, LineString, Polygon and their Multi forms"
         ));
     }
-    let g = match transform {
-        None => g,
-        Some(p) => g
+    let g = match (transform, crs) {
+        (None, SourceCrs::Chinese(c)) => {
+            let back = if *c == crate::geom::crs::Crs::Bd09 {
+                crate::geom::chinese::bd09_to_wgs84
+            } else {
+                crate::geom::chinese::gcj02_to_wgs84
+            };
+            g.map_coords(back)
+        }
+        (None, _) => g,
+        (Some(p), _) => g
             .try_map_coords(|c| p.convert((c.x, c.y)).map(|(x, y)| geo::Coord { x, y }))
             .map_err(|e| format!("cannot transform from {}: {e}", crs.describe()))?,
     };
@@ -823,6 +841,8 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
         None => SourceCrs::Crs84,
         Some(n) => match crate::geom::crs::Crs::parse(n) {
             Some(crate::geom::crs::Crs::Crs84 | crate::geom::crs::Crs::Epsg4326) => SourceCrs::Crs84,
+            // planatlas's own GCJ-02 / BD-09 files: the shift is undone.
+            Some(c) if crate::geom::crs::chinese_name(c).is_some() => SourceCrs::Chinese(c),
             _ => {
                 let code = n.rsplit([':', '/']).next().unwrap_or(n);
                 match code.parse::<i64>() {
@@ -1584,6 +1604,10 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     let crs = match &parts.prj {
         None => SourceCrs::Crs84,
         Some(wkt) if wkt.contains("PROJCS") || wkt.contains("PROJCRS") => {
+            SourceCrs::Def(wkt.trim().to_owned())
+        }
+        // planatlas's own GCJ-02 / BD-09 label (its spheroid is WGS 84's, its positions are not).
+        Some(wkt) if crate::geom::crs::chinese_of_definition(wkt).is_some() => {
             SourceCrs::Def(wkt.trim().to_owned())
         }
         // A geographic CRS on WGS84 or CGCS2000 (within a metre): longitude, latitude as stored.

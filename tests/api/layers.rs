@@ -1161,3 +1161,46 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &s(&out)]);
     assert!(ok && info.contains("Feature Count: 0") && info.contains("b: Integer64"), "{info}");
 }
+
+/// Files exported in GCJ-02 or BD-09 say so (they were labelled WGS 84, so GIS tools put them 300-700 m off),
+/// and read back as a layer they land where the features are: the shift is undone.
+#[test]
+fn chinese_web_map_exports_say_what_they_are_and_read_back_in_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (app, _store) = serve(&[]);
+    let truth: BTreeMap<String, Value> = features(&app, "/collections/projects-points/items")
+        .into_iter()
+        .map(|f| (f["id"].as_str().expect("id").to_owned(), f["geometry"]["coordinates"].clone()))
+        .collect();
+    for (crs, label) in [("GCJ-02", "GCJ-02"), ("BD-09", "BD-09")] {
+        for ext in ["gpkg", "fgb", "shp"] {
+            let name = format!("pts-{label}.{ext}{}", if ext == "shp" { ".zip" } else { "" });
+            let out = dir.path().join(&name);
+            let r = app
+                .get(&format!("/collections/projects-points/items?f={ext}&crs=urn:planatlas:def:crs:{crs}"));
+            assert_eq!(r.status().as_u16(), 200, "{crs} {ext}");
+            std::fs::write(&out, r.bytes().expect("body")).expect("write");
+            let path = out.to_str().expect("utf-8").to_owned();
+            let opened = if ext == "shp" { format!("/vsizip/{path}") } else { path.clone() };
+            let (ok, info) = run("ogrinfo", &["-ro", "-so", "-al", &opened]);
+            assert!(ok && info.contains(&format!("GEOGCRS[\"{label}")), "{crs} {ext}: {info}");
+            let spec = format!("back={path}");
+            let (back, _back_store) = serve(&[&spec]);
+            let got = features(&back, "/collections/back/items");
+            assert_eq!(got.len(), truth.len(), "{crs} {ext}");
+            let mut compared = 0;
+            for f in got {
+                let key = f["properties"]["id"].as_str().or(f["id"].as_str()).expect("id").to_owned();
+                let Some(want) = truth.get(&key) else { continue };
+                compared += 1;
+                let (g, w) = (&f["geometry"]["coordinates"], want);
+                let d = planatlas::geom::geodesic::distance_m(
+                    geo::Coord { x: g[0].as_f64().unwrap(), y: g[1].as_f64().unwrap() },
+                    geo::Coord { x: w[0].as_f64().unwrap(), y: w[1].as_f64().unwrap() },
+                );
+                assert!(d < 1.0, "{crs} {ext} {key}: {d} m from where it is");
+            }
+            assert_eq!(compared, truth.len(), "{crs} {ext}: every feature found by its id");
+        }
+    }
+}
