@@ -489,6 +489,42 @@ pub async fn delete_item(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The methods a collection's resources take: `writable` where the store keeps it, reading elsewhere.
+fn allow_for(state: &State, cid: &str, writable: &'static str) -> &'static str {
+    if STORED.contains(&cid) && cid != "layers" && state.engine.store().is_some() {
+        writable
+    } else {
+        ALLOW_READ
+    }
+}
+
+/// A method `…/items` does not take: 405 with the methods this collection's `…/items` does (one list for
+/// every collection offered PUT and DELETE on the boundaries).
+pub async fn not_allowed_items(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let cid = path.into_inner();
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allowed: allow_for(&state, &cid, ALLOW_ITEMS),
+    })
+}
+
+/// A method `…/items/{featureId}` does not take: 405 with the methods this collection's items take.
+pub async fn not_allowed_item(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (cid, _) = path.into_inner();
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allowed: allow_for(&state, &cid, ALLOW_ITEM),
+    })
+}
+
 /// `OPTIONS /collections/{id}/items`: the methods it takes (QGIS reads `Allow` to decide whether a layer is
 /// editable).
 pub async fn options_items(
@@ -501,12 +537,7 @@ pub async fn options_items(
     if model.catalog.collection(&cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    let allow = if STORED.contains(&cid.as_str()) && state.engine.store().is_some() {
-        ALLOW_ITEMS
-    } else {
-        ALLOW_READ
-    };
-    Ok(super::allow_answer(&req, allow))
+    Ok(super::allow_answer(&req, allow_for(&state, &cid, ALLOW_ITEMS)))
 }
 
 /// `OPTIONS /collections/{id}/items/{featureId}`.
@@ -520,12 +551,7 @@ pub async fn options_item(
     if model.catalog.collection(&cid).is_none() {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
     }
-    let allow = if STORED.contains(&cid.as_str()) && state.engine.store().is_some() {
-        ALLOW_ITEM
-    } else {
-        ALLOW_READ
-    };
-    Ok(super::allow_answer(&req, allow))
+    Ok(super::allow_answer(&req, allow_for(&state, &cid, ALLOW_ITEM)))
 }
 
 /// `GET /collections/{collectionId}/items/{id}/versions`: every version, oldest first: who, when, what.

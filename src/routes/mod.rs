@@ -66,7 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::head().to(items::get_items))
                 .route(web::post().to(edit::post_item))
                 .route(web::method(Method::OPTIONS).to(edit::options_items))
-                .default_service(not_allowed(edit::ALLOW_ITEMS)),
+                .default_service(web::to(edit::not_allowed_items)),
         )
         .service(
             web::resource("/items/{feature_id}")
@@ -76,7 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(edit::patch_item))
                 .route(web::delete().to(edit::delete_item))
                 .route(web::method(Method::OPTIONS).to(edit::options_item))
-                .default_service(not_allowed(edit::ALLOW_ITEM)),
+                .default_service(web::to(edit::not_allowed_item)),
         )
         .service(get_only("/items/{feature_id}/versions", edit::get_versions))
         .service(post_only("/search", items::post_search))

@@ -152,3 +152,27 @@ fn undecodable_text_and_text_for_a_number_are_400s_and_a_huge_limit_is_clamped()
     // A number queryable given a number still filters.
     assert_eq!(app().get("/collections/projects/items?length_km=12.5").status(), 200);
 }
+
+/// A 405's `Allow` is the methods this collection's resource takes, the same list `OPTIONS` gives (a read-only
+/// collection's items were offered PUT, PATCH and DELETE).
+#[test]
+fn a_405_allows_what_options_allows_for_that_collection() {
+    let app = app();
+    for (method, path) in [
+        ("POST", "/collections/counties/items/210102"),
+        ("PUT", "/collections/counties/items"),
+        ("POST", "/collections/projects/items/xudabao-nuclear-power-plant"),
+        ("DELETE", "/collections/projects/items"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = app.client.request(m, app.url(path)).body("{}").send().expect("answers");
+        assert_eq!(r.status(), 405, "{method} {path}");
+        let allow = r.headers()["allow"].to_str().expect("allow").to_owned();
+        let options = app.client.request(reqwest::Method::OPTIONS, app.url(path)).send().expect("answers");
+        let want = options.headers()["allow"].to_str().expect("allow").to_owned();
+        assert_eq!(allow, want, "{method} {path}");
+        if path.contains("counties") {
+            assert_eq!(allow, "GET, HEAD, OPTIONS", "{method} {path}");
+        }
+    }
+}
