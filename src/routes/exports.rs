@@ -214,20 +214,88 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
             state.exports.prune(model.revision);
         }
     }
+    // A strong tag from the file's bytes (kept beside it), so it is the same after a restart and on every
+    // instance for the same bytes; actix-files' own (inode, size, time) changed with each.
+    let etag = export_etag(&target).await?;
+    let header_text = |h| req.headers().get(h).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    if crate::answers::if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+            .finish());
+    }
+    if let Some(m) = header_text(header::IF_MATCH)
+        && !m.split(',').any(|t| t.trim() == "*" || t.trim() == etag)
+    {
+        return Err(ApiError::PreconditionFailed(format!("If-Match {m} does not match this file ({etag})")));
+    }
+    // If-Range (RFC 9110 §13.1.5): a range only of the file the client has (same strong tag); otherwise the
+    // whole file, so a resumed download never splices two revisions' bytes.
+    let whole = req.headers().contains_key(header::RANGE)
+        && header_text(header::IF_RANGE).is_some_and(|r| r.trim() != etag);
     let named = actix_files::NamedFile::open_async(&target)
         .await
         .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
+        .use_etag(false)
         .set_content_encoding(header::ContentEncoding::Identity)
         .set_content_disposition(header::ContentDisposition {
             disposition: header::DispositionType::Attachment,
             parameters: vec![header::DispositionParam::Filename(name)],
         });
-    let mut resp = named.into_response(&req);
+    let mut resp = if whole {
+        let path = target.clone();
+        let bytes = web::block(move || std::fs::read(path))
+            .await
+            .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("export file: {e}")))?;
+        let disposition = named.content_disposition().clone();
+        HttpResponse::Ok()
+            .insert_header(disposition)
+            .insert_header((header::ACCEPT_RANGES, "bytes"))
+            .insert_header((header::CONTENT_ENCODING, "identity"))
+            .body(bytes)
+    } else {
+        named.into_response(&req)
+    };
     let h = resp.headers_mut();
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(format.media_type()));
     h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=60"));
     if let Ok(v) = header::HeaderValue::from_str(&format!("<{}>", crs.of_east_first_file().uri())) {
         h.insert(header::HeaderName::from_static("content-crs"), v);
     }
     Ok(resp)
+}
+
+/// The strong ETag of an export file: its bytes' hash, worked out once and kept beside it (`….etag`).
+async fn export_etag(target: &std::path::Path) -> ApiResult<String> {
+    let target = target.to_owned();
+    web::block(move || -> io::Result<String> {
+        let side = std::path::PathBuf::from(format!("{}.etag", target.display()));
+        if let Ok(tag) = std::fs::read_to_string(&side)
+            && tag.starts_with('"')
+        {
+            return Ok(tag);
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut file = std::fs::File::open(&target)?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let tag = format!("\"{:032x}\"", hasher.digest128());
+        let part = std::path::PathBuf::from(format!("{}.part", side.display()));
+        std::fs::write(&part, &tag)?;
+        std::fs::rename(&part, &side)?;
+        Ok(tag)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("export file: {e}")))
 }
