@@ -63,22 +63,29 @@ impl Encoding {
     /// The best encoding the client accepts: brotli, then gzip, else identity (`q=0` refuses one).
     pub fn negotiate(accept: Option<&HeaderValue>) -> Self {
         let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return Self::Identity };
-        let accepts = |name: &str| {
-            accept.split(',').any(|part| {
+        // Each coding's weight (RFC 9110 §12.5.3): its own entry, else `*`'s, else not acceptable. The
+        // heaviest of br and gzip wins (br on a tie); none above 0 is identity.
+        let weight = |name: &str| -> f32 {
+            let mut star = None;
+            for part in accept.split(',') {
                 let mut it = part.split(';');
                 let coding = it.next().unwrap_or("").trim();
-                let refused = it.any(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                });
-                coding.eq_ignore_ascii_case(name) && !refused
-            })
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q=").map(|q| q.trim().parse::<f32>().unwrap_or(0.0)))
+                    .unwrap_or(1.0);
+                if coding.eq_ignore_ascii_case(name) {
+                    return q;
+                }
+                if coding == "*" {
+                    star = Some(q);
+                }
+            }
+            star.unwrap_or(0.0)
         };
-        if accepts("br") {
+        let (br, gzip) = (weight("br"), weight("gzip"));
+        if br > 0.0 && br >= gzip {
             Self::Brotli
-        } else if accepts("gzip") {
+        } else if gzip > 0.0 {
             Self::Gzip
         } else {
             Self::Identity
@@ -407,6 +414,9 @@ mod tests {
         assert_eq!(n("gzip, deflate, br"), Encoding::Brotli);
         assert_eq!(n("gzip, br;q=0"), Encoding::Gzip);
         assert_eq!(n("identity"), Encoding::Identity);
+        assert_eq!(n("br;q=0.5, gzip;q=1"), Encoding::Gzip);
+        assert_eq!(n("*;q=0.2, gzip;q=0.1"), Encoding::Brotli);
+        assert_eq!(n("*;q=0"), Encoding::Identity);
         assert_eq!(Encoding::negotiate(None), Encoding::Identity);
     }
 

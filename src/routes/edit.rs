@@ -561,7 +561,14 @@ pub async fn get_versions(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (cid, id) = path.into_inner();
-    QueryParams::from_request(&req)?.only(&["f"])?;
+    let params = QueryParams::from_request(&req)?;
+    params.only(&["f"])?;
+    if let Some(f) = params.get("f").filter(|f| *f != "json") {
+        return Err(ApiError::param(
+            "f",
+            format!("'{f}': a feature's versions are answered as JSON only (f=json)"),
+        ));
+    }
     if state.engine.store().is_none() || !STORED.contains(&cid.as_str()) || cid == "layers" {
         return Err(ApiError::NotFound(format!("collection '{cid}' keeps no versions")));
     }

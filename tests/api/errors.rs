@@ -176,3 +176,15 @@ fn a_405_allows_what_options_allows_for_that_collection() {
         }
     }
 }
+
+/// A feature's versions are JSON only: another `f` is a 400 (it was answered as JSON anyway).
+#[test]
+fn versions_in_another_format_are_a_400() {
+    let s = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    let p = s.app.get_problem("/collections/projects/items/xudabao-nuclear-power-plant/versions?f=html", 400);
+    assert_eq!(p["parameter"], "f", "{p}");
+    assert_eq!(
+        s.app.get("/collections/projects/items/xudabao-nuclear-power-plant/versions?f=json").status(),
+        200
+    );
+}

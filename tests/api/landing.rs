@@ -440,3 +440,29 @@ fn a_bbox_matches_every_feature_of_a_collection_without_geometries() {
     // A bad box is still refused.
     crate::helpers::assert_problem(app().get("/collections/targets/items?bbox=1,2,3"), 400);
 }
+
+/// Content codings go by their weights: `br;q=0.5, gzip;q=1` is gzip (it was br, as if weights were not there).
+#[test]
+fn compression_follows_the_weights_of_accept_encoding() {
+    let app = app();
+    // A client that leaves the body as sent, so the response still says its coding.
+    let raw = reqwest::blocking::Client::builder().no_gzip().no_brotli().build().expect("client");
+    for (accept, want) in
+        [("br;q=0.5, gzip;q=1", Some("gzip")), ("gzip, br", Some("br")), ("br;q=0, gzip;q=0", None)]
+    {
+        for _ in 0..2 {
+            // Twice: the first answer is made, the second comes from the answer cache.
+            let r = raw
+                .get(app.url("/collections/counties/items?limit=50"))
+                .header("Accept-Encoding", accept)
+                .send()
+                .expect("answers");
+            let got = r
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                .filter(|e| *e != "identity");
+            assert_eq!(got, want, "{accept}");
+        }
+    }
+}
