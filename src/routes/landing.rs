@@ -276,6 +276,37 @@ fn served_doc(doc: &Value, catalog: &crate::store::Catalog, limits: crate::domai
     Some(doc)
 }
 
+/// Whether `Accept` prefers the API document as YAML: `application/vnd.oai.openapi` (the type the landing
+/// page gives the YAML link), `application/yaml` or `text/yaml` weighs at least as much as any JSON or HTML
+/// type it names. (They were answered JSON, or 406.)
+fn yaml_asked(req: &HttpRequest) -> bool {
+    let Some(accept) = req.headers().get(actix_web::http::header::ACCEPT).and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let (mut yaml, mut other) = (0.0f32, 0.0f32);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse().ok()))
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "application/vnd.oai.openapi" | "application/yaml" | "application/x-yaml" | "text/yaml" => {
+                yaml = yaml.max(q);
+            }
+            "application/json"
+            | "application/vnd.oai.openapi+json"
+            | "text/html"
+            | "application/xhtml+xml" => {
+                other = other.max(q);
+            }
+            _ => {}
+        }
+    }
+    yaml > 0.0 && yaml >= other
+}
+
 /// `GET /api`: the OpenAPI document as JSON (default), YAML (`f=yaml`) or an HTML overview (`f=html`).
 pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
     let params = QueryParams::from_request(&req)?;
@@ -284,7 +315,7 @@ pub async fn get_api(req: HttpRequest, state: State) -> ApiResult<HttpResponse> 
     let model = state.model();
     let with_layers = served_doc(shipped, &model.catalog, state.settings.limits);
     let doc = with_layers.as_ref().unwrap_or(shipped);
-    if matches!(params.get("f"), Some("yaml")) {
+    if matches!(params.get("f"), Some("yaml")) || (params.get("f").is_none() && yaml_asked(&req)) {
         let yaml = match &with_layers {
             None => OPENAPI_YAML.to_owned(),
             Some(d) => serde_norway::to_string(d).map_err(|e| ApiError::Internal(e.to_string()))?,

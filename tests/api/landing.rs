@@ -466,3 +466,21 @@ fn compression_follows_the_weights_of_accept_encoding() {
         }
     }
 }
+
+/// The API document as YAML by `Accept` too: the type the landing page gives its YAML link, and
+/// `application/yaml` (it was JSON, and a 406).
+#[test]
+fn the_api_document_comes_as_yaml_when_accept_asks_for_it() {
+    let app = app();
+    for accept in
+        ["application/vnd.oai.openapi;version=3.0", "application/yaml", "application/json;q=0.5, text/yaml"]
+    {
+        let r = app.client.get(app.url("/api")).header("Accept", accept).send().expect("answers");
+        assert_eq!(r.status(), 200, "{accept}");
+        let ct = r.headers()["content-type"].to_str().expect("type").to_owned();
+        assert!(ct.starts_with("application/vnd.oai.openapi;"), "{accept}: {ct}");
+        assert!(r.text().expect("text").starts_with("openapi:"), "{accept}");
+    }
+    let r = app.client.get(app.url("/api")).header("Accept", "application/json").send().expect("answers");
+    assert!(r.headers()["content-type"].to_str().expect("type").contains("json"));
+}
