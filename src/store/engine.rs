@@ -709,6 +709,17 @@ fn record_array(rows: &[&Stored]) -> String {
     Value::Array(items).to_string()
 }
 
+/// A stored layer's cache key: the boundaries it is joined to (by address), its store key, its record's hash.
+type LayerKey = (usize, String, u128);
+
+/// Stored layers already parsed and joined, by [`LayerKey`].
+fn layer_cache() -> &'static std::sync::Mutex<std::collections::HashMap<LayerKey, Arc<super::Collection>>> {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<LayerKey, Arc<super::Collection>>>,
+    > = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 /// The catalog of `admin`'s boundaries and these stored projects, reports and values, with the projects'
 /// progress as of `day`.
 fn build(
@@ -721,20 +732,46 @@ fn build(
     let of = |c: &str| stored.iter().filter(|s| split_key(&s.id).0 == c).collect::<Vec<&Stored>>();
     let projects: Vec<Stored> = of("projects").into_iter().cloned().collect();
     let mut admin = admin.clone();
+    // A stored layer is parsed and joined once per record and boundaries, not at every write: a project's
+    // edit re-read a 30 000-point layer from its JSON each time, and the new collection's identity dropped
+    // its cached answers.
+    let boundaries = Arc::as_ptr(&admin.county_index) as usize;
+    let mut used: Vec<LayerKey> = Vec::new();
     for s in of("layers") {
         let Some(record) = &s.record else { continue };
-        let file = layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
-        if admin.layers.iter().any(|l| l.id() == file.id) {
+        let key: LayerKey = (boundaries, s.id.clone(), xxhash_rust::xxh3::xxh3_128(record.as_bytes()));
+        let cached =
+            layer_cache().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        let c = match cached {
+            Some(c) => c,
+            None => {
+                let file =
+                    layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
+                let c = Arc::new(layers::collection(file, &admin));
+                layer_cache()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key.clone(), c.clone());
+                c
+            }
+        };
+        used.push(key);
+        if admin.layers.iter().any(|l| l.id() == c.id()) {
             // Imported by another process while this one serves a --layer of that id: the file given at
             // start-up is served, and writes go on.
             tracing::warn!(
-                collection = %file.id,
+                collection = %c.id(),
                 "an imported layer has the id of a --layer file; the --layer file is served, the imported one is not"
             );
             continue;
         }
-        admin.layers.push(Arc::new(layers::collection(file, &admin)));
+        admin.layers.push(c);
     }
+    // What these boundaries' stores no longer hold is let go (other boundaries' entries are another engine's).
+    layer_cache()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .retain(|k, _| k.0 != boundaries || used.contains(k));
     let source = DataSource::Stored {
         base: Box::new(base.clone()),
         projects: Arc::from(db::feature_collection(&projects)),
