@@ -710,7 +710,8 @@ pub async fn put_collection(
     let expected = layer_expected(&req, &state, &id)?;
     let ext = layer_extension(&req)?;
     let dir = tempfile::tempdir().map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
-    let file = dir.path().join(format!("upload.{ext}"));
+    // Named for the collection: a GeoJSON layer's title is its file's name when it gives none ("upload").
+    let file = dir.path().join(format!("{id}.{ext}"));
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;

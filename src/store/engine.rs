@@ -42,15 +42,28 @@ pub struct ReadModel {
 }
 
 /// Each collection's fingerprint ([`Collection::fingerprint`]), with `revision` as the revision it changed at.
-fn marks_of(catalog: &Catalog, revision: i64) -> HashMap<&'static str, (u128, i64)> {
-    catalog.collections().iter().map(|c| (c.id(), (c.fingerprint(), revision))).collect()
+/// An uploaded layer's mark also carries its stored version: its document's ETag names the version, so
+/// replacing it with the same content still changes what its answers show.
+fn marks_of(
+    catalog: &Catalog,
+    revision: i64,
+    versions: &HashMap<String, i64>,
+) -> HashMap<&'static str, (u128, i64)> {
+    catalog
+        .collections()
+        .iter()
+        .map(|c| {
+            let version = versions.get(&store_key("layers", c.id())).copied().unwrap_or(0);
+            (c.id(), (c.fingerprint() ^ u128::from(version.unsigned_abs()).rotate_left(64), revision))
+        })
+        .collect()
 }
 
 impl ReadModel {
     fn new(catalog: Catalog, revision: i64, updated: Option<String>, stored: Vec<Stored>) -> Self {
         let versions =
             stored.iter().filter(|s| s.record.is_some()).map(|s| (s.id.clone(), s.version)).collect();
-        let marks = marks_of(&catalog, revision);
+        let marks = marks_of(&catalog, revision, &versions);
         Self {
             catalog: Arc::new(catalog),
             tiles: TileSource::new(),
@@ -79,7 +92,7 @@ impl ReadModel {
 
     /// A model of a catalog alone (no store): revision 0.
     pub fn of(catalog: Arc<Catalog>) -> Self {
-        let marks = marks_of(&catalog, 0);
+        let marks = marks_of(&catalog, 0, &HashMap::new());
         Self {
             catalog,
             tiles: TileSource::new(),

@@ -1538,7 +1538,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         Some(0x4F | 0x78) => Some(encoding_rs::BIG5),
         _ => None,
     });
-    let records = match cpg {
+    let mut records = match cpg {
         Some(e) => {
             dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::EncodingRs::from(e))
         }
@@ -1547,6 +1547,8 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         }),
     }
     .map_err(|e| bad(&e))?;
+    // dBase pads text on the right: only that padding goes (leading spaces are the value's, as GDAL keeps them).
+    records.set_options(dbase::ReadingOptions::default().character_trim(dbase::TrimOption::End));
     // The records must all be there: the `dbase` crate panics on a record cut short.
     let word = |r: std::ops::Range<usize>| {
         parts.dbf.get(r).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
@@ -1649,7 +1651,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             let (name, kind) = (name.clone(), Some(*kind));
             let v = match value {
                 FieldValue::Character(s) => {
-                    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).map(Value::String)
+                    s.map(|s| s.trim_end().to_owned()).filter(|s| !s.is_empty()).map(Value::String)
                 }
                 FieldValue::Memo(s) => Some(Value::String(s)),
                 FieldValue::Numeric(n) => n.map(|n| {

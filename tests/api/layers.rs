@@ -614,6 +614,8 @@ fn an_imported_layer_is_kept_in_the_store_and_uploading_needs_a_province_token()
     let r = put("parks", Some(&province));
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(features(&app, "/collections/parks/items").len(), 4);
+    // Titled by its id, not by the temporary file's name ("upload").
+    assert_ne!(app.get_json("/collections/parks")["title"], "upload");
     // Preconditions: the layer's ETag names its version; a replace or removal naming another is a 412, so two
     // planners replacing one layer cannot both win (they were ignored).
     let etag = |app: &TestApp| {
@@ -1022,6 +1024,13 @@ fn shapefile_rings_gbk_labels_clashing_fields_and_empty_exports_come_out_right()
     std::fs::write(&blank, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"","properties":{},"geometry":{"type":"Point","coordinates":[123.4,41.79]}}]}"#).expect("write");
     let e = check_error(&s(&blank));
     assert!(e.contains("blank.geojson") && e.contains("feature 1") && e.contains("an empty id"), "{e}");
+    // Leading spaces in a Shapefile's text are the value's (only dBase's right padding goes).
+    let spaced = p("spaced.geojson");
+    std::fs::write(&spaced, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"  A1 "},"geometry":{"type":"Point","coordinates":[123.39,41.79]}}]}"#).expect("write");
+    let (ok, log) = run("ogr2ogr", &[&s(&p("spaced.shp")), &s(&spaced)]);
+    assert!(ok, "{log}");
+    let (sp_app, _sp_store) = serve(&[&format!("spaced={}", s(&p("spaced.shp")))]);
+    assert_eq!(features(&sp_app, "/collections/spaced/items")[0]["properties"]["code"], "  A1");
     // Chinese field names in a GBK Shapefile, with its .cpg and without (the header's code page says GBK):
     // every field, with its values (two names decoded as the same `����` and one field lost the other).
     let cn = p("cn.geojson");
