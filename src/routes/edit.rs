@@ -647,11 +647,16 @@ fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Layer
         return Ok(LayerExpect::Absent);
     }
     let Some(raw) = header_text(header::IF_MATCH) else {
-        if state.settings.require_if_match && now.is_some() {
-            return Err(ApiError::PreconditionRequired(format!(
-                "replacing or removing layer '{id}' needs If-Match (--require-if-match): GET /collections/{id} \
-                 and send its ETag"
-            )));
+        if state.settings.require_if_match {
+            if now.is_some() {
+                return Err(ApiError::PreconditionRequired(format!(
+                    "replacing or removing layer '{id}' needs If-Match (--require-if-match): GET \
+                     /collections/{id} and send its ETag"
+                )));
+            }
+            // Not here as this instance last saw it: the write may only create (checked under the lock, so a
+            // layer another instance just made is not replaced unseen).
+            return Ok(LayerExpect::Absent);
         }
         return Ok(LayerExpect::Any);
     };
@@ -663,7 +668,7 @@ fn layer_expected(req: &HttpRequest, state: &State, id: &str) -> ApiResult<Layer
     };
     for tag in raw.split(',').map(str::trim) {
         if tag == "*" {
-            return now.map(LayerExpect::At).ok_or_else(fail);
+            return if now.is_some() { Ok(LayerExpect::Exists) } else { Err(fail()) };
         }
         // As for items: the version decides, and a compressed answer's weak form of the tag names the same.
         let version = tag

@@ -231,8 +231,11 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     }
     // If-Range (RFC 9110 §13.1.5): a range only of the file the client has (same strong tag); otherwise the
     // whole file, so a resumed download never splices two revisions' bytes.
-    let whole = req.headers().contains_key(header::RANGE)
-        && header_text(header::IF_RANGE).is_some_and(|r| r.trim() != etag);
+    // Also every request with If-Match (it matched, above): actix-files judges If-Match against its own tag,
+    // which is switched off, and would answer 412.
+    let whole = (req.headers().contains_key(header::RANGE)
+        && header_text(header::IF_RANGE).is_some_and(|r| r.trim() != etag))
+        || req.headers().contains_key(header::IF_MATCH);
     let named = actix_files::NamedFile::open_async(&target)
         .await
         .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
@@ -243,17 +246,33 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
             parameters: vec![header::DispositionParam::Filename(name)],
         });
     let mut resp = if whole {
-        let path = target.clone();
-        let bytes = web::block(move || std::fs::read(path))
-            .await
-            .map_err(|e| ApiError::Internal(format!("export file: {e}")))?
-            .map_err(|e| ApiError::Internal(format!("export file: {e}")))?;
+        // Streamed in 64 KiB reads off the workers, never held whole in memory.
+        let file =
+            std::fs::File::open(&target).map_err(|e| ApiError::Internal(format!("export file: {e}")))?;
+        let len = file.metadata().map_err(|e| ApiError::Internal(format!("export file: {e}")))?.len();
+        let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let read = web::block(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                let n = io::Read::read(&mut file, &mut buf)?;
+                buf.truncate(n);
+                Ok::<_, io::Error>((buf, file))
+            })
+            .await;
+            match read {
+                Ok(Ok((buf, _))) if buf.is_empty() => None,
+                Ok(Ok((buf, file))) => Some((Ok::<_, io::Error>(Bytes::from(buf)), Some(file))),
+                Ok(Err(e)) => Some((Err(e), None)),
+                Err(e) => Some((Err(io::Error::other(e.to_string())), None)),
+            }
+        });
         let disposition = named.content_disposition().clone();
         HttpResponse::Ok()
             .insert_header(disposition)
             .insert_header((header::ACCEPT_RANGES, "bytes"))
             .insert_header((header::CONTENT_ENCODING, "identity"))
-            .body(bytes)
+            .no_chunking(len)
+            .streaming(chunks)
     } else {
         named.into_response(&req)
     };
@@ -290,9 +309,14 @@ async fn export_etag(target: &std::path::Path) -> ApiResult<String> {
             hasher.update(&buf[..n]);
         }
         let tag = format!("\"{:032x}\"", hasher.digest128());
-        let part = std::path::PathBuf::from(format!("{}.part", side.display()));
+        // A temporary name of this thread's own: two first requests at once each write and rename theirs
+        // (the same tag), instead of one renaming the other's half-written file away.
+        let part =
+            std::path::PathBuf::from(format!("{}.{:?}.part", side.display(), std::thread::current().id()));
         std::fs::write(&part, &tag)?;
-        std::fs::rename(&part, &side)?;
+        if std::fs::rename(&part, &side).is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
         Ok(tag)
     })
     .await

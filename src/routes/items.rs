@@ -345,6 +345,11 @@ pub async fn get_item(
     let base = base_url(&req, &state.settings);
     let stored = state.engine.store().is_some() && STORED.contains(&cid.as_str());
     let key = store_key(&cid, &fid);
+    // A key that does not read back as this feature (`layers%2Fparks` under projects is an uploaded layer's
+    // record) names no feature: its history is not this collection's to show.
+    if stored && crate::store::engine::split_key(&key) != (cid.as_str(), fid.as_str()) {
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
+    }
     if let Some(raw) = params.get("datetime") {
         if !stored {
             check_datetime(raw)?;

@@ -92,7 +92,7 @@ pub fn parse_selection(
                 );
                 let exact = cql::parse(&text, FilterLang::Text, bbox_crs, c)
                     .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {}", e.0)))?;
-                query.filters.push(Filter::Cql(Box::new(exact)));
+                query.filters.push(Filter::InBox(Box::new(exact)));
             }
         }
     }

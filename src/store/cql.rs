@@ -543,8 +543,28 @@ impl Compiler<'_> {
                         rect(a, 180.0).to_polygon(),
                         rect(-180.0, c).to_polygon(),
                     ]))
-                } else {
+                } else if self.crs.is_geographic() {
                     Geometry::Rect(rect(a, c))
+                } else {
+                    // In a projected CRS the box's edges are not parallels and meridians: it goes to lon/lat
+                    // as a polygon with 20 points an edge (a Rect would keep only its two corners, and cut
+                    // off what lies inside the box near the other two).
+                    let edge = |p: geo::Coord<f64>, q: geo::Coord<f64>| {
+                        (0..20).map(move |i| {
+                            let t = f64::from(i) / 20.0;
+                            geo::Coord { x: p.x + (q.x - p.x) * t, y: p.y + (q.y - p.y) * t }
+                        })
+                    };
+                    let corners = [
+                        geo::Coord { x: a, y: b },
+                        geo::Coord { x: c, y: b },
+                        geo::Coord { x: c, y: d },
+                        geo::Coord { x: a, y: d },
+                    ];
+                    let mut ring: Vec<geo::Coord<f64>> =
+                        (0..4).flat_map(|k| edge(corners[k], corners[(k + 1) % 4])).collect();
+                    ring.push(corners[0]);
+                    Geometry::Polygon(geo::Polygon::new(geo::LineString(ring), vec![]))
                 }
             }
             other => {

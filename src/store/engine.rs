@@ -800,6 +800,7 @@ fn layer_precondition(expected: LayerExpect, now: Option<i64>) -> Result<(), Wri
     let holds = match expected {
         LayerExpect::Any => true,
         LayerExpect::Absent => now.is_none(),
+        LayerExpect::Exists => now.is_some(),
         LayerExpect::At(v) => now == Some(v),
     };
     if holds {
@@ -816,8 +817,11 @@ fn layer_precondition(expected: LayerExpect, now: Option<i64>) -> Result<(), Wri
 pub enum LayerExpect {
     /// No precondition.
     Any,
-    /// That there is none (`If-None-Match: *`).
+    /// That there is none (`If-None-Match: *`; or, under `--require-if-match`, a write without `If-Match`,
+    /// which may only create).
     Absent,
+    /// That there is one, whatever its version (`If-Match: *`).
+    Exists,
     /// That it is at this version.
     At(i64),
 }

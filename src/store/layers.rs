@@ -367,6 +367,16 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             id
         }
     };
+    // A field name no format can write back (empty, or holding a control character such as NUL: SQLite
+    // stops the name there, and a GeoPackage export failed half-way, as a truncated 200) is refused now.
+    if let Some((bad, _)) =
+        raw.fields.iter().find(|(n, _)| n.trim().is_empty() || n.chars().any(char::is_control))
+    {
+        return Err(LoadError::File {
+            file: at,
+            reason: format!("field name {bad:?} is empty or holds a control character; rename the field"),
+        });
+    }
     let RawLayer { name, geometry_name, crs, fields, rows, coded } = raw;
     // The values in columns, in file order (readers that read by name are placed now).
     let mut columns =

@@ -42,6 +42,9 @@ pub enum Filter {
     },
     /// A CQL2 filter (`filter=`), checked against the collection's queryables.
     Cql(Box<super::cql::CqlFilter>),
+    /// A `bbox` in a projected CRS, as the CQL2 `S_INTERSECTS` of the box: a feature without a geometry
+    /// passes, as it does a CRS84 `bbox` (OGC API – Features Part 1, /req/core/fc-bbox-response C).
+    InBox(Box<super::cql::CqlFilter>),
     /// Any of the properties contains the value, case-insensitively.
     Substring {
         /// Property names.
@@ -133,6 +136,7 @@ impl Filter {
                     })
             }
             Self::Cql(filter) => filter.matches(feature),
+            Self::InBox(filter) => feature.geometry.is_none() || filter.matches(feature),
             Self::Substring { properties, value } => {
                 properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))
             }
@@ -216,13 +220,22 @@ fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
         (None | Some(Value::Null), None | Some(Value::Null)) => Equal,
         (None | Some(Value::Null), _) => Greater,
         (_, None | Some(Value::Null)) => Less,
+        // By (the value as a double, then the exact whole number): whole numbers past 2^53 in order exactly,
+        // and one key for every number, so the order stays transitive when integers meet fractions (a sort
+        // may panic on an order that is not).
         (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
-                // Whole numbers in order exactly, past 2^53 too.
-                (Some(a), Some(b), ..) => a.cmp(&b),
-                (.., Some(a), Some(b)) => a.cmp(&b),
-                _ => x.as_f64().unwrap_or_default().total_cmp(&y.as_f64().unwrap_or_default()),
-            }
+            let key = |n: &serde_json::Number| {
+                let f = n.as_f64().unwrap_or_default();
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "a tie-break: doubles saturate into i128"
+                )]
+                let whole =
+                    n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)).unwrap_or(f as i128);
+                (f, whole)
+            };
+            let ((fx, wx), (fy, wy)) = (key(x), key(y));
+            fx.total_cmp(&fy).then(wx.cmp(&wy))
         }
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
@@ -272,5 +285,28 @@ impl Collection {
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::order;
+
+    /// Whole numbers past 2^53 in exact order, and one transitive order when they meet doubles: 2^53 + 1 (an
+    /// integer), 2^53 (a double) and 2^53 (an integer) sort without contradiction.
+    #[test]
+    fn numbers_order_exactly_and_transitively() {
+        let a = json!(9_007_199_254_740_993_i64);
+        let b: serde_json::Value = serde_json::from_str("9007199254740992.0").expect("a double");
+        let c = json!(9_007_199_254_740_992_i64);
+        assert!(order(Some(&c), Some(&a)).is_lt());
+        assert!(order(Some(&b), Some(&a)).is_lt());
+        assert!(order(Some(&b), Some(&c)).is_eq());
+        let mut values = [a.clone(), b, c, json!(1.5), json!(-3)];
+        values.sort_by(|x, y| order(Some(x), Some(y)));
+        assert_eq!(values.last(), Some(&a));
+        assert_eq!(values[0], json!(-3));
     }
 }

@@ -625,4 +625,22 @@ fn export_tags_follow_the_bytes_and_if_range_guards_ranges() {
     assert_eq!(stale.headers()["etag"].to_str().expect("etag"), tag);
     assert_eq!(stale.bytes().expect("body").len(), full);
     assert_eq!(get_with(&[("If-Match", "\"bogus\"")]).status(), 412);
+    let matched = get_with(&[("If-Match", &tag)]);
+    assert_eq!(matched.status(), 200, "the right tag in If-Match");
+    assert_eq!(matched.bytes().expect("body").len(), full);
+    // Several first requests for one export at once: each gets the file and the same tag.
+    let c = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    let tags: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = c.app.get("/exports/counties.csv");
+                    assert_eq!(r.status(), 200);
+                    r.headers()["etag"].to_str().expect("etag").to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("request")).collect()
+    });
+    assert!(tags.iter().all(|t| *t == tag), "{tags:?}");
 }
