@@ -378,6 +378,15 @@ fn deep_and_wide_filters_get_an_answer_and_the_process_lives_on() {
             assert!(server.still_running(), "the server died on {n} unary '{sign}'");
         }
     }
+    // Negative numbers are not operators: 1 500 of them in a list, and exponents, still filter.
+    let negatives: Vec<String> = (1..=1_500).map(|i| format!("-{i}.5e-1")).collect();
+    let (status, body) = post_json(
+        &app,
+        "/collections/projects/search",
+        &json!({"filter": format!("length_km IN ({})", negatives.join(",")), "filter-lang": "cql2-text"})
+            .to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
     // A 100 000-value IN list, as text and as JSON.
     let values: Vec<String> = (0..100_000).map(|i| format!("'v{i}'")).collect();
     let text = format!("category IN ({})", values.join(","));

@@ -178,7 +178,8 @@ impl Page {
             Some(raw) => {
                 // A whole number too large for 64 bits is still only "too many": clamped like any other.
                 let digits = raw.trim().strip_prefix('+').unwrap_or(raw.trim());
-                let huge = digits.len() > 18 && digits.bytes().all(|b| b.is_ascii_digit());
+                let significant = digits.trim_start_matches('0');
+                let huge = significant.len() > 18 && digits.bytes().all(|b| b.is_ascii_digit());
                 let v: i64 = if huge {
                     i64::MAX
                 } else {

@@ -277,8 +277,8 @@ fn served_doc(doc: &Value, catalog: &crate::store::Catalog, limits: crate::domai
 }
 
 /// Whether `Accept` prefers the API document as YAML: `application/vnd.oai.openapi` (the type the landing
-/// page gives the YAML link), `application/yaml` or `text/yaml` weighs at least as much as any JSON or HTML
-/// type it names. (They were answered JSON, or 406.)
+/// page gives the YAML link), `application/yaml` or `text/yaml` weighs more than any JSON or HTML type it
+/// names. (They were answered JSON, or 406.)
 fn yaml_asked(req: &HttpRequest) -> bool {
     let Some(accept) = req.headers().get(actix_web::http::header::ACCEPT).and_then(|v| v.to_str().ok())
     else {
@@ -304,7 +304,8 @@ fn yaml_asked(req: &HttpRequest) -> bool {
             _ => {}
         }
     }
-    yaml > 0.0 && yaml >= other
+    // On a tie JSON, the default, stands.
+    yaml > other
 }
 
 /// `GET /api`: the OpenAPI document as JSON (default), YAML (`f=yaml`) or an HTML overview (`f=html`).

@@ -212,8 +212,13 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
             limits::MAX_DEPTH
         ))
     };
+    // Signs in a row, whitespace between them allowed.
+    let mut signs = 0usize;
     while i < bytes.len() {
         let b = bytes[i];
+        if !matches!(b, b'+' | b'-') && !b.is_ascii_whitespace() {
+            signs = 0;
+        }
         match b {
             b'\'' | b'"' => {
                 // A quoted string or identifier; '' inside a string is an escaped quote.
@@ -252,9 +257,19 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
                     }
                 }
             }
-            // A minus too: a chain of unary minus signs (`- - - … 1`) nests in the parser as deeply as
-            // parentheses do, and 60 000 of them in a posted body overflowed its stack.
-            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' => operators += 1,
+            // A run of signs (`- - + - … 1`) nests in the parser as deeply as parentheses do: 60 000 minus
+            // signs in a posted body overflowed its stack. A run is held to the depth limit; a lone minus (a
+            // negative number, `1e-5`) is not an operator to count.
+            b'+' | b'-' => {
+                signs += 1;
+                if b == b'+' {
+                    operators += 1;
+                }
+                if signs > limits::MAX_DEPTH {
+                    return too_deep();
+                }
+            }
+            b'*' | b'/' | b'%' | b'^' => operators += 1,
             b if b.is_ascii_alphabetic() => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {

@@ -725,11 +725,13 @@ fn record_array(rows: &[&Stored]) -> String {
 /// A stored layer's cache key: the boundaries it is joined to (by address), its store key, its record's hash.
 type LayerKey = (usize, String, u128);
 
+/// A cached layer: the boundaries' index it was joined with (held, so its address stays its own), and the layer.
+type LayerEntry = (Arc<super::admin::CountyIndex>, Arc<super::Collection>);
+
 /// Stored layers already parsed and joined, by [`LayerKey`].
-fn layer_cache() -> &'static std::sync::Mutex<std::collections::HashMap<LayerKey, Arc<super::Collection>>> {
-    static CACHE: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<LayerKey, Arc<super::Collection>>>,
-    > = std::sync::OnceLock::new();
+fn layer_cache() -> &'static std::sync::Mutex<std::collections::HashMap<LayerKey, LayerEntry>> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<LayerKey, LayerEntry>>> =
+        std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -753,18 +755,23 @@ fn build(
     for s in of("layers") {
         let Some(record) = &s.record else { continue };
         let key: LayerKey = (boundaries, s.id.clone(), xxhash_rust::xxh3::xxh3_128(record.as_bytes()));
-        let cached =
-            layer_cache().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        let cached = layer_cache()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .map(|e| e.1.clone());
         let c = match cached {
             Some(c) => c,
             None => {
                 let file =
                     layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
                 let c = Arc::new(layers::collection(file, &admin));
+                // The entry holds the boundaries' index, so no other boundaries can take its address (the
+                // key's first part) while the entry is there.
                 layer_cache()
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key.clone(), c.clone());
+                    .insert(key.clone(), (admin.county_index.clone(), c.clone()));
                 c
             }
         };

@@ -149,6 +149,8 @@ fn undecodable_text_and_text_for_a_number_are_400s_and_a_huge_limit_is_clamped()
     bad_param("/collections/projects/items?length_km=abc", "length_km");
     let doc = app().get_json("/collections/counties/items?limit=99999999999999999999");
     assert_eq!(doc["numberReturned"], 100, "{}", doc["numberMatched"]);
+    let doc = app().get_json("/collections/counties/items?limit=0000000000000000000000005");
+    assert_eq!(doc["numberReturned"], 5, "leading zeros are not a huge number");
     // A number queryable given a number still filters.
     assert_eq!(app().get("/collections/projects/items?length_km=12.5").status(), 200);
 }

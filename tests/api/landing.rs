@@ -481,6 +481,11 @@ fn the_api_document_comes_as_yaml_when_accept_asks_for_it() {
         assert!(ct.starts_with("application/vnd.oai.openapi;"), "{accept}: {ct}");
         assert!(r.text().expect("text").starts_with("openapi:"), "{accept}");
     }
-    let r = app.client.get(app.url("/api")).header("Accept", "application/json").send().expect("answers");
-    assert!(r.headers()["content-type"].to_str().expect("type").contains("json"));
+    for accept in ["application/json", "application/json, application/yaml"] {
+        let r = app.client.get(app.url("/api")).header("Accept", accept).send().expect("answers");
+        assert!(
+            r.headers()["content-type"].to_str().expect("type").contains("json"),
+            "{accept}: JSON on a tie"
+        );
+    }
 }
