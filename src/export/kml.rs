@@ -88,7 +88,7 @@ fn class_of(style: &LayerStyle, f: &Feature, kind: Kind) -> Option<usize> {
 }
 
 /// The feature's id and columns as `<ExtendedData>`, leaving out empty values.
-fn extended_data(f: &Feature, columns: &[super::columns::Column]) -> Element {
+fn extended_data(f: &Feature, columns: &[super::columns::Column], labels: &[String]) -> Element {
     let element =
         |name: &str, attrs: Vec<(&str, &str)>, content: Option<String>, children: Vec<Element>| Element {
             name: name.to_owned(),
@@ -97,7 +97,6 @@ fn extended_data(f: &Feature, columns: &[super::columns::Column]) -> Element {
             children,
         };
     let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
-    let labels = super::columns::labels(columns, &["id"]);
     let data = std::iter::once(("id", f.id.clone()))
         .chain(labels.iter().zip(&values).map(|(l, v)| (l.as_str(), as_text(v.as_deref()))))
         .filter(|(_, v)| !v.is_empty())
@@ -129,6 +128,7 @@ pub fn write<W: Write>(
     if let Some(style) = &style {
         out.write_all(styles(style).as_bytes())?;
     }
+    let labels = super::columns::labels(layer.columns, &["id"]);
     for f in layer.features {
         let f: &Feature = f.borrow();
         // A feature without a geometry is a Placemark without one (KML allows it), not left out.
@@ -142,7 +142,7 @@ pub fn write<W: Write>(
                 ..Default::default()
             });
         }
-        children.push(extended_data(f, layer.columns));
+        children.push(extended_data(f, layer.columns, &labels));
         let placemark = Placemark {
             name: Some(f.str_prop("name_zh").unwrap_or(&f.id).to_owned()),
             description: Some(description(f)),

@@ -38,14 +38,12 @@ fn editable(state: &State, cid: &str, method: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The store key of feature `id` of `cid`. An id holding `/` names no feature (`layers%2Fzones` under projects
-/// would be an uploaded layer's key, reached past the layer's province-only rule): 404.
+/// The store key of feature `id` of `cid`; 404 for an id holding `/`, which no written feature has and which
+/// could be another collection's key ([`crate::store::engine::feature_key`]).
 fn feature_key(cid: &str, id: &str) -> ApiResult<String> {
-    let key = store_key(cid, id);
-    if id.contains('/') || crate::store::engine::split_key(&key) != (cid, id) {
-        return Err(ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")));
-    }
-    Ok(key)
+    crate::store::engine::feature_key(cid, id)
+        .filter(|_| !id.contains('/'))
+        .ok_or_else(|| ApiError::NotFound(format!("no feature '{id}' in collection '{cid}'")))
 }
 
 /// Whether `If-Match` (if sent) allows changing a feature now at `version`; 412 when not, 428 when it is

@@ -344,12 +344,14 @@ pub async fn get_item(
     let out_crs = output_crs(&params, c)?;
     let base = base_url(&req, &state.settings);
     let stored = state.engine.store().is_some() && STORED.contains(&cid.as_str());
-    let key = store_key(&cid, &fid);
-    // A key that does not read back as this feature (`layers%2Fparks` under projects is an uploaded layer's
-    // record) names no feature: its history is not this collection's to show.
-    if stored && crate::store::engine::split_key(&key) != (cid.as_str(), fid.as_str()) {
-        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
-    }
+    // `layers%2Fparks` under projects is an uploaded layer's key: its history is not this collection's to show.
+    let key = match crate::store::engine::feature_key(&cid, &fid) {
+        Some(key) => key,
+        None if stored => {
+            return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
+        }
+        None => store_key(&cid, &fid),
+    };
     if let Some(raw) = params.get("datetime") {
         if !stored {
             check_datetime(raw)?;

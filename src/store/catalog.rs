@@ -357,9 +357,7 @@ impl Catalog {
     /// When `key` is a county name more than one county bears (铁西区 is Shenyang's and Anshan's) and nothing
     /// else: what to say instead of picking one (each with its adcode and city, to ask for by adcode).
     pub fn ambiguous_name(&self, key: &str) -> Option<String> {
-        let named = |f: &Feature| {
-            f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
-        };
+        let named = |f: &Feature| named(f, key);
         if key.contains(':')
             || self.regions().get(key).is_some()
             || self.cities().index_of(key).is_some()
@@ -396,11 +394,7 @@ impl Catalog {
             let area = Area::Feature { collection: collection.to_owned(), id: id.to_owned() };
             return Some((area, f.geometry.as_ref()?));
         }
-        let by_name = |c: &Collection| {
-            c.features().iter().position(|f| {
-                f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
-            })
-        };
+        let by_name = |c: &Collection| c.features().iter().position(|f| named(f, key));
         if let Some(f) = self.regions().get(key) {
             return Some((Area::Region(f.id.clone()), f.geometry.as_ref()?));
         }
@@ -1044,4 +1038,9 @@ impl JoinKeys {
     fn name<'a>(&'a self, k: &'a str) -> &'a str {
         Self::NAMES.iter().position(|n| *n == k).map_or(k, |i| self.0[i].as_str())
     }
+}
+
+/// Whether a city or county is called `key`: its Chinese name, whole or short (沈阳市 or 沈阳).
+fn named(f: &Feature, key: &str) -> bool {
+    f.str_prop("name_zh").is_some_and(|n| n == key || crate::domain::short_name(n) == key)
 }

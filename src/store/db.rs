@@ -68,6 +68,13 @@ pub fn store_key(collection: &str, id: &str) -> String {
     if collection == "projects" { id.to_owned() } else { format!("{collection}/{id}") }
 }
 
+/// The store key of a feature, when it reads back as that feature: a project id holding `/` (`layers/zones`)
+/// would be another collection's key (an uploaded layer's), so it names no feature.
+pub fn feature_key(collection: &str, id: &str) -> Option<String> {
+    let key = store_key(collection, id);
+    (split_key(&key) == (collection, id)).then_some(key)
+}
+
 /// The collection and feature id of a store key.
 pub fn split_key(key: &str) -> (&str, &str) {
     match key.split_once('/') {

@@ -154,7 +154,7 @@ pub enum WriteError {
     Load(String),
 }
 
-pub use super::db::{STORED, split_key, store_key};
+pub use super::db::{STORED, feature_key, split_key, store_key};
 
 /// The scope check of a write: the feature as it is (`None` when new) and as it will be (`None` when deleted).
 pub type Allowed<'a> = dyn Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a;
@@ -376,12 +376,10 @@ impl Engine {
         plan: Box<Plan<'_>>,
         allowed: &Allowed<'_>,
     ) -> Result<Written, WriteError> {
-        let key = store_key(collection, id);
-        // A key must read back as the feature it was made for: a project id `layers/zones` would be the key
-        // of an uploaded layer, and a write through it would change the layer under a project's scope check.
-        if split_key(&key) != (collection, id) {
-            return Err(WriteError::NotFound(key));
-        }
+        // A write through a project id `layers/zones` would change an uploaded layer under a project's scope
+        // check: such an id names no feature.
+        let key =
+            feature_key(collection, id).ok_or_else(|| WriteError::NotFound(store_key(collection, id)))?;
         let mut plan = Some(plan);
         let mut make = |rows: &[Stored]| -> Result<Vec<Change>, WriteError> {
             let plan = plan.take().ok_or_else(|| WriteError::Load("a write's plan ran twice".into()))?;
