@@ -321,32 +321,43 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
     let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(Representation::Page(Format::Json));
     };
+    let ranges: Vec<(String, f32)> = accept
+        .split(',')
+        .map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (media, q)
+        })
+        .collect();
+    // A type named with q=0 is "not acceptable" (RFC 9110 §12.4.2): a wildcard does not bring it back.
+    let refused = |rep: Representation| {
+        ranges.iter().any(|(media, q)| *q <= 0.0 && specific(media, exports) == Some(rep))
+    };
     let mut best: Option<(f32, u8, Representation)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (media, q) in &ranges {
+        let q = *q;
         if q <= 0.0 {
             continue;
         }
         // Specific types beat wildcards at equal q.
-        let (rep, specificity) = match media.as_str() {
-            "text/html" | "application/xhtml+xml" => (Representation::Page(Format::Html), 2),
-            "application/json"
-            | "application/geo+json"
-            | "application/schema+json"
-            | "application/problem+json"
-            | "application/vnd.oai.openapi+json"
-            | "application/vnd.oai.openapi" => (Representation::Page(Format::Json), 2),
-            "application/*" | "*/*" => (Representation::Page(Format::Json), 1),
-            "text/*" => (Representation::Page(Format::Html), 1),
-            other => match ExportFormat::from_media_type(other).filter(|_| exports) {
-                Some(e) => (Representation::File(e), 2),
+        let (rep, specificity) = if let Some(rep) = specific(media, exports) {
+            (rep, 2)
+        } else {
+            let offered: &[Representation] = match media.as_str() {
+                "application/*" | "*/*" => {
+                    &[Representation::Page(Format::Json), Representation::Page(Format::Html)]
+                }
+                "text/*" => &[Representation::Page(Format::Html)],
+                _ => &[],
+            };
+            match offered.iter().copied().find(|rep| !refused(*rep)) {
+                Some(rep) => (rep, 1),
                 None => continue,
-            },
+            }
         };
         if best.is_none_or(|(bq, bs, _)| q.total_cmp(&bq).then(specificity.cmp(&bs)).is_gt()) {
             best = Some((q, specificity, rep));
@@ -359,6 +370,20 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
             if exports { ", and the export formats (text/csv, application/geopackage+sqlite3, …)" } else { "" }
         ))
     })
+}
+
+/// The representation a media type names exactly, if this resource offers it.
+fn specific(media: &str, exports: bool) -> Option<Representation> {
+    match media {
+        "text/html" | "application/xhtml+xml" => Some(Representation::Page(Format::Html)),
+        "application/json"
+        | "application/geo+json"
+        | "application/schema+json"
+        | "application/problem+json"
+        | "application/vnd.oai.openapi+json"
+        | "application/vnd.oai.openapi" => Some(Representation::Page(Format::Json)),
+        other => ExportFormat::from_media_type(other).filter(|_| exports).map(Representation::File),
+    }
 }
 
 /// The base URL for links: `--base-url` when set; otherwise the request's own scheme and `Host` header.

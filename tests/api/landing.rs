@@ -489,3 +489,29 @@ fn the_api_document_comes_as_yaml_when_accept_asks_for_it() {
         );
     }
 }
+
+/// A media type weighted `q=0` is not acceptable, and a wildcard beside it does not bring it back
+/// (RFC 9110 §12.4.2): `application/geo+json;q=0, */*;q=0.1` gets HTML, and refusing both JSON and HTML is a 406
+/// (both were GeoJSON).
+#[test]
+fn a_media_type_weighted_zero_is_never_the_answer() {
+    let app = app();
+    let ask = |accept: &str| {
+        app.client
+            .get(app.url("/collections/counties/items?limit=1"))
+            .header("Accept", accept)
+            .send()
+            .expect("answers")
+    };
+    for accept in ["application/geo+json;q=0, */*;q=0.1", "application/json;q=0, application/*, text/*;q=0.5"]
+    {
+        let r = ask(accept);
+        assert_eq!(r.status(), 200, "{accept}");
+        let ct = r.headers()["content-type"].to_str().expect("type").to_owned();
+        assert!(ct.starts_with("text/html"), "{accept}: {ct}");
+    }
+    let r = ask("application/geo+json;q=0, text/html;q=0, */*");
+    assert_eq!(r.status(), 406);
+    let r = ask("text/html;q=0, */*");
+    assert!(r.headers()["content-type"].to_str().expect("type").contains("json"));
+}
