@@ -83,7 +83,10 @@ fn answer(req: &HttpRequest, state: &State, kind: Kind) -> ApiResult<HttpRespons
         Some(b) => GroupBy::parse(b)
             .ok_or_else(|| ApiError::param("by", format!("'{b}' is not region, city or category")))?,
     };
-    let f = params.get("f").map(str::to_ascii_lowercase);
+    let f = params
+        .get("f")
+        .map(str::to_ascii_lowercase)
+        .or_else(|| super::accept_prefers(req, &[("text/csv", "csv"), (XLSX, "xlsx")]).map(str::to_owned));
     let report = dispatch::dispatch(&model.catalog, period, by, today);
     let base = base_url(req, &state.settings);
     let name = format!("planatlas-{}-{}-{}", kind.path(), report.span, by_name(by));
@@ -94,16 +97,7 @@ fn answer(req: &HttpRequest, state: &State, kind: Kind) -> ApiResult<HttpRespons
         }
         Some("xlsx") => {
             let body = xlsx(&report, kind).map_err(|e| ApiError::Internal(format!("xlsx: {e}")))?;
-            Ok(attachment(
-                respond(
-                    req,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    body,
-                    super::Caching::Data,
-                ),
-                &name,
-                "xlsx",
-            ))
+            Ok(attachment(respond(req, XLSX, body, super::Caching::Data), &name, "xlsx"))
         }
         Some("json" | "html") | None => match super::negotiate(req, &params)? {
             super::Format::Json => Ok(respond_json(req, JSON, &document(&report, kind, &base))),
@@ -112,6 +106,9 @@ fn answer(req: &HttpRequest, state: &State, kind: Kind) -> ApiResult<HttpRespons
         Some(other) => Err(ApiError::param("f", format!("'{other}' is not json, html, csv or xlsx"))),
     }
 }
+
+/// The spreadsheet's media type.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 fn by_name(by: GroupBy) -> &'static str {
     match by {
@@ -164,6 +161,17 @@ fn cell_text(v: &Value) -> String {
     crate::export::columns::spreadsheet_text(Some(v))
 }
 
+/// Text cut to what one spreadsheet cell holds (Excel: 32 767 characters), marked with an ellipsis where cut:
+/// a long reason or milestone name must not make the whole workbook fail.
+fn fit(s: impl AsRef<str>) -> String {
+    const CELL: usize = 32_767;
+    let s = s.as_ref();
+    match s.char_indices().nth(CELL - 1) {
+        Some((at, _)) if s[at..].chars().count() > 1 => format!("{}…", &s[..at]),
+        _ => s.to_owned(),
+    }
+}
+
 fn csv(report: &Dispatch) -> Result<Vec<u8>, csv::Error> {
     let (head, rows) = dispatch::table(report);
     // A byte-order mark so Excel and WPS read the Chinese headings as UTF-8.
@@ -200,7 +208,8 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
             2,
             0,
             format!(
-                "本期报告 {} 份，期内完成投资 {} 亿元 ({} reports made and {} 亿元 invested in {})",
+                "本期报告 {} 份，期内完成投资 {} 亿元（全部报告，含无年度计划的项目）({} reports made and {} 亿元 \
+                 invested in {}, by every report, projects without a year plan included)",
                 report.reports_in_span,
                 report.completed_in_span,
                 report.reports_in_span,
@@ -228,10 +237,10 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
                     }
                     Value::Null => {}
                     other if r + 1 == rows.len() => {
-                        ws.write_string_with_format(rr, col, cell_text(other), &bold)?;
+                        ws.write_string_with_format(rr, col, fit(cell_text(other)), &bold)?;
                     }
                     other => {
-                        ws.write_string(rr, col, cell_text(other))?;
+                        ws.write_string(rr, col, fit(cell_text(other)))?;
                     }
                 }
             }
@@ -247,11 +256,11 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         }
         for (r, b) in report.behind.iter().enumerate() {
             let rr = 1 + r as u32;
-            ws.write_string(rr, 0, &b.project)?;
-            ws.write_string(rr, 1, &b.name_zh)?;
-            ws.write_string(rr, 2, b.city_names.join("、"))?;
-            ws.write_string(rr, 3, &b.stage)?;
-            ws.write_string(rr, 4, b.reasons.join("；"))?;
+            ws.write_string(rr, 0, fit(&b.project))?;
+            ws.write_string(rr, 1, fit(&b.name_zh))?;
+            ws.write_string(rr, 2, fit(b.city_names.join("、")))?;
+            ws.write_string(rr, 3, fit(&b.stage))?;
+            ws.write_string(rr, 4, fit(b.reasons.join("；")))?;
         }
         ws.set_column_width(1, 40)?;
         ws.set_column_width(4, 60)?;
@@ -264,8 +273,8 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         }
         for (r, ch) in report.changes.iter().enumerate() {
             let rr = 1 + r as u32;
-            ws.write_string(rr, 0, &ch.project)?;
-            ws.write_string(rr, 1, &ch.name_zh)?;
+            ws.write_string(rr, 0, fit(&ch.project))?;
+            ws.write_string(rr, 1, fit(&ch.name_zh))?;
             ws.write_string(rr, 2, &ch.from)?;
             ws.write_string(rr, 3, &ch.to)?;
         }

@@ -745,7 +745,10 @@ async fn version_at(
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }
-    let Some(v) = versions.iter().rev().find(|v| v.at <= key) else {
+    // Before the store began, the seeded catalogue stands (as the items list at that instant answers).
+    let start = super::store_read(state, |s| s.versions_from_start()).await?.flatten();
+    let seeded = versions.first().filter(|v| start.as_deref() == Some(v.at.as_str()) && key < v.at);
+    let Some(v) = versions.iter().rev().find(|v| v.at <= key).or(seeded) else {
         return Err(ApiError::NotFound(format!(
             "feature '{fid}' did not exist yet at {key} (first stored {})",
             versions[0].at
@@ -754,8 +757,24 @@ async fn version_at(
     let Some(record) = &v.record else {
         return Err(ApiError::NotFound(format!("feature '{fid}' had been deleted by {key} (at {})", v.at)));
     };
-    let mut doc: Value =
-        serde_json::from_str(record).map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?;
+    let mut doc: Value = if cid == "projects" {
+        // A project as it stood then, as the items list at that instant shows it: that version with its joins
+        // and its progress state on that day (stage, progress_period, investment_share).
+        let engine = state.engine.clone();
+        let at = key.clone();
+        let catalog = web::block(move || engine.as_of(&at))
+            .await
+            .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {key}: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {key}: {e}")))?;
+        let c = catalog.projects();
+        let f = c
+            .get(fid)
+            .ok_or_else(|| ApiError::Internal(format!("{fid} is missing from the catalogue at {key}")))?;
+        let text = feature_out(c, f, base, Crs::Crs84, None, None)?.to_json();
+        serde_json::from_str(&text).map_err(|e| ApiError::Internal(format!("feature {fid}: {e}")))?
+    } else {
+        serde_json::from_str(record).map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?
+    };
     doc["id"] = json!(fid);
     doc["links"] = json!([
         link(

@@ -372,6 +372,41 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
     })
 }
 
+/// For a resource that also answers as files not among the export formats (a report's CSV and XLSX): the key of
+/// the file type `Accept` prefers to every JSON or HTML page (named exactly, it beats a wildcard at equal
+/// weight), if any. `offered` pairs a media type with its `f` value.
+pub fn accept_prefers(req: &HttpRequest, offered: &[(&str, &'static str)]) -> Option<&'static str> {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok())?;
+    let mut page: (f32, u8) = (0.0, 0);
+    let mut file: Option<(f32, &'static str)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        if let Some((_, key)) = offered.iter().find(|(m, _)| *m == media) {
+            if file.is_none_or(|(bq, _)| q > bq) {
+                file = Some((q, key));
+            }
+            continue;
+        }
+        let specificity = match specific(&media, false) {
+            Some(_) => 2,
+            None if ["*/*", "application/*", "text/*"].contains(&media.as_str()) => 1,
+            None => continue,
+        };
+        if (q, specificity) > page {
+            page = (q, specificity);
+        }
+    }
+    file.filter(|(q, _)| (*q, 2) > page).map(|(_, key)| key)
+}
+
 /// The representation a media type names exactly, if this resource offers it.
 fn specific(media: &str, exports: bool) -> Option<Representation> {
     match media {

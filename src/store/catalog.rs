@@ -730,11 +730,18 @@ fn indicator_features(
                 project.map(|p| p.str_list("county_adcodes").collect()).unwrap_or_default();
             let project_cities: Vec<&str> =
                 project.map(|p| p.str_list("city_adcodes").collect()).unwrap_or_default();
+            // A pseudo-region of named members (沈抚同城化: 沈阳 and 抚顺): their cities' or counties' area.
+            let members: Vec<String> = t
+                .map(|t| strings(&t.properties, "member_ids").map(str::to_owned).collect())
+                .unwrap_or_default();
             // The counties of the target's area, so a token's scope covers a value as it covers a project there.
             let area: Vec<&str> = counties
                 .features()
                 .iter()
                 .filter(|c| match (scope.as_str(), subject.as_str()) {
+                    _ if !members.is_empty() => {
+                        members.iter().any(|m| c.id == *m || c.str_prop("parent_adcode") == Some(m.as_str()))
+                    }
                     (Some("city"), Some(code)) => c.str_prop("parent_adcode") == Some(code),
                     (Some("region"), Some(r)) => c.str_list("region_ids").any(|x| x == r),
                     (Some("project"), Some(_)) if !project_counties.is_empty() => {

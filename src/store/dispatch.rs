@@ -56,6 +56,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "滞后: suspended (暂停), or investment completed this year below time progress × the year's plan, or a milestone (as its latest report states it) due by the as_of day without an actual date by then",
     ),
     ("groups", "a project in several regions or cities counts in each; the totals count it once"),
+    (
+        "completed_in_span",
+        "期内完成投资: the amounts of every report in the span (investment_period, else the rise of investment_to_date from the quarter before), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
+    ),
 ];
 
 /// How rows are grouped.
@@ -234,12 +238,7 @@ fn project_state<'a>(
 ) -> ProjectState<'a> {
     let upto: Vec<&Report> = reports.iter().copied().filter(|r| r.period <= q).collect();
     let latest = upto.last().copied();
-    // 新开工 is the quarter work starts: reported in an earlier quarter, the project is under way (在建) now.
-    let stage = match latest {
-        None => NOT_REPORTED.0,
-        Some(r) if r.stage == "新开工" && r.period < q => "在建",
-        Some(r) => r.stage,
-    };
+    let stage = latest.map_or(NOT_REPORTED.0, |r| progress::stage_in(r, q));
     let started = upto.iter().any(|r| STARTED.contains(&r.stage));
     let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
     let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
@@ -253,7 +252,7 @@ fn project_state<'a>(
         && completed / plan + 1e-9 < elapsed
     {
         behind.push(format!(
-            "投资完成 {:.1}% < 时间进度 {:.0}% (investment {} of {plan} 亿元)",
+            "投资完成 {:.1}% < 时间进度 {:.1}% (investment {} of {plan} 亿元)",
             completed / plan * 100.0 + 0.0,
             elapsed * 100.0,
             round(completed)
@@ -377,8 +376,9 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
         .collect();
     let in_span: Vec<&Report> =
         catalog.progress_reports().iter().filter(|r| quarters.contains(&r.period)).collect();
-    // By the same rule as the year's completed investment (a report without `investment_period` takes the
-    // rise of `investment_to_date`), so the span's figure and the table's agree; an unknown amount is left out.
+    // Each quarter's amount by the same rule as the year's completed investment (a report without
+    // `investment_period` takes the rise of `investment_to_date`); an unknown amount is left out. Unlike the
+    // table's, this counts projects with no year plan too (the `completed_in_span` definition says so).
     let completed_in_span = round(
         grouped
             .values()

@@ -46,6 +46,9 @@ pub const STAGES: &[(&str, &str, u8)] = &[
     ("暂停", "suspended", 9),
 ];
 
+/// The longest milestone name a report may give, in characters.
+pub const MILESTONE_NAME_MAX: usize = 200;
+
 /// The stage shown for a project no report speaks of.
 pub const NOT_REPORTED: (&str, &str) = ("未报告", "not reported");
 
@@ -323,6 +326,13 @@ pub fn read_report(m: &Map<String, Value>, today: NaiveDate) -> Result<Report, S
                     .and_then(Value::as_str)
                     .filter(|s| !s.trim().is_empty())
                     .ok_or_else(|| format!("milestones[{i}].name is required"))?;
+                if name.chars().count() > MILESTONE_NAME_MAX {
+                    return Err(format!(
+                        "milestones[{i}].name: {} characters; a milestone's name is at most {MILESTONE_NAME_MAX} (put the \
+                         detail in note)",
+                        name.chars().count()
+                    ));
+                }
                 let planned = date(o.get("planned"), &format!("milestones[{i}].planned"))?;
                 let actual = date(o.get("actual"), &format!("milestones[{i}].actual"))?;
                 if actual.is_some_and(|a| a > today) {
@@ -372,8 +382,11 @@ fn order(stage: &str) -> u8 {
 pub fn stage_follows(a: &str, b: &str) -> bool {
     match (a, b) {
         (_, "暂停") => ["前期", "新开工", "在建", "暂停"].contains(&a),
-        ("暂停", _) => ["前期", "新开工", "在建"].contains(&b),
-        // 新开工 is the quarter work starts: the next quarter is 在建, or later.
+        // Work resumes where it stood before the pause (checked by `check_sequence`), and may be finished by the
+        // next report.
+        ("暂停", _) => true,
+        // 新开工 is the quarter work starts: it starts once, and the next quarter is 在建, or later.
+        ("新开工", "新开工") => false,
         _ => order(b) >= order(a),
     }
 }
@@ -425,6 +438,9 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
     }
     let mut last: Option<&Report> = None;
     let mut total: Option<(f64, &Report)> = None;
+    // The quarters' own amounts reported since `last` (or since the first report) with no cumulative figure:
+    // the next cumulative figure has to have risen by at least their sum.
+    let mut uncounted: Vec<&Report> = Vec::new();
     for r in reports {
         if let Some(t) = r.investment_total {
             total = Some((t, r));
@@ -444,7 +460,12 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
                 ));
             }
         }
-        let Some(d) = r.investment_to_date else { continue };
+        let Some(d) = r.investment_to_date else {
+            if r.investment_period.is_some() {
+                uncounted.push(r);
+            }
+            continue;
+        };
         if let Some((t, at)) = total
             && d > t + 1e-9
         {
@@ -457,6 +478,21 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
                 ),
             ));
         }
+        let p = last.and_then(|prev| prev.investment_to_date).unwrap_or(0.0);
+        let amounts: f64 = uncounted.iter().chain([r]).filter_map(|u| u.investment_period).sum();
+        if uncounted.iter().any(|u| u.investment_period.is_some_and(|q| q > 0.0)) && amounts > d - p + 1e-9 {
+            let since = last.map_or_else(|| "the first report".to_owned(), |prev| prev.period.to_string());
+            let periods: Vec<String> = uncounted.iter().chain([r]).map(|u| u.period.to_string()).collect();
+            return Err((
+                r.id.clone(),
+                format!(
+                    "investment_period: the quarters' amounts since {since} ({}) add up to {amounts} 亿元, more than \
+                     the rise of investment_to_date ({p} → {d} 亿元): part of them was not invested",
+                    periods.join(", ")
+                ),
+            ));
+        }
+        uncounted.clear();
         if let Some(prev) = last
             && let Some(p) = prev.investment_to_date
         {
@@ -510,6 +546,13 @@ pub fn state_on<'a>(reports: &[&'a Report], day: NaiveDate) -> Option<State<'a>>
     })
 }
 
+/// The stage a project's latest report (up to quarter `q`) puts it in during `q`: 新开工 is the quarter work starts,
+/// so a 新开工 reported in an earlier quarter is 在建 now. The dispatch tables, the projects' `stage` and the tiles
+/// all go by this.
+pub fn stage_in(latest: &Report, q: Period) -> &'static str {
+    if latest.stage == "新开工" && latest.period < q { "在建" } else { latest.stage }
+}
+
 /// The derived progress properties of a project on `day` (stage, share of investment, last period).
 pub fn state_properties(state: Option<&State<'_>>, day: NaiveDate) -> Map<String, Value> {
     let mut m = Map::new();
@@ -517,7 +560,7 @@ pub fn state_properties(state: Option<&State<'_>>, day: NaiveDate) -> Map<String
         (Some(d), Some(t)) if t > 0.0 => Some((d / t * 1000.0).round() / 1000.0),
         _ => None,
     });
-    let stage = state.map_or(NOT_REPORTED.0, |s| s.latest.stage);
+    let stage = state.map_or(NOT_REPORTED.0, |s| stage_in(s.latest, Period::quarter_of(day)));
     m.insert("stage".into(), json!(stage));
     m.insert("stage_en".into(), json!(stage_en(stage)));
     m.insert("progress_period".into(), json!(state.map(|s| s.latest.period.to_string())));
@@ -673,21 +716,55 @@ pub fn target_status(
     let due = f64::from(target_year + 1);
     let year_over = today > NaiveDate::from_ymd_opt(target_year, 12, 31).unwrap_or(NaiveDate::MAX);
     if comparator == "growth>=" {
-        let yearly: Vec<&Indicator> =
+        // The years of the plan up to the target year: a later year's growth does not make it met in time.
+        let all_years: Vec<&Indicator> =
             vals.iter().copied().filter(|i| i.period.is_year() && i.period.year >= PLAN_FIRST_YEAR).collect();
+        let yearly: Vec<&Indicator> =
+            all_years.iter().copied().filter(|i| i.period.year <= target_year).collect();
+        let mean_of = |v: &[&Indicator]| v.iter().map(|i| i.value).sum::<f64>() / v.len() as f64;
+        let later = if all_years.len() > yearly.len() && mean_of(&all_years) + 1e-9 >= x {
+            format!(
+                " (met later: mean {:.2}% over {} year(s) to {})",
+                mean_of(&all_years),
+                all_years.len(),
+                all_years.last().map_or(0, |i| i.period.year)
+            )
+        } else {
+            String::new()
+        };
         if yearly.is_empty() {
+            if year_over {
+                return Standing {
+                    status: Status::Behind,
+                    reason: format!(
+                        "no yearly growth value for 2022-{target_year}, and {target_year} has ended{later}"
+                    ),
+                    latest,
+                    expected: Some(x),
+                };
+            }
             return Standing { latest, ..none("no yearly growth value from 2022 on") };
         }
-        let mean = yearly.iter().map(|i| i.value).sum::<f64>() / yearly.len() as f64;
-        let complete = yearly.iter().any(|i| i.period.year >= target_year);
+        let mean = mean_of(&yearly);
+        let complete = yearly.iter().any(|i| i.period.year == target_year);
         let status = match (mean + 1e-9 >= x, complete) {
             (true, true) => Status::Met,
-            (true, false) => Status::OnTrack,
-            (false, _) => Status::Behind,
+            (true, false) if !year_over => Status::OnTrack,
+            _ => Status::Behind,
+        };
+        let missing = if complete || !year_over {
+            String::new()
+        } else {
+            format!(", no value for {target_year}, and it has ended")
         };
         return Standing {
             status,
-            reason: format!("mean yearly growth {:.2}% over {} year(s) against {x}%", mean, yearly.len()),
+            reason: format!(
+                "mean yearly growth {mean:.2}% over {} year(s) to {} against {x}%{missing}{}",
+                yearly.len(),
+                yearly.last().map_or(target_year, |i| i.period.year),
+                if status == Status::Met { "" } else { &later }
+            ),
             latest,
             expected: Some(x),
         };
@@ -802,12 +879,27 @@ mod tests {
         assert!(
             stage_follows("前期", "在建") && stage_follows("在建", "暂停") && stage_follows("暂停", "在建")
         );
-        assert!(
-            !stage_follows("在建", "前期")
-                && !stage_follows("竣工", "暂停")
-                && !stage_follows("暂停", "投产运营")
-        );
-        assert!(!stage_follows("在建", "新开工"));
+        assert!(!stage_follows("在建", "前期") && !stage_follows("竣工", "暂停"));
+        assert!(!stage_follows("在建", "新开工") && !stage_follows("新开工", "新开工"));
+        // A pause may end in completion; where it resumes is checked against the stage before it.
+        assert!(stage_follows("暂停", "竣工"));
+        let report = |period: &str, stage: &'static str| Report {
+            id: format!("p@{period}"),
+            project: "p".into(),
+            period: Period::parse(period).unwrap(),
+            stage,
+            investment_total: None,
+            investment_planned_year: None,
+            investment_period: None,
+            investment_to_date: None,
+            milestones: Vec::new(),
+            source: String::new(),
+            record: Map::new(),
+        };
+        let (a, b, c) = (report("2024Q1", "在建"), report("2024Q2", "暂停"), report("2024Q3", "前期"));
+        assert!(check_sequence(&[&a, &b, &c]).is_err(), "a pause resumes where the project was");
+        let c = report("2024Q3", "竣工");
+        assert!(check_sequence(&[&a, &b, &c]).is_ok());
     }
 
     /// Hand-worked cases (the rule is [`STATUS_RULE`]).

@@ -828,3 +828,182 @@ fn target_status_from_indicator_values() {
     );
     assert_eq!(status(none)["status"], "no_data");
 }
+
+/// What a second review found wrong in following the plan, each through the real server: quarters' amounts
+/// that add up to more than the cumulative rise, a project started twice, a pause ended by completion, a 新开工
+/// of an earlier quarter shown as 新开工 by the projects while the dispatch counted it 在建, a project at an
+/// instant before the store began (in the list, 404 alone), growth targets judged with years after the target
+/// year and without the target year, a cumulative growth target judged as a yearly mean, the 沈抚 target out of
+/// the circle's reach, an over-long milestone text that made every XLSX report a 500, and report formats by
+/// `Accept`.
+#[test]
+fn plan_rules_a_second_review_found_wrong() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let province = add_token(&s.store, "省统计局", "province");
+    let circle = add_token(&s.store, "沈阳都市圈推进组", "region:shenyang-circle");
+    let liaodong = add_token(&s.store, "辽东推进组", "region:liaodong-zone");
+    let ids: Vec<String> = unreported_shenyang_points(&s, 4).iter().map(id_of).collect();
+    let src = "测试";
+    let ok = |p: Value| {
+        let r = post(&s, &city, "progress", p.clone());
+        assert_eq!(r.status(), 201, "{p}: {:?}", r.text());
+    };
+    // 8 and 30 reported as the quarters' amounts, and the cumulative figure rose by 2 over both: refused.
+    ok(
+        json!({"project": ids[0], "period": "2024Q1", "stage": "在建", "investment_planned_year": 40.0, "investment_period": 8.0, "investment_to_date": 10.0, "source": src}),
+    );
+    ok(
+        json!({"project": ids[0], "period": "2024Q2", "stage": "在建", "investment_period": 30.0, "source": src}),
+    );
+    let p = assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[0], "period": "2024Q3", "stage": "在建", "investment_period": 1.0, "investment_to_date": 12.0, "source": src}),
+        ),
+        422,
+    );
+    assert!(p["detail"].as_str().unwrap().contains("2024Q2, 2024Q3"), "{p}");
+    // Started once: a second 新开工 is refused, after a pause too.
+    ok(json!({"project": ids[1], "period": "2024Q1", "stage": "新开工", "source": src}));
+    assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[1], "period": "2024Q3", "stage": "新开工", "source": src}),
+        ),
+        422,
+    );
+    ok(json!({"project": ids[1], "period": "2024Q2", "stage": "暂停", "source": src}));
+    assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[1], "period": "2024Q3", "stage": "新开工", "source": src}),
+        ),
+        422,
+    );
+    // Paused, then finished: forward, so it is taken.
+    ok(json!({"project": ids[2], "period": "2025Q1", "stage": "在建", "source": src}));
+    ok(json!({"project": ids[2], "period": "2025Q2", "stage": "暂停", "source": src}));
+    ok(
+        json!({"project": ids[2], "period": "2025Q4", "stage": "竣工", "milestones": [{"name": "复工", "actual": "2025-07-15"}], "source": src}),
+    );
+    // A shipped 新开工 of an earlier quarter: the projects say 在建 at 2024-06-30, as the dispatch counts it,
+    // in the list and in the single feature at an instant before the store began.
+    let mut reports = shipped_reports();
+    reports.sort_by(|a, b| a["period"].as_str().cmp(&b["period"].as_str()));
+    let mut latest: BTreeMap<String, &Value> = BTreeMap::new();
+    for r in reports.iter().filter(|r| r["period"].as_str().unwrap() <= "2024Q2") {
+        latest.insert(r["project"].as_str().unwrap().to_owned(), r);
+    }
+    let (old_start, _) = latest
+        .iter()
+        .find(|(_, r)| r["stage"] == "新开工" && r["period"].as_str().unwrap() < "2024Q2")
+        .expect("a shipped 新开工 before 2024Q2 with nothing after it");
+    let listed = s.app.get_json(&format!(
+        "/collections/projects/items?datetime=2024-06-30&filter={}",
+        urlencode(&format!("id='{old_start}'"))
+    ));
+    assert_eq!(listed["features"][0]["properties"]["stage"], "在建", "{listed}");
+    let one = s.app.get(&format!("/collections/projects/items/{old_start}?datetime=2024-06-30T12:00:00Z"));
+    assert_eq!(one.status(), 200);
+    assert!(one.headers().contains_key("memento-datetime"));
+    let one: Value = one.json().unwrap();
+    assert_eq!(one["properties"]["stage"], "在建", "{one}");
+    assert_eq!(one["properties"]["name_zh"], listed["features"][0]["properties"]["name_zh"]);
+    let still_new = s.app.get_json(&format!(
+        "/collections/projects/items?datetime=2024-06-30&limit=1000&filter={}",
+        urlencode("stage='新开工'")
+    ));
+    let dispatch = s.app.get_json("/reports/dispatch?period=2024Q2");
+    assert_eq!(
+        still_new["numberMatched"], dispatch["report"]["total"]["stages"]["新开工"],
+        "the projects' 新开工 and the dispatch's: {still_new} {}",
+        dispatch["report"]["total"]
+    );
+    // Growth targets: the mean of the plan's years up to the target year, and the target year must be there.
+    let target = |id: &str| s.app.get_json(&format!("/collections/targets/items/{id}"))["properties"].clone();
+    let fai = "liaoxi-zone-fai-growth";
+    assert_eq!(target(fai)["progress"]["values"], 0, "{}", target(fai));
+    let value = |token: &str, t: &str, period: &str, v: f64| {
+        let r = post(
+            &s,
+            token,
+            "indicators",
+            json!({"target": t, "period": period, "value": v, "unit": "%", "source": "测试统计公报"}),
+        );
+        assert_eq!(r.status(), 201, "{t} {period}: {:?}", r.text());
+    };
+    value(&province, fai, "2022", 16.0);
+    value(&province, fai, "2023", 17.0);
+    assert_eq!(target(fai)["status"], "behind", "2024 has ended with no value: {}", target(fai));
+    value(&province, fai, "2024", -5.0);
+    value(&province, fai, "2025", 40.0);
+    let t = target(fai);
+    assert_eq!(t["status"], "behind", "{t}");
+    assert!(t.to_string().contains("met later"), "{t}");
+    // 森林蓄积量增长 7.7% is growth over the plan period: 7.8 by 2024 meets it.
+    let forest = "liaodong-zone-forest-stock-growth";
+    for (period, v) in [("2022", 2.5), ("2023", 5.1), ("2024", 7.8)] {
+        value(&liaodong, forest, period, v);
+    }
+    assert_eq!(target(forest)["status"], "met", "{}", target(forest));
+    // 沈抚同城化 (沈阳 and 抚顺) lies in the Shenyang circle: its group reports it.
+    value(&circle, "shenyang-fushun-digital-core-share", "2023", 9.0);
+    // A milestone name is bounded; long reasons are cut to a cell, so the workbook still comes.
+    let long = "节点".repeat(17_000);
+    let p = assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[3], "period": "2024Q2", "stage": "在建", "milestones": [{"name": long, "planned": "2024-05-01"}], "source": src}),
+        ),
+        422,
+    );
+    assert!(p["detail"].as_str().unwrap().contains("milestones[0].name"), "{p}");
+    let many: Vec<Value> = (0..180)
+        .map(|i| json!({"name": format!("{i:03}{}", "节".repeat(190)), "planned": "2024-05-01"}))
+        .collect();
+    ok(
+        json!({"project": ids[3], "period": "2024Q2", "stage": "在建", "investment_planned_year": 10.0, "investment_period": 1.0, "investment_to_date": 1.0, "milestones": many, "source": src}),
+    );
+    let reasons = s.app.get_json("/reports/dispatch?period=2024Q2");
+    let mine =
+        reasons["report"]["behind"].as_array().unwrap().iter().find(|b| b["project"] == ids[3].as_str());
+    let joined: usize = mine.unwrap()["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().chars().count() + 1)
+        .sum();
+    assert!(joined > 32_767, "the reasons ({joined} characters) are more than a cell holds");
+    // Investment behind time progress: both percentages to one decimal.
+    let why = mine.unwrap()["reasons"].to_string();
+    assert!(why.contains("投资完成 10.0% < 时间进度 50.0%"), "{why}");
+    let xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    for (path, accept, want) in [
+        ("/reports/dispatch?period=2024Q2&f=xlsx", "*/*", xlsx_type),
+        ("/reports/summary?period=2024", "*/*", "application/json"),
+        ("/reports/dispatch?period=2024Q2", xlsx_type, xlsx_type),
+        ("/reports/summary?period=2024", "text/csv", "text/csv"),
+        ("/reports/summary?period=2024", "text/csv;q=0.5, application/json", "application/json"),
+    ] {
+        let r = s.app.client.get(s.app.url(path)).header("accept", accept).send().unwrap();
+        assert_eq!(r.status(), 200, "{path} {accept}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(want), "{path} {accept}: {ct}");
+    }
+    // The summary says what its span's figure counts.
+    let summary = s.app.get_json("/reports/summary?period=2024");
+    assert!(
+        summary["definitions"]["completed_in_span"].as_str().is_some_and(|d| d.contains("year plan")),
+        "{}",
+        summary["definitions"]
+    );
+}
