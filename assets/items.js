@@ -56,8 +56,25 @@ function bounds(features) {
   return b;
 }
 
+// An items page names its GeoJSON (its alternate link; a posted search's may be a POST with a body).
+function fetchFeatures() {
+  const alt = cfg.data;
+  const headers = { Accept: 'application/geo+json' };
+  if (alt && alt.method === 'POST') {
+    const body = { ...alt.body };
+    delete body.crs;
+    return fetch(alt.href, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  }
+  if (alt) {
+    const url = new URL(alt.href, here);
+    url.searchParams.delete('crs');
+    return fetch(url, { headers });
+  }
+  return fetch(data, { headers });
+}
+
 map.on('load', async () => {
-  const doc = await fetch(data, { headers: { Accept: 'application/geo+json' } }).then((r) => r.json());
+  const doc = await fetchFeatures().then((r) => r.json());
   // MapLibre keeps only numeric feature ids: each feature carries its id as a property too.
   const features = (doc.type === 'Feature' ? [doc] : doc.features ?? [])
     .map((f) => ({ ...f, properties: { ...f.properties, planatlas_id: String(f.id) } }));

@@ -202,10 +202,10 @@ impl std::fmt::Display for RequestId {
 /// one line when it is answered (target `planatlas::access`; `http.method`,
 /// `http.route`, `http.target`, `http.status_code`, `http.client_ip`, `duration_ms`). The route pattern is
 /// matched once here for both.
-pub async fn observe(
+pub async fn observe<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
     use tracing::Instrument as _;
     let start = Instant::now();
     let id = RequestId::next();
@@ -240,7 +240,34 @@ pub async fn observe(
     let value = HeaderValue::from_str(&id.to_string()).ok();
     match res {
         Ok(mut res) => {
-            weaken_encoded_etag(res.response_mut());
+            // A 304 stands for the 200 the client holds: a compressed one carried its tag weak, and the client
+            // sends it back so.
+            let weak_held = res.status() == actix_web::http::StatusCode::NOT_MODIFIED
+                && res.response().headers().get(actix_web::http::header::ETAG).is_some_and(|tag| {
+                    res.request()
+                        .headers()
+                        .get(actix_web::http::header::IF_NONE_MATCH)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|held| {
+                            held.split(',').any(|t| t.trim().as_bytes() == [b"W/", tag.as_bytes()].concat())
+                        })
+                });
+            weaken_encoded_etag(res.response_mut(), weak_held);
+            // The compression's own 406 (an `Accept-Encoding` refusing every coding, identity too) is a bare
+            // text body: it gets the service's problem+json like every other error.
+            let mut res = if res.status() == actix_web::http::StatusCode::NOT_ACCEPTABLE
+                && !res.headers().contains_key(actix_web::http::header::CONTENT_TYPE)
+            {
+                let err = ApiError::NotAcceptable(
+                    "Accept-Encoding refuses every content coding this server sends (br, gzip, deflate and \
+                     identity); allow one of them"
+                        .to_owned(),
+                );
+                let (req, _) = res.into_parts();
+                ServiceResponse::new(req, err.error_response()).map_into_right_body()
+            } else {
+                res.map_into_left_body()
+            };
             if let Some(v) = value {
                 res.headers_mut().insert(name, v);
             }
@@ -288,11 +315,12 @@ pub fn client_ip(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong
 /// tag promises the same bytes. `If-None-Match` compares weakly, so revalidation still answers 304.
-fn weaken_encoded_etag(res: &mut actix_web::HttpResponse<impl MessageBody>) {
-    let encoded = res
-        .headers()
-        .get(actix_web::http::header::CONTENT_ENCODING)
-        .is_some_and(|e| e.as_bytes() != b"identity");
+fn weaken_encoded_etag(res: &mut actix_web::HttpResponse<impl MessageBody>, weak_held: bool) {
+    let encoded = weak_held
+        || res
+            .headers()
+            .get(actix_web::http::header::CONTENT_ENCODING)
+            .is_some_and(|e| e.as_bytes() != b"identity");
     if encoded
         && let Some(tag) = res.headers().get(actix_web::http::header::ETAG)
         && tag.as_bytes().starts_with(b"\"")

@@ -18,8 +18,16 @@ use crate::store::engine::Engine;
 use crate::store::engine::WriteError;
 
 /// Headers a browser script may read from our responses.
-const EXPOSED_HEADERS: [&str; 6] =
-    ["location", "etag", "content-crs", "link", "content-disposition", "x-request-id"];
+const EXPOSED_HEADERS: [&str; 8] = [
+    "location",
+    "etag",
+    "content-crs",
+    "link",
+    "content-disposition",
+    "x-request-id",
+    "retry-after",
+    "memento-datetime",
+];
 
 /// A built, bound, not yet running server.
 pub struct Application {

@@ -220,7 +220,6 @@ fn snap(coords: &[Coord<f64>]) -> Vec<Coord<f64>> {
 /// coordinates (clockwise on screen, y down), holes negative.
 pub fn tile_polygon(p: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
     use geo::Area;
-    use geo::orient::{Direction, Orient};
     let (lo, hi) = (-BUFFER, f64::from(EXTENT) + BUFFER);
     let mut polys = Vec::new();
     for poly in p {
@@ -242,7 +241,20 @@ pub fn tile_polygon(p: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
             .collect();
         polys.push(Polygon::new(exterior, holes));
     }
-    (!polys.is_empty()).then(|| MultiPolygon(polys).orient(Direction::Default))
+    // Oriented by each ring's signed area: a clipped ring can run along the buffer edge and touch itself, where
+    // a winding test at one vertex (geo's `orient`) can judge it the wrong way round.
+    let oriented = |ring: LineString<f64>, positive: bool| {
+        let area = Polygon::new(ring.clone(), vec![]).signed_area();
+        if (area > 0.0) == positive { ring } else { LineString(ring.0.into_iter().rev().collect()) }
+    };
+    let polys: Vec<Polygon<f64>> = polys
+        .into_iter()
+        .map(|p| {
+            let (exterior, holes) = p.into_inner();
+            Polygon::new(oriented(exterior, true), holes.into_iter().map(|h| oriented(h, false)).collect())
+        })
+        .collect();
+    (!polys.is_empty()).then_some(MultiPolygon(polys))
 }
 
 /// A line (in tile units) clipped to the tile plus buffer and snapped to integers.

@@ -16,7 +16,7 @@ use crate::store::admin::BOUNDARY_ATTRIBUTION;
 use crate::store::engine::ReadModel;
 
 /// A collection's metadata document; `revision` (number, time) for the editable, versioned one.
-fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&str>)>) -> Value {
+fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&str>)>, tiled: bool) -> Value {
     let href = format!("{base}/collections/{}", c.id());
     let mut doc = json!({
         "id": c.id(),
@@ -39,8 +39,9 @@ fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&st
         doc["updated"] = json!(updated);
     }
     if c.is_spatial() {
-        // Every collection with geometries is tiled (OGC API – Tiles /req/geodata-tilesets/desc-links).
-        if let Some(links) = doc["links"].as_array_mut() {
+        // A tiled collection links its tilesets (OGC API – Tiles /req/geodata-tilesets/desc-links); the
+        // projects' points and lines alone are drawn in the projects' tiles.
+        if let Some(links) = doc["links"].as_array_mut().filter(|_| tiled) {
             links.push(link(
                 format!("{href}/tiles"),
                 "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
@@ -75,11 +76,12 @@ pub async fn get_collections(req: HttpRequest, state: State) -> ApiResult<HttpRe
     params.only(&["f"])?;
     let format = negotiate(&req, &params)?;
     let base = base_url(&req, &state.settings);
+    let tiled = crate::store::tiles::tiled(&model.catalog);
     let collections: Vec<Value> = model
         .catalog
         .collections()
         .iter()
-        .map(|c| collection_json(c, &base, revision_of(&state, &model, c)))
+        .map(|c| collection_json(c, &base, revision_of(&state, &model, c), tiled.contains(&c.id())))
         .collect();
     let doc = json!({
         "links": [
@@ -134,7 +136,8 @@ pub async fn get_collection(
     params.only(&["f"])?;
     let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
-    let doc = collection_json(c, &base, revision_of(&state, &model, c));
+    let tiled = crate::store::tiles::tiled(&model.catalog).contains(&c.id());
+    let doc = collection_json(c, &base, revision_of(&state, &model, c), tiled);
     match negotiate(&req, &params)? {
         Format::Json => {
             let links = doc["links"].as_array().cloned().unwrap_or_default();
@@ -245,6 +248,14 @@ pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>)
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["f"])?;
+    if let Some(f) =
+        params.get("f").filter(|f| !["json", "schema+json", "application/schema+json"].contains(f))
+    {
+        return Err(crate::error::ApiError::param(
+            "f",
+            format!("'{f}' is not offered here; the schema is JSON (f=json)"),
+        ));
+    }
     let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
     let mut props = Map::new();

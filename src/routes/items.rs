@@ -644,7 +644,13 @@ impl ItemsView<'_> {
             html = html.block(form);
         }
         if self.c.is_spatial() {
-            html = html.map(Self::map_config());
+            let mut config = Self::map_config();
+            // The page's features as GeoJSON: its alternate link, which for a posted search may be a POST with
+            // the body to send (the page's own address with f=json would be a GET of the search, 405).
+            if let Some(data) = links.iter().find(|l| l["rel"] == "alternate" && l["type"] == GEO_JSON) {
+                config["data"] = data.clone();
+            }
+            html = html.map(config);
         }
         html.table(&headings, rows).paragraph(paging)
     }

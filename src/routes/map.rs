@@ -142,7 +142,7 @@ pub async fn get_style(req: HttpRequest, state: State) -> ApiResult<HttpResponse
         .as_deref()
         .map(|u| (u, state.settings.basemap_attribution.as_deref().unwrap_or("")));
     let doc = style(&base, crs, basemap);
-    Ok(respond(&req, JSON, doc.to_string(), Caching::Tiles))
+    Ok(respond(&req, JSON, doc.to_string(), Caching::Assets))
 }
 
 /// `GET /map`: the built-in map.
@@ -186,7 +186,7 @@ pub async fn get_asset(req: HttpRequest, path: web::Path<String>) -> ApiResult<H
         .iter()
         .find(|(name, _, _)| *name == path.as_str())
         .ok_or_else(|| ApiError::NotFound(format!("no asset '{path}'")))?;
-    Ok(respond(&req, media, *bytes, Caching::Tiles))
+    Ok(respond(&req, media, *bytes, Caching::Assets))
 }
 
 /// The service's icon (32×32), so browsers and bookmarks show one instead of a 404.
@@ -194,5 +194,5 @@ static FAVICON: &[u8] = include_bytes!("../../assets/favicon.ico");
 
 /// `GET /favicon.ico`.
 pub async fn get_favicon(req: HttpRequest) -> ApiResult<HttpResponse> {
-    Ok(respond(&req, "image/x-icon", FAVICON, Caching::Tiles))
+    Ok(respond(&req, "image/x-icon", FAVICON, Caching::Assets))
 }

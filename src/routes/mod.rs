@@ -471,8 +471,9 @@ pub enum Caching {
     Data,
     /// Answers that change every request (health).
     None,
-    /// Tiles and map resources: an hour, then revalidate with the ETag.
-    Tiles,
+    /// The map's own resources (scripts, styles, icon), which change only with the binary: an hour, then
+    /// revalidate with the ETag.
+    Assets,
 }
 
 /// A 200 with a strong ETag (hash of the body), or a 304 when `If-None-Match` already has it.
@@ -502,7 +503,7 @@ pub fn respond_tagged(
 ) -> HttpResponse {
     let cache_control = match caching {
         Caching::Data => "public, max-age=60, must-revalidate",
-        Caching::Tiles => "public, max-age=3600, must-revalidate",
+        Caching::Assets => "public, max-age=3600, must-revalidate",
         Caching::None => "no-store",
     };
     let cacheable = !matches!(caching, Caching::None);

@@ -13,6 +13,9 @@ use super::{
 use crate::error::ApiResult;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
+/// The checks the consistency report runs (`check=`).
+const CHECKS: &[&str] = &["region", "named_place", "near_duplicate", "county"];
+
 /// `GET /reports/consistency`.
 pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
     let model = state.model();
@@ -21,6 +24,12 @@ pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpRe
     let format = negotiate(&req, &params)?;
     let base = base_url(&req, &state.settings);
     let check = params.get("check");
+    if let Some(c) = check.filter(|c| !CHECKS.contains(c)) {
+        return Err(crate::error::ApiError::param(
+            "check",
+            format!("'{c}' is not one of {}", CHECKS.join(", ")),
+        ));
+    }
     let entries: Vec<_> =
         model.catalog.consistency().entries.iter().filter(|e| check.is_none_or(|c| e.check == c)).collect();
     let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();

@@ -60,7 +60,7 @@ fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
 }
 
 fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFilter>> {
-    let Some(raw) = params.get("filter") else { return Ok(None) };
+    // `filter-lang` and `filter-crs` are checked with or without a filter, as items checks them.
     let lang = match params.get("filter-lang") {
         None | Some("cql2-text") => FilterLang::Text,
         Some("cql2-json") => FilterLang::Json,
@@ -69,17 +69,27 @@ fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFil
         }
     };
     let crs = crs_param(params, "filter-crs")?;
+    let Some(raw) = params.get("filter") else { return Ok(None) };
     cql::parse(raw, lang, crs, c).map(Some).map_err(|e| ApiError::param("filter", e.0))
 }
 
+/// A tile (or 204 when it has nothing), kept by clients as long as the data pages (a minute, then revalidated):
+/// the projects change with every write, and a map must not draw the old tile for an hour. An empty tile has a
+/// tag too, so it revalidates like the rest.
 fn answer_tile(req: &HttpRequest, bytes: Option<std::sync::Arc<Vec<u8>>>) -> HttpResponse {
     match bytes {
         Some(b) => {
             let etag = etag_of(&b);
-            respond_tagged(req, MVT, b.as_ref().clone(), &etag, Caching::Tiles)
+            respond_tagged(req, MVT, b.as_ref().clone(), &etag, Caching::Data)
         }
         None => {
-            HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "public, max-age=3600")).finish()
+            let etag = etag_of(&[]);
+            let mut resp = respond_tagged(req, MVT, Vec::new(), &etag, Caching::Data);
+            if resp.status() == actix_web::http::StatusCode::OK {
+                *resp.status_mut() = actix_web::http::StatusCode::NO_CONTENT;
+                resp.headers_mut().remove(header::CONTENT_TYPE);
+            }
+            resp
         }
     }
 }
@@ -166,6 +176,7 @@ fn layer_fields(model: &crate::store::engine::ReadModel, layer: &str) -> BTreeMa
             ("name_en", "English name"),
             ("kind", "circle, belt or zone"),
             ("membership_basis", "stated, inferred or mixed"),
+            ("project_count", "projects located in it"),
         ],
         "labels" => &[
             ("kind", "region, city or county: one point per feature, inside its largest part, for its name"),
@@ -173,12 +184,19 @@ fn layer_fields(model: &crate::store::engine::ReadModel, layer: &str) -> BTreeMa
             ("name_zh", "Chinese name"),
             ("name_en", "English name"),
         ],
-        "cities" | "counties" => &[
+        "cities" => &[
             ("id", "adcode"),
             ("name_zh", "Chinese name"),
             ("name_en", "English name"),
-            ("parent_adcode", "city adcode (counties)"),
-            ("city_name_zh", "city (counties)"),
+            ("region_ids", "plan regions, comma-separated"),
+            ("project_count", "projects located in it"),
+        ],
+        "counties" => &[
+            ("id", "adcode"),
+            ("name_zh", "Chinese name"),
+            ("name_en", "English name"),
+            ("parent_adcode", "city adcode"),
+            ("city_name_zh", "city"),
             ("region_ids", "plan regions, comma-separated"),
             ("project_count", "projects located in it"),
         ],
@@ -196,6 +214,9 @@ fn layer_fields(model: &crate::store::engine::ReadModel, layer: &str) -> BTreeMa
             ("county_names", "counties, '、'-separated"),
             ("geometry_type", "Point or LineString"),
             ("targets", "targets, '; '-separated"),
+            ("stage", "stage today (前期, 新开工, 在建, 竣工, 投产运营, 暂停 or 未报告)"),
+            ("stage_en", "stage today, in English"),
+            ("progress_period", "the quarter of the latest progress report"),
         ],
     };
     fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -218,8 +239,28 @@ fn tilejson(
     tj.attribution = Some(BOUNDARY_ATTRIBUTION.to_owned());
     tj.minzoom = Some(0);
     tj.maxzoom = Some(MAX_ZOOM);
+    // The bounds hold every feature of every layer (a client asks for no tile outside them): the union of the
+    // layers' extents, widened by the base-map shift (under 0.02°) when one is asked for.
+    let pad = if matches!(crs, Crs::Gcj02 | Crs::Bd09) { 0.02 } else { 0.0 };
+    let extent = layers
+        .iter()
+        .filter_map(|l| model.catalog.collection(l).and_then(Collection::extent))
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        });
+    if let Some(e) = extent {
+        tj.bounds = Some(tilejson::Bounds::new(
+            (e.min().x - pad).max(-180.0),
+            (e.min().y - pad).max(-85.051_129),
+            (e.max().x + pad).min(180.0),
+            (e.max().y + pad).min(85.051_129),
+        ));
+    }
+    // The map opens on the province, whatever the layers reach.
     if let Some(e) = model.catalog.counties().extent() {
-        tj.bounds = Some(tilejson::Bounds::new(e.min().x, e.min().y, e.max().x, e.max().y));
         tj.center = Some(tilejson::Center::new(
             f64::midpoint(e.min().x, e.max().x),
             f64::midpoint(e.min().y, e.max().y),

@@ -515,3 +515,53 @@ fn a_media_type_weighted_zero_is_never_the_answer() {
     let r = ask("text/html;q=0, */*");
     assert!(r.headers()["content-type"].to_str().expect("type").contains("json"));
 }
+
+/// HTTP details a review found: a 304 for a compressed answer carries the weak tag its 200 carried; an
+/// `Accept-Encoding` refusing every coding is a problem+json 406 (it was the compressor's bare text); scripts in
+/// a browser may read `Retry-After` and `Memento-Datetime`; a bad `f` on the schema and a bad `check` on the
+/// consistency report are 400s naming the parameter (both were ignored).
+#[test]
+fn weak_tags_on_304_problem_406_exposed_headers_and_checked_parameters() {
+    let app = app();
+    let raw = reqwest::blocking::Client::builder().no_gzip().no_brotli().build().expect("client");
+    let path = "/collections/counties/items?limit=20";
+    let first = raw.get(app.url(path)).header("Accept-Encoding", "br").send().expect("answers");
+    assert_eq!(first.headers()["content-encoding"], "br");
+    let tag = first.headers()["etag"].to_str().expect("tag").to_owned();
+    assert!(tag.starts_with("W/"), "{tag}");
+    let again = raw
+        .get(app.url(path))
+        .header("Accept-Encoding", "br")
+        .header("If-None-Match", &tag)
+        .send()
+        .expect("answers");
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().expect("tag"), tag, "the 304 carries the 200's tag");
+    for refused in ["*;q=0", "identity;q=0, *;q=0"] {
+        let r = raw.get(app.url("/tiles.json")).header("Accept-Encoding", refused).send().expect("answers");
+        let p = crate::helpers::assert_problem(r, 406);
+        assert!(p["detail"].as_str().expect("detail").contains("Accept-Encoding"), "{p}");
+    }
+    let r = app
+        .client
+        .get(app.url("/collections/projects"))
+        .header("Origin", "http://map.example")
+        .send()
+        .expect("answers");
+    let exposed = r
+        .headers()
+        .get("access-control-expose-headers")
+        .map(|v| v.to_str().expect("text").to_ascii_lowercase())
+        .unwrap_or_default();
+    for h in ["retry-after", "memento-datetime", "etag"] {
+        assert!(exposed.contains(h), "{h} in {exposed}");
+    }
+    for (path, param) in
+        [("/collections/projects/schema?f=AAA", "f"), ("/reports/consistency?check=AAA", "check")]
+    {
+        let p = crate::helpers::assert_problem(app.get(path), 400);
+        assert!(p.to_string().contains(param), "{path}: {p}");
+    }
+    assert_eq!(app.get("/reports/consistency?check=near_duplicate").status(), 200);
+    assert_eq!(app.get("/collections/projects/schema?f=json").status(), 200);
+}

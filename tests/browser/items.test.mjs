@@ -74,4 +74,29 @@ await inBrowser('items', base, { width: 1300, height: 1000 }, async (page) => {
   const links = await page.$$eval('a', (as) => as.map((a) => a.getAttribute('href')));
   assert.ok(links.some((h) => h.includes('/collections/sections/items/')), 'it links to its plan sections');
   assert.ok(links.some((h) => h.includes('/collections/targets/items?f=html&subject_id=')), 'and to its targets');
+
+  // A posted search's page (POST …/search?f=html): its map draws the search's features too (it asked for the
+  // page's own address with f=json, a GET of the search, and drew nothing).
+  const search = `${base}/collections/projects/search?f=html`;
+  const body = JSON.stringify({ filter: "category='airport'", limit: 300 });
+  await page.setRequestInterception(true);
+  let posted = false;
+  const post = (r) => {
+    if (!posted && r.url() === search && r.isNavigationRequest()) {
+      posted = true;
+      r.continue({ method: 'POST', postData: body, headers: { ...r.headers(), 'content-type': 'application/json' } });
+    } else {
+      r.continue();
+    }
+  };
+  page.on('request', post);
+  await page.goto(search, { waitUntil: 'load' });
+  await page.waitForFunction(ready, { timeout: 90_000 });
+  const airports = (await (await fetch(`${base}/collections/projects/items?category=airport&limit=300`)).json())
+    .features.map((f) => String(f.id)).sort();
+  assert.ok(airports.length > 0, 'the plan has airports');
+  assert.deepEqual(await page.evaluate(rows), airports, 'the posted search lists the airports');
+  assert.deepEqual(await page.evaluate(drawn), airports, 'and its map draws them');
+  page.off('request', post);
+  await page.setRequestInterception(false);
 });
