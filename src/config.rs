@@ -94,10 +94,12 @@ pub struct ImportArgs {
     /// CRS is read from the file.
     #[arg(long, value_name = "ID", conflicts_with = "collection")]
     pub new_collection: Option<String>,
-    /// The CRS of the file's coordinates (a GeoPackage's own SRS is not read): CRS84 by default. Not with
-    /// `--new-collection`: a layer's CRS is read from its file (.prj, the GeoPackage's SRS).
-    #[arg(long, default_value = "CRS84", value_parser = parse_crs, value_name = "CRS", conflicts_with = "new_collection")]
-    pub crs: Crs,
+    /// The CRS of the file's coordinates, easting (longitude) first as files hold them. Without it, the CRS
+    /// the file names (a GeoJSON `crs` member, a GeoPackage table's SRS), else CRS84; given, it must agree
+    /// with what the file names. Not with `--new-collection`: a layer's CRS is read from its file (.prj, the
+    /// GeoPackage's SRS).
+    #[arg(long, value_parser = parse_crs, value_name = "CRS", conflicts_with = "new_collection")]
+    pub crs: Option<Crs>,
     /// The boundaries to validate against.
     #[command(flatten)]
     pub data: DataArgs,

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use planatlas::config::{
     Cli, Command, DataArgs, ExportArgs, ImportArgs, MigrateArgs, ServeArgs, Settings, StoreArgs, TokenAction,
     TokenArgs,
 };
 use planatlas::export::{ExportFormat, ExportOptions, PLAN_LAYERS, What, write_export};
+use planatlas::geom::crs::Crs;
 use planatlas::startup::Application;
 use planatlas::store::engine::Engine;
 use planatlas::store::layers::LayerSpec;
@@ -23,7 +23,28 @@ use planatlas::store::{Catalog, DataSource};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The store options reach every subcommand's line; `check` reads only the data files, so a store named on
+    // its line would look checked and was not.
+    if let Some(("check", sub)) = matches.subcommand() {
+        let given = |id: &str| {
+            sub.try_contains_id(id).unwrap_or(false)
+                && sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        };
+        if let Some(option) = ["data_dir", "store"].into_iter().find(|id| given(id)) {
+            eprintln!(
+                "planatlas: check validates the data files (--data, or the shipped ones), not a store; --{} is \
+                 not read by it (a server checks its store as it starts)",
+                option.replace('_', "-")
+            );
+            return ExitCode::from(2);
+        }
+    }
     let code = match cli.command {
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
@@ -103,8 +124,22 @@ fn import(args: &ImportArgs) -> ExitCode {
         eprintln!("planatlas: only projects can be imported (got --collection {})", args.collection);
         return ExitCode::from(2);
     }
-    let features = match planatlas::import::read_features(&args.file) {
-        Ok(f) => f,
+    let (features, crs) = match planatlas::import::read_features(&args.file) {
+        Ok(f) => {
+            // A file written in EPSG:4326 holds longitude first, as CRS84 does: the two agree.
+            let same = |a: Crs, b: Crs| a.of_east_first_file() == b.of_east_first_file();
+            match (args.crs, f.crs) {
+                (Some(given), Some(named)) if !same(given, named) => {
+                    eprintln!(
+                        "planatlas: {}: the file says its coordinates are in {named}, --crs says {given}; nothing \
+                         imported",
+                        args.file.display()
+                    );
+                    return ExitCode::from(2);
+                }
+                (given, named) => (f.features, given.or(named).unwrap_or(Crs::Crs84)),
+            }
+        }
         Err(e) => {
             eprintln!("planatlas: {e}");
             return ExitCode::FAILURE;
@@ -126,7 +161,11 @@ fn import(args: &ImportArgs) -> ExitCode {
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        match planatlas::store::records::project_record(f, &id, args.crs) {
+        match planatlas::store::records::project_record(
+            &planatlas::import::in_axis_order(f.clone(), crs),
+            &id,
+            crs,
+        ) {
             Ok(r) => records.push((id, r)),
             Err(e) => {
                 bar.abandon();
@@ -340,6 +379,13 @@ fn load(data: &DataArgs) -> Result<Catalog, ExitCode> {
 
 /// `planatlas migrate --to postgres://…`: the embedded store, whole, into an empty `PostgreSQL` database.
 fn migrate(args: &MigrateArgs) -> ExitCode {
+    if args.store.store.is_some() {
+        eprintln!(
+            "planatlas: migrate copies the embedded store (--data-dir) into --to; --store (or PLANATLAS_STORE) names \
+             no source it reads"
+        );
+        return ExitCode::from(2);
+    }
     let dir = args.store.dir();
     if !dir.join(planatlas::store::db::FILE_NAME).exists() {
         eprintln!(

@@ -297,20 +297,58 @@ fn client_address(req: &ServiceRequest) -> Option<String> {
 /// an obfuscated `_name`) counts as the proxy's own.
 pub fn client_ip(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip().to_canonical();
-    let trusted = req
+    let Some(proxies) = req
         .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.trusted_proxies.iter().any(|net| net.contains(&peer)));
-    if !trusted {
+        .map(|s| &s.settings.trusted_proxies)
+        .filter(|nets| nets.iter().any(|net| net.contains(&peer)))
+    else {
         return Some(peer);
+    };
+    // The chain of addresses the proxies forward, nearest last. Proxies append the address they saw to what
+    // the client sent, so only the entries from the right up to the first untrusted one can be believed: that
+    // one is the client. Taking the leftmost let a client name any address it liked (and dodge the per-client
+    // count of failed tokens).
+    let headers = req.headers();
+    let forwarded: Vec<String> = headers
+        .get_all(actix_web::http::header::FORWARDED)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
+            })
+        })
+        .collect();
+    let chain: Vec<String> = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .collect()
+    } else {
+        forwarded
+    };
+    for entry in chain.iter().rev() {
+        // A value that is not an address (`unknown`, an obfuscated `_name`) counts as the proxy's own.
+        let Some(ip) = forwarded_address(entry) else { return Some(peer) };
+        if !proxies.iter().any(|net| net.contains(&ip)) {
+            return Some(ip);
+        }
     }
-    let info = req.connection_info();
-    let forwarded = info.realip_remote_addr().unwrap_or_default();
-    let bare = forwarded.trim_start_matches('[').split(']').next().unwrap_or_default();
-    let ip = forwarded
-        .parse::<std::net::IpAddr>()
-        .or_else(|_| forwarded.parse::<std::net::SocketAddr>().map(|a| a.ip()))
-        .or_else(|_| bare.parse::<std::net::IpAddr>());
-    Some(ip.map_or(peer, |ip| ip.to_canonical()))
+    Some(peer)
+}
+
+/// An address as a proxy forwards it: `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`, `2001:db8::1`.
+fn forwarded_address(value: &str) -> Option<std::net::IpAddr> {
+    let v = value.trim().trim_matches('"');
+    let bare = v.trim_start_matches('[').split(']').next().unwrap_or_default();
+    v.parse::<std::net::IpAddr>()
+        .or_else(|_| v.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .or_else(|_| bare.parse::<std::net::IpAddr>())
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// Marks the ETag of a compressed answer weak (`W/"…"`): the hash is of the uncompressed body, and a strong

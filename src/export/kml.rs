@@ -151,12 +151,34 @@ pub fn write<W: Write>(
             children,
             ..Default::default()
         };
-        KmlWriter::<_, f64>::from_writer(&mut out)
+        let mut text = Vec::new();
+        KmlWriter::<_, f64>::from_writer(&mut text)
             .write(&Kml::Placemark(placemark))
             .map_err(|e| ExportError::Library { format: "KML", detail: e.to_string() })?;
+        out.write_all(&one_ring_per_inner_boundary(&text))?;
         out.write_all(b"\n")?;
     }
     out.write_all(b"</Document></kml>\n")?;
     out.flush()?;
     Ok(())
+}
+
+/// KML holds one `LinearRing` per `innerBoundaryIs` (OGC 07-147r2 §10.8), and readers (GDAL's LIBKML) keep only
+/// the first of several; the kml crate writes a polygon's holes all in one. An outer boundary has one ring, so
+/// two rings side by side are holes: each gets its own element.
+fn one_ring_per_inner_boundary(xml: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const PAIR: &[u8] = b"</LinearRing><LinearRing>";
+    const SPLIT: &[u8] = b"</LinearRing></innerBoundaryIs><innerBoundaryIs><LinearRing>";
+    if !xml.windows(PAIR.len()).any(|w| w == PAIR) {
+        return std::borrow::Cow::Borrowed(xml);
+    }
+    let mut out = Vec::with_capacity(xml.len() + 64);
+    let mut rest = xml;
+    while let Some(at) = rest.windows(PAIR.len()).position(|w| w == PAIR) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(SPLIT);
+        rest = &rest[at + PAIR.len()..];
+    }
+    out.extend_from_slice(rest);
+    std::borrow::Cow::Owned(out)
 }

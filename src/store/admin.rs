@@ -125,20 +125,44 @@ fn round_to(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
+/// A data file's GeoJSON FeatureCollection, each feature read on its own, so a malformed one (a coordinate that
+/// is not a number) is named: `label` says which, from its position and properties.
+pub fn feature_collection(
+    file: &str,
+    text: &str,
+    label: impl Fn(usize, Option<&serde_json::Map<String, Value>>) -> String,
+) -> Result<geojson::FeatureCollection, LoadError> {
+    let syntax =
+        |format: &'static str, detail: String| LoadError::Syntax { file: file.to_owned(), format, detail };
+    let mut doc: Value = serde_json::from_str(text).map_err(|e| syntax("JSON", e.to_string()))?;
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(syntax("GeoJSON FeatureCollection", "\"type\" is not \"FeatureCollection\"".into()));
+    }
+    let Some(Value::Array(raw)) = doc.get_mut("features").map(Value::take) else {
+        return Err(syntax("GeoJSON FeatureCollection", "no \"features\" array".into()));
+    };
+    let features = raw
+        .into_iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let shown = label(n, f.get("properties").and_then(Value::as_object));
+            geojson::Feature::from_json_value(f)
+                .map_err(|e| LoadError::feature(file, shown, format!("not a valid GeoJSON Feature: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(geojson::FeatureCollection { bbox: None, features, foreign_members: None })
+}
+
 /// Reads a boundary file: every feature must carry a unique 6-digit adcode, names, the expected level, and a
 /// valid Polygon/MultiPolygon in longitude/latitude range.
 fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminUnit>, LoadError> {
     let t0 = std::time::Instant::now();
     let (file, text) = source.read(name)?;
-    let fc: geojson::FeatureCollection = text
-        .parse::<geojson::GeoJson>()
-        .map_err(|e| LoadError::Syntax { file: file.clone(), format: "GeoJSON", detail: e.to_string() })?
-        .try_into()
-        .map_err(|e: geojson::Error| LoadError::Syntax {
-            file: file.clone(),
-            format: "GeoJSON FeatureCollection",
-            detail: e.to_string(),
-        })?;
+    let fc = feature_collection(&file, &text, |n, p| {
+        let get = |k: &str| p.and_then(|p| p.get(k)).and_then(Value::as_str);
+        get("adcode")
+            .map_or_else(|| format!("#{}", n + 1), |a| format!("{a} {}", get("name_zh").unwrap_or_default()))
+    })?;
     tracing::debug!(file = %file, ms = t0.elapsed().as_secs_f64() * 1e3, "parsed");
     let mut seen = BTreeSet::new();
     let mut units = Vec::with_capacity(fc.features.len());
@@ -148,7 +172,7 @@ fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminU
         let props = f.properties.as_ref();
         let get = |k: &str| props.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_owned);
         let label = get("adcode")
-            .map_or_else(|| format!("#{n}"), |a| format!("{a} {}", get("name_zh").unwrap_or_default()));
+            .map_or_else(|| format!("#{}", n + 1), |a| format!("{a} {}", get("name_zh").unwrap_or_default()));
         let bad = |reason: String| LoadError::feature(&file, label.clone(), reason);
         let adcode = get("adcode").ok_or_else(|| bad("missing string property `adcode`".into()))?;
         if adcode.len() != 6 || !adcode.bytes().all(|b| b.is_ascii_digit()) {
@@ -181,6 +205,9 @@ fn read_units(source: &DataSource, name: &str, level: &str) -> Result<Vec<AdminU
                 )));
             }
         };
+        if geometry.0.is_empty() {
+            return Err(bad("the boundary is empty (a MultiPolygon with no polygon)".into()));
+        }
         check_lon_lat(&geometry).map_err(bad)?;
         // Exterior rings counter-clockwise, holes clockwise: geodesic area depends on it (a clockwise ring
         // measures the rest of the globe), and so do vector tiles.

@@ -578,7 +578,7 @@ fn read_progress(
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
-        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{}", n + 1), str::to_owned);
         let r = progress::read_report(row, today).map_err(|e| LoadError::feature(&file, name.clone(), e))?;
         if !known.contains(r.project.as_str()) {
             return Err(LoadError::feature(
@@ -613,7 +613,7 @@ fn read_indicators(
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
-        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        let name = row.get("id").and_then(Value::as_str).map_or_else(|| format!("#{}", n + 1), str::to_owned);
         let i = progress::read_indicator(row, &by_id, today)
             .map_err(|e| LoadError::feature(&file, name.clone(), e))?;
         if !seen.insert(i.id.clone()) {
@@ -644,7 +644,7 @@ fn read_records(source: &DataSource, name: &str) -> Result<Option<Records>, Load
     for (n, v) in raw.into_iter().enumerate() {
         match v {
             Value::Object(m) => rows.push(m),
-            _ => return Err(LoadError::feature(&file, format!("#{n}"), "not a JSON object")),
+            _ => return Err(LoadError::feature(&file, format!("#{}", n + 1), "not a JSON object")),
         }
     }
     Ok(Some((file, rows)))

@@ -391,6 +391,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             }
         })
         .collect();
+    let rows = ids_from_field(rows, &fields, &columns);
     let columns = columns.finish();
     // A definition planatlas wrote for GCJ-02 or BD-09 is that shift, not a CRS for PROJ.
     let crs = match crs {
@@ -447,6 +448,37 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
         columns,
         features,
     })
+}
+
+/// Rows with no ids of their own (FlatGeobuf, Shapefile) or only a GeoPackage's row numbers take the ids an
+/// `id` field holds, when every row has one and no two are the same: the ids planatlas's own exports write
+/// there, so a layer keeps its feature ids through an export and an import (FlatGeobuf's are in spatial
+/// order, so numbering the rows shuffled them).
+fn ids_from_field(rows: Vec<Raw>, fields: &[(String, PropertyType)], columns: &ColumnsBuilder) -> Vec<Raw> {
+    let Some(i) = fields.iter().position(|(n, _)| n == "id") else { return rows };
+    let numbered = rows.iter().all(|r| r.id.as_ref().is_none_or(|id| id.bytes().all(|b| b.is_ascii_digit())));
+    if !numbered {
+        return rows;
+    }
+    let values = columns.distinct(i);
+    let ids: Option<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let RawProps::Coded(codes) = &r.properties else { return None };
+            match values.get(*codes.get(i)? as usize)? {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        })
+        .collect();
+    let Some(ids) = ids else { return rows };
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if !ids.iter().all(|id| seen.insert(id.as_str())) {
+        return rows;
+    }
+    drop(seen);
+    rows.into_iter().zip(ids).map(|(r, id)| Raw { id: Some(id), ..r }).collect()
 }
 
 /// A feature's geometry as served: of a type layers take, in CRS84 (through `transform` from `crs`), with

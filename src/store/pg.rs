@@ -154,7 +154,10 @@ impl PgStore {
 
     fn connect(url: &str) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-            StoreError::Dir(format!("--store {}: {e}", url.split('@').next_back().unwrap_or("")))
+            StoreError::Dir(format!(
+                "PostgreSQL connection string {}: {e}",
+                url.split('@').next_back().unwrap_or("")
+            ))
         })?;
         config
             .application_name("planatlas")

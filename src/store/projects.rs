@@ -41,8 +41,8 @@ pub fn read_plan_items(source: &DataSource) -> Result<Vec<PlanItem>, LoadError> 
     let mut seen = BTreeSet::new();
     for (n, v) in raw.iter().enumerate() {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let section =
-            s("section").ok_or_else(|| LoadError::feature(&file, format!("#{n}"), "missing `section`"))?;
+        let section = s("section")
+            .ok_or_else(|| LoadError::feature(&file, format!("#{}", n + 1), "missing `section`"))?;
         let bad = |reason: String| LoadError::feature(&file, section.clone(), reason);
         if !is_section_id(&section) {
             return Err(bad("`section` is not of the form 四.(四).2".into()));
@@ -109,15 +109,11 @@ pub fn read_projects(
     items: &[PlanItem],
 ) -> Result<Vec<ProjectRecord>, LoadError> {
     let (file, text) = source.read("projects.geojson")?;
-    let fc: geojson::FeatureCollection = text
-        .parse::<geojson::GeoJson>()
-        .map_err(|e| LoadError::Syntax { file: file.clone(), format: "GeoJSON", detail: e.to_string() })?
-        .try_into()
-        .map_err(|e: geojson::Error| LoadError::Syntax {
-            file: file.clone(),
-            format: "GeoJSON FeatureCollection",
-            detail: e.to_string(),
-        })?;
+    let fc = super::admin::feature_collection(&file, &text, |n, p| {
+        p.and_then(|p| p.get("id"))
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("#{}", n + 1), str::to_owned)
+    })?;
     let sections: HashMap<&str, &PlanItem> = items.iter().map(|i| (i.section.as_str(), i)).collect();
     let seats = read_seats(source, counties)?;
     let mut ids: HashMap<String, usize> = HashMap::new();
@@ -127,7 +123,7 @@ pub fn read_projects(
     for (n, f) in fc.features.into_iter().enumerate() {
         let props = f.properties.unwrap_or_default();
         let id = props.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let label = if id.is_empty() { format!("#{n}") } else { id.clone() };
+        let label = if id.is_empty() { format!("#{}", n + 1) } else { id.clone() };
         let bad = |reason: String| LoadError::feature(&file, label.clone(), reason);
         if !is_slug(&id) {
             return Err(bad(format!("`id` '{id}' must be lower-case ASCII letters, digits and hyphens")));
@@ -804,7 +800,7 @@ pub fn read_targets(source: &DataSource) -> Result<Vec<Map<String, Value>>, Load
     })?;
     let mut out = Vec::with_capacity(raw.len());
     for (n, v) in raw.into_iter().enumerate() {
-        let id = v.get("id").and_then(Value::as_str).map_or_else(|| format!("#{n}"), str::to_owned);
+        let id = v.get("id").and_then(Value::as_str).map_or_else(|| format!("#{}", n + 1), str::to_owned);
         check_target(&v).map_err(|e| LoadError::feature(&file, id.clone(), e))?;
         let scope = v.get("scope").and_then(Value::as_str).unwrap_or_default();
         if !["region", "city", "province"].contains(&scope) {

@@ -481,6 +481,14 @@ fn behind_a_trusted_proxy_failures_count_per_forwarded_client_and_the_scheme_is_
     assert!(r.status().is_success(), "{}: {}", r.status(), r.text().unwrap());
     let f = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant");
     assert_eq!(f["properties"]["name_en"], "Xudabao (198.51.100.7)");
+    // A proxy appends the address it saw to what the client sent: a client that makes up the leftmost entries
+    // is still one client, the rightmost untrusted one (a new made-up address per guess was never held back).
+    for i in 0..planatlas::auth::MAX_FAILURES {
+        assert_problem(send("pa_guess", "Bearer", &format!("192.0.2.{i}, 203.0.113.99")), 401);
+    }
+    assert_problem(send(&good, "Bearer", "192.0.2.200, 203.0.113.99"), 429);
+    // A trusted proxy further along is skipped: the address before it is the client's.
+    assert_problem(send(&good, "Bearer", "192.0.2.201, 203.0.113.99, 127.0.0.1"), 429);
 }
 
 #[test]

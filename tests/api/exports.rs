@@ -644,3 +644,125 @@ fn export_tags_follow_the_bytes_and_if_range_guards_ranges() {
     });
     assert!(tags.iter().all(|t| *t == tag), "{tags:?}");
 }
+
+/// What a review of the round trip found: `import` read files written in EPSG:4549 or 4326 northing first and
+/// ignored the CRS a file names (a GCJ-02 GeoJSON moved projects 500 m); a GeoPackage cell of text that looks
+/// like JSON came back as an array; a FeatureCollection with no `features` imported nothing and exit 0; a
+/// layer's ids were lost through its GeoPackage, FlatGeobuf and Shapefile; KML kept one hole per polygon.
+#[test]
+fn exported_files_import_back_unchanged_and_keep_their_ids_and_holes() {
+    let bin = env!("CARGO_BIN_EXE_planatlas");
+    let dir = workdir("round-trip");
+    let store = dir.join("store");
+    let store = store.to_str().unwrap();
+    let export = |args: &[&str]| {
+        let mut all = vec!["export"];
+        all.extend(args);
+        all.extend(["--data-dir", store]);
+        let (ok, out) = run(bin, &all);
+        assert!(ok, "{args:?}: {out}");
+    };
+    let import = |file: &Path, extra: &[&str]| {
+        let mut all = vec!["import", file.to_str().unwrap(), "--data-dir", store];
+        all.extend(extra);
+        run(bin, &all)
+    };
+    for crs in ["EPSG:4549", "EPSG:4326", "EPSG:3857", "BD-09"] {
+        for format in ["gpkg", "geojson"] {
+            let file = dir.join(format!("projects-{}.{format}", crs.replace(':', "")));
+            export(&[
+                "--format",
+                format,
+                "--collection",
+                "projects",
+                "--crs",
+                crs,
+                "--out",
+                file.to_str().unwrap(),
+            ]);
+            let (ok, out) = import(&file, &[]);
+            assert!(ok && out.contains("0 created, 0 changed, 244 unchanged"), "{crs} {format}: {out}");
+        }
+    }
+    let in_4549 = dir.join("projects-EPSG4549.geojson");
+    let (ok, out) = import(&in_4549, &["--crs", "EPSG:4549"]);
+    assert!(ok && out.contains("244 unchanged"), "{out}");
+    let (ok, out) = import(&in_4549, &["--crs", "CRS84"]);
+    assert!(!ok && out.contains("EPSG:4549") && out.contains("nothing imported"), "{out}");
+    // Text that looks like JSON stays text through a GeoPackage.
+    let plain = dir.join("projects.geojson");
+    export(&["--format", "geojson", "--collection", "projects", "--out", plain.to_str().unwrap()]);
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plain).unwrap()).unwrap();
+    doc["features"][0]["properties"]["excerpt"] = serde_json::json!("[1]");
+    std::fs::write(&plain, doc.to_string()).unwrap();
+    let (ok, out) = import(&plain, &[]);
+    assert!(ok && out.contains("1 changed"), "{out}");
+    let gpkg = dir.join("bracket.gpkg");
+    export(&["--format", "gpkg", "--collection", "projects", "--out", gpkg.to_str().unwrap()]);
+    let (ok, out) = import(&gpkg, &[]);
+    assert!(ok && out.contains("0 changed, 244 unchanged"), "{out}");
+    // A FeatureCollection without its features array is refused.
+    let typo = dir.join("typo.geojson");
+    std::fs::write(&typo, r#"{"type": "FeatureCollection", "Features": []}"#).unwrap();
+    let (ok, out) = import(&typo, &[]);
+    assert!(!ok && out.contains("features"), "{out}");
+    // A layer keeps its ids through planatlas's own files.
+    let layer = dir.join("zones.geojson");
+    let square = |x: f64, y: f64| serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.05, y], [x + 0.05, y + 0.05], [x, y + 0.05], [x, y]]]});
+    let zones = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "kfq-a", "properties": {"name": "开发区甲"}, "geometry": square(123.9, 41.9)},
+        {"type": "Feature", "id": "kfq-b", "properties": {"name": "开发区乙"}, "geometry": square(121.2, 38.9)},
+        {"type": "Feature", "id": "kfq-c", "properties": {"name": "开发区丙"}, "geometry": square(122.2, 40.6)},
+    ]});
+    std::fs::write(&layer, zones.to_string()).unwrap();
+    let spec = format!("zones={}", layer.display());
+    for format in ["gpkg", "fgb", "shp"] {
+        let file =
+            dir.join(if format == "shp" { "zones.shp.zip".to_owned() } else { format!("zones.{format}") });
+        export(&[
+            "--format",
+            format,
+            "--collection",
+            "zones",
+            "--layer",
+            &spec,
+            "--out",
+            file.to_str().unwrap(),
+        ]);
+        let id = format!("back-{format}");
+        let (ok, out) = import(&file, &["--new-collection", &id]);
+        assert!(ok, "{format}: {out}");
+        let back = dir.join(format!("back-{format}.geojson"));
+        export(&["--format", "geojson", "--collection", &id, "--out", back.to_str().unwrap()]);
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap();
+        let mut got: Vec<(String, String)> = doc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (f["id"].as_str().unwrap().to_owned(), f["properties"]["name"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        got.sort();
+        let want = [("kfq-a", "开发区甲"), ("kfq-b", "开发区乙"), ("kfq-c", "开发区丙")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(got, want, "{format}");
+    }
+    // KML: each hole in its own innerBoundaryIs, so GDAL reads both of 凌海市's.
+    let kml = dir.join("counties.kml");
+    export(&["--format", "kml", "--collection", "counties", "--out", kml.to_str().unwrap()]);
+    let (ok, out) = run(
+        "ogrinfo",
+        &[
+            "-ro",
+            "-q",
+            "-dialect",
+            "SQLite",
+            "-sql",
+            "SELECT ST_NumInteriorRing(ST_GeometryN(geometry, 1)) AS holes FROM counties WHERE id = '210781'",
+            kml.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("holes (Integer) = 2"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -207,3 +207,43 @@ fn a_city_wide_position_off_the_city_seat_and_a_point_shared_by_two_places_stop_
     let e = load_error(&dir);
     assert!(e.contains("shares its point") && (e.contains(&site_item) || e.contains(&city_item)), "{e}");
 }
+
+/// An empty boundary stops loading, naming the file and the unit (a city with no polygon was served with an
+/// area of 0); a project whose coordinate is not a number is named (the message said only what JSON expected),
+/// and feature numbers count from 1 as `import` counts them; `check` refuses a store option it would not read.
+#[test]
+fn empty_boundaries_and_malformed_features_are_named() {
+    for (file, adcode) in [("liaoning-cities.geojson", "210100"), ("liaoning-counties.geojson", "210224")] {
+        let dir = data_with(&format!("empty-{adcode}"), |_| {});
+        let path = dir.join(file);
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let unit =
+            doc["features"].as_array_mut().unwrap().iter_mut().find(|f| f["properties"]["adcode"] == adcode);
+        unit.unwrap()["geometry"] = serde_json::json!({"type": "MultiPolygon", "coordinates": []});
+        std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+        let e = load_error(&dir);
+        assert!(e.contains(file) && e.contains(adcode) && e.contains("empty"), "{e}");
+        let (ok, out) = run(env!("CARGO_BIN_EXE_planatlas"), &["check", "--data", dir.to_str().unwrap()]);
+        assert!(!ok && out.contains(adcode), "{out}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let dir = data_with("nan-coordinate", |doc| {
+        let f = doc["features"].as_array_mut().unwrap().iter_mut().find(|f| f["geometry"]["type"] == "Point");
+        let f = f.unwrap();
+        f["geometry"]["coordinates"][0] = serde_json::json!("x");
+    });
+    let e = load_error(&dir);
+    assert!(e.contains("projects.geojson") && e.contains("feature"), "{e}");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("projects.geojson")).unwrap()).unwrap();
+    let named = doc["features"].as_array().unwrap().iter().find(|f| f["geometry"]["coordinates"][0] == "x");
+    let id = named.unwrap()["properties"]["id"].as_str().unwrap().to_owned();
+    assert!(e.contains(&id), "{e} names {id}");
+    let _ = std::fs::remove_dir_all(dir);
+    let dir = data_with("empty-id", |doc| doc["features"][5]["properties"]["id"] = serde_json::json!(""));
+    let e = load_error(&dir);
+    assert!(e.contains("#6"), "the sixth feature is #6: {e}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ok, out) = run(env!("CARGO_BIN_EXE_planatlas"), &["check", "--data-dir", dir.to_str().unwrap()]);
+    assert!(!ok && out.contains("not a store"), "{out}");
+}
