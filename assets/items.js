@@ -56,17 +56,24 @@ function bounds(features) {
   return b;
 }
 
-// An items page names its GeoJSON (its alternate link; a posted search's may be a POST with a body).
+// A posted search's page (…/search) cannot be asked for again by GET: its GeoJSON is its alternate link, a
+// POST of the same body to the same address, or (when short enough) the items address with those parameters.
+// Either is asked for at the host and path this page came from, not the server's idea of its own address.
 function fetchFeatures() {
   const alt = cfg.data;
   const headers = { Accept: 'application/geo+json' };
-  if (alt && alt.method === 'POST') {
-    const body = { ...alt.body };
-    delete body.crs;
-    return fetch(alt.href, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  }
-  if (alt) {
-    const url = new URL(alt.href, here);
+  if (alt && here.pathname.endsWith('/search')) {
+    if (alt.method === 'POST') {
+      const url = new URL(here);
+      url.searchParams.set('f', 'json');
+      const body = { ...alt.body };
+      delete body.crs;
+      delete body.f;
+      return fetch(url, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    }
+    const url = new URL(here);
+    url.pathname = url.pathname.replace(/\/search$/, '/items');
+    url.search = new URL(alt.href).search;
     url.searchParams.delete('crs');
     return fetch(url, { headers });
   }

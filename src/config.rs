@@ -275,6 +275,15 @@ impl DataArgs {
     }
 }
 
+/// Where a trusted proxy puts the client's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx `$proxy_add_x_forwarded_for`, `HAProxy`, most load balancers).
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -393,6 +402,12 @@ pub struct ServeArgs {
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// The header a trusted proxy writes the client's address into (appending to what the client sent): the
+    /// address before the trusted proxies at its right end is the client's, for the access log and the count of
+    /// failed tokens. Only that header is read; the other may come from the client.
+    #[arg(long, env = "PLANATLAS_CLIENT_HEADER", value_enum, default_value_t = ClientHeader::XForwardedFor, value_name = "HEADER")]
+    pub client_header: ClientHeader,
+
     /// Seconds to finish requests in flight after SIGTERM or SIGINT; then the process exits whatever is still
     /// running.
     #[arg(long, env = "PLANATLAS_SHUTDOWN_TIMEOUT", default_value_t = 10, value_name = "SECONDS")]
@@ -431,6 +446,8 @@ pub struct Settings {
     pub inline_budget: std::time::Duration,
     /// Peers whose forwarding headers are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies write the client's address into.
+    pub client_header: ClientHeader,
     /// Seconds to drain requests after a stop signal.
     pub shutdown_timeout_secs: u64,
     /// PUT/PATCH/DELETE need `If-Match`.
@@ -459,6 +476,7 @@ impl Settings {
             compute_threads: 2,
             inline_budget: std::time::Duration::from_millis(1),
             trusted_proxies: Vec::new(),
+            client_header: ClientHeader::XForwardedFor,
             shutdown_timeout_secs: 10,
             require_if_match: false,
             basemap_url: None,
@@ -530,6 +548,7 @@ impl TryFrom<&ServeArgs> for Settings {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
             inline_budget: std::time::Duration::from_secs_f64(a.inline_budget_ms / 1e3),
             trusted_proxies: a.trusted_proxies.clone(),
+            client_header: a.client_header,
             shutdown_timeout_secs: a.shutdown_timeout,
             require_if_match: a.require_if_match,
             basemap_url: a.basemap_url.clone(),

@@ -212,6 +212,18 @@ fn import(args: &ImportArgs) -> ExitCode {
 
 #[expect(clippy::print_stdout, reason = "the token is printed once, to the terminal")]
 fn token(args: &TokenArgs) -> ExitCode {
+    // Listing or revoking reads a store that exists: a mistyped --data-dir must not make (and seed) a new one.
+    if args.store.store.is_none() && !matches!(args.action, TokenAction::Add { .. }) {
+        let file = args.store.dir().join(planatlas::store::db::FILE_NAME);
+        if !file.exists() {
+            eprintln!(
+                "planatlas: there is no store in {} (no {}); no tokens",
+                args.store.dir().display(),
+                planatlas::store::db::FILE_NAME
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let dir = args.store.location();
     let engine = match Engine::open_at(DataSource::Embedded, &dir, &[]) {
         Ok(e) => e,

@@ -297,43 +297,42 @@ fn client_address(req: &ServiceRequest) -> Option<String> {
 /// an obfuscated `_name`) counts as the proxy's own.
 pub fn client_ip(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip().to_canonical();
-    let Some(proxies) = req
+    let Some(settings) = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| &s.settings.trusted_proxies)
-        .filter(|nets| nets.iter().any(|net| net.contains(&peer)))
+        .map(|s| &s.settings)
+        .filter(|s| s.trusted_proxies.iter().any(|net| net.contains(&peer)))
     else {
         return Some(peer);
     };
-    // The chain of addresses the proxies forward, nearest last. Proxies append the address they saw to what
-    // the client sent, so only the entries from the right up to the first untrusted one can be believed: that
-    // one is the client. Taking the leftmost let a client name any address it liked (and dodge the per-client
-    // count of failed tokens).
+    // The chain of addresses in the one header the proxies write (`--client-header`), nearest last. Proxies
+    // append the address they saw to what the client sent, so only the entries from the right up to the first
+    // untrusted one can be believed: that one is the client. Taking the leftmost (or reading a header the
+    // proxy passes through untouched) let a client name any address it liked, and dodge the per-client count
+    // of failed tokens.
     let headers = req.headers();
-    let forwarded: Vec<String> = headers
-        .get_all(actix_web::http::header::FORWARDED)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
+    let chain: Vec<String> = match settings.client_header {
+        crate::config::ClientHeader::Forwarded => headers
+            .get_all(actix_web::http::header::FORWARDED)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    k.trim().eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
+                })
             })
-        })
-        .collect();
-    let chain: Vec<String> = if forwarded.is_empty() {
-        headers
+            .collect(),
+        crate::config::ClientHeader::XForwardedFor => headers
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(|v| v.trim().to_owned())
-            .collect()
-    } else {
-        forwarded
+            .collect(),
     };
     for entry in chain.iter().rev() {
         // A value that is not an address (`unknown`, an obfuscated `_name`) counts as the proxy's own.
         let Some(ip) = forwarded_address(entry) else { return Some(peer) };
-        if !proxies.iter().any(|net| net.contains(&ip)) {
+        if !settings.trusted_proxies.iter().any(|net| net.contains(&ip)) {
             return Some(ip);
         }
     }

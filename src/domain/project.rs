@@ -66,7 +66,8 @@ pub const PRECISIONS: &[(&str, &str)] = &[
 ];
 
 /// Comparators a target may use.
-pub const COMPARATORS: &[&str] = &[">=", "<=", "=", ">", "<", "growth>=", "rank<=", "qualitative"];
+pub const COMPARATORS: &[&str] =
+    &[">=", "<=", "=", ">", "<", "growth>=", "growth-cumulative>=", "rank<=", "qualitative"];
 
 /// The plan part a section id belongs to (`四.(四).2` → `四`).
 pub fn part_of(section: &str) -> &str {

@@ -161,15 +161,24 @@ fn cell_text(v: &Value) -> String {
     crate::export::columns::spreadsheet_text(Some(v))
 }
 
-/// Text cut to what one spreadsheet cell holds (Excel: 32 767 characters), marked with an ellipsis where cut:
-/// a long reason or milestone name must not make the whole workbook fail.
+/// Text cut to what one spreadsheet cell holds (Excel: 32 767 UTF-16 units; a character outside the Basic
+/// Multilingual Plane, such as a rare CJK one, takes two), marked with an ellipsis where cut: a long reason or
+/// milestone name must not make the whole workbook fail.
 fn fit(s: impl AsRef<str>) -> String {
     const CELL: usize = 32_767;
     let s = s.as_ref();
-    match s.char_indices().nth(CELL - 1) {
-        Some((at, _)) if s[at..].chars().count() > 1 => format!("{}…", &s[..at]),
-        _ => s.to_owned(),
+    if s.encode_utf16().count() <= CELL {
+        return s.to_owned();
     }
+    let mut units = 0;
+    let end = s
+        .char_indices()
+        .find(|(_, c)| {
+            units += c.len_utf16();
+            units > CELL - 1
+        })
+        .map_or(s.len(), |(at, _)| at);
+    format!("{}…", &s[..end])
 }
 
 fn csv(report: &Dispatch) -> Result<Vec<u8>, csv::Error> {

@@ -729,8 +729,9 @@ impl ItemsView<'_> {
     }
 }
 
-/// A stored project as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), as
-/// written (input properties; the joins are those of the current boundaries), with `Memento-Datetime`.
+/// A stored feature as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), with
+/// `Memento-Datetime`; a project as the items list at that instant shows it (its joins with the current
+/// boundaries, its progress state that day), other records as written.
 async fn version_at(
     req: &HttpRequest,
     state: &State,
@@ -763,24 +764,28 @@ async fn version_at(
     let Some(record) = &v.record else {
         return Err(ApiError::NotFound(format!("feature '{fid}' had been deleted by {key} (at {})", v.at)));
     };
-    let mut doc: Value = if cid == "projects" {
-        // A project as it stood then, as the items list at that instant shows it: that version with its joins
-        // and its progress state on that day (stage, progress_period, investment_share).
+    // A project as it stood then, as the items list at that instant shows it: that version with its joins and
+    // its progress state on that day (stage, progress_period, investment_share). Should the catalogue of then
+    // not build, the version as written still answers.
+    let then = if cid == "projects" {
         let engine = state.engine.clone();
         let at = key.clone();
-        let catalog = web::block(move || engine.as_of(&at))
-            .await
-            .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {key}: {e}")))?
-            .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {key}: {e}")))?;
-        let c = catalog.projects();
-        let f = c
-            .get(fid)
-            .ok_or_else(|| ApiError::Internal(format!("{fid} is missing from the catalogue at {key}")))?;
-        let text = feature_out(c, f, base, Crs::Crs84, None, None)?.to_json();
-        serde_json::from_str(&text).map_err(|e| ApiError::Internal(format!("feature {fid}: {e}")))?
+        match web::block(move || engine.as_of(&at)).await {
+            Ok(Ok(catalog)) => match catalog.projects().get(fid) {
+                Some(f) => Some(feature_out(catalog.projects(), f, base, Crs::Crs84, None, None)?.to_json()),
+                None => None,
+            },
+            Ok(Err(e)) => {
+                tracing::warn!(feature = %fid, at = %key, error = %e, "the catalogue of then did not build");
+                None
+            }
+            Err(e) => return Err(ApiError::Internal(format!("rebuilding the catalogue as of {key}: {e}"))),
+        }
     } else {
-        serde_json::from_str(record).map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?
+        None
     };
+    let mut doc: Value = serde_json::from_str(then.as_deref().unwrap_or(record))
+        .map_err(|e| ApiError::Internal(format!("stored {fid}: {e}")))?;
     doc["id"] = json!(fid);
     doc["links"] = json!([
         link(

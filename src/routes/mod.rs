@@ -333,9 +333,15 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
             (media, q)
         })
         .collect();
-    // A type named with q=0 is "not acceptable" (RFC 9110 §12.4.2): a wildcard does not bring it back.
+    // A type named with q=0 is "not acceptable" (RFC 9110 §12.4.2): a wildcard does not bring it back. JSON is
+    // served as application/json or application/geo+json; refusing another JSON type (problem+json) leaves it.
     let refused = |rep: Representation| {
-        ranges.iter().any(|(media, q)| *q <= 0.0 && specific(media, exports) == Some(rep))
+        ranges.iter().any(|(media, q)| {
+            *q <= 0.0
+                && specific(media, exports) == Some(rep)
+                && (rep != Representation::Page(Format::Json)
+                    || ["application/json", "application/geo+json"].contains(&media.as_str()))
+        })
     };
     let mut best: Option<(f32, u8, Representation)> = None;
     for (media, q) in &ranges {

@@ -14,7 +14,7 @@ use crate::error::ApiResult;
 use crate::store::admin::BOUNDARY_ATTRIBUTION;
 
 /// The checks the consistency report runs (`check=`).
-const CHECKS: &[&str] = &["region", "named_place", "near_duplicate", "county"];
+const CHECKS: &[&str] = &["region", "named_place", "near_duplicate"];
 
 /// `GET /reports/consistency`.
 pub async fn get_consistency(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {

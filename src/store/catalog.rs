@@ -585,7 +585,8 @@ fn read_progress(
                 &file,
                 r.id,
                 format!(
-                    "project: there is no project '{}' (delete its reports before the project)",
+                    "project: there is no project '{}' (a report needs its project; a project with reports is \
+                     deleted after them)",
                     r.project
                 ),
             ));
@@ -910,7 +911,7 @@ fn targets_meta() -> CollectionMeta {
             q("subject_zh", PropertyType::String, "the subject's Chinese name"),
             q("indicator_zh", PropertyType::String, "indicator (Chinese)"),
             q("indicator_en", PropertyType::String, "indicator (English)"),
-            q("comparator", PropertyType::String, ">=, <=, =, >, <, growth>=, rank<= or qualitative"),
+            q("comparator", PropertyType::String, ">=, <=, =, >, <, growth>= (mean yearly growth), growth-cumulative>= (growth over the plan period), rank<= or qualitative"),
             q("value", PropertyType::Number, "target value"),
             q("unit", PropertyType::String, "unit as written (亿吨, %, 万亿元…)"),
             q("section", PropertyType::String, "plan section"),

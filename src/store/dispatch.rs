@@ -394,8 +394,18 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
         let first = quarters[0];
         for f in projects {
             let list = grouped.get(f.id.as_str()).unwrap_or(&none);
-            let before = list.iter().rev().find(|r| r.period < first).map_or(NOT_REPORTED.0, |r| r.stage);
-            let after = list.iter().rev().find(|r| r.period <= q).map_or(NOT_REPORTED.0, |r| r.stage);
+            // As the tables count them: a 新开工 of an earlier quarter is 在建.
+            let before_q = first.start().pred_opt().map_or(first, Period::quarter_of);
+            let before = list
+                .iter()
+                .rev()
+                .find(|r| r.period < first)
+                .map_or(NOT_REPORTED.0, |r| progress::stage_in(r, before_q));
+            let after = list
+                .iter()
+                .rev()
+                .find(|r| r.period <= q)
+                .map_or(NOT_REPORTED.0, |r| progress::stage_in(r, q));
             if before != after {
                 changes.push(StageChange {
                     project: f.id.clone(),

@@ -625,11 +625,32 @@ impl Engine {
         let mut then: Vec<Stored> =
             store.as_of(&when)?.into_iter().filter(|s| split_key(&s.id).0 == "projects").collect();
         let projects: std::collections::HashSet<String> = then.iter().map(|s| s.id.clone()).collect();
-        // Reports of projects that did not exist then are left out (the loader would refuse them).
-        then.extend(store.current()?.into_iter().filter(|s| match split_key(&s.id) {
+        let now = store.current()?;
+        // The targets projects carry, then and now: a value of a target whose project did not exist then is
+        // left out, as are the reports of such projects (the loader would refuse both).
+        let targets_of = |records: &[Stored]| -> std::collections::HashSet<String> {
+            records
+                .iter()
+                .filter(|s| split_key(&s.id).0 == "projects")
+                .filter_map(|s| serde_json::from_str::<serde_json::Value>(s.record.as_deref()?).ok())
+                .flat_map(|doc| {
+                    doc.pointer("/properties/targets")
+                        .and_then(serde_json::Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.get("id").and_then(serde_json::Value::as_str).map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let (targets_then, targets_now) = (targets_of(&then), targets_of(&now));
+        then.extend(now.into_iter().filter(|s| match split_key(&s.id) {
             ("progress", fid) => fid.split_once('@').is_some_and(|(p, _)| projects.contains(p)),
+            ("indicators", fid) => {
+                fid.rsplit_once('@').is_none_or(|(t, _)| targets_then.contains(t) || !targets_now.contains(t))
+            }
             // Uploaded layers as they are now: `within=<layer>:<id>` with `datetime=` names a zone of today.
-            ("indicators" | "layers", _) => true,
+            ("layers", _) => true,
             _ => false,
         }));
         build(admin, &self.base, &store.describe(), &then, day).map_err(load_error)

@@ -286,6 +286,9 @@ struct RawLayer {
     rows: Vec<Raw>,
     /// The columns the rows' values were placed in as they were read, if they were.
     coded: Option<ColumnsBuilder>,
+    /// Whether the rows' ids are only positions (a GeoPackage's fid, FlatGeobuf's and a Shapefile's row
+    /// numbers), which an `id` field may replace; a GeoJSON file's own ids are kept.
+    numbered: bool,
 }
 
 /// Where a message points: the file and the layer.
@@ -377,7 +380,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             reason: format!("field name {bad:?} is empty or holds a control character; rename the field"),
         });
     }
-    let RawLayer { name, geometry_name, crs, fields, rows, coded } = raw;
+    let RawLayer { name, geometry_name, crs, fields, rows, coded, numbered } = raw;
     // The values in columns, in file order (readers that read by name are placed now).
     let mut columns =
         coded.unwrap_or_else(|| ColumnsBuilder::new(fields.iter().map(|(n, _)| intern(n)).collect()));
@@ -391,7 +394,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             }
         })
         .collect();
-    let rows = ids_from_field(rows, &fields, &columns);
+    let rows = if numbered { ids_from_field(rows, &fields, &columns) } else { rows };
     let columns = columns.finish();
     // A definition planatlas wrote for GCJ-02 or BD-09 is that shift, not a CRS for PROJ.
     let crs = match crs {
@@ -450,16 +453,12 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
     })
 }
 
-/// Rows with no ids of their own (FlatGeobuf, Shapefile) or only a GeoPackage's row numbers take the ids an
+/// Rows whose ids are only positions (FlatGeobuf, Shapefile, a GeoPackage's fid) take the ids an
 /// `id` field holds, when every row has one and no two are the same: the ids planatlas's own exports write
 /// there, so a layer keeps its feature ids through an export and an import (FlatGeobuf's are in spatial
 /// order, so numbering the rows shuffled them).
 fn ids_from_field(rows: Vec<Raw>, fields: &[(String, PropertyType)], columns: &ColumnsBuilder) -> Vec<Raw> {
     let Some(i) = fields.iter().position(|(n, _)| n == "id") else { return rows };
-    let numbered = rows.iter().all(|r| r.id.as_ref().is_none_or(|id| id.bytes().all(|b| b.is_ascii_digit())));
-    if !numbered {
-        return rows;
-    }
     let values = columns.distinct(i);
     let ids: Option<Vec<String>> = rows
         .iter()
@@ -467,7 +466,12 @@ fn ids_from_field(rows: Vec<Raw>, fields: &[(String, PropertyType)], columns: &C
             let RawProps::Coded(codes) = &r.properties else { return None };
             match values.get(*codes.get(i)? as usize)? {
                 Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
+                // A whole number read as a real (a Shapefile's numeric field) is that whole number: 1, not 1.0.
+                Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => Some(i.to_string()),
+                    (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(format!("{f:.0}")),
+                    _ => Some(n.to_string()),
+                },
                 _ => None,
             }
         })
@@ -944,7 +948,7 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: None })
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: None, numbered: false })
 }
 
 /// A GeoPackage column's declared type as a property type (`None`: not served as a property).
@@ -1110,6 +1114,7 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
             fields,
             rows,
             coded: None,
+            numbered: true,
         });
     }
     Ok(out)
@@ -1420,7 +1425,7 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: Some(coded) })
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: Some(coded), numbered: true })
 }
 
 /// The parts of a Shapefile: `.shp`, `.dbf`, and the optional `.prj` and `.cpg`.
@@ -1730,7 +1735,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         }
         rows.push(Raw { id: None, geometry, properties: properties.into() });
     }
-    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows, coded: None })
+    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows, coded: None, numbered: true })
 }
 
 /// Reads, checks and joins every layer of `specs` onto `admin`'s boundaries. Ids must be unique.

@@ -675,8 +675,10 @@ pub const STATUS_RULE: &str = "Latest value v (the period ending last) against t
      in time (the reason says 'met later'). Otherwise behind if the target year has ended; else on track if v \
      is at or beyond the straight path from the baseline (the earliest value, ideally 2021) to x at the end of \
      target_year, evaluated at the end of v's period; behind if not. growth>= \
-     targets: the mean of the yearly growth values from 2022; met when it meets x and the target year is \
-     reported, on track when it meets x before that, behind when below. No data: no value, only one value of a \
+     targets: the mean of the yearly growth values from 2022 up to target_year (later years are at most 'met \
+     later'); met when it meets x and the target year is reported, on track when it meets x while the target year \
+     is under way, behind when below or when the target year has ended without its value. growth-cumulative>= \
+     targets (growth over the plan period, each value the growth so far) are judged like a level. No data: no value, only one value of a \
      level target (no baseline to draw the path from), or a qualitative target.";
 
 /// A target's status from its values, with the figures that decided it.

@@ -7,7 +7,7 @@ use planatlas::config::Settings;
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_store};
+use crate::helpers::{StoreApp, add_token, assert_problem, python, run, spawn_store, urlencode};
 
 /// A project in 沈阳 (沈河区, 210103).
 fn shenyang_project(id: &str) -> Value {
@@ -489,6 +489,24 @@ fn behind_a_trusted_proxy_failures_count_per_forwarded_client_and_the_scheme_is_
     assert_problem(send(&good, "Bearer", "192.0.2.200, 203.0.113.99"), 429);
     // A trusted proxy further along is skipped: the address before it is the client's.
     assert_problem(send(&good, "Bearer", "192.0.2.201, 203.0.113.99, 127.0.0.1"), 429);
+    // The proxy writes X-Forwarded-For (the default --client-header): a Forwarded header is the client's own
+    // and names nobody.
+    let forged = |token: &str, n: u32| {
+        s.app
+            .client
+            .patch(s.app.url("/collections/projects/items/xudabao-nuclear-power-plant"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("forwarded", format!("for=192.0.2.{n}"))
+            .header("x-forwarded-for", "203.0.113.120")
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"properties": {"name_en": "Xudabao"}}).to_string())
+            .send()
+            .unwrap()
+    };
+    for n in 0..planatlas::auth::MAX_FAILURES {
+        assert_problem(forged("pa_guess", n), 401);
+    }
+    assert_problem(forged(&good, 99), 429);
 }
 
 #[test]
@@ -716,4 +734,57 @@ fn a_project_without_an_id_gets_one_from_its_english_name_unique_in_the_store() 
         let f = s.app.get_json(&format!("/collections/projects/items/{id}"));
         assert_eq!(f["properties"]["name_en"], "Hunhe  River: Wetland Park (phase 2)");
     }
+}
+
+/// A project as it stood at an instant before another project and its own target were made: the catalogue of
+/// then is built without the newer project's target values (it failed, and the answer was a 500), and the
+/// project answers with its stage that day.
+#[test]
+fn a_version_at_an_instant_before_a_newer_projects_target_and_its_value() {
+    let s = spawn_store(Settings::local());
+    let province = add_token(&s.store, "省发展改革委", "province");
+    let before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut body = shenyang_project("target-owner");
+    body["properties"]["targets"] = json!([{
+        "id": "target-owner-output", "indicator_zh": "产值", "indicator_en": "output", "comparator": ">=",
+        "value": 10, "unit": "亿元", "unit_en": "100 million yuan", "section": "三.(四).1", "excerpt": "测试"
+    }]);
+    let r = s
+        .app
+        .client
+        .post(s.app.url("/collections/projects/items"))
+        .header("authorization", format!("Bearer {province}"))
+        .header("content-type", "application/geo+json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let r = s
+        .app
+        .client
+        .post(s.app.url("/collections/indicators/items"))
+        .header("authorization", format!("Bearer {province}"))
+        .header("content-type", "application/geo+json")
+        .body(
+            json!({"type": "Feature", "geometry": null, "properties": {"target": "target-owner-output", "period": "2023", "value": 4.0, "unit": "亿元", "source": "测试"}})
+                .to_string(),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let r = s.app.get(&format!(
+        "/collections/projects/items/xudabao-nuclear-power-plant?datetime={}",
+        urlencode(&before)
+    ));
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().unwrap();
+    assert!(doc["properties"]["stage"].is_string(), "{doc}");
+    let list = s.app.get(&format!(
+        "/collections/projects/items?datetime={}&filter={}",
+        urlencode(&before),
+        urlencode("id='target-owner'")
+    ));
+    assert_eq!(list.status(), 200);
+    assert_eq!(list.json::<Value>().unwrap()["numberMatched"], 0, "the newer project did not exist then");
 }

@@ -748,6 +748,23 @@ fn exported_files_import_back_unchanged_and_keep_their_ids_and_holes() {
             .map(|(a, b)| (a.to_owned(), b.to_owned()));
         assert_eq!(got, want, "{format}");
     }
+    // A GeoJSON layer's own ids stay, numbers or not, whatever its `id` property says.
+    let numbered = dir.join("numbered.geojson");
+    let mut doc = zones.clone();
+    for (n, f) in doc["features"].as_array_mut().unwrap().iter_mut().enumerate() {
+        f["id"] = serde_json::json!(n + 1);
+        f["properties"]["id"] = serde_json::json!(format!("other-{n}"));
+    }
+    std::fs::write(&numbered, doc.to_string()).unwrap();
+    let (ok, out) = import(&numbered, &["--new-collection", "numbered"]);
+    assert!(ok, "{out}");
+    let back = dir.join("numbered-back.geojson");
+    export(&["--format", "geojson", "--collection", "numbered", "--out", back.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap();
+    let mut ids: Vec<String> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, ["1", "2", "3"]);
     // KML: each hole in its own innerBoundaryIs, so GDAL reads both of 凌海市's.
     let kml = dir.join("counties.kml");
     export(&["--format", "kml", "--collection", "counties", "--out", kml.to_str().unwrap()]);

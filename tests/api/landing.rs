@@ -514,6 +514,9 @@ fn a_media_type_weighted_zero_is_never_the_answer() {
     assert_eq!(r.status(), 406);
     let r = ask("text/html;q=0, */*");
     assert!(r.headers()["content-type"].to_str().expect("type").contains("json"));
+    // Refusing another JSON type (errors as problem+json) does not refuse the GeoJSON the items are.
+    let r = ask("application/problem+json;q=0, */*");
+    assert!(r.headers()["content-type"].to_str().expect("type").contains("geo+json"));
 }
 
 /// HTTP details a review found: a 304 for a compressed answer carries the weak tag its 200 carried; an
@@ -563,5 +566,6 @@ fn weak_tags_on_304_problem_406_exposed_headers_and_checked_parameters() {
         assert!(p.to_string().contains(param), "{path}: {p}");
     }
     assert_eq!(app.get("/reports/consistency?check=near_duplicate").status(), 200);
+    crate::helpers::assert_problem(app.get("/reports/consistency?check=county"), 400);
     assert_eq!(app.get("/collections/projects/schema?f=json").status(), 200);
 }

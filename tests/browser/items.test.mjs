@@ -79,17 +79,17 @@ await inBrowser('items', base, { width: 1300, height: 1000 }, async (page) => {
   // page's own address with f=json, a GET of the search, and drew nothing).
   const search = `${base}/collections/projects/search?f=html`;
   const body = JSON.stringify({ filter: "category='airport'", limit: 300 });
-  await page.setRequestInterception(true);
-  let posted = false;
-  const post = (r) => {
-    if (!posted && r.url() === search && r.isNavigationRequest()) {
-      posted = true;
-      r.continue({ method: 'POST', postData: body, headers: { ...r.headers(), 'content-type': 'application/json' } });
-    } else {
-      r.continue();
-    }
-  };
-  page.on('request', post);
+  // Only the page's own request is paused and sent as the POST (CDP Fetch with a pattern): puppeteer's request
+  // interception would hold every request, and those MapLibre's worker makes for tiles never came back.
+  const cdp = await page.createCDPSession();
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: '*/collections/projects/search?f=html', requestStage: 'Request' }] });
+  cdp.on('Fetch.requestPaused', (e) => {
+    const headers = Object.entries({ ...e.request.headers, 'Content-Type': 'application/json' })
+      .map(([name, value]) => ({ name, value }));
+    cdp.send('Fetch.continueRequest', {
+      requestId: e.requestId, method: 'POST', postData: Buffer.from(body).toString('base64'), headers,
+    });
+  });
   await page.goto(search, { waitUntil: 'load' });
   await page.waitForFunction(ready, { timeout: 90_000 });
   const airports = (await (await fetch(`${base}/collections/projects/items?category=airport&limit=300`)).json())
@@ -97,6 +97,6 @@ await inBrowser('items', base, { width: 1300, height: 1000 }, async (page) => {
   assert.ok(airports.length > 0, 'the plan has airports');
   assert.deepEqual(await page.evaluate(rows), airports, 'the posted search lists the airports');
   assert.deepEqual(await page.evaluate(drawn), airports, 'and its map draws them');
-  page.off('request', post);
-  await page.setRequestInterception(false);
+  await cdp.send('Fetch.disable');
+  await cdp.detach();
 });
