@@ -431,6 +431,21 @@ impl Engine {
                 } else {
                     old.catalog.clone()
                 };
+                // A change that writes what is already stored (a merge patch of derived properties only, a PUT
+                // of the same record) makes no version: checked for scope like any write, then nothing is
+                // committed. A layer's replace is always a version (its ETag names it).
+                let same = changes.iter().all(|ch| {
+                    if split_key(&ch.id).0 == "layers" {
+                        return false;
+                    }
+                    let now = rows.iter().find(|r| r.id == ch.id).and_then(|r| r.record.as_deref());
+                    match (ch.record.as_deref(), now) {
+                        (Some(new), Some(now)) => {
+                            comparable(new).is_some() && comparable(new) == comparable(now)
+                        }
+                        _ => false,
+                    }
+                });
                 let mut rows = rows.to_vec();
                 apply(&mut rows, &changes);
                 progress("validating and joining");
@@ -440,6 +455,9 @@ impl Engine {
                     let (c, fid) = split_key(&ch.id);
                     let (before, after) = (before.collection(c), catalog.collection(c));
                     allowed(before.and_then(|b| b.get(fid)), after.and_then(|a| a.get(fid)))?;
+                }
+                if same {
+                    return Ok(None);
                 }
                 progress("committing");
                 Ok(Some((catalog, rows, changes)))

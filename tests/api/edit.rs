@@ -788,3 +788,40 @@ fn a_version_at_an_instant_before_a_newer_projects_target_and_its_value() {
     assert_eq!(list.status(), 200);
     assert_eq!(list.json::<Value>().unwrap()["numberMatched"], 0, "the newer project did not exist then");
 }
+
+/// A write that changes nothing stored (a merge patch of derived properties only, a PUT of the same record)
+/// makes no version, and is still checked for scope: another city's token gets its 403.
+#[test]
+fn a_write_that_changes_nothing_makes_no_version_and_is_still_scoped() {
+    let s = spawn_store(Settings::local());
+    let shenyang = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let dalian = add_token(&s.store, "大连市发展改革委", "city:210200");
+    let ed = Editor { token: shenyang.clone(), s: &s };
+    assert_eq!(ed.post(&shenyang_project("no-op")).status(), 201);
+    let versions = || {
+        s.app.get_json("/collections/projects/items/no-op/versions")["versions"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(versions(), 1);
+    let tag = s.app.get("/collections/projects/items/no-op").headers()["etag"].to_str().unwrap().to_owned();
+    let patch = |token: &str, body: Value| {
+        s.app
+            .client
+            .patch(s.app.url("/collections/projects/items/no-op"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    assert_problem(patch(&dalian, json!({"properties": {"stage": "竣工"}})), 403);
+    let r = patch(&shenyang, json!({"properties": {"stage": "竣工", "region_ids": ["x"]}}));
+    assert_eq!(r.status(), 204);
+    assert_eq!(versions(), 1, "nothing stored changed, so no version");
+    let now = s.app.get("/collections/projects/items/no-op");
+    assert_eq!(now.headers()["etag"].to_str().unwrap(), tag);
+    let r = patch(&shenyang, json!({"properties": {"name_en": "Changed"}}));
+    assert_eq!(r.status(), 204);
+    assert_eq!(versions(), 2);
+}
