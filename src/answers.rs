@@ -266,6 +266,7 @@ fn key(req: &ServiceRequest, model: &ReadModel, encoding: Encoding) -> Key {
     let revision = self_contained(req).map_or(model.revision, |c| model.revision_of(c));
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&revision.to_le_bytes());
+    h.update(&crate::store::engine::store_epoch().to_le_bytes());
     h.update(&model.catalog.state_day().num_days_from_ce().to_le_bytes());
     let mut part = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());

@@ -388,6 +388,18 @@ pub async fn enforce_limits(
         ));
         return Ok(refuse(req, &err));
     }
+    // A write is not stopped half-way: once it is committed its answer must say so (a 503 for a write that
+    // went through made clients retry into 409s and 412s). It runs off the HTTP workers, and the store's own
+    // lock and statement timeouts bound it. Queries posted as bodies (search, along, intersecting) are reads
+    // and keep the limit.
+    let method = req.method();
+    let write = matches!(
+        *method,
+        actix_web::http::Method::PUT | actix_web::http::Method::PATCH | actix_web::http::Method::DELETE
+    ) || (*method == actix_web::http::Method::POST && req.path().ends_with("/items"));
+    if write {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let limit = Duration::from_secs_f64(settings.request_timeout_secs);
     match actix_web::rt::time::timeout(limit, next.call(req)).await {
         Ok(res) => Ok(res?.map_into_left_body()),

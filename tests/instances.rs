@@ -568,6 +568,8 @@ fn postgres_stopped_mid_load_reads_go_on_writes_get_503_and_nothing_acknowledged
     for path in [
         format!("/collections/projects/items/{}/versions", ids[0]),
         format!("/collections/projects/items/{}?datetime=2026-01-01T00:00:00Z", ids[0]),
+        // The whole catalogue at an instant, too (it was a 404, "no catalogue").
+        "/collections/projects/items?datetime=2026-01-01T00:00:00Z".to_owned(),
     ] {
         let r = c.get(format!("{}{path}", bases[0])).send().expect("answers");
         assert_eq!(r.status().as_u16(), 503, "{path} while the store is down");

@@ -278,8 +278,8 @@ async fn precondition(
 }
 
 /// The plan that changes the existing feature `id` into `record` (`None` deletes it) with `op`, provided it is
-/// still at the version `seen` the precondition checked: another write in between is a 412, a deleted
-/// feature 410, an unknown one 404.
+/// still at the version `seen` the precondition checked (`None`: whatever version is current, for a write
+/// that sent no If-Match): another write in between is a 412, a deleted feature 410, an unknown one 404.
 fn change_existing(
     key: String,
     seen: Option<i64>,
@@ -287,7 +287,7 @@ fn change_existing(
     record: Option<String>,
 ) -> impl FnOnce(Option<&Stored>) -> Result<Vec<crate::store::db::Change>, WriteError> + Send + 'static {
     move |row| match row {
-        Some(Stored { record: Some(_), version, .. }) if Some(*version) == seen => {
+        Some(Stored { record: Some(_), version, .. }) if seen.is_none_or(|s| s == *version) => {
             Ok(vec![crate::store::db::Change { id: key, op, record }])
         }
         Some(Stored { record: Some(_), version, .. }) => Err(WriteError::Precondition(format!(
@@ -399,7 +399,9 @@ pub async fn put_item(
     let base = base_url(&req, &state.settings);
     let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let current = precondition(&req, &state, (&base, &cid, &id)).await?;
-    let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Replace, Some(record));
+    // Without If-Match the replace is of whatever is current when it is written (QGIS and OWSLib send none).
+    let seen = current.map(|r| r.version).filter(|_| req.headers().contains_key(header::IF_MATCH));
+    let plan = change_existing(store_key(&cid, &id), seen, Op::Replace, Some(record));
     let etag = run_write(&state, (&base, &cid), id.clone(), caller, plan)
         .await
         .map_err(|e| api_error(e, &base, &cid, &id))?;
@@ -451,20 +453,35 @@ pub async fn patch_item(
     }
     let base = base_url(&req, &state.settings);
     let fail = |e| api_error(e, &base, &cid, &id);
-    let current = precondition(&req, &state, (&base, &cid, &id)).await?;
-    // The patch applies to the version the precondition saw; the engine refuses if another write came first.
-    let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?))) else {
-        let missing =
-            if current.is_some() { WriteError::Gone(id.clone()) } else { WriteError::NotFound(id.clone()) };
-        return Err(fail(missing));
+    // Without If-Match, a write that lands first is not a conflict: the patch is applied again to what is then
+    // current (a few times at most). With If-Match, it is a 412.
+    let conditional = req.headers().contains_key(header::IF_MATCH);
+    let mut attempt = 0;
+    let etag = loop {
+        attempt += 1;
+        let current = precondition(&req, &state, (&base, &cid, &id)).await?;
+        // The patch applies to the version the precondition saw; the engine refuses if another write came
+        // first.
+        let Some((seen, stored)) = current.as_ref().and_then(|r| Some((r.version, r.record.as_deref()?)))
+        else {
+            let missing = if current.is_some() {
+                WriteError::Gone(id.clone())
+            } else {
+                WriteError::NotFound(id.clone())
+            };
+            return Err(fail(missing));
+        };
+        let mut doc: Value =
+            serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
+        merge_patch(&mut doc, &patch);
+        let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
+        let record = record_of(&cid, &doc, &id, crs, &caller.name)?;
+        let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
+        match run_write(&state, (&base, &cid), id.clone(), caller.clone(), plan).await {
+            Err(WriteError::Precondition(_)) if !conditional && attempt < 5 => {}
+            other => break other.map_err(fail)?,
+        }
     };
-    let mut doc: Value =
-        serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
-    merge_patch(&mut doc, &patch);
-    let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
-    let record = record_of(&cid, &doc, &id, crs, &caller.name)?;
-    let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
-    let etag = run_write(&state, (&base, &cid), id.clone(), caller, plan).await.map_err(fail)?;
     Ok(written(actix_web::http::StatusCode::NO_CONTENT, &base, &cid, &id, etag.as_deref()))
 }
 
@@ -480,7 +497,8 @@ pub async fn delete_item(
     let caller = authenticate(&req, &state).await?;
     let base = base_url(&req, &state.settings);
     let current = precondition(&req, &state, (&base, &cid, &id)).await?;
-    let plan = change_existing(store_key(&cid, &id), current.map(|r| r.version), Op::Delete, None);
+    let seen = current.map(|r| r.version).filter(|_| req.headers().contains_key(header::IF_MATCH));
+    let plan = change_existing(store_key(&cid, &id), seen, Op::Delete, None);
     run_write(&state, (&base, &cid), id.clone(), caller, plan)
         .await
         .map_err(|e| api_error(e, &base, &cid, &id))?;

@@ -139,8 +139,14 @@ async fn items_response(
             let catalog = web::block(move || engine.as_of(&key))
                 .await
                 .map_err(|e| ApiError::Internal(format!("rebuilding the catalogue as of {at}: {e}")))?
-                .map_err(|e| {
-                    ApiError::NotFound(format!("no catalogue at {at} (before the store was seeded?): {e}"))
+                .map_err(|e| match e {
+                    // History comes from the store: while it cannot be reached, a 503 (as for versions).
+                    crate::store::engine::WriteError::Store(
+                        s @ crate::store::db::StoreError::Unavailable { .. },
+                    ) => ApiError::from(s),
+                    e => ApiError::NotFound(format!(
+                        "no catalogue at {at} (before the store was seeded?): {e}"
+                    )),
                 })?;
             std::sync::Arc::new(ReadModel::of(std::sync::Arc::new(catalog)))
         }

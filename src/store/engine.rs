@@ -23,6 +23,16 @@ use super::source::{DataSource, LoadError};
 use super::tiles::TileSource;
 use super::{Catalog, Feature};
 
+/// Moves each time the store's revision goes back (a restored backup): kept answers are keyed by it as well as
+/// by revision, since the same revision numbers then come again with other data.
+static STORE_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times the store's revision has been seen going back (twice per time): part of every kept
+/// answer's key.
+pub fn store_epoch() -> u64 {
+    STORE_EPOCH.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// One revision of the data, as readers see it.
 pub struct ReadModel {
     /// Every collection with its indexes.
@@ -610,12 +620,13 @@ impl Engine {
     }
 
     /// Picks up writes another process committed to the store (`planatlas import`, another instance):
-    /// rebuilds the model when the store's revision is ahead of it. Returns whether it did.
+    /// rebuilds the model when the store's revision is not the model's (ahead of it, or behind it after a
+    /// backup was restored). Returns whether it did.
     pub fn refresh(&self) -> Result<bool, WriteError> {
         let (Some(store), Some(admin)) = (&self.store, &self.admin) else { return Ok(false) };
         let (revision, _) = self.note(store.revision())?;
         // A new day can change the projects' progress state (a quarter begins) without a write.
-        if revision <= self.model().revision && self.model().catalog.state_day() == today() {
+        if revision == self.model().revision && self.model().catalog.state_day() == today() {
             return Ok(false);
         }
         let _guard = match self.writer.lock() {
@@ -623,8 +634,22 @@ impl Engine {
             Err(poisoned) => poisoned.into_inner(),
         };
         let snapshot = self.note(store.snapshot())?;
+        // Behind: the store was restored, and its revision numbers will be used again for other data. Answers
+        // kept by revision are made unreachable, before the new model serves and after.
+        let restored = snapshot.revision < self.model().revision;
+        if restored {
+            STORE_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tracing::warn!(
+                from = self.model().revision,
+                to = snapshot.revision,
+                "the store's revision went back (restored?): rebuilding"
+            );
+        }
         let next = self.model_of(admin, store.as_ref(), snapshot)?;
         self.model.store(Arc::new(next));
+        if restored {
+            STORE_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         Ok(true)
     }
 

@@ -164,7 +164,9 @@ impl PgStore {
             .connect_timeout(Duration::from_secs(5))
             .keepalives_idle(Duration::from_secs(10))
             // No statement waits forever on a lock or a stalled disk.
-            .options("-c statement_timeout=60000 -c lock_timeout=30000");
+            // An instance that stops mid-transaction (frozen, cut off) gives the write lock back within a
+            // minute instead of holding every instance's writes.
+            .options("-c statement_timeout=60000 -c lock_timeout=30000 -c idle_in_transaction_session_timeout=60000");
         let shown = shown(&config);
         let manager = Manager::from_config(
             config.clone(),
@@ -376,7 +378,9 @@ fn pg_error(store: &str, e: &tokio_postgres::Error) -> StoreError {
         .any(|w| text.starts_with(w));
     let unavailable = e.is_closed()
         || (e.as_db_error().is_none() && lost)
-        || e.code().is_some_and(|c| ["08", "53", "57"].iter().any(|class| c.code().starts_with(class)));
+        || e.code().is_some_and(|c| ["08", "53", "57"].iter().any(|class| c.code().starts_with(class)))
+        // The write lock not had in time (another instance holds it), a deadlock broken: try again.
+        || e.code().is_some_and(|c| ["55P03", "40P01", "40001"].contains(&c.code()));
     if unavailable {
         StoreError::Unavailable { store: store.to_owned(), detail: describe(e) }
     } else {
@@ -580,12 +584,21 @@ impl Backend for PgStore {
 
     fn add_token(&self, name: &str, scope: &str, hash: &str) -> Result<i64, StoreError> {
         let made = now();
-        let ids = self.read(
-            "INSERT INTO planatlas.tokens (id, name, scope, hash, created)
-             SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4 FROM planatlas.tokens RETURNING id",
-            &[&name, &scope, &hash, &made],
-            |r| r.get(0),
-        )?;
+        // The next number; two adds at once (two instances, two shells) may both take it, and the second is
+        // refused by the key: it takes the one after.
+        let mut attempt = 0;
+        let ids = loop {
+            attempt += 1;
+            match self.read(
+                "INSERT INTO planatlas.tokens (id, name, scope, hash, created)
+                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4 FROM planatlas.tokens RETURNING id",
+                &[&name, &scope, &hash, &made],
+                |r| r.get(0),
+            ) {
+                Err(StoreError::Database { detail, .. }) if detail.contains("23505") && attempt < 20 => {}
+                other => break other?,
+            }
+        };
         ids.into_iter()
             .next()
             .ok_or_else(|| StoreError::Database { store: self.shown.clone(), detail: "no token id".into() })

@@ -825,3 +825,52 @@ fn a_write_that_changes_nothing_makes_no_version_and_is_still_scoped() {
     assert_eq!(r.status(), 204);
     assert_eq!(versions(), 2);
 }
+
+/// A write is not cut short by the request time limit (it was answered 503 "stopped" and committed all the
+/// same), and writes without If-Match that land at once are not conflicts (they were 412s): a PUT replaces
+/// what is current, a PATCH is applied again to it.
+#[test]
+fn writes_finish_past_the_time_limit_and_unconditional_ones_do_not_conflict() {
+    let mut settings = Settings::local();
+    settings.request_timeout_secs = 0.02;
+    let s = spawn_store(settings);
+    let token = add_token(&s.store, "省发展改革委", "province");
+    let ed = Editor { token: token.clone(), s: &s };
+    for i in 0..3 {
+        let r = ed.post(&shenyang_project(&format!("slow-{i}")));
+        assert_eq!(r.status(), 201, "a write longer than the 20 ms limit: {:?}", r.text());
+    }
+    let settings = Settings::local();
+    let s = spawn_store(settings);
+    let token = add_token(&s.store, "省发展改革委", "province");
+    let barrier = Arc::new(Barrier::new(6));
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let (s, token, barrier) = (&s, token.clone(), barrier.clone());
+                scope.spawn(move || {
+                    barrier.wait();
+                    let url = s.app.url("/collections/projects/items/xudabao-nuclear-power-plant");
+                    let r = if i % 2 == 0 {
+                        s.app
+                            .client
+                            .patch(url)
+                            .header("content-type", "application/merge-patch+json")
+                            .body(json!({"properties": {"name_en": format!("Xudabao {i}")}}).to_string())
+                    } else {
+                        let mut f = s.app.get_json("/collections/projects/items/xudabao-nuclear-power-plant");
+                        f["properties"]["excerpt"] = json!(format!("替换 {i}"));
+                        s.app
+                            .client
+                            .put(url)
+                            .header("content-type", "application/geo+json")
+                            .body(f.to_string())
+                    };
+                    r.header("authorization", format!("Bearer {token}")).send().unwrap().status().as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 204 || *s == 200), "{statuses:?}");
+}
