@@ -224,6 +224,19 @@ fn token(args: &TokenArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // The same on PostgreSQL: a database no store was ever made in is not made one (and seeded) by a list.
+    if let Some(url) = &args.store.store
+        && !matches!(args.action, TokenAction::Add { .. })
+    {
+        let nothing = || {
+            Err("there is no planatlas store in this database (none was ever seeded or migrated into it)"
+                .to_owned())
+        };
+        if let Err(e) = planatlas::store::pg::PgStore::open(url, nothing, "token") {
+            eprintln!("planatlas: {e}; no tokens");
+            return ExitCode::FAILURE;
+        }
+    }
     let dir = args.store.location();
     let engine = match Engine::open_at(DataSource::Embedded, &dir, &[]) {
         Ok(e) => e,

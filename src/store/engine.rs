@@ -498,7 +498,12 @@ impl Engine {
                 row.version = version;
             }
         }
-        let model = Arc::new(ReadModel::new(catalog, revision, Some(db::now()), rows).after(&old));
+        // `updated` is the time the store stamped the revision with (every instance then says the same), read
+        // back; the local clock only if the store cannot say at once.
+        let stamped = store.revision().ok().filter(|(r, _)| *r == revision).and_then(|(_, at)| at);
+        let model = Arc::new(
+            ReadModel::new(catalog, revision, Some(stamped.unwrap_or_else(db::now)), rows).after(&old),
+        );
         self.model.store(model.clone());
         Ok(Written { revision, model })
     }

@@ -639,7 +639,18 @@ async fn commit_in(
     actor: &str,
     mut revision: i64,
 ) -> Result<Committed, tokio_postgres::Error> {
-    let at = now();
+    // The database's clock, not this instance's: instances whose clocks differ would stamp history out of
+    // order (a later version "before" the one it follows, and `?datetime=` at the first answering the
+    // second). Never before the head either.
+    let row = tx
+        .query_one(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                    (SELECT at FROM planatlas.versions ORDER BY revision DESC LIMIT 1)",
+            &[],
+        )
+        .await?;
+    let (clock, head): (String, Option<String>) = (row.get(0), row.get(1));
+    let at = head.filter(|h| *h > clock).unwrap_or(clock);
     let mut versions = Vec::with_capacity(changes.len());
     for ch in changes {
         revision += 1;
