@@ -321,18 +321,7 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
     let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(Representation::Page(Format::Json));
     };
-    let ranges: Vec<(String, f32)> = accept
-        .split(',')
-        .map(|range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            (media, q)
-        })
-        .collect();
+    let ranges = accept_ranges(accept);
     // A type named with q=0 is "not acceptable" (RFC 9110 §12.4.2): a wildcard does not bring it back. JSON is
     // served as application/json or application/geo+json; refusing another JSON type (problem+json) leaves it.
     let refused = |rep: Representation| {
@@ -378,6 +367,22 @@ pub fn negotiate_with(req: &HttpRequest, params: &QueryParams, exports: bool) ->
     })
 }
 
+/// The media ranges of an `Accept` value with their weights (`q`, 1 when not given), media types lower-cased.
+fn accept_ranges(accept: &str) -> Vec<(String, f32)> {
+    accept
+        .split(',')
+        .map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (media, q)
+        })
+        .collect()
+}
+
 /// For a resource that also answers as files not among the export formats (a report's CSV and XLSX): the key of
 /// the file type `Accept` prefers to every JSON or HTML page (named exactly, it beats a wildcard at equal
 /// weight), if any. `offered` pairs a media type with its `f` value.
@@ -385,13 +390,7 @@ pub fn accept_prefers(req: &HttpRequest, offered: &[(&str, &'static str)]) -> Op
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok())?;
     let mut page: (f32, u8) = (0.0, 0);
     let mut file: Option<(f32, &'static str)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (media, q) in accept_ranges(accept) {
         if q <= 0.0 {
             continue;
         }
