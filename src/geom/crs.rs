@@ -311,28 +311,50 @@ pub fn chinese_of_definition(definition: &str) -> Option<Crs> {
     [Crs::Gcj02, Crs::Bd09].into_iter().find(|c| chinese_name(*c).is_some_and(|n| definition.contains(n)))
 }
 
-/// A box given in `crs` (its axis order) as a CRS84 box covering it: the edges are sampled (21 points each)
-/// because a projected rectangle is not a rectangle in longitude/latitude.
+/// The closed ring of a box given in `crs` (its axis order), in that CRS, with its edges sampled densely enough
+/// to be drawn in longitude/latitude: a projected box's edges are curves there, and GCJ-02's and BD-09's offsets
+/// wave with a period of a third of a degree, so their box is not a longitude/latitude box either. Points are at
+/// most 1 km (projected) or 0.01° (GCJ-02, BD-09) apart, 20 to 500 an edge; between them the drawn edge strays
+/// from the true one by well under a metre. CRS84 and the other geographic CRSs' boxes are their corners.
+pub fn box_ring(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Vec<Coord<f64>> {
+    let corners = [min, Coord { x: max.x, y: min.y }, max, Coord { x: min.x, y: max.y }];
+    let step = match crs {
+        Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490 => None,
+        Crs::Gcj02 | Crs::Bd09 => Some(0.01),
+        _ => Some(1_000.0),
+    };
+    let mut ring = Vec::new();
+    for k in 0..4 {
+        let (p, q) = (corners[k], corners[(k + 1) % 4]);
+        let n = step
+            .map_or(1.0, |step| ((q.x - p.x).abs().max((q.y - p.y).abs()) / step).ceil().clamp(20.0, 500.0));
+        // n is a whole number from 1 to 500.
+        for i in 0..n as u32 {
+            let t = f64::from(i) / n;
+            ring.push(Coord { x: p.x + (q.x - p.x) * t, y: p.y + (q.y - p.y) * t });
+        }
+    }
+    ring.push(min);
+    ring
+}
+
+/// A box given in `crs` (its axis order) as a CRS84 box covering it: the box of its sampled ring
+/// ([`box_ring`]) widened by 1e-5° (a metre), which covers what the ring's edges stray from the true ones.
 pub fn rect_to_crs84(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Result<geo::Rect<f64>, TransformError> {
     if crs == Crs::Crs84 {
         return Ok(geo::Rect::new(min, max));
     }
-    let mut pts = Vec::with_capacity(84);
-    for i in 0..=20 {
-        let t = f64::from(i) / 20.0;
-        let x = min.x + (max.x - min.x) * t;
-        let y = min.y + (max.y - min.y) * t;
-        pts.push(Coord { x, y: min.y });
-        pts.push(Coord { x, y: max.y });
-        pts.push(Coord { x: min.x, y });
-        pts.push(Coord { x: max.x, y });
-    }
     let mut out: Option<geo::Rect<f64>> = None;
-    for p in pts {
+    for p in box_ring(crs, min, max) {
         let q = to_crs84(crs, p)?;
         out = Some(super::union_rect(out, geo::Rect::new(q, q)));
     }
-    Ok(out.unwrap_or_else(|| geo::Rect::new(min, max)))
+    let Some(out) = out else { return Ok(geo::Rect::new(min, max)) };
+    let pad = if matches!(crs, Crs::Epsg4326 | Crs::Epsg4490) { 0.0 } else { 1e-5 };
+    Ok(geo::Rect::new(
+        Coord { x: (out.min().x - pad).max(-180.0), y: (out.min().y - pad).max(-90.0) },
+        Coord { x: (out.max().x + pad).min(180.0), y: (out.max().y + pad).min(90.0) },
+    ))
 }
 
 #[cfg(test)]

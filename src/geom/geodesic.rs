@@ -10,7 +10,7 @@
 
 use std::sync::LazyLock;
 
-use geo::{Contains, Coord, Geometry, Intersects, LineString, Point, Polygon, Rect};
+use geo::{Coord, Geometry, Intersects, LineString, Polygon, Rect};
 use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
 
 static WGS84: LazyLock<Geodesic> = LazyLock::new(Geodesic::wgs84);
@@ -370,6 +370,221 @@ pub fn search_rect(p: Coord<f64>, radius_m: f64) -> Rect<f64> {
     expand_rect_m(Rect::new(p, p), radius_m)
 }
 
+/// The widest a segment may span (degrees of longitude, the short way round) for [`bow_deg`]'s margin to hold.
+const BOW_MAX_DLON: f64 = 20.0;
+
+/// Degrees of latitude by which the geodesic between two points `dlon` degrees of longitude apart may stray
+/// beyond the latitudes of its ends: its poleward bow, about 120·sin 2φ m per square degree of longitude (160 m
+/// taken; `tests::geodesics_stay_within_their_reach`), and up to the pole beyond 20°.
+fn bow_deg(dlon: f64) -> f64 {
+    let dlon = dlon.abs().min(360.0 - dlon.abs());
+    if dlon > BOW_MAX_DLON { 180.0 } else { 160.0 * dlon * dlon / MIN_METRES_PER_DEGREE_LAT }
+}
+
+/// `rect` grown by `dlat` degrees of latitude on both sides, within ±90°.
+fn grow_lat(rect: Rect<f64>, dlat: f64) -> Rect<f64> {
+    if dlat <= 0.0 {
+        return rect;
+    }
+    Rect::new(
+        Coord { x: rect.min().x, y: (rect.min().y - dlat).max(-90.0) },
+        Coord { x: rect.max().x, y: (rect.max().y + dlat).min(90.0) },
+    )
+}
+
+/// Calls `f` with the ends of every segment of a chain of positions.
+fn chain_segments(coords: &[Coord<f64>], f: &mut impl FnMut(Coord<f64>, Coord<f64>)) {
+    for w in coords.windows(2) {
+        f(w[0], w[1]);
+    }
+}
+
+/// Calls `f` with the ends of every segment of a polygon's rings.
+fn polygon_segments(polygon: &Polygon<f64>, f: &mut impl FnMut(Coord<f64>, Coord<f64>)) {
+    for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+        chain_segments(&ring.0, f);
+    }
+}
+
+/// Calls `f` with the ends of every segment of a geometry's lines and rings.
+fn for_each_segment(geometry: &Geometry<f64>, f: &mut impl FnMut(Coord<f64>, Coord<f64>)) {
+    match geometry {
+        Geometry::Point(_) | Geometry::MultiPoint(_) => {}
+        Geometry::Line(l) => f(l.start, l.end),
+        Geometry::LineString(ls) => chain_segments(&ls.0, f),
+        Geometry::MultiLineString(m) => m.iter().for_each(|ls| chain_segments(&ls.0, f)),
+        Geometry::Polygon(p) => polygon_segments(p, f),
+        Geometry::MultiPolygon(mp) => mp.iter().for_each(|p| polygon_segments(p, f)),
+        Geometry::Rect(r) => polygon_segments(&r.to_polygon(), f),
+        Geometry::Triangle(t) => polygon_segments(&t.to_polygon(), f),
+        Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| for_each_segment(g, f)),
+    }
+}
+
+/// The widest of the segments `visit` calls its argument with, in degrees of longitude the short way round.
+fn widest(visit: impl FnOnce(&mut dyn FnMut(Coord<f64>, Coord<f64>))) -> f64 {
+    let mut widest = 0.0_f64;
+    visit(&mut |a, b| {
+        let d = (b.x - a.x).abs();
+        widest = widest.max(d.min(360.0 - d));
+    });
+    widest
+}
+
+/// The longitude/latitude box holding every point of a geometry's geodesic edges: the box of its vertices
+/// (`bbox`) grown in latitude by the bow of its widest segment. A long east–west edge's geodesic runs poleward
+/// of both its ends, outside their box, so an index of vertex boxes would lose a feature searched for near the
+/// middle of such an edge; the indexes keep these boxes. A point's box is its own.
+pub fn reach_rect(geometry: &Geometry<f64>, bbox: Rect<f64>) -> Rect<f64> {
+    if matches!(geometry, Geometry::Point(_) | Geometry::MultiPoint(_)) {
+        return bbox;
+    }
+    grow_lat(bbox, bow_deg(widest(|mut f| for_each_segment(geometry, &mut f))))
+}
+
+/// A geometry's [`reach_rect`], `None` when it has no position.
+pub fn reach_of(geometry: &Geometry<f64>) -> Option<Rect<f64>> {
+    crate::geom::bounding_rect(geometry).map(|b| reach_rect(geometry, b))
+}
+
+/// Boxes that together hold every point of a geometry, for index searches around it: each segment's reach for
+/// lines (so a long diagonal corridor does not pull in its whole box), each point's position, and each
+/// polygon's whole reach (what lies inside it is at distance 0).
+pub fn reach_boxes(geometry: &Geometry<f64>) -> Vec<Rect<f64>> {
+    use geo::BoundingRect;
+    let mut out = Vec::new();
+    match geometry {
+        Geometry::Point(p) => out.push(Rect::new(p.0, p.0)),
+        Geometry::MultiPoint(mp) => out.extend(mp.iter().map(|p| Rect::new(p.0, p.0))),
+        Geometry::Line(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => {
+            for_each_segment(geometry, &mut |a, b| out.push(grow_lat(Rect::new(a, b), bow_deg(b.x - a.x))));
+        }
+        Geometry::MultiPolygon(mp) => {
+            for p in mp {
+                let bow = bow_deg(widest(|mut f| polygon_segments(p, &mut f)));
+                out.extend(p.bounding_rect().map(|r| grow_lat(r, bow)));
+            }
+        }
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => out.extend(reach_of(geometry)),
+        Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| out.extend(reach_boxes(g))),
+    }
+    out
+}
+
+/// How far, in metres, the chords of a densified edge may stray from its geodesic.
+const DENSE_TOLERANCE_M: f64 = 0.01;
+/// The most positions densifying one geometry may add: a hostile literal of long edges stays cheap, its chords
+/// then a little farther from its geodesics.
+const DENSE_MAX_ADDED: u32 = 65_536;
+
+/// Into how many pieces to cut the segment `a`–`b` for each piece's straight longitude/latitude chord to stay
+/// within [`DENSE_TOLERANCE_M`] of its geodesic. The geodesic strays from the chord by its poleward bow (under
+/// 160 m per square degree of longitude) and the bend of a slanting segment (under 560·tan φ m per degree of
+/// latitude times the lesser of its degrees of latitude and longitude; see [`planar_segment_bound`]), both
+/// shrinking with the square of a piece's length. Segments across the antimeridian are not cut.
+fn pieces(a: Coord<f64>, b: Coord<f64>, tan_hi: f64) -> u32 {
+    let dlon = (b.x - a.x).abs();
+    if dlon > 180.0 {
+        return 1;
+    }
+    let dlat = (b.y - a.y).abs();
+    let stray = 160.0 * dlon * dlon + 560.0 * tan_hi * dlat * dlat.min(dlon);
+    if stray <= DENSE_TOLERANCE_M {
+        1
+    } else {
+        // At most 2^16 pieces (the cast saturates); the geometry's budget cuts further.
+        (stray / DENSE_TOLERANCE_M).sqrt().ceil().min(65_536.0) as u32
+    }
+}
+
+/// `coords` with each segment cut into `pieces(a, b)` along its geodesic, the pieces capped at `cap`.
+fn densify_chain(coords: &[Coord<f64>], tan_hi: f64, cap: u32) -> LineString<f64> {
+    let mut out = Vec::with_capacity(coords.len());
+    for w in coords.windows(2) {
+        out.push(w[0]);
+        let n = pieces(w[0], w[1], tan_hi).min(cap);
+        if n > 1 {
+            let (s, azimuth) = distance_azimuth(w[0], w[1]);
+            for k in 1..n {
+                let (lat, lon): (f64, f64) =
+                    WGS84.direct(w[0].y, w[0].x, azimuth, s * f64::from(k) / f64::from(n));
+                out.push(Coord { x: lon, y: lat });
+            }
+        }
+    }
+    out.extend(coords.last());
+    LineString(out)
+}
+
+fn densify_polygon(p: &Polygon<f64>, tan_hi: f64, cap: u32) -> Polygon<f64> {
+    Polygon::new(
+        densify_chain(&p.exterior().0, tan_hi, cap),
+        p.interiors().iter().map(|r| densify_chain(&r.0, tan_hi, cap)).collect(),
+    )
+}
+
+fn densify_geometry(g: &Geometry<f64>, tan_hi: f64, cap: u32) -> Geometry<f64> {
+    match g {
+        Geometry::Point(_) | Geometry::MultiPoint(_) => g.clone(),
+        Geometry::Line(l) => Geometry::LineString(densify_chain(&[l.start, l.end], tan_hi, cap)),
+        Geometry::LineString(ls) => Geometry::LineString(densify_chain(&ls.0, tan_hi, cap)),
+        Geometry::MultiLineString(m) => Geometry::MultiLineString(geo::MultiLineString(
+            m.iter().map(|ls| densify_chain(&ls.0, tan_hi, cap)).collect(),
+        )),
+        Geometry::Polygon(p) => Geometry::Polygon(densify_polygon(p, tan_hi, cap)),
+        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(geo::MultiPolygon(
+            mp.iter().map(|p| densify_polygon(p, tan_hi, cap)).collect(),
+        )),
+        Geometry::Rect(r) => Geometry::Polygon(densify_polygon(&r.to_polygon(), tan_hi, cap)),
+        Geometry::Triangle(t) => Geometry::Polygon(densify_polygon(&t.to_polygon(), tan_hi, cap)),
+        Geometry::GeometryCollection(gc) => Geometry::GeometryCollection(geo::GeometryCollection(
+            gc.iter().map(|g| densify_geometry(g, tan_hi, cap)).collect(),
+        )),
+    }
+}
+
+/// What densifying a geometry needs: `None` when no edge does, else the tangent of its highest latitude and
+/// the cap on each segment's pieces (within [`DENSE_MAX_ADDED`], every segment gets its pieces; beyond it,
+/// each cut segment an equal share). `visit` calls its argument with every segment.
+fn dense_plan(hi: f64, visit: impl FnOnce(&mut dyn FnMut(Coord<f64>, Coord<f64>))) -> Option<(f64, u32)> {
+    let tan_hi = hi.min(89.0).to_radians().tan();
+    let (mut added, mut cut) = (0u32, 0u32);
+    visit(&mut |a, b| {
+        let n = pieces(a, b, tan_hi);
+        if n > 1 {
+            added = added.saturating_add(n - 1);
+            cut = cut.saturating_add(1);
+        }
+    });
+    (added > 0).then(|| (tan_hi, if added <= DENSE_MAX_ADDED { u32::MAX } else { DENSE_MAX_ADDED / cut + 1 }))
+}
+
+/// The highest |latitude| of a geometry's positions.
+fn highest(geometry: &Geometry<f64>) -> f64 {
+    use geo::CoordsIter;
+    geometry.coords_iter().map(|c| c.y.abs()).fold(0.0, f64::max)
+}
+
+/// A geometry with its long edges cut into pieces along their geodesics, so that a planar
+/// test of it in longitude/latitude (containment, intersection) answers for its geodesic edges within a
+/// centimetre; the geometry itself when no edge needs it, which is nearly always (edges under about 0.008° of
+/// longitude do not).
+pub fn densified(geometry: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
+    match dense_plan(highest(geometry), |mut f| for_each_segment(geometry, &mut f)) {
+        None => std::borrow::Cow::Borrowed(geometry),
+        Some((tan_hi, cap)) => std::borrow::Cow::Owned(densify_geometry(geometry, tan_hi, cap)),
+    }
+}
+
+/// Whether `p` is inside or on a polygon whose edges are geodesics.
+fn polygon_meets(polygon: &Polygon<f64>, p: Coord<f64>) -> bool {
+    let hi = polygon.exterior().0.iter().map(|c| c.y.abs()).fold(0.0, f64::max);
+    match dense_plan(hi, |mut f| polygon_segments(polygon, &mut f)) {
+        None => polygon.intersects(&p),
+        Some((tan_hi, cap)) => densify_polygon(polygon, tan_hi, cap).intersects(&p),
+    }
+}
+
 /// A cheap local planar frame around a point, used only to choose which segments deserve an exact measure.
 struct LocalFrame {
     origin: Coord<f64>,
@@ -586,7 +801,7 @@ fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
 }
 
 fn point_polygon_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
-    if polygon.intersects(&p) {
+    if polygon_meets(polygon, p) {
         return 0.0;
     }
     std::iter::once(polygon.exterior())
@@ -607,7 +822,7 @@ pub fn point_geometry_distance_m(p: Coord<f64>, geometry: &Geometry<f64>) -> f64
         }
         Geometry::Polygon(poly) => point_polygon_distance_m(p, poly),
         Geometry::MultiPolygon(mp) => {
-            if mp.contains(&Point(p)) {
+            if mp.iter().any(|poly| polygon_meets(poly, p)) {
                 return 0.0;
             }
             mp.iter().map(|poly| point_polygon_distance_m(p, poly)).fold(f64::INFINITY, f64::min)
@@ -666,31 +881,51 @@ fn vertices(geometry: &Geometry<f64>) -> Vec<Coord<f64>> {
     geometry.coords_iter().collect()
 }
 
-/// Geodesic distance in metres between two geometries: 0 if they intersect, otherwise the smallest distance
-/// from a vertex of either to the other (the minimum between two non-crossing segments is always reached at an
-/// end point of one of them).
+/// Geodesic distance in metres between two geometries: 0 if they meet (their edges taken as geodesics),
+/// otherwise the smallest distance from a vertex of either to the other (the minimum between two non-crossing
+/// segments is always reached at an end point of one of them).
 pub fn geometry_distance_m(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
-    if a.intersects(b) {
-        return 0.0;
+    GeometryDistances::new(a).to(b)
+}
+
+/// Distances from one geometry to others ([`geometry_distance_m`]), its densified edges worked out once.
+pub struct GeometryDistances<'a> {
+    from: &'a Geometry<f64>,
+    dense: std::borrow::Cow<'a, Geometry<f64>>,
+    vertices: Vec<Coord<f64>>,
+}
+
+impl<'a> GeometryDistances<'a> {
+    /// Distances from `from`.
+    pub fn new(from: &'a Geometry<f64>) -> Self {
+        Self { from, dense: densified(from), vertices: vertices(from) }
     }
-    // Stops early when the request's time budget is spent (the answer is then discarded).
-    let from_a = vertices(a)
-        .into_iter()
-        .take_while(|_| !crate::compute::spent())
-        .map(|c| point_geometry_distance_m(c, b))
-        .fold(f64::INFINITY, f64::min);
-    let from_b = vertices(b)
-        .into_iter()
-        .take_while(|_| !crate::compute::spent())
-        .map(|c| point_geometry_distance_m(c, a))
-        .fold(f64::INFINITY, f64::min);
-    from_a.min(from_b)
+
+    /// The distance to `other`, in metres.
+    pub fn to(&self, other: &Geometry<f64>) -> f64 {
+        if self.dense.intersects(densified(other).as_ref()) {
+            return 0.0;
+        }
+        // Stops early when the request's time budget is spent (the answer is then discarded).
+        let from_a = self
+            .vertices
+            .iter()
+            .take_while(|_| !crate::compute::spent())
+            .map(|c| point_geometry_distance_m(*c, other))
+            .fold(f64::INFINITY, f64::min);
+        let from_b = vertices(other)
+            .into_iter()
+            .take_while(|_| !crate::compute::spent())
+            .map(|c| point_geometry_distance_m(c, self.from))
+            .fold(f64::INFINITY, f64::min);
+        from_a.min(from_b)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::{line_string, polygon};
+    use geo::{Point, line_string, polygon};
 
     /// The nearest of 11 × 11 points spread over `bbox`, from `p`; each is checked to be at least `bound` away.
     fn nearest_at_least(p: Coord<f64>, bbox: &Rect<f64>, bound: f64) -> f64 {
@@ -917,5 +1152,112 @@ mod tests {
             })
             .fold(f64::INFINITY, f64::min);
         assert!(d <= brute + 1e-6 && brute - d < 0.01, "{d} vs {brute}");
+    }
+
+    /// A random segment at latitudes up to `max_lat`, up to `max_dlon` degrees of longitude and 6° of latitude
+    /// long, and `n + 1` points evenly along its geodesic.
+    fn segment_and_geodesic(
+        rnd: &mut impl FnMut() -> f64,
+        max_lat: f64,
+        max_dlon: f64,
+        n: u32,
+    ) -> (Coord<f64>, Coord<f64>, Vec<Coord<f64>>) {
+        let a = Coord { x: -160.0 + 300.0 * rnd(), y: -max_lat + 2.0 * max_lat * rnd() };
+        let b = Coord {
+            x: a.x + max_dlon * (2.0 * rnd() - 1.0),
+            y: (a.y + 6.0 * (2.0 * rnd() - 1.0)).clamp(-max_lat, max_lat),
+        };
+        let (s, azimuth) = distance_azimuth(a, b);
+        let along = (0..=n)
+            .map(|k| {
+                let (lat, lon): (f64, f64) = WGS84.direct(a.y, a.x, azimuth, s * f64::from(k) / f64::from(n));
+                Coord { x: lon, y: lat }
+            })
+            .collect();
+        (a, b, along)
+    }
+
+    #[test]
+    fn geodesics_stay_within_their_reach() {
+        // Segments up to 20° of longitude at latitudes up to 75°: every point of the geodesic is in the
+        // segment's reach, and in the reach of a line and of a polygon it is an edge of.
+        let mut rnd = crate::geom::uniform(0x51_7CC1_B727_220A);
+        for _ in 0..3_000 {
+            let (a, b, along) = segment_and_geodesic(&mut rnd, 75.0, 20.0, 40);
+            let line = Geometry::LineString(LineString(vec![a, b]));
+            let reach = reach_of(&line).unwrap();
+            let boxes = reach_boxes(&line);
+            let c = Coord { x: a.x, y: if b.y > a.y { a.y - 1.0 } else { a.y + 1.0 } };
+            let triangle = Geometry::Polygon(Polygon::new(LineString(vec![a, b, c, a]), vec![]));
+            let of_polygon = reach_boxes(&triangle);
+            for q in along {
+                let inside = |r: &Rect<f64>| {
+                    r.min().y <= q.y && q.y <= r.max().y && r.min().x - 1e-9 <= q.x && q.x <= r.max().x + 1e-9
+                };
+                assert!(inside(&reach), "{q:?} outside {reach:?} of {a:?}–{b:?}");
+                assert!(boxes.iter().any(inside) && of_polygon.iter().any(inside), "{q:?} of {a:?}–{b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn densified_chords_stay_within_a_centimetre_of_the_geodesic() {
+        // Segments up to 12° of longitude at latitudes up to 70°: every point of the geodesic is within 1.2 cm of
+        // the densified line's straight lon/lat chords (measured in the local metre scale), and short segments
+        // are left alone.
+        let mut rnd = crate::geom::uniform(0x2F1A_93C4_77D0_8E15);
+        let mut cut = 0;
+        for n in 0..400 {
+            let max_dlon = if n % 4 == 0 { 0.005 } else { 12.0 };
+            let (a, b, along) = segment_and_geodesic(&mut rnd, 70.0, max_dlon, 100);
+            let line = Geometry::LineString(LineString(vec![a, b]));
+            let dense = densified(&line);
+            let Geometry::LineString(ls) = dense.as_ref() else { panic!("a line stays a line") };
+            if (b.x - a.x).abs() < 0.005 && (b.y - a.y).abs() < 0.005 {
+                assert!(matches!(dense, std::borrow::Cow::Borrowed(_)), "{a:?}–{b:?}");
+            }
+            if ls.0.len() > 2 {
+                cut += 1;
+            }
+            for q in along {
+                let kx = parallel_radius_m(q.y).to_radians();
+                let xy = |c: Coord<f64>| ((c.x - q.x) * kx, (c.y - q.y) * 111_000.0);
+                let off =
+                    ls.0.windows(2)
+                        .map(|w| {
+                            let ((ax, ay), (bx, by)) = (xy(w[0]), xy(w[1]));
+                            planar_origin_segment_distance(ax, ay, bx, by).0
+                        })
+                        .fold(f64::INFINITY, f64::min);
+                assert!(off < 0.012, "{off} m from {q:?} on {a:?}–{b:?} ({} points)", ls.0.len());
+            }
+        }
+        assert!(cut > 250, "{cut}");
+    }
+
+    #[test]
+    fn geometries_meet_as_geodesics_not_as_drawn() {
+        // The geodesic from 115° E to 130° E along 45° N bows north past 45.2°: a short north–south line
+        // crossing its drawing at 45° is over 10 km from it, and one from 45.05° to 45.6° crosses it.
+        let ew = Geometry::LineString(line_string![(x: 115.0, y: 45.0), (x: 130.0, y: 45.0)]);
+        let below = Geometry::LineString(line_string![(x: 122.5, y: 44.9), (x: 122.5, y: 45.1)]);
+        let across = Geometry::LineString(line_string![(x: 120.0, y: 45.05), (x: 120.0, y: 45.6)]);
+        let d = geometry_distance_m(&ew, &below);
+        let expected = point_segment_distance_m(
+            Coord { x: 122.5, y: 45.1 },
+            Coord { x: 115.0, y: 45.0 },
+            Coord { x: 130.0, y: 45.0 },
+        );
+        assert!(d > 10_000.0 && (d - expected).abs() < 1e-6, "{d} vs {expected}");
+        assert_eq!(geometry_distance_m(&ew, &across), 0.0);
+        // A polygon with that edge as its south side holds a point just north of the drawing only beyond the
+        // bow.
+        let poly =
+            polygon![(x: 115.0, y: 45.0), (x: 130.0, y: 45.0), (x: 130.0, y: 46.0), (x: 115.0, y: 46.0)];
+        assert!(
+            point_geometry_distance_m(Coord { x: 122.5, y: 45.1 }, &Geometry::Polygon(poly.clone()))
+                > 10_000.0
+        );
+        assert_eq!(point_geometry_distance_m(Coord { x: 122.5, y: 45.3 }, &Geometry::Polygon(poly)), 0.0);
     }
 }

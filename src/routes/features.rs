@@ -188,14 +188,24 @@ impl FeatureOut<'_> {
     }
 
     /// The properties: all of them or the selected ones, and the distance of a ranked query (metres, to the
-    /// millimetre).
+    /// millimetre). In a ranked answer `distance_m` is that distance: a layer's own property of the name gives
+    /// way to it (an object with the key twice is not JSON anyone can read back), and is still in its items.
     fn write_properties(&self, out: &mut Vec<u8>) {
         let rounded = self.distance_m.map(|d| (d * 1000.0).round() / 1000.0);
         let distance = |out: &mut Vec<u8>, d: f64| {
             out.extend_from_slice(b"\"distance_m\":");
             write_json(out, &d);
         };
-        let Some(only) = self.only else {
+        let own_distance = rounded.is_some() && self.feature.properties.contains_key(DISTANCE);
+        let every: Vec<String>;
+        let only = match self.only {
+            None if own_distance => {
+                every = self.feature.properties.keys().map(str::to_owned).collect();
+                Some(every.as_slice())
+            }
+            only => only,
+        };
+        let Some(only) = only else {
             let all = self.feature.properties_json();
             let all = all.get();
             match (rounded, all.strip_suffix('}')) {
@@ -215,7 +225,8 @@ impl FeatureOut<'_> {
         out.push(b'{');
         let mut first = true;
         // Only the selected values are read: one made when read is made only when selected.
-        for (k, v) in self.feature.properties.select(|k| only.iter().any(|n| n == k)) {
+        let wanted = |k: &str| only.iter().any(|n| n == k) && !(own_distance && k == DISTANCE);
+        for (k, v) in self.feature.properties.select(wanted) {
             if !first {
                 out.push(b',');
             }
@@ -241,6 +252,9 @@ impl FeatureOut<'_> {
         String::from_utf8(out).unwrap_or_default()
     }
 }
+
+/// The property a ranked answer gives each feature's distance in (metres).
+const DISTANCE: &str = "distance_m";
 
 /// The entity tag of a feature's GeoJSON `body`. A stored feature's tag names its `version` (`"v{version}-…"`),
 /// so `If-Match` on a write can tell which version was seen; the hash is of the body itself, so the tag a write

@@ -318,9 +318,9 @@ impl Collection {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, f)| {
-                    f.bbox.map(|r| {
-                        GeomWithData::new(Rectangle::from_corners(aabb(&r).lower(), aabb(&r).upper()), i)
-                    })
+                    // Each box holds the geometry's geodesic edges, not only its vertices.
+                    let r = geodesic::reach_rect(f.geometry.as_ref()?, f.bbox?);
+                    Some(GeomWithData::new(Rectangle::from_corners(aabb(&r).lower(), aabb(&r).upper()), i))
                 })
                 .collect();
             RTree::bulk_load_with_params(entries)
@@ -588,7 +588,7 @@ impl Collection {
         radius_m: f64,
         keep: impl Fn(usize) -> bool,
     ) -> Vec<(usize, f64)> {
-        let Some(rect) = geom::bounding_rect(geometry) else { return Vec::new() };
+        let Some(rect) = geodesic::reach_of(geometry) else { return Vec::new() };
         let search = geodesic::expand_rect_m(rect, radius_m);
         let point = match geometry {
             Geometry::Point(p) => Some(p.0),
@@ -596,6 +596,7 @@ impl Collection {
         };
         let bounds = point.map(|p| geodesic::LowerBounds::new(p, search.height() / 2.0 + 0.1));
         let mut from = point.map(geodesic::DistancesFrom::new);
+        let from_geometry = geodesic::GeometryDistances::new(geometry);
         let mut out: Vec<(usize, f64)> = self
             .bbox_candidates(&search)
             .into_iter()
@@ -604,7 +605,8 @@ impl Collection {
                 // Skip the search box's corners: the lower bound already puts them beyond the radius.
                 bounds.as_ref().is_none_or(|lb| {
                     let f = &self.features[i];
-                    matches!((&f.geometry, &f.bbox), (Some(g), Some(b)) if lb.geometry(g, b) <= radius_m)
+                    matches!((&f.geometry, f.bbox), (Some(g), Some(b))
+                        if lb.geometry(g, &geodesic::reach_rect(g, b)) <= radius_m)
                 })
             })
             .filter(|&i| keep(i))
@@ -612,7 +614,7 @@ impl Collection {
                 let g = self.features[i].geometry.as_ref()?;
                 let d = match from.as_mut() {
                     Some(from) => from.to(g),
-                    None => geodesic::geometry_distance_m(geometry, g),
+                    None => from_geometry.to(g),
                 };
                 (d <= radius_m).then_some((i, d))
             })
@@ -650,8 +652,8 @@ impl Collection {
                 break;
             }
             let f = &self.features[i];
-            let (Some(g), Some(b)) = (&f.geometry, &f.bbox) else { continue };
-            if bounds.geometry(g, b) > radius_m || !keep(i) {
+            let (Some(g), Some(b)) = (&f.geometry, f.bbox) else { continue };
+            if bounds.geometry(g, &geodesic::reach_rect(g, b)) > radius_m || !keep(i) {
                 continue;
             }
             if let Geometry::Point(q) = g
@@ -691,9 +693,10 @@ impl Collection {
         (measured, matched)
     }
 
-    /// Every feature within `radius_m` metres of any part of `line` (a corridor), with its distance to the line,
-    /// nearest first. Candidates come from one R-tree search per segment of the line (each segment's box grown
-    /// by the radius), so a long diagonal corridor does not pull in its whole bounding box.
+    /// Every feature within `radius_m` metres of any part of `line` (a corridor, or any geometry), with its
+    /// distance to it, nearest first. Candidates come from one R-tree search per segment of a line (each
+    /// segment's reach grown by the radius), so a long diagonal corridor does not pull in its whole bounding
+    /// box; per point for points, and per polygon's whole box for polygons, whose inside is at distance 0.
     pub fn along(
         &self,
         line: &Geometry<f64>,
@@ -701,24 +704,20 @@ impl Collection {
         keep: impl Fn(usize) -> bool,
     ) -> Vec<(usize, f64)> {
         let mut candidates: Vec<usize> = Vec::new();
-        let mut boxes: Vec<Rect<f64>> =
-            geom::segments(line).into_iter().map(|l| Rect::new(l.start, l.end)).collect();
-        if boxes.is_empty() {
-            boxes.extend(geom::bounding_rect(line));
-        }
-        for b in boxes {
+        for b in geodesic::reach_boxes(line) {
             let search = geodesic::expand_rect_m(b, radius_m);
             candidates.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&search)).map(|e| e.data));
         }
         candidates.sort_unstable();
         candidates.dedup();
+        let from = geodesic::GeometryDistances::new(line);
         let mut out: Vec<(usize, f64)> = candidates
             .into_iter()
             .take_while(|_| !crate::compute::spent())
             .filter(|&i| keep(i))
             .filter_map(|i| {
                 let g = self.features[i].geometry.as_ref()?;
-                let d = geodesic::geometry_distance_m(line, g);
+                let d = from.to(g);
                 (d <= radius_m).then_some((i, d))
             })
             .collect();
@@ -789,7 +788,7 @@ impl Collection {
                             rstar::RTreeNode::Leaf(e) => {
                                 let bbox =
                                     Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper()));
-                                (bounds.quick(&bbox).0, Item::Boxed(e.data))
+                                (bounds.quick(&bbox).0, Item::Boxed(e.data, bbox))
                             }
                         };
                         if bound <= kth.min(limit) {
@@ -798,9 +797,9 @@ impl Collection {
                     }
                 }
                 // From the box alone; measure the geometry's tighter bound only when it is kept.
-                Item::Boxed(i) => {
+                Item::Boxed(i, bbox) => {
                     let feature = &self.features[i];
-                    if let (Some(bbox), Some(g)) = (feature.bbox, feature.geometry.as_ref())
+                    if let Some(g) = feature.geometry.as_ref()
                         && keep(i)
                     {
                         queue.push(Queued { bound: bounds.geometry(g, &bbox), item: Item::Refined(i) });
@@ -826,7 +825,8 @@ impl Collection {
 enum Item<'a> {
     /// A node, and whether its bound is the tight one ([`geodesic::LowerBounds::rect`]) or only the quick one.
     Node(&'a rstar::ParentNode<IndexEntry>, bool),
-    Boxed(usize),
+    /// A feature and its box in the index (its reach, see [`geodesic::reach_rect`]).
+    Boxed(usize, Rect<f64>),
     Refined(usize),
 }
 
@@ -841,7 +841,7 @@ impl Queued<'_> {
     fn tie(&self) -> (u8, usize) {
         match self.item {
             Item::Refined(i) => (0, i),
-            Item::Boxed(i) => (1, i),
+            Item::Boxed(i, _) => (1, i),
             Item::Node(..) => (2, 0),
         }
     }

@@ -558,27 +558,14 @@ impl Compiler<'_> {
                         rect(a, 180.0).to_polygon(),
                         rect(-180.0, c).to_polygon(),
                     ]))
-                } else if self.crs.is_geographic() {
+                } else if matches!(self.crs, Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490) {
                     Geometry::Rect(rect(a, c))
                 } else {
-                    // In a projected CRS the box's edges are not parallels and meridians: it goes to lon/lat
-                    // as a polygon with 20 points an edge (a Rect would keep only its two corners, and cut
-                    // off what lies inside the box near the other two).
-                    let edge = |p: geo::Coord<f64>, q: geo::Coord<f64>| {
-                        (0..20).map(move |i| {
-                            let t = f64::from(i) / 20.0;
-                            geo::Coord { x: p.x + (q.x - p.x) * t, y: p.y + (q.y - p.y) * t }
-                        })
-                    };
-                    let corners = [
-                        geo::Coord { x: a, y: b },
-                        geo::Coord { x: c, y: b },
-                        geo::Coord { x: c, y: d },
-                        geo::Coord { x: a, y: d },
-                    ];
-                    let mut ring: Vec<geo::Coord<f64>> =
-                        (0..4).flat_map(|k| edge(corners[k], corners[(k + 1) % 4])).collect();
-                    ring.push(corners[0]);
+                    // In a projected CRS the box's edges are not parallels and meridians, and GCJ-02's and
+                    // BD-09's offsets bend them too: the box goes to lon/lat as a densely sampled polygon (a Rect
+                    // would keep only its two corners, and cut off what lies inside the box near the other two).
+                    let ring =
+                        geom::crs::box_ring(self.crs, geo::Coord { x: a, y: b }, geo::Coord { x: c, y: d });
                     Geometry::Polygon(geo::Polygon::new(geo::LineString(ring), vec![]))
                 }
             }
@@ -873,7 +860,7 @@ fn hint(node: &Node) -> Option<Rect<f64>> {
         }
         Node::DWithin(GeomArg::Feature, GeomArg::Literal(g), d)
         | Node::DWithin(GeomArg::Literal(g), GeomArg::Feature, d) => {
-            geom::bounding_rect(g).map(|r| geodesic::expand_rect_m(r, *d))
+            geodesic::reach_of(g).map(|r| geodesic::expand_rect_m(r, *d))
         }
         Node::And(parts) => parts.iter().find_map(hint),
         _ => None,

@@ -363,3 +363,62 @@ fn a_projected_bbox_selects_what_meets_the_box_itself() {
         assert_eq!(ids(&by_filter), inside, "{bbox}: filter-crs");
     }
 }
+
+/// A `bbox` (and a `BBOX` with `filter-crs`) in GCJ-02 or BD-09 is the box in that CRS: its offsets from WGS84
+/// differ from corner to corner and wave along the edges, so the box is not the WGS84 box of its two corners
+/// converted (which was what decided). Boxes whose edges pass 2 m inside or outside of project locations
+/// select exactly the projects whose position in that CRS (as served with `crs=`) lies in the box.
+#[test]
+fn a_gcj02_or_bd09_bbox_selects_what_lies_in_the_box_in_that_crs() {
+    let app = app();
+    let mut rng = crate::helpers::Rng::new(20_261_207);
+    for crs in ["urn:planatlas:def:crs:GCJ-02", "urn:planatlas:def:crs:BD-09"] {
+        let enc = urlencode(crs);
+        let all = app.get_json(&format!("/collections/projects-points/items?crs={enc}&limit=1000"));
+        let points: Vec<(String, Coord<f64>)> = all["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let c = &f["geometry"]["coordinates"];
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    Coord { x: c[0].as_f64().unwrap(), y: c[1].as_f64().unwrap() },
+                )
+            })
+            .collect();
+        let ids = |d: &Value| -> BTreeSet<String> {
+            d["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let mut checked = 0;
+        for _ in 0..12 {
+            let mut pick = || points[(rng.next_u64() as usize) % points.len()].1;
+            let (a, b, c, d) = (pick(), pick(), pick(), pick());
+            let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
+            let (y0, y1) = (c.y.min(d.y), c.y.max(d.y));
+            if x1 - x0 < 0.5 || y1 - y0 < 0.5 {
+                continue;
+            }
+            // Each edge 2 m (2e-5°) inside or outside the location it was drawn through.
+            let mut side = || if rng.next_u64().is_multiple_of(2) { 2e-5 } else { -2e-5 };
+            let (x0, y0, x1, y1) = (x0 - side(), y0 - side(), x1 + side(), y1 + side());
+            let inside: BTreeSet<String> = points
+                .iter()
+                .filter(|(_, p)| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y))
+                .map(|(id, _)| id.clone())
+                .collect();
+            let bbox = format!("{x0},{y0},{x1},{y1}");
+            let doc = app.get_json(&format!(
+                "/collections/projects-points/items?bbox-crs={enc}&limit=1000&bbox={bbox}"
+            ));
+            assert_eq!(ids(&doc), inside, "{crs} bbox {bbox}");
+            let filter = urlencode(&format!("S_INTERSECTS(geometry,BBOX({bbox}))"));
+            let by_filter = app.get_json(&format!(
+                "/collections/projects-points/items?filter-crs={enc}&limit=1000&filter={filter}"
+            ));
+            assert_eq!(ids(&by_filter), inside, "{crs} filter {bbox}");
+            checked += 1;
+        }
+        assert!(checked >= 6, "{crs}: {checked} boxes checked");
+    }
+}

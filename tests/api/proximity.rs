@@ -507,3 +507,179 @@ fn nearest_and_within_distance_are_exact_from_anywhere_on_earth() {
         assert_same_ranking(&rows(&doc), &inside, &format!("within {r} of {p:?}"));
     }
 }
+
+/// The latitude of the geodesic from `a` to `b` halfway along it, and that point's longitude.
+fn geodesic_midpoint(a: Coord<f64>, b: Coord<f64>) -> Coord<f64> {
+    use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
+    let g = Geodesic::wgs84();
+    let (len, azi, _, _): (f64, f64, f64, f64) = g.inverse(a.y, a.x, b.y, b.x);
+    let (lat, lon): (f64, f64) = g.direct(a.y, a.x, azi, len / 2.0);
+    Coord { x: lon, y: lat }
+}
+
+/// A server over a new store with one GeoJSON layer, `long`, of these features (id, geometry, properties).
+fn serve_long_layer(features: &[(&str, Value, Value)]) -> (crate::helpers::TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fc = serde_json::json!({
+        "type": "FeatureCollection",
+        "features": features.iter().map(|(id, g, p)| serde_json::json!({
+            "type": "Feature", "id": id, "geometry": g, "properties": p,
+        })).collect::<Vec<_>>(),
+    });
+    let path = dir.path().join("long.geojson");
+    std::fs::write(&path, fc.to_string()).expect("layer written");
+    let spec: planatlas::store::layers::LayerSpec =
+        format!("long={}", path.display()).parse().expect("layer spec");
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).expect("store dir");
+    let engine = planatlas::store::engine::Engine::open_with_layers(
+        planatlas::store::DataSource::Embedded,
+        &store,
+        &[spec],
+    )
+    .expect("layer loads");
+    (crate::helpers::spawn_engine(planatlas::config::Settings::local(), std::sync::Arc::new(engine)), dir)
+}
+
+/// Long edges are geodesics wherever distances are measured (a spatial review found each of these wrong): a
+/// 15° east–west line's geodesic runs some 0.24° poleward of its ends, and the answers follow it.
+/// - within-distance, nearest and `S_DWITHIN` find the line from a point near its geodesic but outside the box
+///   of its vertices (the index kept only that box);
+/// - a posted corridor that is a polygon finds what lies inside it far from its edges, and one that is a
+///   geometry collection finds what is near its points;
+/// - a posted long line (and `S_DWITHIN` with it) finds what is near the middle of its geodesic;
+/// - two lines whose straight lon/lat drawings cross but whose geodesics do not are apart (and the other way
+///   round, at distance 0); a point inside a polygon's drawing but outside its geodesic edges is apart from it;
+/// - a layer's own `distance_m` gives way to the measured one in ranked answers (it was written twice).
+///
+/// Every distance expected is worked out here with geographiclib alone (`segment_by_sampling`).
+#[test]
+fn long_edges_are_geodesics_in_every_spatial_answer() {
+    use serde_json::json;
+    let c = |x: f64, y: f64| Coord { x, y };
+    let line =
+        |a: Coord<f64>, b: Coord<f64>| json!({"type": "LineString", "coordinates": [[a.x, a.y], [b.x, b.y]]});
+    let (ew_a, ew_b) = (c(115.0, 45.0), c(130.0, 45.0));
+    let ew_mid = geodesic_midpoint(ew_a, ew_b);
+    assert!(ew_mid.y > 45.2, "the test's premise: the geodesic bows north ({ew_mid:?})");
+    let (lit_a, lit_b) = (c(115.0, 45.3), c(130.0, 45.3));
+    let lit_mid = geodesic_midpoint(lit_a, lit_b);
+    let mid = c(122.5, lit_mid.y + 0.03);
+    let (vert_a, vert_b) = (c(122.5, 44.9), c(122.5, 45.1));
+    let (cross_a, cross_b) = (c(120.0, 45.05), c(120.0, 45.6));
+    let poly = [c(115.0, 38.0), c(130.0, 38.0), c(130.0, 39.0), c(115.0, 39.0), c(115.0, 38.0)];
+    let inner = c(123.0, 42.5);
+    let (app, _dir) = serve_long_layer(&[
+        ("ew", line(ew_a, ew_b), json!({})),
+        ("vert", line(vert_a, vert_b), json!({})),
+        ("cross", line(cross_a, cross_b), json!({})),
+        ("mid", json!({"type": "Point", "coordinates": [mid.x, mid.y]}), json!({})),
+        ("inner", json!({"type": "Point", "coordinates": [inner.x, inner.y]}), json!({"distance_m": 7})),
+        (
+            "poly",
+            json!({"type": "Polygon", "coordinates": [poly.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>()]}),
+            json!({}),
+        ),
+    ]);
+    let distance_of =
+        |doc: &Value, id: &str| -> Option<f64> { rows(doc).into_iter().find(|r| r.0 == id).map(|r| r.1) };
+    let ids_of = |doc: &Value| -> BTreeSet<String> { rows(doc).into_iter().map(|r| r.0).collect() };
+    let post = |path: &str, body: &Value| -> Value {
+        let r = app
+            .client
+            .post(app.url(path))
+            .header("Content-Type", "application/geo+json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().unwrap()
+    };
+    let filter = |cql: &str| -> BTreeSet<String> {
+        let doc = app.get_json(&format!(
+            "/collections/long/items?limit=100&filter={}",
+            crate::helpers::urlencode(cql)
+        ));
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
+
+    // Near the line's geodesic, 0.2° north of its vertices.
+    let p1 = c(122.5, ew_mid.y - 0.04);
+    let to_ew = segment_by_sampling(p1, ew_a, ew_b);
+    assert!(to_ew < 6_000.0, "premise: {to_ew}");
+    let doc =
+        app.get_json(&format!("/collections/long/within-distance?lon={}&lat={}&distance=6000", p1.x, p1.y));
+    let got = distance_of(&doc, "ew").expect("within-distance finds the line near its geodesic");
+    assert!((got - to_ew).abs() < 0.001, "{got} vs {to_ew}");
+    let doc = app.get_json(&format!("/collections/long/nearest?lon={}&lat={}&k=1", p1.x, p1.y));
+    assert_eq!(rows(&doc).first().map(|r| r.0.as_str()), Some("ew"), "nearest: {doc}");
+    assert!(filter(&format!("S_DWITHIN(geometry, POINT({} {}), 6000, meters)", p1.x, p1.y)).contains("ew"));
+
+    // A polygon corridor: what is deep inside it is at 0; a collection's point counts.
+    let square = json!({"type": "Polygon", "coordinates": [[[121.0, 41.5], [124.0, 41.5], [124.0, 43.5], [121.0, 43.5], [121.0, 41.5]]]});
+    let doc = post("/collections/long/along?distance=10", &square);
+    assert_eq!(distance_of(&doc, "inner"), Some(0.0), "{doc}");
+    let near = c(123.0, 42.5001);
+    let collection = json!({"type": "GeometryCollection", "geometries": [
+        {"type": "Point", "coordinates": [near.x, near.y]},
+        {"type": "LineString", "coordinates": [[100.0, 30.0], [100.1, 30.0]]},
+    ]});
+    let doc = post("/collections/long/along?distance=100", &collection);
+    let expected = geodesic::distance_m(near, inner);
+    let got = distance_of(&doc, "inner").expect("a collection's point is a corridor too");
+    assert!((got - expected).abs() < 0.001, "{got} vs {expected}");
+
+    // A long posted line finds what is near the middle of its geodesic, 0.25° north of its vertices.
+    let to_mid = segment_by_sampling(mid, lit_a, lit_b);
+    assert!(to_mid < 5_000.0, "premise: {to_mid}");
+    let doc = post("/collections/long/along?distance=5000", &line(lit_a, lit_b));
+    let got = distance_of(&doc, "mid").expect("along finds the point by the geodesic's middle");
+    assert!((got - to_mid).abs() < 0.001, "{got} vs {to_mid}");
+    assert!(filter("S_DWITHIN(geometry, LINESTRING(115 45.3, 130 45.3), 5000, meters)").contains("mid"));
+
+    // Drawn straight, `vert` crosses the line and `cross` does not; as geodesics it is the other way round.
+    assert_eq!(
+        filter("S_DWITHIN(geometry, LINESTRING(115 45, 130 45), 1000, meters)"),
+        ["cross", "ew"].into_iter().map(str::to_owned).collect::<BTreeSet<_>>()
+    );
+    let doc = post("/collections/long/along?distance=30000", &line(ew_a, ew_b));
+    let to_vert = [
+        segment_by_sampling(vert_a, ew_a, ew_b),
+        segment_by_sampling(vert_b, ew_a, ew_b),
+        segment_by_sampling(ew_a, vert_a, vert_b),
+        segment_by_sampling(ew_b, vert_a, vert_b),
+    ]
+    .into_iter()
+    .fold(f64::INFINITY, f64::min);
+    assert!(to_vert > 10_000.0, "premise: {to_vert}");
+    let got = distance_of(&doc, "vert").expect("vert is within 30 km");
+    assert!((got - to_vert).abs() < 0.001, "{got} vs {to_vert}");
+    assert_eq!(distance_of(&doc, "cross"), Some(0.0));
+
+    // Inside the polygon's drawing, outside its geodesic bottom edge (which bows north); and the other way
+    // round under its top edge.
+    let bottom = geodesic_midpoint(poly[0], poly[1]);
+    let top = geodesic_midpoint(poly[3], poly[2]);
+    let (q1, q2) = (c(122.5, 38.1), c(122.5, 39.1));
+    assert!(bottom.y > q1.y && top.y > q2.y, "premise: {bottom:?} {top:?}");
+    let to_poly = poly.windows(2).map(|w| segment_by_sampling(q1, w[0], w[1])).fold(f64::INFINITY, f64::min);
+    let doc =
+        app.get_json(&format!("/collections/long/within-distance?lon={}&lat={}&distance=30000", q1.x, q1.y));
+    let got = distance_of(&doc, "poly").expect("poly within 30 km");
+    assert!((got - to_poly).abs() < 0.001 && got > 10_000.0, "{got} vs {to_poly}");
+    let doc =
+        app.get_json(&format!("/collections/long/within-distance?lon={}&lat={}&distance=1", q2.x, q2.y));
+    assert_eq!(distance_of(&doc, "poly"), Some(0.0), "{doc}");
+
+    // The layer's own distance_m gives way to the measured one, once, and stays in its items.
+    let r =
+        app.get(&format!("/collections/long/within-distance?lon={}&lat={}&distance=10", inner.x, inner.y));
+    let text = r.text().unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(ids_of(&doc), ["inner".to_owned()].into_iter().collect());
+    let feature = text.find("\"type\":\"Feature\"").map(|at| &text[at..]).expect("a feature");
+    assert_eq!(feature.matches("\"distance_m\"").count(), 1, "{text}");
+    assert_eq!(distance_of(&doc, "inner"), Some(0.0));
+    let own = app.get_json("/collections/long/items/inner");
+    assert_eq!(own["properties"]["distance_m"], 7);
+}
