@@ -154,6 +154,7 @@ fn import(args: &ImportArgs) -> ExitCode {
     );
     bar.set_message(format!("reading {}", args.file.display()));
     let mut records = Vec::with_capacity(features.len());
+    let model = engine.model();
     for (n, f) in features.iter().enumerate() {
         let id = f
             .pointer("/properties/id")
@@ -161,10 +162,18 @@ fn import(args: &ImportArgs) -> ExitCode {
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        // A geometry exactly as exported from the stored one in the file's CRS is that one, unchanged.
+        let current = model
+            .catalog
+            .projects()
+            .get(&id)
+            .and_then(|p| p.geometry.as_ref())
+            .and_then(|g| planatlas::geom::geojson_in(g, Crs::Crs84).ok());
         match planatlas::store::records::project_record(
             &planatlas::import::in_axis_order(f.clone(), crs),
             &id,
             crs,
+            current.as_ref(),
         ) {
             Ok(r) => records.push((id, r)),
             Err(e) => {

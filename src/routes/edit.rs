@@ -199,10 +199,20 @@ fn content_crs(req: &HttpRequest) -> ApiResult<Crs> {
     })
 }
 
-/// The record to store for a body, or a 400 naming the member that is wrong.
-fn record_of(cid: &str, body: &Value, id: &str, crs: Crs, actor: &str) -> ApiResult<String> {
+/// The record to store for a body, or a 400 naming the member that is wrong. `current` is the stored record
+/// the body replaces, if any (a project's geometry written back unchanged in another CRS stays as stored).
+fn record_of(
+    cid: &str,
+    body: &Value,
+    id: &str,
+    (crs, current): (Crs, Option<&str>),
+    actor: &str,
+) -> ApiResult<String> {
     let r = if cid == "projects" {
-        crate::store::records::project_record(body, id, crs)
+        let geometry = current
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .and_then(|mut r| r.get_mut("geometry").map(Value::take));
+        crate::store::records::project_record(body, id, crs, geometry.as_ref())
     } else {
         crate::store::records::plain_record(cid, body, id, actor)
     };
@@ -371,7 +381,7 @@ pub async fn post_item(
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
     let id = new_id(&cid, &body, &state).await?;
-    let record = record_of(&cid, &body, &id, crs, &caller.name)?;
+    let record = record_of(&cid, &body, &id, (crs, None), &caller.name)?;
     let key = feature_key(&cid, &id)?;
     let result = run_write(&state, (&base, &cid), id.clone(), caller, move |row| match row {
         Some(Stored { record: Some(_), .. }) => Err(WriteError::Conflict(key)),
@@ -397,8 +407,9 @@ pub async fn put_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    let record = record_of(&cid, &body, &id, crs, &caller.name)?;
     let current = precondition(&req, &state, (&base, &cid, &id)).await?;
+    let stored = current.as_ref().and_then(|r| r.record.as_deref());
+    let record = record_of(&cid, &body, &id, (crs, stored), &caller.name)?;
     // Without If-Match the replace is of whatever is current when it is written (QGIS and OWSLib send none).
     let seen = current.map(|r| r.version).filter(|_| req.headers().contains_key(header::IF_MATCH));
     let plan = change_existing(store_key(&cid, &id), seen, Op::Replace, Some(record));
@@ -475,7 +486,7 @@ pub async fn patch_item(
             serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
         merge_patch(&mut doc, &patch);
         let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
-        let record = record_of(&cid, &doc, &id, crs, &caller.name)?;
+        let record = record_of(&cid, &doc, &id, (crs, Some(stored)), &caller.name)?;
         let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
         match run_write(&state, (&base, &cid), id.clone(), caller.clone(), plan).await {
             Err(WriteError::Precondition(_)) if !conditional && attempt < 5 => {}

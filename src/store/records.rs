@@ -42,8 +42,16 @@ fn bad(field: &'static str, detail: impl Into<String>) -> RecordError {
 }
 
 /// The record to store for a GeoJSON Feature: its geometry in CRS84 (read from `crs`, in that CRS's axis order
-/// as this server writes it), only the input properties, `id` set.
-pub fn project_record(body: &Value, id: &str, crs: Crs) -> Result<String, RecordError> {
+/// as this server writes it), only the input properties, `id` set. `current` is the stored geometry (CRS84
+/// GeoJSON) of the project the body replaces, if any: a geometry that is exactly what this server writes for it
+/// in `crs` is it, unchanged. Converted back, it would move by up to the written precision (1e-6° of GCJ-02 is
+/// 0.1 m) and a file or a feature read in another CRS and written back as it was would record a change.
+pub fn project_record(
+    body: &Value,
+    id: &str,
+    crs: Crs,
+    current: Option<&Value>,
+) -> Result<String, RecordError> {
     let obj = body
         .as_object()
         .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
@@ -52,7 +60,14 @@ pub fn project_record(body: &Value, id: &str, crs: Crs) -> Result<String, Record
         .get("geometry")
         .filter(|g| !g.is_null())
         .ok_or_else(|| bad("geometry", "a project needs a geometry"))?;
-    let g = if crs == Crs::Crs84 {
+    let written_in_crs = |c: &Value| {
+        let g = geom::geometry_from_geojson(c, Crs::Crs84).ok()?;
+        geom::geojson_in(&g, crs).ok()
+    };
+    let unchanged = current.filter(|c| crs != Crs::Crs84 && written_in_crs(c).as_ref() == Some(geometry));
+    let g = if let Some(current) = unchanged {
+        geom::geometry_from_geojson(current, Crs::Crs84).map_err(|e| bad("geometry", e))?
+    } else if crs == Crs::Crs84 {
         geom::geometry_from_geojson(geometry, crs).map_err(|e| bad("geometry", e))?
     } else {
         // In the CRS's own axis order, as this server writes it for `crs=` (OGC API – Features Part 2), so a
@@ -144,12 +159,13 @@ mod tests {
     fn keeps_input_properties_only_and_checks_the_id() {
         let body = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]},
             "properties": {"name_zh": "x", "county_adcodes": ["1"], "project_count": 3}});
-        let r: Value = serde_json::from_str(&project_record(&body, "a", Crs::Crs84).unwrap()).unwrap();
+        let r: Value = serde_json::from_str(&project_record(&body, "a", Crs::Crs84, None).unwrap()).unwrap();
         assert_eq!(r["properties"], json!({"name_zh": "x", "id": "a"}));
-        let e = project_record(&json!({"type": "Feature", "geometry": null}), "a", Crs::Crs84).unwrap_err();
+        let e =
+            project_record(&json!({"type": "Feature", "geometry": null}), "a", Crs::Crs84, None).unwrap_err();
         assert_eq!(e.field, "geometry");
         let other = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]},
             "properties": {"id": "b"}});
-        assert_eq!(project_record(&other, "a", Crs::Crs84).unwrap_err().field, "id");
+        assert_eq!(project_record(&other, "a", Crs::Crs84, None).unwrap_err().field, "id");
     }
 }

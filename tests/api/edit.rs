@@ -401,6 +401,39 @@ fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
     assert!(p["detail"].as_str().unwrap().contains("Content-Crs"), "{p}");
 }
 
+/// A project read in GCJ-02 or BD-09 and written back as it was is unchanged: no version, the same stored
+/// coordinates. (Converted back, a position written to 1e-6° could land on the next 1e-6° of WGS84 and record
+/// a move no one made.)
+#[test]
+fn a_project_read_in_gcj02_or_bd09_and_written_back_as_it_was_is_unchanged() {
+    let s = spawn_store(Settings::local());
+    let ed = Editor { token: add_token(&s.store, "省自然资源厅", "province"), s: &s };
+    let all = s.app.get_json("/collections/projects/items?limit=1000");
+    let ids: Vec<String> =
+        all["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+    assert!(ids.len() > 200, "{}", ids.len());
+    for crs in [planatlas::geom::crs::GCJ02_URI, planatlas::geom::crs::BD09_URI] {
+        for id in &ids {
+            let f = s.app.get_json(&format!("/collections/projects/items/{id}?crs={}", urlencode(crs)));
+            let url = s.app.url(&format!("/collections/projects/items/{id}"));
+            let r = ed
+                .auth(s.app.client.put(url))
+                .header("content-type", "application/geo+json")
+                .header("content-crs", format!("<{crs}>"))
+                .body(f.to_string())
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 204, "{crs} {id}: {:?}", r.text());
+        }
+    }
+    let after = s.app.get_json("/collections/projects/items?limit=1000");
+    assert_eq!(after["features"], all["features"]);
+    for id in &ids {
+        let versions = s.app.get_json(&format!("/collections/projects/items/{id}/versions"));
+        assert_eq!(versions["versions"].as_array().unwrap().len(), 1, "{id}: {versions}");
+    }
+}
+
 #[test]
 fn if_match_is_required_when_configured() {
     let mut settings = Settings::local();

@@ -667,7 +667,7 @@ fn exported_files_import_back_unchanged_and_keep_their_ids_and_holes() {
         all.extend(extra);
         run(bin, &all)
     };
-    for crs in ["EPSG:4549", "EPSG:4326", "EPSG:3857", "BD-09"] {
+    for crs in ["EPSG:4549", "EPSG:4326", "EPSG:3857", "BD-09", "GCJ-02"] {
         for format in ["gpkg", "geojson"] {
             let file = dir.join(format!("projects-{}.{format}", crs.replace(':', "")));
             export(&[
