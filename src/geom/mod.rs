@@ -254,6 +254,25 @@ pub fn check_geojson_shape(value: &geojson::Value) -> Result<(), String> {
     }
 }
 
+/// Whether a GeoJSON geometry has a position with a height (a third number). Geometries here are
+/// longitude and latitude only, so a record that is stored must not carry one: it would be lost unsaid.
+pub fn has_height(geometry: &serde_json::Value) -> bool {
+    fn any(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Array(items) if items.first().is_some_and(serde_json::Value::is_number) => {
+                items.len() > 2
+            }
+            serde_json::Value::Array(items) => items.iter().any(any),
+            _ => false,
+        }
+    }
+    geometry.get("coordinates").is_some_and(any)
+        || geometry
+            .get("geometries")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|gs| gs.iter().any(has_height))
+}
+
 /// A GeoJSON geometry as a geo geometry, its positions first checked by [`check_geojson_shape`] (geo would
 /// close an unclosed ring silently). Every reader of outside GeoJSON goes through here.
 pub fn geo_from_geojson(gj: geojson::Geometry) -> Result<Geometry<f64>, String> {

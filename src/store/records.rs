@@ -60,6 +60,13 @@ pub fn project_record(
         .get("geometry")
         .filter(|g| !g.is_null())
         .ok_or_else(|| bad("geometry", "a project needs a geometry"))?;
+    if geom::has_height(geometry) {
+        return Err(bad(
+            "geometry",
+            "has a height (a position with a third number); planatlas keeps longitude and latitude only, so \
+             drop the heights first (e.g. ogr2ogr -dim XY)",
+        ));
+    }
     let written_in_crs = |c: &Value| {
         let g = geom::geometry_from_geojson(c, Crs::Crs84).ok()?;
         geom::geojson_in(&g, crs).ok()
