@@ -313,9 +313,10 @@ pub fn chinese_of_definition(definition: &str) -> Option<Crs> {
 
 /// The closed ring of a box given in `crs` (its axis order), in that CRS, with its edges sampled densely enough
 /// to be drawn in longitude/latitude: a projected box's edges are curves there, and GCJ-02's and BD-09's offsets
-/// wave with a period of a third of a degree, so their box is not a longitude/latitude box either. Points are at
-/// most 1 km (projected) or 0.01° (GCJ-02, BD-09) apart, 20 to 500 an edge; between them the drawn edge strays
-/// from the true one by well under a metre. CRS84 and the other geographic CRSs' boxes are their corners.
+/// wave with a period of a third of a degree, so their box is not a longitude/latitude box either. An edge has
+/// 20 to 500 points, 1 km (projected) or 0.01° (GCJ-02, BD-09) apart where that makes no more than 500 (edges
+/// up to 500 km or 5°), evenly spread over longer ones; between them the drawn edge strays from the true one by
+/// well under a metre on the shorter edges. CRS84 and the other geographic CRSs' boxes are their corners.
 pub fn box_ring(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Vec<Coord<f64>> {
     let corners = [min, Coord { x: max.x, y: min.y }, max, Coord { x: min.x, y: max.y }];
     let step = match crs {

@@ -422,24 +422,33 @@ fn for_each_segment(geometry: &Geometry<f64>, f: &mut impl FnMut(Coord<f64>, Coo
 }
 
 /// The widest of the segments `visit` calls its argument with, in degrees of longitude the short way round.
-fn widest(visit: impl FnOnce(&mut dyn FnMut(Coord<f64>, Coord<f64>))) -> f64 {
-    let mut widest = 0.0_f64;
+fn widest(visit: impl FnOnce(&mut dyn FnMut(Coord<f64>, Coord<f64>))) -> (f64, bool) {
+    let (mut widest, mut wraps) = (0.0_f64, false);
     visit(&mut |a, b| {
         let d = (b.x - a.x).abs();
         widest = widest.max(d.min(360.0 - d));
+        wraps |= d > 180.0;
     });
-    widest
+    (widest, wraps)
+}
+
+/// A box of vertices grown to hold the geodesic edges: in latitude by the widest segment's bow, and to every
+/// longitude when a segment crosses the antimeridian (its box of vertices then spans the wrong way round).
+fn grown((widest, wraps): (f64, bool), bbox: Rect<f64>) -> Rect<f64> {
+    let r = grow_lat(bbox, bow_deg(widest));
+    if wraps { Rect::new(Coord { x: -180.0, y: r.min().y }, Coord { x: 180.0, y: r.max().y }) } else { r }
 }
 
 /// The longitude/latitude box holding every point of a geometry's geodesic edges: the box of its vertices
-/// (`bbox`) grown in latitude by the bow of its widest segment. A long east–west edge's geodesic runs poleward
-/// of both its ends, outside their box, so an index of vertex boxes would lose a feature searched for near the
-/// middle of such an edge; the indexes keep these boxes. A point's box is its own.
+/// (`bbox`) grown in latitude by the bow of its widest segment (and to every longitude if a segment crosses
+/// the antimeridian). A long east–west edge's geodesic runs poleward of both its ends, outside their box, so an
+/// index of vertex boxes would lose a feature searched for near the middle of such an edge; the indexes keep
+/// these boxes. A point's box is its own.
 pub fn reach_rect(geometry: &Geometry<f64>, bbox: Rect<f64>) -> Rect<f64> {
     if matches!(geometry, Geometry::Point(_) | Geometry::MultiPoint(_)) {
         return bbox;
     }
-    grow_lat(bbox, bow_deg(widest(|mut f| for_each_segment(geometry, &mut f))))
+    grown(widest(|mut f| for_each_segment(geometry, &mut f)), bbox)
 }
 
 /// A geometry's [`reach_rect`], `None` when it has no position.
@@ -457,12 +466,26 @@ pub fn reach_boxes(geometry: &Geometry<f64>) -> Vec<Rect<f64>> {
         Geometry::Point(p) => out.push(Rect::new(p.0, p.0)),
         Geometry::MultiPoint(mp) => out.extend(mp.iter().map(|p| Rect::new(p.0, p.0))),
         Geometry::Line(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => {
-            for_each_segment(geometry, &mut |a, b| out.push(grow_lat(Rect::new(a, b), bow_deg(b.x - a.x))));
+            for_each_segment(geometry, &mut |a, b| {
+                let bow = bow_deg(b.x - a.x);
+                if (b.x - a.x).abs() > 180.0 {
+                    // Across the antimeridian: from the eastern end to 180° and from −180° to the western one.
+                    let (west, east) = if a.x > b.x { (a, b) } else { (b, a) };
+                    let (lo, hi) = (a.y.min(b.y), a.y.max(b.y));
+                    out.push(grow_lat(Rect::new(Coord { x: west.x, y: lo }, Coord { x: 180.0, y: hi }), bow));
+                    out.push(grow_lat(
+                        Rect::new(Coord { x: -180.0, y: lo }, Coord { x: east.x, y: hi }),
+                        bow,
+                    ));
+                } else {
+                    out.push(grow_lat(Rect::new(a, b), bow));
+                }
+            });
         }
         Geometry::MultiPolygon(mp) => {
             for p in mp {
-                let bow = bow_deg(widest(|mut f| polygon_segments(p, &mut f)));
-                out.extend(p.bounding_rect().map(|r| grow_lat(r, bow)));
+                let widest = widest(|mut f| polygon_segments(p, &mut f));
+                out.extend(p.bounding_rect().map(|r| grown(widest, r)));
             }
         }
         Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => out.extend(reach_of(geometry)),
@@ -473,22 +496,26 @@ pub fn reach_boxes(geometry: &Geometry<f64>) -> Vec<Rect<f64>> {
 
 /// How far, in metres, the chords of a densified edge may stray from its geodesic.
 const DENSE_TOLERANCE_M: f64 = 0.01;
-/// The most positions densifying one geometry may add: a hostile literal of long edges stays cheap, its chords
-/// then a little farther from its geodesics.
-const DENSE_MAX_ADDED: u32 = 65_536;
+/// The most positions densifying one geometry may add: a hostile literal of long edges stays cheap (and so do
+/// the intersection tests with it), its chords then a little farther from its geodesics (about a metre for
+/// seventeen edges of 20°).
+const DENSE_MAX_ADDED: u32 = 4_096;
 
-/// Into how many pieces to cut the segment `a`–`b` for each piece's straight longitude/latitude chord to stay
-/// within [`DENSE_TOLERANCE_M`] of its geodesic. The geodesic strays from the chord by its poleward bow (under
-/// 160 m per square degree of longitude) and the bend of a slanting segment (under 560·tan φ m per degree of
-/// latitude times the lesser of its degrees of latitude and longitude; see [`planar_segment_bound`]), both
-/// shrinking with the square of a piece's length. Segments across the antimeridian are not cut.
-fn pieces(a: Coord<f64>, b: Coord<f64>, tan_hi: f64) -> u32 {
-    let dlon = (b.x - a.x).abs();
-    if dlon > 180.0 {
-        return 1;
-    }
+/// How far, in metres, the geodesic from `a` to `b` may stray from their straight longitude/latitude chord: by
+/// its poleward bow (under 160 m per square degree of longitude) and the bend of a slanting segment (under
+/// 560·tan φ m per degree of latitude times the lesser of its degrees of latitude and longitude; see
+/// [`planar_segment_bound`]). Longitudes are apart the short way round.
+fn stray_m(a: Coord<f64>, b: Coord<f64>, tan_hi: f64) -> f64 {
+    let dlon = wrap_dlon(b.x - a.x).abs();
     let dlat = (b.y - a.y).abs();
-    let stray = 160.0 * dlon * dlon + 560.0 * tan_hi * dlat * dlat.min(dlon);
+    160.0 * dlon * dlon + 560.0 * tan_hi * dlat * dlat.min(dlon)
+}
+
+/// Into how many pieces to cut the segment `a`–`b` for each piece's chord to stay within
+/// [`DENSE_TOLERANCE_M`] of its geodesic: what the geodesic strays ([`stray_m`]) shrinks with the square of
+/// a piece's length.
+fn pieces(a: Coord<f64>, b: Coord<f64>, tan_hi: f64) -> u32 {
+    let stray = stray_m(a, b, tan_hi);
     if stray <= DENSE_TOLERANCE_M {
         1
     } else {
@@ -497,22 +524,33 @@ fn pieces(a: Coord<f64>, b: Coord<f64>, tan_hi: f64) -> u32 {
     }
 }
 
-/// `coords` with each segment cut into `pieces(a, b)` along its geodesic, the pieces capped at `cap`.
+/// The positions along the geodesic from `a` to `b` that cut it into `n` pieces, `b` included and `a` not, in
+/// longitudes continuing from `x0` (`a`'s own, possibly beyond ±180°: a chain across the antimeridian is
+/// unwrapped, so that no chord runs the long way round the globe).
+fn geodesic_steps(a: Coord<f64>, b: Coord<f64>, n: u32, x0: f64) -> impl Iterator<Item = Coord<f64>> {
+    let (s, azimuth) = if n > 1 { distance_azimuth(a, b) } else { (0.0, 0.0) };
+    let mut x = x0;
+    (1..=n).map(move |k| {
+        let (lat, lon) = if k == n {
+            (b.y, b.x)
+        } else {
+            WGS84.direct(a.y, a.x, azimuth, s * f64::from(k) / f64::from(n))
+        };
+        x += wrap_dlon(lon - x);
+        Coord { x, y: lat }
+    })
+}
+
+/// `coords` with each segment cut into `pieces(a, b)` (capped at `cap`) along its geodesic, longitudes
+/// unwrapped across the antimeridian.
 fn densify_chain(coords: &[Coord<f64>], tan_hi: f64, cap: u32) -> LineString<f64> {
     let mut out = Vec::with_capacity(coords.len());
+    out.extend(coords.first());
     for w in coords.windows(2) {
-        out.push(w[0]);
+        let x0 = out.last().map_or(w[0].x, |c: &Coord<f64>| c.x);
         let n = pieces(w[0], w[1], tan_hi).min(cap);
-        if n > 1 {
-            let (s, azimuth) = distance_azimuth(w[0], w[1]);
-            for k in 1..n {
-                let (lat, lon): (f64, f64) =
-                    WGS84.direct(w[0].y, w[0].x, azimuth, s * f64::from(k) / f64::from(n));
-                out.push(Coord { x: lon, y: lat });
-            }
-        }
+        out.extend(geodesic_steps(w[0], w[1], n, x0));
     }
-    out.extend(coords.last());
     LineString(out)
 }
 
@@ -543,46 +581,93 @@ fn densify_geometry(g: &Geometry<f64>, tan_hi: f64, cap: u32) -> Geometry<f64> {
     }
 }
 
-/// What densifying a geometry needs: `None` when no edge does, else the tangent of its highest latitude and
-/// the cap on each segment's pieces (within [`DENSE_MAX_ADDED`], every segment gets its pieces; beyond it,
-/// each cut segment an equal share). `visit` calls its argument with every segment.
-fn dense_plan(hi: f64, visit: impl FnOnce(&mut dyn FnMut(Coord<f64>, Coord<f64>))) -> Option<(f64, u32)> {
-    let tan_hi = hi.min(89.0).to_radians().tan();
-    let (mut added, mut cut) = (0u32, 0u32);
-    visit(&mut |a, b| {
+/// The tangent of the highest |latitude| of a geometry's positions (within 89°).
+fn tan_highest(geometry: &Geometry<f64>) -> f64 {
+    use geo::CoordsIter;
+    geometry.coords_iter().map(|c| c.y.abs()).fold(0.0, f64::max).min(89.0).to_radians().tan()
+}
+
+/// A geometry with its long edges cut into pieces along their geodesics and its chains unwrapped across the
+/// antimeridian, so that a planar test of it in longitude/latitude (intersection) answers for its geodesic
+/// edges within a centimetre (tried a turn east and west too where a chain reaches past ±180°); the geometry
+/// itself when no edge needs it. Within 4 096 added positions every segment gets its pieces; beyond, each cut
+/// segment an equal share.
+pub fn densified(geometry: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
+    let tan_hi = tan_highest(geometry);
+    let (mut added, mut cut, mut wraps) = (0u32, 0u32, false);
+    for_each_segment(geometry, &mut |a, b| {
         let n = pieces(a, b, tan_hi);
         if n > 1 {
             added = added.saturating_add(n - 1);
             cut = cut.saturating_add(1);
         }
+        wraps |= (b.x - a.x).abs() > 180.0;
     });
-    (added > 0).then(|| (tan_hi, if added <= DENSE_MAX_ADDED { u32::MAX } else { DENSE_MAX_ADDED / cut + 1 }))
-}
-
-/// The highest |latitude| of a geometry's positions.
-fn highest(geometry: &Geometry<f64>) -> f64 {
-    use geo::CoordsIter;
-    geometry.coords_iter().map(|c| c.y.abs()).fold(0.0, f64::max)
-}
-
-/// A geometry with its long edges cut into pieces along their geodesics, so that a planar
-/// test of it in longitude/latitude (containment, intersection) answers for its geodesic edges within a
-/// centimetre; the geometry itself when no edge needs it, which is nearly always (edges under about 0.008° of
-/// longitude do not).
-pub fn densified(geometry: &Geometry<f64>) -> std::borrow::Cow<'_, Geometry<f64>> {
-    match dense_plan(highest(geometry), |mut f| for_each_segment(geometry, &mut f)) {
-        None => std::borrow::Cow::Borrowed(geometry),
-        Some((tan_hi, cap)) => std::borrow::Cow::Owned(densify_geometry(geometry, tan_hi, cap)),
+    if added == 0 && !wraps {
+        return std::borrow::Cow::Borrowed(geometry);
     }
+    let cap = if added <= DENSE_MAX_ADDED { u32::MAX } else { DENSE_MAX_ADDED / cut.max(1) + 1 };
+    std::borrow::Cow::Owned(densify_geometry(geometry, tan_hi, cap))
 }
 
-/// Whether `p` is inside or on a polygon whose edges are geodesics.
+/// Whether two [`densified`] geometries meet: as drawn, or once one is moved a turn east or west (a chain
+/// unwrapped across the antimeridian reaches past ±180°).
+fn meets(a: &Geometry<f64>, b: &Geometry<f64>) -> bool {
+    use geo::Translate;
+    if a.intersects(b) {
+        return true;
+    }
+    let (Some(ra), Some(rb)) = (crate::geom::bounding_rect(a), crate::geom::bounding_rect(b)) else {
+        return false;
+    };
+    let beyond = |r: &Rect<f64>| r.min().x < -180.0 || r.max().x > 180.0;
+    (beyond(&ra) || beyond(&rb))
+        && [-360.0, 360.0].into_iter().any(|shift| {
+            rb.max().x + shift >= ra.min().x
+                && rb.min().x + shift <= ra.max().x
+                && a.intersects(&b.translate(shift, 0.0))
+        })
+}
+
+/// Whether `p` is inside a polygon whose edges are geodesics (on its edge it may say either; the distance
+/// to the edge is 0 all the same): the even–odd rule along the meridian
+/// north of `p`, with longitudes taken relative to `p` (so a ring across the antimeridian is read right). An
+/// edge is its straight chord unless `p` is within what its geodesic strays from the chord ([`stray_m`]);
+/// then it is walked along its geodesic in pieces. Only the few edges near `p` cost more than arithmetic.
 fn polygon_meets(polygon: &Polygon<f64>, p: Coord<f64>) -> bool {
-    let hi = polygon.exterior().0.iter().map(|c| c.y.abs()).fold(0.0, f64::max);
-    match dense_plan(hi, |mut f| polygon_segments(polygon, &mut f)) {
-        None => polygon.intersects(&p),
-        Some((tan_hi, cap)) => densify_polygon(polygon, tan_hi, cap).intersects(&p),
+    let hi = polygon.exterior().0.iter().map(|c| c.y.abs()).fold(p.y.abs(), f64::max).min(89.0);
+    let tan_hi = hi.to_radians().tan();
+    // Metres per degree no larger than anywhere in the band: distances below are lower bounds.
+    let kx = 0.999 * parallel_radius_m(hi).to_radians();
+    let ky = 0.999 * MIN_METRES_PER_DEGREE_LAT;
+    // Whether the piece (x1, y1)–(x2, y2), longitudes relative to p's, crosses the meridian north of p.
+    let crosses = |(x1, y1): (f64, f64), (x2, y2): (f64, f64)| {
+        (x1 > 0.0) != (x2 > 0.0) && y1 + (0.0 - x1) * (y2 - y1) / (x2 - x1) > p.y
+    };
+    let mut inside = false;
+    for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+        for w in ring.0.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let ax = wrap_dlon(a.x - p.x);
+            let bx = ax + wrap_dlon(b.x - a.x);
+            let stray = stray_m(a, b, tan_hi);
+            let near = stray > DENSE_TOLERANCE_M
+                && planar_origin_segment_distance(ax * kx, (a.y - p.y) * ky, bx * kx, (b.y - p.y) * ky).0
+                    <= stray + 1.0;
+            if near {
+                let n = pieces(a, b, tan_hi).min(DENSE_MAX_ADDED);
+                let mut from = (ax, a.y);
+                for c in geodesic_steps(a, b, n, a.x) {
+                    let to = (ax + (c.x - a.x), c.y);
+                    inside ^= crosses(from, to);
+                    from = to;
+                }
+            } else {
+                inside ^= crosses((ax, a.y), (bx, b.y));
+            }
+        }
     }
+    inside
 }
 
 /// A cheap local planar frame around a point, used only to choose which segments deserve an exact measure.
@@ -801,9 +886,11 @@ fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
 }
 
 fn point_polygon_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
-    if polygon_meets(polygon, p) {
-        return 0.0;
-    }
+    if polygon_meets(polygon, p) { 0.0 } else { point_rings_distance_m(p, polygon) }
+}
+
+/// Distance from `p` to the nearest point of a polygon's rings.
+fn point_rings_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
     std::iter::once(polygon.exterior())
         .chain(polygon.interiors())
         .map(|ring| point_chain_distance_m(p, &ring.0))
@@ -812,6 +899,15 @@ fn point_polygon_distance_m(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
 
 /// Geodesic distance in metres from `p` to the nearest point of `geometry` (0 inside a polygon).
 pub fn point_geometry_distance_m(p: Coord<f64>, geometry: &Geometry<f64>) -> f64 {
+    point_distance_m(p, geometry, true)
+}
+
+/// Distance from `p` to `geometry`; with `inside` false, a polygon is taken as its rings (for a point known
+/// not to be inside it).
+fn point_distance_m(p: Coord<f64>, geometry: &Geometry<f64>, inside: bool) -> f64 {
+    let polygon = |poly: &Polygon<f64>| {
+        if inside { point_polygon_distance_m(p, poly) } else { point_rings_distance_m(p, poly) }
+    };
     match geometry {
         Geometry::Point(q) => distance_m(p, q.0),
         Geometry::MultiPoint(mp) => mp.iter().map(|q| distance_m(p, q.0)).fold(f64::INFINITY, f64::min),
@@ -820,17 +916,17 @@ pub fn point_geometry_distance_m(p: Coord<f64>, geometry: &Geometry<f64>) -> f64
         Geometry::MultiLineString(mls) => {
             mls.iter().map(|ls| point_chain_distance_m(p, &ls.0)).fold(f64::INFINITY, f64::min)
         }
-        Geometry::Polygon(poly) => point_polygon_distance_m(p, poly),
+        Geometry::Polygon(poly) => polygon(poly),
         Geometry::MultiPolygon(mp) => {
-            if mp.iter().any(|poly| polygon_meets(poly, p)) {
+            if inside && mp.iter().any(|poly| polygon_meets(poly, p)) {
                 return 0.0;
             }
-            mp.iter().map(|poly| point_polygon_distance_m(p, poly)).fold(f64::INFINITY, f64::min)
+            mp.iter().map(|poly| point_rings_distance_m(p, poly)).fold(f64::INFINITY, f64::min)
         }
-        Geometry::Rect(r) => point_polygon_distance_m(p, &r.to_polygon()),
-        Geometry::Triangle(t) => point_polygon_distance_m(p, &t.to_polygon()),
+        Geometry::Rect(r) => polygon(&r.to_polygon()),
+        Geometry::Triangle(t) => polygon(&t.to_polygon()),
         Geometry::GeometryCollection(gc) => {
-            gc.iter().map(|g| point_geometry_distance_m(p, g)).fold(f64::INFINITY, f64::min)
+            gc.iter().map(|g| point_distance_m(p, g, inside)).fold(f64::INFINITY, f64::min)
         }
     }
 }
@@ -888,22 +984,47 @@ pub fn geometry_distance_m(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
     GeometryDistances::new(a).to(b)
 }
 
-/// Distances from one geometry to others ([`geometry_distance_m`]), its densified edges worked out once.
-pub struct GeometryDistances<'a> {
-    from: &'a Geometry<f64>,
-    dense: std::borrow::Cow<'a, Geometry<f64>>,
+/// Distances from one geometry to others ([`geometry_distance_m`]): its densified edges, reach and vertices
+/// worked out once (a filter's literal is measured against every feature).
+#[derive(Debug)]
+pub struct GeometryDistances {
+    from: Geometry<f64>,
+    dense: Geometry<f64>,
+    reach: Option<Rect<f64>>,
     vertices: Vec<Coord<f64>>,
 }
 
-impl<'a> GeometryDistances<'a> {
+impl PartialEq for GeometryDistances {
+    fn eq(&self, other: &Self) -> bool {
+        self.from == other.from
+    }
+}
+
+impl GeometryDistances {
     /// Distances from `from`.
-    pub fn new(from: &'a Geometry<f64>) -> Self {
-        Self { from, dense: densified(from), vertices: vertices(from) }
+    pub fn new(from: &Geometry<f64>) -> Self {
+        Self {
+            dense: densified(from).into_owned(),
+            reach: reach_of(from),
+            vertices: vertices(from),
+            from: from.clone(),
+        }
     }
 
-    /// The distance to `other`, in metres.
+    /// The distance to `other`, in metres: 0 if they meet (edges as geodesics, [`densified`]), otherwise the
+    /// smallest from a vertex of either to the other's edges (neither vertex is then inside the other).
     pub fn to(&self, other: &Geometry<f64>) -> f64 {
-        if self.dense.intersects(densified(other).as_ref()) {
+        // Geometries whose reaches are apart (across the antimeridian too) cannot meet.
+        let apart = match (self.reach, reach_of(other)) {
+            (Some(a), Some(b)) => {
+                let overlap = |shift: f64| b.max().x + shift >= a.min().x && b.min().x + shift <= a.max().x;
+                b.max().y < a.min().y
+                    || b.min().y > a.max().y
+                    || ![0.0, -360.0, 360.0].into_iter().any(overlap)
+            }
+            _ => true,
+        };
+        if !apart && meets(&self.dense, densified(other).as_ref()) {
             return 0.0;
         }
         // Stops early when the request's time budget is spent (the answer is then discarded).
@@ -911,12 +1032,12 @@ impl<'a> GeometryDistances<'a> {
             .vertices
             .iter()
             .take_while(|_| !crate::compute::spent())
-            .map(|c| point_geometry_distance_m(*c, other))
+            .map(|c| point_distance_m(*c, other, false))
             .fold(f64::INFINITY, f64::min);
         let from_b = vertices(other)
             .into_iter()
             .take_while(|_| !crate::compute::spent())
-            .map(|c| point_geometry_distance_m(c, self.from))
+            .map(|c| point_distance_m(c, &self.from, false))
             .fold(f64::INFINITY, f64::min);
         from_a.min(from_b)
     }

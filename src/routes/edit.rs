@@ -484,8 +484,17 @@ pub async fn patch_item(
         };
         let mut doc: Value =
             serde_json::from_str(stored).map_err(|e| ApiError::Internal(format!("stored {id}: {e}")))?;
-        merge_patch(&mut doc, &patch);
         let crs = if patch.get("geometry").is_some() { crs } else { Crs::Crs84 };
+        // A geometry patched in another CRS is merged into the stored one as written in that CRS: what the
+        // patch leaves of it is then in the same CRS as what it sets.
+        if crs != Crs::Crs84
+            && let Some(g) = doc.get_mut("geometry")
+            && let Ok(geometry) = crate::geom::geometry_from_geojson(g, Crs::Crs84)
+        {
+            *g = crate::geom::geojson_in(&geometry, crs)
+                .map_err(|e| ApiError::param("Content-Crs", format!("the stored geometry in {crs}: {e}")))?;
+        }
+        merge_patch(&mut doc, &patch);
         let record = record_of(&cid, &doc, &id, (crs, Some(stored)), &caller.name)?;
         let plan = change_existing(store_key(&cid, &id), Some(seen), Op::Patch, Some(record));
         match run_write(&state, (&base, &cid), id.clone(), caller.clone(), plan).await {

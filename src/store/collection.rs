@@ -545,17 +545,36 @@ impl Collection {
     /// Indexes of features whose bounding box intersects `rect`, in load order. A box reaching past ±180° (one
     /// grown around a point near the antimeridian) covers the other side's longitudes too, stored 360° away.
     pub fn bbox_candidates(&self, rect: &Rect<f64>) -> Vec<usize> {
-        let mut out: Vec<usize> =
-            self.rtree.locate_in_envelope_intersecting(&aabb(rect)).map(|e| e.data).collect();
+        self.located(rect, |e| e.data, |i| *i)
+    }
+
+    /// [`Collection::bbox_candidates`] with each one's box in the index: its reach
+    /// ([`geodesic::reach_rect`]), which holds its geodesic edges.
+    pub fn reach_candidates(&self, rect: &Rect<f64>) -> Vec<(usize, Rect<f64>)> {
+        let entry = |e: &IndexEntry| {
+            (e.data, Rect::new(Coord::from(e.geom().lower()), Coord::from(e.geom().upper())))
+        };
+        self.located(rect, entry, |e| e.0)
+    }
+
+    /// What `each` makes of the index entries meeting `rect` (and its twins a turn east and west), one per
+    /// feature, in load order.
+    fn located<T>(
+        &self,
+        rect: &Rect<f64>,
+        each: impl Fn(&IndexEntry) -> T + Copy,
+        index: impl Fn(&T) -> usize + Copy,
+    ) -> Vec<T> {
+        let mut out: Vec<T> = self.rtree.locate_in_envelope_intersecting(&aabb(rect)).map(each).collect();
         for shift in [-360.0, 360.0] {
             let (lo, hi) = (rect.min().x + shift, rect.max().x + shift);
             if hi >= -180.0 && lo <= 180.0 {
                 let shifted = Rect::new(Coord { x: lo, y: rect.min().y }, Coord { x: hi, y: rect.max().y });
-                out.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&shifted)).map(|e| e.data));
+                out.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&shifted)).map(each));
             }
         }
-        out.sort_unstable();
-        out.dedup();
+        out.sort_unstable_by_key(index);
+        out.dedup_by_key(|e| index(e));
         out
     }
 
@@ -598,17 +617,16 @@ impl Collection {
         let mut from = point.map(geodesic::DistancesFrom::new);
         let from_geometry = geodesic::GeometryDistances::new(geometry);
         let mut out: Vec<(usize, f64)> = self
-            .bbox_candidates(&search)
+            .reach_candidates(&search)
             .into_iter()
             .take_while(|_| !crate::compute::spent())
-            .filter(|&i| {
+            .filter(|(i, reach)| {
                 // Skip the search box's corners: the lower bound already puts them beyond the radius.
                 bounds.as_ref().is_none_or(|lb| {
-                    let f = &self.features[i];
-                    matches!((&f.geometry, f.bbox), (Some(g), Some(b))
-                        if lb.geometry(g, &geodesic::reach_rect(g, b)) <= radius_m)
+                    self.features[*i].geometry.as_ref().is_some_and(|g| lb.geometry(g, reach) <= radius_m)
                 })
             })
+            .map(|(i, _)| i)
             .filter(|&i| keep(i))
             .filter_map(|i| {
                 let g = self.features[i].geometry.as_ref()?;
@@ -647,13 +665,12 @@ impl Collection {
         // Measured and inside; inside by their bracket alone (index, low bound).
         let mut measured: Vec<(usize, f64)> = Vec::new();
         let mut settled: Vec<(usize, f64)> = Vec::new();
-        for i in self.bbox_candidates(&search) {
+        for (i, reach) in self.reach_candidates(&search) {
             if crate::compute::spent() {
                 break;
             }
-            let f = &self.features[i];
-            let (Some(g), Some(b)) = (&f.geometry, f.bbox) else { continue };
-            if bounds.geometry(g, &geodesic::reach_rect(g, b)) > radius_m || !keep(i) {
+            let Some(g) = &self.features[i].geometry else { continue };
+            if bounds.geometry(g, &reach) > radius_m || !keep(i) {
                 continue;
             }
             if let Geometry::Point(q) = g

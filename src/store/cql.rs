@@ -126,7 +126,8 @@ enum Node {
     In(Scalar, Vec<Scalar>),
     IsNull(Scalar),
     Spatial(String, GeomArg, GeomArg),
-    DWithin(GeomArg, GeomArg, f64),
+    /// Two geometries within a distance (metres); a literal's measures worked out once.
+    DWithin(GeomArg, GeomArg, f64, Option<std::sync::Arc<geodesic::GeometryDistances>>),
     Array(String, ArrArg, ArrArg),
     Temporal(String, Period, Period),
     Const(bool),
@@ -761,7 +762,13 @@ impl Compiler<'_> {
                 } else {
                     1.0
                 };
-                Ok(Node::DWithin(a, b, d * scale))
+                let measured = match (&a, &b) {
+                    (GeomArg::Literal(g), GeomArg::Feature) | (GeomArg::Feature, GeomArg::Literal(g)) => {
+                        Some(std::sync::Arc::new(geodesic::GeometryDistances::new(g)))
+                    }
+                    _ => None,
+                };
+                Ok(Node::DWithin(a, b, d * scale, measured))
             }
             "a_equals" | "a_contains" | "a_containedby" | "a_overlaps" => {
                 arity(2)?;
@@ -858,8 +865,8 @@ fn hint(node: &Node) -> Option<Rect<f64>> {
         {
             geom::bounding_rect(g)
         }
-        Node::DWithin(GeomArg::Feature, GeomArg::Literal(g), d)
-        | Node::DWithin(GeomArg::Literal(g), GeomArg::Feature, d) => {
+        Node::DWithin(GeomArg::Feature, GeomArg::Literal(g), d, _)
+        | Node::DWithin(GeomArg::Literal(g), GeomArg::Feature, d, _) => {
             geodesic::reach_of(g).map(|r| geodesic::expand_rect_m(r, *d))
         }
         Node::And(parts) => parts.iter().find_map(hint),
@@ -1021,9 +1028,15 @@ fn eval(node: &Node, f: &Feature) -> Option<bool> {
                 }
             })
         }
-        Node::DWithin(a, b, d) => {
+        Node::DWithin(a, b, d, measured) => {
             let (ga, gb) = (geometry_of(a, f)?, geometry_of(b, f)?);
-            Some(geodesic::geometry_distance_m(ga, gb) <= *d)
+            Some(
+                match (measured, a) {
+                    (Some(m), GeomArg::Feature) => m.to(ga),
+                    (Some(m), GeomArg::Literal(_)) => m.to(gb),
+                    (None, _) => geodesic::geometry_distance_m(ga, gb),
+                } <= *d,
+            )
         }
         Node::Array(op, a, b) => {
             let (xs, ys) = (array_of(a, f)?, array_of(b, f)?);

@@ -41,11 +41,29 @@ fn bad(field: &'static str, detail: impl Into<String>) -> RecordError {
     RecordError { field, detail: detail.into() }
 }
 
+/// The positions of a stored geometry (CRS84 GeoJSON) as this server writes them in `crs` (its axis order,
+/// rounded to its precision), each with the stored position it stands for. A position written back exactly so
+/// is that stored one: converted back, it would move by up to the written precision (1e-6° of GCJ-02 is 0.1 m).
+fn written_positions(current: &Value, crs: Crs) -> std::collections::HashMap<(u64, u64), geo::Coord<f64>> {
+    use geo::CoordsIter;
+    let Ok(g) = geom::geometry_from_geojson(current, Crs::Crs84) else {
+        return std::collections::HashMap::new();
+    };
+    let scale = 10f64.powi(crs.decimals());
+    g.coords_iter()
+        .filter_map(|p| {
+            let w = geom::crs::from_crs84(crs, p).ok()?;
+            let (x, y) = ((w.x * scale).round() / scale, (w.y * scale).round() / scale);
+            Some(((x.to_bits(), y.to_bits()), p))
+        })
+        .collect()
+}
+
 /// The record to store for a GeoJSON Feature: its geometry in CRS84 (read from `crs`, in that CRS's axis order
 /// as this server writes it), only the input properties, `id` set. `current` is the stored geometry (CRS84
-/// GeoJSON) of the project the body replaces, if any: a geometry that is exactly what this server writes for it
-/// in `crs` is it, unchanged. Converted back, it would move by up to the written precision (1e-6° of GCJ-02 is
-/// 0.1 m) and a file or a feature read in another CRS and written back as it was would record a change.
+/// GeoJSON) of the project the body replaces, if any: each position that is exactly what this server writes for
+/// one of its positions in `crs` is that position, unchanged, so a file or a feature
+/// read in another CRS and written back, as it was or with some positions moved, changes only what was moved.
 pub fn project_record(
     body: &Value,
     id: &str,
@@ -67,14 +85,7 @@ pub fn project_record(
              drop the heights first (e.g. ogr2ogr -dim XY)",
         ));
     }
-    let written_in_crs = |c: &Value| {
-        let g = geom::geometry_from_geojson(c, Crs::Crs84).ok()?;
-        geom::geojson_in(&g, crs).ok()
-    };
-    let unchanged = current.filter(|c| crs != Crs::Crs84 && written_in_crs(c).as_ref() == Some(geometry));
-    let g = if let Some(current) = unchanged {
-        geom::geometry_from_geojson(current, Crs::Crs84).map_err(|e| bad("geometry", e))?
-    } else if crs == Crs::Crs84 {
+    let g = if crs == Crs::Crs84 {
         geom::geometry_from_geojson(geometry, crs).map_err(|e| bad("geometry", e))?
     } else {
         // In the CRS's own axis order, as this server writes it for `crs=` (OGC API – Features Part 2), so a
@@ -82,8 +93,12 @@ pub fn project_record(
         let gj = geojson::Geometry::from_json_value(geometry.clone())
             .map_err(|e| bad("geometry", format!("is not a GeoJSON geometry: {e}")))?;
         let g = geom::geo_from_geojson(gj).map_err(|e| bad("geometry", e))?;
-        let g = geom::geometry_to_crs84(&g, crs)
-            .map_err(|e| bad("geometry", format!("cannot be read in {crs}: {e}")))?;
+        let known = current.map(|c| written_positions(c, crs)).unwrap_or_default();
+        let g = geo::MapCoords::try_map_coords(&g, |c| match known.get(&(c.x.to_bits(), c.y.to_bits())) {
+            Some(stored) => Ok(*stored),
+            None => geom::crs::to_crs84(crs, c),
+        })
+        .map_err(|e| bad("geometry", format!("cannot be read in {crs}: {e}")))?;
         super::admin::check_lon_lat(&g).map_err(|e| bad("geometry", e))?;
         g
     };

@@ -402,10 +402,11 @@ fn a_body_in_cgcs2000_gauss_kruger_is_stored_in_crs84() {
 }
 
 /// A project read in GCJ-02 or BD-09 and written back as it was is unchanged: no version, the same stored
-/// coordinates. (Converted back, a position written to 1e-6° could land on the next 1e-6° of WGS84 and record
-/// a move no one made.)
+/// coordinates; and written back with one vertex moved, only that vertex moves. (Converted back, a position
+/// written to 1e-6° could land on the next 1e-6° of WGS84 and record a move no one made; a merge patch of the
+/// geometry in another CRS read the stored CRS84 positions it kept as that CRS's, moving the project 460 m.)
 #[test]
-fn a_project_read_in_gcj02_or_bd09_and_written_back_as_it_was_is_unchanged() {
+fn a_project_read_in_gcj02_or_bd09_and_written_back_changes_only_what_was_moved() {
     let s = spawn_store(Settings::local());
     let ed = Editor { token: add_token(&s.store, "省自然资源厅", "province"), s: &s };
     let all = s.app.get_json("/collections/projects/items?limit=1000");
@@ -427,11 +428,69 @@ fn a_project_read_in_gcj02_or_bd09_and_written_back_as_it_was_is_unchanged() {
             assert_eq!(r.status(), 204, "{crs} {id}: {:?}", r.text());
         }
     }
+    // A merge patch in GCJ-02 or EPSG:4326 that leaves the positions alone (a type, a foreign member) moves
+    // nothing: it is merged into the geometry as written in that CRS. So does a PUT with a `bbox` member.
+    let point = ids
+        .iter()
+        .find(|id| {
+            all["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == **id && f["geometry"]["type"] == "Point")
+        })
+        .unwrap();
+    let gcj = planatlas::geom::crs::GCJ02_URI;
+    for (crs, patch) in [
+        (gcj, json!({"geometry": {"type": "Point"}})),
+        (gcj, json!({"geometry": {"bbox": [0, 0, 1, 1]}})),
+        ("http://www.opengis.net/def/crs/EPSG/0/4326", json!({"geometry": {"type": "Point"}})),
+    ] {
+        let url = s.app.url(&format!("/collections/projects/items/{point}"));
+        let r = ed
+            .auth(s.app.client.patch(url))
+            .header("content-type", "application/merge-patch+json")
+            .header("content-crs", format!("<{crs}>"))
+            .body(patch.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 204, "{crs} {patch}: {:?}", r.text());
+    }
+    let mut with_bbox =
+        s.app.get_json(&format!("/collections/projects/items/{point}?crs={}", urlencode(gcj)));
+    with_bbox["geometry"]["bbox"] = json!([0, 0, 1, 1]);
+    let put_gcj = |id: &str, body: &Value| {
+        let url = s.app.url(&format!("/collections/projects/items/{id}"));
+        ed.auth(s.app.client.put(url))
+            .header("content-type", "application/geo+json")
+            .header("content-crs", format!("<{gcj}>"))
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    assert_eq!(put_gcj(point, &with_bbox).status(), 204);
     let after = s.app.get_json("/collections/projects/items?limit=1000");
     assert_eq!(after["features"], all["features"]);
     for id in &ids {
         let versions = s.app.get_json(&format!("/collections/projects/items/{id}/versions"));
         assert_eq!(versions["versions"].as_array().unwrap().len(), 1, "{id}: {versions}");
+    }
+    // Moving one vertex of a line in GCJ-02 moves that vertex only.
+    let line =
+        all["features"].as_array().unwrap().iter().find(|f| f["geometry"]["type"] == "LineString").unwrap();
+    let id = line["id"].as_str().unwrap();
+    let mut moved = s.app.get_json(&format!("/collections/projects/items/{id}?crs={}", urlencode(gcj)));
+    let lat = moved["geometry"]["coordinates"][1][1].as_f64().unwrap();
+    moved["geometry"]["coordinates"][1][1] = json!(lat + 1e-4);
+    assert_eq!(put_gcj(id, &moved).status(), 204);
+    let now = s.app.get_json(&format!("/collections/projects/items/{id}"));
+    let (was, is) = (
+        line["geometry"]["coordinates"].as_array().unwrap(),
+        now["geometry"]["coordinates"].as_array().unwrap(),
+    );
+    assert_eq!(was.len(), is.len());
+    for (k, (w, i)) in was.iter().zip(is).enumerate() {
+        assert_eq!(w == i, k != 1, "vertex {k}: {w} then {i}");
     }
 }
 

@@ -580,6 +580,12 @@ fn long_edges_are_geodesics_in_every_spatial_answer() {
             json!({"type": "Polygon", "coordinates": [poly.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>()]}),
             json!({}),
         ),
+        ("dateline", line(c(179.5, 50.0), c(-179.5, 50.0)), json!({})),
+        (
+            "pacific",
+            json!({"type": "Polygon", "coordinates": [[[179.0, 10.0], [-179.0, 10.0], [-179.0, 12.0], [179.0, 12.0], [179.0, 10.0]]]}),
+            json!({}),
+        ),
     ]);
     let distance_of =
         |doc: &Value, id: &str| -> Option<f64> { rows(doc).into_iter().find(|r| r.0 == id).map(|r| r.1) };
@@ -670,6 +676,23 @@ fn long_edges_are_geodesics_in_every_spatial_answer() {
     let doc =
         app.get_json(&format!("/collections/long/within-distance?lon={}&lat={}&distance=1", q2.x, q2.y));
     assert_eq!(distance_of(&doc, "poly"), Some(0.0), "{doc}");
+
+    // Across the antimeridian a segment is its 2° geodesic there, not a chord round the globe: nothing in
+    // Liaoning is near a line from 179° E to 179° W, the line is near the 180° meridian, and the polygon
+    // astride it holds a point on it.
+    let nothing = post("/collections/projects/along?distance=1", &line(c(179.0, 41.0), c(-179.0, 41.0)));
+    assert_eq!(nothing["numberMatched"], 0, "{nothing}");
+    let projects = app.get_json(&format!(
+        "/collections/projects/items?filter={}",
+        crate::helpers::urlencode("S_DWITHIN(geometry, LINESTRING(179 41, -179 41), 1000, meters)")
+    ));
+    assert_eq!(projects["numberMatched"], 0, "{projects}");
+    let to_dateline = segment_by_sampling(c(180.0, 50.0), c(179.5, 50.0), c(-179.5, 50.0));
+    assert!(filter("S_DWITHIN(geometry, POINT(180 50), 2000, meters)").contains("dateline"), "{to_dateline}");
+    let doc = app.get_json("/collections/long/within-distance?lon=180&lat=11&distance=1");
+    assert_eq!(distance_of(&doc, "pacific"), Some(0.0), "{doc}");
+    let doc = app.get_json("/collections/long/within-distance?lon=0&lat=11&distance=1000");
+    assert_eq!(distance_of(&doc, "pacific"), None, "{doc}");
 
     // The layer's own distance_m gives way to the measured one, once, and stays in its items.
     let r =
