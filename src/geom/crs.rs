@@ -313,15 +313,18 @@ pub fn chinese_of_definition(definition: &str) -> Option<Crs> {
 
 /// The closed ring of a box given in `crs` (its axis order), in that CRS, with its edges sampled densely enough
 /// to be drawn in longitude/latitude: a projected box's edges are curves there, and GCJ-02's and BD-09's offsets
-/// wave with a period of a third of a degree, so their box is not a longitude/latitude box either. An edge has
-/// 20 to 500 points, 1 km (projected) or 0.01° (GCJ-02, BD-09) apart where that makes no more than 500 (edges
-/// up to 500 km or 5°), evenly spread over longer ones; between them the drawn edge strays from the true one by
-/// well under a metre on the shorter edges. CRS84 and the other geographic CRSs' boxes are their corners.
+/// wave (BD-09's with a period of 0.12° and some 40 m), so their box is not a longitude/latitude box either. An
+/// edge has 20 to 500 points, 1 km (projected) or 0.002° (GCJ-02, BD-09) apart where that makes no more than
+/// 500 (edges up to 500 km or 1°: a map's view), evenly spread over longer ones, so a test against the ring stays
+/// cheap. Between them the drawn edge strays from the true one by some 5 cm on the shorter edges, and by up to a
+/// few metres on a province-wide BD-09 box. A GCJ-02 or BD-09 box across China's edge (where the offset stops)
+/// is drawn across the step. CRS84 and the other geographic CRSs' boxes are their corners.
 pub fn box_ring(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Vec<Coord<f64>> {
     let corners = [min, Coord { x: max.x, y: min.y }, max, Coord { x: min.x, y: max.y }];
     let step = match crs {
         Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490 => None,
-        Crs::Gcj02 | Crs::Bd09 => Some(0.01),
+        // BD-09's offset has a term with a period of 0.12° and some 40 m of amplitude.
+        Crs::Gcj02 | Crs::Bd09 => Some(0.002),
         _ => Some(1_000.0),
     };
     let mut ring = Vec::new();
@@ -340,7 +343,8 @@ pub fn box_ring(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Vec<Coord<f64>> {
 }
 
 /// A box given in `crs` (its axis order) as a CRS84 box covering it: the box of its sampled ring
-/// ([`box_ring`]) widened by 1e-5° (a metre), which covers what the ring's edges stray from the true ones.
+/// ([`box_ring`]) widened by 1e-4° (10 m; 5e-4°, 50 m, for GCJ-02 and BD-09), which covers what the ring's edges
+/// stray from the true ones. It only narrows candidates.
 pub fn rect_to_crs84(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Result<geo::Rect<f64>, TransformError> {
     if crs == Crs::Crs84 {
         return Ok(geo::Rect::new(min, max));
@@ -351,7 +355,11 @@ pub fn rect_to_crs84(crs: Crs, min: Coord<f64>, max: Coord<f64>) -> Result<geo::
         out = Some(super::union_rect(out, geo::Rect::new(q, q)));
     }
     let Some(out) = out else { return Ok(geo::Rect::new(min, max)) };
-    let pad = if matches!(crs, Crs::Epsg4326 | Crs::Epsg4490) { 0.0 } else { 1e-5 };
+    let pad = match crs {
+        Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490 => 0.0,
+        Crs::Gcj02 | Crs::Bd09 => 5e-4,
+        _ => 1e-4,
+    };
     Ok(geo::Rect::new(
         Coord { x: (out.min().x - pad).max(-180.0), y: (out.min().y - pad).max(-90.0) },
         Coord { x: (out.max().x + pad).min(180.0), y: (out.max().y + pad).min(90.0) },

@@ -82,17 +82,10 @@ pub fn parse_selection(
             let rect = geom::crs::rect_to_crs84(bbox_crs, bbox.min, bbox.max)
                 .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {e}")))?;
             query.bbox = vec![rect];
-            // The lon/lat envelope of a projected box is larger than the box (its edges are curves there):
-            // it only narrows the candidates. The box itself decides, as `S_INTERSECTS(geometry, BBOX(…))`
-            // with `filter-crs` does, through the same evaluator.
+            // The lon/lat envelope of the box only narrows the candidates: the box itself decides, each
+            // candidate taken into its CRS.
             if c.is_spatial() {
-                let text = format!(
-                    "S_INTERSECTS(geometry, BBOX({}, {}, {}, {}))",
-                    bbox.min.x, bbox.min.y, bbox.max.x, bbox.max.y
-                );
-                let exact = cql::parse(&text, FilterLang::Text, bbox_crs, c)
-                    .map_err(|e| ApiError::param("bbox", format!("'{raw}' in {bbox_crs}: {}", e.0)))?;
-                query.filters.push(Filter::InBox(Box::new(exact)));
+                query.filters.push(Filter::InBox { crs: bbox_crs, rect: bbox.rect() });
             }
         }
     }

@@ -723,7 +723,8 @@ impl Collection {
         let mut candidates: Vec<usize> = Vec::new();
         for b in geodesic::reach_boxes(line) {
             let search = geodesic::expand_rect_m(b, radius_m);
-            candidates.extend(self.rtree.locate_in_envelope_intersecting(&aabb(&search)).map(|e| e.data));
+            // Through the index's twins a turn east and west, for a corridor by the antimeridian.
+            candidates.extend(self.bbox_candidates(&search));
         }
         candidates.sort_unstable();
         candidates.dedup();

@@ -551,16 +551,25 @@ impl Compiler<'_> {
                     [a, b, c, d] | [a, b, _, c, d, _] => (*a, *b, *c, *d),
                     _ => return err("BBOX takes 4 (or 6) numbers"),
                 };
-                let rect =
-                    |x0: f64, x1: f64| Rect::new(geo::Coord { x: x0, y: b }, geo::Coord { x: x1, y: d });
-                if a > c && self.crs.is_geographic() {
+                // The box's longitudes: the first axis, or the second in a latitude-first CRS.
+                let north_first = self.crs.north_first();
+                let (west, east) = if north_first { (b, d) } else { (a, c) };
+                // A box from `w` to `e` in longitude, in the CRS's axis order.
+                let rect = |w: f64, e: f64| {
+                    if north_first {
+                        Rect::new(geo::Coord { x: a, y: w }, geo::Coord { x: c, y: e })
+                    } else {
+                        Rect::new(geo::Coord { x: w, y: b }, geo::Coord { x: e, y: d })
+                    }
+                };
+                if west > east && self.crs.is_geographic() {
                     // Across the antimeridian (OGC API – Features: west edge east of the east edge): two boxes.
-                    Geometry::MultiPolygon(geo::MultiPolygon(vec![
-                        rect(a, 180.0).to_polygon(),
-                        rect(-180.0, c).to_polygon(),
+                    Geometry::GeometryCollection(geo::GeometryCollection(vec![
+                        Geometry::Rect(rect(west, 180.0)),
+                        Geometry::Rect(rect(-180.0, east)),
                     ]))
                 } else if matches!(self.crs, Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490) {
-                    Geometry::Rect(rect(a, c))
+                    Geometry::Rect(rect(west, east))
                 } else {
                     // In a projected CRS the box's edges are not parallels and meridians, and GCJ-02's and
                     // BD-09's offsets bend them too: the box goes to lon/lat as a densely sampled polygon (a Rect

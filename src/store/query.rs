@@ -42,9 +42,16 @@ pub enum Filter {
     },
     /// A CQL2 filter (`filter=`), checked against the collection's queryables.
     Cql(Box<super::cql::CqlFilter>),
-    /// A `bbox` in a projected CRS, as the CQL2 `S_INTERSECTS` of the box: a feature without a geometry
-    /// passes, as it does a CRS84 `bbox` (OGC API – Features Part 1, /req/core/fc-bbox-response C).
-    InBox(Box<super::cql::CqlFilter>),
+    /// A `bbox` in another CRS (`bbox-crs`): the feature, taken into that CRS (its axis order), meets the box
+    /// there. Exact whatever the CRS does to the box's edges in longitude/latitude (a projection curves them,
+    /// GCJ-02's and BD-09's offsets wave them). A feature without a geometry passes, as it does a CRS84 `bbox`
+    /// (OGC API – Features Part 1, /req/core/fc-bbox-response C).
+    InBox {
+        /// The box's CRS.
+        crs: crate::geom::crs::Crs,
+        /// The box, in that CRS's axis order.
+        rect: Rect<f64>,
+    },
     /// Any of the properties contains the value, case-insensitively.
     Substring {
         /// Property names.
@@ -136,7 +143,9 @@ impl Filter {
                     })
             }
             Self::Cql(filter) => filter.matches(feature),
-            Self::InBox(filter) => feature.geometry.is_none() || filter.matches(feature),
+            Self::InBox { crs, rect } => feature.geometry.as_ref().is_none_or(|g| {
+                crate::geom::transform_geometry(g, *crs).is_ok_and(|there| there.intersects(rect))
+            }),
             Self::Substring { properties, value } => {
                 properties.iter().any(|p| prop(p).is_some_and(|v| contains_text(v, value)))
             }

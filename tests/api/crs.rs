@@ -366,8 +366,9 @@ fn a_projected_bbox_selects_what_meets_the_box_itself() {
 
 /// A `bbox` (and a `BBOX` with `filter-crs`) in GCJ-02 or BD-09 is the box in that CRS: its offsets from WGS84
 /// differ from corner to corner and wave along the edges, so the box is not the WGS84 box of its two corners
-/// converted (which was what decided). Boxes whose edges pass 2 m inside or outside of project locations
-/// select exactly the projects whose position in that CRS (as served with `crs=`) lies in the box.
+/// converted (which was what decided). Boxes whose edges pass 0.2 m (`bbox`) or 2 m (a filter's `BBOX`) inside
+/// or outside of project locations select exactly the projects whose position in that CRS (as served with
+/// `crs=`) lies in the box.
 #[test]
 fn a_gcj02_or_bd09_bbox_selects_what_lies_in_the_box_in_that_crs() {
     let app = app();
@@ -399,24 +400,31 @@ fn a_gcj02_or_bd09_bbox_selects_what_lies_in_the_box_in_that_crs() {
             if x1 - x0 < 0.5 || y1 - y0 < 0.5 {
                 continue;
             }
-            // Each edge 2 m (2e-5°) inside or outside the location it was drawn through.
-            let mut side = || if rng.next_u64().is_multiple_of(2) { 2e-5 } else { -2e-5 };
-            let (x0, y0, x1, y1) = (x0 - side(), y0 - side(), x1 + side(), y1 + side());
-            let inside: BTreeSet<String> = points
-                .iter()
-                .filter(|(_, p)| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y))
-                .map(|(id, _)| id.clone())
-                .collect();
-            let bbox = format!("{x0},{y0},{x1},{y1}");
-            let doc = app.get_json(&format!(
-                "/collections/projects-points/items?bbox-crs={enc}&limit=1000&bbox={bbox}"
-            ));
-            assert_eq!(ids(&doc), inside, "{crs} bbox {bbox}");
-            let filter = urlencode(&format!("S_INTERSECTS(geometry,BBOX({bbox}))"));
-            let by_filter = app.get_json(&format!(
-                "/collections/projects-points/items?filter-crs={enc}&limit=1000&filter={filter}"
-            ));
-            assert_eq!(ids(&by_filter), inside, "{crs} filter {bbox}");
+            // Each edge inside or outside the location it was drawn through: 0.2 m (2e-6°) for `bbox`, whose
+            // candidates are taken into the box's CRS, and 2 m (2e-5°) for a filter's BBOX, drawn as a ring.
+            let sides: Vec<f64> =
+                (0..4).map(|_| if rng.next_u64().is_multiple_of(2) { 1.0 } else { -1.0 }).collect();
+            for (eps, by_filter) in [(2e-6, false), (2e-5, true)] {
+                let (x0, y0, x1, y1) =
+                    (x0 - sides[0] * eps, y0 - sides[1] * eps, x1 + sides[2] * eps, y1 + sides[3] * eps);
+                let inside: BTreeSet<String> = points
+                    .iter()
+                    .filter(|(_, p)| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let bbox = format!("{x0},{y0},{x1},{y1}");
+                let doc = if by_filter {
+                    let filter = urlencode(&format!("S_INTERSECTS(geometry,BBOX({bbox}))"));
+                    app.get_json(&format!(
+                        "/collections/projects-points/items?filter-crs={enc}&limit=1000&filter={filter}"
+                    ))
+                } else {
+                    app.get_json(&format!(
+                        "/collections/projects-points/items?bbox-crs={enc}&limit=1000&bbox={bbox}"
+                    ))
+                };
+                assert_eq!(ids(&doc), inside, "{crs} {bbox} (filter: {by_filter})");
+            }
             checked += 1;
         }
         assert!(checked >= 6, "{crs}: {checked} boxes checked");

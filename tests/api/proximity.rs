@@ -581,6 +581,11 @@ fn long_edges_are_geodesics_in_every_spatial_answer() {
             json!({}),
         ),
         ("dateline", line(c(179.5, 50.0), c(-179.5, 50.0)), json!({})),
+        ("east-of-180", json!({"type": "Point", "coordinates": [-179.99, 10.0]}), json!({})),
+        ("pacific-point", json!({"type": "Point", "coordinates": [179.5, -35.0]}), json!({})),
+        ("atlantic-point", json!({"type": "Point", "coordinates": [0.0, -35.0]}), json!({})),
+        ("box-in", json!({"type": "Point", "coordinates": [120.0, 30.1]}), json!({})),
+        ("box-out", json!({"type": "Point", "coordinates": [120.0, 40.2]}), json!({})),
         (
             "pacific",
             json!({"type": "Polygon", "coordinates": [[[179.0, 10.0], [-179.0, 10.0], [-179.0, 12.0], [179.0, 12.0], [179.0, 10.0]]]}),
@@ -693,6 +698,30 @@ fn long_edges_are_geodesics_in_every_spatial_answer() {
     assert_eq!(distance_of(&doc, "pacific"), Some(0.0), "{doc}");
     let doc = app.get_json("/collections/long/within-distance?lon=0&lat=11&distance=1000");
     assert_eq!(distance_of(&doc, "pacific"), None, "{doc}");
+
+    // A corridor by the antimeridian finds what is just across it.
+    let doc = post(
+        "/collections/long/along?distance=5000",
+        &json!({"type": "Point", "coordinates": [179.99, 10.0]}),
+    );
+    let expected = geodesic::distance_m(c(179.99, 10.0), c(-179.99, 10.0));
+    let got = distance_of(&doc, "east-of-180").expect("along across 180°");
+    assert!((got - expected).abs() < 0.001, "{got} vs {expected}");
+    // A BBOX is a box of parallels and meridians when measured to, as when intersected: 40.2° N is 22 km
+    // north of its north edge (not inside a geodesic drawn between its corners), 30.1° N is inside it.
+    let north = geodesic::distance_m(c(120.0, 40.0), c(120.0, 40.2));
+    let within = |m: f64| filter(&format!("S_DWITHIN(geometry, BBOX(110, 30, 130, 40), {m}, meters)"));
+    assert!(within(0.0).contains("box-in") && !within(0.0).contains("box-out"), "{:?}", within(0.0));
+    assert!(!within(north - 5.0).contains("box-out") && within(north + 5.0).contains("box-out"), "{north}");
+    // A latitude-first box across the antimeridian is read by its longitudes.
+    let doc = app.get_json(&format!(
+        "/collections/long/items?limit=100&filter-crs={}&filter={}",
+        crate::helpers::urlencode("http://www.opengis.net/def/crs/EPSG/0/4326"),
+        crate::helpers::urlencode("S_INTERSECTS(geometry, BBOX(-41, 170, -29, -170))")
+    ));
+    let ids: BTreeSet<String> =
+        doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+    assert!(ids.contains("pacific-point") && !ids.contains("atlantic-point"), "{ids:?}");
 
     // The layer's own distance_m gives way to the measured one, once, and stays in its items.
     let r =
