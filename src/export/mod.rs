@@ -197,12 +197,7 @@ pub fn east_north(geometry: &Geometry<f64>, crs: Crs) -> Result<Geometry<f64>, T
     Ok(if crs.north_first() { g.map_coords(|c| geo::Coord { x: c.y, y: c.x }) } else { g })
 }
 
-/// Rounds every coordinate to the CRS's precision (6 decimals for degrees, 3 for metres).
-pub fn rounded(geometry: Geometry<f64>, crs: Crs) -> Geometry<f64> {
-    use geo::MapCoords;
-    let f = 10f64.powi(crs.decimals());
-    geometry.map_coords(|c| geo::Coord { x: (c.x * f).round() / f, y: (c.y * f).round() / f })
-}
+pub use crate::geom::rounded;
 
 /// The geometry types present in a set of features (`Point`, `LineString`, …).
 pub fn geometry_types<'a>(

@@ -146,26 +146,12 @@ pub fn validate_multipolygon(mp: &geo::MultiPolygon<f64>) -> Result<(), String> 
     Ok(())
 }
 
-/// Every segment of a geometry's lines and rings (none for points).
-pub fn segments(geometry: &Geometry<f64>) -> Vec<geo::Line<f64>> {
-    let mut out = Vec::new();
-    let mut ring = |ls: &geo::LineString<f64>| out.extend(ls.lines());
-    match geometry {
-        Geometry::Line(l) => ring(&geo::LineString(vec![l.start, l.end])),
-        Geometry::LineString(ls) => ring(ls),
-        Geometry::MultiLineString(m) => m.iter().for_each(ring),
-        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).for_each(ring),
-        Geometry::MultiPolygon(mp) => {
-            mp.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).for_each(ring);
-        }
-        Geometry::GeometryCollection(gc) => {
-            for g in gc {
-                out.extend(segments(g));
-            }
-        }
-        Geometry::Point(_) | Geometry::MultiPoint(_) | Geometry::Rect(_) | Geometry::Triangle(_) => {}
-    }
-    out
+/// Every coordinate rounded to the CRS's precision (6 decimals for degrees, 3 for metres), as this server
+/// writes it.
+pub fn rounded(geometry: Geometry<f64>, crs: crs::Crs) -> Geometry<f64> {
+    use geo::MapCoords;
+    let f = 10f64.powi(crs.decimals());
+    geometry.map_coords(|c| Coord { x: (c.x * f).round() / f, y: (c.y * f).round() / f })
 }
 
 /// A geometry in CRS84 transformed into `crs` (in the CRS's axis order).

@@ -49,13 +49,11 @@ fn written_positions(current: &Value, crs: Crs) -> std::collections::HashMap<(u6
     let Ok(g) = geom::geometry_from_geojson(current, Crs::Crs84) else {
         return std::collections::HashMap::new();
     };
-    let scale = 10f64.powi(crs.decimals());
-    g.coords_iter()
-        .filter_map(|p| {
-            let w = geom::crs::from_crs84(crs, p).ok()?;
-            let (x, y) = ((w.x * scale).round() / scale, (w.y * scale).round() / scale);
-            Some(((x.to_bits(), y.to_bits()), p))
-        })
+    let Ok(written) = geom::transform_geometry(&g, crs) else { return std::collections::HashMap::new() };
+    geom::rounded(written, crs)
+        .coords_iter()
+        .map(|w| (w.x.to_bits(), w.y.to_bits()))
+        .zip(g.coords_iter())
         .collect()
 }
 

@@ -413,18 +413,21 @@ fn a_project_read_in_gcj02_or_bd09_and_written_back_changes_only_what_was_moved(
     let ids: Vec<String> =
         all["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
     assert!(ids.len() > 200, "{}", ids.len());
+    // A PUT of a body in `crs`.
+    let put_in = |crs: &str, id: &str, body: &Value| {
+        let url = s.app.url(&format!("/collections/projects/items/{id}"));
+        ed.auth(s.app.client.put(url))
+            .header("content-type", "application/geo+json")
+            .header("content-crs", format!("<{crs}>"))
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
     // Every project in GCJ-02, every fourth in BD-09 (the same conversion, through GCJ-02).
     for (crs, step) in [(planatlas::geom::crs::GCJ02_URI, 1), (planatlas::geom::crs::BD09_URI, 4)] {
         for id in ids.iter().step_by(step) {
             let f = s.app.get_json(&format!("/collections/projects/items/{id}?crs={}", urlencode(crs)));
-            let url = s.app.url(&format!("/collections/projects/items/{id}"));
-            let r = ed
-                .auth(s.app.client.put(url))
-                .header("content-type", "application/geo+json")
-                .header("content-crs", format!("<{crs}>"))
-                .body(f.to_string())
-                .send()
-                .unwrap();
+            let r = put_in(crs, id, &f);
             assert_eq!(r.status(), 204, "{crs} {id}: {:?}", r.text());
         }
     }
@@ -459,16 +462,7 @@ fn a_project_read_in_gcj02_or_bd09_and_written_back_changes_only_what_was_moved(
     let mut with_bbox =
         s.app.get_json(&format!("/collections/projects/items/{point}?crs={}", urlencode(gcj)));
     with_bbox["geometry"]["bbox"] = json!([0, 0, 1, 1]);
-    let put_gcj = |id: &str, body: &Value| {
-        let url = s.app.url(&format!("/collections/projects/items/{id}"));
-        ed.auth(s.app.client.put(url))
-            .header("content-type", "application/geo+json")
-            .header("content-crs", format!("<{gcj}>"))
-            .body(body.to_string())
-            .send()
-            .unwrap()
-    };
-    assert_eq!(put_gcj(point, &with_bbox).status(), 204);
+    assert_eq!(put_in(gcj, point, &with_bbox).status(), 204);
     let after = s.app.get_json("/collections/projects/items?limit=1000");
     assert_eq!(after["features"], all["features"]);
     for id in &ids {
@@ -482,7 +476,7 @@ fn a_project_read_in_gcj02_or_bd09_and_written_back_changes_only_what_was_moved(
     let mut moved = s.app.get_json(&format!("/collections/projects/items/{id}?crs={}", urlencode(gcj)));
     let lat = moved["geometry"]["coordinates"][1][1].as_f64().unwrap();
     moved["geometry"]["coordinates"][1][1] = json!(lat + 1e-4);
-    assert_eq!(put_gcj(id, &moved).status(), 204);
+    assert_eq!(put_in(gcj, id, &moved).status(), 204);
     let now = s.app.get_json(&format!("/collections/projects/items/{id}"));
     let (was, is) = (
         line["geometry"]["coordinates"].as_array().unwrap(),
