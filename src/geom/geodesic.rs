@@ -881,9 +881,10 @@ fn segment_distance_from(
     best
 }
 
-/// Exact distance from `p` to the nearest point of a chain of segments, measuring exactly the segments whose
-/// local planar distance is close to the best one (within 3 % + 50 m), then any other a true lower bound cannot
-/// rule out, so long rings stay cheap.
+/// Exact distance from `p` to the nearest point of a chain of segments. The segment a local planar frame puts
+/// nearest is measured exactly first; every other one only when a true lower bound of its distance
+/// ([`SegmentBounds`], planar near `p`, so without trigonometry) does not put it beyond the best measured so far.
+/// A long chain passing close to `p` thus costs one or two exact measures, not one per nearby segment.
 fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
     match coords.len() {
         0 => return f64::INFINITY,
@@ -891,29 +892,29 @@ fn point_chain_distance_m(p: Coord<f64>, coords: &[Coord<f64>]) -> f64 {
         _ => {}
     }
     let frame = LocalFrame::new(p);
-    let approx: Vec<f64> = coords.windows(2).map(|w| frame.segment_distance(w[0], w[1])).collect();
-    let best = approx.iter().copied().fold(f64::INFINITY, f64::min);
-    let cutoff = best * 1.03 + 50.0;
-    // Each vertex is measured once even when two candidate segments share it.
+    let (first, _) = coords
+        .windows(2)
+        .map(|w| frame.segment_distance(w[0], w[1]))
+        .enumerate()
+        .fold((0, f64::INFINITY), |best, (i, d)| if d < best.1 { (i, d) } else { best });
+    // Each vertex is measured once even when two measured segments share it.
     let mut vertex: Vec<Option<(f64, f64)>> = vec![None; coords.len()];
-    let mut measure = |i: usize| *vertex[i].get_or_insert_with(|| distance_azimuth(p, coords[i]));
-    let mut out = f64::INFINITY;
-    for (i, d) in approx.iter().enumerate() {
-        if *d <= cutoff {
-            let (va, vb) = (measure(i), measure(i + 1));
-            out = out.min(segment_distance_from(p, coords[i], coords[i + 1], va, vb));
-        }
-    }
+    let mut measure = |i: usize| {
+        let (va, vb) = (
+            *vertex[i].get_or_insert_with(|| distance_azimuth(p, coords[i])),
+            *vertex[i + 1].get_or_insert_with(|| distance_azimuth(p, coords[i + 1])),
+        );
+        segment_distance_from(p, coords[i], coords[i + 1], va, vb)
+    };
+    let mut out = measure(first);
     // The frame only guesses: far from p, or across the meridian opposite it (where a segment from 170° E to
-    // 170° W, seen from 0°, runs through its origin), it misjudges by far more than 3 %. Each segment set aside
-    // is measured too unless a true lower bound puts it beyond the best; near p that bound is planar and costs
-    // no trigonometry.
-    if approx.iter().any(|d| *d > cutoff) {
+    // 170° W, seen from 0°, runs through its origin), it can misjudge by far more than the gap between two
+    // segments. Each other segment is measured unless its true lower bound puts it beyond the best.
+    if coords.len() > 2 {
         let bounds = SegmentBounds::new(p, coords);
-        for (i, d) in approx.iter().enumerate() {
-            if *d > cutoff && bounds.segment(coords[i], coords[i + 1]) < out {
-                let (va, vb) = (measure(i), measure(i + 1));
-                out = out.min(segment_distance_from(p, coords[i], coords[i + 1], va, vb));
+        for i in (0..coords.len() - 1).filter(|&i| i != first) {
+            if bounds.segment(coords[i], coords[i + 1]) < out {
+                out = out.min(measure(i));
             }
         }
     }
