@@ -116,8 +116,9 @@ fn id_from(name: &str) -> String {
 const MAX_WKB_DEPTH: usize = 32;
 
 /// Checks a GeoPackage geometry blob before it is decoded: every count it declares (points, rings, parts)
-/// must fit in the bytes that follow, so a small file cannot make the decoder allocate gigabytes.
-fn check_gpkg_wkb(blob: &[u8]) -> Result<(), String> {
+/// must fit in the bytes that follow, so a small file cannot make the decoder allocate gigabytes. Returns
+/// whether its positions have a height (Z) or a measure (M) besides x and y.
+fn check_gpkg_wkb(blob: &[u8]) -> Result<bool, String> {
     if blob.len() < 8 || &blob[..2] != b"GP" {
         return Err("not a GeoPackage geometry blob".into());
     }
@@ -130,13 +131,14 @@ fn check_gpkg_wkb(blob: &[u8]) -> Result<(), String> {
     };
     let wkb = blob.get(8 + envelope..).ok_or("the blob is shorter than its header")?;
     if blob[3] & 0x10 != 0 {
-        return Ok(());
+        return Ok(false);
     }
     let mut at = 0;
     check_wkb(wkb, &mut at, 0)
 }
 
-fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<(), String> {
+/// [`check_gpkg_wkb`] of one WKB geometry from `at`: whether it, or any part, has more than x and y.
+fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<bool, String> {
     if depth > MAX_WKB_DEPTH {
         return Err(format!("geometry nested more than {MAX_WKB_DEPTH} levels deep"));
     }
@@ -165,6 +167,7 @@ fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<(), String> {
         }
         Ok(n)
     };
+    let mut more = dims > 2;
     match base % 1000 {
         1 => *at += point,
         2 => *at += count(at, point)? * point,
@@ -175,18 +178,20 @@ fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<(), String> {
         }
         4..=7 => {
             for _ in 0..count(at, 5)? {
-                check_wkb(b, at, depth + 1)?;
+                more |= check_wkb(b, at, depth + 1)?;
             }
         }
         other => return Err(format!("geometry type {other} is not supported")),
     }
-    if *at > b.len() { Err(short()) } else { Ok(()) }
+    if *at > b.len() { Err(short()) } else { Ok(more) }
 }
 
 /// Checks the records of a `.shp` before it is decoded: each declared part and point count must fit in its
-/// record, so a small file cannot make the decoder allocate gigabytes. Returns how many records it holds.
-fn check_shp(shp: &[u8]) -> Result<usize, String> {
+/// record, so a small file cannot make the decoder allocate gigabytes. Returns how many records it holds, and
+/// whether any has heights (Z) or measures (M) besides x and y.
+fn check_shp(shp: &[u8]) -> Result<(usize, bool), String> {
     let mut count = 0;
+    let mut more = false;
     let mut at = 100;
     while at + 8 <= shp.len() {
         let words = u32::from_be_bytes([shp[at + 4], shp[at + 5], shp[at + 6], shp[at + 7]]) as usize;
@@ -194,6 +199,8 @@ fn check_shp(shp: &[u8]) -> Result<usize, String> {
         let record = shp.get(at + 8..at + 8 + len).ok_or("a record runs past the end of the .shp")?;
         let i32_at =
             |i: usize| record.get(i..i + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize);
+        // PointZ, PolyLineZ, PolygonZ, MultiPointZ, the M variants and MultiPatch.
+        more |= i32_at(0).is_some_and(|t| matches!(t, 11 | 13 | 15 | 18 | 21 | 23 | 25 | 28 | 31));
         let fits = match i32_at(0) {
             // Polylines and polygons (with Z/M variants): box, parts, points.
             Some(3 | 5 | 13 | 15 | 23 | 25) => match (i32_at(36), i32_at(40)) {
@@ -212,7 +219,7 @@ fn check_shp(shp: &[u8]) -> Result<usize, String> {
         at += 8 + len;
         count += 1;
     }
-    Ok(count)
+    Ok((count, more))
 }
 
 /// The most a zipped Shapefile part may unpack to.
@@ -289,6 +296,8 @@ struct RawLayer {
     /// Whether the rows' ids are only positions (a GeoPackage's fid, FlatGeobuf's and a Shapefile's row
     /// numbers), which an `id` field may replace; a GeoJSON file's own ids are kept.
     numbered: bool,
+    /// Whether the file's positions have heights (Z) or measures (M), which the rows' 2-D geometries left out.
+    flattened: bool,
 }
 
 /// Where a message points: the file and the layer.
@@ -321,6 +330,9 @@ pub struct LayerFile {
     pub columns: Arc<Columns>,
     /// The features.
     pub features: Vec<LayerFeature>,
+    /// Whether the file's positions had heights (Z) or measures (M): they are not kept, and the collection's
+    /// description says so.
+    pub flattened: bool,
 }
 
 /// Whether the file's name ends with one of `suffixes`, ignoring case.
@@ -380,7 +392,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
             reason: format!("field name {bad:?} is empty or holds a control character; rename the field"),
         });
     }
-    let RawLayer { name, geometry_name, crs, fields, rows, coded, numbered } = raw;
+    let RawLayer { name, geometry_name, crs, fields, rows, coded, numbered, flattened } = raw;
     // The values in columns, in file order (readers that read by name are placed now).
     let mut columns =
         coded.unwrap_or_else(|| ColumnsBuilder::new(fields.iter().map(|(n, _)| intern(n)).collect()));
@@ -450,6 +462,7 @@ fn finish(spec: &LayerSpec, raw: RawLayer) -> Result<LayerFile, LoadError> {
         geometry_name: geometry_name.filter(|g| g != "geometry"),
         columns,
         features,
+        flattened,
     })
 }
 
@@ -798,6 +811,12 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         })
         .into_iter()
         .collect();
+    let flat_note = if file.flattened {
+        " The file's positions have heights (Z) or measures (M); they are not kept: positions are served as \
+         longitude and latitude only."
+    } else {
+        ""
+    };
     let time_note = day_field.map_or_else(
         || " It has no date field, so `datetime` selects every feature.".to_owned(),
         |f| format!(" `datetime` selects on its date field '{f}'."),
@@ -807,7 +826,7 @@ pub fn collection(file: LayerFile, admin: &Admin) -> Collection {
         title: intern(&file.layer),
         description: format!(
             "Layer '{}' of {} ({} features, {}; read in {} and served in CRS84). Features inside Liaoning carry \
-             their county, city and region join with shares.{time_note}",
+             their county, city and region join with shares.{time_note}{flat_note}",
             file.layer,
             file.path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
             features.len(),
@@ -902,6 +921,7 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
     let at = place(path, &name);
     let mut rows = Vec::with_capacity(features.len());
     let mut names: Vec<String> = Vec::new();
+    let mut flattened = false;
     for (n, f) in features.into_iter().enumerate() {
         let id = match f.get("id") {
             Some(Value::String(s)) => Some(s.clone()),
@@ -920,6 +940,7 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
         let geometry = match f.get("geometry") {
             None | Some(Value::Null) => None,
             Some(g) => {
+                flattened |= crate::geom::has_height(g);
                 let gj: geojson::Geometry = serde_json::from_value(g.clone())
                     .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?;
                 Some(
@@ -948,7 +969,7 @@ fn read_geojson(path: &Path) -> Result<RawLayer, LoadError> {
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: None, numbered: false })
+    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: None, numbered: false, flattened })
 }
 
 /// A GeoPackage column's declared type as a property type (`None`: not served as a property).
@@ -1040,6 +1061,7 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
         let names: Vec<String> = select.column_names().iter().map(|s| (*s).to_owned()).collect();
         let mut rows_q = select.query([]).map_err(sql)?;
         let mut rows = Vec::new();
+        let mut flattened = false;
         while let Some(row) = rows_q.next().map_err(sql)? {
             let mut raw = Raw { id: None, geometry: None, properties: RawProps::Named(Map::new()) };
             for (i, name) in names.iter().enumerate() {
@@ -1054,7 +1076,7 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                 } else if name == column {
                     if let ValueRef::Blob(b) = v {
                         let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
-                        check_gpkg_wkb(b)
+                        flattened |= check_gpkg_wkb(b)
                             .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?;
                         // The header's empty flag (bit 4 of its flags byte): an empty geometry, as GDAL
                         // writes POINT EMPTY, is no geometry (the WKB reader refuses an empty point, and one
@@ -1115,6 +1137,7 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
             rows,
             coded: None,
             numbered: true,
+            flattened,
         });
     }
     Ok(out)
@@ -1293,6 +1316,7 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
     let bad = |e: flatgeobuf::Error| file_error(path, format!("not a readable FlatGeobuf file: {e}"));
     let reader = FgbReader::open(&mut input).map_err(bad)?;
     let header = reader.header();
+    let flattened = header.has_z() || header.has_m();
     let name = header.name().filter(|n| !n.is_empty()).map_or_else(
         || path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer").to_owned(),
         str::to_owned,
@@ -1425,7 +1449,16 @@ fn read_fgb(path: &Path) -> Result<RawLayer, LoadError> {
             (n, kind)
         })
         .collect();
-    Ok(RawLayer { name, geometry_name: None, crs, fields, rows, coded: Some(coded), numbered: true })
+    Ok(RawLayer {
+        name,
+        geometry_name: None,
+        crs,
+        fields,
+        rows,
+        coded: Some(coded),
+        numbered: true,
+        flattened,
+    })
 }
 
 /// The parts of a Shapefile: `.shp`, `.dbf`, and the optional `.prj` and `.cpg`.
@@ -1552,7 +1585,8 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     use shapefile::dbase::{self, FieldType, FieldValue};
     let parts = shape_parts(path, only)?;
     let at = place(path, &parts.name);
-    let shape_count = check_shp(&parts.shp).map_err(|e| LoadError::File { file: at.clone(), reason: e })?;
+    let (shape_count, flattened) =
+        check_shp(&parts.shp).map_err(|e| LoadError::File { file: at.clone(), reason: e })?;
     let bad = |e: &dyn std::fmt::Display| LoadError::File {
         file: at.clone(),
         reason: format!("not a readable Shapefile: {e}"),
@@ -1735,7 +1769,16 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         }
         rows.push(Raw { id: None, geometry, properties: properties.into() });
     }
-    Ok(RawLayer { name: parts.name, geometry_name: None, crs, fields, rows, coded: None, numbered: true })
+    Ok(RawLayer {
+        name: parts.name,
+        geometry_name: None,
+        crs,
+        fields,
+        rows,
+        coded: None,
+        numbered: true,
+        flattened,
+    })
 }
 
 /// Reads, checks and joins every layer of `specs` onto `admin`'s boundaries. Ids must be unique.
@@ -1756,6 +1799,13 @@ pub fn read_all(specs: &[LayerSpec]) -> Result<Vec<LayerFile>, LoadError> {
                 ms = t.elapsed().as_secs_f64() * 1e3,
                 "layer read"
             );
+            if file.flattened {
+                tracing::warn!(
+                    collection = %file.id,
+                    file = %spec.path.display(),
+                    "the layer's positions have heights (Z) or measures (M), which are not kept: it is served in 2-D"
+                );
+            }
             if out.iter().any(|f| f.id == file.id) {
                 return Err(file_error(
                     &spec.path,
@@ -1838,6 +1888,7 @@ pub fn to_record(file: &LayerFile) -> String {
         "file": file.path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
         "crs": file.crs,
         "geometry_name": file.geometry_name,
+        "flattened": file.flattened,
         "fields": file.fields.iter().map(|(n, k)| json!([n, type_name(*k)])).collect::<Vec<_>>(),
         "features": features,
     })
@@ -1886,6 +1937,7 @@ pub fn from_record(record: &str) -> Result<LayerFile, String> {
         geometry_name: v.get("geometry_name").and_then(Value::as_str).map(str::to_owned),
         columns: columns.finish(),
         features,
+        flattened: v.get("flattened").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 

@@ -1187,6 +1187,61 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     assert!(ok && info.contains("Feature Count: 0") && info.contains("b: Integer64"), "{info}");
 }
 
+/// Heights (Z) and measures (M) in a layer file are not kept, and the collection says so, in every format;
+/// x and y are read as they are. A 2-D file says nothing of it.
+#[test]
+fn heights_and_measures_in_a_layer_file_are_said_not_kept() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = |n: &str| dir.path().join(n);
+    let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
+    let (flat, high) = (p("flat.geojson"), p("high.geojson"));
+    std::fs::write(&flat, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"a","properties":{"n":1},"geometry":{"type":"LineString","coordinates":[[123.4,41.79],[123.5,41.8]]}}]}"#).expect("write");
+    std::fs::write(&high, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"a","properties":{"n":1},"geometry":{"type":"LineString","coordinates":[[123.4,41.79,55.5],[123.5,41.8,60]]}}]}"#).expect("write");
+    let mut layers = vec![format!("flat={}", s(&flat)), format!("high={}", s(&high))];
+    for (id, args) in [
+        ("hgpkg", vec!["-f", "GPKG", "-nln", "hgpkg"]),
+        ("mgpkg", vec!["-f", "GPKG", "-nln", "mgpkg", "-dim", "XYM"]),
+        ("hfgb", vec!["-f", "FlatGeobuf"]),
+        ("hshp", vec!["-f", "ESRI Shapefile"]),
+        ("fshp", vec!["-f", "ESRI Shapefile", "-dim", "XY"]),
+    ] {
+        let ext = match args[1] {
+            "GPKG" => "gpkg",
+            "FlatGeobuf" => "fgb",
+            _ => "shp",
+        };
+        let out = p(&format!("{id}.{ext}"));
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend([s(&out), s(&high)]);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let (ok, log) = run("ogr2ogr", &all);
+        assert!(ok, "ogr2ogr {id}: {log}");
+        layers.push(format!("{id}={}", s(&out)));
+    }
+    let specs: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let (app, _store) = serve(&specs);
+    for (id, kept_out) in [
+        ("flat", false),
+        ("high", true),
+        ("hgpkg", true),
+        ("mgpkg", true),
+        ("hfgb", true),
+        ("hshp", true),
+        ("fshp", false),
+    ] {
+        let c = app.get_json(&format!("/collections/{id}"));
+        let description = c["description"].as_str().unwrap_or_default();
+        assert_eq!(description.contains("heights (Z) or measures (M)"), kept_out, "{id}: {description}");
+        // Two positions of two numbers each (a Shapefile's line is read as a MultiLineString).
+        let f = &features(&app, &format!("/collections/{id}/items"))[0];
+        let mut line = &f["geometry"]["coordinates"];
+        if f["geometry"]["type"] == "MultiLineString" {
+            line = &line[0];
+        }
+        assert_eq!(line, &json!([[123.4, 41.79], [123.5, 41.8]]), "{id}: {f}");
+    }
+}
+
 /// Files exported in GCJ-02 or BD-09 say so (they were labelled WGS 84, so GIS tools put them 300-700 m off),
 /// and read back as a layer they land where the features are: the shift is undone.
 #[test]
