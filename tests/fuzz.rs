@@ -139,9 +139,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
-    fn bbox_parse_never_panics_and_orders_corners(s in ".{0,60}") {
-        if let Ok(b) = Bbox::parse(&s) {
+    fn bbox_parse_never_panics_and_orders_corners(s in ".{0,60}", north_first in any::<bool>()) {
+        if let Ok(b) = Bbox::parse(&s, north_first) {
             // Latitudes ordered; longitudes west > east are a box across the antimeridian, split in two.
+            let b = if north_first { b.swapped() } else { b };
             prop_assert!(b.min.y <= b.max.y);
             for r in b.crs84_rects() {
                 prop_assert!(r.min().x <= r.max().x && r.min().y <= r.max().y);
@@ -153,7 +154,10 @@ proptest! {
     #[test]
     fn bbox_of_four_numbers_is_accepted_exactly_when_latitudes_are_ordered(a in any::<f64>(), b in any::<f64>(), c in any::<f64>(), d in any::<f64>()) {
         let ok = [a, b, c, d].iter().all(|v| v.is_finite()) && b <= d;
-        prop_assert_eq!(Bbox::parse(&format!("{a},{b},{c},{d}")).is_ok(), ok);
+        prop_assert_eq!(Bbox::parse(&format!("{a},{b},{c},{d}"), false).is_ok(), ok);
+        // Latitude first (EPSG:4326): the first and third are the latitudes.
+        let ok = [a, b, c, d].iter().all(|v| v.is_finite()) && a <= c;
+        prop_assert_eq!(Bbox::parse(&format!("{a},{b},{c},{d}"), true).is_ok(), ok);
     }
 
     #[test]

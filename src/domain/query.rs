@@ -72,8 +72,10 @@ pub struct Bbox {
 }
 
 impl Bbox {
-    /// Parses `a,b,c,d` or `a,b,zmin,c,d,zmax`.
-    pub fn parse(raw: &str) -> Result<Self, ParamError> {
+    /// Parses `a,b,c,d` or `a,b,zmin,c,d,zmax` in a CRS whose first axis is the eastern one, or the northern one
+    /// when `north_first` (EPSG:4326's latitude, longitude). The northern axis must run from south to north;
+    /// the eastern one may run west > east (a box across the antimeridian, allowed in lon/lat CRSs only).
+    pub fn parse(raw: &str, north_first: bool) -> Result<Self, ParamError> {
         let parts: Vec<&str> = raw.split(',').collect();
         let numbers =
             parts.iter().map(|p| parse_f64("bbox", p)).collect::<Result<Vec<f64>, ParamError>>().map_err(
@@ -88,8 +90,9 @@ impl Bbox {
                 ));
             }
         };
-        // A first axis west > east is a CRS84 box across the antimeridian; [`Bbox::crs84_rects`] splits it.
-        if min.y > max.y {
+        // An eastern axis west > east is a box across the antimeridian; [`Bbox::crs84_rects`] splits it.
+        let (south, north) = if north_first { (min.x, max.x) } else { (min.y, max.y) };
+        if south > north {
             return Err(ParamError::new(
                 "bbox",
                 format!(
@@ -101,10 +104,17 @@ impl Bbox {
         Ok(Self { min, max })
     }
 
-    /// Whether the first axis runs from a larger to a smaller value: across the antimeridian in CRS84, an error
-    /// in any other CRS.
+    /// Whether either axis runs from a larger to a smaller value: across the antimeridian in CRS84, an error
+    /// in a projected CRS.
     pub fn is_reversed(&self) -> bool {
-        self.min.x > self.max.x
+        self.min.x > self.max.x || self.min.y > self.max.y
+    }
+
+    /// The box with its axes swapped: EPSG:4326's latitude-first numbers as CRS84's longitude, latitude.
+    #[must_use]
+    pub fn swapped(self) -> Self {
+        let swap = |c: Coord<f64>| Coord { x: c.y, y: c.x };
+        Self { min: swap(self.min), max: swap(self.max) }
     }
 
     /// The CRS84 box as one rectangle, or two when it crosses the antimeridian (west edge east of the east
@@ -129,7 +139,7 @@ impl Bbox {
         } else {
             Err(ParamError::new(
                 "bbox",
-                "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (CRS84 order: lon,lat)",
+                "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (CRS84 takes lon,lat; EPSG:4326 lat,lon)",
             ))
         }
     }
@@ -224,26 +234,30 @@ mod tests {
 
     #[test]
     fn bbox_with_three_numbers_is_rejected() {
-        let e = Bbox::parse("1,2,3").unwrap_err();
+        let e = Bbox::parse("1,2,3", false).unwrap_err();
         assert_eq!(e.parameter, "bbox");
         assert!(e.detail.contains("3 numbers"));
     }
 
     #[test]
     fn bbox_with_min_above_max_is_rejected_but_longitudes_may_cross_the_antimeridian() {
-        assert!(Bbox::parse("123,42,124,41").is_err());
-        let b = Bbox::parse("170,41,-170,42").unwrap();
+        assert!(Bbox::parse("123,42,124,41", false).is_err());
+        let b = Bbox::parse("170,41,-170,42", false).unwrap();
         assert!(b.is_reversed());
         let rects = b.crs84_rects();
         assert_eq!(rects.len(), 2);
         assert_eq!((rects[0].min().x, rects[0].max().x), (170.0, 180.0));
         assert_eq!((rects[1].min().x, rects[1].max().x), (-180.0, -170.0));
-        assert_eq!(Bbox::parse("123,41,124,42").unwrap().crs84_rects().len(), 1);
+        assert_eq!(Bbox::parse("123,41,124,42", false).unwrap().crs84_rects().len(), 1);
+        // Latitude first (EPSG:4326): the latitudes must be ordered, the longitudes may cross.
+        assert!(Bbox::parse("42,123,41,124", true).is_err());
+        let b = Bbox::parse("41,170,42,-170", true).unwrap().swapped();
+        assert_eq!(b, Bbox::parse("170,41,-170,42", false).unwrap());
     }
 
     #[test]
     fn bbox_with_six_numbers_drops_heights() {
-        let b = Bbox::parse("123,41,0,124,42,100").unwrap();
+        let b = Bbox::parse("123,41,0,124,42,100", false).unwrap();
         assert_eq!(b.max, Coord { x: 124.0, y: 42.0 });
     }
 

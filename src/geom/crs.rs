@@ -141,6 +141,12 @@ impl Crs {
         if self == Self::Epsg4326 { Self::Crs84 } else { self }
     }
 
+    /// Whether its coordinates are CRS84's longitudes and latitudes, in either axis order: CRS84, EPSG:4326 and
+    /// EPSG:4490 (CGCS2000 is taken as WGS84, which it matches to centimetres).
+    pub fn is_crs84_alike(self) -> bool {
+        matches!(self, Self::Crs84 | Self::Epsg4326 | Self::Epsg4490)
+    }
+
     /// Whether the first axis is the northern one (latitude or northing).
     pub fn north_first(self) -> bool {
         matches!(self, Self::Epsg4326 | Self::Epsg4490 | Self::Epsg4549 | Self::Epsg4550 | Self::Epsg4551)

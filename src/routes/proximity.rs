@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::features::{PageOut, crs_param, feature_out, find, with_content_crs};
 use super::html::{Cell, Page as HtmlPage, Span};
-use super::selection::{parse_selection, point_param, required};
+use super::selection::{parse_ranked_selection, parse_selection, point_param, required};
 use super::{Caching, Format, GEO_JSON, HTML, QueryParams, State, base_url, link, negotiate, respond};
 use crate::domain::Page;
 use crate::domain::query::parse_f64;
@@ -178,7 +178,7 @@ pub async fn get_nearest(req: HttpRequest, state: State, path: web::Path<String>
     };
     let max_distance =
         params.get("max-distance").map(|raw| parse_distance("max-distance", raw)).transpose()?;
-    let selection = std::sync::Arc::new(parse_selection(
+    let selection = std::sync::Arc::new(parse_ranked_selection(
         &model.catalog,
         c,
         &params,
@@ -215,7 +215,7 @@ pub async fn get_within_distance(
     let p = point_param(&params)?;
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
-    let selection = std::sync::Arc::new(parse_selection(
+    let selection = std::sync::Arc::new(parse_ranked_selection(
         &model.catalog,
         c,
         &params,
@@ -274,7 +274,7 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let selection =
-        std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["project", "distance"])?);
+        std::sync::Arc::new(parse_ranked_selection(&model.catalog, c, &params, &["project", "distance"])?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
@@ -334,7 +334,7 @@ pub async fn post_along(
     let radius = parse_distance("distance", required(&params, "distance", "metres")?)?;
     let page = Page::parse(params.get("limit"), params.get("offset"), state.settings.limits)?;
     let selection =
-        std::sync::Arc::new(parse_selection(&model.catalog, c, &params, &["distance", "coord-crs"])?);
+        std::sync::Arc::new(parse_ranked_selection(&model.catalog, c, &params, &["distance", "coord-crs"])?);
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }

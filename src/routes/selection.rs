@@ -62,20 +62,45 @@ pub fn parse_selection(
     params: &QueryParams,
     reserved: &[&str],
 ) -> ApiResult<Selection> {
+    parse(catalog, c, params, reserved, false)
+}
+
+/// [`parse_selection`] for a ranked answer (nearest, within a distance, along): each of its features carries
+/// its distance as `distance_m`, which `properties` may name as well (`properties=distance_m` for the distances
+/// alone).
+pub fn parse_ranked_selection(
+    catalog: &Catalog,
+    c: &Collection,
+    params: &QueryParams,
+    reserved: &[&str],
+) -> ApiResult<Selection> {
+    parse(catalog, c, params, reserved, true)
+}
+
+fn parse(
+    catalog: &Catalog,
+    c: &Collection,
+    params: &QueryParams,
+    reserved: &[&str],
+    ranked: bool,
+) -> ApiResult<Selection> {
     let mut query = ItemsQuery::default();
     let bbox_crs = crs_param(params, "bbox-crs")?;
     if let Some(raw) = params.get("bbox") {
-        let bbox = Bbox::parse(raw)?;
+        let bbox = Bbox::parse(raw, bbox_crs.north_first())?;
         // A collection without geometries matches every feature (Part 1, /req/core/fc-bbox-response C).
-        if bbox_crs == Crs::Crs84 {
+        if bbox_crs.is_crs84_alike() {
+            // EPSG:4326's latitude-first box is CRS84's with its axes swapped, across the antimeridian too.
+            let bbox = if bbox_crs.north_first() { bbox.swapped() } else { bbox };
             bbox.check_lon_lat()?;
             query.bbox = bbox.crs84_rects();
         } else if bbox.is_reversed() {
             return Err(ApiError::param(
                 "bbox",
                 format!(
-                    "'{raw}': the lower corner must not exceed the upper corner in {bbox_crs} (only a CRS84 box \
-                     may cross the antimeridian, west edge east of the east edge)"
+                    "'{raw}': the lower corner must not exceed the upper corner in {bbox_crs} (only a box in \
+                     longitude and latitude (CRS84, EPSG:4326) may cross the antimeridian, west edge east of the \
+                     east edge)"
                 ),
             ));
         } else {
@@ -190,7 +215,7 @@ pub fn parse_selection(
         Some(raw) => {
             let list: Vec<String> =
                 raw.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-            if let Some(bad) = list.iter().find(|p| !known(p)) {
+            if let Some(bad) = list.iter().find(|p| !(known(p) || ranked && *p == "distance_m")) {
                 return Err(ApiError::param(
                     "properties",
                     format!("'{bad}' is not a property of '{}'", c.id()),

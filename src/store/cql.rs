@@ -568,7 +568,7 @@ impl Compiler<'_> {
                         Geometry::Rect(rect(west, 180.0)),
                         Geometry::Rect(rect(-180.0, east)),
                     ]))
-                } else if matches!(self.crs, Crs::Crs84 | Crs::Epsg4326 | Crs::Epsg4490) {
+                } else if self.crs.is_crs84_alike() {
                     Geometry::Rect(rect(west, east))
                 } else {
                     // In a projected CRS the box's edges are not parallels and meridians, and GCJ-02's and

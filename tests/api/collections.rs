@@ -175,6 +175,12 @@ fn a_bbox_whose_west_edge_is_east_of_its_east_edge_crosses_the_antimeridian() {
         urlencode("S_INTERSECTS(geometry,BBOX(124,38.5,121,41))")
     ));
     assert_eq!(crossing, cql);
+    // EPSG:4326 takes latitude first: the same box is 38.5,124,41,121 there, and crosses the same way.
+    let lat_first = ids_of(
+        "/collections/projects/items?bbox=38.5,124,41,121&limit=100\
+         &bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+    );
+    assert_eq!(crossing, lat_first);
     let doc = app().get_json("/collections/projects/items?bbox=124,38.5,121,41&limit=1");
     assert_eq!(doc["numberMatched"].as_u64(), Some(union.len() as u64));
 }

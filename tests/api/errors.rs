@@ -15,8 +15,8 @@ fn bbox_with_three_numbers_is_rejected_with_400() {
 
 #[test]
 fn bbox_with_min_greater_than_max_is_rejected_with_400() {
-    // Latitudes reversed; longitudes reversed are a CRS84 box across the antimeridian, but in a CRS whose
-    // first axis is latitude, or a projected one, they are an error.
+    // Latitudes reversed, in CRS84 and in EPSG:4326 (latitude first); longitudes reversed are a box across the
+    // antimeridian in either, but eastings reversed in a projected CRS are an error.
     bad_param("/collections/counties/items?bbox=123,42,124,41", "bbox");
     bad_param(
         "/collections/counties/items?bbox=42,124,41,123&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326",

@@ -347,6 +347,33 @@ fn a_bbox_narrows_proximity_answers_and_what_they_do_not_take_is_refused() {
     bad("/collections/projects/within-distance?lon=121.6&lat=38.9&distance=5000&sortby=name_zh", "sortby");
 }
 
+/// A ranked answer's features carry `distance_m`, so `properties` may name it: alone it leaves the distances
+/// only, beside another property both; where nothing is ranked it is not a property of the projects.
+#[test]
+fn ranked_answers_take_distance_m_in_properties() {
+    for path in [
+        "/collections/projects/nearest?lon=123.4&lat=41.8&k=6",
+        "/collections/projects/within-distance?lon=123.4&lat=41.8&distance=30000&limit=6",
+    ] {
+        let all = app().get_json(path);
+        assert_eq!(all["features"].as_array().unwrap().len(), 6, "{path}");
+        for (properties, keys) in
+            [("distance_m", vec!["distance_m"]), ("name_zh,distance_m", vec!["distance_m", "name_zh"])]
+        {
+            let doc = app().get_json(&format!("{path}&properties={properties}"));
+            assert_eq!(rows(&doc), rows(&all), "{path}&properties={properties}");
+            for f in doc["features"].as_array().unwrap() {
+                let mut got: Vec<&str> =
+                    f["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+                got.sort_unstable();
+                assert_eq!(got, keys, "{path}&properties={properties}: {f}");
+            }
+        }
+    }
+    bad("/collections/projects/items?properties=distance_m", "properties");
+    bad("/collections/projects/nearest?lon=123.4&lat=41.8&properties=distance_km", "properties");
+}
+
 fn bad(path: &str, parameter: &str) {
     let p = app().get_problem(path, 400);
     assert_eq!(p["parameter"], parameter, "{path}: {p}");
