@@ -73,33 +73,46 @@ pub struct Bbox {
 
 impl Bbox {
     /// Parses `a,b,c,d` or `a,b,zmin,c,d,zmax` in a CRS whose first axis is the eastern one, or the northern one
-    /// when `north_first` (EPSG:4326's latitude, longitude). The northern axis must run from south to north;
-    /// the eastern one may run west > east (a box across the antimeridian, allowed in lon/lat CRSs only).
+    /// when `north_first` (EPSG:4326's latitude, longitude): see [`Bbox::from_numbers`].
     pub fn parse(raw: &str, north_first: bool) -> Result<Self, ParamError> {
-        let parts: Vec<&str> = raw.split(',').collect();
         let numbers =
-            parts.iter().map(|p| parse_f64("bbox", p)).collect::<Result<Vec<f64>, ParamError>>().map_err(
+            raw.split(',').map(|p| parse_f64("bbox", p)).collect::<Result<Vec<f64>, ParamError>>().map_err(
                 |_| ParamError::new("bbox", format!("'{raw}' must be 4 (or 6) comma-separated numbers")),
             )?;
-        let (min, max) = match numbers.as_slice() {
-            [a, b, c, d] | [a, b, _, c, d, _] => (Coord { x: *a, y: *b }, Coord { x: *c, y: *d }),
+        Self::from_numbers(&numbers, north_first)
+            .map_err(|reason| ParamError::new("bbox", format!("'{raw}' {reason}")))
+    }
+
+    /// A box from its 4 numbers (or 6, with heights, which are checked and dropped), as `bbox` and CQL2's
+    /// `BBOX` write it: the lower corner, then the upper one. The northern axis and the heights must run
+    /// from low to high; the eastern one may run west > east (a box across the antimeridian, allowed in
+    /// longitude/latitude only, which the caller checks with [`Bbox::is_reversed`]).
+    pub fn from_numbers(numbers: &[f64], north_first: bool) -> Result<Self, String> {
+        let (min, max) = match numbers {
+            [a, b, c, d] => (Coord { x: *a, y: *b }, Coord { x: *c, y: *d }),
+            [a, b, low, c, d, high] => {
+                if low > high {
+                    return Err(format!(
+                        "has its lower corner's height {low} above its upper corner's {high} (minimum first)"
+                    ));
+                }
+                (Coord { x: *a, y: *b }, Coord { x: *c, y: *d })
+            }
             _ => {
-                return Err(ParamError::new(
-                    "bbox",
-                    format!("'{raw}' has {} numbers; 4 (minx,miny,maxx,maxy) or 6 are needed", numbers.len()),
+                return Err(format!(
+                    "has {} numbers; 4 (minx,miny,maxx,maxy) or 6 are needed",
+                    numbers.len()
                 ));
             }
         };
         // An eastern axis west > east is a box across the antimeridian; [`Bbox::crs84_rects`] splits it.
         let (south, north) = if north_first { (min.x, max.x) } else { (min.y, max.y) };
         if south > north {
-            return Err(ParamError::new(
-                "bbox",
-                format!(
-                    "'{raw}': the lower corner must not exceed the upper corner (min <= max on each axis; only \
-                     longitudes may run west > east, across the antimeridian)"
-                ),
-            ));
+            return Err(
+                "has its lower corner above its upper corner (min <= max on each axis; only longitudes \
+                        may run west > east, across the antimeridian)"
+                    .to_owned(),
+            );
         }
         Ok(Self { min, max })
     }

@@ -278,7 +278,8 @@ pub async fn get_along(req: HttpRequest, state: State, path: web::Path<String>) 
     if !c.is_spatial() {
         return Err(ApiError::NotFound(format!("collection '{}' has no geometries", c.id())));
     }
-    let self_id = (c.id() == "projects").then(|| pid.to_owned());
+    // The corridor is not near itself, in the projects or in a view of them.
+    let self_id = crate::store::catalog::holds_projects(c.id()).then(|| pid.to_owned());
     let id = c.id().to_owned();
     let rows = super::compute(&state, &model, {
         let selection = selection.clone();

@@ -798,6 +798,11 @@ fn q(name: &'static str, kind: PropertyType, description: &'static str) -> Query
     Queryable { name, kind, description }
 }
 
+/// Whether a collection's features are the plan's projects: `projects` or one of its typed views.
+pub fn holds_projects(collection: &str) -> bool {
+    matches!(collection, "projects" | "projects-points" | "projects-lines")
+}
+
 /// The projects of one geometry type (`projects-points`, `projects-lines`): read-only views of `projects`.
 fn typed_projects_meta(lines: bool, n: usize) -> CollectionMeta {
     let (id, title, kind) = if lines {

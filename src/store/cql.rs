@@ -271,7 +271,11 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
                 }
             }
             b'*' | b'/' | b'%' | b'^' => operators += 1,
-            b if b.is_ascii_alphabetic() => {
+            b'0'..=b'9' => {
+                i = check_number(raw, i)?;
+                continue;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
@@ -305,6 +309,65 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
             ));
         }
         i += 1;
+    }
+    Ok(())
+}
+
+/// Checks the number token at byte `at` of a filter (digits, then a fraction and an exponent if any) and returns
+/// where it ends. CQL2 numbers are parsed as doubles: a whole number beyond 2^53 that a double does not hold
+/// exactly would silently be compared as another one (9007199254740993 as 9007199254740992), so it is refused.
+fn check_number(raw: &str, at: usize) -> Result<usize, CqlError> {
+    let bytes = raw.as_bytes();
+    let digits = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let whole_end = digits(at);
+    let mut end = whole_end;
+    if bytes.get(end) == Some(&b'.') {
+        end = digits(end + 1);
+    }
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        end += 1;
+        if matches!(bytes.get(end), Some(b'+' | b'-')) {
+            end += 1;
+        }
+        end = digits(end);
+    }
+    if end == whole_end {
+        let token = &raw[at..whole_end];
+        // Longer than u128 holds: certainly not exact.
+        let exact = token.parse::<u128>().is_ok_and(|v| v <= 1 << 53 || (v as f64) as u128 == v);
+        if !exact {
+            return err(format!(
+                "the whole number {token} is beyond 2^53 (9007199254740992), where a CQL2 number (a double) is \
+                 not exact: it would be compared as {:.0}. Compare such a value with the collection's query \
+                 parameter (?name={token}) instead",
+                token.parse::<f64>().unwrap_or(f64::INFINITY)
+            ));
+        }
+    }
+    Ok(end)
+}
+
+/// [`check_number`] for every number of a cql2-json filter (strings skipped).
+fn check_json_numbers(raw: &str) -> Result<(), CqlError> {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'0'..=b'9' => i = check_number(raw, i)?,
+            _ => i += 1,
+        }
     }
     Ok(())
 }
@@ -372,7 +435,9 @@ pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> 
         FilterLang::Text => cql2::parse_text(raw)
             .map_err(|e| CqlError(format!("syntax error: {}", describe_text_error(&e))))?,
         FilterLang::Json => {
-            cql2::parse_json(raw).map_err(|e| CqlError(format!("not valid cql2-json: {e}")))?
+            let expr = cql2::parse_json(raw).map_err(|e| CqlError(format!("not valid cql2-json: {e}")))?;
+            check_json_numbers(raw)?;
+            expr
         }
     };
     from_expr(expr, crs, collection)
@@ -547,12 +612,14 @@ impl Compiler<'_> {
                     .map(|b| f64::try_from(*b))
                     .collect::<Result<_, _>>()
                     .map_err(|e| CqlError(e.to_string()))?;
-                let (a, b, c, d) = match n.as_slice() {
-                    [a, b, c, d] | [a, b, _, c, d, _] => (*a, *b, *c, *d),
-                    _ => return err("BBOX takes 4 (or 6) numbers"),
-                };
-                // The box's longitudes: the first axis, or the second in a latitude-first CRS.
+                // The same rules as the `bbox` parameter: the lower corner first, heights dropped.
                 let north_first = self.crs.north_first();
+                let bbox = crate::domain::query::Bbox::from_numbers(&n, north_first).map_err(|e| {
+                    let list: Vec<String> = n.iter().map(f64::to_string).collect();
+                    CqlError(format!("BBOX({}) {e}", list.join(",")))
+                })?;
+                let (geo::Coord { x: a, y: b }, geo::Coord { x: c, y: d }) = (bbox.min, bbox.max);
+                // The box's longitudes: the first axis, or the second in a latitude-first CRS.
                 let (west, east) = if north_first { (b, d) } else { (a, c) };
                 // A box from `w` to `e` in longitude, in the CRS's axis order.
                 let rect = |w: f64, e: f64| {
@@ -562,7 +629,17 @@ impl Compiler<'_> {
                         Rect::new(geo::Coord { x: w, y: b }, geo::Coord { x: e, y: d })
                     }
                 };
-                if west > east && self.crs.is_geographic() {
+                if west > east && !self.crs.is_crs84_alike() {
+                    // GCJ-02's and BD-09's offsets end at China's edge, and a projected CRS has no antimeridian:
+                    // such a box is a mistake, not one across 180° (its two halves' corners were converted alone).
+                    return err(format!(
+                        "BBOX: its west edge {west} is east of its east edge {east}; only a box in longitude and \
+                         latitude (CRS84, EPSG:4326) may cross the antimeridian, and in {} the lower corner comes \
+                         first",
+                        self.crs
+                    ));
+                }
+                if west > east {
                     // Across the antimeridian (OGC API – Features: west edge east of the east edge): two boxes.
                     Geometry::GeometryCollection(geo::GeometryCollection(vec![
                         Geometry::Rect(rect(west, 180.0)),
@@ -889,13 +966,30 @@ enum Val {
     Null,
     Str(String),
     Num(f64),
+    /// A whole number as stored (a double would round one beyond 2^53).
+    Int(i128),
     Bool(bool),
+}
+
+impl Val {
+    /// The number as a double, for arithmetic.
+    fn number(&self) -> Option<f64> {
+        match self {
+            Self::Num(x) => Some(*x),
+            Self::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
 }
 
 fn to_val(v: Option<&Value>) -> Val {
     match v {
         Some(Value::String(s)) => Val::Str(s.clone()),
-        Some(Value::Number(n)) => n.as_f64().map_or(Val::Null, Val::Num),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Val::Int(i.into()),
+            (None, Some(u)) => Val::Int(u.into()),
+            _ => n.as_f64().map_or(Val::Null, Val::Num),
+        },
         Some(Value::Bool(b)) => Val::Bool(*b),
         _ => Val::Null,
     }
@@ -920,8 +1014,8 @@ fn eval_scalar(s: &Scalar, f: &Feature) -> Val {
             Val::Str(v) => Val::Str(v.to_lowercase()),
             other => other,
         },
-        Scalar::Arith(op, a, b) => match (eval_scalar(a, f), eval_scalar(b, f)) {
-            (Val::Num(x), Val::Num(y)) => {
+        Scalar::Arith(op, a, b) => match (eval_scalar(a, f).number(), eval_scalar(b, f).number()) {
+            (Some(x), Some(y)) => {
                 let r = match op.as_str() {
                     "+" => x + y,
                     "-" => x - y,
@@ -942,9 +1036,32 @@ fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
         (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+        (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
+        (Val::Int(i), Val::Num(x)) => int_cmp_float(*i, *x),
+        (Val::Num(x), Val::Int(i)) => int_cmp_float(*i, *x).map(std::cmp::Ordering::reverse),
         (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
         _ => None,
     }
+}
+
+/// A whole number against a double, exactly (through a double, 2^53 + 1 equalled 2^53).
+fn int_cmp_float(i: i128, x: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    // 2^127: beyond every i128.
+    const LIMIT: f64 = 1.701_411_834_604_692_3e38;
+    if x.is_nan() {
+        return None;
+    }
+    if x >= LIMIT {
+        return Some(Ordering::Less);
+    }
+    if x < -LIMIT {
+        return Some(Ordering::Greater);
+    }
+    let whole = x.trunc();
+    let ordering = i.cmp(&(whole as i128));
+    // Equal whole parts: the fraction decides.
+    Some(if ordering.is_eq() { 0.0f64.partial_cmp(&(x - whole))? } else { ordering })
 }
 
 fn geometry_of<'a>(arg: &'a GeomArg, f: &'a Feature) -> Option<&'a Geometry<f64>> {
@@ -1049,7 +1166,9 @@ fn eval(node: &Node, f: &Feature) -> Option<bool> {
         }
         Node::Array(op, a, b) => {
             let (xs, ys) = (array_of(a, f)?, array_of(b, f)?);
-            let has = |set: &[Val], v: &Val| set.iter().any(|s| s == v);
+            let has = |set: &[Val], v: &Val| {
+                set.iter().any(|s| s == v || compare(s, v).is_some_and(std::cmp::Ordering::is_eq))
+            };
             Some(match op.as_str() {
                 "a_equals" => {
                     xs.len() == ys.len() && xs.iter().all(|x| has(&ys, x)) && ys.iter().all(|y| has(&xs, y))

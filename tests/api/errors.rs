@@ -29,6 +29,15 @@ fn bbox_with_min_greater_than_max_is_rejected_with_400() {
 }
 
 #[test]
+fn bbox_with_its_heights_reversed_is_rejected_with_400() {
+    bad_param("/collections/counties/items?bbox=121,38,100,124,41,0", "bbox");
+    bad_param(
+        "/collections/counties/items?bbox=38,121,100,41,124,0&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+        "bbox",
+    );
+}
+
+#[test]
 fn bbox_out_of_range_is_rejected_with_400() {
     bad_param("/collections/counties/items?bbox=100,41,200,42", "bbox");
     bad_param("/collections/counties/items?bbox=123,-95,124,42", "bbox");

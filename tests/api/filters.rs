@@ -451,6 +451,14 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
         ),
         ("{\"op\": \"=\", \"args\": [{\"property\": \"nope\"}, 1]}", "cql2-json", "unknown property 'nope'"),
         ("{not json", "cql2-json", "cql2-json"),
+        // A BBOX follows the bbox parameter's rules: the lower corner first (geo's Rect sorted the corners).
+        ("S_INTERSECTS(geometry, BBOX(121,41,124,38.5))", "cql2-text", "lower corner above its upper corner"),
+        ("S_INTERSECTS(geometry, BBOX(121,38.5,9,124,41,0))", "cql2-text", "height"),
+        (
+            "{\"op\": \"s_intersects\", \"args\": [{\"property\": \"geometry\"}, {\"bbox\": [121, 41, 124, 38.5]}]}",
+            "cql2-json",
+            "lower corner",
+        ),
     ] {
         let p = app().get_problem(
             &format!("/collections/projects/items?filter-lang={lang}&filter={}", urlencode(filter)),
@@ -458,6 +466,33 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
         );
         assert_eq!(p["parameter"], "filter", "{filter}: {p}");
         assert!(p["detail"].as_str().unwrap().contains(needle), "{filter}: {p}");
+    }
+    // In EPSG:4326 the latitudes come first; only a longitude/latitude box may cross the antimeridian (in GCJ-02
+    // its halves' corners were converted alone, and selected projects north of it).
+    for (crs, filter, needle) in [
+        (
+            "http://www.opengis.net/def/crs/EPSG/0/4326",
+            "S_INTERSECTS(geometry, BBOX(41,121,38.5,124))",
+            "lower corner",
+        ),
+        (
+            "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "S_INTERSECTS(geometry, BBOX(14000000,4500000,13500000,5000000))",
+            "west edge",
+        ),
+        ("GCJ-02", "S_INTERSECTS(geometry, BBOX(123,41.5,-179,41.841))", "antimeridian"),
+        ("BD-09", "S_INTERSECTS(geometry, BBOX(123,41.5,-179,41.847))", "antimeridian"),
+    ] {
+        let p = app().get_problem(
+            &format!(
+                "/collections/projects/items?filter-crs={}&filter={}",
+                urlencode(crs),
+                urlencode(filter)
+            ),
+            400,
+        );
+        assert_eq!(p["parameter"], "filter", "{filter}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains(needle), "{crs} {filter}: {p}");
     }
     app().get_problem("/collections/projects/items?filter-lang=ecql&filter=1", 400);
     app().get_problem("/collections/projects/items?sortby=colour", 400);

@@ -275,6 +275,20 @@ fn everything_within_5_km_of_the_shenyang_baihe_railway() {
     let got = rows(&doc);
     assert!(!got.is_empty());
     assert!(got.iter().all(|r| r.1 <= 5000.0 && r.0 != "shenyang-baihe-hsr"));
+    // The views of the projects by geometry type answer the same: the corridor is not near itself there either.
+    let in_view = rows(
+        &app()
+            .get_json("/collections/projects-lines/along?project=shenyang-baihe-hsr&distance=5000&limit=100"),
+    );
+    let points =
+        rows(&app().get_json(
+            "/collections/projects-points/along?project=shenyang-baihe-hsr&distance=5000&limit=100",
+        ));
+    let mut both: Vec<(String, f64)> = in_view.into_iter().chain(points).collect();
+    both.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut expected = got;
+    expected.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    assert_eq!(both, expected);
 }
 
 #[test]
