@@ -186,8 +186,16 @@ pub struct Snapshot {
 /// changes to commit, or `None` to commit nothing.
 pub type WriteFn<'a> = dyn FnMut(Option<Snapshot>) -> Option<Vec<Change>> + 'a;
 
-/// What a commit made: the new revision and the version each change got.
-pub type Committed = (i64, Vec<i64>);
+/// What a commit made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The new revision.
+    pub revision: i64,
+    /// The version each change got, in order.
+    pub versions: Vec<i64>,
+    /// The time the store stamped the revision with (`updated` on every instance).
+    pub at: String,
+}
 
 /// A write token as listed (never the token itself).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -637,7 +645,7 @@ fn commit_in(tx: &Connection, changes: &[Change], actor: &str) -> rusqlite::Resu
         )?;
         versions.push(version);
     }
-    Ok((revision, versions))
+    Ok(Committed { revision, versions, at })
 }
 
 fn row_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
@@ -688,10 +696,11 @@ mod tests {
         assert_eq!(store.current().unwrap().len(), 2);
         // Times have millisecond resolution.
         std::thread::sleep(std::time::Duration::from_millis(5));
-        let (r, _) = store
+        let made = store
             .commit(&[Change { id: "a".into(), op: Op::Replace, record: Some("{\"x\":1}".into()) }], "t")
             .unwrap();
-        assert_eq!(r, 3);
+        assert_eq!(made.revision, 3);
+        assert_eq!(store.revision().unwrap(), (3, Some(made.at)));
         drop(store);
         // Reopened: not seeded again, the change is there.
         let store = seeded(dir.path());

@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 use serde_json::Value;
 
 use super::admin::Admin;
-use super::db::{self, Backend, Change, Op, Store, StoreError, Stored};
+use super::db::{self, Backend, Change, Committed, Op, Store, StoreError, Stored};
 use super::layers::{self, LayerFile, LayerSpec};
 use super::source::{DataSource, LoadError};
 use super::tiles::TileSource;
@@ -490,20 +490,18 @@ impl Engine {
             return Err(e);
         }
         let old = self.model();
-        let (Some((revision, made)), Some((catalog, mut rows, changes))) = (committed, built) else {
+        let (Some(Committed { revision, versions, at }), Some((catalog, mut rows, changes))) =
+            (committed, built)
+        else {
             return Ok(Written { revision: old.revision, model: old });
         };
-        for (ch, version) in changes.iter().zip(made) {
+        for (ch, version) in changes.iter().zip(versions) {
             if let Some(row) = rows.iter_mut().find(|r| r.id == ch.id) {
                 row.version = version;
             }
         }
-        // `updated` is the time the store stamped the revision with (every instance then says the same), read
-        // back; the local clock only if the store cannot say at once.
-        let stamped = store.revision().ok().filter(|(r, _)| *r == revision).and_then(|(_, at)| at);
-        let model = Arc::new(
-            ReadModel::new(catalog, revision, Some(stamped.unwrap_or_else(db::now)), rows).after(&old),
-        );
+        // `updated` is the time the store stamped the revision with, so every instance says the same.
+        let model = Arc::new(ReadModel::new(catalog, revision, Some(at), rows).after(&old));
         self.model.store(model.clone());
         Ok(Written { revision, model })
     }
@@ -832,6 +830,13 @@ fn build(
             None => {
                 let file =
                     layers::from_record(record).map_err(|e| LoadError::feature(db, s.id.clone(), e))?;
+                if file.flattened {
+                    tracing::warn!(
+                        collection = %file.id,
+                        "the stored layer's positions have heights (Z) or measures (M), which are not kept: it is \
+                         served in 2-D"
+                    );
+                }
                 let c = Arc::new(layers::collection(file, &admin));
                 // The entry holds the boundaries' index, so no other boundaries can take its address (the
                 // key's first part) while the entry is there.

@@ -150,12 +150,18 @@ fn check_wkb(b: &[u8], at: &mut usize, depth: usize) -> Result<bool, String> {
     };
     let raw_type = u32_at(*at + 1)?;
     *at += 5;
-    // ISO (1000s for Z, 2000s M, 3000s ZM) and EWKB flags.
-    let (z, m) = (raw_type & 0x8000_0000 != 0, raw_type & 0x4000_0000 != 0);
-    let base = raw_type & 0x0FFF_FFFF;
+    // ISO WKB: 1000s for Z, 2000s M, 3000s ZM. PostGIS's EWKB flags are not GeoPackage's (the decoder read
+    // them as "geometry format", which said nothing).
+    if raw_type & 0xE000_0000 != 0 {
+        return Err(format!(
+            "type 0x{raw_type:08X} carries EWKB flags (PostGIS's extended WKB); GeoPackage geometries are ISO \
+             WKB (Z as 1000 + type): write the file with GDAL (ogr2ogr)"
+        ));
+    }
+    let base = raw_type;
     let dims = 2
-        + usize::from(z || (1000..2000).contains(&base) || base >= 3000)
-        + usize::from(m || (2000..4000).contains(&base));
+        + usize::from((1000..2000).contains(&base) || base >= 3000)
+        + usize::from((2000..4000).contains(&base));
     let point = 8 * dims;
     // A declared count at `at`, checked against the bytes after it (each item at least `unit` bytes).
     let count = |at: &mut usize, unit: usize| -> Result<usize, String> {
@@ -200,12 +206,36 @@ fn check_shp(shp: &[u8]) -> Result<(usize, bool), String> {
         let i32_at =
             |i: usize| record.get(i..i + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize);
         // PointZ, PolyLineZ, PolygonZ, MultiPointZ, the M variants and MultiPatch.
-        more |= i32_at(0).is_some_and(|t| matches!(t, 11 | 13 | 15 | 18 | 21 | 23 | 25 | 28 | 31));
-        let fits = match i32_at(0) {
-            // Polylines and polygons (with Z/M variants): box, parts, points.
-            Some(3 | 5 | 13 | 15 | 23 | 25) => match (i32_at(36), i32_at(40)) {
+        let kind = i32_at(0);
+        more |= kind.is_some_and(|t| matches!(t, 11 | 13 | 15 | 18 | 21 | 23 | 25 | 28 | 31));
+        let fits = match kind {
+            // Polylines, polygons (with Z/M variants) and multipatches: box, parts, (a multipatch's part
+            // types), points.
+            Some(3 | 5 | 13 | 15 | 23 | 25 | 31) => match (i32_at(36), i32_at(40)) {
                 (Some(parts), Some(points)) => {
-                    parts.checked_mul(4).zip(points.checked_mul(16)).is_some_and(|(a, b)| 44 + a + b <= len)
+                    let per_part = if kind == Some(31) { 8 } else { 4 };
+                    let sized = parts
+                        .checked_mul(per_part)
+                        .zip(points.checked_mul(16))
+                        .is_some_and(|(a, b)| 44 + a + b <= len);
+                    // Each part starts at or after the one before, within the points: the decoder sizes a
+                    // part as the next start minus its own, and a start out of order panicked it.
+                    let mut previous = 0;
+                    let ordered = sized
+                        && (0..parts).all(|k| {
+                            let start = i32_at(44 + 4 * k).unwrap_or(usize::MAX);
+                            let ok = start >= previous && start <= points;
+                            previous = start;
+                            ok
+                        });
+                    if sized && !ordered {
+                        return Err(format!(
+                            "shape {} at byte {at}: its parts' first points are out of order or past its {points} \
+                             points",
+                            count + 1
+                        ));
+                    }
+                    sized
                 }
                 _ => false,
             },
@@ -298,6 +328,18 @@ struct RawLayer {
     numbered: bool,
     /// Whether the file's positions have heights (Z) or measures (M), which the rows' 2-D geometries left out.
     flattened: bool,
+}
+
+/// A GeoPackage text value, which the format requires to be UTF-8: other bytes are refused rather than read
+/// as replacement characters.
+fn utf8(bytes: &[u8]) -> Result<String, String> {
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+        format!(
+            "the text is not UTF-8 (byte {} of {:?}…), as GeoPackage requires; write the file again as UTF-8",
+            e.valid_up_to(),
+            String::from_utf8_lossy(&bytes[..bytes.len().min(24)])
+        )
+    })
 }
 
 /// Where a message points: the file and the layer.
@@ -1070,10 +1112,28 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                 if Some(name) == fid.as_ref() {
                     raw.id = match v {
                         ValueRef::Integer(n) => Some(n.to_string()),
-                        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Text(t) => Some(utf8(t).map_err(|e| {
+                            LoadError::feature(&at, (rows.len() + 1).to_string(), format!("{name}: {e}"))
+                        })?),
                         _ => None,
                     };
                 } else if name == column {
+                    let other = match v {
+                        ValueRef::Integer(_) => Some("an integer"),
+                        ValueRef::Real(_) => Some("a number"),
+                        ValueRef::Text(_) => Some("text"),
+                        ValueRef::Null | ValueRef::Blob(_) => None,
+                    };
+                    if let Some(other) = other {
+                        let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
+                        return Err(LoadError::feature(
+                            &at,
+                            shown,
+                            format!(
+                                "geometry: the column {column} holds {other}, not a GeoPackage geometry blob"
+                            ),
+                        ));
+                    }
                     if let ValueRef::Blob(b) = v {
                         let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
                         flattened |= check_gpkg_wkb(b)
@@ -1097,7 +1157,10 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                         (ValueRef::Integer(n), _) => json!(n),
                         (ValueRef::Real(f), _) => json!(f),
                         (ValueRef::Text(t), kind) => {
-                            let text = String::from_utf8_lossy(t).into_owned();
+                            let text = utf8(t).map_err(|e| {
+                                let shown = raw.id.clone().unwrap_or_else(|| (rows.len() + 1).to_string());
+                                LoadError::feature(&at, shown, format!("{name}: {e}"))
+                            })?;
                             // SQLite keeps any text in any column: a value its declared type cannot hold would
                             // be served against the schema the layer publishes (and 'garbage' in a DATE column
                             // matched datetime filters).
@@ -1619,6 +1682,22 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         Some(0x4F | 0x78) => Some(encoding_rs::BIG5),
         _ => None,
     });
+    // With neither, the text must be UTF-8: other bytes (a GBK file whose .cpg was lost) were read as
+    // replacement characters, and the names and labels destroyed without a word.
+    let header_len = usize::from(parts.dbf.get(8..10).map_or(0, |b| u16::from_le_bytes([b[0], b[1]])));
+    if cpg.is_none()
+        && let Some(text) = parts.dbf.get(header_len..)
+        && let Err(e) = std::str::from_utf8(text)
+    {
+        return Err(LoadError::File {
+            file: at.clone(),
+            reason: format!(
+                "the .dbf's text is not UTF-8 (byte {} of its records), and neither a .cpg nor the header's \
+                 language driver names its encoding: add a .cpg holding it (GBK for most Chinese files)",
+                e.valid_up_to()
+            ),
+        });
+    }
     let mut records = match cpg {
         Some(e) => {
             dbase::Reader::new_with_encoding(Cursor::new(&parts.dbf), dbase::encoding::EncodingRs::from(e))
@@ -1873,9 +1952,11 @@ pub fn to_record(file: &LayerFile) -> String {
         .features
         .iter()
         .map(|(id, g, values)| {
+            // Every digit kept: the store holds the layer as read, as a --layer file is served (rounded to
+            // the output's 6 decimals it moved a projected layer's positions by centimetres).
             let geometry = g
                 .as_ref()
-                .and_then(|g| crate::geom::geojson_in(g, crate::geom::crs::Crs::Crs84).ok())
+                .and_then(|g| serde_json::to_value(geojson::Geometry::new(geojson::Value::from(g))).ok())
                 .unwrap_or(Value::Null);
             let props = file.columns.map_of(values);
             json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})

@@ -663,5 +663,5 @@ async fn commit_in(
         versions.push(version);
     }
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &revision.to_string()]).await?;
-    Ok((revision, versions))
+    Ok(Committed { revision, versions, at })
 }
