@@ -315,7 +315,9 @@ fn check_text_limits(raw: &str) -> Result<(), CqlError> {
 
 /// Checks the number token at byte `at` of a filter (digits, then a fraction and an exponent if any) and returns
 /// where it ends. CQL2 numbers are parsed as doubles: a whole number beyond 2^53 that a double does not hold
-/// exactly would silently be compared as another one (9007199254740993 as 9007199254740992), so it is refused.
+/// exactly would silently be compared as another one (9007199254740993 as 9007199254740992, in any notation:
+/// `9007199254740993.0`, `9.007199254740993e15`), so it is refused. Whole numbers past 2^64 are left alone: no
+/// integer property reaches them.
 fn check_number(raw: &str, at: usize) -> Result<usize, CqlError> {
     let bytes = raw.as_bytes();
     let digits = |mut i: usize| {
@@ -326,28 +328,51 @@ fn check_number(raw: &str, at: usize) -> Result<usize, CqlError> {
     };
     let whole_end = digits(at);
     let mut end = whole_end;
+    let mut fraction = "";
     if bytes.get(end) == Some(&b'.') {
         end = digits(end + 1);
+        fraction = &raw[whole_end + 1..end];
     }
+    let mut exponent = 0i64;
     if matches!(bytes.get(end), Some(b'e' | b'E')) {
-        end += 1;
-        if matches!(bytes.get(end), Some(b'+' | b'-')) {
-            end += 1;
+        let start = end + 1;
+        let mut e = start;
+        if matches!(bytes.get(e), Some(b'+' | b'-')) {
+            e += 1;
         }
-        end = digits(end);
+        let digits_end = digits(e);
+        if digits_end > e {
+            exponent = raw[start..digits_end].parse::<i64>().unwrap_or(i64::MAX).clamp(-10_000, 10_000);
+            end = digits_end;
+        }
     }
-    if end == whole_end {
-        let token = &raw[at..whole_end];
-        // Longer than u128 holds: certainly not exact.
-        let exact = token.parse::<u128>().is_ok_and(|v| v <= 1 << 53 || (v as f64) as u128 == v);
-        if !exact {
-            return err(format!(
-                "the whole number {token} is beyond 2^53 (9007199254740992), where a CQL2 number (a double) is \
-                 not exact: it would be compared as {:.0}. Compare such a value with the collection's query \
-                 parameter (?name={token}) instead",
-                token.parse::<f64>().unwrap_or(f64::INFINITY)
-            ));
+    let token = &raw[at..end];
+    // The value as a whole number: its digits (leading zeros dropped) and a power of ten, when it is whole.
+    let all = format!("{}{fraction}", &raw[at..whole_end]);
+    let all = all.trim_start_matches('0');
+    let scale = exponent - fraction.len() as i64;
+    let (kept, scale) = if scale >= 0 {
+        (all, scale)
+    } else {
+        let cut = usize::try_from(-scale).unwrap_or(usize::MAX);
+        match all.len().checked_sub(cut) {
+            Some(at) if all[at..].bytes().all(|b| b == b'0') => (&all[..at], 0),
+            // A fraction that is not all zeros, or smaller than one: not a whole number.
+            _ => return Ok(end),
         }
+    };
+    // 2^64 has 20 digits: longer whole numbers are out of any integer property's reach.
+    if kept.is_empty() || kept.len() as i64 + scale > 20 {
+        return Ok(end);
+    }
+    let value = kept.parse::<u128>().unwrap_or(0) * 10u128.pow(u32::try_from(scale).unwrap_or(0));
+    if value > 1 << 53 && value <= 1 << 64 && (value as f64) as u128 != value {
+        return err(format!(
+            "the number {token} is the whole number {value}, beyond 2^53 (9007199254740992), where a CQL2 number \
+             (a double) is not exact: it would be compared as {:.0}. Compare such a value with the collection's \
+             query parameter (?name={value}) instead",
+            value as f64
+        ));
     }
     Ok(end)
 }

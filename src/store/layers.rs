@@ -1605,18 +1605,98 @@ fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError>
     Ok(ShapeParts { name, shp, dbf, prj, cpg })
 }
 
-/// The raw name and the decimal count of each field of a dBase header (the `dbase` crate keeps the count
-/// private): whole numbers are `N` fields with none.
-fn dbf_decimals(dbf: &[u8]) -> Vec<(Vec<u8>, u8)> {
+/// The decoder sorts a Shapefile polygon's rings by winding (clockwise exteriors, anticlockwise holes): a
+/// ring wound as a hole with no exterior before it became a polygon without an exterior, which was dropped
+/// (a lone anticlockwise ring lost the feature's geometry). GDAL reads rings by containment, and so does
+/// this: each such ring becomes a hole of the polygon whose exterior holds it, or a polygon of its own.
+fn adopt_orphan_rings(g: Geometry<f64>) -> Geometry<f64> {
+    use geo::{Intersects, MultiPolygon, Polygon};
+    let Geometry::MultiPolygon(MultiPolygon(polygons)) = g else { return g };
+    let (mut whole, orphans): (Vec<Polygon<f64>>, Vec<Polygon<f64>>) =
+        polygons.into_iter().partition(|p| !p.exterior().0.is_empty());
+    for ring in orphans.into_iter().flat_map(|p| p.into_inner().1) {
+        let holder = ring.0.first().and_then(|c| {
+            whole.iter().position(|p| Polygon::new(p.exterior().clone(), vec![]).intersects(c))
+        });
+        match holder {
+            Some(i) => whole[i].interiors_push(ring),
+            None => whole.push(Polygon::new(ring, vec![])),
+        }
+    }
+    Geometry::MultiPolygon(MultiPolygon(whole))
+}
+
+/// One field of a dBase header, as the file declares it (the `dbase` crate keeps the decimal count private).
+struct DbfField {
+    /// The name's bytes, in the file's encoding.
+    raw_name: Vec<u8>,
+    /// The type letter (`C` text, `N` number…).
+    kind: u8,
+    /// Where its bytes start in a record (after the deletion flag) and how many there are.
+    offset: usize,
+    len: usize,
+    /// Decimal places: whole numbers are `N` fields with none.
+    decimals: u8,
+}
+
+/// The fields of a dBase header, in record order.
+fn dbf_fields(dbf: &[u8]) -> Vec<DbfField> {
     let header_len = dbf.get(8..10).map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
     let mut out = Vec::new();
     let mut at = 32;
+    let mut offset = 1;
     while at + 32 <= header_len.min(dbf.len()) && dbf[at] != 0x0D {
         let raw = &dbf[at..at + 11];
-        out.push((raw.split(|&b| b == 0).next().unwrap_or_default().to_vec(), dbf[at + 17]));
+        let len = usize::from(dbf[at + 16]);
+        out.push(DbfField {
+            raw_name: raw.split(|&b| b == 0).next().unwrap_or_default().to_vec(),
+            kind: dbf[at + 11],
+            offset,
+            len,
+            decimals: dbf[at + 17],
+        });
+        offset += len;
         at += 32;
     }
     out
+}
+
+/// The encoding a dBase header's language driver byte names, as ArcGIS and GDAL write it (GDAL's default
+/// 0x57 is ISO-8859-1, which windows-1252 extends), when `encoding_rs` has it. The DOS code pages (437, 850…)
+/// it lacks are `None`, as is 0 (no driver).
+fn ldid_encoding(ldid: u8) -> Option<&'static encoding_rs::Encoding> {
+    Some(match ldid {
+        0x03 | 0x57 | 0x58 | 0x59 => encoding_rs::WINDOWS_1252,
+        0x4D | 0x7A => encoding_rs::GBK,
+        0x4F | 0x78 => encoding_rs::BIG5,
+        0x4E | 0x79 => encoding_rs::EUC_KR,
+        0x13 | 0x7B => encoding_rs::SHIFT_JIS,
+        0x50 | 0x7C => encoding_rs::WINDOWS_874,
+        0x7D => encoding_rs::WINDOWS_1255,
+        0x7E => encoding_rs::WINDOWS_1256,
+        0xC8 => encoding_rs::WINDOWS_1250,
+        0xC9 => encoding_rs::WINDOWS_1251,
+        0xCA => encoding_rs::WINDOWS_1254,
+        0xCB => encoding_rs::WINDOWS_1253,
+        0x26 | 0x65 => encoding_rs::IBM866,
+        _ => return None,
+    })
+}
+
+/// Where the first text value of a `.dbf` read as UTF-8 is not UTF-8: (record, field index), checking only
+/// text (`C`) fields (binary fields hold any bytes).
+fn dbf_text_not_utf8(dbf: &[u8], fields: &[DbfField]) -> Option<(usize, usize)> {
+    let word = |r: std::ops::Range<usize>| {
+        dbf.get(r).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
+    };
+    let (header_len, count, record_len) = (word(8..10), word(4..8), word(10..12));
+    (0..count).find_map(|r| {
+        let record = dbf.get(header_len + r * record_len..header_len + (r + 1) * record_len)?;
+        fields.iter().enumerate().find_map(|(i, f)| {
+            let bytes = record.get(f.offset..f.offset + f.len)?;
+            (f.kind == b'C' && std::str::from_utf8(bytes).is_err()).then_some((r, i))
+        })
+    })
 }
 
 /// A dBase record's values in field order (the `dbase` crate's own record is a map keyed by names it may
@@ -1675,26 +1755,32 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             Some(encoding)
         }
     };
-    // Without a .cpg, the dBase header's language driver byte: 0x4D/0x7A is GBK (code page 936), 0x4F/0x78
-    // Big5 (950), as ArcGIS writes them. (GDAL writes 0 and a .cpg.)
-    let cpg = cpg.or(match parts.dbf.get(29) {
-        Some(0x4D | 0x7A) => Some(encoding_rs::GBK),
-        Some(0x4F | 0x78) => Some(encoding_rs::BIG5),
-        _ => None,
-    });
-    // With neither, the text must be UTF-8: other bytes (a GBK file whose .cpg was lost) were read as
-    // replacement characters, and the names and labels destroyed without a word.
-    let header_len = usize::from(parts.dbf.get(8..10).map_or(0, |b| u16::from_le_bytes([b[0], b[1]])));
-    if cpg.is_none()
-        && let Some(text) = parts.dbf.get(header_len..)
-        && let Err(e) = std::str::from_utf8(text)
+    // Without a .cpg, the dBase header's language driver byte (GBK as ArcGIS writes it, ISO-8859-1 as GDAL
+    // does by default).
+    let from_cpg = cpg.is_some();
+    let ldid = parts.dbf.get(29).copied().unwrap_or(0);
+    let cpg = cpg.or_else(|| ldid_encoding(ldid));
+    let dbf_fields = dbf_fields(&parts.dbf);
+    // Text read as UTF-8 (said so, or nothing said) must be UTF-8: other bytes (a GBK file whose .cpg was lost,
+    // or says UTF-8) were read as replacement characters, the names and labels destroyed without a word.
+    if cpg.is_none_or(|e| e == encoding_rs::UTF_8)
+        && let Some((record, field)) = dbf_text_not_utf8(&parts.dbf, &dbf_fields)
     {
+        let name = String::from_utf8_lossy(&dbf_fields[field].raw_name).into_owned();
+        let said = if from_cpg {
+            "the .cpg says UTF-8".to_owned()
+        } else if ldid == 0 {
+            "neither a .cpg nor the header's language driver names its encoding".to_owned()
+        } else {
+            format!("the header's language driver 0x{ldid:02X} names a code page planatlas does not read")
+        };
         return Err(LoadError::File {
             file: at.clone(),
             reason: format!(
-                "the .dbf's text is not UTF-8 (byte {} of its records), and neither a .cpg nor the header's \
-                 language driver names its encoding: add a .cpg holding it (GBK for most Chinese files)",
-                e.valid_up_to()
+                "record {}, field {} ({name}): the text is not UTF-8, and {said}: give the .cpg the file's \
+                 encoding (GBK for most Chinese files)",
+                record + 1,
+                field + 1
             ),
         });
     }
@@ -1723,11 +1809,10 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     // Field names are decoded by the `dbase` crate before an encoding can be set (lossily: two Chinese names
     // became the same `����`): decode them again from the header, in the file's encoding (the .cpg's, else
     // the header's code page). Values are read in field order, never looked up by the crate's names.
-    let decimals = dbf_decimals(&parts.dbf);
     let mut taken: Vec<String> = Vec::new();
-    let field_names: Vec<String> = decimals
+    let field_names: Vec<String> = dbf_fields
         .iter()
-        .map(|(raw, _)| {
+        .map(|DbfField { raw_name: raw, .. }| {
             let (decoded, _, _) = cpg.unwrap_or(encoding_rs::UTF_8).decode(raw);
             let base = decoded.trim().to_owned();
             let mut name = base.clone();
@@ -1750,7 +1835,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         .map(|(i, f)| {
             let kind = match f.field_type() {
                 FieldType::Numeric => {
-                    let whole = decimals.get(i).is_some_and(|(_, d)| *d == 0);
+                    let whole = dbf_fields.get(i).is_some_and(|f| f.decimals == 0);
                     if whole { PropertyType::Integer } else { PropertyType::Number }
                 }
                 FieldType::Integer => PropertyType::Integer,
@@ -1794,6 +1879,11 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             ),
         });
     }
+    // Where each record the decoder reads starts in the .dbf (it skips those flagged deleted).
+    let live_records: Vec<usize> = (0..record_count)
+        .map(|r| word(8..10) + r * word(10..12))
+        .filter(|&at| parts.dbf.get(at) != Some(&b'*'))
+        .collect();
     let mut reader = shapefile::Reader::new(shapes, records);
     let mut rows = Vec::new();
     for item in reader.iter_shapes_and_records_as::<shapefile::Shape, InOrder>() {
@@ -1801,21 +1891,32 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
         let (shape, record) = item.map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
         let geometry = match shape {
             shapefile::Shape::NullShape => None,
-            other => Some(
+            other => Some(adopt_orphan_rings(
                 Geometry::<f64>::try_from(other)
                     .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
-            ),
+            )),
         };
         let mut properties = Map::new();
-        for ((name, kind), value) in fields.iter().zip(record.0) {
+        let record_at = live_records.get(rows.len()).copied().unwrap_or(usize::MAX / 2);
+        for (i, ((name, kind), value)) in fields.iter().zip(record.0).enumerate() {
             let (name, kind) = (name.clone(), Some(*kind));
+            // A whole number's digits as written: the decoder's double rounds one beyond 2^53.
+            let exact = || {
+                let f = dbf_fields.get(i)?;
+                let raw = parts.dbf.get(record_at + f.offset..record_at + f.offset + f.len)?;
+                std::str::from_utf8(raw).ok()?.trim().parse::<i64>().ok()
+            };
             let v = match value {
                 FieldValue::Character(s) => {
                     s.map(|s| s.trim_end().to_owned()).filter(|s| !s.is_empty()).map(Value::String)
                 }
                 FieldValue::Memo(s) => Some(Value::String(s)),
                 FieldValue::Numeric(n) => n.map(|n| {
-                    if kind == Some(PropertyType::Integer) && n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    if kind == Some(PropertyType::Integer)
+                        && let Some(whole) = exact()
+                    {
+                        json!(whole)
+                    } else if kind == Some(PropertyType::Integer) && n.fract() == 0.0 && n.abs() < 9.0e15 {
                         #[expect(clippy::cast_possible_truncation, reason = "a whole number under 2^53")]
                         let whole = n as i64;
                         json!(whole)

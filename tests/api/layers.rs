@@ -872,6 +872,34 @@ fn corrupt_and_mis_encoded_layer_files_stop_loading_by_name_and_uploads_keep_eve
     std::fs::write(p("gbk.dbf"), dbf).expect("write");
     let e = check_error(&s(&p("gbk.shp")));
     assert!(e.contains("gbk.shp") && e.contains("not UTF-8") && e.contains(".cpg"), "{e}");
+    // Nor with a .cpg that says UTF-8.
+    std::fs::write(p("gbk.cpg"), "UTF-8").expect("write");
+    let e = check_error(&s(&p("gbk.shp")));
+    assert!(e.contains("record 1, field 1") && e.contains("not UTF-8, and the .cpg says UTF-8"), "{e}");
+    // GDAL's own default (ISO-8859-1, language driver 0x57, no .cpg) is read in that encoding; a whole number
+    // past 2^53 in an N field keeps its digits; a lone ring wound anticlockwise is still the polygon (the
+    // decoder took it for a hole and the feature lost its geometry).
+    let latin = p("latin.geojson");
+    std::fs::write(&latin, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"Café Müller","big":9007199254740993},"geometry":{"type":"Polygon","coordinates":[[[123.4,41.8],[123.5,41.8],[123.5,41.9],[123.4,41.9],[123.4,41.8]]]}}]}"#).expect("write");
+    let (ok, log) = run("ogr2ogr", &[&s(&p("latin.shp")), &s(&latin)]);
+    assert!(ok, "{log}");
+    assert!(
+        !p("latin.cpg").exists()
+            || std::fs::read_to_string(p("latin.cpg")).unwrap_or_default().contains("8859")
+    );
+    let mut shp = std::fs::read(p("latin.shp")).expect("read");
+    // One ring of five points after the record's header, box, counts and one part start.
+    let points = 100 + 8 + 44 + 4;
+    let mut ring: Vec<[u8; 16]> =
+        shp[points..points + 80].chunks(16).map(|c| c.try_into().expect("16 bytes")).collect();
+    ring.reverse();
+    shp[points..points + 80].copy_from_slice(&ring.concat());
+    std::fs::write(p("latin.shp"), shp).expect("write");
+    let (latin_app, _latin_store) = serve(&[&format!("latin={}", s(&p("latin.shp")))]);
+    let f = &features(&latin_app, "/collections/latin/items")[0];
+    assert_eq!(f["properties"]["name"], "Café Müller", "{f}");
+    assert_eq!(f["properties"]["big"].to_string(), "9007199254740993", "{f}");
+    assert!(f["geometry"]["type"].as_str().is_some_and(|t| t.ends_with("Polygon")), "{f}");
     // GeoPackage: a geometry cell holding text, a text value that is not UTF-8, and an EWKB-flagged type.
     for (name, update, reason) in [
         ("text-geom", "UPDATE l SET geom = 'hello'", "holds text, not a GeoPackage geometry blob"),
@@ -1249,6 +1277,10 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     for (lang, filter) in [
         ("cql2-text", "b=9007199254740993".to_owned()),
         ("cql2-json", r#"{"op":"=","args":[{"property":"b"},9007199254740993]}"#.to_owned()),
+        ("cql2-json", r#"{"op":"=","args":[{"property":"b"},9007199254740993.0]}"#.to_owned()),
+        ("cql2-text", "b=9007199254740993.0".to_owned()),
+        ("cql2-text", "b<9.007199254740993e15".to_owned()),
+        ("cql2-text", "b IN (1, 900719925474099300e-2)".to_owned()),
     ] {
         let path = format!("/collections/own/items?filter-lang={lang}&filter={}", urlencode(&filter));
         let problem = app.get_problem(&path, 400);
