@@ -61,6 +61,13 @@ pub async fn get_items(req: HttpRequest, state: State, path: web::Path<String>) 
     items_response(&req, &state, &path, &params, false).await
 }
 
+/// A search body's `filter` member as its text.
+#[derive(serde::Deserialize)]
+struct WrittenFilter<'a> {
+    #[serde(borrow)]
+    filter: Option<&'a serde_json::value::RawValue>,
+}
+
 /// `POST /collections/{collectionId}/search`: the items request with its parameters in a JSON body, so a
 /// long cql2-json filter need not fit in a URL. `{"filter": {...cql2-json...}, "limit": 50, "sortby": "-name_zh"}`;
 /// every items parameter is accepted as a member (arrays are joined with commas). Paging links are GET items
@@ -72,7 +79,21 @@ pub async fn post_search(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     QueryParams::from_request(&req)?.only(&["f"])?;
-    let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
+    let bytes = super::read_body(
+        &req,
+        payload,
+        state.settings.max_body_bytes,
+        &["application/json", "application/geo+json"],
+    )
+    .await?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))?;
+    // The filter as it was written: parsed into a value, its numbers became doubles, and 9007199254740993.0
+    // reached the filter's checks as 9007199254740994.
+    let written_filter = serde_json::from_slice::<WrittenFilter<'_>>(&bytes)
+        .ok()
+        .and_then(|w| w.filter)
+        .map(|f| f.get().to_owned());
     let Value::Object(members) = body else {
         return Err(ApiError::param(
             "body",
@@ -89,7 +110,7 @@ pub async fn post_search(
                 if !pairs.iter().any(|(n, _)| n == "filter-lang") {
                     pairs.push(("filter-lang".into(), "cql2-json".into()));
                 }
-                Value::Object(o).to_string()
+                written_filter.clone().unwrap_or_else(|| Value::Object(o).to_string())
             }
             (_, Value::String(s)) => s,
             (_, Value::Array(items)) => items

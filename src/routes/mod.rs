@@ -626,10 +626,21 @@ pub async fn read_json_body(req: &HttpRequest, payload: web::Payload, limit: usi
 /// Reads a JSON request body of one of the `media` types (or none named), up to `limit` bytes.
 pub async fn read_json_body_as(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
     media_types: &[&str],
 ) -> ApiResult<Value> {
+    let bytes = read_body(req, payload, limit, media_types).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
+}
+
+/// The bytes of a request body of one of the `media` types (or none named), up to `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    media_types: &[&str],
+) -> ApiResult<Bytes> {
     use futures_util::StreamExt;
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -656,8 +667,7 @@ pub async fn read_json_body_as(
         }
         body.extend_from_slice(&chunk);
     }
-    let bytes: Bytes = body.freeze();
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
+    Ok(body.freeze())
 }
 
 /// The app state, for handlers.

@@ -355,11 +355,22 @@ fn check_number(raw: &str, at: usize) -> Result<usize, CqlError> {
         (all, scale)
     } else {
         let cut = usize::try_from(-scale).unwrap_or(usize::MAX);
-        match all.len().checked_sub(cut) {
-            Some(at) if all[at..].bytes().all(|b| b == b'0') => (&all[..at], 0),
-            // A fraction that is not all zeros, or smaller than one: not a whole number.
-            _ => return Ok(end),
+        let at_point = all.len().saturating_sub(cut);
+        let (whole, fraction) = all.split_at(at_point);
+        if !fraction.bytes().all(|b| b == b'0') {
+            // Not a whole number. Past 2^53 every double is one, so it would be compared as a neighbour.
+            let big =
+                whole.len() <= 20 && whole.parse::<u128>().is_ok_and(|v| (1 << 53..1 << 64).contains(&v));
+            if big {
+                return err(format!(
+                    "the number {token} has a fraction beyond 2^53 (9007199254740992), where every double is a \
+                     whole number: it would be compared as {:.0}",
+                    token.parse::<f64>().unwrap_or(f64::NAN)
+                ));
+            }
+            return Ok(end);
         }
+        (whole, 0)
     };
     // 2^64 has 20 digits: longer whole numbers are out of any integer property's reach.
     if kept.is_empty() || kept.len() as i64 + scale > 20 {
@@ -997,6 +1008,16 @@ enum Val {
 }
 
 impl Val {
+    /// The number as a whole number, when it is one exactly.
+    fn whole(&self) -> Option<i128> {
+        match self {
+            Self::Int(i) => Some(*i),
+            // 2^127: every whole double below it is an i128.
+            Self::Num(x) if x.fract() == 0.0 && x.abs() < 1.701_411_834_604_692_3e38 => Some(*x as i128),
+            _ => None,
+        }
+    }
+
     /// The number as a double, for arithmetic.
     fn number(&self) -> Option<f64> {
         match self {
@@ -1039,22 +1060,41 @@ fn eval_scalar(s: &Scalar, f: &Feature) -> Val {
             Val::Str(v) => Val::Str(v.to_lowercase()),
             other => other,
         },
-        Scalar::Arith(op, a, b) => match (eval_scalar(a, f).number(), eval_scalar(b, f).number()) {
-            (Some(x), Some(y)) => {
-                let r = match op.as_str() {
-                    "+" => x + y,
-                    "-" => x - y,
-                    "*" => x * y,
-                    "/" => x / y,
-                    "%" => x % y,
-                    "^" => x.powf(y),
-                    _ => (x / y).trunc(),
+        Scalar::Arith(op, a, b) => {
+            let (a, b) = (eval_scalar(a, f), eval_scalar(b, f));
+            // Whole numbers add, subtract, multiply and divide exactly (through doubles, an integer property
+            // past 2^53 plus one was itself).
+            if let (Some(x), Some(y)) = (a.whole(), b.whole()) {
+                let exact = match op.as_str() {
+                    "+" => x.checked_add(y),
+                    "-" => x.checked_sub(y),
+                    "*" => x.checked_mul(y),
+                    "%" => x.checked_rem(y),
+                    "/" | "^" => None,
+                    _ => x.checked_div(y),
                 };
-                if r.is_finite() { Val::Num(r) } else { Val::Null }
+                if let Some(v) = exact {
+                    return Val::Int(v);
+                }
             }
-            _ => Val::Null,
-        },
+            arith(op, a.number(), b.number())
+        }
     }
+}
+
+/// Arithmetic on doubles; not a number (a division by zero…) is NULL.
+fn arith(op: &str, a: Option<f64>, b: Option<f64>) -> Val {
+    let (Some(x), Some(y)) = (a, b) else { return Val::Null };
+    let r = match op {
+        "+" => x + y,
+        "-" => x - y,
+        "*" => x * y,
+        "/" => x / y,
+        "%" => x % y,
+        "^" => x.powf(y),
+        _ => (x / y).trunc(),
+    };
+    if r.is_finite() { Val::Num(r) } else { Val::Null }
 }
 
 fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {

@@ -1605,25 +1605,41 @@ fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError>
     Ok(ShapeParts { name, shp, dbf, prj, cpg })
 }
 
-/// The decoder sorts a Shapefile polygon's rings by winding (clockwise exteriors, anticlockwise holes): a
-/// ring wound as a hole with no exterior before it became a polygon without an exterior, which was dropped
-/// (a lone anticlockwise ring lost the feature's geometry). GDAL reads rings by containment, and so does
-/// this: each such ring becomes a hole of the polygon whose exterior holds it, or a polygon of its own.
-fn adopt_orphan_rings(g: Geometry<f64>) -> Geometry<f64> {
-    use geo::{Intersects, MultiPolygon, Polygon};
-    let Geometry::MultiPolygon(MultiPolygon(polygons)) = g else { return g };
-    let (mut whole, orphans): (Vec<Polygon<f64>>, Vec<Polygon<f64>>) =
-        polygons.into_iter().partition(|p| !p.exterior().0.is_empty());
-    for ring in orphans.into_iter().flat_map(|p| p.into_inner().1) {
-        let holder = ring.0.first().and_then(|c| {
-            whole.iter().position(|p| Polygon::new(p.exterior().clone(), vec![]).intersects(c))
-        });
+/// A Shapefile polygon from its rings, as GDAL reads it: the rings wound clockwise are exteriors, and each
+/// one wound anticlockwise is a hole of the smallest exterior holding it, or else a polygon of its own. (The
+/// decoder made each anticlockwise ring a hole of the exterior before it, wherever it lay, and dropped one with
+/// no exterior before it: a lone anticlockwise ring lost the feature's geometry.)
+fn rings_by_containment<P>(
+    rings: &[shapefile::PolygonRing<P>],
+    xy: impl Fn(&P) -> (f64, f64),
+) -> Geometry<f64> {
+    use geo::{Area, Intersects, LineString, MultiPolygon, Polygon};
+    let line = |points: &[P]| LineString::from(points.iter().map(&xy).collect::<Vec<(f64, f64)>>());
+    let mut polygons: Vec<Polygon<f64>> = rings
+        .iter()
+        .filter_map(|r| match r {
+            shapefile::PolygonRing::Outer(points) if !points.is_empty() => {
+                Some(Polygon::new(line(points), vec![]))
+            }
+            _ => None,
+        })
+        .collect();
+    let exteriors = polygons.len();
+    let areas: Vec<f64> = polygons.iter().map(Area::unsigned_area).collect();
+    for r in rings {
+        let shapefile::PolygonRing::Inner(points) = r else { continue };
+        let Some(first) = points.first() else { continue };
+        let (x, y) = xy(first);
+        let at = geo::Coord { x, y };
+        let holder = (0..exteriors)
+            .filter(|&i| Polygon::new(polygons[i].exterior().clone(), vec![]).intersects(&at))
+            .min_by(|&a, &b| areas[a].total_cmp(&areas[b]));
         match holder {
-            Some(i) => whole[i].interiors_push(ring),
-            None => whole.push(Polygon::new(ring, vec![])),
+            Some(i) => polygons[i].interiors_push(line(points)),
+            None => polygons.push(Polygon::new(line(points), vec![])),
         }
     }
-    Geometry::MultiPolygon(MultiPolygon(whole))
+    Geometry::MultiPolygon(MultiPolygon(polygons))
 }
 
 /// One field of a dBase header, as the file declares it (the `dbase` crate keeps the decimal count private).
@@ -1692,6 +1708,10 @@ fn dbf_text_not_utf8(dbf: &[u8], fields: &[DbfField]) -> Option<(usize, usize)> 
     let (header_len, count, record_len) = (word(8..10), word(4..8), word(10..12));
     (0..count).find_map(|r| {
         let record = dbf.get(header_len + r * record_len..header_len + (r + 1) * record_len)?;
+        // A deleted record is not read.
+        if record.first() == Some(&b'*') {
+            return None;
+        }
         fields.iter().enumerate().find_map(|(i, f)| {
             let bytes = record.get(f.offset..f.offset + f.len)?;
             (f.kind == b'C' && std::str::from_utf8(bytes).is_err()).then_some((r, i))
@@ -1763,9 +1783,19 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     let dbf_fields = dbf_fields(&parts.dbf);
     // Text read as UTF-8 (said so, or nothing said) must be UTF-8: other bytes (a GBK file whose .cpg was lost,
     // or says UTF-8) were read as replacement characters, the names and labels destroyed without a word.
-    if cpg.is_none_or(|e| e == encoding_rs::UTF_8)
-        && let Some((record, field)) = dbf_text_not_utf8(&parts.dbf, &dbf_fields)
+    let read_as_utf8 = cpg.is_none_or(|e| e == encoding_rs::UTF_8);
+    if read_as_utf8 && let Some(f) = dbf_fields.iter().position(|f| std::str::from_utf8(&f.raw_name).is_err())
     {
+        return Err(LoadError::File {
+            file: at.clone(),
+            reason: format!(
+                "field {}: its name is not UTF-8, as the file is read (the .cpg says UTF-8, or nothing names another \
+                 encoding): give the .cpg the file's encoding (GBK for most Chinese files)",
+                f + 1
+            ),
+        });
+    }
+    if read_as_utf8 && let Some((record, field)) = dbf_text_not_utf8(&parts.dbf, &dbf_fields) {
         let name = String::from_utf8_lossy(&dbf_fields[field].raw_name).into_owned();
         let said = if from_cpg {
             "the .cpg says UTF-8".to_owned()
@@ -1879,25 +1909,38 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
             ),
         });
     }
-    // Where each record the decoder reads starts in the .dbf (it skips those flagged deleted).
-    let live_records: Vec<usize> = (0..record_count)
+    // Where each record starts in the .dbf, and whether it is flagged deleted: the decoder skips deleted records
+    // but not their shapes, and paired the next record with the deleted one's shape (values moved onto the
+    // wrong places). A deleted record's shape is skipped too, as GDAL does.
+    let starts: Vec<(usize, bool)> = (0..record_count)
         .map(|r| word(8..10) + r * word(10..12))
-        .filter(|&at| parts.dbf.get(at) != Some(&b'*'))
+        .map(|at| (at, parts.dbf.get(at) == Some(&b'*')))
         .collect();
-    let mut reader = shapefile::Reader::new(shapes, records);
+    let (mut shapes, mut records) = (shapes, records);
+    let mut record_iter = records.iter_records_as::<InOrder>();
     let mut rows = Vec::new();
-    for item in reader.iter_shapes_and_records_as::<shapefile::Shape, InOrder>() {
+    for (n, shape) in shapes.iter_shapes_as::<shapefile::Shape>().enumerate() {
+        let Some(&(record_at, deleted)) = starts.get(n) else { break };
+        if deleted {
+            continue;
+        }
         let shown = (rows.len() + 1).to_string();
-        let (shape, record) = item.map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
+        let shape = shape.map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
+        let record = record_iter
+            .next()
+            .ok_or_else(|| LoadError::feature(&at, shown.clone(), "its .dbf record cannot be read"))?
+            .map_err(|e| LoadError::feature(&at, shown.clone(), e.to_string()))?;
         let geometry = match shape {
             shapefile::Shape::NullShape => None,
-            other => Some(adopt_orphan_rings(
+            shapefile::Shape::Polygon(p) => Some(rings_by_containment(p.rings(), |c| (c.x, c.y))),
+            shapefile::Shape::PolygonM(p) => Some(rings_by_containment(p.rings(), |c| (c.x, c.y))),
+            shapefile::Shape::PolygonZ(p) => Some(rings_by_containment(p.rings(), |c| (c.x, c.y))),
+            other => Some(
                 Geometry::<f64>::try_from(other)
                     .map_err(|e| LoadError::feature(&at, shown.clone(), format!("geometry: {e}")))?,
-            )),
+            ),
         };
         let mut properties = Map::new();
-        let record_at = live_records.get(rows.len()).copied().unwrap_or(usize::MAX / 2);
         for (i, ((name, kind), value)) in fields.iter().zip(record.0).enumerate() {
             let (name, kind) = (name.clone(), Some(*kind));
             // A whole number's digits as written: the decoder's double rounds one beyond 2^53.
@@ -1925,7 +1968,14 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
                     }
                 }),
                 FieldValue::Float(f) => f.map(|f| json!(f64::from(f))),
-                FieldValue::Double(f) | FieldValue::Currency(f) => Some(json!(f)),
+                FieldValue::Double(f) => Some(json!(f)),
+                // An 8-byte integer of ten-thousandths, which the decoder reads as a double's bits.
+                FieldValue::Currency(_) => dbf_fields
+                    .get(i)
+                    .filter(|f| f.len == 8)
+                    .and_then(|f| parts.dbf.get(record_at + f.offset..record_at + f.offset + 8))
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(|b| json!(i64::from_le_bytes(b) as f64 / 10_000.0)),
                 FieldValue::Integer(n) => Some(json!(n)),
                 FieldValue::Logical(b) => b.map(Value::Bool),
                 // A blank dBase date (written as zeros or spaces) is no date, not 0000-00-00.

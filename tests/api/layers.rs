@@ -835,6 +835,70 @@ fn hostile_and_odd_layer_files_are_refused_or_read_right() {
     assert!(ok && info.contains("Feature Count: 1") && info.contains("开发区 (Real)"), "{info}");
 }
 
+/// Writes a one-record polygon Shapefile (`.shp`, `.shx`, and a `.dbf` with one text field `name`) whose parts
+/// are `rings` exactly as given, winding and order included, as other tools may write them.
+fn polygon_shapefile(path: &Path, rings: &[Vec<(f64, f64)>], name: &str) {
+    let points: Vec<(f64, f64)> = rings.iter().flatten().copied().collect();
+    let (xs, ys): (Vec<f64>, Vec<f64>) = points.iter().copied().unzip();
+    let bbox = [
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        ys.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    ];
+    let mut content = Vec::new();
+    content.extend(5i32.to_le_bytes());
+    for v in bbox {
+        content.extend(v.to_le_bytes());
+    }
+    content.extend(i32::try_from(rings.len()).expect("parts").to_le_bytes());
+    content.extend(i32::try_from(points.len()).expect("points").to_le_bytes());
+    let mut start = 0i32;
+    for r in rings {
+        content.extend(start.to_le_bytes());
+        start += i32::try_from(r.len()).expect("points");
+    }
+    for (x, y) in &points {
+        content.extend(x.to_le_bytes());
+        content.extend(y.to_le_bytes());
+    }
+    let header = |file_len: usize| {
+        let mut h = Vec::new();
+        h.extend(9994i32.to_be_bytes());
+        h.extend([0u8; 20]);
+        h.extend(i32::try_from(file_len / 2).expect("length").to_be_bytes());
+        h.extend(1000i32.to_le_bytes());
+        h.extend(5i32.to_le_bytes());
+        for v in bbox {
+            h.extend(v.to_le_bytes());
+        }
+        h.extend([0u8; 32]);
+        h
+    };
+    let mut shp = header(100 + 8 + content.len());
+    shp.extend(1i32.to_be_bytes());
+    shp.extend(i32::try_from(content.len() / 2).expect("length").to_be_bytes());
+    shp.extend(&content);
+    std::fs::write(path, shp).expect("write .shp");
+    let mut shx = header(100 + 8);
+    shx.extend(50i32.to_be_bytes());
+    shx.extend(i32::try_from(content.len() / 2).expect("length").to_be_bytes());
+    std::fs::write(path.with_extension("shx"), shx).expect("write .shx");
+    let mut dbf = vec![0x03, 126, 1, 1];
+    dbf.extend(1u32.to_le_bytes());
+    dbf.extend(65u16.to_le_bytes());
+    dbf.extend(21u16.to_le_bytes());
+    dbf.extend([0u8; 20]);
+    let mut field = *b"name\0\0\0\0\0\0\0C\0\0\0\0\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    field[16] = 20;
+    dbf.extend(field);
+    dbf.push(0x0D);
+    dbf.push(b' ');
+    dbf.extend(format!("{name:<20}").as_bytes());
+    dbf.push(0x1A);
+    std::fs::write(path.with_extension("dbf"), dbf).expect("write .dbf");
+}
+
 /// Broken or mis-encoded files a review found read wrongly or crashing the reader: each stops loading naming
 /// the file, the feature and the reason. An uploaded layer is stored with every digit, as its file is served.
 #[test]
@@ -875,7 +939,7 @@ fn corrupt_and_mis_encoded_layer_files_stop_loading_by_name_and_uploads_keep_eve
     // Nor with a .cpg that says UTF-8.
     std::fs::write(p("gbk.cpg"), "UTF-8").expect("write");
     let e = check_error(&s(&p("gbk.shp")));
-    assert!(e.contains("record 1, field 1") && e.contains("not UTF-8, and the .cpg says UTF-8"), "{e}");
+    assert!(e.contains("field 1") && e.contains("not UTF-8") && e.contains("the .cpg says UTF-8"), "{e}");
     // GDAL's own default (ISO-8859-1, language driver 0x57, no .cpg) is read in that encoding; a whole number
     // past 2^53 in an N field keeps its digits; a lone ring wound anticlockwise is still the polygon (the
     // decoder took it for a hole and the feature lost its geometry).
@@ -900,6 +964,71 @@ fn corrupt_and_mis_encoded_layer_files_stop_loading_by_name_and_uploads_keep_eve
     assert_eq!(f["properties"]["name"], "Café Müller", "{f}");
     assert_eq!(f["properties"]["big"].to_string(), "9007199254740993", "{f}");
     assert!(f["geometry"]["type"].as_str().is_some_and(|t| t.ends_with("Polygon")), "{f}");
+    // Rings by containment, as GDAL reads them: a clockwise A, then an anticlockwise hole inside C, then a
+    // clockwise C (the hole went to A); and an anticlockwise ring inside another with no clockwise one (two
+    // polygons, not one with a hole).
+    let square = |x: f64, y: f64, w: f64, clockwise: bool| {
+        let mut r = vec![(x, y), (x + w, y), (x + w, y + w), (x, y + w), (x, y)];
+        if clockwise {
+            r.reverse();
+        }
+        r
+    };
+    polygon_shapefile(
+        &p("order.shp"),
+        &[square(121.0, 40.0, 1.0, true), square(123.2, 40.2, 0.2, false), square(123.0, 40.0, 1.0, true)],
+        "order",
+    );
+    polygon_shapefile(
+        &p("nested.shp"),
+        &[square(121.0, 40.0, 1.0, false), square(121.2, 40.2, 0.2, false)],
+        "nested",
+    );
+    let (rings_app, _rings_store) =
+        serve(&[&format!("order={}", s(&p("order.shp"))), &format!("nested={}", s(&p("nested.shp")))]);
+    let hits = |id: &str, x: f64, y: f64| {
+        number_matched(
+            &rings_app,
+            &format!(
+                "/collections/{id}/items?filter={}",
+                urlencode(&format!("S_INTERSECTS(geometry,POINT({x} {y}))"))
+            ),
+        )
+    };
+    assert_eq!(hits("order", 123.3, 40.3), Ok(0), "inside the hole of C");
+    assert_eq!(hits("order", 123.8, 40.8), Ok(1), "inside C");
+    assert_eq!(hits("order", 121.5, 40.5), Ok(1), "inside A");
+    assert_eq!(hits("nested", 121.3, 40.3), Ok(1), "the inner anticlockwise ring is a polygon, not a hole");
+    // A deleted record's shape is skipped with it: the records after it keep their own shapes.
+    let three = p("three.geojson");
+    std::fs::write(
+        &three,
+        r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"name":"a"},"geometry":{"type":"Point","coordinates":[121,41]}},
+        {"type":"Feature","properties":{"name":"b"},"geometry":{"type":"Point","coordinates":[122,41]}},
+        {"type":"Feature","properties":{"name":"c"},"geometry":{"type":"Point","coordinates":[123,41]}}]}"#,
+    )
+    .expect("write");
+    let (ok, log) = run("ogr2ogr", &[&s(&p("three.shp")), &s(&three)]);
+    assert!(ok, "{log}");
+    let mut dbf = std::fs::read(p("three.dbf")).expect("read");
+    let (header_len, record_len) = (
+        usize::from(u16::from_le_bytes([dbf[8], dbf[9]])),
+        usize::from(u16::from_le_bytes([dbf[10], dbf[11]])),
+    );
+    dbf[header_len + record_len] = b'*';
+    std::fs::write(p("three.dbf"), dbf).expect("write");
+    let (three_app, _three_store) = serve(&[&format!("three={}", s(&p("three.shp")))]);
+    let placed: Vec<(String, Value)> = features(&three_app, "/collections/three/items")
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["name"].as_str().unwrap_or_default().to_owned(),
+                f["geometry"]["coordinates"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(placed, [("a".to_owned(), json!([121.0, 41.0])), ("c".to_owned(), json!([123.0, 41.0]))]);
     // GeoPackage: a geometry cell holding text, a text value that is not UTF-8, and an EWKB-flagged type.
     for (name, update, reason) in [
         ("text-geom", "UPDATE l SET geom = 'hello'", "holds text, not a GeoPackage geometry blob"),
@@ -1281,16 +1410,34 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
         ("cql2-text", "b=9007199254740993.0".to_owned()),
         ("cql2-text", "b<9.007199254740993e15".to_owned()),
         ("cql2-text", "b IN (1, 900719925474099300e-2)".to_owned()),
+        ("cql2-text", "b<9007199254740992.5".to_owned()),
     ] {
         let path = format!("/collections/own/items?filter-lang={lang}&filter={}", urlencode(&filter));
         let problem = app.get_problem(&path, 400);
         assert_eq!(problem["parameter"], "filter", "{problem}");
-        assert!(problem["detail"].as_str().unwrap_or_default().contains("9007199254740993"), "{problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("beyond 2^53"), "{problem}");
     }
     assert_eq!(
         number_matched(&app, &format!("/collections/own/items?filter={}", urlencode("b=9007199254740992"))),
         Ok(1)
     );
+    // Arithmetic on whole numbers is exact too.
+    for (filter, id) in
+        [("b-1=9007199254740992", "f1"), ("b*1=9007199254740992", "f2"), ("b+1=9007199254740994", "f1")]
+    {
+        let got = features(&app, &format!("/collections/own/items?filter={}", urlencode(filter)));
+        let ids: Vec<&str> = got.iter().filter_map(|f| f["id"].as_str()).collect();
+        assert_eq!(ids, [id], "{filter}");
+    }
+    // A search's posted filter is read as written, not through doubles.
+    let r = app
+        .client
+        .post(app.url("/collections/own/search"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"filter": {"op": "=", "args": [{"property": "b"}, 9007199254740993.0]}}"#)
+        .send()
+        .expect("answers");
+    assert_eq!(r.status().as_u16(), 400);
     let sorted = features(&app, "/collections/own/items?sortby=b");
     let ids: Vec<&str> = sorted.iter().filter_map(|f| f["id"].as_str()).collect();
     assert_eq!(ids, ["f2", "f1"]);
