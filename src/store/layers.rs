@@ -1770,7 +1770,10 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
                 .or_else(|| (label == "cp936").then_some(encoding_rs::GBK))
                 .ok_or_else(|| LoadError::File {
                     file: at.clone(),
-                    reason: format!("the .cpg names an unknown encoding '{label}'"),
+                    reason: format!(
+                        "the .cpg names an encoding planatlas does not read ('{label}'): name another (UTF-8, \
+                         GBK, windows-1252…), or write the file again as UTF-8 (ogr2ogr -lco ENCODING=UTF-8)"
+                    ),
                 })?;
             Some(encoding)
         }
@@ -1784,33 +1787,37 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     // Text read as UTF-8 (said so, or nothing said) must be UTF-8: other bytes (a GBK file whose .cpg was lost,
     // or says UTF-8) were read as replacement characters, the names and labels destroyed without a word.
     let read_as_utf8 = cpg.is_none_or(|e| e == encoding_rs::UTF_8);
+    // Why the text is read as UTF-8, and what to do about it.
+    let advice = || {
+        if from_cpg {
+            "the .cpg says UTF-8: give the .cpg the file's encoding (GBK for most Chinese files)".to_owned()
+        } else if ldid == 0 {
+            "neither a .cpg nor the header's language driver names its encoding: give the .cpg the file's \
+             encoding (GBK for most Chinese files)"
+                .to_owned()
+        } else {
+            format!(
+                "the header's language driver 0x{ldid:02X} names a code page planatlas does not read (a DOS one): \
+                 write the file again as UTF-8 (ogr2ogr -lco ENCODING=UTF-8)"
+            )
+        }
+    };
     if read_as_utf8 && let Some(f) = dbf_fields.iter().position(|f| std::str::from_utf8(&f.raw_name).is_err())
     {
         return Err(LoadError::File {
             file: at.clone(),
-            reason: format!(
-                "field {}: its name is not UTF-8, as the file is read (the .cpg says UTF-8, or nothing names another \
-                 encoding): give the .cpg the file's encoding (GBK for most Chinese files)",
-                f + 1
-            ),
+            reason: format!("field {}: its name is not UTF-8, and {}", f + 1, advice()),
         });
     }
     if read_as_utf8 && let Some((record, field)) = dbf_text_not_utf8(&parts.dbf, &dbf_fields) {
         let name = String::from_utf8_lossy(&dbf_fields[field].raw_name).into_owned();
-        let said = if from_cpg {
-            "the .cpg says UTF-8".to_owned()
-        } else if ldid == 0 {
-            "neither a .cpg nor the header's language driver names its encoding".to_owned()
-        } else {
-            format!("the header's language driver 0x{ldid:02X} names a code page planatlas does not read")
-        };
         return Err(LoadError::File {
             file: at.clone(),
             reason: format!(
-                "record {}, field {} ({name}): the text is not UTF-8, and {said}: give the .cpg the file's \
-                 encoding (GBK for most Chinese files)",
+                "record {}, field {} ({name}): the text is not UTF-8, and {}",
                 record + 1,
-                field + 1
+                field + 1,
+                advice()
             ),
         });
     }

@@ -940,6 +940,16 @@ fn corrupt_and_mis_encoded_layer_files_stop_loading_by_name_and_uploads_keep_eve
     std::fs::write(p("gbk.cpg"), "UTF-8").expect("write");
     let e = check_error(&s(&p("gbk.shp")));
     assert!(e.contains("field 1") && e.contains("not UTF-8") && e.contains("the .cpg says UTF-8"), "{e}");
+    // A DOS code page (437) there is no decoder for, named by the .cpg or by the header: write it as UTF-8.
+    std::fs::write(p("gbk.cpg"), "437").expect("write");
+    let e = check_error(&s(&p("gbk.shp")));
+    assert!(e.contains("'cp437'") && e.contains("ENCODING=UTF-8"), "{e}");
+    std::fs::remove_file(p("gbk.cpg")).expect("no .cpg");
+    let mut dbf = std::fs::read(p("gbk.dbf")).expect("read");
+    dbf[29] = 0x01;
+    std::fs::write(p("gbk.dbf"), dbf).expect("write");
+    let e = check_error(&s(&p("gbk.shp")));
+    assert!(e.contains("0x01") && e.contains("ENCODING=UTF-8"), "{e}");
     // GDAL's own default (ISO-8859-1, language driver 0x57, no .cpg) is read in that encoding; a whole number
     // past 2^53 in an N field keeps its digits; a lone ring wound anticlockwise is still the polygon (the
     // decoder took it for a hole and the feature lost its geometry).
