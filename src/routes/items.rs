@@ -79,15 +79,8 @@ pub async fn post_search(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     QueryParams::from_request(&req)?.only(&["f"])?;
-    let bytes = super::read_body(
-        &req,
-        payload,
-        state.settings.max_body_bytes,
-        &["application/json", "application/geo+json"],
-    )
-    .await?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))?;
+    let bytes = super::read_body(&req, payload, state.settings.max_body_bytes, super::JSON_MEDIA).await?;
+    let body = super::parse_json_body(&bytes)?;
     // The filter as it was written: parsed into a value, its numbers became doubles, and 9007199254740993.0
     // reached the filter's checks as 9007199254740994.
     let written_filter = serde_json::from_slice::<WrittenFilter<'_>>(&bytes)

@@ -620,7 +620,15 @@ pub fn respond_written_stamped(
 
 /// Reads a request body up to the configured limit, answering 413 beyond it and 415 for a non-JSON type.
 pub async fn read_json_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> ApiResult<Value> {
-    read_json_body_as(req, payload, limit, &["application/json", "application/geo+json"]).await
+    read_json_body_as(req, payload, limit, JSON_MEDIA).await
+}
+
+/// The media types a JSON body may be sent as.
+pub const JSON_MEDIA: &[&str] = &["application/json", "application/geo+json"];
+
+/// A request body's bytes as JSON, or a 400 naming the body.
+pub fn parse_json_body(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
 }
 
 /// Reads a JSON request body of one of the `media` types (or none named), up to `limit` bytes.
@@ -630,8 +638,7 @@ pub async fn read_json_body_as(
     limit: usize,
     media_types: &[&str],
 ) -> ApiResult<Value> {
-    let bytes = read_body(req, payload, limit, media_types).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
+    parse_json_body(&read_body(req, payload, limit, media_types).await?)
 }
 
 /// The bytes of a request body of one of the `media` types (or none named), up to `limit` bytes.

@@ -1012,8 +1012,7 @@ impl Val {
     fn whole(&self) -> Option<i128> {
         match self {
             Self::Int(i) => Some(*i),
-            // 2^127: every whole double below it is an i128.
-            Self::Num(x) if x.fract() == 0.0 && x.abs() < 1.701_411_834_604_692_3e38 => Some(*x as i128),
+            Self::Num(x) if x.fract() == 0.0 && x.abs() < I128_LIMIT => Some(*x as i128),
             _ => None,
         }
     }
@@ -1109,18 +1108,19 @@ fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// 2^127: every whole double below it in magnitude is an i128.
+const I128_LIMIT: f64 = 1.701_411_834_604_692_3e38;
+
 /// A whole number against a double, exactly (through a double, 2^53 + 1 equalled 2^53).
 fn int_cmp_float(i: i128, x: f64) -> Option<std::cmp::Ordering> {
     use std::cmp::Ordering;
-    // 2^127: beyond every i128.
-    const LIMIT: f64 = 1.701_411_834_604_692_3e38;
     if x.is_nan() {
         return None;
     }
-    if x >= LIMIT {
+    if x >= I128_LIMIT {
         return Some(Ordering::Less);
     }
-    if x < -LIMIT {
+    if x < -I128_LIMIT {
         return Some(Ordering::Greater);
     }
     let whole = x.trunc();

@@ -1657,7 +1657,7 @@ struct DbfField {
 
 /// The fields of a dBase header, in record order.
 fn dbf_fields(dbf: &[u8]) -> Vec<DbfField> {
-    let header_len = dbf.get(8..10).map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+    let header_len = dbf_word(dbf, 8..10);
     let mut out = Vec::new();
     let mut at = 32;
     let mut offset = 1;
@@ -1699,12 +1699,16 @@ fn ldid_encoding(ldid: u8) -> Option<&'static encoding_rs::Encoding> {
     })
 }
 
+/// A little-endian number of a dBase header (0 where the file is too short): the record count at 4..8, the
+/// header's length at 8..10, a record's at 10..12.
+fn dbf_word(dbf: &[u8], at: std::ops::Range<usize>) -> usize {
+    dbf.get(at).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
+}
+
 /// Where the first text value of a `.dbf` read as UTF-8 is not UTF-8: (record, field index), checking only
 /// text (`C`) fields (binary fields hold any bytes).
 fn dbf_text_not_utf8(dbf: &[u8], fields: &[DbfField]) -> Option<(usize, usize)> {
-    let word = |r: std::ops::Range<usize>| {
-        dbf.get(r).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
-    };
+    let word = |r| dbf_word(dbf, r);
     let (header_len, count, record_len) = (word(8..10), word(4..8), word(10..12));
     (0..count).find_map(|r| {
         let record = dbf.get(header_len + r * record_len..header_len + (r + 1) * record_len)?;
@@ -1833,9 +1837,7 @@ fn read_shapefile(path: &Path, only: Option<&str>) -> Result<RawLayer, LoadError
     // dBase pads text on the right: only that padding goes (leading spaces are the value's, as GDAL keeps them).
     records.set_options(dbase::ReadingOptions::default().character_trim(dbase::TrimOption::End));
     // The records must all be there: the `dbase` crate panics on a record cut short.
-    let word = |r: std::ops::Range<usize>| {
-        parts.dbf.get(r).map_or(0, |b| b.iter().rev().fold(0, |a, &x| a << 8 | usize::from(x)))
-    };
+    let word = |r| dbf_word(&parts.dbf, r);
     let needed = word(8..10) + word(4..8) * word(10..12);
     if parts.dbf.len() < needed {
         return Err(bad(&format!(
