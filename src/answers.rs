@@ -70,8 +70,14 @@ impl Encoding {
             for part in accept.split(',') {
                 let mut it = part.split(';');
                 let coding = it.next().unwrap_or("").trim();
+                // The weight's name is case-insensitive (`Q=0` refuses as `q=0` does).
                 let q = it
-                    .find_map(|p| p.trim().strip_prefix("q=").map(|q| q.trim().parse::<f32>().unwrap_or(0.0)))
+                    .find_map(|p| {
+                        let p = p.trim();
+                        p.get(..2)
+                            .filter(|n| n.eq_ignore_ascii_case("q="))
+                            .map(|_| p[2..].trim().parse::<f32>().unwrap_or(0.0))
+                    })
                     .unwrap_or(1.0);
                 if coding.eq_ignore_ascii_case(name) {
                     return q;
@@ -144,9 +150,11 @@ struct Inner {
     bytes: usize,
 }
 
-/// Bytes a kept answer is counted for: its body and a fixed share for its key and headers.
+/// Bytes a kept answer is counted for: its body, its headers (names, values and their map's overhead) and a
+/// fixed share for its key, its place in the map and the eviction queue.
 fn footprint(answer: &Answer) -> usize {
-    answer.body.len() + 256
+    let headers: usize = answer.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 64).sum();
+    answer.body.len() + headers + 256
 }
 
 /// The cache, shared by every worker.
@@ -160,6 +168,8 @@ pub struct AnswerCache {
     pub hits: AtomicU64,
     /// Answers made (and kept when they may be).
     pub misses: AtomicU64,
+    /// Answers pushed out to keep to the byte bound.
+    pub evictions: AtomicU64,
 }
 
 impl Default for AnswerCache {
@@ -178,6 +188,7 @@ impl AnswerCache {
             max_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -210,6 +221,7 @@ impl AnswerCache {
             let Some(old) = inner.order.pop_front() else { break };
             if let Some(a) = inner.map.remove(&old) {
                 inner.bytes -= footprint(&a);
+                self.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
         if let Some(previous) = inner.map.insert(key, answer.clone()) {
@@ -248,21 +260,38 @@ fn collection_of(path: &str) -> Option<&str> {
 /// Not the stored ones (projects, progress reports, indicator values), whose answers also show versions,
 /// histories and the store's revision; not corridors (`/along` follows a project's line), nor requests naming
 /// another collection's feature (`within=layer:id`) or a time (`datetime`): those are keyed by the store's
-/// revision, which every write moves.
+/// revision, which every write moves. The names are read as the handlers read them, percent-decoded (`%77ithin`
+/// is `within`); a path with any percent-escape is keyed by the store's revision (the router decodes it, and
+/// `/alon%67` is `/along`).
 fn self_contained(req: &ServiceRequest) -> Option<&str> {
-    let id = collection_of(req.path())?;
-    let query = req.query_string();
-    let names = |name: &str| {
-        query.split('&').any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case(name)))
-    };
+    let path = req.path();
+    if path.contains('%') {
+        return None;
+    }
+    let id = collection_of(path)?;
+    let other = req.query_string().split('&').any(|pair| {
+        let raw = pair.split('=').next().unwrap_or_default();
+        let name = if raw.contains(['%', '+']) {
+            percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned()
+        } else {
+            raw.to_owned()
+        };
+        name.eq_ignore_ascii_case("within") || name.eq_ignore_ascii_case("datetime")
+    });
     let stored = crate::store::engine::STORED.contains(&id);
-    (!stored && !req.path().ends_with("/along") && !names("within") && !names("datetime")).then_some(id)
+    (!stored && !path.ends_with("/along") && !other).then_some(id)
 }
 
 /// Everything a GET answer depends on besides the data: the revision at which what it shows last changed and
-/// the day, the path and query, what the client accepts, and the headers the service's own address is read
-/// from; hashed (128 bits) with a separator between the parts.
-fn key(req: &ServiceRequest, model: &ReadModel, encoding: Encoding) -> Key {
+/// the day, the path and query, what the client accepts, and the service's own address as this request gets
+/// it (the links' base: forwarded headers count only from a trusted proxy, so a client sending a proxy's
+/// headers directly gets, and keeps, answers of its own); hashed (128 bits) with a separator between the parts.
+fn key(
+    req: &ServiceRequest,
+    model: &ReadModel,
+    settings: &crate::config::Settings,
+    encoding: Encoding,
+) -> Key {
     let revision = self_contained(req).map_or(model.revision, |c| model.revision_of(c));
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&revision.to_le_bytes());
@@ -274,15 +303,8 @@ fn key(req: &ServiceRequest, model: &ReadModel, encoding: Encoding) -> Key {
     };
     part(req.path().as_bytes());
     part(req.query_string().as_bytes());
-    for name in [
-        header::ACCEPT,
-        header::HOST,
-        header::FORWARDED,
-        header::HeaderName::from_static("x-forwarded-host"),
-        header::HeaderName::from_static("x-forwarded-proto"),
-    ] {
-        part(req.headers().get(name).map_or(&[][..], HeaderValue::as_bytes));
-    }
+    part(req.headers().get(header::ACCEPT).map_or(&[][..], HeaderValue::as_bytes));
+    part(crate::state::base_url(req.request(), settings).as_bytes());
     part(&[encoding as u8]);
     h.digest128()
 }
@@ -329,7 +351,7 @@ pub async fn cache_answers(
     }
     let encoding = Encoding::negotiate(req.headers().get(header::ACCEPT_ENCODING));
     let model = state.model();
-    let key = key(&req, &model, encoding);
+    let key = key(&req, &model, &state.settings, encoding);
     drop(model);
     let cache = &state.answers;
     if let Some(answer) = cache.get(key) {
@@ -414,6 +436,7 @@ mod tests {
         let n = |s: &str| Encoding::negotiate(Some(&HeaderValue::from_str(s).unwrap()));
         assert_eq!(n("gzip, deflate, br"), Encoding::Brotli);
         assert_eq!(n("gzip, br;q=0"), Encoding::Gzip);
+        assert_eq!(n("gzip, br;Q=0"), Encoding::Gzip, "the weight's name is case-insensitive");
         assert_eq!(n("identity"), Encoding::Identity);
         assert_eq!(n("br;q=0.5, gzip;q=1"), Encoding::Gzip);
         assert_eq!(n("*;q=0.2, gzip;q=0.1"), Encoding::Brotli);

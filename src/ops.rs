@@ -31,6 +31,7 @@ pub struct Metrics {
     tile_cache_tiles: IntGauge,
     answer_hits: IntCounter,
     answer_misses: IntCounter,
+    answer_evictions: IntCounter,
     answer_cache_bytes: IntGauge,
     answer_cache_entries: IntGauge,
     expensive_in_flight: IntGauge,
@@ -77,9 +78,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "GET answers made by a handler (kept in the cache when they may be)",
     )
     .expect("valid metric");
+    let answer_evictions = IntCounter::new(
+        "planatlas_answer_cache_evictions_total",
+        "Answers pushed out of the compressed-answer cache to keep to its byte bound",
+    )
+    .expect("valid metric");
     let answer_cache_bytes = IntGauge::new(
         "planatlas_answer_cache_bytes",
-        "Bytes held by the compressed-answer cache (at most --answer-cache-mib)",
+        "Bytes held by the compressed-answer cache, bodies and headers (at most --answer-cache-mib)",
     )
     .expect("valid metric");
     let answer_cache_entries =
@@ -99,6 +105,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(tile_cache_tiles.clone()),
         Box::new(answer_hits.clone()),
         Box::new(answer_misses.clone()),
+        Box::new(answer_evictions.clone()),
         Box::new(answer_cache_bytes.clone()),
         Box::new(answer_cache_entries.clone()),
         Box::new(expensive_in_flight.clone()),
@@ -115,6 +122,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         tile_cache_tiles,
         answer_hits,
         answer_misses,
+        answer_evictions,
         answer_cache_bytes,
         answer_cache_entries,
         expensive_in_flight,
@@ -142,9 +150,11 @@ impl Metrics {
             let now = now.load(Ordering::Relaxed);
             counter.inc_by(now.saturating_sub(counter.get()));
         }
-        for (counter, now) in
-            [(&self.answer_hits, &state.answers.hits), (&self.answer_misses, &state.answers.misses)]
-        {
+        for (counter, now) in [
+            (&self.answer_hits, &state.answers.hits),
+            (&self.answer_misses, &state.answers.misses),
+            (&self.answer_evictions, &state.answers.evictions),
+        ] {
             let now = now.load(Ordering::Relaxed);
             counter.inc_by(now.saturating_sub(counter.get()));
         }

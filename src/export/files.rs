@@ -29,9 +29,10 @@ impl Default for ExportFiles {
 }
 
 impl ExportFiles {
-    /// Where the file `name` of `revision` is (or will be) kept.
-    pub fn path(&self, revision: i64, name: &str) -> PathBuf {
-        self.dir.join(format!("r{revision}-{name}"))
+    /// Where the file `name` of the data `stamp` (revision, store epoch and day: [`data_stamp`]) is (or will
+    /// be) kept.
+    pub fn path(&self, stamp: &str, name: &str) -> PathBuf {
+        self.dir.join(format!("{stamp}-{name}"))
     }
 
     /// The lock held while `path` is made.
@@ -40,18 +41,29 @@ impl ExportFiles {
         making.entry(path.display().to_string()).or_default().clone()
     }
 
-    /// Removes the files of revisions before `revision`: they are not served again.
-    pub fn prune(&self, revision: i64) {
+    /// Removes the files of every other data stamp (an older revision, the store before a restore, another
+    /// day): they are not served again.
+    pub fn prune(&self, stamp: &str) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let mine = format!("{stamp}-");
         for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let rev =
-                name.strip_prefix('r').and_then(|r| r.split('-').next()).and_then(|r| r.parse::<i64>().ok());
-            if rev.is_some_and(|r| r < revision) {
+            if !e.file_name().to_string_lossy().starts_with(&mine) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
         let mut making = self.making.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         making.retain(|_, lock| Arc::strong_count(lock) > 1);
     }
+}
+
+/// What an export's bytes depend on besides what was asked: the store's revision, how many times it went back
+/// (a restore reuses revision numbers) and the day (Liaoning's date: the projects' stage and progress are
+/// stated as of it). Names the kept files and starts the streamed exports' `ETag`s.
+pub fn data_stamp(model: &crate::store::engine::ReadModel) -> String {
+    format!(
+        "r{}e{}d{}",
+        model.revision,
+        crate::store::engine::store_epoch(),
+        model.catalog.state_day().format("%Y%m%d")
+    )
 }

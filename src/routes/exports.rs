@@ -50,7 +50,11 @@ pub fn stream(
     filename: &str,
 ) -> ApiResult<HttpResponse> {
     let asked = format!("{}|{}|{}|{}", req.uri(), format.name(), options.crs.uri(), options.bom);
-    let etag = format!("W/\"r{}-{:016x}\"", model.revision, xxhash_rust::xxh3::xxh3_64(asked.as_bytes()));
+    let etag = format!(
+        "W/\"{}-{:016x}\"",
+        crate::export::files::data_stamp(model),
+        xxhash_rust::xxh3::xxh3_64(asked.as_bytes())
+    );
     if crate::answers::if_none_match_holds(req.headers().get(header::IF_NONE_MATCH), &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
@@ -186,7 +190,8 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
         (format, What::Collection { id: id.to_owned(), features })
     };
     let name = variant_name(&file, format.extension(), crs, bom);
-    let target = state.exports.path(model.revision, &name);
+    let stamp = crate::export::files::data_stamp(&model);
+    let target = state.exports.path(&stamp, &name);
     if !target.is_file() {
         let lock = state.exports.lock(&target);
         let _making = lock.lock().await;
@@ -211,7 +216,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
                 tracing::error!(error = %e, format = format.name(), "export failed");
                 ApiError::Internal(format!("the export could not be made: {e}"))
             })?;
-            state.exports.prune(model.revision);
+            state.exports.prune(&stamp);
         }
     }
     // A strong tag from the file's bytes (kept beside it), so it is the same after a restart and on every

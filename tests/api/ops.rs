@@ -241,6 +241,15 @@ fn a_request_over_the_time_limit_is_answered_503() {
     assert_eq!(small.get("/collections/regions/items").status(), 200);
 }
 
+/// The value of the first `/metrics` line starting with `prefix`.
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric line starting {prefix}:\n{text}"))
+}
+
 #[test]
 fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
     let a = app();
@@ -269,13 +278,7 @@ fn metrics_count_requests_by_route_and_status_and_report_the_tile_cache() {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = r.text().unwrap();
-    let value = |prefix: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no metric line starting {prefix}:\n{text}"))
-    };
+    let value = |prefix: &str| metric(&text, prefix);
     let items = r#"planatlas_http_requests_total{method="GET",route="/collections/{collection_id}/items",status="200"}"#;
     assert!(value(items) >= 1.0);
     let missing = r#"planatlas_http_requests_total{method="GET",route="/collections/{collection_id}/items",status="404"}"#;
@@ -461,9 +464,18 @@ fn a_corridor_answer_follows_its_project_after_a_write_though_the_points_searche
         let features = page["features"].as_array().unwrap();
         features.iter().map(|f| f["properties"]["city_adcode"].as_str().unwrap().to_owned()).collect()
     };
+    // The same request spelled with a percent-escape in the path (`/alon%67` is `/along` to the router).
+    let escaped = path.replace("/along", "/alon%67");
+    let escaped_cities = || -> Vec<String> {
+        let page = s.app.get_json(&escaped);
+        let features = page["features"].as_array().unwrap();
+        features.iter().map(|f| f["properties"]["city_adcode"].as_str().unwrap().to_owned()).collect()
+    };
     // Asked twice: kept in the answer cache.
     let before = cities();
     assert_eq!(cities(), before);
+    assert_eq!(escaped_cities(), before);
+    assert_eq!(escaped_cities(), before);
     assert!(!before.is_empty() && !before.iter().any(|c| c == "210200"), "around 鞍山: {before:?}");
     // The expressway is drawn again in 大连: the points along it are others, though the points themselves
     // (and so their collection's own revision) did not change.
@@ -480,4 +492,110 @@ fn a_corridor_answer_follows_its_project_after_a_write_though_the_points_searche
     assert_eq!(r.status(), 204, "{:?}", r.text());
     let after = cities();
     assert!(!after.is_empty() && after.iter().all(|c| c == "210200"), "大连's points: {after:?}");
+    assert_eq!(escaped_cities(), after, "the escaped spelling follows the line too");
+}
+
+/// A layer zone's answer on another collection (`within=zones:1` on the counties) follows the zone when the
+/// parameter's name is percent-escaped (`%77ithin`), as the handler reads it: the answer cache keyed it by the
+/// counties' own revision, which the zone's upload does not move, and served the old count on.
+#[test]
+fn an_escaped_within_follows_the_layer_it_names() {
+    let s = crate::helpers::spawn_store(planatlas::config::Settings::local());
+    let token = crate::helpers::add_token(&s.store, "省发展改革委", "province");
+    let zone = |east: f64| {
+        let body = serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature", "id": 1,
+            "properties": {"code": "z1"}, "geometry": {"type": "Polygon", "coordinates":
+            [[[123.2, 41.6], [east, 41.6], [east, 42.0], [123.2, 42.0], [123.2, 41.6]]]}}]});
+        let r = s
+            .app
+            .client
+            .put(s.app.url("/collections/zones"))
+            .bearer_auth(&token)
+            .header("content-type", "application/geo+json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+    };
+    let matched = |path: &str| s.app.get_json(path)["numberMatched"].as_u64().unwrap();
+    let escaped = "/collections/counties/items?%77ithin=zones:1&properties=name_zh";
+    let plain = "/collections/counties/items?within=zones:1&properties=name_zh";
+    zone(123.6);
+    let small = matched(plain);
+    assert_eq!(matched(escaped), small);
+    assert_eq!(matched(escaped), small, "asked twice: kept");
+    zone(124.4);
+    let large = matched(plain);
+    assert!(large > small, "a larger zone holds more counties: {small} then {large}");
+    assert_eq!(matched(escaped), large, "the escaped spelling is not served the old count");
+}
+
+/// Links follow the address the request gets, and forwarded headers count only from a trusted proxy: a
+/// client reaching the port directly with a proxy's headers gets (and the cache keeps) links to the port, and
+/// the proxy's own request with the same headers still gets links to the public address, not the kept answer.
+#[test]
+fn a_client_sending_a_proxys_headers_does_not_change_what_the_proxy_gets() {
+    let mut settings = planatlas::config::Settings::local();
+    // The proxy connects from 127.0.0.2 (a loopback address: the traffic stays on this machine).
+    settings.trusted_proxies = vec!["127.0.0.2/32".parse().unwrap()];
+    let app = crate::helpers::spawn_with(settings);
+    let from = |ip: [u8; 4]| {
+        reqwest::blocking::Client::builder().local_address(Some(std::net::IpAddr::from(ip))).build().unwrap()
+    };
+    let (direct, proxy) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let self_link = |client: &reqwest::blocking::Client| -> String {
+        let page: Value = client
+            .get(app.url("/collections/cities/items?limit=2"))
+            .header("x-forwarded-host", "maps.example.org")
+            .header("x-forwarded-proto", "https")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let links = page["links"].as_array().unwrap();
+        links.iter().find(|l| l["rel"] == "self").unwrap()["href"].as_str().unwrap().to_owned()
+    };
+    for _ in 0..3 {
+        assert!(self_link(&direct).starts_with(&app.base), "a direct client's links are to the port");
+    }
+    for _ in 0..2 {
+        let link = self_link(&proxy);
+        assert!(link.starts_with("https://maps.example.org/"), "the proxy's: {link}");
+    }
+}
+
+/// The cache keeps to its byte bound, headers counted, and says how many answers it pushed out.
+#[test]
+fn the_answer_cache_keeps_to_its_bound_and_counts_what_it_pushes_out() {
+    let mut settings = planatlas::config::Settings::local();
+    settings.answer_cache_bytes = 64 * 1024;
+    let app = crate::helpers::spawn_with(settings);
+    for round in 0..2 {
+        for offset in 0..80 {
+            let r =
+                app.get(&format!("/collections/counties/items?limit=2&offset={offset}&properties=name_zh"));
+            assert_eq!(r.status(), 200, "round {round}");
+        }
+    }
+    let text = app.get("/metrics").text().unwrap();
+    let value = |name: &str| metric(&text, name);
+    assert!(value("planatlas_answer_cache_bytes") <= 64.0 * 1024.0);
+    assert!(value("planatlas_answer_cache_entries") >= 1.0);
+    assert!(value("planatlas_answer_cache_evictions_total") >= 1.0, "eighty pages do not fit in 64 KiB");
+}
+
+/// A coding refused with `Q=0` (the weight's name in capitals) is never sent, made or from the cache.
+#[test]
+fn a_coding_refused_in_capitals_is_not_sent() {
+    let a = app();
+    let raw = reqwest::blocking::Client::builder().no_gzip().no_brotli().build().unwrap();
+    for _ in 0..3 {
+        let r = raw
+            .get(a.url("/collections/cities/items?limit=3&properties=name_en"))
+            .header("accept-encoding", "gzip, br;Q=0")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+    }
 }
