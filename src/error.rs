@@ -157,6 +157,12 @@ impl ResponseError for ApiError {
                 body["detail"] = json!(format!("parameter `{}`: {}", e.parameter, e.detail));
                 body["parameter"] = json!(e.parameter);
             }
+            Self::Unprocessable(detail) => {
+                body["detail"] = json!(detail);
+                if let Some(p) = property_named(detail) {
+                    body["property"] = json!(p);
+                }
+            }
             Self::Internal(cause) => {
                 tracing::error!(cause = %cause, "internal error");
                 body["detail"] = json!("the server failed to answer this request; the cause is logged");
@@ -182,6 +188,22 @@ impl ResponseError for ApiError {
         }
         builder.body(body.to_string())
     }
+}
+
+/// The property a 422's detail names first, as the validators write it (`investment_period: …`,
+/// `milestones[0].actual is …`, after an optional `feature 'id': `), so a client can point at the field.
+fn property_named(detail: &str) -> Option<&str> {
+    let rest = match detail.strip_prefix("feature '") {
+        Some(r) => r.split_once("': ")?.1,
+        None => detail,
+    };
+    let end = rest
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "_[].".contains(c)))
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(end);
+    let named = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && (after.starts_with(':') || after.starts_with(" is ") || after.starts_with(" must "));
+    named.then_some(name)
 }
 
 /// The result type of every handler.

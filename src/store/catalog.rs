@@ -207,19 +207,19 @@ impl Catalog {
                 })
                 .cloned()
                 .collect();
-            Collection::new(typed_projects_meta(lines, features.len()), features)
+            declared(typed_projects_meta(lines, features.len()), features)
         };
         let (project_points, project_lines) = (typed(false), typed(true));
-        let projects = Collection::new(projects_meta(), project_features);
+        let projects = declared(projects_meta(), project_features);
         step("targets and counts");
         let report = report::build(&projects, &counties, &cities);
         step("consistency report");
         let sections = Collection::new(sections_meta(), section_features(&items, &projects));
-        let targets = Collection::new(targets_meta(), target_features);
+        let targets = declared(targets_meta(), target_features);
         let projects_ms = t.elapsed().as_secs_f64() * 1e3;
 
-        let progress = Collection::new(progress_meta(), progress_features);
-        let indicator_collection = Collection::new(indicators_meta(), indicator_features);
+        let progress = declared(progress_meta(), progress_features);
+        let indicator_collection = declared(indicators_meta(), indicator_features);
         let mut collections: Vec<Arc<Collection>> = [
             regions,
             cities,
@@ -666,7 +666,7 @@ fn progress_features(reports: &[progress::Report], projects: &[Feature]) -> Vec<
             m.insert("stage_en".into(), json!(progress::stage_en(r.stage)));
             m.insert("period_start".into(), json!(r.period.start().to_string()));
             m.insert("period_end".into(), json!(r.period.end().to_string()));
-            m.insert("datetime".into(), json!(r.period.interval()));
+            m.insert("period_interval".into(), json!(r.period.interval()));
             if let Some(p) = by_id.get(r.project.as_str()) {
                 for k in FROM_PROJECT {
                     let key = if *k == "name_zh" { "project_name_zh" } else { k };
@@ -678,17 +678,37 @@ fn progress_features(reports: &[progress::Report], projects: &[Feature]) -> Vec<
         .collect()
 }
 
+/// The collection, with the whole numbers of the properties it declares as numbers written as such (`1.0`,
+/// not `1`): GDAL and QGIS type a field by the values they read first, and a target of 1 before one of 7.7
+/// made the field an integer and lost the fraction.
+fn declared(meta: CollectionMeta, mut features: Vec<Feature>) -> Collection {
+    let numbers: Vec<&str> =
+        meta.queryables.iter().filter(|q| matches!(q.kind, PropertyType::Number)).map(|q| q.name).collect();
+    for f in &mut features {
+        for name in &numbers {
+            if let Some(Value::Number(n)) = f.properties.get(name)
+                && !n.is_f64()
+                && let Some(x) = n.as_f64().and_then(serde_json::Number::from_f64)
+                && let Some(v) = f.properties.get_mut(name)
+            {
+                *v = Value::Number(x);
+            }
+        }
+    }
+    Collection::new(meta, features)
+}
+
 /// Each target's status from its indicator values (the rule is [`progress::STATUS_RULE`]).
 fn add_target_status(targets: &mut [Feature], values: &[progress::Indicator], day: NaiveDate) {
     for t in targets {
         let mine: Vec<&progress::Indicator> = values.iter().filter(|i| i.target == t.id).collect();
         let p = &t.properties;
-        let year =
-            p.get("target_year").and_then(Value::as_i64).and_then(|y| i32::try_from(y).ok()).unwrap_or(2024);
+        let year = p.get("target_year").and_then(Value::as_i64).and_then(|y| i32::try_from(y).ok());
         let standing = progress::target_status(
             p.get("comparator").and_then(Value::as_str).unwrap_or("qualitative"),
             p.get("value").and_then(Value::as_f64),
             year,
+            progress::Measure::of(p.get("measure").and_then(Value::as_str)),
             &mine,
             day,
         );
@@ -761,7 +781,7 @@ fn indicator_features(
             m.insert("indicator_zh".into(), get("indicator_zh"));
             m.insert("period_start".into(), json!(i.period.start().to_string()));
             m.insert("period_end".into(), json!(i.period.end().to_string()));
-            m.insert("datetime".into(), json!(i.period.interval()));
+            m.insert("period_interval".into(), json!(i.period.interval()));
             m.insert("county_adcodes".into(), json!(area));
             Feature::new(i.id.clone(), None, m)
         })
@@ -851,6 +871,11 @@ fn projects_meta() -> CollectionMeta {
             q("region_ids", PropertyType::StringArray, "plan regions the geometry lies in or crosses"),
             q("length_km", PropertyType::Number, "geodesic length of a corridor, km"),
             q(
+                "city_wide",
+                PropertyType::Boolean,
+                "a city-wide item: placed at its city seat, county not known (precision city)",
+            ),
+            q(
                 "stage",
                 PropertyType::String,
                 "stage from the latest progress report: 前期, 新开工, 在建, 竣工, 投产运营, 暂停 or 未报告",
@@ -861,6 +886,12 @@ fn projects_meta() -> CollectionMeta {
                 "the stage in English (not reported when no report speaks of it)",
             ),
             q("progress_period", PropertyType::String, "quarter of the latest progress report, e.g. 2024Q2"),
+            q(
+                "investment_total",
+                PropertyType::Number,
+                "total investment, 亿元, as the latest report states it",
+            ),
+            q("investment_to_date", PropertyType::Number, "investment completed to date, 亿元, as reported"),
             q(
                 "investment_share",
                 PropertyType::Number,
@@ -905,7 +936,7 @@ fn targets_meta() -> CollectionMeta {
                       (一.(四)) and the item-level ones, each with its subject (region, city, province or project), \
                       indicator, comparator, value, unit and section. Non-spatial records. `status` (and `progress`, \
                       with the figures behind it) says how each stands against the measured values in \
-                      `indicators`: met, on_track, behind or no_data."
+                      `indicators`: met, on_track, behind, not_met (no deadline in the plan) or no_data."
             .to_owned()
             + " Rule: "
             + progress::STATUS_RULE,
@@ -920,8 +951,17 @@ fn targets_meta() -> CollectionMeta {
             q("value", PropertyType::Number, "target value"),
             q("unit", PropertyType::String, "unit as written (亿吨, %, 万亿元…)"),
             q("section", PropertyType::String, "plan section"),
-            q("target_year", PropertyType::Integer, "year the target is due"),
-            q("status", PropertyType::String, "met, on_track, behind or no_data (the rule is in progress)"),
+            q("target_year", PropertyType::Integer, "year the target is due (null: the plan sets none)"),
+            q(
+                "measure",
+                PropertyType::String,
+                "level (a value at a moment; absent means level), year_total (a year's total: whole years only) or each_year (every year must reach it)",
+            ),
+            q(
+                "status",
+                PropertyType::String,
+                "met, on_track, behind, not_met (no deadline in the plan) or no_data (the rule is in progress)",
+            ),
         ],
         params: vec![ParamSpec {
             name: "q",

@@ -4,15 +4,19 @@
 //! Definitions (also served with every report):
 //! - a report stands at the quarter's last day, or at today (Liaoning's date, UTC+8) while the quarter is
 //!   under way;
-//! - a project's state in a quarter is its latest report for that quarter or an earlier one; a 新开工 reported
-//!   in an earlier quarter counts as 在建 (新开工 is the quarter work starts);
+//! - a project's state in a quarter is its latest report for that quarter or an earlier one (已报告 counts both;
+//!   本期报告 only reports for a quarter of the span); a 新开工 reported in an earlier quarter counts as 在建
+//!   (新开工 is the quarter work starts), except that a half year's or a year's summary counts a project that
+//!   started within it and is under construction at its end as 新开工;
 //! - started (开工) means a report of 新开工, 在建, 竣工 or 投产运营 by then (a later pause does not undo it);
 //!   the start rate (开工率) is started / reported, so a project no report speaks of is never counted as not
 //!   started;
 //! - investment planned for the year is the latest `investment_planned_year` reported in that year, investment
-//!   completed is the sum of `investment_period` over the year's reports up to the quarter (a report without
-//!   one takes the rise of `investment_to_date` from the quarter before); a project whose completed investment
-//!   is unknown is left out of both sums and of the investment rule;
+//!   completed is the sum over the year's quarters up to the quarter of each one's `investment_period` (a
+//!   report without one takes the rise of `investment_to_date` from the quarter before; quarters with no
+//!   report take the rise of `investment_to_date` over them); a project whose completed investment is unknown
+//!   is left out of both sums and of the investment rule. The quarter under way with no report yet is not
+//!   counted as nothing invested: the rule then stands at the end of the quarter before;
 //! - time progress (时间进度) is the share of the year elapsed on the day the report stands at (Q1 25 % … Q4
 //!   100 % at the quarters' ends; by days within a quarter under way);
 //! - a project is behind schedule when it is suspended (暂停), when its investment completed this year is below
@@ -36,7 +40,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "state",
-        "a project's state in a quarter is its latest report for that quarter or an earlier one; a 新开工 reported in an earlier quarter counts as 在建",
+        "a project's state in a quarter is its latest report for that quarter or an earlier one (已报告(含往期) counts both, 本期报告 only reports for a quarter of the span; stage_period in the behind list says which quarter a stage comes from); a 新开工 reported in an earlier quarter counts as 在建, except that a half year's or a year's summary counts a project that started (新开工) within it and is under construction at its end as 新开工",
     ),
     (
         "start_rate",
@@ -45,7 +49,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("planned_year", "年度计划投资: the latest investment_planned_year reported in the year, 亿元"),
     (
         "completed_year",
-        "完成投资: the sum of investment_period over the year's reports up to this quarter, 亿元 (a report without one takes the rise of investment_to_date from the quarter before); a project whose completed investment is unknown is left out of both sums",
+        "完成投资: over the year's quarters up to this one, each quarter's investment_period, 亿元 (a report without one takes the rise of investment_to_date from the quarter before; a run of quarters with no report takes the rise of investment_to_date over it); a project whose completed investment is unknown is left out of both sums and of the investment rule; a quarter under way with no report yet is not counted as nothing invested: the rule stands at the end of the quarter before, with its time progress",
     ),
     (
         "time_progress",
@@ -104,8 +108,11 @@ pub struct Row {
     pub name_zh: String,
     /// Projects in the group.
     pub projects: usize,
-    /// Of them, with a report by the quarter.
+    /// Of them, with a report by the quarter (that quarter's or an earlier one: a stage stands until a later
+    /// report changes it).
     pub reported: usize,
+    /// Of them, with a report for a quarter of the span: the rest stand on an earlier report (`reported`) or none.
+    pub reported_in_span: usize,
     /// Projects by stage (every stage and 未报告).
     pub stages: BTreeMap<String, usize>,
     /// Started (新开工, 在建, 竣工, 投产运营).
@@ -135,6 +142,9 @@ pub struct Behind {
     pub city_names: Vec<String>,
     /// Stage in the quarter.
     pub stage: String,
+    /// The quarter of the report the stage comes from (it may be before the span: a stage stands until a later
+    /// report changes it).
+    pub stage_period: Option<String>,
     /// Why it is behind.
     pub reasons: Vec<String>,
 }
@@ -183,6 +193,10 @@ struct ProjectState<'a> {
     city_names: Vec<String>,
     groups: Vec<String>,
     stage: &'static str,
+    /// The quarter of the latest report by then.
+    stage_period: Option<Period>,
+    /// Whether it reported for a quarter of the span.
+    reported_in_span: bool,
     /// Started by then (a later pause does not undo a start).
     started: bool,
     /// The year's plan and what was completed of it, when what was completed is known.
@@ -207,13 +221,40 @@ fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
     round(f64::from(q.months.0 - 1) / 12.0 + done / span * 0.25)
 }
 
-/// Investment completed in `year` up to the quarter `q` by the reports `upto` (sorted, none after `q`): the
-/// sum of the year's `investment_period`. A report without one takes the rise of `investment_to_date` from the
-/// report of the quarter before it; when neither says, what was completed is unknown (`None`).
-fn completed_in_year(upto: &[&Report], year: i32) -> Option<f64> {
+/// Investment completed in `through`'s year from its first quarter to `through` by a project's sorted reports
+/// (none after `through`): each quarter's amount ([`quarter_amount`]); a run of quarters with no report is
+/// bridged by the rise of `investment_to_date` from the report of the quarter before the run to the report that
+/// ends it (or is nothing, when that report's cumulative figure is its own quarter's amount). `None` when a quarter's amount cannot be known that way: a quarter without a report is never
+/// counted as nothing invested.
+fn completed_through(reports: &[&Report], through: Period) -> Option<f64> {
+    let quarters: Vec<Period> = Period { year: through.year, months: (1, 12) }
+        .quarters()
+        .into_iter()
+        .filter(|k| *k <= through)
+        .collect();
+    let at = |k: Period| reports.iter().position(|r| r.period == k);
     let mut sum = 0.0;
-    for (i, _) in upto.iter().enumerate().filter(|(_, r)| r.period.year == year) {
-        sum += quarter_amount(upto, i)?;
+    let mut k = 0;
+    while k < quarters.len() {
+        if let Some(i) = at(quarters[k]) {
+            sum += quarter_amount(reports, i)?;
+            k += 1;
+            continue;
+        }
+        let end = (k..quarters.len()).find(|&j| at(quarters[j]).is_some())?;
+        let after = reports[at(quarters[end])?];
+        // Nothing invested before the report that ends the run (its cumulative figure is its own quarter's):
+        // the run's quarters had nothing either.
+        if let (Some(d), Some(p)) = (after.investment_to_date, after.investment_period)
+            && (d - p).abs() < 1e-9
+        {
+            sum += p;
+        } else {
+            let before_run = quarters[k].start().pred_opt().map(Period::quarter_of)?;
+            let before = reports[at(before_run)?].investment_to_date?;
+            sum += after.investment_to_date? - before;
+        }
+        k = end + 1;
     }
     Some(sum)
 }
@@ -229,25 +270,52 @@ fn quarter_amount(reports: &[&Report], i: usize) -> Option<f64> {
     })
 }
 
+/// The stage a summary or dispatch over the quarters `first..=q` counts a project in, by its reports up to `q`
+/// (sorted): its latest report's stage in `q` ([`progress::stage_in`]), except that a project whose work
+/// started (新开工) within the span and is under construction at its end counts as 新开工, so a half year's or a
+/// year's summary counts every start in it, not only those of its last quarter.
+fn stage_over(upto: &[&Report], first: Period, q: Period) -> &'static str {
+    let Some(latest) = upto.last() else { return NOT_REPORTED.0 };
+    let stage = progress::stage_in(latest, q);
+    if stage == "在建" && upto.iter().any(|r| r.stage == "新开工" && r.period >= first) {
+        "新开工"
+    } else {
+        stage
+    }
+}
+
 fn project_state<'a>(
     f: &'a super::Feature,
     reports: &[&Report],
-    q: Period,
+    (first, q): (Period, Period),
     as_of: chrono::NaiveDate,
     by: GroupBy,
 ) -> ProjectState<'a> {
     let upto: Vec<&Report> = reports.iter().copied().filter(|r| r.period <= q).collect();
     let latest = upto.last().copied();
-    let stage = latest.map_or(NOT_REPORTED.0, |r| progress::stage_in(r, q));
+    let stage = stage_over(&upto, first, q);
     let started = upto.iter().any(|r| STARTED.contains(&r.stage));
     let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
     let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
-    let investment = planned_year.and_then(|plan| Some((plan, completed_in_year(&upto, q.year)?)));
+    // The quarter under way with no report yet is not counted as nothing invested: the investment rule then
+    // stands at the end of the quarter before, with that quarter's time progress.
+    let (through, elapsed) = if as_of < q.end() && latest.is_none_or(|r| r.period != q) {
+        let before = q.start().pred_opt().map(Period::quarter_of).filter(|b| b.year == q.year);
+        (before, before.map_or(0.0, Period::year_elapsed))
+    } else {
+        (Some(q), time_progress(q, as_of))
+    };
+    let investment = planned_year.and_then(|plan| {
+        let completed = match through {
+            Some(t) => completed_through(&upto, t)?,
+            None => 0.0,
+        };
+        Some((plan, completed))
+    });
     let mut behind = Vec::new();
     if stage == "暂停" {
         behind.push("暂停 suspended".to_owned());
     }
-    let elapsed = time_progress(q, as_of);
     if let Some((plan, completed)) = investment.filter(|(p, _)| *p > 0.0)
         && completed / plan + 1e-9 < elapsed
     {
@@ -287,6 +355,8 @@ fn project_state<'a>(
         city_names: f.str_list("city_names").map(str::to_owned).collect(),
         groups,
         stage,
+        stage_period: latest.map(|r| r.period),
+        reported_in_span: upto.iter().any(|r| r.period >= first),
         started,
         investment,
         behind,
@@ -300,6 +370,7 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress
         *stages.entry(s.stage.to_owned()).or_default() += 1;
     }
     let reported = states.iter().filter(|s| s.stage != NOT_REPORTED.0).count();
+    let reported_in_span = states.iter().filter(|s| s.reported_in_span).count();
     let started = states.iter().filter(|s| s.started).count();
     let planned_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.0)).sum();
     let completed_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.1)).sum();
@@ -308,6 +379,7 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress
         name_zh,
         projects: states.len(),
         reported,
+        reported_in_span,
         stages,
         started,
         start_rate: (reported > 0).then(|| round(started as f64 / reported as f64)),
@@ -324,6 +396,7 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress
 pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::NaiveDate) -> Dispatch {
     let quarters = span.quarters();
     let q = quarters.last().copied().unwrap_or(span);
+    let first = quarters.first().copied().unwrap_or(span);
     let as_of = q.end().min(today.max(q.start()));
     let elapsed = time_progress(q, as_of);
     let grouped = progress::by_project(catalog.progress_reports());
@@ -331,7 +404,7 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     let projects = catalog.projects().features();
     let states: Vec<ProjectState<'_>> = projects
         .iter()
-        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), q, as_of, by))
+        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), (first, q), as_of, by))
         .collect();
     let name_of = |key: &str| -> String {
         match by {
@@ -371,6 +444,7 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
             name_zh: s.name_zh.clone(),
             city_names: s.city_names.clone(),
             stage: s.stage.to_owned(),
+            stage_period: s.stage_period.map(|p| p.to_string()),
             reasons: s.behind.clone(),
         })
         .collect();
@@ -391,7 +465,6 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     );
     let mut changes = Vec::new();
     if quarters.len() > 1 {
-        let first = quarters[0];
         for f in projects {
             let list = grouped.get(f.id.as_str()).unwrap_or(&none);
             // As the tables count them: a 新开工 of an earlier quarter is 在建.
@@ -401,11 +474,8 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
                 .rev()
                 .find(|r| r.period < first)
                 .map_or(NOT_REPORTED.0, |r| progress::stage_in(r, before_q));
-            let after = list
-                .iter()
-                .rev()
-                .find(|r| r.period <= q)
-                .map_or(NOT_REPORTED.0, |r| progress::stage_in(r, q));
+            let upto: Vec<&Report> = list.iter().copied().filter(|r| r.period <= q).collect();
+            let after = stage_over(&upto, first, q);
             if before != after {
                 changes.push(StageChange {
                     project: f.id.clone(),
@@ -432,7 +502,8 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
 
 /// The Chinese column headings of the table, in order, and the values of a row under them.
 pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
-    let mut head: Vec<String> = vec![d.by.zh().to_owned(), "项目数".into(), "已报告".into()];
+    let mut head: Vec<String> =
+        vec![d.by.zh().to_owned(), "项目数".into(), "已报告(含往期)".into(), "本期报告".into()];
     head.extend(STAGES.iter().map(|s| s.0.to_owned()));
     head.push(NOT_REPORTED.0.to_owned());
     head.extend(
@@ -448,7 +519,8 @@ pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
         .map(str::to_owned),
     );
     let cells = |r: &Row| -> Vec<Value> {
-        let mut v: Vec<Value> = vec![r.name_zh.clone().into(), r.projects.into(), r.reported.into()];
+        let mut v: Vec<Value> =
+            vec![r.name_zh.clone().into(), r.projects.into(), r.reported.into(), r.reported_in_span.into()];
         v.extend(STAGES.iter().map(|s| r.stages.get(s.0).copied().unwrap_or(0).into()));
         v.push(r.stages.get(NOT_REPORTED.0).copied().unwrap_or(0).into());
         v.push(r.started.into());

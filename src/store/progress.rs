@@ -444,6 +444,21 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
     for r in reports {
         if let Some(t) = r.investment_total {
             total = Some((t, r));
+        }
+        // A year's plan is part of the project's total: never more than all of it.
+        if let (Some(p), Some((t, at))) = (r.investment_planned_year, total)
+            && p > t + 1e-9
+        {
+            return Err((
+                r.id.clone(),
+                format!(
+                    "investment_planned_year: {p} 亿元 planned for {} exceeds the project's investment_total {t} \
+                     亿元 (reported in {}); if the total has grown, report the new investment_total",
+                    r.period.year, at.period
+                ),
+            ));
+        }
+        if let Some(t) = r.investment_total {
             // `last` is the last report with a cumulative figure: a later total may not fall below it either.
             if let Some(at) = last
                 && let Some(d) = at.investment_to_date
@@ -631,6 +646,15 @@ pub fn read_indicator(
     if unit != want {
         return Err(format!("unit: '{unit}' is not the target's unit '{want}' (convert before reporting)"));
     }
+    let measure = Measure::of(t.get("measure").and_then(Value::as_str));
+    if measure != Measure::Level && !period.is_year() {
+        return Err(format!(
+            "period: '{target}' is {} (measure {}): report a whole year (such as {}), not {period}",
+            measure.describe(),
+            measure.name(),
+            period.year
+        ));
+    }
     text(m, "source")?;
     let mut record: Map<String, Value> = m
         .iter()
@@ -640,6 +664,48 @@ pub fn read_indicator(
     record.insert("id".into(), json!(id));
     record.insert("period".into(), json!(period.to_string()));
     Ok(Indicator { id, target, period, value, record })
+}
+
+/// What a target's value measures, as the plan words it (`measure` in the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// A level at a moment (a share, a count, a capacity, a rank): any period's value shows where it stands.
+    Level,
+    /// A year's total (GDP, an industry's output, throughput): only a whole year's value compares with it.
+    YearTotal,
+    /// A year's total that every year of the plan must reach (每年新增 10户).
+    EachYear,
+}
+
+/// The values `measure` may take.
+pub const MEASURES: &[&str] = &["level", "year_total", "each_year"];
+
+impl Measure {
+    /// Reads `measure` (absent: a level).
+    pub fn of(raw: Option<&str>) -> Self {
+        match raw {
+            Some("year_total") => Self::YearTotal,
+            Some("each_year") => Self::EachYear,
+            _ => Self::Level,
+        }
+    }
+
+    /// Its name in the data.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Level => "level",
+            Self::YearTotal => "year_total",
+            Self::EachYear => "each_year",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Level => "a level",
+            Self::YearTotal => "a year's total",
+            Self::EachYear => "a total every year must reach",
+        }
+    }
 }
 
 /// Where a target stands.
@@ -654,6 +720,8 @@ pub enum Status {
     Behind,
     /// Nothing to judge by.
     NoData,
+    /// Not met by the latest value, and the plan sets no year to judge the pace by.
+    NotMet,
 }
 
 impl Status {
@@ -664,6 +732,7 @@ impl Status {
             Self::OnTrack => "进度正常",
             Self::Behind => "滞后",
             Self::NoData => "无数据",
+            Self::NotMet => "未达到（无时限）",
         }
     }
 }
@@ -678,8 +747,13 @@ pub const STATUS_RULE: &str = "Latest value v (the period ending last) against t
      targets: the mean of the yearly growth values from 2022 up to target_year (later years are at most 'met \
      later'); met when it meets x and the target year is reported, on track when it meets x while the target year \
      is under way, behind when below or when the target year has ended without its value. growth-cumulative>= \
-     targets (growth over the plan period, each value the growth so far) are judged like a level. No data: no value, only one value of a \
-     level target (no baseline to draw the path from), or a qualitative target.";
+     targets (growth over the plan period, each value the growth so far) are judged like a level. A year's total \
+     (measure year_total: GDP, output, throughput) takes whole years' values only; where a year and a part of it end \
+     on the same day, the year's value decides. measure each_year (每年…): met when every year from 2022 to \
+     target_year has a value meeting x; behind when a year's value does not, or when target_year has ended \
+     without every year's value; on track while every year reported meets it. No target_year (the plan sets \
+     none): met when the latest value meets x, else not_met (no pace or deadline is judged). No data: no value, \
+     only one value of a level target (no baseline to draw the path from), or a qualitative target.";
 
 /// A target's status from its values, with the figures that decided it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -694,11 +768,13 @@ pub struct Standing {
     pub expected: Option<f64>,
 }
 
-/// Where a target (`comparator`, value `x`, due at the end of `target_year`) stands on `today` given its values.
+/// Where a target (`comparator`, value `x`, due at the end of `target_year` when the plan sets one, measuring
+/// `measure`) stands on `today` given its values.
 pub fn target_status(
     comparator: &str,
     x: Option<f64>,
-    target_year: i32,
+    target_year: Option<i32>,
+    measure: Measure,
     values: &[&Indicator],
     today: NaiveDate,
 ) -> Standing {
@@ -711,10 +787,34 @@ pub fn target_status(
     let Some(x) = x.filter(|_| comparator != "qualitative") else {
         return none("qualitative target: no measured value to compare");
     };
-    let mut vals: Vec<&Indicator> = values.to_vec();
-    vals.sort_by(|a, b| a.period.end().cmp(&b.period.end()).then(a.period.start().cmp(&b.period.start())));
+    let mut vals: Vec<&Indicator> =
+        values.iter().copied().filter(|i| measure == Measure::Level || i.period.is_year()).collect();
+    // By end, and of two ending the same day the longer last: a year's value decides over its last quarter's.
+    vals.sort_by(|a, b| a.period.end().cmp(&b.period.end()).then(b.period.start().cmp(&a.period.start())));
     let Some(last) = vals.last().copied() else { return none("no measured value yet") };
     let latest = Some((last.value, last.period.to_string()));
+    // A rank is better the smaller it is: rank<= 5 is met by 3 and not by 20.
+    let meets = |v: f64, goal: f64| match comparator {
+        "<=" | "rank<=" => v <= goal + 1e-9,
+        "<" => v < goal,
+        ">" => v > goal,
+        _ => v + 1e-9 >= goal,
+    };
+    let Some(target_year) = target_year else {
+        // No deadline in the plan: met or not by the latest value, with no pace to judge.
+        let met = meets(last.value, x);
+        return Standing {
+            status: if met { Status::Met } else { Status::NotMet },
+            reason: format!(
+                "{} in {} {} {comparator} {x}; the plan sets no year to judge the pace by",
+                last.value,
+                last.period,
+                if met { "meets" } else { "does not yet meet" }
+            ),
+            latest,
+            expected: None,
+        };
+    };
     let due = f64::from(target_year + 1);
     let year_over = today > NaiveDate::from_ymd_opt(target_year, 12, 31).unwrap_or(NaiveDate::MAX);
     if comparator == "growth>=" {
@@ -771,13 +871,9 @@ pub fn target_status(
             expected: Some(x),
         };
     }
-    // A rank is better the smaller it is: rank<= 5 is met by 3 and not by 20.
-    let meets = |v: f64, goal: f64| match comparator {
-        "<=" | "rank<=" => v <= goal + 1e-9,
-        "<" => v < goal,
-        ">" => v > goal,
-        _ => v + 1e-9 >= goal,
-    };
+    if measure == Measure::EachYear {
+        return each_year(&vals, comparator, x, target_year, year_over, &meets);
+    }
     // The value the target is judged by once its year is over: the last one measured by the year's end. A value
     // of a later period does not make it met in time.
     let by_due = vals.iter().rev().copied().find(|i| i.period.end_years() <= due + 1e-9);
@@ -828,6 +924,53 @@ pub fn target_status(
     }
 }
 
+/// A target every year of the plan must reach (`vals`: whole years' values, sorted).
+fn each_year(
+    vals: &[&Indicator],
+    comparator: &str,
+    x: f64,
+    target_year: i32,
+    year_over: bool,
+    meets: &dyn Fn(f64, f64) -> bool,
+) -> Standing {
+    let years: Vec<&Indicator> =
+        vals.iter().copied().filter(|i| (PLAN_FIRST_YEAR..=target_year).contains(&i.period.year)).collect();
+    let latest = vals.last().map(|l| (l.value, l.period.to_string()));
+    let short: Vec<String> =
+        years.iter().filter(|i| !meets(i.value, x)).map(|i| format!("{} in {}", i.value, i.period)).collect();
+    let missing: Vec<String> = (PLAN_FIRST_YEAR..=target_year)
+        .filter(|y| !years.iter().any(|i| i.period.year == *y))
+        .map(|y| y.to_string())
+        .collect();
+    let (status, reason) = if !short.is_empty() {
+        (
+            Status::Behind,
+            format!(
+                "every year must meet {comparator} {x}: {} {}",
+                short.join(", "),
+                if short.len() == 1 { "does not" } else { "do not" }
+            ),
+        )
+    } else if missing.is_empty() {
+        (Status::Met, format!("every year {PLAN_FIRST_YEAR}-{target_year} meets {comparator} {x}"))
+    } else if year_over {
+        (Status::Behind, format!("no value for {}, and {target_year} has ended", missing.join(", ")))
+    } else if years.is_empty() {
+        return Standing {
+            status: Status::NoData,
+            reason: format!("no yearly value from {PLAN_FIRST_YEAR} on"),
+            latest,
+            expected: None,
+        };
+    } else {
+        (
+            Status::OnTrack,
+            format!("every year reported meets {comparator} {x}; no value yet for {}", missing.join(", ")),
+        )
+    };
+    Standing { status, reason, latest, expected: Some(x) }
+}
+
 /// Groups every report by project, each list sorted by period.
 pub fn by_project(reports: &[Report]) -> BTreeMap<&str, Vec<&Report>> {
     let mut m: BTreeMap<&str, Vec<&Report>> = BTreeMap::new();
@@ -861,7 +1004,7 @@ mod tests {
     fn status(cmp: &str, x: f64, year: i32, vals: &[(&str, f64)], today: &str) -> Status {
         let v: Vec<Indicator> = vals.iter().map(|(p, x)| ind(p, *x)).collect();
         let refs: Vec<&Indicator> = v.iter().collect();
-        target_status(cmp, Some(x), year, &refs, day(today)).status
+        target_status(cmp, Some(x), Some(year), Measure::Level, &refs, day(today)).status
     }
 
     #[test]
@@ -953,7 +1096,8 @@ mod tests {
         let late = target_status(
             ">",
             Some(1.0),
-            2024,
+            Some(2024),
+            Measure::Level,
             &[&ind("2024", 0.95), &ind("2025", 1.0002)],
             day("2026-03-01"),
         );
@@ -975,7 +1119,7 @@ mod tests {
             status("growth>=", 15.0, 2024, &[("2022", 12.0), ("2023", 15.0)], "2024-03-01"),
             Status::Behind
         );
-        let q = target_status("qualitative", None, 2024, &[], day("2024-01-01"));
+        let q = target_status("qualitative", None, Some(2024), Measure::Level, &[], day("2024-01-01"));
         assert_eq!(q.status, Status::NoData);
     }
 

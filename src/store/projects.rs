@@ -414,6 +414,14 @@ pub fn check_target(t: &Value) -> Result<(), String> {
     if !value_ok {
         return Err(format!("target '{id}': `value` must be a number (null only for qualitative targets)"));
     }
+    if let Some(m) = t.get("measure")
+        && !m.as_str().is_some_and(|m| super::progress::MEASURES.contains(&m))
+    {
+        return Err(format!(
+            "target '{id}': measure {m} is not one of {}",
+            super::progress::MEASURES.join(" ")
+        ));
+    }
     let section = t.get("section").and_then(Value::as_str).unwrap_or_default();
     if !is_section_id(section) {
         return Err(format!("target '{id}': section '{section}' is not of the form 四.(四).2"));

@@ -84,14 +84,17 @@ fn num(v: &Value) -> Option<f64> {
 
 /// The dispatch table computed here from the records and the projects' memberships, by the definitions the
 /// report states (independently of the server's code): per group key, (projects, reported, stage counts,
-/// started, planned, completed, behind) and the set of projects behind.
+/// started, planned, completed, behind, reported in the quarter) and the set of projects behind.
 #[allow(clippy::type_complexity)]
 fn expected_dispatch(
     projects: &[Value],
     records: &[Value],
     quarter: &str,
     group: &str,
-) -> (BTreeMap<String, (usize, usize, BTreeMap<String, usize>, usize, f64, f64, usize)>, BTreeSet<String>) {
+) -> (
+    BTreeMap<String, (usize, usize, BTreeMap<String, usize>, usize, f64, f64, usize, usize)>,
+    BTreeSet<String>,
+) {
     let year = &quarter[..4];
     let q: u32 = quarter[5..].parse().unwrap();
     let elapsed = f64::from(q) / 4.0;
@@ -122,23 +125,39 @@ fn expected_dispatch(
             .filter(|r| period(r).starts_with(year))
             .rev()
             .find_map(|r| num(&r["investment_planned_year"]));
-        // The year's completed investment: each report's investment_period, or the rise of the cumulative figure
-        // from the report of the quarter before; unknown (None) when neither says.
+        // The year's completed investment to the quarter: each quarter's report's investment_period, or the
+        // rise of the cumulative figure from the report of the quarter before; a run of quarters with no report
+        // is bridged by the rise of the cumulative figure over it; unknown (None) when neither says.
         let quarter_before = |p: &str| {
             let (y, q): (i32, u32) = (p[..4].parse().unwrap(), p[5..].parse().unwrap());
             if q == 1 { format!("{}Q4", y - 1) } else { format!("{y}Q{}", q - 1) }
         };
-        let completed: Option<f64> = mine
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| period(r).starts_with(year))
-            .map(|(i, r)| {
-                num(&r["investment_period"]).or_else(|| {
-                    let prev = mine[..i].last().filter(|p| period(p) == quarter_before(&period(r)))?;
-                    Some(num(&r["investment_to_date"])? - num(&prev["investment_to_date"])?)
-                })
-            })
-            .sum();
+        let report_of = |p: &str| mine.iter().find(|r| period(r) == p);
+        let to_date = |p: &str| report_of(p).and_then(|r| num(&r["investment_to_date"]));
+        let mut completed = Some(0.0);
+        let mut gap_from: Option<String> = None;
+        for k in 1..=q {
+            let this = format!("{year}Q{k}");
+            let amount = match report_of(&this) {
+                Some(r) => match gap_from.take() {
+                    // Nothing was invested before a report whose cumulative figure is its own quarter's.
+                    Some(_) if num(&r["investment_period"]).is_some_and(|p| to_date(&this) == Some(p)) => {
+                        num(&r["investment_period"])
+                    }
+                    Some(start) => to_date(&quarter_before(&start)).and_then(|b| Some(to_date(&this)? - b)),
+                    None => num(&r["investment_period"])
+                        .or_else(|| Some(to_date(&this)? - to_date(&quarter_before(&this))?)),
+                },
+                None => {
+                    gap_from.get_or_insert(this);
+                    Some(0.0)
+                }
+            };
+            completed = completed.zip(amount).map(|(a, b)| a + b);
+        }
+        if gap_from.is_some() {
+            completed = None;
+        }
         let investment = planned.zip(completed);
         let mut behind = stage == "暂停";
         if let Some((plan, completed)) = investment.filter(|(p, _)| *p > 0.0) {
@@ -177,14 +196,18 @@ fn expected_dispatch(
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect(),
         };
-        per_project.push((keys, stage, started, investment, behind));
+        let fresh = latest.is_some_and(|r| period(r) == quarter);
+        per_project.push((keys, stage, started, investment, behind, fresh));
     }
-    for (keys, stage, started, investment, behind) in &per_project {
+    for (keys, stage, started, investment, behind, fresh) in &per_project {
         for k in keys {
-            let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0));
+            let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0, 0));
             e.0 += 1;
             if stage != "未报告" {
                 e.1 += 1;
+            }
+            if *fresh {
+                e.7 += 1;
             }
             *e.2.entry(stage.clone()).or_insert(0) += 1;
             if *started {
@@ -215,6 +238,11 @@ fn check_dispatch(s: &StoreApp, records: &[Value], quarter: &str, group: &str) -
         let w = &want[key];
         assert_eq!(r["projects"].as_u64().unwrap() as usize, w.0, "{group} {key} projects");
         assert_eq!(r["reported"].as_u64().unwrap() as usize, w.1, "{group} {key} reported");
+        assert_eq!(
+            r["reported_in_span"].as_u64().unwrap() as usize,
+            w.7,
+            "{group} {key} reported in the quarter"
+        );
         for (stage, n) in r["stages"].as_object().unwrap() {
             assert_eq!(
                 n.as_u64().unwrap() as usize,
@@ -250,9 +278,11 @@ fn a_scripted_quarter_and_its_dispatch_report() {
     let mut posted = vec![
         json!({"project": ids[0], "period": "2024Q1", "stage": "新开工", "investment_total": 50.0, "investment_planned_year": 10.0, "investment_period": 2.0, "investment_to_date": 2.0, "source": source}),
         json!({"project": ids[0], "period": "2024Q2", "stage": "在建", "investment_planned_year": 10.0, "investment_period": 3.0, "investment_to_date": 5.0, "source": source}),
-        json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "investment_total": 100.0, "investment_planned_year": 20.0, "investment_period": 4.0, "investment_to_date": 30.0, "source": source}),
+        json!({"project": ids[1], "period": "2024Q1", "stage": "在建", "investment_total": 100.0, "investment_planned_year": 20.0, "investment_period": 2.0, "investment_to_date": 26.0, "source": source}),
+        json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "investment_planned_year": 20.0, "investment_period": 4.0, "investment_to_date": 30.0, "source": source}),
         json!({"project": ids[2], "period": "2024Q2", "stage": "前期", "milestones": [{"name": "开工", "planned": "2024-05-31", "actual": null}], "source": source}),
         json!({"project": ids[4], "period": "2024Q1", "stage": "在建", "investment_planned_year": 8.0, "investment_period": 1.0, "investment_to_date": 12.0, "source": source}),
+        json!({"project": ids[4], "period": "2024Q2", "stage": "在建", "investment_period": 0.5, "investment_to_date": 12.5, "source": source}),
     ];
     for p in &posted {
         let r = post(&s, &city, "progress", p.clone());
@@ -276,7 +306,7 @@ print("ok")
     // Who reported it is recorded from the token.
     let f = s.app.get_json(&format!("/collections/progress/items/{}@2024Q2", ids[3]));
     assert_eq!(f["properties"]["reported_by"], "沈阳市发展改革委", "{f}");
-    assert_eq!(f["properties"]["datetime"], "2024-04-01/2024-06-30");
+    assert_eq!(f["properties"]["period_interval"], "2024-04-01/2024-06-30");
 
     let mut records = shipped_reports();
     records.extend(posted.iter().cloned());
@@ -348,7 +378,7 @@ print(json.dumps({"sheets": wb.sheetnames, "head": rows[0], "rows": rows[1:], "b
     let csv = s.app.get("/reports/dispatch?period=2024Q2&by=region&f=csv").bytes().unwrap();
     assert!(csv.starts_with(b"\xEF\xBB\xBF"));
     let text = String::from_utf8(csv[3..].to_vec()).unwrap();
-    assert!(text.lines().next().unwrap().starts_with("区域,项目数,已报告,前期"), "{text}");
+    assert!(text.lines().next().unwrap().starts_with("区域,项目数,已报告(含往期),本期报告,前期"), "{text}");
     assert_eq!(text.lines().count(), want_rows.len() + 1);
     // The HTML page embeds the charts' data and loads ECharts from this server.
     let page = s.app.get("/reports/dispatch?period=2024Q2&f=html").text().unwrap();
@@ -1020,4 +1050,149 @@ fn plan_rules_a_second_review_found_wrong() {
         "{}",
         summary["definitions"]
     );
+}
+
+/// What a third review of following the plan found wrong, each through the real server: a year's total (GDP)
+/// judged by a quarter's value, and a year's value losing to its last quarter's; a yearly target (每年新增) met
+/// by one good year; a target with no deadline in the plan given 2024's; a year plan above the project's total;
+/// a quarter with no report counted as nothing invested; a half year's summary counting only the starts of its
+/// last quarter; old reports counted as this quarter's; and a 422 that did not name its field.
+#[test]
+fn plan_rules_a_third_review_found_wrong() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let province = add_token(&s.store, "省统计局", "province");
+    let value = |target: &str, period: &str, v: f64, unit: &str| {
+        post(
+            &s,
+            &province,
+            "indicators",
+            json!({"target": target, "period": period, "value": v, "unit": unit, "source": "测试统计公报"}),
+        )
+    };
+    let progress = |target: &str| {
+        s.app.get_json(&format!("/collections/targets/items/{target}"))["properties"]["progress"].clone()
+    };
+    // GDP is a year's total: a quarter's value is refused, naming the field.
+    assert_eq!(value("shenyang-gdp", "2024", 1.01, "万亿元").status(), 201);
+    let problem = assert_problem(value("shenyang-gdp", "2024Q4", 0.27, "万亿元"), 422);
+    assert_eq!(problem["property"], "period", "{problem}");
+    assert_eq!(progress("shenyang-gdp")["status"], "met");
+    // A level's year value decides over its last quarter's (both end on 31 December).
+    let targets = all(&s, "/collections/targets/items?limit=1000");
+    let level = targets
+        .iter()
+        .find(|t| {
+            let p = &t["properties"];
+            p["unit"] == "%"
+                && p["comparator"] == ">="
+                && p["measure"].is_null()
+                && p["target_year"] == 2024
+                && p["progress"]["values"] == 0
+        })
+        .expect("a ≥ % target without values");
+    let (level, x) = (id_of(level), level["properties"]["value"].as_f64().unwrap());
+    for (period, v) in [("2021", x * 0.5), ("2024", x), ("2024Q4", x * 0.9)] {
+        assert_eq!(value(&level, period, v, "%").status(), 201, "{level} {period}");
+    }
+    let p = progress(&level);
+    assert_eq!(p["status"], "met", "{p}");
+    assert_eq!(p["latest_period"], "2024", "{p}");
+    // Every year must reach a yearly target: one good year after two short ones is behind.
+    for (year, v) in [("2022", 3.0), ("2023", 2.0), ("2024", 12.0)] {
+        assert_eq!(value("liaodong-zone-gi-market-entities", year, v, "户/年").status(), 201);
+    }
+    let p = progress("liaodong-zone-gi-market-entities");
+    assert_eq!(p["status"], "behind", "{p}");
+    assert!(p["reason"].as_str().unwrap().contains("2022") && p["reason"].as_str().unwrap().contains("2023"));
+    // A target with no year in the plan is not met yet, with no deadline stated.
+    assert_eq!(value("dalian-port-cargo-throughput", "2023", 3.2, "亿吨").status(), 201);
+    let p = progress("dalian-port-cargo-throughput");
+    assert_eq!(p["status"], "not_met", "{p}");
+    assert!(!p["reason"].as_str().unwrap().contains("ended"), "{p}");
+    assert_eq!(value("dalian-port-cargo-throughput", "2024", 4.1, "亿吨").status(), 201);
+    assert_eq!(progress("dalian-port-cargo-throughput")["status"], "met");
+
+    let ids: Vec<String> = unreported_shenyang_points(&s, 4).iter().map(id_of).collect();
+    let src = "测试";
+    let report = |p: Value| {
+        let r = post(&s, &city, "progress", p.clone());
+        assert_eq!(r.status(), 201, "{p}: {:?}", r.text());
+        p
+    };
+    // A year plan above the project's total is refused, naming the field.
+    let problem = assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[0], "period": "2024Q1", "stage": "新开工", "investment_total": 5.0,
+                   "investment_planned_year": 50.0, "investment_period": 1.0, "investment_to_date": 1.0, "source": src}),
+        ),
+        422,
+    );
+    assert_eq!(problem["property"], "investment_planned_year", "{problem}");
+    // No report for 2024Q2: the rise of the cumulative figure from Q1 to Q3 (2 to 5) covers it, so 5 of 6 亿元
+    // is done by Q3 (83 % against 75 %), not 3 (the two reports' own amounts).
+    let mut records = shipped_reports();
+    records.extend([
+        report(
+            json!({"project": ids[0], "period": "2024Q1", "stage": "新开工", "investment_planned_year": 6.0,
+                      "investment_period": 2.0, "investment_to_date": 2.0, "source": src}),
+        ),
+        report(json!({"project": ids[0], "period": "2024Q3", "stage": "在建", "investment_period": 1.0,
+                      "investment_to_date": 5.0, "source": src})),
+    ]);
+    // Started in 2024Q1 and under construction by Q2: the half year's summary counts the start.
+    records.push(report(json!({"project": ids[1], "period": "2024Q1", "stage": "新开工", "source": src})));
+    records.push(report(json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "source": src})));
+    let doc = check_dispatch(&s, &records, "2024Q3", "city");
+    assert!(
+        !doc["report"]["behind"].as_array().unwrap().iter().any(|b| b["project"] == ids[0].as_str()),
+        "{}",
+        doc["report"]["behind"]
+    );
+    let shenyang = doc["report"]["rows"].as_array().unwrap().iter().find(|r| r["key"] == "210100").unwrap();
+    assert!(shenyang["completed_year"].as_f64().unwrap() >= 5.0 - 1e-9, "{shenyang}");
+    check_dispatch(&s, &records, "2024Q2", "region");
+    let summary = s.app.get_json("/reports/summary?period=2024H1&by=city");
+    let change =
+        summary["report"]["changes"].as_array().unwrap().iter().find(|c| c["project"] == ids[1].as_str());
+    assert_eq!(
+        change.map(|c| (c["from"].clone(), c["to"].clone())),
+        Some((json!("未报告"), json!("新开工")))
+    );
+    let total = &summary["report"]["total"];
+    assert!(total["stages"]["新开工"].as_u64().unwrap() >= 2, "both starts of 2024H1: {total}");
+    // The quarter after: both still stand on earlier reports, and the table says so.
+    let q4 = s.app.get_json("/reports/dispatch?period=2024Q4&by=city");
+    let t = &q4["report"]["total"];
+    let in_q4: BTreeSet<&str> =
+        records.iter().filter(|r| r["period"] == "2024Q4").map(|r| r["project"].as_str().unwrap()).collect();
+    assert_eq!(t["reported_in_span"].as_u64().unwrap() as usize, in_q4.len(), "only 2024Q4's reports: {t}");
+    assert!(
+        t["reported"].as_u64().unwrap() as usize >= in_q4.len() + 2,
+        "ours stand on earlier reports: {t}"
+    );
+    assert_eq!(q4["table"]["head"][3], "本期报告");
+
+    // The quarter under way with no report yet is not counted as nothing invested: the rule stands at the end
+    // of the quarter before (only when there is one in the year).
+    let today =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+    let q = (chrono::Datelike::month(&today) - 1) / 3 + 1;
+    let year = chrono::Datelike::year(&today);
+    if q > 1 {
+        for k in 1..q {
+            report(json!({"project": ids[2], "period": format!("{year}Q{k}"), "stage": "在建",
+                          "investment_planned_year": 4.0, "investment_period": 1.0,
+                          "investment_to_date": f64::from(k), "source": src}));
+        }
+        let now = s.app.get_json(&format!("/reports/dispatch?period={year}Q{q}&by=city"));
+        let behind = now["report"]["behind"].as_array().unwrap();
+        assert!(
+            !behind.iter().any(|b| b["project"] == ids[2].as_str()),
+            "on plan to its last quarter: {now}"
+        );
+    }
 }

@@ -32,7 +32,7 @@ await inBrowser('report', base, { width: 1280, height: 1000 }, async (page) => {
   assert.equal(drawn.length, 2, 'two chart canvases');
   for (const d of drawn) assert.ok(d.ink > 2000, `a chart canvas has drawn pixels: ${JSON.stringify(d)}`);
   const head = await page.$$eval('#dispatch tr:first-child th', (els) => els.map((e) => e.textContent));
-  assert.deepEqual(head.slice(0, 4), ['区域', '项目数', '已报告', '前期']);
+  assert.deepEqual(head.slice(0, 5), ['区域', '项目数', '已报告(含往期)', '本期报告', '前期']);
   const last = await page.$eval('#dispatch tr:last-child td', (e) => e.textContent);
   assert.equal(last, '合计');
   mkdirSync(dirname(shot), { recursive: true });
