@@ -99,11 +99,26 @@ pub fn of_collection(c: &crate::store::Collection) -> Vec<Column> {
     if !c.features().is_empty() {
         // Values are JSON (dates are strings there): the layer's own schema says which text columns are dates,
         // so a GeoPackage, FlatGeobuf or Shapefile gets date columns back and a re-import filters by them.
+        // A declared number is Real even where every value is whole, and a declared column whose values are
+        // all null keeps its declared type: the points and the lines of one collection, or any subset of it,
+        // export with the same schema (`ogr2ogr -append` and merging need it).
         let mut columns = columns_of(c.features().iter());
+        let all_null =
+            |name: &str| c.features().iter().all(|f| f.properties.get(name).is_none_or(Value::is_null));
         for col in &mut columns {
             match (col.kind, c.queryable(&col.name).map(|q| q.kind)) {
                 (ColumnType::Text, Some(P::Date)) => col.kind = ColumnType::Date,
                 (ColumnType::Text, Some(P::Timestamp)) => col.kind = ColumnType::DateTime,
+                (ColumnType::Integer, Some(P::Number)) => col.kind = ColumnType::Real,
+                (ColumnType::Text, Some(kind @ (P::Number | P::Integer | P::Boolean)))
+                    if all_null(&col.name) =>
+                {
+                    col.kind = match kind {
+                        P::Number => ColumnType::Real,
+                        P::Integer => ColumnType::Integer,
+                        _ => ColumnType::Boolean,
+                    };
+                }
                 _ => {}
             }
         }
@@ -164,11 +179,17 @@ pub fn as_text(v: Option<&Value>) -> String {
 
 /// Text for a spreadsheet cell: a text value that Excel or WPS would run as a formula (starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return) gets a leading `'`, which spreadsheets show as plain text (OWASP's
-/// advice against CSV injection). Numbers are left alone, so `-5` stays a number.
+/// advice against CSV injection). Numbers are left alone, so `-5` stays a number, and so is a lone sign
+/// (a target's comparator `=`), which no spreadsheet runs and GIS tools would read back with the `'`.
 pub fn spreadsheet_text(v: Option<&Value>) -> String {
     let text = as_text(v);
     let is_number = matches!(v, Some(Value::Number(_)));
-    if !is_number && text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text }
+    let lone_sign = matches!(text.as_str(), "=" | "+" | "-" | "@");
+    if !is_number && !lone_sign && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
 }
 
 /// A value as JSON text (for Json columns in binary formats), or `None` for null.

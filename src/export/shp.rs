@@ -48,7 +48,7 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
 ];
 
 /// DBF field names for the columns: the documented short name, else the name cut to 10 bytes, made unique
-/// with a numeric suffix.
+/// (ignoring case, as dBase does) with a numeric suffix.
 pub fn field_names(columns: &[super::Column]) -> Vec<String> {
     // At most `max` bytes, cut at a character boundary (a Chinese character is three bytes in UTF-8).
     let cut = |s: &str, max: usize| {
@@ -71,12 +71,14 @@ pub fn field_names(columns: &[super::Column]) -> Vec<String> {
                 .map_or_else(|| cut(&c.name, 10), |(_, short)| (*short).to_owned());
             let mut name = base.clone();
             let mut n = 2;
-            while used.contains(&name) {
+            // dBase field names are case-insensitive (ArcGIS refuses `name` beside `NAME`; GDAL reads either
+            // as the first): compared lower-cased.
+            while used.contains(&name.to_lowercase()) {
                 let suffix = format!("_{n}");
                 name = format!("{}{suffix}", cut(&base, 10 - suffix.len()));
                 n += 1;
             }
-            used.insert(name.clone());
+            used.insert(name.to_lowercase());
             name
         })
         .collect()

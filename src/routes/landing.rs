@@ -207,6 +207,13 @@ pub async fn get_landing(req: HttpRequest, state: State) -> ApiResult<HttpRespon
             ] {
                 downloads.push(link_to(&format!("项目 {file}"), format!("{base}/exports/{file}"), ""));
             }
+            // Excel and WPS read a CSV without a byte-order mark in the local code page (GBK): the Chinese
+            // would show garbled.
+            downloads.push(link_to(
+                "项目 projects.csv（Excel / WPS，带 BOM）",
+                format!("{base}/exports/projects.csv?bom=true"),
+                "opens in Excel and WPS with the Chinese intact",
+            ));
             downloads.extend([
                 link_to("矢量瓦片 TileJSON", format!("{base}/tiles.json"), "MapLibre, OpenLayers, Leaflet"),
                 link_to("地图样式 MapLibre style", format!("{base}/styles/default.json"), ""),

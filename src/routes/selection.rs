@@ -167,6 +167,11 @@ fn parse(
                         .and_then(geom::bounding_rect);
                 }
             }
+            // Without `within` it is the projects' own `city_wide` property, filtered for equality as any
+            // queryable is (GDAL sends `-where "city_wide = 1"` to the server as `?city_wide=1`).
+            None if c.queryable("city_wide").is_some() => {
+                query.filters.push(Filter::Eq { property: "city_wide".into(), value: on.to_string() });
+            }
             _ => {
                 return Err(ApiError::param(
                     "city_wide",

@@ -95,7 +95,11 @@ fn scalar_eq(v: &Value, want: &str) -> bool {
             (_, Some(a), w) if w.parse::<u64>().is_ok() => w.parse::<u64>() == Ok(a),
             (_, _, w) => matches!((n.as_f64(), w.parse::<f64>()), (Some(a), Ok(b)) if a == b),
         },
-        Value::Bool(b) => want.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        // `1` and `0` as well: what GDAL and SQL clients write for a boolean.
+        Value::Bool(b) => {
+            let want = want.trim();
+            want.eq_ignore_ascii_case(if *b { "true" } else { "false" }) || want == if *b { "1" } else { "0" }
+        }
         Value::Array(items) => items.iter().any(|i| scalar_eq(i, want)),
         Value::Null | Value::Object(_) => false,
     }

@@ -783,3 +783,82 @@ fn exported_files_import_back_unchanged_and_keep_their_ids_and_holes() {
     assert!(ok && out.contains("holes (Integer) = 2"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A review of what GIS users meet: the two typed halves of the projects export with the same column types
+/// (the schema's, not what their values happen to be: the lines' investment figures are all null); a CSV
+/// keeps a lone sign (a target's comparator `=`) as written; a Shapefile's field names differ ignoring case,
+/// as dBase compares them (`ID`, `name` beside `Name` and `NAME`).
+#[test]
+fn exports_follow_the_declared_schema_and_write_names_dbase_can_tell_apart() {
+    let dir = workdir("schema");
+    let mut kinds = Vec::new();
+    for file in ["projects-points.gpkg", "projects-lines.gpkg"] {
+        let (path, _) = download(&format!("/exports/{file}"), &dir, file);
+        let info = ogrinfo_summary(&path, &[]);
+        let kind = |field: &str| {
+            info.lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix(&format!("{field}: "))
+                        .map(|k| k.split(' ').next().unwrap().to_owned())
+                })
+                .unwrap_or_else(|| panic!("no {field} in {file}: {info}"))
+        };
+        kinds.push((kind("investment_total"), kind("investment_share")));
+    }
+    assert_eq!(kinds[0], kinds[1], "points and lines: {kinds:?}");
+    assert_eq!(kinds[0].0, "Real", "{kinds:?}");
+
+    let (csv, _) = download("/exports/targets.csv", &dir, "targets.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let equal = crate::helpers::catalog()
+        .targets()
+        .features()
+        .iter()
+        .filter(|t| t.str_prop("comparator") == Some("="))
+        .count();
+    assert!(equal > 0);
+    assert_eq!(text.matches(",=,").count(), equal, "the comparator `=` as written:\n{text}");
+    assert!(!text.contains("'="), "{text}");
+
+    let layer = dir.join("cased.geojson");
+    std::fs::write(
+        &layer,
+        serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry":
+            {"type": "Point", "coordinates": [123.4, 41.8]}, "properties":
+            {"ID": "A0", "Name": "沈阳0", "name": "lower0", "NAME": "UPPER0"}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.join("cased.shp.zip");
+    let (ok, said) = run(
+        env!("CARGO_BIN_EXE_planatlas"),
+        &[
+            "export",
+            "--layer",
+            &format!("cased={}", layer.display()),
+            "--collection",
+            "cased",
+            "--format",
+            "shp",
+            "--out",
+            out.to_str().unwrap(),
+            "--data-dir",
+            dir.join("store").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{said}");
+    let info = ogrinfo_summary(&out, &[]);
+    let fields: Vec<String> = info
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": ").filter(|(_, k)| k.starts_with("String")).map(|(n, _)| n.to_lowercase())
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = fields.iter().collect();
+    assert_eq!(unique.len(), fields.len(), "field names ignoring case: {fields:?}");
+    let row = ogrinfo_where(&out, &[], "1 = 1");
+    for value in ["A0", "沈阳0", "lower0", "UPPER0"] {
+        assert!(row.contains(&format!(" = {value}")), "{value} kept in a field of its own: {row}");
+    }
+}

@@ -78,3 +78,26 @@ fn the_typed_project_layers_open_in_gdal_as_points_and_lines() {
     let all = app().get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap();
     assert_eq!(total, all);
 }
+
+/// GDAL's OAPIF driver sends `-where "city_wide = 1"` to the server as `?city_wide=1` (the parameter is in the
+/// API description): the projects' own property is filtered, the rows GDAL would pick itself (it was a 400).
+/// A target's value is a number written as one (`1.0`), so GDAL types the field Real from the first page and
+/// keeps 7.7 (it read the field as Integer and kept 7).
+#[test]
+fn gdal_filters_city_wide_projects_on_the_server_and_keeps_a_targets_fraction() {
+    let url = format!("OAPIF:{}", app().base);
+    let want = crate::helpers::catalog()
+        .projects()
+        .features()
+        .iter()
+        .filter(|f| f.properties.get("city_wide") == Some(&serde_json::Value::Bool(true)))
+        .count();
+    assert!(want > 0);
+    let (ok, out) = run("ogrinfo", &["-ro", "-q", &url, "projects", "-where", "city_wide = 1"]);
+    assert!(ok && !out.contains("ERROR"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("OGRFeature(")).count(), want, "{out}");
+    let (ok, out) =
+        run("ogrinfo", &["-ro", "-q", &url, "targets", "-where", "id = 'liaodong-zone-forest-stock-growth'"]);
+    assert!(ok && !out.contains("ERROR"), "{out}");
+    assert!(out.contains("value (Real) = 7.7"), "{out}");
+}

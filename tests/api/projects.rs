@@ -262,7 +262,7 @@ fn targets_are_a_collection_and_each_region_lists_its_own() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|t| t["properties"]["scope"] == "project" && t["properties"]["value"] == 4)
+            .any(|t| t["properties"]["scope"] == "project" && t["properties"]["value"].as_f64() == Some(4.0))
     );
 }
 
