@@ -216,7 +216,10 @@ const applyPeriod = async () => {
   }
   for (const r of all) projectIds.add(r.project);
   for (const id of projectIds) {
-    const stage = latest.get(id)?.stage ?? '未报告';
+    // 新开工 is the quarter work starts: a 新开工 of an earlier quarter is 在建 now, as the dispatch and the
+    // projects' own stage count it.
+    const r = latest.get(id);
+    const stage = !r ? '未报告' : r.stage === '新开工' && r.period < quarter ? '在建' : r.stage;
     map.setFeatureState({ source: 'planatlas', sourceLayer: 'projects', id }, { stage });
   }
   window.planatlasPeriod = quarter;

@@ -259,7 +259,7 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
     {
         let ws = wb.add_worksheet();
         ws.set_name("滞后项目")?;
-        for (c, h) in ["项目编号", "项目名称", "城市", "阶段", "滞后原因"].iter().enumerate()
+        for (c, h) in ["项目编号", "项目名称", "城市", "阶段", "阶段所据季度", "滞后原因"].iter().enumerate()
         {
             ws.write_string_with_format(0, c as u16, *h, &bold)?;
         }
@@ -269,10 +269,11 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
             ws.write_string(rr, 1, fit(&b.name_zh))?;
             ws.write_string(rr, 2, fit(b.city_names.join("、")))?;
             ws.write_string(rr, 3, fit(&b.stage))?;
-            ws.write_string(rr, 4, fit(b.reasons.join("；")))?;
+            ws.write_string(rr, 4, fit(b.stage_period.as_deref().unwrap_or_default()))?;
+            ws.write_string(rr, 5, fit(b.reasons.join("；")))?;
         }
         ws.set_column_width(1, 40)?;
-        ws.set_column_width(4, 60)?;
+        ws.set_column_width(5, 60)?;
     }
     if kind == Kind::Summary {
         let ws = wb.add_worksheet();

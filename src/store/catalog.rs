@@ -679,12 +679,18 @@ fn progress_features(reports: &[progress::Report], projects: &[Feature]) -> Vec<
 }
 
 /// The collection, with the whole numbers of the properties it declares as numbers written as such (`1.0`,
-/// not `1`): GDAL and QGIS type a field by the values they read first, and a target of 1 before one of 7.7
-/// made the field an integer and lost the fraction.
+/// not `1`), and every declared property present (null where a record has none): GDAL and QGIS make a layer's
+/// fields from the first features they read, so a target of 1 before one of 7.7 made the field an integer and
+/// lost the fraction, and a report field absent from the first page was no field at all.
 fn declared(meta: CollectionMeta, mut features: Vec<Feature>) -> Collection {
     let numbers: Vec<&str> =
         meta.queryables.iter().filter(|q| matches!(q.kind, PropertyType::Number)).map(|q| q.name).collect();
     for f in &mut features {
+        for q in &meta.queryables {
+            if q.name != "id" && !f.properties.contains_key(q.name) {
+                f.properties.insert(q.name.to_owned(), Value::Null);
+            }
+        }
         for name in &numbers {
             if let Some(Value::Number(n)) = f.properties.get(name)
                 && !n.is_f64()

@@ -12,17 +12,18 @@
 //!   the start rate (开工率) is started / reported, so a project no report speaks of is never counted as not
 //!   started;
 //! - investment planned for the year is the latest `investment_planned_year` reported in that year, investment
-//!   completed is the sum over the year's quarters up to the quarter of each one's `investment_period` (a
-//!   report without one takes the rise of `investment_to_date` from the quarter before; quarters with no
-//!   report take the rise of `investment_to_date` over them); a project whose completed investment is unknown
-//!   is left out of both sums and of the investment rule. The quarter under way with no report yet is not
-//!   counted as nothing invested: the rule then stands at the end of the quarter before;
-//! - time progress (时间进度) is the share of the year elapsed on the day the report stands at (Q1 25 % … Q4
-//!   100 % at the quarters' ends; by days within a quarter under way);
+//!   completed is the sum over the year's quarters, to the one the figures stand at, of each one's
+//!   `investment_period` (a report without one takes the rise of `investment_to_date` from the quarter before;
+//!   a run of quarters no report states takes the rise of `investment_to_date` over it); a project whose
+//!   completed investment is unknown is left out of both sums and of the investment rule;
+//! - time progress (时间进度) is the share of the year elapsed at the end of the last quarter over by the day
+//!   the report stands at (Q1 25 % … Q4 100 %): while a quarter is under way the investment figures stand at
+//!   the end of the quarter before, for every project alike;
 //! - a project is behind schedule when it is suspended (暂停), when its investment completed this year is below
 //!   time progress times its plan for the year, or when a milestone (as its latest report stating it says) was
 //!   due by the day the report stands at and has no actual date by then;
-//! - a project in several regions or cities counts in each; the totals count it once.
+//! - a project in several regions or cities counts in each; the totals count it once. It counts where it lies
+//!   now, with all its reports: a change of its place is a correction of where it is, not a move.
 
 use std::collections::BTreeMap;
 
@@ -49,20 +50,23 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("planned_year", "年度计划投资: the latest investment_planned_year reported in the year, 亿元"),
     (
         "completed_year",
-        "完成投资: over the year's quarters up to this one, each quarter's investment_period, 亿元 (a report without one takes the rise of investment_to_date from the quarter before; a run of quarters with no report takes the rise of investment_to_date over it); a project whose completed investment is unknown is left out of both sums and of the investment rule; a quarter under way with no report yet is not counted as nothing invested: the rule stands at the end of the quarter before, with its time progress",
+        "完成投资: over the year's quarters to the one the figures stand at (see 时间进度), each quarter's investment_period, 亿元 (a report without one takes the rise of investment_to_date from the quarter before; a run of quarters no report states, with no report or one without figures, takes the rise of investment_to_date over it, or nothing when the next report's cumulative figure is its own quarter's); a project whose completed investment is unknown is left out of both sums and of the investment rule",
     ),
     (
         "time_progress",
-        "时间进度: the share of the year elapsed on the as_of day (Q1 25% … Q4 100% at the quarters' ends; by days within a quarter under way)",
+        "时间进度: the share of the year elapsed at the end of the last quarter over by the as_of day (Q1 25% … Q4 100%): while a quarter is under way the investment figures stand at the end of the quarter before, for every project alike, and its own reports count once it ends",
     ),
     (
         "behind",
         "滞后: suspended (暂停), or investment completed this year below time progress × the year's plan, or a milestone (as its latest report states it) due by the as_of day without an actual date by then",
     ),
-    ("groups", "a project in several regions or cities counts in each; the totals count it once"),
+    (
+        "groups",
+        "a project in several regions or cities counts in each; the totals count it once; it counts where it lies now, with all its reports (a change of its place corrects where it is, so earlier periods' tables follow it)",
+    ),
     (
         "completed_in_span",
-        "期内完成投资: the amounts of every report in the span (investment_period, else the rise of investment_to_date from the quarter before), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
+        "期内完成投资: what the reports say was invested over the span's quarters, by the same rule as 完成投资 (runs of quarters no report states bridged by the rise of investment_to_date, or left out when nothing bridges them), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
     ),
 ];
 
@@ -209,54 +213,70 @@ fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0 + 0.0
 }
 
-/// The share of `q`'s year elapsed on `as_of` (a day in `q`): whole quarters count a quarter each (Q1 25 %),
-/// and the quarter under way counts by its days, so a quarter still running does not count as over.
-fn time_progress(q: Period, as_of: chrono::NaiveDate) -> f64 {
+/// The point the investment rule stands at for `q` on `as_of`: the quarter whose end it is judged at (the last
+/// quarter of `q`'s year that has ended by then: `q` itself once over, the quarter before while `q` is under
+/// way, none in a first quarter under way) and the share of the year elapsed at its end (时间进度). Every project
+/// is judged at the same point, so reporting in a quarter under way neither helps nor harms.
+fn standing_point(q: Period, as_of: chrono::NaiveDate) -> (Option<Period>, f64) {
     if as_of >= q.end() {
-        return q.year_elapsed();
+        return (Some(q), q.year_elapsed());
     }
-    let days = |a: chrono::NaiveDate, b: chrono::NaiveDate| (b - a).num_days() as f64;
-    let done = days(q.start(), as_of) + 1.0;
-    let span = days(q.start(), q.end()) + 1.0;
-    round(f64::from(q.months.0 - 1) / 12.0 + done / span * 0.25)
+    let before = q.start().pred_opt().map(Period::quarter_of).filter(|b| b.year == q.year);
+    (before, before.map_or(0.0, Period::year_elapsed))
 }
 
-/// Investment completed in `through`'s year from its first quarter to `through` by a project's sorted reports
-/// (none after `through`): each quarter's amount ([`quarter_amount`]); a run of quarters with no report is
-/// bridged by the rise of `investment_to_date` from the report of the quarter before the run to the report that
-/// ends it (or is nothing, when that report's cumulative figure is its own quarter's amount). `None` when a quarter's amount cannot be known that way: a quarter without a report is never
-/// counted as nothing invested.
+/// What a project's reports (sorted, none after the last of `quarters`) say was invested over `quarters`
+/// (consecutive): the sum of what is known, and whether all of it is. Each quarter's amount is its report's
+/// ([`quarter_amount`]); a run of quarters whose amount no report states (no report, or one without figures) is
+/// bridged by the rise of `investment_to_date` from the report of the quarter before the run to the first
+/// report in the run's wake that has one, or is nothing when that report's cumulative figure is its own
+/// quarter's amount. A run that cannot be bridged is unknown: never counted as nothing invested.
+fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
+    let at = |k: Period| reports.iter().position(|r| r.period == k);
+    let (mut sum, mut known) = (0.0, true);
+    let mut k = 0;
+    while k < quarters.len() {
+        if let Some(a) = at(quarters[k]).and_then(|i| quarter_amount(reports, i)) {
+            sum += a;
+            k += 1;
+            continue;
+        }
+        let Some(end) = (k..quarters.len())
+            .find(|&j| at(quarters[j]).is_some_and(|i| reports[i].investment_to_date.is_some()))
+        else {
+            return (sum, false);
+        };
+        let after = reports[at(quarters[end]).unwrap_or_default()];
+        let before = quarters[k]
+            .start()
+            .pred_opt()
+            .map(Period::quarter_of)
+            .and_then(at)
+            .and_then(|i| reports[i].investment_to_date);
+        match (after.investment_to_date, after.investment_period, before) {
+            (Some(d), Some(p), _) if (d - p).abs() < 1e-9 => sum += p,
+            (Some(d), _, Some(b)) => sum += d - b,
+            _ => {
+                // Not bridged: the run is unknown; the report that ends it may still state its own quarter.
+                known = false;
+                sum += after.investment_period.unwrap_or_default();
+            }
+        }
+        k = end + 1;
+    }
+    (sum, known)
+}
+
+/// Investment completed in `through`'s year from its first quarter to `through` ([`invested_over`]), when all
+/// of it is known.
 fn completed_through(reports: &[&Report], through: Period) -> Option<f64> {
-    let quarters: Vec<Period> = Period { year: through.year, months: (1, 12) }
+    let year: Vec<Period> = Period { year: through.year, months: (1, 12) }
         .quarters()
         .into_iter()
         .filter(|k| *k <= through)
         .collect();
-    let at = |k: Period| reports.iter().position(|r| r.period == k);
-    let mut sum = 0.0;
-    let mut k = 0;
-    while k < quarters.len() {
-        if let Some(i) = at(quarters[k]) {
-            sum += quarter_amount(reports, i)?;
-            k += 1;
-            continue;
-        }
-        let end = (k..quarters.len()).find(|&j| at(quarters[j]).is_some())?;
-        let after = reports[at(quarters[end])?];
-        // Nothing invested before the report that ends the run (its cumulative figure is its own quarter's):
-        // the run's quarters had nothing either.
-        if let (Some(d), Some(p)) = (after.investment_to_date, after.investment_period)
-            && (d - p).abs() < 1e-9
-        {
-            sum += p;
-        } else {
-            let before_run = quarters[k].start().pred_opt().map(Period::quarter_of)?;
-            let before = reports[at(before_run)?].investment_to_date?;
-            sum += after.investment_to_date? - before;
-        }
-        k = end + 1;
-    }
-    Some(sum)
+    let (sum, known) = invested_over(reports, &year);
+    known.then_some(sum)
 }
 
 /// What report `i` of a project's sorted reports says was completed in its quarter: its `investment_period`,
@@ -297,14 +317,7 @@ fn project_state<'a>(
     let started = upto.iter().any(|r| STARTED.contains(&r.stage));
     let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
     let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
-    // The quarter under way with no report yet is not counted as nothing invested: the investment rule then
-    // stands at the end of the quarter before, with that quarter's time progress.
-    let (through, elapsed) = if as_of < q.end() && latest.is_none_or(|r| r.period != q) {
-        let before = q.start().pred_opt().map(Period::quarter_of).filter(|b| b.year == q.year);
-        (before, before.map_or(0.0, Period::year_elapsed))
-    } else {
-        (Some(q), time_progress(q, as_of))
-    };
+    let (through, elapsed) = standing_point(q, as_of);
     let investment = planned_year.and_then(|plan| {
         let completed = match through {
             Some(t) => completed_through(&upto, t)?,
@@ -398,7 +411,7 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     let q = quarters.last().copied().unwrap_or(span);
     let first = quarters.first().copied().unwrap_or(span);
     let as_of = q.end().min(today.max(q.start()));
-    let elapsed = time_progress(q, as_of);
+    let elapsed = standing_point(q, as_of).1;
     let grouped = progress::by_project(catalog.progress_reports());
     let none: Vec<&Report> = Vec::new();
     let projects = catalog.projects().features();
@@ -450,16 +463,15 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
         .collect();
     let in_span: Vec<&Report> =
         catalog.progress_reports().iter().filter(|r| quarters.contains(&r.period)).collect();
-    // Each quarter's amount by the same rule as the year's completed investment (a report without
-    // `investment_period` takes the rise of `investment_to_date`); an unknown amount is left out. Unlike the
-    // table's, this counts projects with no year plan too (the `completed_in_span` definition says so).
+    // By the same rule as the year's completed investment ([`invested_over`]: a quarter's own amount, runs of
+    // quarters no report states bridged by the cumulative figure); what cannot be known is left out. Unlike
+    // the table's, this counts projects with no year plan too (the `completed_in_span` definition says so).
     let completed_in_span = round(
         grouped
             .values()
-            .flat_map(|list| {
-                (0..list.len())
-                    .filter(|&i| quarters.contains(&list[i].period))
-                    .filter_map(|i| quarter_amount(list, i))
+            .map(|list| {
+                let upto: Vec<&Report> = list.iter().copied().filter(|r| r.period <= q).collect();
+                invested_over(&upto, &quarters).0
             })
             .sum(),
     );

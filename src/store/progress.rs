@@ -436,6 +436,8 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
             ));
         }
     }
+    // A year's plan is part of the project's total: never more than all of it, whichever is reported first.
+    let mut plan_of_year: Option<(f64, &Report)> = None;
     let mut last: Option<&Report> = None;
     let mut total: Option<(f64, &Report)> = None;
     // The quarters' own amounts reported since `last` (or since the first report) with no cumulative figure:
@@ -445,16 +447,23 @@ pub fn check_sequence(reports: &[&Report]) -> Result<(), (String, String)> {
         if let Some(t) = r.investment_total {
             total = Some((t, r));
         }
-        // A year's plan is part of the project's total: never more than all of it.
-        if let (Some(p), Some((t, at))) = (r.investment_planned_year, total)
+        if plan_of_year.is_some_and(|(_, at)| at.period.year != r.period.year) {
+            plan_of_year = None;
+        }
+        if let Some(p) = r.investment_planned_year
+            && plan_of_year.is_none_or(|(q, _)| p > q)
+        {
+            plan_of_year = Some((p, r));
+        }
+        if let (Some((p, planned)), Some((t, at))) = (plan_of_year, total)
             && p > t + 1e-9
         {
             return Err((
                 r.id.clone(),
                 format!(
-                    "investment_planned_year: {p} 亿元 planned for {} exceeds the project's investment_total {t} \
-                     亿元 (reported in {}); if the total has grown, report the new investment_total",
-                    r.period.year, at.period
+                    "investment_planned_year: {p} 亿元 planned for {} (in {}) exceeds the project's investment_total \
+                     {t} 亿元 (reported in {}); if the total has grown, report the new investment_total",
+                    r.period.year, planned.period, at.period
                 ),
             ));
         }
@@ -653,6 +662,13 @@ pub fn read_indicator(
             measure.describe(),
             measure.name(),
             period.year
+        ));
+    }
+    if measure != Measure::Level && period.end() >= today {
+        return Err(format!(
+            "period: {period} has not ended (Liaoning's date is {today}): '{target}' is {}, reported once the \
+             year is over",
+            measure.describe()
         ));
     }
     text(m, "source")?;

@@ -100,4 +100,10 @@ fn gdal_filters_city_wide_projects_on_the_server_and_keeps_a_targets_fraction() 
         run("ogrinfo", &["-ro", "-q", &url, "targets", "-where", "id = 'liaodong-zone-forest-stock-growth'"]);
     assert!(ok && !out.contains("ERROR"), "{out}");
     assert!(out.contains("value (Real) = 7.7"), "{out}");
+    // A report's fields are on every record (null where it has none), so GDAL makes them all.
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, "progress"]);
+    assert!(ok && !out.contains("ERROR"), "{out}");
+    for field in ["investment_planned_year:", "investment_period:", "reported_by:"] {
+        assert!(out.contains(field), "{field} {out}");
+    }
 }

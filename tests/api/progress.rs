@@ -135,27 +135,33 @@ fn expected_dispatch(
         let report_of = |p: &str| mine.iter().find(|r| period(r) == p);
         let to_date = |p: &str| report_of(p).and_then(|r| num(&r["investment_to_date"]));
         let mut completed = Some(0.0);
-        let mut gap_from: Option<String> = None;
+        // The first quarter of a run whose amounts no report states (no report, or one without figures).
+        let mut gap: Option<String> = None;
         for k in 1..=q {
             let this = format!("{year}Q{k}");
-            let amount = match report_of(&this) {
-                Some(r) => match gap_from.take() {
-                    // Nothing was invested before a report whose cumulative figure is its own quarter's.
-                    Some(_) if num(&r["investment_period"]).is_some_and(|p| to_date(&this) == Some(p)) => {
-                        num(&r["investment_period"])
-                    }
-                    Some(start) => to_date(&quarter_before(&start)).and_then(|b| Some(to_date(&this)? - b)),
-                    None => num(&r["investment_period"])
-                        .or_else(|| Some(to_date(&this)? - to_date(&quarter_before(&this))?)),
-                },
-                None => {
-                    gap_from.get_or_insert(this);
-                    Some(0.0)
+            let r = report_of(&this);
+            if gap.is_none() {
+                let own = r.and_then(|r| {
+                    num(&r["investment_period"])
+                        .or_else(|| Some(to_date(&this)? - to_date(&quarter_before(&this))?))
+                });
+                if let Some(a) = own {
+                    completed = completed.map(|c| c + a);
+                    continue;
                 }
-            };
-            completed = completed.zip(amount).map(|(a, b)| a + b);
+                gap = Some(this.clone());
+            }
+            // A run ends at a report with a cumulative figure: bridged by its rise, or nothing before it when
+            // that figure is its own quarter's amount.
+            if let Some(d) = r.and_then(|r| num(&r["investment_to_date"])) {
+                let start = gap.take().unwrap();
+                let own = r.and_then(|r| num(&r["investment_period"]));
+                let bridged =
+                    if own == Some(d) { Some(d) } else { to_date(&quarter_before(&start)).map(|b| d - b) };
+                completed = completed.zip(bridged).map(|(c, a)| c + a);
+            }
         }
-        if gap_from.is_some() {
+        if gap.is_some() {
             completed = None;
         }
         let investment = planned.zip(completed);
@@ -1113,7 +1119,15 @@ fn plan_rules_a_third_review_found_wrong() {
     assert_eq!(value("dalian-port-cargo-throughput", "2024", 4.1, "亿吨").status(), 201);
     assert_eq!(progress("dalian-port-cargo-throughput")["status"], "met");
 
-    let ids: Vec<String> = unreported_shenyang_points(&s, 4).iter().map(id_of).collect();
+    // Nor is a year's total for a year not over.
+    let this_year = chrono::Datelike::year(
+        &chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive(),
+    );
+    let problem =
+        assert_problem(value("dalian-port-cargo-throughput", &this_year.to_string(), 3.0, "亿吨"), 422);
+    assert_eq!(problem["property"], "period", "{problem}");
+
+    let ids: Vec<String> = unreported_shenyang_points(&s, 5).iter().map(id_of).collect();
     let src = "测试";
     let report = |p: Value| {
         let r = post(&s, &city, "progress", p.clone());
@@ -1132,9 +1146,28 @@ fn plan_rules_a_third_review_found_wrong() {
         422,
     );
     assert_eq!(problem["property"], "investment_planned_year", "{problem}");
+    // Whichever comes first: a total below the year's plan reported after it is refused too.
+    let mut records = shipped_reports();
+    records.push(report(json!({"project": ids[4], "period": "2024Q1", "stage": "前期",
+                                "investment_planned_year": 50.0, "source": src})));
+    let problem = assert_problem(
+        post(
+            &s,
+            &city,
+            "progress",
+            json!({"project": ids[4], "period": "2024Q2", "stage": "前期", "investment_total": 5.0, "source": src}),
+        ),
+        422,
+    );
+    assert_eq!(problem["property"], "investment_planned_year", "{problem}");
+    let year_2024 = || {
+        s.app.get_json("/reports/summary?period=2024&by=city")["report"]["completed_in_span"]
+            .as_f64()
+            .unwrap()
+    };
+    let before = year_2024();
     // No report for 2024Q2: the rise of the cumulative figure from Q1 to Q3 (2 to 5) covers it, so 5 of 6 亿元
     // is done by Q3 (83 % against 75 %), not 3 (the two reports' own amounts).
-    let mut records = shipped_reports();
     records.extend([
         report(
             json!({"project": ids[0], "period": "2024Q1", "stage": "新开工", "investment_planned_year": 6.0,
@@ -1143,6 +1176,15 @@ fn plan_rules_a_third_review_found_wrong() {
         report(json!({"project": ids[0], "period": "2024Q3", "stage": "在建", "investment_period": 1.0,
                       "investment_to_date": 5.0, "source": src})),
     ]);
+    // The year's summary counts the bridged quarter in its headline too: 5, not 3.
+    let added = year_2024() - before;
+    assert!((added - 5.0).abs() < 1e-9, "the year's completed investment rose by {added}");
+    // A report without figures (前期 in Q1) is bridged like a missing one: nothing was invested before the
+    // 2024Q2 report whose cumulative figure is its own quarter's, so 1 of 50 亿元 is done at mid-year: behind.
+    records.push(report(json!({"project": ids[3], "period": "2024Q1", "stage": "前期", "source": src})));
+    records.push(report(json!({"project": ids[3], "period": "2024Q2", "stage": "新开工",
+                                "investment_planned_year": 50.0, "investment_period": 1.0,
+                                "investment_to_date": 1.0, "source": src})));
     // Started in 2024Q1 and under construction by Q2: the half year's summary counts the start.
     records.push(report(json!({"project": ids[1], "period": "2024Q1", "stage": "新开工", "source": src})));
     records.push(report(json!({"project": ids[1], "period": "2024Q2", "stage": "在建", "source": src})));
@@ -1154,7 +1196,13 @@ fn plan_rules_a_third_review_found_wrong() {
     );
     let shenyang = doc["report"]["rows"].as_array().unwrap().iter().find(|r| r["key"] == "210100").unwrap();
     assert!(shenyang["completed_year"].as_f64().unwrap() >= 5.0 - 1e-9, "{shenyang}");
-    check_dispatch(&s, &records, "2024Q2", "region");
+    let q2 = check_dispatch(&s, &records, "2024Q2", "region");
+    let listed =
+        q2["report"]["behind"].as_array().unwrap().iter().find(|b| b["project"] == ids[3].as_str()).cloned();
+    assert_eq!(listed.as_ref().map(|b| b["stage_period"].clone()), Some(json!("2024Q2")), "{listed:?}");
+    // The HTML page says which quarter each behind project's stage comes from.
+    let page = s.app.get("/reports/dispatch?period=2024Q2&f=html").text().unwrap();
+    assert!(page.contains("阶段所据季度"), "{page}");
     let summary = s.app.get_json("/reports/summary?period=2024H1&by=city");
     let change =
         summary["report"]["changes"].as_array().unwrap().iter().find(|c| c["project"] == ids[1].as_str());
@@ -1188,7 +1236,12 @@ fn plan_rules_a_third_review_found_wrong() {
                           "investment_planned_year": 4.0, "investment_period": 1.0,
                           "investment_to_date": f64::from(k), "source": src}));
         }
+        // Its report for the quarter under way neither helps nor harms: every project is judged at the end of
+        // the quarter before (it made a reporting project behind against the days elapsed).
+        report(json!({"project": ids[2], "period": format!("{year}Q{q}"), "stage": "在建",
+                      "investment_period": 0.1, "investment_to_date": f64::from(q - 1) + 0.1, "source": src}));
         let now = s.app.get_json(&format!("/reports/dispatch?period={year}Q{q}&by=city"));
+        assert_eq!(now["report"]["total"]["time_progress"].as_f64(), Some(f64::from(q - 1) / 4.0));
         let behind = now["report"]["behind"].as_array().unwrap();
         assert!(
             !behind.iter().any(|b| b["project"] == ids[2].as_str()),
