@@ -117,7 +117,10 @@ impl Encoding {
                 let level = if large { flate2::Compression::fast() } else { flate2::Compression::new(6) };
                 let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
                 e.write_all(bytes)?;
-                Ok(Bytes::from(e.finish()?))
+                let mut out = e.finish()?;
+                // Kept in the cache: no spare capacity held beyond what the bound counts.
+                out.shrink_to_fit();
+                Ok(Bytes::from(out))
             }
             Self::Brotli => {
                 let mut out = Vec::new();
@@ -126,6 +129,7 @@ impl Encoding {
                     let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
                     w.write_all(bytes)?;
                 }
+                out.shrink_to_fit();
                 Ok(Bytes::from(out))
             }
         }
@@ -153,7 +157,7 @@ struct Inner {
 /// Bytes a kept answer is counted for: its body, its headers (names, values and their map's overhead) and a
 /// fixed share for its key, its place in the map and the eviction queue.
 fn footprint(answer: &Answer) -> usize {
-    let headers: usize = answer.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 64).sum();
+    let headers: usize = answer.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 128).sum();
     answer.body.len() + headers + 256
 }
 

@@ -41,13 +41,17 @@ impl ExportFiles {
         making.entry(path.display().to_string()).or_default().clone()
     }
 
-    /// Removes the files of every other data stamp (an older revision, the store before a restore, another
-    /// day): they are not served again.
-    pub fn prune(&self, stamp: &str) {
+    /// Removes the files of every data stamp but `current` (an older revision, the store before a restore,
+    /// another day): they are not served again. Files still being made (`.part`) are left to their maker.
+    /// The caller passes the stamp of the data being served now, not of the request's own (older) model:
+    /// a request that made an export of data that has since changed must not remove the newer files.
+    pub fn prune(&self, current: &str) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
-        let mine = format!("{stamp}-");
+        let mine = format!("{current}-");
         for e in entries.flatten() {
-            if !e.file_name().to_string_lossy().starts_with(&mine) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let making = e.path().extension().is_some_and(|x| x == "part");
+            if !name.starts_with(&mine) && !making {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -56,14 +60,17 @@ impl ExportFiles {
     }
 }
 
-/// What an export's bytes depend on besides what was asked: the store's revision, how many times it went back
-/// (a restore reuses revision numbers) and the day (Liaoning's date: the projects' stage and progress are
+/// What an export's bytes depend on besides what was asked: the store's revision and when it was made (a
+/// restore reuses revision numbers, in this process or before a restart, with other times), how many times
+/// this process saw the store go back, and the day (Liaoning's date: the projects' stage and progress are
 /// stated as of it). Names the kept files and starts the streamed exports' `ETag`s.
 pub fn data_stamp(model: &crate::store::engine::ReadModel) -> String {
+    let made = xxhash_rust::xxh3::xxh3_64(model.updated.as_deref().unwrap_or_default().as_bytes());
     format!(
-        "r{}e{}d{}",
+        "r{}e{}t{:08x}d{}",
         model.revision,
         crate::store::engine::store_epoch(),
+        made & 0xffff_ffff,
         model.catalog.state_day().format("%Y%m%d")
     )
 }

@@ -216,7 +216,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
                 tracing::error!(error = %e, format = format.name(), "export failed");
                 ApiError::Internal(format!("the export could not be made: {e}"))
             })?;
-            state.exports.prune(&stamp);
+            state.exports.prune(&crate::export::files::data_stamp(&state.model()));
         }
     }
     // A strong tag from the file's bytes (kept beside it), so it is the same after a restart and on every
