@@ -89,7 +89,18 @@ impl Encoding {
             star.unwrap_or(0.0)
         };
         let (br, gzip) = (weight("br"), weight("gzip"));
-        if br > 0.0 && br >= gzip {
+        // Identity is acceptable unless refused (RFC 9110 §12.5.3); a client weighting it above every coding
+        // (`gzip;q=0.001, identity`) gets the bytes as made. On a tie a coding wins.
+        let named = |name: &str| {
+            accept
+                .split(',')
+                .any(|part| part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(name))
+        };
+        // Its own entry, else `*`'s, else fully acceptable.
+        let identity = if named("identity") || named("*") { weight("identity") } else { 1.0 };
+        if identity > br.max(gzip) {
+            Self::Identity
+        } else if br > 0.0 && br >= gzip {
             Self::Brotli
         } else if gzip > 0.0 {
             Self::Gzip
@@ -336,6 +347,11 @@ fn respond(req: ServiceRequest, answer: &Answer) -> ServiceResponse<BoxBody> {
     }
     let mut res = HttpResponse::build(answer.status);
     for (name, value) in &answer.headers {
+        // `identity` only told the compression middleware to leave the answer alone; it is not sent, as the
+        // answer made afresh does not send it.
+        if name == header::CONTENT_ENCODING && value.as_bytes().eq_ignore_ascii_case(b"identity") {
+            continue;
+        }
         res.append_header((name.clone(), value.clone()));
     }
     req.into_response(res.body(answer.body.clone()))
@@ -441,6 +457,9 @@ mod tests {
         assert_eq!(n("gzip, deflate, br"), Encoding::Brotli);
         assert_eq!(n("gzip, br;q=0"), Encoding::Gzip);
         assert_eq!(n("gzip, br;Q=0"), Encoding::Gzip, "the weight's name is case-insensitive");
+        assert_eq!(n("gzip;q=0.001, identity"), Encoding::Identity, "identity weighted above gzip");
+        assert_eq!(n("gzip, identity;q=0.5"), Encoding::Gzip);
+        assert_eq!(n("gzip, identity"), Encoding::Gzip, "a tie goes to the coding");
         assert_eq!(n("identity"), Encoding::Identity);
         assert_eq!(n("br;q=0.5, gzip;q=1"), Encoding::Gzip);
         assert_eq!(n("*;q=0.2, gzip;q=0.1"), Encoding::Brotli);
