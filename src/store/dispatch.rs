@@ -12,10 +12,12 @@
 //!   the start rate (开工率) is started / reported, so a project no report speaks of is never counted as not
 //!   started;
 //! - investment planned for the year is the latest `investment_planned_year` reported in that year, investment
-//!   completed is the sum over the year's quarters, to the one the figures stand at, of each one's
-//!   `investment_period` (a report without one takes the rise of `investment_to_date` from the quarter before;
-//!   a run of quarters no report states takes the rise of `investment_to_date` over it); a project whose
-//!   completed investment is unknown is left out of both sums and of the investment rule;
+//!   completed is the sum over the year's quarters of each one's `investment_period`, else the rise of the
+//!   cumulative figure over it (a report's `investment_to_date`, else the quarter before's plus its
+//!   `investment_period`; 0 before a report that says nothing was invested before it); a run of quarters whose
+//!   amounts are not known so takes the rise of the cumulative figure over it; both stand at the quarter the
+//!   figures stand at (below); a project whose completed investment is unknown is left out of both sums and of
+//!   the investment rule;
 //! - time progress (时间进度) is the share of the year elapsed at the end of the last quarter over by the day
 //!   the report stands at (Q1 25 % … Q4 100 %): while a quarter is under way the investment figures stand at
 //!   the end of the quarter before, for every project alike;
@@ -47,10 +49,13 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "start_rate",
         "开工率 = started (a report of 新开工, 在建, 竣工 or 投产运营 by then; a later pause does not undo it) / projects reported; unreported projects are not counted as not started",
     ),
-    ("planned_year", "年度计划投资: the latest investment_planned_year reported in the year, 亿元"),
+    (
+        "planned_year",
+        "年度计划投资: the latest investment_planned_year reported in the year up to the quarter the figures stand at (see 时间进度), 亿元",
+    ),
     (
         "completed_year",
-        "完成投资: over the year's quarters to the one the figures stand at (see 时间进度), each quarter's investment_period, 亿元 (a report without one takes the rise of investment_to_date from the quarter before; a run of quarters no report states, with no report or one without figures, takes the rise of investment_to_date over it, or nothing when the next report's cumulative figure is its own quarter's); a project whose completed investment is unknown is left out of both sums and of the investment rule",
+        "完成投资: over the year's quarters to the one the figures stand at (see 时间进度), each quarter's investment_period, 亿元, else the rise of the cumulative figure over the quarter; the cumulative figure at a quarter's end is its report's investment_to_date, else the quarter before's plus its investment_period, and 0 before a report whose investment_to_date is its own quarter's amount or 0; a run of quarters whose amounts are not known so takes the rise of the cumulative figure over it; a project whose completed investment is unknown is left out of both sums and of the investment rule",
     ),
     (
         "time_progress",
@@ -66,7 +71,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "completed_in_span",
-        "期内完成投资: what the reports say was invested over the span's quarters, by the same rule as 完成投资 (runs of quarters no report states bridged by the rise of investment_to_date, or left out when nothing bridges them), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
+        "期内完成投资: what the reports say was invested over the span's quarters to the one the figures stand at (see 时间进度), by the same rule as 完成投资 (what cannot be bridged is left out, the rest still counted), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
     ),
 ];
 
@@ -225,44 +230,82 @@ fn standing_point(q: Period, as_of: chrono::NaiveDate) -> (Option<Period>, f64) 
     (before, before.map_or(0.0, Period::year_elapsed))
 }
 
+/// The cumulative investment a project's reports (sorted) say it had reached at the end of a quarter: a
+/// report's `investment_to_date`; else the quarter before's figure plus the report's `investment_period`; and
+/// 0 before a report that says nothing was invested before its quarter (its cumulative figure is its own
+/// quarter's amount, or 0). `None` where nothing says (a quarter with no report is never taken as nothing).
+struct Cumulative {
+    known: std::collections::BTreeMap<Period, f64>,
+    /// Before this quarter, nothing was invested.
+    zero_before: Option<Period>,
+}
+
+impl Cumulative {
+    fn of(reports: &[&Report]) -> Self {
+        let mut known = std::collections::BTreeMap::new();
+        let mut zero_before: Option<Period> = None;
+        let mut carried: Option<(Period, f64)> = None;
+        for r in reports {
+            let before = r.period.start().pred_opt().map(Period::quarter_of);
+            let from_before = carried.filter(|(q, _)| Some(*q) == before).map(|(_, c)| c);
+            let here = r.investment_to_date.or_else(|| Some(from_before? + r.investment_period?));
+            if let Some(c) = here {
+                known.insert(r.period, c);
+            }
+            carried = here.map(|c| (r.period, c));
+            let nothing_before = match (r.investment_to_date, r.investment_period) {
+                (Some(d), Some(p)) => (d - p).abs() < 1e-9,
+                (Some(d), None) => d.abs() < 1e-9,
+                _ => false,
+            };
+            if nothing_before {
+                zero_before = Some(r.period);
+            }
+        }
+        Self { known, zero_before }
+    }
+
+    /// The cumulative figure at the end of `q`.
+    fn at(&self, q: Period) -> Option<f64> {
+        self.known.get(&q).copied().or_else(|| self.zero_before.filter(|z| q < *z).map(|_| 0.0))
+    }
+}
+
 /// What a project's reports (sorted, none after the last of `quarters`) say was invested over `quarters`
-/// (consecutive): the sum of what is known, and whether all of it is. Each quarter's amount is its report's
-/// ([`quarter_amount`]); a run of quarters whose amount no report states (no report, or one without figures) is
-/// bridged by the rise of `investment_to_date` from the report of the quarter before the run to the first
-/// report in the run's wake that has one, or is nothing when that report's cumulative figure is its own
-/// quarter's amount. A run that cannot be bridged is unknown: never counted as nothing invested.
+/// (consecutive): the sum of what is known, and whether all of it is. A quarter's amount is its report's
+/// `investment_period`, else the rise of the cumulative figure ([`Cumulative`]) over it; a run of quarters whose
+/// amounts are not known that way is bridged by the rise of the cumulative figure from the quarter before the
+/// run to the first quarter after whose figure is known. What cannot be bridged is left out, never counted as
+/// nothing invested, and the quarters after it are still counted.
 fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
-    let at = |k: Period| reports.iter().position(|r| r.period == k);
+    let cumulative = Cumulative::of(reports);
+    let before = |q: Period| q.start().pred_opt().map(Period::quarter_of).and_then(|b| cumulative.at(b));
+    let amount = |q: Period| {
+        reports
+            .iter()
+            .find(|r| r.period == q)
+            .and_then(|r| r.investment_period)
+            .or_else(|| Some(cumulative.at(q)? - before(q)?))
+    };
     let (mut sum, mut known) = (0.0, true);
     let mut k = 0;
     while k < quarters.len() {
-        if let Some(a) = at(quarters[k]).and_then(|i| quarter_amount(reports, i)) {
+        if let Some(a) = amount(quarters[k]) {
             sum += a;
             k += 1;
             continue;
         }
-        let Some(end) = (k..quarters.len())
-            .find(|&j| at(quarters[j]).is_some_and(|i| reports[i].investment_to_date.is_some()))
-        else {
-            return (sum, false);
-        };
-        let after = reports[at(quarters[end]).unwrap_or_default()];
-        let before = quarters[k]
-            .start()
-            .pred_opt()
-            .map(Period::quarter_of)
-            .and_then(at)
-            .and_then(|i| reports[i].investment_to_date);
-        match (after.investment_to_date, after.investment_period, before) {
-            (Some(d), Some(p), _) if (d - p).abs() < 1e-9 => sum += p,
-            (Some(d), _, Some(b)) => sum += d - b,
+        let end = (k..quarters.len()).find(|&j| cumulative.at(quarters[j]).is_some());
+        match (end, before(quarters[k])) {
+            (Some(e), Some(b)) => {
+                sum += cumulative.at(quarters[e]).unwrap_or(b) - b;
+                k = e + 1;
+            }
             _ => {
-                // Not bridged: the run is unknown; the report that ends it may still state its own quarter.
                 known = false;
-                sum += after.investment_period.unwrap_or_default();
+                k += 1;
             }
         }
-        k = end + 1;
     }
     (sum, known)
 }
@@ -277,17 +320,6 @@ fn completed_through(reports: &[&Report], through: Period) -> Option<f64> {
         .collect();
     let (sum, known) = invested_over(reports, &year);
     known.then_some(sum)
-}
-
-/// What report `i` of a project's sorted reports says was completed in its quarter: its `investment_period`,
-/// else the rise of `investment_to_date` from the report of the quarter before; `None` when neither says.
-fn quarter_amount(reports: &[&Report], i: usize) -> Option<f64> {
-    let r = reports[i];
-    let quarter_before = r.period.start().pred_opt().map(Period::quarter_of);
-    r.investment_period.or_else(|| {
-        let prev = i.checked_sub(1).map(|j| reports[j]).filter(|p| Some(p.period) == quarter_before)?;
-        Some(r.investment_to_date? - prev.investment_to_date?)
-    })
 }
 
 /// The stage a summary or dispatch over the quarters `first..=q` counts a project in, by its reports up to `q`
@@ -315,9 +347,14 @@ fn project_state<'a>(
     let latest = upto.last().copied();
     let stage = stage_over(&upto, first, q);
     let started = upto.iter().any(|r| STARTED.contains(&r.stage));
-    let year: Vec<&Report> = upto.iter().copied().filter(|r| r.period.year == q.year).collect();
-    let planned_year = year.iter().rev().find_map(|r| r.investment_planned_year);
     let (through, elapsed) = standing_point(q, as_of);
+    // The year's plan as it stood at that point too: a plan filed in the quarter under way counts once it ends.
+    let planned_year = through.and_then(|t| {
+        upto.iter()
+            .rev()
+            .filter(|r| r.period.year == q.year && r.period <= t)
+            .find_map(|r| r.investment_planned_year)
+    });
     let investment = planned_year.and_then(|plan| {
         let completed = match through {
             Some(t) => completed_through(&upto, t)?,
@@ -463,15 +500,18 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
         .collect();
     let in_span: Vec<&Report> =
         catalog.progress_reports().iter().filter(|r| quarters.contains(&r.period)).collect();
-    // By the same rule as the year's completed investment ([`invested_over`]: a quarter's own amount, runs of
-    // quarters no report states bridged by the cumulative figure); what cannot be known is left out. Unlike
-    // the table's, this counts projects with no year plan too (the `completed_in_span` definition says so).
+    // By the same rule as the year's completed investment ([`invested_over`]), to the same point (a quarter
+    // under way counts once it ends); what cannot be known is left out. Unlike the table's, this counts
+    // projects with no year plan too (the `completed_in_span` definition says so).
+    let through = standing_point(q, as_of).0;
+    let counted: Vec<Period> =
+        quarters.iter().copied().filter(|k| through.is_some_and(|t| *k <= t)).collect();
     let completed_in_span = round(
         grouped
             .values()
             .map(|list| {
                 let upto: Vec<&Report> = list.iter().copied().filter(|r| r.period <= q).collect();
-                invested_over(&upto, &quarters).0
+                invested_over(&upto, &counted).0
             })
             .sum(),
     );

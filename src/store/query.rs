@@ -286,12 +286,19 @@ impl Collection {
                     } else if by_instant {
                         match (instant(fa, &k.property), instant(fb, &k.property)) {
                             (Some(a), Some(b)) => a.total_cmp(&b),
-                            (Some(_), None) => std::cmp::Ordering::Less,
-                            (None, Some(_)) => std::cmp::Ordering::Greater,
+                            (Some(_), None) => return std::cmp::Ordering::Less,
+                            (None, Some(_)) => return std::cmp::Ordering::Greater,
                             (None, None) => std::cmp::Ordering::Equal,
                         }
                     } else {
-                        order(fa.properties.get(&k.property), fb.properties.get(&k.property))
+                        let (a, b) = (fa.properties.get(&k.property), fb.properties.get(&k.property));
+                        // Null last whichever way the values run (a descending sort put the nulls first).
+                        let null = |v: Option<&Value>| v.is_none_or(Value::is_null);
+                        match (null(a), null(b)) {
+                            (true, false) => return std::cmp::Ordering::Greater,
+                            (false, true) => return std::cmp::Ordering::Less,
+                            _ => order(a, b),
+                        }
                     };
                     if k.descending { o.reverse() } else { o }
                 })

@@ -82,6 +82,23 @@ fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
+/// Liaoning's year and quarter (1–4) today.
+fn quarter_now() -> (i32, u32) {
+    let today =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+    (chrono::Datelike::year(&today), (chrono::Datelike::month(&today) - 1) / 3 + 1)
+}
+
+/// Posts, through `report`, a project's reports for every quarter of `year` before `q`: a year plan of 4 亿元
+/// and 1 亿元 a quarter, on plan at each quarter's end.
+fn on_plan_before(report: &impl Fn(Value) -> Value, id: &str, year: i32, q: u32) {
+    for k in 1..q {
+        report(json!({"project": id, "period": format!("{year}Q{k}"), "stage": "在建",
+                      "investment_planned_year": 4.0, "investment_period": 1.0,
+                      "investment_to_date": f64::from(k), "source": "测试"}));
+    }
+}
+
 /// The dispatch table computed here from the records and the projects' memberships, by the definitions the
 /// report states (independently of the server's code): per group key, (projects, reported, stage counts,
 /// started, planned, completed, behind, reported in the quarter) and the set of projects behind.
@@ -125,44 +142,62 @@ fn expected_dispatch(
             .filter(|r| period(r).starts_with(year))
             .rev()
             .find_map(|r| num(&r["investment_planned_year"]));
-        // The year's completed investment to the quarter: each quarter's report's investment_period, or the
-        // rise of the cumulative figure from the report of the quarter before; a run of quarters with no report
-        // is bridged by the rise of the cumulative figure over it; unknown (None) when neither says.
+        // The year's completed investment to the quarter, by the definition: each quarter's investment_period,
+        // else the rise of the cumulative figure over it. The cumulative figure at a quarter's end is its
+        // report's investment_to_date, else the quarter before's plus its investment_period; nothing was
+        // invested before a report whose investment_to_date is its own quarter's amount (or 0). A run of quarters
+        // whose amounts are not known so takes the rise of the cumulative figure over it; unknown (None) when
+        // nothing bridges it.
         let quarter_before = |p: &str| {
             let (y, q): (i32, u32) = (p[..4].parse().unwrap(), p[5..].parse().unwrap());
             if q == 1 { format!("{}Q4", y - 1) } else { format!("{y}Q{}", q - 1) }
         };
         let report_of = |p: &str| mine.iter().find(|r| period(r) == p);
-        let to_date = |p: &str| report_of(p).and_then(|r| num(&r["investment_to_date"]));
-        let mut completed = Some(0.0);
-        // The first quarter of a run whose amounts no report states (no report, or one without figures).
-        let mut gap: Option<String> = None;
-        for k in 1..=q {
-            let this = format!("{year}Q{k}");
-            let r = report_of(&this);
-            if gap.is_none() {
-                let own = r.and_then(|r| {
-                    num(&r["investment_period"])
-                        .or_else(|| Some(to_date(&this)? - to_date(&quarter_before(&this))?))
-                });
-                if let Some(a) = own {
-                    completed = completed.map(|c| c + a);
-                    continue;
-                }
-                gap = Some(this.clone());
+        let mut cumulative: BTreeMap<String, f64> = BTreeMap::new();
+        let mut zero_before: Option<String> = None;
+        for r in &mine {
+            let p = period(r);
+            let (d, a) = (num(&r["investment_to_date"]), num(&r["investment_period"]));
+            if let Some(c) = d.or_else(|| Some(cumulative.get(&quarter_before(&p)).copied()? + a?)) {
+                cumulative.insert(p.clone(), c);
             }
-            // A run ends at a report with a cumulative figure: bridged by its rise, or nothing before it when
-            // that figure is its own quarter's amount.
-            if let Some(d) = r.and_then(|r| num(&r["investment_to_date"])) {
-                let start = gap.take().unwrap();
-                let own = r.and_then(|r| num(&r["investment_period"]));
-                let bridged =
-                    if own == Some(d) { Some(d) } else { to_date(&quarter_before(&start)).map(|b| d - b) };
-                completed = completed.zip(bridged).map(|(c, a)| c + a);
+            let nothing_before = match (d, a) {
+                (Some(d), Some(a)) => (d - a).abs() < 1e-9,
+                (Some(d), None) => d.abs() < 1e-9,
+                _ => false,
+            };
+            if nothing_before {
+                zero_before = Some(p);
             }
         }
-        if gap.is_some() {
-            completed = None;
+        let at = |p: &str| {
+            cumulative.get(p).copied().or_else(|| zero_before.as_deref().filter(|z| p < *z).map(|_| 0.0))
+        };
+        let amount = |p: &str| {
+            report_of(p)
+                .and_then(|r| num(&r["investment_period"]))
+                .or_else(|| Some(at(p)? - at(&quarter_before(p))?))
+        };
+        let quarters: Vec<String> = (1..=q).map(|k| format!("{year}Q{k}")).collect();
+        let mut completed = Some(0.0);
+        let mut k = 0;
+        while k < quarters.len() {
+            if let Some(a) = amount(&quarters[k]) {
+                completed = completed.map(|c| c + a);
+                k += 1;
+                continue;
+            }
+            let end = (k..quarters.len()).find(|&j| at(&quarters[j]).is_some());
+            match (end, at(&quarter_before(&quarters[k]))) {
+                (Some(e), Some(b)) => {
+                    completed = completed.map(|c| c + at(&quarters[e]).unwrap() - b);
+                    k = e + 1;
+                }
+                _ => {
+                    completed = None;
+                    k += 1;
+                }
+            }
         }
         let investment = planned.zip(completed);
         let mut behind = stage == "暂停";
@@ -1226,16 +1261,9 @@ fn plan_rules_a_third_review_found_wrong() {
 
     // The quarter under way with no report yet is not counted as nothing invested: the rule stands at the end
     // of the quarter before (only when there is one in the year).
-    let today =
-        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
-    let q = (chrono::Datelike::month(&today) - 1) / 3 + 1;
-    let year = chrono::Datelike::year(&today);
+    let (year, q) = quarter_now();
     if q > 1 {
-        for k in 1..q {
-            report(json!({"project": ids[2], "period": format!("{year}Q{k}"), "stage": "在建",
-                          "investment_planned_year": 4.0, "investment_period": 1.0,
-                          "investment_to_date": f64::from(k), "source": src}));
-        }
+        on_plan_before(&report, &ids[2], year, q);
         // Its report for the quarter under way neither helps nor harms: every project is judged at the end of
         // the quarter before (it made a reporting project behind against the days elapsed).
         report(json!({"project": ids[2], "period": format!("{year}Q{q}"), "stage": "在建",
@@ -1248,4 +1276,72 @@ fn plan_rules_a_third_review_found_wrong() {
             "on plan to its last quarter: {now}"
         );
     }
+}
+
+/// What a randomised check of the dispatch against its definitions found, each through the real server: the
+/// summary's 期内完成投资 dropped every quarter after one nothing bridged; a quarter stated only by its own amount
+/// broke the next quarter's rise; a first report of 0 invested did not say nothing came before; a year plan
+/// filed in the quarter under way counted at once; a descending sort put the projects without a value first.
+#[test]
+fn dispatch_rules_a_randomised_check_found_wrong() {
+    let s = spawn_store(Settings::local());
+    let city = add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    let ids: Vec<String> = unreported_shenyang_points(&s, 5).iter().map(id_of).collect();
+    let src = "测试";
+    let report = |p: Value| {
+        let r = post(&s, &city, "progress", p.clone());
+        assert_eq!(r.status(), 201, "{p}: {:?}", r.text());
+        p
+    };
+    let headline = |period: &str| {
+        s.app.get_json(&format!("/reports/summary?period={period}&by=city"))["report"]["completed_in_span"]
+            .as_f64()
+            .unwrap()
+    };
+    let (h1, year) = (headline("2024H1"), headline("2024"));
+    let mut records = shipped_reports();
+    records.extend([
+        // Q1 says nothing of money; Q2 its own 5.
+        report(json!({"project": ids[0], "period": "2024Q1", "stage": "前期", "source": src})),
+        report(json!({"project": ids[0], "period": "2024Q2", "stage": "新开工", "investment_period": 5.0, "source": src})),
+        // 3, then 2 more.
+        report(json!({"project": ids[1], "period": "2024Q2", "stage": "新开工", "investment_period": 3.0, "source": src})),
+        report(json!({"project": ids[1], "period": "2024Q3", "stage": "在建", "investment_period": 2.0,
+                      "investment_to_date": 40.0, "source": src})),
+    ]);
+    assert!((headline("2024H1") - h1 - 8.0).abs() < 1e-9, "the half year gains 5 and 3");
+    assert!((headline("2024") - year - 10.0).abs() < 1e-9, "the year gains 5, 3 and 2");
+    // 10 by the end of 2023; 3 in 2024Q1 (no cumulative figure), 16 by 2024Q2: 6 of a plan of 20 at mid-year.
+    records.extend([
+        report(json!({"project": ids[2], "period": "2023Q4", "stage": "在建", "investment_to_date": 10.0, "source": src})),
+        report(json!({"project": ids[2], "period": "2024Q1", "stage": "在建", "investment_planned_year": 20.0,
+                      "investment_period": 3.0, "source": src})),
+        report(json!({"project": ids[2], "period": "2024Q2", "stage": "在建", "investment_to_date": 16.0, "source": src})),
+        // A first report of nothing invested, then 2 by Q3 against a plan of 10: behind at Q3.
+        report(json!({"project": ids[3], "period": "2024Q1", "stage": "前期", "investment_planned_year": 10.0,
+                      "investment_to_date": 0.0, "source": src})),
+        report(json!({"project": ids[3], "period": "2024Q3", "stage": "新开工", "investment_to_date": 2.0, "source": src})),
+    ]);
+    let behind = |doc: &Value, id: &str| {
+        doc["report"]["behind"].as_array().unwrap().iter().any(|b| b["project"] == id)
+    };
+    let q2 = check_dispatch(&s, &records, "2024Q2", "city");
+    assert!(behind(&q2, &ids[2]), "6 of 20 at mid-year: {}", q2["report"]["behind"]);
+    let q3 = check_dispatch(&s, &records, "2024Q3", "region");
+    assert!(behind(&q3, &ids[3]), "2 of 10 at three quarters: {}", q3["report"]["behind"]);
+
+    // A plan filed in the quarter under way counts once it ends: 3 of 4 done by the quarter before is on plan,
+    // and a larger plan in this quarter's report does not make it behind yet.
+    let (y, q) = quarter_now();
+    if q > 1 {
+        on_plan_before(&report, &ids[4], y, q);
+        report(json!({"project": ids[4], "period": format!("{y}Q{q}"), "stage": "在建",
+                      "investment_planned_year": 40.0, "source": src}));
+        let now = s.app.get_json(&format!("/reports/dispatch?period={y}Q{q}&by=city"));
+        assert!(!behind(&now, &ids[4]), "judged on the plan that stood: {}", now["report"]["behind"]);
+    }
+
+    // Projects without a share sort last, descending as ascending.
+    let page = s.app.get_json("/collections/projects/items?sortby=-investment_share&limit=3");
+    assert!(page["features"][0]["properties"]["investment_share"].is_number(), "{}", page["features"][0]);
 }
