@@ -63,9 +63,9 @@ impl Encoding {
     /// The best encoding the client accepts: brotli, then gzip, else identity (`q=0` refuses one).
     pub fn negotiate(accept: Option<&HeaderValue>) -> Self {
         let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return Self::Identity };
-        // Each coding's weight (RFC 9110 §12.5.3): its own entry, else `*`'s, else not acceptable. The
-        // heaviest of br and gzip wins (br on a tie); none above 0 is identity.
-        let weight = |name: &str| -> f32 {
+        // Each coding's weight (RFC 9110 §12.5.3): its own entry, else `*`'s; `None` when neither is given.
+        // The heaviest of br and gzip wins (br on a tie); none above 0 is identity.
+        let weight = |name: &str| -> Option<f32> {
             let mut star = None;
             for part in accept.split(',') {
                 let mut it = part.split(';');
@@ -80,24 +80,18 @@ impl Encoding {
                     })
                     .unwrap_or(1.0);
                 if coding.eq_ignore_ascii_case(name) {
-                    return q;
+                    return Some(q);
                 }
                 if coding == "*" {
                     star = Some(q);
                 }
             }
-            star.unwrap_or(0.0)
+            star
         };
-        let (br, gzip) = (weight("br"), weight("gzip"));
-        // Identity is acceptable unless refused (RFC 9110 §12.5.3); a client weighting it above every coding
-        // (`gzip;q=0.001, identity`) gets the bytes as made. On a tie a coding wins.
-        let named = |name: &str| {
-            accept
-                .split(',')
-                .any(|part| part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(name))
-        };
-        // Its own entry, else `*`'s, else fully acceptable.
-        let identity = if named("identity") || named("*") { weight("identity") } else { 1.0 };
+        let (br, gzip) = (weight("br").unwrap_or(0.0), weight("gzip").unwrap_or(0.0));
+        // Identity is acceptable unless refused, so fully acceptable when not named; a client weighting it above
+        // every coding (`gzip;q=0.001, identity`) gets the bytes as made. On a tie a coding wins.
+        let identity = weight("identity").unwrap_or(1.0);
         if identity > br.max(gzip) {
             Self::Identity
         } else if br > 0.0 && br >= gzip {
@@ -286,10 +280,14 @@ fn self_contained(req: &ServiceRequest) -> Option<&str> {
     let id = collection_of(path)?;
     let other = req.query_string().split('&').any(|pair| {
         let raw = pair.split('=').next().unwrap_or_default();
-        let name = if raw.contains(['%', '+']) {
-            percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned()
+        // Decoded only when escaped: the common name is compared in place, with no copy.
+        let name: std::borrow::Cow<'_, str> = if raw.contains(['%', '+']) {
+            percent_encoding::percent_decode_str(&raw.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+                .into()
         } else {
-            raw.to_owned()
+            raw.into()
         };
         name.eq_ignore_ascii_case("within") || name.eq_ignore_ascii_case("datetime")
     });

@@ -67,10 +67,9 @@ impl ExportFiles {
 pub fn data_stamp(model: &crate::store::engine::ReadModel) -> String {
     let made = xxhash_rust::xxh3::xxh3_64(model.updated.as_deref().unwrap_or_default().as_bytes());
     format!(
-        "r{}e{}t{:08x}d{}",
+        "r{}e{}t{made:016x}d{}",
         model.revision,
         crate::store::engine::store_epoch(),
-        made & 0xffff_ffff,
         model.catalog.state_day().format("%Y%m%d")
     )
 }

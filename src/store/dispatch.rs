@@ -235,14 +235,14 @@ fn standing_point(q: Period, as_of: chrono::NaiveDate) -> (Option<Period>, f64) 
 /// 0 before a report that says nothing was invested before its quarter (its cumulative figure is its own
 /// quarter's amount, or 0). `None` where nothing says (a quarter with no report is never taken as nothing).
 struct Cumulative {
-    known: std::collections::BTreeMap<Period, f64>,
+    known: BTreeMap<Period, f64>,
     /// Before this quarter, nothing was invested.
     zero_before: Option<Period>,
 }
 
 impl Cumulative {
     fn of(reports: &[&Report]) -> Self {
-        let mut known = std::collections::BTreeMap::new();
+        let mut known = BTreeMap::new();
         let mut zero_before: Option<Period> = None;
         let mut carried: Option<(Period, f64)> = None;
         for r in reports {
@@ -336,18 +336,28 @@ fn stage_over(upto: &[&Report], first: Period, q: Period) -> &'static str {
     }
 }
 
+/// What a report is made over and stands at: the span's first and last quarters, the day it stands at, and
+/// the point its investment figures stand at ([`standing_point`]).
+#[derive(Clone, Copy)]
+struct Span {
+    first: Period,
+    q: Period,
+    as_of: chrono::NaiveDate,
+    through: Option<Period>,
+    elapsed: f64,
+}
+
 fn project_state<'a>(
     f: &'a super::Feature,
     reports: &[&Report],
-    (first, q): (Period, Period),
-    as_of: chrono::NaiveDate,
+    span: Span,
     by: GroupBy,
 ) -> ProjectState<'a> {
+    let Span { first, q, as_of, through, elapsed } = span;
     let upto: Vec<&Report> = reports.iter().copied().filter(|r| r.period <= q).collect();
     let latest = upto.last().copied();
     let stage = stage_over(&upto, first, q);
     let started = upto.iter().any(|r| STARTED.contains(&r.stage));
-    let (through, elapsed) = standing_point(q, as_of);
     // The year's plan as it stood at that point too: a plan filed in the quarter under way counts once it ends.
     let planned_year = through.and_then(|t| {
         upto.iter()
@@ -448,13 +458,14 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     let q = quarters.last().copied().unwrap_or(span);
     let first = quarters.first().copied().unwrap_or(span);
     let as_of = q.end().min(today.max(q.start()));
-    let elapsed = standing_point(q, as_of).1;
+    let (through, elapsed) = standing_point(q, as_of);
+    let at = Span { first, q, as_of, through, elapsed };
     let grouped = progress::by_project(catalog.progress_reports());
     let none: Vec<&Report> = Vec::new();
     let projects = catalog.projects().features();
     let states: Vec<ProjectState<'_>> = projects
         .iter()
-        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), (first, q), as_of, by))
+        .map(|f| project_state(f, grouped.get(f.id.as_str()).unwrap_or(&none), at, by))
         .collect();
     let name_of = |key: &str| -> String {
         match by {
@@ -503,7 +514,6 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     // By the same rule as the year's completed investment ([`invested_over`]), to the same point (a quarter
     // under way counts once it ends); what cannot be known is left out. Unlike the table's, this counts
     // projects with no year plan too (the `completed_in_span` definition says so).
-    let through = standing_point(q, as_of).0;
     let counted: Vec<Period> =
         quarters.iter().copied().filter(|k| through.is_some_and(|t| *k <= t)).collect();
     let completed_in_span = round(

@@ -693,17 +693,18 @@ pub enum Measure {
     EachYear,
 }
 
-/// The values `measure` may take.
-pub const MEASURES: &[&str] = &["level", "year_total", "each_year"];
-
 impl Measure {
+    /// Every measure, in the order they are listed.
+    pub const ALL: [Self; 3] = [Self::Level, Self::YearTotal, Self::EachYear];
+
+    /// The measure named `raw` in the data, if it is one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == raw)
+    }
+
     /// Reads `measure` (absent: a level).
     pub fn of(raw: Option<&str>) -> Self {
-        match raw {
-            Some("year_total") => Self::YearTotal,
-            Some("each_year") => Self::EachYear,
-            _ => Self::Level,
-        }
+        raw.and_then(Self::parse).unwrap_or(Self::Level)
     }
 
     /// Its name in the data.

@@ -415,12 +415,10 @@ pub fn check_target(t: &Value) -> Result<(), String> {
         return Err(format!("target '{id}': `value` must be a number (null only for qualitative targets)"));
     }
     if let Some(m) = t.get("measure")
-        && !m.as_str().is_some_and(|m| super::progress::MEASURES.contains(&m))
+        && m.as_str().and_then(super::progress::Measure::parse).is_none()
     {
-        return Err(format!(
-            "target '{id}': measure {m} is not one of {}",
-            super::progress::MEASURES.join(" ")
-        ));
+        let names: Vec<&str> = super::progress::Measure::ALL.iter().map(|m| m.name()).collect();
+        return Err(format!("target '{id}': measure {m} is not one of {}", names.join(" ")));
     }
     let section = t.get("section").and_then(Value::as_str).unwrap_or_default();
     if !is_section_id(section) {
