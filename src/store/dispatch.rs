@@ -54,6 +54,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "年度计划投资: the latest investment_planned_year reported in the year up to the quarter the figures stand at (see 时间进度), 亿元",
     ),
     (
+        "investment_known",
+        "计入投资项目数: the projects whose year plan and completed investment (below) are both known; 年度计划投资 and 完成投资 sum only them, and are empty where there are none (not 0: nothing is known)",
+    ),
+    (
         "completed_year",
         "完成投资: over the year's quarters to the one the figures stand at (see 时间进度), each quarter's investment_period, 亿元, else the rise of the cumulative figure over the quarter; the cumulative figure at a quarter's end is its report's investment_to_date, else the quarter before's plus its investment_period, and 0 before a report whose investment_to_date is its own quarter's amount or 0; a run of quarters whose amounts are not known so takes the rise of the cumulative figure over it; a project whose completed investment is unknown is left out of both sums and of the investment rule",
     ),
@@ -128,10 +132,13 @@ pub struct Row {
     pub started: usize,
     /// started / reported.
     pub start_rate: Option<f64>,
-    /// Investment planned for the year, 亿元.
-    pub planned_year: f64,
-    /// Investment completed in the year to the quarter's end, 亿元.
-    pub completed_year: f64,
+    /// Projects whose year figures are known (a year plan, and the completed investment of every quarter of
+    /// the year to the one the figures stand at): the ones the two sums count.
+    pub investment_known: usize,
+    /// Investment planned for the year, 亿元; `None` when no project's figures are known.
+    pub planned_year: Option<f64>,
+    /// Investment completed in the year to the quarter's end, 亿元; `None` when no project's figures are known.
+    pub completed_year: Option<f64>,
     /// completed / planned.
     pub completion_rate: Option<f64>,
     /// Share of the year elapsed.
@@ -432,8 +439,10 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress
     let reported = states.iter().filter(|s| s.stage != NOT_REPORTED.0).count();
     let reported_in_span = states.iter().filter(|s| s.reported_in_span).count();
     let started = states.iter().filter(|s| s.started).count();
+    let investment_known = states.iter().filter(|s| s.investment.is_some()).count();
     let planned_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.0)).sum();
     let completed_year: f64 = states.iter().filter_map(|s| s.investment.map(|i| i.1)).sum();
+    let known = |sum: f64| (investment_known > 0).then(|| round(sum));
     Row {
         key,
         name_zh,
@@ -443,8 +452,9 @@ fn row(key: String, name_zh: String, states: &[&ProjectState<'_>], time_progress
         stages,
         started,
         start_rate: (reported > 0).then(|| round(started as f64 / reported as f64)),
-        planned_year: round(planned_year),
-        completed_year: round(completed_year),
+        investment_known,
+        planned_year: known(planned_year),
+        completed_year: known(completed_year),
         completion_rate: (planned_year > 0.0).then(|| round(completed_year / planned_year)),
         time_progress,
         behind: states.iter().filter(|s| !s.behind.is_empty()).count(),
@@ -572,6 +582,7 @@ pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
         [
             "开工数",
             "开工率",
+            "计入投资项目数",
             "年度计划投资(亿元)",
             "本年累计完成投资(亿元)",
             "投资完成率",
@@ -587,8 +598,9 @@ pub fn table(d: &Dispatch) -> (Vec<String>, Vec<Vec<Value>>) {
         v.push(r.stages.get(NOT_REPORTED.0).copied().unwrap_or(0).into());
         v.push(r.started.into());
         v.push(r.start_rate.map_or(Value::Null, Value::from));
-        v.push(r.planned_year.into());
-        v.push(r.completed_year.into());
+        v.push(r.investment_known.into());
+        v.push(r.planned_year.map_or(Value::Null, Value::from));
+        v.push(r.completed_year.map_or(Value::Null, Value::from));
         v.push(r.completion_rate.map_or(Value::Null, Value::from));
         v.push(r.time_progress.into());
         v.push(r.behind.into());

@@ -109,7 +109,7 @@ fn expected_dispatch(
     quarter: &str,
     group: &str,
 ) -> (
-    BTreeMap<String, (usize, usize, BTreeMap<String, usize>, usize, f64, f64, usize, usize)>,
+    BTreeMap<String, (usize, usize, BTreeMap<String, usize>, usize, f64, f64, usize, usize, usize)>,
     BTreeSet<String>,
 ) {
     let year = &quarter[..4];
@@ -242,7 +242,7 @@ fn expected_dispatch(
     }
     for (keys, stage, started, investment, behind, fresh) in &per_project {
         for k in keys {
-            let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0, 0));
+            let e = rows.entry(k.clone()).or_insert((0, 0, BTreeMap::new(), 0, 0.0, 0.0, 0, 0, 0));
             e.0 += 1;
             if stage != "未报告" {
                 e.1 += 1;
@@ -254,6 +254,7 @@ fn expected_dispatch(
             if *started {
                 e.3 += 1;
             }
+            e.8 += usize::from(investment.is_some());
             e.4 += investment.map_or(0.0, |i| i.0);
             e.5 += investment.map_or(0.0, |i| i.1);
             if *behind {
@@ -292,8 +293,14 @@ fn check_dispatch(s: &StoreApp, records: &[Value], quarter: &str, group: &str) -
             );
         }
         assert_eq!(r["started"].as_u64().unwrap() as usize, w.3, "{group} {key} started");
-        assert!(close(r["planned_year"].as_f64().unwrap(), w.4), "{group} {key} planned {r}");
-        assert!(close(r["completed_year"].as_f64().unwrap(), w.5), "{group} {key} completed {r}");
+        assert_eq!(r["investment_known"].as_u64().unwrap() as usize, w.8, "{group} {key} known {r}");
+        if w.8 == 0 {
+            // Nothing known is not 0 planned and 0 done.
+            assert!(r["planned_year"].is_null() && r["completed_year"].is_null(), "{group} {key} {r}");
+        } else {
+            assert!(close(r["planned_year"].as_f64().unwrap(), w.4), "{group} {key} planned {r}");
+            assert!(close(r["completed_year"].as_f64().unwrap(), w.5), "{group} {key} completed {r}");
+        }
         assert_eq!(r["behind"].as_u64().unwrap() as usize, w.6, "{group} {key} behind");
     }
     let got_behind: BTreeSet<String> = doc["report"]["behind"]
