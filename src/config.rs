@@ -17,8 +17,8 @@ use crate::store::layers::LayerSpec;
 /// and "which region is this place in" queries, to web maps, planners and GIS tools (QGIS, GDAL, ArcGIS).
 /// What `--help` says about the limits every request is held to.
 const LIMITS_HELP: &str = "Limits on every request:\n  \
-    - CQL2 filters: nesting at most 64 levels deep (each parenthesis and NOT in cql2-text, each operation in \
-    cql2-json), at most 1000 operators (AND, OR, NOT, arithmetic), at most 10000 values in one IN list; over a \
+    - CQL2 filters: nesting at most 64 levels deep (each parenthesis and NOT in cql2-text; in \
+    cql2-json 120 levels of JSON, two per operation), at most 1000 operators (AND, OR, NOT, arithmetic), at most 10000 values in one IN list; over a \
     limit is a 400 naming it. LIKE is matched in time linear in the text.\n  \
     - Filtering, sorting, distances and tile encoding run on the compute threads (--compute-threads) and stop \
     with 503 when --request-timeout is spent; /health keeps answering meanwhile.\n  \

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The query string is longer than allowed (414).
     #[error("{0}")]
     UriTooLong(String),
+    /// The client did not send its body within the request time limit (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Too many expensive requests at once (429); retry after the given seconds.
     #[error("{detail}")]
     TooManyRequests {
@@ -107,6 +110,7 @@ impl ApiError {
             Self::NotAcceptable(_) => "not-acceptable",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UriTooLong(_) => "uri-too-long",
+            Self::RequestTimeout(_) => "request-timeout",
             Self::TooManyRequests { .. } => "too-many-requests",
             Self::Unavailable { .. } => "unavailable",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -131,6 +135,7 @@ impl ResponseError for ApiError {
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

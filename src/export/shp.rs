@@ -45,6 +45,15 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("indicator_zh", "ind_zh"),
     ("indicator_en", "ind_en"),
     ("target_year", "tgt_year"),
+    ("investment_total", "inv_total"),
+    ("investment_to_date", "inv_todate"),
+    ("investment_share", "inv_share"),
+    ("investment_period", "inv_period"),
+    ("investment_planned_year", "inv_plan_y"),
+    ("progress_period", "prog_per"),
+    ("progress_as_of", "prog_asof"),
+    ("stage_period", "stage_per"),
+    ("reported_by", "report_by"),
 ];
 
 /// DBF field names for the columns: the documented short name, else the name cut to 10 bytes, made unique

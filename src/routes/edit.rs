@@ -153,6 +153,39 @@ fn scope_check<'a>(
     catalog: &'a Catalog,
 ) -> impl Fn(Option<&Feature>, Option<&Feature>) -> Result<(), WriteError> + 'a {
     move |before, after| {
+        if !matches!(caller.scope, Scope::Province) {
+            // The plan's targets a project carries are the plan's words (its excerpt quotes them): a city or a
+            // region cannot lower, add or drop one, nor delete a project holding them.
+            fn targets(f: Option<&Feature>) -> Option<&Value> {
+                f.and_then(|f| f.properties.get("targets"))
+                    .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+            }
+            if targets(before) != targets(after) {
+                let id = after.or(before).map_or("", |f| f.id.as_str());
+                return Err(WriteError::Forbidden(format!(
+                    "the token of {} (scope {}) may not {} the plan's targets of '{id}': targets are changed with \
+                     a province token",
+                    caller.name,
+                    caller.scope,
+                    if after.is_none() { "delete a project holding" } else { "change" },
+                )));
+            }
+            // A geometry partly outside Liaoning lies in no city's or region's area alone.
+            for (when, f) in [("now reaches", before), ("would reach", after)] {
+                let Some(f) = f else { continue };
+                let outside_km = f.properties.get("outside_liaoning_km").and_then(Value::as_f64);
+                if outside_km.is_some_and(|km| km > 0.0) {
+                    return Err(WriteError::Forbidden(format!(
+                        "the token of {} (scope {}) may not change '{}': it {when} {} km outside Liaoning, \
+                         which a province token changes",
+                        caller.name,
+                        caller.scope,
+                        f.id,
+                        outside_km.unwrap_or_default()
+                    )));
+                }
+            }
+        }
         for (when, f) in [("now lies", before), ("would lie", after)] {
             if let Some(f) = f
                 && !caller.scope.covers(f, catalog)
@@ -231,6 +264,12 @@ async fn new_id(cid: &str, body: &Value, state: &State) -> ApiResult<String> {
         .and_then(Value::as_str)
         .or_else(|| body.pointer("/properties/id").and_then(Value::as_str));
     if let Some(id) = given {
+        // Checked here, as the loader checks it, before the id is made a store key or a Location.
+        if !crate::store::projects::is_slug(id) {
+            return Err(ApiError::Unprocessable(format!(
+                "feature '{id}': id: '{id}' must be lower-case ASCII letters, digits and hyphens"
+            )));
+        }
         return Ok(id.to_owned());
     }
     let slug = slug_of(body.pointer("/properties/name_en").and_then(Value::as_str).unwrap_or("project"));
@@ -461,6 +500,15 @@ pub async fn patch_item(
     .await?;
     if !patch.is_object() {
         return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
+    }
+    // A feature keeps its id: a patch renaming it would be dropped, so it is refused, as in `properties`.
+    if let Some(other) = patch.get("id").filter(|v| v.as_str() != Some(id.as_str())) {
+        return Err(ApiError::param(
+            "id",
+            format!(
+                "the patch sets the id to {other} but the feature is '{id}'; a feature's id does not change"
+            ),
+        ));
     }
     let base = base_url(&req, &state.settings);
     let fail = |e| api_error(e, &base, &cid, &id);
@@ -728,7 +776,6 @@ pub async fn put_collection(
     path: web::Path<String>,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    use futures_util::StreamExt;
     let id = path.into_inner();
     let params = QueryParams::from_request(&req)?;
     params.only(&["layer"])?;
@@ -754,8 +801,9 @@ pub async fn put_collection(
     // Named for the collection: a GeoJSON layer's title is its file's name when it gives none ("upload").
     let file = dir.path().join(format!("{id}.{ext}"));
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+    // A layer file may be large (up to MAX_LAYER_BYTES): ten times the request time limit to send it.
+    let deadline = super::body_deadline(&req, 10);
+    while let Some(chunk) = super::next_chunk(&mut payload, deadline).await? {
         if body.len() + chunk.len() > MAX_LAYER_BYTES {
             return Err(ApiError::PayloadTooLarge(format!(
                 "a layer file is at most {MAX_LAYER_BYTES} bytes"

@@ -20,11 +20,26 @@ use crate::store::engine::{ReadModel, STORED, store_key};
 /// The instant a `projects` items request asks for with `datetime`, normalised to the store's form, when the
 /// server keeps versions. Intervals (and other collections, which never change) select the current state.
 /// A date (`2024-06-30`) means the end of that day (UTC): every report of the quarter it falls in counts.
-fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String> {
-    let raw = params.get("datetime")?;
+fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> ApiResult<Option<String>> {
+    let Some(raw) = params.get("datetime") else { return Ok(None) };
     if id != "projects" || state.engine.store().is_none() {
-        return None;
+        return Ok(None);
     }
+    let instant = instant_of(raw);
+    // RFC 3339 writes years 0000–9999 only, and the store keeps no year 0: outside 1–9999 it is a bad value.
+    if let Some(t) = &instant
+        && !(1..=9999).contains(&chrono::Datelike::year(t))
+    {
+        return Err(ApiError::param(
+            "datetime",
+            format!("'{raw}' is outside the years 0001–9999 an RFC 3339 instant can name"),
+        ));
+    }
+    Ok(instant.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+}
+
+/// The instant a `datetime` value asks the catalogue at, if it names one.
+fn instant_of(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     // An interval asks for the catalogue as it stood at its end; one open at the end asks for today's.
     let raw = match raw.split_once('/') {
         Some((_, end)) if end.is_empty() || end == ".." => return None,
@@ -41,7 +56,7 @@ fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> Option<String
             .single()?
             .with_timezone(&chrono::Utc),
     };
-    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    Some(t)
 }
 
 /// `GET /collections/{collectionId}/items`.
@@ -145,7 +160,7 @@ async fn items_response(
     posted: bool,
 ) -> ApiResult<HttpResponse> {
     let (req, params) = (req.clone(), params.clone());
-    let model = match as_of_instant(state, id, &params) {
+    let model = match as_of_instant(state, id, &params)? {
         // The catalogue as it stood then (transaction time), rebuilt from the store's versions.
         Some(at) => {
             let engine = state.engine.clone();

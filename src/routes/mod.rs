@@ -591,6 +591,19 @@ pub const JSON_MEDIA: &[&str] = &["application/json", "application/geo+json"];
 
 /// A request body's bytes as JSON, or a 400 naming the body.
 pub fn parse_json_body(bytes: &[u8]) -> ApiResult<Value> {
+    use crate::store::cql::limits::{MAX_JSON_DEPTH, json_depth};
+    // A body around a cql2-json filter at its limit nests a few levels more.
+    let depth = json_depth(bytes);
+    if depth > MAX_JSON_DEPTH + 4 {
+        return Err(ApiError::param(
+            "body",
+            format!(
+                "nests {depth} levels of JSON; the limit is {} (a cql2-json filter's operation takes two: its \
+                 object and its args list)",
+                MAX_JSON_DEPTH + 4
+            ),
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::param("body", format!("is not valid JSON: {e}")))
 }
 
@@ -611,7 +624,6 @@ pub async fn read_body(
     limit: usize,
     media_types: &[&str],
 ) -> ApiResult<Bytes> {
-    use futures_util::StreamExt;
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if !(media_types.contains(&media.as_str()) || media.is_empty()) {
@@ -630,14 +642,38 @@ pub async fn read_body(
         return Err(ApiError::PayloadTooLarge(format!("the body has {len} bytes; the limit is {limit}")));
     }
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+    let deadline = body_deadline(req, 1);
+    while let Some(chunk) = next_chunk(&mut payload, deadline).await? {
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(format!("the body is over the limit of {limit} bytes")));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// When a request's body must have arrived: `times` the request time limit from now (writes are not cut short
+/// by it once their body is in, but a body that never finishes must not hold a connection and a worker forever).
+pub fn body_deadline(req: &HttpRequest, times: u32) -> tokio::time::Instant {
+    let secs = req.app_data::<State>().map_or(30.0, |s| s.settings.request_timeout_secs);
+    tokio::time::Instant::now() + std::time::Duration::from_secs_f64(secs) * times
+}
+
+/// The next chunk of a request body; a 408 when it has not come by `deadline`.
+pub async fn next_chunk(
+    payload: &mut web::Payload,
+    deadline: tokio::time::Instant,
+) -> ApiResult<Option<Bytes>> {
+    use futures_util::StreamExt;
+    match tokio::time::timeout_at(deadline, payload.next()).await {
+        Err(_) => Err(ApiError::RequestTimeout(
+            "the request body did not arrive within the request time limit (--request-timeout)".into(),
+        )),
+        Ok(None) => Ok(None),
+        Ok(Some(chunk)) => {
+            chunk.map(Some).map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))
+        }
+    }
 }
 
 /// The app state, for handlers.

@@ -903,6 +903,11 @@ fn projects_meta() -> CollectionMeta {
                 PropertyType::Number,
                 "investment completed to date / total investment, as reported",
             ),
+            q(
+                "progress_as_of",
+                PropertyType::Date,
+                "the day the stage and the investment figures stand at (today in Liaoning)",
+            ),
         ],
         params: vec![
             ParamSpec {

@@ -185,6 +185,36 @@ impl LikePattern {
 pub mod limits {
     /// Deepest nesting of parentheses and `NOT`s (cql2-text) or of operations (cql2-json).
     pub const MAX_DEPTH: usize = 64;
+    /// Deepest nesting of JSON in a cql2-json filter: two levels per operation (its object and its `args`
+    /// list), under `serde_json`'s own limit of 128 with room for a request body around the filter.
+    pub const MAX_JSON_DEPTH: usize = 120;
+
+    /// How deep `json` nests objects and arrays: a linear scan that skips strings, run before any parser so a
+    /// too deep document is refused by this limit, not by a parser's recursion limit as "invalid JSON".
+    pub fn json_depth(json: &[u8]) -> usize {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+        for &b in json {
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
+    }
     /// Most logical and arithmetic operators (`AND`, `OR`, `NOT`, `+`, …) in one filter.
     pub const MAX_OPERATORS: usize = 1_000;
     /// Most values in one `IN` list or array literal.
@@ -471,6 +501,14 @@ pub fn parse(raw: &str, lang: FilterLang, crs: Crs, collection: &Collection) -> 
         FilterLang::Text => cql2::parse_text(raw)
             .map_err(|e| CqlError(format!("syntax error: {}", describe_text_error(&e))))?,
         FilterLang::Json => {
+            let depth = limits::json_depth(raw.as_bytes());
+            if depth > limits::MAX_JSON_DEPTH {
+                return Err(CqlError(format!(
+                    "the filter nests {depth} levels of JSON; the limit is {} (each operation takes two: its \
+                     object and its args list)",
+                    limits::MAX_JSON_DEPTH
+                )));
+            }
             let expr = cql2::parse_json(raw).map_err(|e| CqlError(format!("not valid cql2-json: {e}")))?;
             check_json_numbers(raw)?;
             expr
@@ -940,6 +978,8 @@ fn kind(s: &Scalar) -> Kind {
 fn describe(s: &Scalar) -> String {
     match s {
         Scalar::Prop(name, PropertyType::StringArray) => format!("the array property '{name}'"),
+        Scalar::Prop(name, PropertyType::Date) => format!("the date property '{name}'"),
+        Scalar::Prop(name, PropertyType::Timestamp) => format!("the timestamp property '{name}'"),
         Scalar::Prop(name, t) => format!("the {} property '{name}'", t.json_type()),
         Scalar::Id => "the feature id".into(),
         Scalar::Str(v) => format!("the string '{v}'"),
@@ -965,7 +1005,16 @@ fn check_comparable(op: &str, a: &Scalar, b: &Scalar) -> Result<(), CqlError> {
     if ka == Kind::Null || kb == Kind::Null || ka == kb {
         Ok(())
     } else {
-        err(format!("wrong types: {op} compares {} with {}", describe(a), describe(b)))
+        // A date written as a plain string ('2022-04-14' where DATE('2022-04-14') is meant): say how to write it.
+        let hint = match (ka, kb, a, b) {
+            (Kind::Date | Kind::Timestamp, _, _, Scalar::Str(v))
+            | (_, Kind::Date | Kind::Timestamp, Scalar::Str(v), _) => {
+                let f = if ka == Kind::Date || kb == Kind::Date { "DATE" } else { "TIMESTAMP" };
+                format!("; write a {} literal as {f}('{v}')", f.to_ascii_lowercase())
+            }
+            _ => String::new(),
+        };
+        err(format!("wrong types: {op} compares {} with {}{hint}", describe(a), describe(b)))
     }
 }
 

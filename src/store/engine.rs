@@ -456,6 +456,14 @@ impl Engine {
                         _ => false,
                     }
                 });
+                // A feature the caller may not change is refused before the change is validated, so a
+                // token learns nothing of another area's records from the loader's complaints.
+                for ch in &changes {
+                    let (c, fid) = split_key(&ch.id);
+                    if let Some(now) = before.collection(c).and_then(|b| b.get(fid)) {
+                        allowed(Some(now), Some(now))?;
+                    }
+                }
                 let mut rows = rows.to_vec();
                 apply(&mut rows, &changes);
                 progress("validating and joining");

@@ -252,8 +252,11 @@ fn check_shp(shp: &[u8]) -> Result<(usize, bool), String> {
     Ok((count, more))
 }
 
-/// The most a zipped Shapefile part may unpack to.
-const MAX_UNZIPPED: u64 = 1 << 30;
+/// The most a zipped Shapefile's parts may unpack to, all together: a few times the largest upload, so a
+/// small zip of zeros cannot make the server hold gigabytes.
+const MAX_UNZIPPED: u64 = 512 << 20;
+/// The most a zipped `.prj` or `.cpg` may unpack to (a line of text).
+const MAX_UNZIPPED_TEXT: u64 = 1 << 20;
 
 /// The CRS a file gives for its coordinates (east, north order as GIS files store them).
 #[derive(Debug, Clone, PartialEq)]
@@ -1574,30 +1577,52 @@ fn shape_parts(path: &Path, only: Option<&str>) -> Result<ShapeParts, LoadError>
             })?
         }
     };
-    let mut too_big = None;
-    let mut part = |ext: &str| -> Option<Vec<u8>> {
-        let name = entries.iter().find(|e| e.eq_ignore_ascii_case(&format!("{stem}.{ext}")))?.clone();
-        let f = zip.by_name(&name).ok()?;
+    let mut left = MAX_UNZIPPED;
+    let mut part = |ext: &str, cap: u64| -> Result<Option<Vec<u8>>, LoadError> {
+        let Some(name) = entries.iter().find(|e| e.eq_ignore_ascii_case(&format!("{stem}.{ext}"))) else {
+            return Ok(None);
+        };
+        let Ok(mut f) = zip.by_name(name) else { return Ok(None) };
+        let cap = cap.min(left);
+        let too_big = || {
+            file_error(
+                path,
+                format!(
+                    "{name} unpacks to more than {cap} bytes (a zipped Shapefile's parts unpack to at most \
+                     {MAX_UNZIPPED} bytes together)"
+                ),
+            )
+        };
         // The declared size can lie: read no more than the cap either way.
-        if f.size() > MAX_UNZIPPED {
-            too_big = Some(name);
-            return None;
+        if f.size() > cap {
+            return Err(too_big());
         }
         let mut buf = Vec::new();
-        f.take(MAX_UNZIPPED + 1).read_to_end(&mut buf).ok()?;
-        if buf.len() as u64 > MAX_UNZIPPED {
-            too_big = Some(name);
-            return None;
+        if ext == "shp" {
+            // The header first: a file that is no Shapefile (file code 9994) is refused before the rest is
+            // unpacked.
+            let mut header = [0u8; 4];
+            if f.read_exact(&mut header).is_err() || u32::from_be_bytes(header) != 9994 {
+                return Err(file_error(
+                    path,
+                    format!("{name} is not a Shapefile (its file code is not 9994)"),
+                ));
+            }
+            buf.extend_from_slice(&header);
         }
-        Some(buf)
+        if f.take(cap + 1 - buf.len() as u64).read_to_end(&mut buf).is_err() {
+            return Ok(None);
+        }
+        if buf.len() as u64 > cap {
+            return Err(too_big());
+        }
+        left -= buf.len() as u64;
+        Ok(Some(buf))
     };
-    let shp = part("shp");
-    let dbf_part = part("dbf");
-    let prj = part("prj").map(|b| String::from_utf8_lossy(&b).into_owned());
-    let cpg = part("cpg").map(|b| String::from_utf8_lossy(&b).into_owned());
-    if let Some(name) = too_big {
-        return Err(file_error(path, format!("{name} unpacks to more than {MAX_UNZIPPED} bytes")));
-    }
+    let shp = part("shp", MAX_UNZIPPED)?;
+    let dbf_part = part("dbf", MAX_UNZIPPED)?;
+    let prj = part("prj", MAX_UNZIPPED_TEXT)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let cpg = part("cpg", MAX_UNZIPPED_TEXT)?.map(|b| String::from_utf8_lossy(&b).into_owned());
     let shp = shp.ok_or_else(|| file_error(path, format!("cannot read {stem}.shp in the zip")))?;
     let dbf =
         dbf_part.ok_or_else(|| file_error(path, format!("the zip has no {stem}.dbf beside {stem}.shp")))?;

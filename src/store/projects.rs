@@ -89,7 +89,11 @@ pub struct ProjectRecord {
     pub properties: Map<String, Value>,
 }
 
-fn is_slug(s: &str) -> bool {
+/// Most positions in one project's geometry (the plan's own corridors have at most ten).
+pub const MAX_PROJECT_POSITIONS: usize = 5_000;
+
+/// Whether `s` is a project id: lower-case ASCII letters, digits and hyphens, at most 64, not starting with one.
+pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -126,27 +130,27 @@ pub fn read_projects(
         let label = if id.is_empty() { format!("#{}", n + 1) } else { id.clone() };
         let bad = |reason: String| LoadError::feature(&file, label.clone(), reason);
         if !is_slug(&id) {
-            return Err(bad(format!("`id` '{id}' must be lower-case ASCII letters, digits and hyphens")));
+            return Err(bad(format!("id: '{id}' must be lower-case ASCII letters, digits and hyphens")));
         }
         if let Some(first) = ids.insert(id.clone(), n) {
-            return Err(bad(format!("duplicate id '{id}' (also feature #{first})")));
+            return Err(bad(format!("id: duplicate id '{id}' (also feature #{first})")));
         }
         let text_prop = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
         for k in ["name_zh", "name_en", "excerpt", "location_source"] {
             if text_prop(k).is_none() {
-                return Err(bad(format!("missing or empty `{k}`")));
+                return Err(bad(format!("{k}: missing or empty")));
             }
         }
         let category = text_prop("category").unwrap_or_default();
         if !CATEGORIES.iter().any(|(c, _)| *c == category) {
             let known: Vec<&str> = CATEGORIES.iter().map(|(c, _)| *c).collect();
-            return Err(bad(format!("unknown category '{category}'; known: {}", known.join(", "))));
+            return Err(bad(format!("category: unknown category '{category}'; known: {}", known.join(", "))));
         }
         let precision = text_prop("location_precision").unwrap_or_default();
         if !PRECISIONS.iter().any(|(p, _)| *p == precision) {
             let known: Vec<&str> = PRECISIONS.iter().map(|(p, _)| *p).collect();
             return Err(bad(format!(
-                "unknown location_precision '{precision}'; known: {}",
+                "location_precision: unknown location_precision '{precision}'; known: {}",
                 known.join(", ")
             )));
         }
@@ -158,58 +162,71 @@ pub fn read_projects(
             .filter_map(Value::as_str)
             .collect();
         if secs.is_empty() {
-            return Err(bad("`sections` must list at least one plan section".into()));
+            return Err(bad("sections must list at least one plan section".into()));
         }
         for s in &secs {
             if !is_section_id(s) {
-                return Err(bad(format!("section '{s}' is not of the form 四.(四).2")));
+                return Err(bad(format!("sections: section '{s}' is not of the form 四.(四).2")));
             }
             if !items.is_empty() && !sections.contains_key(s) {
-                return Err(bad(format!("section '{s}' is not in plan-items.json")));
+                return Err(bad(format!("sections: section '{s}' is not in plan-items.json")));
             }
         }
         match props.get("lead_unit") {
             Some(Value::String(_) | Value::Null) | None => {}
-            Some(_) => return Err(bad("`lead_unit` must be a string or null".into())),
+            Some(_) => return Err(bad("lead_unit must be a string or null".into())),
         }
         if let (Some(lead), Some(item)) = (text_prop("lead_unit"), sections.get(secs[0]))
             && !item.all_units.is_empty()
             && !item.all_units.contains(lead)
         {
-            return Err(bad(format!("lead_unit '{lead}' is not among the responsible units of {}", secs[0])));
+            return Err(bad(format!(
+                "lead_unit: '{lead}' is not among the responsible units of {}",
+                secs[0]
+            )));
         }
         if !props
             .get("co_units")
             .is_some_and(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
         {
-            return Err(bad("`co_units` must be an array of strings".into()));
+            return Err(bad("co_units must be an array of strings".into()));
         }
-        check_targets(&props).map_err(&bad)?;
-        let gj = f.geometry.ok_or_else(|| bad("no geometry".into()))?;
-        let geometry = crate::geom::geo_from_geojson(gj).map_err(&bad)?;
+        check_targets(&props).map_err(|e| bad(format!("targets: {e}")))?;
+        let gj = f.geometry.ok_or_else(|| bad("geometry: none".into()))?;
+        let geometry = crate::geom::geo_from_geojson(gj).map_err(|e| bad(format!("geometry: {e}")))?;
         // Points and lines only: each project is in exactly one of `projects-points` and `projects-lines`, the
         // one-type layers Shapefiles and GIS tools need.
         match &geometry {
             Geometry::Point(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => {}
             other => {
                 return Err(bad(format!(
-                    "{} geometries are not allowed: a project is a Point (a site, or the seat of the place it \
+                    "geometry: {} geometries are not allowed: a project is a Point (a site, or the seat of the place it \
                      is in) or a LineString/MultiLineString (a corridor); an area belongs in a planner's layer \
                      (`planatlas import FILE --new-collection ID`)",
                     geometry_type(other)
                 )));
             }
         }
-        check_lon_lat(&geometry).map_err(&bad)?;
+        check_lon_lat(&geometry).map_err(|e| bad(format!("geometry: {e}")))?;
+        // Every map tile and proximity answer simplifies or measures the geometry: a plan's corridor is drawn
+        // with tens of positions, and a detailed trace belongs in a planner's layer.
+        let positions = geo::CoordsIter::coords_count(&geometry);
+        if positions > MAX_PROJECT_POSITIONS {
+            return Err(bad(format!(
+                "geometry: has {positions} positions; a project has at most {MAX_PROJECT_POSITIONS} (a detailed \
+                 trace belongs in a planner's layer: `planatlas import FILE --new-collection ID`)"
+            )));
+        }
         let named = text_prop("county_adcode");
         if let Some(code) = named
             && counties.get(code).is_none()
         {
-            return Err(bad(format!("county_adcode {code} is not a county")));
+            return Err(bad(format!("county_adcode: {code} is not a county")));
         }
         if let Geometry::Point(p) = &geometry {
-            let code =
-                named.ok_or_else(|| bad("a Point needs `county_adcode`, the county it lies in".into()))?;
+            let code = named.ok_or_else(|| {
+                bad("county_adcode: a Point needs `county_adcode`, the county it lies in".into())
+            })?;
             let found = county_at(p.0).map(|i| counties.feature(i));
             if found.is_none_or(|c| c.id != code) {
                 let name = counties.get(code).and_then(|c| c.str_prop("name_zh")).unwrap_or("?");
@@ -218,7 +235,7 @@ pub fn read_projects(
                     |c| format!("in {} {}", c.id, c.str_prop("name_zh").unwrap_or("")),
                 );
                 return Err(bad(format!(
-                    "point ({}, {}) lies outside its named county {code} {name}: it is {actual}",
+                    "geometry: point ({}, {}) lies outside its named county {code} {name}: it is {actual}",
                     p.x(),
                     p.y()
                 )));
@@ -226,7 +243,7 @@ pub fn read_projects(
             if let (Some(city), Some(c)) = (text_prop("city_adcode"), found)
                 && c.str_prop("parent_adcode") != Some(city)
             {
-                return Err(bad(format!("city_adcode {city} is not the city of county {code}")));
+                return Err(bad(format!("city_adcode: {city} is not the city of county {code}")));
             }
         } else {
             use geo::{CoordsIter, Intersects};
@@ -234,7 +251,7 @@ pub fn read_projects(
             for k in ["county_adcode", "city_adcode"] {
                 if let Some(code) = text_prop(k) {
                     return Err(bad(format!(
-                        "`{k}` {code} is for a point; a line's counties and cities come from where it runs \
+                        "{k}: `{k}` {code} is for a point; a line's counties and cities come from where it runs \
                          (leave `{k}` null)"
                     )));
                 }
@@ -242,7 +259,7 @@ pub fn read_projects(
             let mut positions = geometry.coords_iter();
             let first = positions.next();
             if positions.all(|c| Some(c) == first) {
-                return Err(bad("a line needs at least two distinct positions".into()));
+                return Err(bad("geometry: a line needs at least two distinct positions".into()));
             }
             let inside = |c: Coord<f64>| county_at(c).is_some();
             if !geometry.coords_iter().any(inside)
@@ -253,7 +270,8 @@ pub fn read_projects(
                     .any(|c| c.intersects(&geometry))
             {
                 return Err(bad(
-                    "the line lies wholly outside Liaoning: it is no project of the plan's cities".into(),
+                    "geometry: the line lies wholly outside Liaoning: it is no project of the plan's cities"
+                        .into(),
                 ));
             }
             let leaves = geometry.coords_iter().any(|c| county_at(c).is_none());
@@ -261,11 +279,12 @@ pub fn read_projects(
                 props.get("outside_province").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
             if leaves && !says {
                 return Err(bad(
-                    "the geometry leaves Liaoning but `outside_province` does not say where".into()
+                    "outside_province: the geometry leaves Liaoning but `outside_province` does not say where".into()
                 ));
             }
         }
-        check_position(&props, &geometry, precision, &seats).map_err(&bad)?;
+        check_position(&props, &geometry, precision, &seats)
+            .map_err(|e| bad(format!("location_precision: {e}")))?;
         if let Geometry::Point(p) = &geometry {
             let key = place_key(&props, &id, precision);
             let at = point_key(*p);
@@ -273,7 +292,7 @@ pub fn read_projects(
                 && *other_key != key
             {
                 return Err(bad(format!(
-                    "shares its point ({}, {}) with {other} but not its place ({key} vs {other_key}): projects \
+                    "place_id: shares its point ({}, {}) with {other} but not its place ({key} vs {other_key}): projects \
                      share a point only when they are the same place (the same `place_id`, or both city-wide in \
                      one city, or both county-wide in one county)",
                     p.x(),
@@ -286,7 +305,7 @@ pub fn read_projects(
         if let Some(notes) = props.get("consistency_notes").filter(|n| !n.is_null())
             && !notes.as_object().is_some_and(|m| m.values().all(Value::is_string))
         {
-            return Err(bad("`consistency_notes` must map check names to explanations".into()));
+            return Err(bad("consistency_notes must map check names to explanations".into()));
         }
         out.push(ProjectRecord { id, geometry, properties: props });
     }
@@ -526,6 +545,16 @@ pub fn joined_properties(record: &ProjectRecord, join: &Join, places: &Places) -
         && record.properties.get("location_precision").and_then(Value::as_str) == Some("city");
     let mut p = record.properties.clone();
     p.extend(join_values(geometry_type(&record.geometry), city_wide, join, places));
+    // A schematic geometry (a corridor drawn through the seats it links, an anchor for a thing spanning several
+    // places) is a drawing: what the join found is where the drawing lies, and says so.
+    if record.properties.get("location_precision").and_then(Value::as_str) == Some("schematic")
+        && let Some(Value::String(method)) = p.get_mut("join").and_then(|j| j.get_mut("method"))
+    {
+        method.push_str(
+            "; the geometry is schematic, so these are the places and measures of the drawing, not a surveyed \
+             route or extent (location_source says what it links; named_place what the plan names)",
+        );
+    }
     p
 }
 

@@ -310,6 +310,7 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     bad["properties"]["category"] = json!("spaceport");
     let p = assert_problem(shenyang.post(&bad), 422);
     assert!(p["detail"].as_str().unwrap().contains("category"), "{p}");
+    assert_eq!(p["property"], "category", "a 422 names the field: {p}");
     // An area is not a project (it would fit neither projects-points nor projects-lines): a planner's layer.
     let mut area = shenyang_project("sy-6");
     area["geometry"] = json!({"type": "Polygon", "coordinates": [[[123.42, 41.80], [123.44, 41.80], [123.44, 41.81], [123.42, 41.80]]]});
@@ -328,6 +329,7 @@ fn every_error_path_answers_a_problem_and_changes_nothing() {
     named["properties"]["county_adcode"] = json!("210202");
     let p = assert_problem(shenyang.post(&named), 422);
     assert!(p["detail"].as_str().unwrap().contains("`county_adcode` 210202 is for a point"), "{p}");
+    assert_eq!(p["property"], "county_adcode", "{p}");
     let p = assert_problem(shenyang.post(&line("sy-8", json!([[123.40, 41.79], [123.40, 41.79]]))), 422);
     assert!(p["detail"].as_str().unwrap().contains("two distinct positions"), "{p}");
     let mut beijing = line("sy-9", json!([[116.30, 39.90], [116.50, 39.95]]));
@@ -977,4 +979,107 @@ fn writes_finish_past_the_time_limit_and_unconditional_ones_do_not_conflict() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(statuses.iter().all(|s| *s == 204 || *s == 200), "{statuses:?}");
+}
+
+/// A city's token cannot change the plan's targets a project carries, nor delete a project holding them, nor
+/// write a project reaching outside Liaoning; a province token can. A token outside the project's area gets its
+/// 403 before the change is validated, so it learns nothing of the other city's records.
+#[test]
+fn a_city_token_leaves_the_plans_targets_and_other_provinces_alone() {
+    let s = spawn_store(Settings::local());
+    let shenyang = Editor { token: add_token(&s.store, "沈阳市发展改革委", "city:210100"), s: &s };
+    let dalian = Editor { token: add_token(&s.store, "大连市发展改革委", "city:210200"), s: &s };
+    let province = Editor { token: add_token(&s.store, "省发展改革委", "province"), s: &s };
+    // A 大连 project carrying a plan target.
+    let projects = s.app.get_json("/collections/projects/items?limit=1000&city=210200");
+    let holder = projects["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["properties"]["targets"].as_array().is_some_and(|t| !t.is_empty())
+                && f["properties"]["city_adcodes"] == json!(["210200"])
+        })
+        .expect("a Dalian project with a target")
+        .clone();
+    let id = holder["id"].as_str().unwrap().to_owned();
+    let target = holder["properties"]["targets"][0].clone();
+    let target_id = target["id"].as_str().unwrap().to_owned();
+    let value =
+        s.app.get_json(&format!("/collections/targets/items/{target_id}"))["properties"]["value"].clone();
+    let mut lowered = target.clone();
+    lowered["value"] = json!(0.001);
+    for body in [json!({"properties": {"targets": [lowered]}}), json!({"properties": {"targets": null}})] {
+        let p = assert_problem(dalian.patch(&id, &body), 403);
+        assert!(p["detail"].as_str().unwrap().contains("province token"), "{p}");
+    }
+    let p = assert_problem(dalian.delete(&id), 403);
+    assert!(p["detail"].as_str().unwrap().contains("delete a project holding"), "{p}");
+    assert_eq!(
+        s.app.get_json(&format!("/collections/targets/items/{target_id}"))["properties"]["value"],
+        value
+    );
+    // Its other properties are the city's to change.
+    assert_eq!(dalian.patch(&id, &json!({"properties": {"name_en": "Renamed by Dalian"}})).status(), 204);
+    // The province may change a target.
+    assert_eq!(province.patch(&id, &json!({"properties": {"targets": [lowered]}})).status(), 204);
+    assert_eq!(
+        s.app.get_json(&format!("/collections/targets/items/{target_id}"))["properties"]["value"],
+        0.001
+    );
+
+    // A line from 沈阳 far into Inner Mongolia and Beijing is not 沈阳's alone.
+    let mut line = shenyang_project("sy-out");
+    line["geometry"] =
+        json!({"type": "LineString", "coordinates": [[123.35, 42.75], [122.0, 44.5], [116.4, 39.9]]});
+    for k in ["county_adcode", "city_adcode", "place_id"] {
+        line["properties"][k] = Value::Null;
+    }
+    line["properties"]["location_precision"] = json!("schematic");
+    line["properties"]["outside_province"] = json!("内蒙古自治区、北京市");
+    let p = assert_problem(shenyang.post(&line), 403);
+    assert!(p["detail"].as_str().unwrap().contains("outside Liaoning"), "{p}");
+    assert_eq!(province.post(&line).status(), 201);
+    let p = assert_problem(shenyang.patch("sy-out", &json!({"properties": {"name_en": "x"}})), 403);
+    assert!(p["detail"].as_str().unwrap().contains("outside Liaoning"), "{p}");
+
+    // A 沈阳 project with a report: 大连's token deleting it, or sending it an invalid change, hears 403.
+    assert_eq!(shenyang.post(&shenyang_project("sy-report")).status(), 201);
+    let r = shenyang
+        .auth(s.app.client.post(s.app.url("/collections/progress/items")))
+        .header("content-type", "application/geo+json")
+        .body(
+            json!({"type": "Feature", "geometry": null, "properties": {"project": "sy-report", "period": "2024Q1",
+                "stage": "在建", "investment_to_date": 1.0, "source": "测试"}})
+            .to_string(),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_problem(dalian.delete("sy-report"), 403);
+    assert_problem(dalian.patch("sy-report", &json!({"properties": {"category": "nonsense"}})), 403);
+    let p =
+        assert_problem(shenyang.patch("sy-report", &json!({"properties": {"category": "nonsense"}})), 422);
+    assert_eq!(p["property"], "category", "{p}");
+    // A zig-zag of more positions than a project may have (map tiles simplify every project's line).
+    let max = planatlas::store::projects::MAX_PROJECT_POSITIONS;
+    let zigzag: Vec<Value> = (0..=max)
+        .map(|i| json!([123.30 + 0.1 * (i % 2) as f64, 41.70 + 0.05 * i as f64 / max as f64]))
+        .collect();
+    let mut long = shenyang_project("sy-zigzag");
+    long["geometry"] = json!({"type": "LineString", "coordinates": zigzag});
+    for k in ["county_adcode", "city_adcode", "place_id"] {
+        long["properties"][k] = Value::Null;
+    }
+    long["properties"]["location_precision"] = json!("schematic");
+    let p = assert_problem(shenyang.post(&long), 422);
+    assert_eq!(p["property"], "geometry", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(&format!("at most {max}")), "{p}");
+    // An id that is no project id is refused naming it, and a patch may not rename a feature.
+    let mut slashed = shenyang_project("../../etc");
+    slashed["id"] = json!("../../etc");
+    let p = assert_problem(shenyang.post(&slashed), 422);
+    assert_eq!(p["property"], "id", "{p}");
+    let p = assert_problem(shenyang.patch("sy-report", &json!({"id": "renamed"})), 400);
+    assert_eq!(p["parameter"], "id", "{p}");
 }

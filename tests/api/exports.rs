@@ -808,6 +808,14 @@ fn exports_follow_the_declared_schema_and_write_names_dbase_can_tell_apart() {
     }
     assert_eq!(kinds[0], kinds[1], "points and lines: {kinds:?}");
     assert_eq!(kinds[0].0, "Real", "{kinds:?}");
+    // The investment figures get names a reader can tell apart (cut to ten bytes they were `investment`,
+    // `investme_2` and `investme_3`), typed as numbers.
+    let (shp, _) = download("/exports/projects-points.shp.zip", &dir, "projects-points.shp.zip");
+    let info = ogrinfo_summary(&shp, &[]);
+    for name in ["inv_total", "inv_todate", "inv_share"] {
+        assert!(info.contains(&format!("{name}: Real")), "{name} in the .dbf: {info}");
+    }
+    assert!(!info.contains("investme"), "{info}");
 
     let (csv, _) = download("/exports/targets.csv", &dir, "targets.csv");
     let text = std::fs::read_to_string(&csv).unwrap();

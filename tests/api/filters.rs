@@ -440,6 +440,13 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
         ("T_BEFORE(updated, TIMESTAMP('2022-01-01T00:00:00Z'))", "cql2-text", "unknown property 'updated'"),
         ("T_WHENEVER(updated, updated)", "cql2-text", "unknown temporal function"),
         ("name_zh > DATE('2022-13-01')", "cql2-text", "is not a day"),
+        // A day written as a plain string: the property is named as a date, and the answer says how to write it.
+        (
+            "progress_as_of IN ('2022-04-14', '2022-04-15')",
+            "cql2-text",
+            "IN compares the date property 'progress_as_of' with the string '2022-04-14'; write a date literal as \
+             DATE('2022-04-14')",
+        ),
         ("S_INTERSECTS(geometry, POINT(500 41))", "cql2-text", "longitude"),
         ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 1)))", "cql2-text", "not closed"),
         ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 0 0)))", "cql2-text", "at least four"),
@@ -579,4 +586,74 @@ fn properties_choose_what_comes_back_in_items_and_exports() {
         "{}",
         csv.lines().next().unwrap()
     );
+}
+
+#[test]
+fn the_day_the_progress_figures_stand_at_is_a_date_to_filter_on() {
+    let matched = |filter: &str| {
+        app().get_json(&format!("/collections/projects/items?limit=1&filter={}", urlencode(filter)))["numberMatched"]
+            .as_u64()
+            .unwrap()
+    };
+    let all = matched("1 = 1");
+    assert!(all > 200, "{all}");
+    // Every project's figures stand at today in Liaoning: after the plan began, and not years ahead.
+    assert_eq!(matched("progress_as_of > DATE('2022-01-01')"), all);
+    assert_eq!(matched("progress_as_of > DATE('2100-01-01')"), 0);
+    let q = app().get_json("/collections/projects/queryables");
+    assert_eq!(q["properties"]["progress_as_of"]["format"], "date", "{}", q["properties"]["progress_as_of"]);
+}
+
+/// cql2-json's nesting limit is counted in JSON levels (two per operation), checked before any parser, so a
+/// filter at the limit is answered and one over it is a 400 naming the filter and the limit, not "invalid JSON".
+#[test]
+fn a_cql2_json_filter_is_answered_to_its_stated_depth() {
+    let nested = |nots: usize| {
+        let mut f = serde_json::json!({"op": "=", "args": [{"property": "category"}, "energy"]});
+        for _ in 0..nots {
+            f = serde_json::json!({"op": "not", "args": [f]});
+        }
+        f
+    };
+    let depth = |nots: usize| planatlas::store::cql::limits::json_depth(nested(nots).to_string().as_bytes());
+    let limit = planatlas::store::cql::limits::MAX_JSON_DEPTH;
+    let at = (0..200).rev().find(|&n| depth(n) <= limit).unwrap();
+    let energy =
+        app().get_json("/collections/projects/items?limit=1&filter=category%3D%27energy%27")["numberMatched"]
+            .as_u64()
+            .unwrap();
+    let post = |filter: &Value| {
+        app()
+            .client
+            .post(app().url("/collections/projects/search"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"filter-lang": "cql2-json", "filter": filter, "limit": 1}).to_string())
+            .send()
+            .unwrap()
+    };
+    for n in [at, at - 1] {
+        let url = format!(
+            "/collections/projects/items?limit=1&filter-lang=cql2-json&filter={}",
+            urlencode(&nested(n).to_string())
+        );
+        let want = if n % 2 == 0 {
+            energy
+        } else {
+            app().get_json("/collections/projects/items?limit=1")["numberMatched"].as_u64().unwrap() - energy
+        };
+        assert_eq!(app().get_json(&url)["numberMatched"].as_u64().unwrap(), want, "{n} NOTs by GET");
+        let r = post(&nested(n));
+        assert_eq!(r.status(), 200, "{n} NOTs by POST");
+        assert_eq!(r.json::<Value>().unwrap()["numberMatched"].as_u64().unwrap(), want, "{n} NOTs by POST");
+    }
+    let over = nested(at + 1);
+    let p = app().get_problem(
+        &format!("/collections/projects/items?filter-lang=cql2-json&filter={}", urlencode(&over.to_string())),
+        400,
+    );
+    assert_eq!(p["parameter"], "filter", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(&format!("the limit is {limit}")), "{p}");
+    let p = assert_problem(post(&over), 400);
+    assert_eq!(p["parameter"], "filter", "{p}");
+    assert!(!p["detail"].as_str().unwrap().contains("not valid JSON"), "{p}");
 }

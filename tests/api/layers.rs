@@ -761,22 +761,26 @@ fn hostile_and_odd_layer_files_are_refused_or_read_right() {
     }
     let e = check_error(&s(&bomb));
     assert!(e.contains("bomb.gpkg (layer l): feature 1") && e.contains("more than its bytes hold"), "{e}");
-    // A zipped Shapefile whose .shp unpacks to over a gigabyte.
-    let zipped = p("big.zip");
-    {
+    // A zipped Shapefile whose .shp unpacks to over the 512 MiB its parts may hold together; one whose .shp
+    // is zeros (no Shapefile's file code) is refused before it is unpacked.
+    let zipped = |name: &str, mib: usize| {
         use std::io::Write;
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zipped).expect("zip"));
+        let path = p(name);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("zip"));
         let o = zip::write::SimpleFileOptions::default().large_file(true);
         zip.start_file("big.shp", o).expect("entry");
         let zeros = vec![0u8; 1 << 20];
-        for _ in 0..1025 {
+        for _ in 0..mib {
             zip.write_all(&zeros).expect("write");
         }
         zip.start_file("big.dbf", o).expect("entry");
         zip.finish().expect("zip");
-    }
-    let e = check_error(&s(&zipped));
+        path
+    };
+    let e = check_error(&s(&zipped("big.zip", 513)));
     assert!(e.contains("big.shp unpacks to more than"), "{e}");
+    let e = check_error(&s(&zipped("zeros.zip", 8)));
+    assert!(e.contains("big.shp is not a Shapefile"), "{e}");
     // Empty geometries (as GDAL writes them) are null; a one-position line is refused like in GeoJSON.
     let odd = p("odd.gpkg");
     let csv = p("odd.csv");

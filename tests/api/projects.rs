@@ -380,6 +380,20 @@ fn no_two_projects_share_a_point_unless_they_are_one_place() {
         .map(|p| by_precision[*p].as_u64().unwrap())
         .sum();
     assert_eq!(total as usize, projects_where("").len());
+    // geodata/README.md's table of precisions counts what the server serves (it once said 88 where 96 were).
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata/README.md")).unwrap();
+    for precision in ["site", "district", "county", "city", "schematic"] {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{precision}` |")))
+            .unwrap_or_else(|| panic!("geodata/README.md has a row for {precision}"));
+        let documented: u64 = row.trim_end_matches('|').rsplit('|').next().unwrap().trim().parse().unwrap();
+        assert_eq!(
+            documented,
+            by_precision[precision].as_u64().unwrap(),
+            "geodata/README.md's {precision} count"
+        );
+    }
     let html = app().get("/reports/data-quality?f=html").text().unwrap();
     assert!(html.contains("共用坐标 Shared points") && html.contains("按区县 By county"), "the HTML report");
 }
@@ -479,4 +493,29 @@ fn geojson_sequences_keep_only_the_properties_asked_for() {
         let keys: Vec<&String> = f["properties"].as_object().expect("object").keys().collect();
         assert_eq!(keys, ["name_en"], "{f}");
     }
+}
+
+#[test]
+fn a_join_of_a_schematic_geometry_says_it_is_the_drawings() {
+    let all = projects_where("");
+    let mut schematic = 0;
+    for f in &all {
+        let p = &f["properties"];
+        let method = p["join"]["method"].as_str().unwrap_or_else(|| panic!("{}: a join method", f["id"]));
+        let says = method.contains("schematic");
+        if p["location_precision"] == "schematic" {
+            schematic += 1;
+            assert!(says, "{}: {method}", f["id"]);
+        } else {
+            assert!(!says, "{} is {}: {method}", f["id"], p["location_precision"]);
+        }
+    }
+    // The corridors and the anchors of things spanning several places (geodata/README.md counts 57).
+    assert!(schematic > 50, "{schematic} schematic projects");
+    let corridor = app().get_json("/collections/projects/items/dalian-shenyang-horgos-europe-corridor");
+    let method = corridor["properties"]["join"]["method"].as_str().unwrap();
+    assert!(
+        method.starts_with("line clipped to county polygons") && method.contains("not a surveyed"),
+        "{method}"
+    );
 }
