@@ -1083,3 +1083,36 @@ fn a_city_token_leaves_the_plans_targets_and_other_provinces_alone() {
     let p = assert_problem(shenyang.patch("sy-report", &json!({"id": "renamed"})), 400);
     assert_eq!(p["parameter"], "id", "{p}");
 }
+
+/// A write whose body never finishes arriving is answered 408 within the request time limit (it held its
+/// connection, unanswered, for as long as the client kept it open), and the server goes on.
+#[test]
+fn a_write_body_that_never_arrives_is_answered_408() {
+    use std::io::{Read, Write};
+    let mut settings = Settings::local();
+    settings.request_timeout_secs = 1.0;
+    let s = spawn_store(settings);
+    let token = add_token(&s.store, "省发展改革委", "province");
+    let host = s.app.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    for (method, path) in [("POST", "/collections/projects/items"), ("PUT", "/collections/slow-layer")] {
+        let mut stream = std::net::TcpStream::connect(&host).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/geo+json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{{\"type\":"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 408"), "{method} {path}: {text}");
+        assert!(text.contains("request-timeout") && text.contains("did not arrive"), "{text}");
+    }
+    assert_eq!(s.app.get("/health").status(), 200);
+    // The catalogue as it stood before year 1 is a bad datetime, not a missing catalogue (a 404 with a parse
+    // error in it).
+    for raw in ["-0001-01-01", "0000-01-01"] {
+        let p = s.app.get_problem(&format!("/collections/projects/items?datetime={raw}"), 400);
+        assert_eq!(p["parameter"], "datetime", "{raw}: {p}");
+    }
+}
