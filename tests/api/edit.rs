@@ -1096,7 +1096,7 @@ fn a_write_body_that_never_arrives_is_answered_408() {
     let host = s.app.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
     for (method, path) in [("POST", "/collections/projects/items"), ("PUT", "/collections/slow-layer")] {
         let mut stream = std::net::TcpStream::connect(&host).unwrap();
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_mins(1))).unwrap();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
              Content-Type: application/geo+json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{{\"type\":"
