@@ -360,7 +360,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANATLAS_MAX_QUERY_BYTES", default_value_t = 8192, value_name = "BYTES")]
     pub max_query_bytes: usize,
 
-    /// Seconds a request may take to produce its answer before it is stopped with 503.
+    /// Seconds a request may take to produce its answer before it is stopped with 503; a request body not in
+    /// by then is a 408 (a layer upload has ten times as long).
     #[arg(long, env = "PLANATLAS_REQUEST_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
 

@@ -411,6 +411,10 @@ pub async fn enforce_limits(
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let limit = Duration::from_secs_f64(settings.request_timeout_secs);
+    // A body still arriving when the limit is near is the client's delay: the handler answers 408 a moment
+    // before this 503 would fire (`routes::body_deadline`).
+    let margin = (limit / 20).min(Duration::from_millis(250));
+    req.extensions_mut().insert(BodyDeadline(tokio::time::Instant::now() + limit - margin));
     match actix_web::rt::time::timeout(limit, next.call(req)).await {
         Ok(res) => Ok(res?.map_into_left_body()),
         // The request is gone with the stopped future (and a clone of it held here would break routing), so
@@ -428,6 +432,11 @@ pub async fn enforce_limits(
         }
     }
 }
+
+/// When a read request's body must have arrived: a little before the request time limit that began when the
+/// request did, so a stalled body is a 408 (the client's delay), not a 503 (ours).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub tokio::time::Instant);
 
 /// A slot for an expensive request (exports, posted area queries); held until the work is done.
 pub type Slot = tokio::sync::OwnedSemaphorePermit;

@@ -216,15 +216,18 @@ fn xlsx(report: &Dispatch, kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         ws.write_string(
             2,
             0,
-            format!(
-                "本期报告 {} 份，期内完成投资 {} 亿元（全部报告，含无年度计划的项目）({} reports made and {} 亿元 \
-                 invested in {}, by every report, projects without a year plan included)",
-                report.reports_in_span,
-                report.completed_in_span,
-                report.reports_in_span,
-                report.completed_in_span,
-                report.span
-            ),
+            match report.completed_in_span {
+                Some(invested) => format!(
+                    "本期报告 {} 份，期内完成投资 {invested} 亿元（全部报告，含无年度计划的项目）({} reports made and \
+                     {invested} 亿元 invested in {}, by every report, projects without a year plan included)",
+                    report.reports_in_span, report.reports_in_span, report.span
+                ),
+                None => format!(
+                    "本期报告 {} 份，期内完成投资未知：没有报告给出金额 ({} reports made in {}; none says what was \
+                     invested)",
+                    report.reports_in_span, report.reports_in_span, report.span
+                ),
+            },
         )?;
         for (c, h) in head.iter().enumerate() {
             ws.write_string_with_format(3, c as u16, h, &bold)?;

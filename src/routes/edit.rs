@@ -156,9 +156,22 @@ fn scope_check<'a>(
         if !matches!(caller.scope, Scope::Province) {
             // The plan's targets a project carries are the plan's words (its excerpt quotes them): a city or a
             // region cannot lower, add or drop one, nor delete a project holding them.
-            fn targets(f: Option<&Feature>) -> Option<&Value> {
-                f.and_then(|f| f.properties.get("targets"))
-                    .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+            // Compared as values, whatever their order and however a number is spelt (4 and 4.0).
+            fn targets(f: Option<&Feature>) -> Option<Vec<Value>> {
+                fn canonical(v: &Value) -> Value {
+                    match v {
+                        Value::Number(n) => n.as_f64().map_or(Value::Null, |x| json!(x)),
+                        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+                        Value::Object(o) => {
+                            Value::Object(o.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+                        }
+                        other => other.clone(),
+                    }
+                }
+                let list = f?.properties.get("targets")?.as_array().filter(|a| !a.is_empty())?;
+                let mut list: Vec<Value> = list.iter().map(canonical).collect();
+                list.sort_by(|a, b| a["id"].to_string().cmp(&b["id"].to_string()));
+                Some(list)
             }
             if targets(before) != targets(after) {
                 let id = after.or(before).map_or("", |f| f.id.as_str());
@@ -258,6 +271,16 @@ fn record_of(
 async fn new_id(cid: &str, body: &Value, state: &State) -> ApiResult<String> {
     if cid != "projects" {
         return crate::store::records::record_id(cid, body).map_err(|e| ApiError::param(e.field, e.detail));
+    }
+    // GeoJSON allows a number; a project's id is text, and a number is refused rather than replaced.
+    if let Some(other) = [body.get("id"), body.pointer("/properties/id")]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "feature '{other}': id: {other} must be a string of lower-case ASCII letters, digits and hyphens"
+        )));
     }
     let given = body
         .get("id")
@@ -419,6 +442,17 @@ pub async fn post_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
+    // A report on a project outside the caller's area is refused before the report is checked, so the
+    // answer tells nothing of that project's history.
+    if cid == "progress"
+        && let Some(project) = body.pointer("/properties/project").and_then(Value::as_str)
+    {
+        let model = state.model();
+        if let Some(p) = model.catalog.projects().get(project) {
+            scope_check(&caller, &model.catalog)(Some(p), Some(p))
+                .map_err(|e| api_error(e, &base, &cid, project))?;
+        }
+    }
     let id = new_id(&cid, &body, &state).await?;
     let record = record_of(&cid, &body, &id, (crs, None), &caller.name)?;
     let key = feature_key(&cid, &id)?;

@@ -26,13 +26,13 @@ fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> ApiResult<Opt
         return Ok(None);
     }
     let instant = instant_of(raw);
-    // RFC 3339 writes years 0000–9999 only, and the store keeps no year 0: outside 1–9999 it is a bad value.
+    // RFC 3339 writes years 0000–9999 only: an instant outside them cannot be asked of the store.
     if let Some(t) = &instant
-        && !(1..=9999).contains(&chrono::Datelike::year(t))
+        && !(0..=9999).contains(&chrono::Datelike::year(t))
     {
         return Err(ApiError::param(
             "datetime",
-            format!("'{raw}' is outside the years 0001–9999 an RFC 3339 instant can name"),
+            format!("'{raw}' is outside the years 0000–9999 an RFC 3339 instant can name"),
         ));
     }
     Ok(instant.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))

@@ -655,6 +655,10 @@ pub async fn read_body(
 /// When a request's body must have arrived: `times` the request time limit from now (writes are not cut short
 /// by it once their body is in, but a body that never finishes must not hold a connection and a worker forever).
 pub fn body_deadline(req: &HttpRequest, times: u32) -> tokio::time::Instant {
+    // A read's time limit began when the request did (the middleware's deadline); a write's begins now.
+    if let Some(at) = actix_web::HttpMessage::extensions(req).get::<crate::ops::BodyDeadline>().map(|d| d.0) {
+        return at;
+    }
     let secs = req.app_data::<State>().map_or(30.0, |s| s.settings.request_timeout_secs);
     tokio::time::Instant::now() + std::time::Duration::from_secs_f64(secs) * times
 }

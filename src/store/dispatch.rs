@@ -75,7 +75,7 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     (
         "completed_in_span",
-        "期内完成投资: what the reports say was invested over the span's quarters to the one the figures stand at (see 时间进度), by the same rule as 完成投资 (what cannot be bridged is left out, the rest still counted), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less",
+        "期内完成投资: what the reports say was invested over the span's quarters to the one the figures stand at (see 时间进度), by the same rule as 完成投资 (what cannot be bridged is left out, the rest still counted), whether or not the project reported a year plan; the table's 完成投资 counts only projects with a year plan and every quarter of the year known, so it can be less; empty (not 0) when no report says what any quarter of the span saw invested",
     ),
 ];
 
@@ -197,8 +197,8 @@ pub struct Dispatch {
     pub behind: Vec<Behind>,
     /// Reports made in the span.
     pub reports_in_span: usize,
-    /// Investment completed in the span, 亿元.
-    pub completed_in_span: f64,
+    /// Investment completed in the span, 亿元; `None` when no report says what any quarter of it saw.
+    pub completed_in_span: Option<f64>,
     /// Stage changes over the span (summaries).
     pub changes: Vec<StageChange>,
 }
@@ -279,12 +279,12 @@ impl Cumulative {
 }
 
 /// What a project's reports (sorted, none after the last of `quarters`) say was invested over `quarters`
-/// (consecutive): the sum of what is known, and whether all of it is. A quarter's amount is its report's
+/// (consecutive): the sum of what is known, whether all of it is, and whether any of it is. A quarter's amount is its report's
 /// `investment_period`, else the rise of the cumulative figure ([`Cumulative`]) over it; a run of quarters whose
 /// amounts are not known that way is bridged by the rise of the cumulative figure from the quarter before the
 /// run to the first quarter after whose figure is known. What cannot be bridged is left out, never counted as
 /// nothing invested, and the quarters after it are still counted.
-fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
+fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool, bool) {
     let cumulative = Cumulative::of(reports);
     let before = |q: Period| q.start().pred_opt().map(Period::quarter_of).and_then(|b| cumulative.at(b));
     let amount = |q: Period| {
@@ -294,11 +294,12 @@ fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
             .and_then(|r| r.investment_period)
             .or_else(|| Some(cumulative.at(q)? - before(q)?))
     };
-    let (mut sum, mut known) = (0.0, true);
+    let (mut sum, mut known, mut any) = (0.0, true, false);
     let mut k = 0;
     while k < quarters.len() {
         if let Some(a) = amount(quarters[k]) {
             sum += a;
+            any = true;
             k += 1;
             continue;
         }
@@ -306,6 +307,7 @@ fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
         match (end, before(quarters[k])) {
             (Some(e), Some(b)) => {
                 sum += cumulative.at(quarters[e]).unwrap_or(b) - b;
+                any = true;
                 k = e + 1;
             }
             _ => {
@@ -314,7 +316,7 @@ fn invested_over(reports: &[&Report], quarters: &[Period]) -> (f64, bool) {
             }
         }
     }
-    (sum, known)
+    (sum, known, any)
 }
 
 /// Investment completed in `through`'s year from its first quarter to `through` ([`invested_over`]), when all
@@ -325,7 +327,7 @@ fn completed_through(reports: &[&Report], through: Period) -> Option<f64> {
         .into_iter()
         .filter(|k| *k <= through)
         .collect();
-    let (sum, known) = invested_over(reports, &year);
+    let (sum, known, _) = invested_over(reports, &year);
     known.then_some(sum)
 }
 
@@ -526,15 +528,13 @@ pub fn dispatch(catalog: &Catalog, span: Period, by: GroupBy, today: chrono::Nai
     // projects with no year plan too (the `completed_in_span` definition says so).
     let counted: Vec<Period> =
         quarters.iter().copied().filter(|k| through.is_some_and(|t| *k <= t)).collect();
-    let completed_in_span = round(
-        grouped
-            .values()
-            .map(|list| {
-                let upto: Vec<&Report> = list.iter().copied().filter(|r| r.period <= q).collect();
-                invested_over(&upto, &counted).0
-            })
-            .sum(),
-    );
+    let (sum, any) = grouped.values().fold((0.0, false), |(sum, any), list| {
+        let upto: Vec<&Report> = list.iter().copied().filter(|r| r.period <= q).collect();
+        let (s, _, a) = invested_over(&upto, &counted);
+        (sum + s, any || a)
+    });
+    // Empty, not 0, when no report says what any quarter of the span saw invested.
+    let completed_in_span = any.then(|| round(sum));
     let mut changes = Vec::new();
     if quarters.len() > 1 {
         for f in projects {

@@ -89,7 +89,8 @@ pub struct ProjectRecord {
     pub properties: Map<String, Value>,
 }
 
-/// Most positions in one project's geometry (the plan's own corridors have at most ten).
+/// Most positions in a project's geometry as written or imported (the plan's own corridors have at most ten);
+/// a store that already holds a longer one still loads.
 pub const MAX_PROJECT_POSITIONS: usize = 5_000;
 
 /// Whether `s` is a project id: lower-case ASCII letters, digits and hyphens, at most 64, not starting with one.
@@ -208,15 +209,6 @@ pub fn read_projects(
             }
         }
         check_lon_lat(&geometry).map_err(|e| bad(format!("geometry: {e}")))?;
-        // Every map tile and proximity answer simplifies or measures the geometry: a plan's corridor is drawn
-        // with tens of positions, and a detailed trace belongs in a planner's layer.
-        let positions = geo::CoordsIter::coords_count(&geometry);
-        if positions > MAX_PROJECT_POSITIONS {
-            return Err(bad(format!(
-                "geometry: has {positions} positions; a project has at most {MAX_PROJECT_POSITIONS} (a detailed \
-                 trace belongs in a planner's layer: `planatlas import FILE --new-collection ID`)"
-            )));
-        }
         let named = text_prop("county_adcode");
         if let Some(code) = named
             && counties.get(code).is_none()

@@ -100,6 +100,20 @@ pub fn project_record(
         super::admin::check_lon_lat(&g).map_err(|e| bad("geometry", e))?;
         g
     };
+    // Every map tile and proximity answer simplifies or measures the geometry: a plan's corridor is drawn with
+    // tens of positions, and a detailed trace belongs in a planner's layer. Checked on what is written, not on
+    // what a store already holds.
+    let positions = geo::CoordsIter::coords_count(&g);
+    if positions > super::projects::MAX_PROJECT_POSITIONS {
+        return Err(bad(
+            "geometry",
+            format!(
+                "has {positions} positions; a project has at most {} (a detailed trace belongs in a planner's \
+                 layer: `planatlas import FILE --new-collection ID`)",
+                super::projects::MAX_PROJECT_POSITIONS
+            ),
+        ));
+    }
     let g = geom::geojson_in(&g, Crs::Crs84).map_err(|e| bad("geometry", e.to_string()))?;
     let props = match obj.get("properties") {
         None | Some(Value::Null) => Map::new(),

@@ -1203,9 +1203,10 @@ fn plan_rules_a_third_review_found_wrong() {
     );
     assert_eq!(problem["property"], "investment_planned_year", "{problem}");
     let year_2024 = || {
+        // Empty while no report gives a figure (a_summary_with_no_figures_leaves_its_sums_empty): nothing yet.
         s.app.get_json("/reports/summary?period=2024&by=city")["report"]["completed_in_span"]
             .as_f64()
-            .unwrap()
+            .unwrap_or(0.0)
     };
     let before = year_2024();
     // No report for 2024Q2: the rise of the cumulative figure from Q1 to Q3 (2 to 5) covers it, so 5 of 6 亿元
@@ -1301,9 +1302,10 @@ fn dispatch_rules_a_randomised_check_found_wrong() {
         p
     };
     let headline = |period: &str| {
+        // Empty where no report gives a figure: counted here as nothing yet.
         s.app.get_json(&format!("/reports/summary?period={period}&by=city"))["report"]["completed_in_span"]
             .as_f64()
-            .unwrap()
+            .unwrap_or(0.0)
     };
     let (h1, year) = (headline("2024H1"), headline("2024"));
     let mut records = shipped_reports();
@@ -1351,4 +1353,25 @@ fn dispatch_rules_a_randomised_check_found_wrong() {
     // Projects without a share sort last, descending as ascending.
     let page = s.app.get_json("/collections/projects/items?sortby=-investment_share&limit=3");
     assert!(page["features"][0]["properties"]["investment_share"].is_number(), "{}", page["features"][0]);
+}
+
+/// Where nothing is known, a summary says so: no report in 2022H1 gives a figure, so its 期内完成投资 and the
+/// table's investment sums are empty, not 0.0 (which reads "nothing planned, nothing done"), in JSON, CSV and
+/// the HTML page.
+#[test]
+fn a_summary_with_no_figures_leaves_its_sums_empty() {
+    let s = spawn_store(Settings::local());
+    let doc = s.app.get_json("/reports/summary?period=2022H1&by=city");
+    let report = &doc["report"];
+    assert_eq!(report["reports_in_span"], 0, "{report}");
+    assert!(report["completed_in_span"].is_null(), "{report}");
+    for r in report["rows"].as_array().unwrap().iter().chain([&report["total"]]) {
+        assert_eq!(r["investment_known"], 0, "{r}");
+        assert!(r["planned_year"].is_null() && r["completed_year"].is_null(), "{r}");
+    }
+    let csv = s.app.get("/reports/summary?period=2022H1&by=city&f=csv").text().unwrap();
+    let total = csv.lines().last().unwrap();
+    assert!(total.starts_with("合计,") && !total.contains("0.0,0.0"), "{total}");
+    let html = s.app.get("/reports/summary?period=2022H1&f=html").text().unwrap();
+    assert!(html.contains("期内完成投资未知") && !html.contains("期内完成投资 0.0"), "{html}");
 }
