@@ -412,9 +412,12 @@ pub async fn enforce_limits(
     }
     let limit = Duration::from_secs_f64(settings.request_timeout_secs);
     // A body still arriving when the limit is near is the client's delay: the handler answers 408 a moment
-    // before this 503 would fire (`routes::body_deadline`).
-    let margin = (limit / 20).min(Duration::from_millis(250));
-    req.extensions_mut().insert(BodyDeadline(tokio::time::Instant::now() + limit - margin));
+    // before this 503 would fire (`routes::body_deadline`). Only a POST carries a body here, so a GET (the
+    // map's load) pays nothing for it.
+    if *req.method() == actix_web::http::Method::POST {
+        let margin = (limit / 20).min(Duration::from_millis(250));
+        req.extensions_mut().insert(BodyDeadline(tokio::time::Instant::now() + limit - margin));
+    }
     match actix_web::rt::time::timeout(limit, next.call(req)).await {
         Ok(res) => Ok(res?.map_into_left_body()),
         // The request is gone with the stopped future (and a clone of it held here would break routing), so
