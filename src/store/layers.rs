@@ -591,7 +591,8 @@ fn non_empty<T>(parts: Vec<T>, keep: impl Fn(&T) -> Result<bool, String>) -> Res
 }
 
 /// A geometry as served: `None` when it is empty (`LINESTRING EMPTY`, as GDAL writes), an error when it is
-/// degenerate (a line of one position, a ring of fewer than four), the same rule the GeoJSON reader applies.
+/// degenerate (a line of one position, a ring of fewer than four), the same rule the GeoJSON reader applies, or
+/// a polygon whose edges cross ([`crate::geom::polygon_crossing`]).
 fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
     use geo::orient::{Direction, Orient};
     use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon};
@@ -614,7 +615,7 @@ fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
         }
         Ok(true)
     };
-    Ok(match g {
+    let shaped = match g {
         Geometry::LineString(l) => line(&l)?.then_some(Geometry::LineString(l)),
         Geometry::MultiLineString(MultiLineString(ls)) => {
             let kept = non_empty(ls, line)?;
@@ -631,7 +632,11 @@ fn checked_shape(g: Geometry<f64>) -> Result<Option<Geometry<f64>>, String> {
             (!ps.is_empty()).then_some(Geometry::MultiPoint(MultiPoint(ps)))
         }
         other => Some(other),
-    })
+    };
+    if let Some(g) = &shaped {
+        crate::geom::polygon_crossing(g)?;
+    }
+    Ok(shaped)
 }
 
 /// The join properties a layer's features carry, as queryables.

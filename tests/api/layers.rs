@@ -1584,3 +1584,104 @@ fn chinese_web_map_exports_say_what_they_are_and_read_back_in_place() {
         }
     }
 }
+
+/// A `{n/m}` star: its edges cross each other about n²/2 times.
+fn star(lon: f64, lat: f64, radius: f64, n: usize) -> Vec<[f64; 2]> {
+    let m = n / 2 - 1;
+    let mut ring: Vec<[f64; 2]> = (0..n)
+        .map(|k| {
+            #[expect(clippy::cast_precision_loss, reason = "small counts")]
+            let a = std::f64::consts::TAU * (k * m % n) as f64 / n as f64;
+            [lon + radius * a.cos(), lat + radius * 0.8 * a.sin()]
+        })
+        .collect();
+    ring.push(ring[0]);
+    ring
+}
+
+/// A polygon whose edges cross is split at every crossing by the join to the counties: a 1 600-position star
+/// held the write lock for minutes, and ran again at each start. Its writes and files are refused, naming
+/// where; a ring pinched to a vertex is still taken.
+#[test]
+fn a_polygon_whose_edges_cross_is_refused_before_the_join() {
+    let s = crate::helpers::spawn_store(Settings::local());
+    let province = crate::helpers::add_token(&s.store, "省发展改革委", "province");
+    let shenyang = crate::helpers::add_token(&s.store, "沈阳市发展改革委", "city:210100");
+    // A city's project drawn as a star in 沈阳.
+    let project = json!({
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [star(123.4335, 41.8057, 0.03, 401)]},
+        "properties": {
+            "id": "sy-star", "name_zh": "测试区域", "name_en": "Test area", "category": "urban",
+            "sections": ["三.(四).1"], "lead_unit": null, "co_units": [], "excerpt": "测试用项目。",
+            "targets": [], "named_place": "沈阳", "place_id": "test-place", "county_adcode": "210103",
+            "city_adcode": "210100", "location_precision": "district", "location_source": "test fixture",
+            "outside_province": null, "consistency_notes": {}
+        }
+    });
+    let post = |body: &Value| {
+        s.app
+            .client
+            .post(s.app.url("/collections/projects/items"))
+            .header("Content-Type", "application/geo+json")
+            .bearer_auth(&shenyang)
+            .body(body.to_string())
+            .send()
+            .expect("answers")
+    };
+    let p = crate::helpers::assert_problem(post(&project), 400);
+    assert_eq!(p["parameter"], "geometry", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("exterior crosses itself at (123."), "{p}");
+    assert_eq!(s.app.get("/collections/projects/items/sy-star").status().as_u16(), 404);
+    // A layer: the second polygon of a feature crossing the first, a hole crossing its exterior.
+    let square = |x: f64, y: f64, d: f64| json!([[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]);
+    let layer = |geometry: Value| {
+        json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": "fine", "geometry": {"type": "Polygon", "coordinates": [square(122.0, 41.0, 0.1)]}, "properties": {}},
+            {"type": "Feature", "id": "kfq-9", "geometry": geometry, "properties": {}}
+        ]})
+        .to_string()
+    };
+    let put = |id: &str, body: String| {
+        s.app
+            .client
+            .put(s.app.url(&format!("/collections/{id}")))
+            .header("Content-Type", "application/geo+json")
+            .bearer_auth(&province)
+            .body(body)
+            .send()
+            .expect("answers")
+    };
+    for (geometry, says) in [
+        (
+            json!({"type": "MultiPolygon", "coordinates": [[square(123.0, 41.0, 0.2)], [square(123.1, 41.1, 0.2)]]}),
+            "polygon 1's exterior crosses its polygon 2's exterior at",
+        ),
+        (
+            json!({"type": "Polygon", "coordinates": [square(123.0, 41.0, 0.2), [[123.1, 41.1], [123.1, 41.3], [123.15, 41.1], [123.1, 41.1]]]}),
+            "exterior crosses its hole 1 at",
+        ),
+    ] {
+        let p = crate::helpers::assert_problem(put("zones", layer(geometry)), 422);
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains("kfq-9") && detail.contains(says), "{p}");
+    }
+    assert_eq!(s.app.get("/collections/zones").status().as_u16(), 404);
+    // A ring pinched to a vertex (a hole touching its exterior, as Shapefiles draw them) is taken.
+    let pinched = json!({"type": "Polygon", "coordinates": [
+        square(123.0, 41.0, 0.2),
+        [[123.0, 41.0], [123.1, 41.05], [123.05, 41.1], [123.0, 41.0]]
+    ]});
+    assert_eq!(put("zones", layer(pinched)).status().as_u16(), 200);
+    let zones = s.app.get_json("/collections/zones/items/kfq-9");
+    assert!(zones["properties"]["county_adcodes"].as_array().is_some_and(|a| !a.is_empty()), "{zones}");
+    // A layer file given at start stops loading, naming the file, the feature and the crossing.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("stars.geojson");
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "star-1", "geometry": {"type": "Polygon", "coordinates": [star(122.5, 41.5, 1.0, 801)]}, "properties": {}}
+    ]});
+    std::fs::write(&file, fc.to_string()).expect("write");
+    let e = check_error(file.to_str().expect("utf-8"));
+    assert!(e.contains("stars.geojson") && e.contains("star-1") && e.contains("crosses itself"), "{e}");
+}
