@@ -1,7 +1,8 @@
 //! KML 2.2 through the `kml` crate: one Placemark per feature, named in Chinese, with a description giving
 //! the plan sections, responsible units, category and how precise the position is, every column as
-//! `ExtendedData` (which GDAL and Google Earth read as fields), and the map's colours as shared `Style`s. KML
-//! coordinates are always WGS84 longitude, latitude.
+//! typed fields (a `Schema` of `SimpleField`s, each Placemark's values as its `SchemaData`, which GDAL reads as
+//! integer, real and string fields and Google Earth shows as a table), and the map's colours as shared
+//! `Style`s. KML coordinates are always WGS84 longitude, latitude.
 
 use std::borrow::Borrow;
 use std::fmt::Write as _;
@@ -10,7 +11,7 @@ use std::io::Write;
 use kml::{Kml, KmlWriter, types::Element, types::Placemark};
 use serde_json::Value;
 
-use super::columns::as_text;
+use super::columns::{Column, ColumnType, as_text};
 use super::style::{self, Kind, LayerStyle, kml_colour};
 use super::{ExportError, ExportOptions, Layer, rounded};
 use crate::geom::crs::Crs;
@@ -87,8 +88,34 @@ fn class_of(style: &LayerStyle, f: &Feature, kind: Kind) -> Option<usize> {
     })
 }
 
-/// The feature's id and columns as `<ExtendedData>`, leaving out empty values.
-fn extended_data(f: &Feature, columns: &[super::columns::Column], labels: &[String]) -> Element {
+/// The id every Placemark's `SchemaData` names its `Schema` by.
+const SCHEMA_ID: &str = "fields";
+
+/// A column's `SimpleField` type: KML's `int` is 32 bits in GDAL (a larger whole number would be clamped to
+/// 2 147 483 647), so a column holding one is a `double`, which holds it exactly (columns are whole numbers
+/// up to 2^53); a boolean is written as 1 or 0, as GDAL reads it.
+fn field_type(kind: ColumnType, fits_int: bool) -> &'static str {
+    match kind {
+        ColumnType::Integer if fits_int => "int",
+        ColumnType::Integer | ColumnType::Real => "double",
+        ColumnType::Boolean => "bool",
+        ColumnType::Text | ColumnType::Json | ColumnType::Date | ColumnType::DateTime => "string",
+    }
+}
+
+/// The document's `<Schema>`: the id and every column, typed.
+fn schema(name: &str, labels: &[String], types: &[&str]) -> String {
+    let mut out = format!("<Schema name=\"{}\" id=\"{SCHEMA_ID}\">", style::xml(name));
+    out.push_str("<SimpleField name=\"id\" type=\"string\"/>");
+    for (label, kind) in labels.iter().zip(types) {
+        let _ = write!(out, "<SimpleField name=\"{}\" type=\"{kind}\"/>", style::xml(label));
+    }
+    out.push_str("</Schema>\n");
+    out
+}
+
+/// The feature's id and columns as `<ExtendedData>` of the document's schema, leaving out empty values.
+fn extended_data(f: &Feature, columns: &[Column], labels: &[String]) -> Element {
     let element =
         |name: &str, attrs: Vec<(&str, &str)>, content: Option<String>, children: Vec<Element>| Element {
             name: name.to_owned(),
@@ -97,14 +124,22 @@ fn extended_data(f: &Feature, columns: &[super::columns::Column], labels: &[Stri
             children,
         };
     let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
+    let text = |c: &Column, v: Option<&Value>| match (c.kind, v) {
+        (ColumnType::Boolean, Some(Value::Bool(b))) => u8::from(*b).to_string(),
+        _ => as_text(v),
+    };
     let data = std::iter::once(("id", f.id.clone()))
-        .chain(labels.iter().zip(&values).map(|(l, v)| (l.as_str(), as_text(v.as_deref()))))
+        .chain(labels.iter().zip(columns).zip(&values).map(|((l, c), v)| (l.as_str(), text(c, v.as_deref()))))
         .filter(|(_, v)| !v.is_empty())
-        .map(|(name, v)| {
-            element("Data", vec![("name", name)], None, vec![element("value", vec![], Some(v), vec![])])
-        })
+        .map(|(name, v)| element("SimpleData", vec![("name", name)], Some(v), vec![]))
         .collect();
-    element("ExtendedData", vec![], None, data)
+    let schema_url = format!("#{SCHEMA_ID}");
+    element(
+        "ExtendedData",
+        vec![],
+        None,
+        vec![element("SchemaData", vec![("schemaUrl", schema_url.as_str())], None, data)],
+    )
 }
 
 /// Writes the layer as a KML document, placemark by placemark.
@@ -129,8 +164,23 @@ pub fn write<W: Write>(
         out.write_all(styles(style).as_bytes())?;
     }
     let labels = super::columns::labels(layer.columns, &["id"]);
-    for f in layer.features {
-        let f: &Feature = f.borrow();
+    // The features are looked at once before writing, for the columns' number types.
+    let features: Vec<_> = layer.features.collect();
+    let types: Vec<&str> = layer
+        .columns
+        .iter()
+        .map(|c| {
+            let fits_int = features.iter().all(|f| {
+                let v = f.borrow().properties.get(&c.name);
+                v.and_then(Value::as_i64).is_none_or(|i| i32::try_from(i).is_ok())
+                    && v.and_then(Value::as_u64).is_none_or(|u| i32::try_from(u).is_ok())
+            });
+            field_type(c.kind, fits_int)
+        })
+        .collect();
+    out.write_all(schema(layer.name, &labels, &types).as_bytes())?;
+    for f in &features {
+        let f: &Feature = (*f).borrow();
         // A feature without a geometry is a Placemark without one (KML allows it), not left out.
         let g = f.geometry.as_ref();
         // Schema order: styleUrl, then ExtendedData, then the geometry (the kml crate writes children first).

@@ -529,6 +529,15 @@ fn kml_carries_every_column_as_extended_data_and_the_maps_colours() {
         let v = f["properties"][key].as_str().unwrap();
         assert!(out.contains(&format!("{key} (String) = {v}")), "{key} = {v} read from ExtendedData: {out}");
     }
+    // Typed: numbers are numbers to GDAL (they were all text), so a where clause compares them as numbers.
+    let reported = app().get_json("/collections/projects/items?filter=investment_total%3E100&limit=1000");
+    let want = reported["features"].as_array().unwrap();
+    assert!(!want.is_empty(), "projects with more than 100 (亿元) reported");
+    let out = ogrinfo_where(&path, &[], "investment_total > 100");
+    assert_eq!(out.matches("OGRFeature(").count(), want.len(), "{out}");
+    let total = want[0]["properties"]["investment_total"].as_f64().unwrap();
+    assert!(out.contains(&format!("investment_total (Real) = {total}")), "{total}: {out}");
+    assert!(out.contains("city_wide (Integer) = 0"), "a boolean as 0/1: {out}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

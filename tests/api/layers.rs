@@ -1344,7 +1344,7 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
     let p = |n: &str| dir.path().join(n);
     let s = |path: &Path| path.to_str().expect("utf-8").to_owned();
     let own = p("own.geojson");
-    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00","r":0.0000001,"w":-12345678901234.5,"d":"2024-03-01"},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00"},"geometry":null}]}"#).expect("write");
+    std::fs::write(&own, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"f1","properties":{"id":"own-7","b":9007199254740993,"t":"2021-10-12T10:00:00","r":0.0000001,"w":-12345678901234.5,"d":"2024-03-01","n":3000000000},"geometry":{"type":"Point","coordinates":[123.4,41.79]}},{"type":"Feature","id":"f2","properties":{"id":"own-8","b":9007199254740992,"t":"2022-01-01T08:30:00","n":7},"geometry":null}]}"#).expect("write");
     let (app, _store) = serve(&[&format!("own={}", s(&own))]);
     // CSV: the feature id under `id`, the file's own under `id_1`.
     let csv = app.get("/collections/own/items?f=csv").text().expect("csv");
@@ -1376,6 +1376,17 @@ fn own_id_fields_fgb_dates_empty_layers_and_big_whole_numbers_come_out_right() {
         }
         if ext == "shp" {
             assert!(info.contains("d (Date) = 2024/03/01"), "{info}");
+        }
+        if ext == "kml" {
+            // Typed fields: a whole number past KML's 32-bit int is a real, which holds it (an int field was
+            // clamped to 2147483647); text past 2^53 stays text, digit for digit.
+            for w in ["n: Real", "r: Real", "w: Real", "b: String"] {
+                assert!(schema.contains(w), "kml: {w} in {schema}");
+            }
+            assert!(
+                info.contains("n (Real) = 3000000000") && info.contains("b (String) = 9007199254740993"),
+                "{info}"
+            );
         }
         if ext == "shp" {
             // Real fields keep their digits: 1e-7 was 0 with six decimals; a wide value keeps its whole part.
