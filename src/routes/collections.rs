@@ -30,6 +30,8 @@ fn collection_json(c: &Collection, base: &str, revision: Option<(i64, Option<&st
             link(format!("{href}/items?f=html"), "items", "text/html", "The items as HTML"),
             link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Properties that can be filtered on"),
             link(format!("{href}/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", "application/schema+json", "The features' schema, with the geometry type"),
+            // Spelt as GDAL's OAPIF driver looks for it (link relations are case-insensitive).
+            link(format!("{href}/feature-schema"), "describedBy", "application/schema+json", "One GeoJSON feature as a schema, its properties typed (GDAL makes its fields from it)"),
         ],
     });
     if let Some((n, updated)) = revision {
@@ -241,36 +243,17 @@ fn geometry_format(c: &crate::store::Collection) -> &'static str {
     }
 }
 
-/// `GET /collections/{collectionId}/schema` (OGC API – Features Part 5): the features as a JSON Schema, with
-/// the geometry's role and type (`geometry-point`, `geometry-linestring`, … or `geometry-any` when they mix),
-/// so a client knows what layer to make before reading a feature.
-pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let model = state.model();
-    let params = QueryParams::from_request(&req)?;
-    params.only(&["f"])?;
-    if let Some(f) =
-        params.get("f").filter(|f| !["json", "schema+json", "application/schema+json"].contains(f))
-    {
-        return Err(crate::error::ApiError::param(
-            "f",
-            format!("'{f}' is not offered here; the schema is JSON (f=json)"),
-        ));
-    }
-    let c = find(&model, &path)?;
-    let base = base_url(&req, &state.settings);
+/// The properties of a collection's features as JSON Schemas: the queryables' declared types, then every
+/// property the features carry with the JSON types their values have, and null where some feature has none
+/// (the schema a client builds its fields from must hold every feature it will read). Without `id` and the
+/// geometry.
+fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
     let mut props = Map::new();
-    props.insert("id".into(), json!({"x-ogc-role": "id", "type": "string", "description": "feature id"}));
-    if c.is_spatial() {
-        props.insert(
-            "geometry".into(),
-            json!({"x-ogc-role": "primary-geometry", "format": geometry_format(c), "description": "CRS84"}),
-        );
-    }
     for q in c.meta.queryables.iter().filter(|q| q.kind != crate::store::PropertyType::Geometry) {
-        props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
+        if q.name != "id" {
+            props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
+        }
     }
-    // Every property the features carry, with the JSON types their values have, and null where some feature
-    // has none: the schema a client builds its fields from must hold every feature it will read.
     let names = c.property_names();
     let mut seen: std::collections::HashMap<&str, (std::collections::BTreeSet<&'static str>, bool)> =
         names.iter().map(|n| (n.as_str(), Default::default())).collect();
@@ -307,12 +290,95 @@ pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>)
             entry["type"] = with_null;
         }
     }
+    props
+}
+
+/// Refuses an `f` other than JSON on a schema resource.
+fn schema_params(req: &HttpRequest) -> ApiResult<()> {
+    let params = QueryParams::from_request(req)?;
+    params.only(&["f"])?;
+    if let Some(f) =
+        params.get("f").filter(|f| !["json", "schema+json", "application/schema+json"].contains(f))
+    {
+        return Err(crate::error::ApiError::param(
+            "f",
+            format!("'{f}' is not offered here; the schema is JSON (f=json)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /collections/{collectionId}/schema` (OGC API – Features Part 5): the features as a JSON Schema, with
+/// the geometry's role and type (`geometry-point`, `geometry-linestring`, … or `geometry-any` when they mix),
+/// so a client knows what layer to make before reading a feature.
+pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let model = state.model();
+    schema_params(&req)?;
+    let c = find(&model, &path)?;
+    let base = base_url(&req, &state.settings);
+    let mut props = Map::new();
+    props.insert("id".into(), json!({"x-ogc-role": "id", "type": "string", "description": "feature id"}));
+    if c.is_spatial() {
+        props.insert(
+            "geometry".into(),
+            json!({"x-ogc-role": "primary-geometry", "format": geometry_format(c), "description": "CRS84"}),
+        );
+    }
+    props.extend(property_schemas(c));
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": format!("{base}/collections/{}/schema", c.id()),
         "type": "object",
         "title": c.meta.title,
         "properties": props,
+    });
+    Ok(respond_json(&req, "application/schema+json", &doc))
+}
+
+/// `GET /collections/{collectionId}/feature-schema`: one GeoJSON Feature of the collection as a schema, its
+/// properties typed, which GDAL's OAPIF driver (and so QGIS through GDAL) reads from the collection's
+/// `describedBy` link to make its fields: without it GDAL types fields from the first page, and a number
+/// column null on that page became a text field. Written in the OpenAPI 3.0 Schema Object dialect that
+/// GDAL reads: one `type` per property, `nullable: true` where a feature has null.
+pub async fn get_feature_schema(
+    req: HttpRequest,
+    state: State,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let model = state.model();
+    schema_params(&req)?;
+    let c = find(&model, &path)?;
+    let base = base_url(&req, &state.settings);
+    let mut props = property_schemas(c);
+    for schema in props.values_mut() {
+        let nullable = match schema.get("type") {
+            Some(Value::Array(ts)) if ts.len() == 2 && ts.iter().any(|t| t == "null") => {
+                ts.iter().find(|t| *t != "null").cloned()
+            }
+            _ => None,
+        };
+        if let Some(t) = nullable {
+            schema["type"] = t;
+            schema["nullable"] = json!(true);
+        }
+    }
+    let geometry = if c.is_spatial() {
+        json!({"type": "object", "nullable": true, "description": format!("GeoJSON, CRS84 ({})", geometry_format(c))})
+    } else {
+        json!({"type": "null"})
+    };
+    let doc = json!({
+        "$id": format!("{base}/collections/{}/feature-schema", c.id()),
+        "title": format!("{}: one feature", c.meta.title),
+        "description": "A GeoJSON Feature of this collection (an OpenAPI 3.0 Schema Object: nullable properties say `nullable: true`). The OGC API – Features Part 5 schema is /schema.",
+        "type": "object",
+        "required": ["type", "id", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": geometry,
+            "properties": {"type": "object", "properties": props},
+        },
     });
     Ok(respond_json(&req, "application/schema+json", &doc))
 }

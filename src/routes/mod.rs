@@ -81,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(post_only("/search", items::post_search))
         .service(get_only("/queryables", collections::get_queryables))
         .service(get_only("/schema", collections::get_schema))
+        .service(get_only("/feature-schema", collections::get_feature_schema))
         .service(get_only("/nearest", proximity::get_nearest))
         .service(get_only("/within-distance", proximity::get_within_distance))
         .service(

@@ -107,3 +107,47 @@ fn gdal_filters_city_wide_projects_on_the_server_and_keeps_a_targets_fraction() 
         assert!(out.contains(field), "{field} {out}");
     }
 }
+
+/// GDAL makes its OAPIF fields from the collection's `describedBy` schema, not from the first page alone: a
+/// number null on that page (the investment figures of projects with no report yet) is a Real field, not a
+/// String one, and the values read back as numbers. The schema names every property `/schema` names.
+#[test]
+fn gdal_types_the_fields_from_the_feature_schema() {
+    let url = format!("OAPIF:{}", app().base);
+    // The first page GDAL reads (10 features) has no investment figure: the test means something.
+    let first = app().get_json("/collections/projects/items?limit=10");
+    assert!(
+        first["features"].as_array().unwrap().iter().all(|f| f["properties"]["investment_total"].is_null()),
+        "the first page has no figures"
+    );
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, "projects"]);
+    assert!(ok, "{out}");
+    for field in [
+        "investment_total: Real",
+        "investment_share: Real",
+        "city_wide: Integer(Boolean)",
+        "progress_as_of: Date",
+    ] {
+        assert!(out.contains(field), "{field}: {out}");
+    }
+    let reported =
+        app().get_json("/collections/projects/items?filter=investment_total%20IS%20NOT%20NULL&limit=1");
+    let f = &reported["features"][0];
+    let (id, total) = (f["id"].as_str().unwrap(), f["properties"]["investment_total"].as_f64().unwrap());
+    let (ok, out) = run("ogrinfo", &["-ro", "-q", &url, "projects", "-where", &format!("id = '{id}'")]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("investment_total (Real) = {total}")), "{total}: {out}");
+    // The same properties as the Part 5 schema, each with one type.
+    let part5 = app().get_json("/collections/projects/schema");
+    let feature = app().get_json("/collections/projects/feature-schema");
+    let props = feature["properties"]["properties"]["properties"].as_object().unwrap();
+    let named: Vec<&String> =
+        part5["properties"].as_object().unwrap().keys().filter(|k| *k != "id" && *k != "geometry").collect();
+    assert_eq!(props.keys().collect::<Vec<_>>(), named);
+    assert!(props.values().all(|p| p["type"].is_string()), "{feature}");
+    assert_eq!(
+        props["investment_total"],
+        serde_json::json!({"type": "number", "nullable": true, "description": part5["properties"]["investment_total"]["description"]})
+    );
+    crate::helpers::assert_problem(app().get("/collections/projects/feature-schema?f=html"), 400);
+}
