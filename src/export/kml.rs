@@ -163,7 +163,25 @@ pub fn write<W: Write>(
     if let Some(style) = &style {
         out.write_all(styles(style).as_bytes())?;
     }
-    let labels = super::columns::labels(layer.columns, &["id"]);
+    // GDAL's KML readers make fields of these Placemark parts, so a column of the same name (any case) would be
+    // lost or overwritten (a `name` column became the Placemark's name): such a column is written as `name_1`.
+    let labels = super::columns::labels(
+        layer.columns,
+        &[
+            "id",
+            "name",
+            "description",
+            "timestamp",
+            "begin",
+            "end",
+            "altitudeMode",
+            "tessellate",
+            "extrude",
+            "visibility",
+            "drawOrder",
+            "icon",
+        ],
+    );
     // The features are looked at once before writing, for the columns' number types.
     let features: Vec<_> = layer.features.collect();
     let types: Vec<&str> = layer

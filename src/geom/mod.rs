@@ -92,9 +92,10 @@ impl geo::algorithm::sweep::Cross for RingSegment {
 /// join) splits it at every crossing: a 1 600-position star has a million crossings and took minutes, holding
 /// the write lock. Refused instead, before the join. Touching at a vertex (a ring pinched to a point, as
 /// Shapefiles draw holes) and edges running along each other are left to the clipping, which takes them in
-/// its stride. The search is an R-tree of the edges' boxes; it looks at no more than `32 × edges + 10 000`
-/// pairs of edges whose boxes meet, so its cost stays linear in the geometry, and a geometry needing more
-/// (edges whose boxes all overlap) is refused as too tangled to check.
+/// its stride, and so (not found here) are crossings exactly at a vertex, which are as many as the vertices at
+/// most. The search is an R-tree of the edges' boxes; it tests at most 64 pairs of edges whose boxes meet per
+/// edge, or 4 million in all if that is more (a few hundred milliseconds), so hundreds of long diagonal
+/// strips side by side pass, and a geometry needing more is refused as too tangled to check.
 pub fn polygon_crossing(geometry: &Geometry<f64>) -> Result<(), String> {
     let polygons = match geometry {
         Geometry::Polygon(p) => std::slice::from_ref(p),
@@ -128,7 +129,7 @@ fn rings_crossing(rings: &[(String, &geo::LineString<f64>)]) -> Result<(), Strin
         })
         .collect();
     let tree = RTree::bulk_load(boxes);
-    let budget = 32 * edges.len() + 10_000;
+    let budget = (64 * edges.len()).max(4_000_000);
     let mut looked = 0usize;
     for (k, (line, ring)) in edges.iter().enumerate() {
         let env = AABB::from_corners([line.start.x, line.start.y], [line.end.x, line.end.y]);
@@ -150,10 +151,11 @@ fn rings_crossing(rings: &[(String, &geo::LineString<f64>)]) -> Result<(), Strin
                 line_intersection(*line, other_line)
             {
                 let (a, b) = (&rings[*ring].0, &rings[other_ring].0);
+                let whose = if a.starts_with("polygon ") { "the multipolygon's" } else { "the polygon's" };
                 return Err(if *ring == other_ring {
-                    format!("the polygon's {a} crosses itself at ({:.6}, {:.6})", c.x, c.y)
+                    format!("{whose} {a} crosses itself at ({:.6}, {:.6})", c.x, c.y)
                 } else {
-                    format!("the polygon's {a} crosses its {b} at ({:.6}, {:.6})", c.x, c.y)
+                    format!("{whose} {a} crosses its {b} at ({:.6}, {:.6})", c.x, c.y)
                 });
             }
         }

@@ -243,6 +243,15 @@ fn geometry_format(c: &crate::store::Collection) -> &'static str {
     }
 }
 
+/// What the values of one property are: their JSON types, whether some feature has none, whether every array
+/// holds strings only and every string is a day (`YYYY-MM-DD`).
+struct Seen {
+    kinds: std::collections::BTreeSet<&'static str>,
+    nullable: bool,
+    string_items: bool,
+    days: bool,
+}
+
 /// The properties of a collection's features as JSON Schemas: the queryables' declared types, then every
 /// property the features carry with the JSON types their values have, and null where some feature has none
 /// (the schema a client builds its fields from must hold every feature it will read). Without `id` and the
@@ -254,28 +263,56 @@ fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
             props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
         }
     }
+    let is_day = |s: &str| s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
     let names = c.property_names();
-    let mut seen: std::collections::HashMap<&str, (std::collections::BTreeSet<&'static str>, bool)> =
-        names.iter().map(|n| (n.as_str(), Default::default())).collect();
+    let mut seen: std::collections::HashMap<&str, Seen> = names
+        .iter()
+        .map(|n| {
+            let fresh = Seen {
+                kinds: std::collections::BTreeSet::new(),
+                nullable: false,
+                string_items: true,
+                days: true,
+            };
+            (n.as_str(), fresh)
+        })
+        .collect();
     for f in c.features() {
-        for (name, (kinds, nullable)) in &mut seen {
+        for (name, s) in &mut seen {
             match f.properties.get(name) {
-                None | Some(Value::Null) => *nullable = true,
+                None | Some(Value::Null) => s.nullable = true,
                 Some(v) => {
-                    kinds.insert(json_type(v));
+                    s.kinds.insert(json_type(v));
+                    match v {
+                        Value::Array(a) => s.string_items &= a.iter().all(Value::is_string),
+                        Value::String(t) => s.days &= is_day(t),
+                        _ => {}
+                    }
                 }
             }
         }
     }
     for name in names {
-        let Some((kinds, nullable)) = seen.get(name.as_str()) else { continue };
+        let Some(Seen { kinds, nullable, string_items, days }) = seen.get(name.as_str()) else { continue };
         if name == "id" {
             continue;
         }
-        let entry = props.entry(name.clone()).or_insert_with(|| match kinds.len() {
-            1 => json!({"type": kinds.first().copied().unwrap_or("null")}),
-            _ => json!({"type": kinds.iter().copied().collect::<Vec<_>>()}),
-        });
+        let entry =
+            props.entry(name.clone()).or_insert_with(
+                || match kinds.iter().copied().collect::<Vec<_>>()[..] {
+                    ["array"] if *string_items => json!({"type": "array", "items": {"type": "string"}}),
+                    ["string"] if *days => json!({"type": "string", "format": "date"}),
+                    [one] => json!({"type": one}),
+                    _ => json!({"type": kinds.iter().copied().collect::<Vec<_>>()}),
+                },
+            );
+        // A declared list (a layer's join names) says what it holds, a declared text of days that it is a date.
+        if entry["type"] == "array" && entry.get("items").is_none() && *string_items {
+            entry["items"] = json!({"type": "string"});
+        }
+        if entry["type"] == "string" && entry.get("format").is_none() && *days && kinds.contains("string") {
+            entry["format"] = json!("date");
+        }
         if *nullable {
             let with_null = match entry.get("type") {
                 Some(Value::String(t)) if t != "null" => json!([t, "null"]),
@@ -350,7 +387,7 @@ pub async fn get_feature_schema(
     let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
     let mut props = property_schemas(c);
-    for schema in props.values_mut() {
+    for (name, schema) in &mut props {
         let nullable = match schema.get("type") {
             Some(Value::Array(ts)) if ts.len() == 2 && ts.iter().any(|t| t == "null") => {
                 ts.iter().find(|t| *t != "null").cloned()
@@ -361,11 +398,19 @@ pub async fn get_feature_schema(
             schema["type"] = t;
             schema["nullable"] = json!(true);
         }
+        // GDAL's integer field is 32 bits (it clamps 3 000 000 000 to 2 147 483 647): a column holding a larger
+        // whole number is a number, which a double holds exactly up to 2^53.
+        let wide = |v: &Value| v.as_i64().map_or(v.is_u64(), |i| i32::try_from(i).is_err());
+        if schema["type"] == "integer"
+            && c.features().iter().any(|f| f.properties.get(name).is_some_and(wide))
+        {
+            schema["type"] = json!("number");
+        }
     }
     let geometry = if c.is_spatial() {
         json!({"type": "object", "nullable": true, "description": format!("GeoJSON, CRS84 ({})", geometry_format(c))})
     } else {
-        json!({"type": "null"})
+        json!({"type": "object", "nullable": true, "enum": [null], "description": "always null: no geometries"})
     };
     let doc = json!({
         "$id": format!("{base}/collections/{}/feature-schema", c.id()),

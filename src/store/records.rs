@@ -114,8 +114,6 @@ pub fn project_record(
             ),
         ));
     }
-    // A polygon whose edges cross would be split at every crossing by the join (minutes, under the write lock).
-    geom::polygon_crossing(&g).map_err(|e| bad("geometry", e))?;
     let g = geom::geojson_in(&g, Crs::Crs84).map_err(|e| bad("geometry", e.to_string()))?;
     let props = match obj.get("properties") {
         None | Some(Value::Null) => Map::new(),

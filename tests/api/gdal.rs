@@ -150,4 +150,10 @@ fn gdal_types_the_fields_from_the_feature_schema() {
         serde_json::json!({"type": "number", "nullable": true, "description": part5["properties"]["investment_total"]["description"]})
     );
     crate::helpers::assert_problem(app().get("/collections/projects/feature-schema?f=html"), 400);
+    // Lists are lists and days are dates in the collections without a declared type for them.
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, "progress"]);
+    assert!(ok, "{out}");
+    for field in ["county_adcodes: StringList", "period_start: Date", "period_end: Date"] {
+        assert!(out.contains(field), "{field}: {out}");
+    }
 }
