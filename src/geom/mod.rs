@@ -142,7 +142,7 @@ fn rings_crossing(rings: &[(String, &geo::LineString<f64>)]) -> Result<(), Strin
             if looked > budget {
                 return Err(format!(
                     "its {} edges are too tangled to check for crossings (more than {budget} pairs of edges \
-                     overlap in extent); simplify it",
+                     overlap in extent); simplify it or split it into several features",
                     edges.len()
                 ));
             }

@@ -442,15 +442,27 @@ pub async fn post_item(
     let crs = content_crs(&req)?;
     let body = super::read_json_body(&req, payload, state.settings.max_body_bytes).await?;
     let base = base_url(&req, &state.settings);
-    // A report on a project outside the caller's area is refused before the report is checked, so the
-    // answer tells nothing of that project's history.
-    if cid == "progress"
-        && let Some(project) = body.pointer("/properties/project").and_then(Value::as_str)
+    // A report on a project, or a value of a target, outside the caller's area is refused before the body is
+    // checked, so the answer tells nothing of that project's or target's records.
+    let owner = match cid.as_str() {
+        "progress" => Some("project"),
+        "indicators" => Some("target"),
+        _ => None,
+    };
+    if let Some(key) = owner
+        && let Some(of) = body.pointer(&format!("/properties/{key}")).and_then(Value::as_str)
     {
         let model = state.model();
-        if let Some(p) = model.catalog.projects().get(project) {
-            scope_check(&caller, &model.catalog)(Some(p), Some(p))
-                .map_err(|e| api_error(e, &base, &cid, project))?;
+        let made;
+        let holder = if key == "project" {
+            model.catalog.projects().get(of)
+        } else {
+            made = model.catalog.target_value_area(of);
+            made.as_ref()
+        };
+        if let Some(h) = holder {
+            scope_check(&caller, &model.catalog)(Some(h), Some(h))
+                .map_err(|e| api_error(e, &base, &cid, of))?;
         }
     }
     let id = new_id(&cid, &body, &state).await?;

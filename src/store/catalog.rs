@@ -286,6 +286,16 @@ impl Catalog {
         &self.reports
     }
 
+    /// A value of target `id` as the scope check sees it (the counties of the target's area), before it is
+    /// written: `None` when there is no such target.
+    pub fn target_value_area(&self, id: &str) -> Option<Feature> {
+        let t = self.targets().get(id)?;
+        let area = target_area(Some(t), self.counties(), self.projects().features());
+        let mut m = serde_json::Map::new();
+        m.insert("county_adcodes".into(), json!(area));
+        Some(Feature::new(id.to_owned(), None, m))
+    }
+
     /// Every indicator value, validated.
     pub fn indicator_values(&self) -> &[progress::Indicator] {
         &self.indicators
@@ -734,6 +744,42 @@ fn add_target_status(targets: &mut [Feature], values: &[progress::Indicator], da
     }
 }
 
+/// The counties of a target's area, so a token's scope covers a value of it as it covers a project there: a
+/// city's, a region's, a pseudo-region's named members' (沈抚同城化: 沈阳 and 抚顺), a project's (where the
+/// project is; a city-wide project: its cities' counties), else the whole province.
+fn target_area<'a>(t: Option<&Feature>, counties: &'a Collection, projects: &[Feature]) -> Vec<&'a str> {
+    let get = |k: &str| t.and_then(|t| t.properties.get(k)).cloned().unwrap_or(Value::Null);
+    let (scope, subject) = (get("scope"), get("subject_id"));
+    let project = match (scope.as_str(), subject.as_str()) {
+        (Some("project"), Some(id)) => projects.iter().find(|p| p.id == id),
+        _ => None,
+    };
+    let project_counties: Vec<&str> =
+        project.map(|p| p.str_list("county_adcodes").collect()).unwrap_or_default();
+    let project_cities: Vec<&str> = project.map(|p| p.str_list("city_adcodes").collect()).unwrap_or_default();
+    let members: Vec<String> =
+        t.map(|t| strings(&t.properties, "member_ids").map(str::to_owned).collect()).unwrap_or_default();
+    counties
+        .features()
+        .iter()
+        .filter(|c| match (scope.as_str(), subject.as_str()) {
+            _ if !members.is_empty() => {
+                members.iter().any(|m| c.id == *m || c.str_prop("parent_adcode") == Some(m.as_str()))
+            }
+            (Some("city"), Some(code)) => c.str_prop("parent_adcode") == Some(code),
+            (Some("region"), Some(r)) => c.str_list("region_ids").any(|x| x == r),
+            (Some("project"), Some(_)) if !project_counties.is_empty() => {
+                project_counties.contains(&c.id.as_str())
+            }
+            (Some("project"), Some(_)) if !project_cities.is_empty() => {
+                c.str_prop("parent_adcode").is_some_and(|p| project_cities.contains(&p))
+            }
+            _ => true,
+        })
+        .map(|c| c.id.as_str())
+        .collect()
+}
+
 fn indicator_features(
     values: &[progress::Indicator],
     targets: &[Feature],
@@ -747,40 +793,7 @@ fn indicator_features(
             let t = targets.iter().find(|t| t.id == i.target);
             let get = |k: &str| t.and_then(|t| t.properties.get(k)).cloned().unwrap_or(Value::Null);
             let (scope, subject) = (get("scope"), get("subject_id"));
-            // A project's target: its value is where the project is (a city-wide project: its cities' counties),
-            // so the tokens that may report for the project may report the value.
-            let project = match (scope.as_str(), subject.as_str()) {
-                (Some("project"), Some(id)) => projects.iter().find(|p| p.id == id),
-                _ => None,
-            };
-            let project_counties: Vec<&str> =
-                project.map(|p| p.str_list("county_adcodes").collect()).unwrap_or_default();
-            let project_cities: Vec<&str> =
-                project.map(|p| p.str_list("city_adcodes").collect()).unwrap_or_default();
-            // A pseudo-region of named members (沈抚同城化: 沈阳 and 抚顺): their cities' or counties' area.
-            let members: Vec<String> = t
-                .map(|t| strings(&t.properties, "member_ids").map(str::to_owned).collect())
-                .unwrap_or_default();
-            // The counties of the target's area, so a token's scope covers a value as it covers a project there.
-            let area: Vec<&str> = counties
-                .features()
-                .iter()
-                .filter(|c| match (scope.as_str(), subject.as_str()) {
-                    _ if !members.is_empty() => {
-                        members.iter().any(|m| c.id == *m || c.str_prop("parent_adcode") == Some(m.as_str()))
-                    }
-                    (Some("city"), Some(code)) => c.str_prop("parent_adcode") == Some(code),
-                    (Some("region"), Some(r)) => c.str_list("region_ids").any(|x| x == r),
-                    (Some("project"), Some(_)) if !project_counties.is_empty() => {
-                        project_counties.contains(&c.id.as_str())
-                    }
-                    (Some("project"), Some(_)) if !project_cities.is_empty() => {
-                        c.str_prop("parent_adcode").is_some_and(|p| project_cities.contains(&p))
-                    }
-                    _ => true,
-                })
-                .map(|c| c.id.as_str())
-                .collect();
+            let area = target_area(t, counties, projects);
             m.insert("scope".into(), scope);
             m.insert("area".into(), subject);
             m.insert("subject_zh".into(), get("subject_zh"));

@@ -591,6 +591,13 @@ fn dispatch_rules_a_review_found_wrong() {
     let port = json!({"target": "dalian-port-cargo-throughput", "period": "2023", "value": 3.2, "unit": "亿吨", "source": "测试"});
     let p = assert_problem(post(&s, &city, "indicators", port.clone()), 403);
     assert!(p["detail"].as_str().unwrap().contains("大连"), "{p}");
+    // Refused for its area before the value is checked: a wrong unit is the same 403, not the 422 that would
+    // describe another city's target.
+    let mut wrong = port.clone();
+    wrong["unit"] = json!("公里");
+    let p = assert_problem(post(&s, &city, "indicators", wrong.clone()), 403);
+    assert!(p["detail"].as_str().unwrap().contains("大连"), "{p}");
+    assert_problem(post(&s, &dalian, "indicators", wrong), 422);
     let r = post(&s, &dalian, "indicators", port);
     assert_eq!(r.status(), 201, "{:?}", r.text());
     // A rank target: 20th is not in the top 5.
