@@ -160,12 +160,36 @@ impl Catalog {
         let locate = |p: Coord<f64>| county_at(&counties, &county_index, p);
         let records = projects::read_projects(&source, &counties, &locate, &items)?;
         step("projects read and validated");
-        let shapes = projects::county_shapes(&counties);
-        step("shapes");
-        let joins: Vec<projects::Join> = records
-            .iter()
-            .map(|r| projects::join(&r.geometry, &counties, &shapes, &county_index, &locate))
-            .collect();
+        // Joins made on these boundaries before (the last rebuild's) are taken as they are: a write changes one
+        // project, and the others' joins were a third of a rebuild.
+        let boundaries = boundaries_key(&counties);
+        let mut joins: Vec<Option<projects::Join>> = {
+            let kept = KEPT_JOINS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            records
+                .iter()
+                .map(|r| match kept.get(&(boundaries, geometry_key(&r.geometry))) {
+                    Some((g, j)) if *g == r.geometry => Some(j.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut made = Vec::new();
+        if joins.iter().any(Option::is_none) {
+            let shapes = projects::county_shapes(&counties);
+            for (r, slot) in records.iter().zip(&mut joins).filter(|(_, j)| j.is_none()) {
+                let j = projects::join(&r.geometry, &counties, &shapes, &county_index, &locate);
+                made.push(((boundaries, geometry_key(&r.geometry)), (r.geometry.clone(), j.clone())));
+                *slot = Some(j);
+            }
+        }
+        if !made.is_empty() {
+            let mut kept = KEPT_JOINS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.len() + made.len() > MAX_KEPT_JOINS {
+                kept.clear();
+            }
+            kept.extend(made);
+        }
+        let joins: Vec<projects::Join> = joins.into_iter().map(Option::unwrap_or_default).collect();
         step("projects joined");
         let mut project_features = projects::project_features(records, &joins, &counties, &cities, &regions);
         let today = progress::today();
@@ -778,6 +802,39 @@ fn target_area<'a>(t: Option<&Feature>, counties: &'a Collection, projects: &[Fe
         })
         .map(|c| c.id.as_str())
         .collect()
+}
+
+/// A project geometry's join to the counties, kept by (boundaries, geometry) across rebuilds, with the geometry
+/// (a key's hash is checked against it). Emptied when it would hold more than [`MAX_KEPT_JOINS`].
+type KeptJoins = std::collections::HashMap<(u64, u64), (geo::Geometry<f64>, projects::Join)>;
+static KEPT_JOINS: std::sync::LazyLock<std::sync::Mutex<KeptJoins>> =
+    std::sync::LazyLock::new(Default::default);
+const MAX_KEPT_JOINS: usize = 20_000;
+
+/// A hash of the county boundaries a join is made on: their ids and every position.
+fn boundaries_key(counties: &Collection) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for f in counties.features() {
+        h.update(f.id.as_bytes());
+        if let Some(g) = &f.geometry {
+            for c in geo::CoordsIter::coords_iter(g) {
+                h.update(&c.x.to_bits().to_le_bytes());
+                h.update(&c.y.to_bits().to_le_bytes());
+            }
+        }
+    }
+    h.digest()
+}
+
+/// A hash of a geometry: its type and every position.
+fn geometry_key(g: &geo::Geometry<f64>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(admin::geometry_type(g).as_bytes());
+    for c in geo::CoordsIter::coords_iter(g) {
+        h.update(&c.x.to_bits().to_le_bytes());
+        h.update(&c.y.to_bits().to_le_bytes());
+    }
+    h.digest()
 }
 
 fn indicator_features(
