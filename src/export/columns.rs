@@ -164,6 +164,12 @@ pub fn labels(columns: &[Column], taken: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Whether a value is no whole number past 32 bits, which GDAL's 32-bit integer fields (KML's `int`, an
+/// OAPIF `integer`) would clamp to ±2 147 483 647.
+pub fn fits_i32(v: &Value) -> bool {
+    v.as_i64().map_or(!v.is_u64(), |i| i32::try_from(i).is_ok())
+}
+
 /// A value as text for CSV and DBF: strings as they are, numbers and booleans printed, arrays of scalars
 /// joined with "; ", anything else as JSON; null as an empty string.
 pub fn as_text(v: Option<&Value>) -> String {

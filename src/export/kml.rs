@@ -188,11 +188,9 @@ pub fn write<W: Write>(
         .columns
         .iter()
         .map(|c| {
-            let fits_int = features.iter().all(|f| {
-                let v = f.borrow().properties.get(&c.name);
-                v.and_then(Value::as_i64).is_none_or(|i| i32::try_from(i).is_ok())
-                    && v.and_then(Value::as_u64).is_none_or(|u| i32::try_from(u).is_ok())
-            });
+            let fits_int = features
+                .iter()
+                .all(|f| f.borrow().properties.get(&c.name).is_none_or(super::columns::fits_i32));
             field_type(c.kind, fits_int)
         })
         .collect();

@@ -84,6 +84,14 @@ impl geo::algorithm::sweep::Cross for RingSegment {
     }
 }
 
+/// Feeds every position to `hasher`, as the bits of x then y.
+pub fn hash_positions(hasher: &mut xxhash_rust::xxh3::Xxh3, positions: impl Iterator<Item = Coord<f64>>) {
+    for c in positions {
+        hasher.update(&c.x.to_bits().to_le_bytes());
+        hasher.update(&c.y.to_bits().to_le_bytes());
+    }
+}
+
 /// Checks that no two edges of a (multi)polygon's rings cross; the error names the first crossing found (two
 /// edges' interiors meeting at one point that is an end of neither), or says the edges are too tangled to
 /// search. Other geometries pass.

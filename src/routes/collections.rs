@@ -255,8 +255,8 @@ struct Seen {
 /// The properties of a collection's features as JSON Schemas: the queryables' declared types, then every
 /// property the features carry with the JSON types their values have, and null where some feature has none
 /// (the schema a client builds its fields from must hold every feature it will read). Without `id` and the
-/// geometry.
-fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
+/// geometry. With the names of the properties holding a whole number past 32 bits.
+fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::collections::HashSet<String>) {
     let mut props = Map::new();
     for q in c.meta.queryables.iter().filter(|q| q.kind != crate::store::PropertyType::Geometry) {
         if q.name != "id" {
@@ -277,12 +277,16 @@ fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
             (n.as_str(), fresh)
         })
         .collect();
+    let mut wide = std::collections::HashSet::new();
     for f in c.features() {
         for (name, s) in &mut seen {
             match f.properties.get(name) {
                 None | Some(Value::Null) => s.nullable = true,
                 Some(v) => {
                     s.kinds.insert(json_type(v));
+                    if !crate::export::columns::fits_i32(v) {
+                        wide.insert((*name).to_owned());
+                    }
                     match v {
                         Value::Array(a) => s.string_items &= a.iter().all(Value::is_string),
                         Value::String(t) => s.days &= is_day(t),
@@ -293,7 +297,9 @@ fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
         }
     }
     for name in names {
-        let Some(Seen { kinds, nullable, string_items, days }) = seen.get(name.as_str()) else { continue };
+        let Some(Seen { kinds, nullable, string_items, days }) = seen.get(name.as_str()) else {
+            continue;
+        };
         if name == "id" {
             continue;
         }
@@ -327,7 +333,7 @@ fn property_schemas(c: &crate::store::Collection) -> Map<String, Value> {
             entry["type"] = with_null;
         }
     }
-    props
+    (props, wide)
 }
 
 /// Refuses an `f` other than JSON on a schema resource.
@@ -361,7 +367,7 @@ pub async fn get_schema(req: HttpRequest, state: State, path: web::Path<String>)
             json!({"x-ogc-role": "primary-geometry", "format": geometry_format(c), "description": "CRS84"}),
         );
     }
-    props.extend(property_schemas(c));
+    props.extend(property_schemas(c).0);
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": format!("{base}/collections/{}/schema", c.id()),
@@ -386,7 +392,7 @@ pub async fn get_feature_schema(
     schema_params(&req)?;
     let c = find(&model, &path)?;
     let base = base_url(&req, &state.settings);
-    let mut props = property_schemas(c);
+    let (mut props, wide) = property_schemas(c);
     for (name, schema) in &mut props {
         let nullable = match schema.get("type") {
             Some(Value::Array(ts)) if ts.len() == 2 && ts.iter().any(|t| t == "null") => {
@@ -400,10 +406,7 @@ pub async fn get_feature_schema(
         }
         // GDAL's integer field is 32 bits (it clamps 3 000 000 000 to 2 147 483 647): a column holding a larger
         // whole number is a number, which a double holds exactly up to 2^53.
-        let wide = |v: &Value| v.as_i64().map_or(v.is_u64(), |i| i32::try_from(i).is_err());
-        if schema["type"] == "integer"
-            && c.features().iter().any(|f| f.properties.get(name).is_some_and(wide))
-        {
+        if schema["type"] == "integer" && wide.contains(name) {
             schema["type"] = json!("number");
         }
     }

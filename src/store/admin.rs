@@ -74,6 +74,8 @@ type Border =
 pub struct CountyIndex {
     interiors: Vec<IntervalTreeMultiPolygon<f64>>,
     borders: rstar::RTree<Border>,
+    /// A hash of the shapes, in order: joins made on the same boundaries are the same.
+    key: u64,
 }
 
 impl CountyIndex {
@@ -81,7 +83,10 @@ impl CountyIndex {
     pub fn new<'a>(shapes: impl Iterator<Item = &'a MultiPolygon<f64>>) -> Self {
         let mut interiors = Vec::new();
         let mut borders = Vec::new();
+        let mut key = xxhash_rust::xxh3::Xxh3::new();
         for (i, mp) in shapes.enumerate() {
+            key.update(&i.to_le_bytes());
+            crate::geom::hash_positions(&mut key, mp.coords_iter());
             interiors.push(IntervalTreeMultiPolygon::new(mp));
             for line in geo::LinesIter::lines_iter(mp) {
                 let corners = ([line.start.x, line.start.y], [line.end.x, line.end.y]);
@@ -89,7 +94,12 @@ impl CountyIndex {
                 borders.push(rstar::primitives::GeomWithData::new(rect, (i, line)));
             }
         }
-        Self { interiors, borders: rstar::RTree::bulk_load(borders) }
+        Self { interiors, borders: rstar::RTree::bulk_load(borders), key: key.digest() }
+    }
+
+    /// A hash of the county shapes this index was made of, in order.
+    pub fn key(&self) -> u64 {
+        self.key
     }
 
     /// Every border segment whose box meets the box of the segment `a`–`b` (a border two counties share comes

@@ -162,12 +162,14 @@ impl Catalog {
         step("projects read and validated");
         // Joins made on these boundaries before (the last rebuild's) are taken as they are: a write changes one
         // project, and the others' joins were a third of a rebuild.
-        let boundaries = boundaries_key(&counties);
+        let keys: Vec<(u64, u64)> =
+            records.iter().map(|r| (county_index.key(), geometry_key(&r.geometry))).collect();
         let mut joins: Vec<Option<projects::Join>> = {
             let kept = KEPT_JOINS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             records
                 .iter()
-                .map(|r| match kept.get(&(boundaries, geometry_key(&r.geometry))) {
+                .zip(&keys)
+                .map(|(r, key)| match kept.get(key) {
                     Some((g, j)) if *g == r.geometry => Some(j.clone()),
                     _ => None,
                 })
@@ -176,9 +178,9 @@ impl Catalog {
         let mut made = Vec::new();
         if joins.iter().any(Option::is_none) {
             let shapes = projects::county_shapes(&counties);
-            for (r, slot) in records.iter().zip(&mut joins).filter(|(_, j)| j.is_none()) {
+            for ((r, key), slot) in records.iter().zip(&keys).zip(&mut joins).filter(|(_, j)| j.is_none()) {
                 let j = projects::join(&r.geometry, &counties, &shapes, &county_index, &locate);
-                made.push(((boundaries, geometry_key(&r.geometry)), (r.geometry.clone(), j.clone())));
+                made.push((*key, (r.geometry.clone(), j.clone())));
                 *slot = Some(j);
             }
         }
@@ -811,29 +813,11 @@ static KEPT_JOINS: std::sync::LazyLock<std::sync::Mutex<KeptJoins>> =
     std::sync::LazyLock::new(Default::default);
 const MAX_KEPT_JOINS: usize = 20_000;
 
-/// A hash of the county boundaries a join is made on: their ids and every position.
-fn boundaries_key(counties: &Collection) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for f in counties.features() {
-        h.update(f.id.as_bytes());
-        if let Some(g) = &f.geometry {
-            for c in geo::CoordsIter::coords_iter(g) {
-                h.update(&c.x.to_bits().to_le_bytes());
-                h.update(&c.y.to_bits().to_le_bytes());
-            }
-        }
-    }
-    h.digest()
-}
-
 /// A hash of a geometry: its type and every position.
 fn geometry_key(g: &geo::Geometry<f64>) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(admin::geometry_type(g).as_bytes());
-    for c in geo::CoordsIter::coords_iter(g) {
-        h.update(&c.x.to_bits().to_le_bytes());
-        h.update(&c.y.to_bits().to_le_bytes());
-    }
+    crate::geom::hash_positions(&mut h, geo::CoordsIter::coords_iter(g));
     h.digest()
 }
 
