@@ -169,12 +169,13 @@ fn import(args: &ImportArgs) -> ExitCode {
             .get(&id)
             .and_then(|p| p.geometry.as_ref())
             .and_then(|g| planatlas::geom::geojson_in(g, Crs::Crs84).ok());
-        match planatlas::store::records::project_record(
-            &planatlas::import::in_axis_order(f.clone(), crs),
-            &id,
-            crs,
-            current.as_ref(),
-        ) {
+        // The file's top-level id may be a row number (GDAL writes a GeoPackage's fid there); the id is the
+        // project's, read above, so the record is checked without it.
+        let mut f = planatlas::import::in_axis_order(f.clone(), crs);
+        if let Some(o) = f.as_object_mut() {
+            o.remove("id");
+        }
+        match planatlas::store::records::project_record(&f, &id, crs, current.as_ref()) {
             Ok(r) => records.push((id, r)),
             Err(e) => {
                 bar.abandon();

@@ -123,13 +123,32 @@ pub fn project_record(
     // Anything but the input properties is derived by the server (joins, counts, shares) or unknown: not kept.
     let mut kept: Map<String, Value> =
         props.into_iter().filter(|(k, _)| INPUT_PROPERTIES.contains(&k.as_str())).collect();
-    if let Some(Value::String(other)) = kept.get("id")
-        && other != id
-    {
-        return Err(bad("id", format!("the body says '{other}' but the feature is '{id}'")));
-    }
+    same_id(obj, kept.get("id"), id)?;
     kept.insert("id".into(), json!(id));
     Ok(json!({"type": "Feature", "geometry": g, "properties": kept}).to_string())
+}
+
+/// A body that names a feature (GeoJSON's top-level `id`, or `properties.id`) names the one it is written as: a
+/// PUT or PATCH cannot rename, and a body meant for another feature is refused rather than silently stored
+/// under the path's id. A number is read as its text (GeoJSON allows `"id": 7`).
+fn same_id(feature: &Map<String, Value>, property: Option<&Value>, id: &str) -> Result<(), RecordError> {
+    for (field, given) in [("id", feature.get("id")), ("properties.id", property)] {
+        let text = match given {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => return Err(bad(field, format!("must be a string, not {other}"))),
+        };
+        if text != id {
+            return Err(bad(
+                field,
+                format!(
+                    "the body says '{text}' but the feature is '{id}' (a feature's id cannot be changed)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The id a record of a non-spatial stored collection takes from its properties: `project@quarter` for a
@@ -173,11 +192,7 @@ pub fn plain_record(collection: &str, body: &Value, id: &str, actor: &str) -> Re
     if derived != id {
         return Err(bad("id", format!("the body's properties make '{derived}' but the feature is '{id}'")));
     }
-    if let Some(Value::String(other)) = props.get("id")
-        && other != id
-    {
-        return Err(bad("id", format!("the body says '{other}' but the feature is '{id}'")));
-    }
+    same_id(obj, props.get("id"), id)?;
     let mut kept: Map<String, Value> =
         props.into_iter().filter(|(k, _)| input.contains(&k.as_str())).collect();
     kept.insert("id".into(), json!(id));

@@ -201,6 +201,18 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     let tag = etag(&s, "/collections/projects/items/test-shenyang");
     let mut replacement = shenyang_project("test-shenyang");
     replacement["properties"]["name_en"] = json!("Replaced");
+    // A body naming another feature (top-level or in its properties) is refused, not stored under this id.
+    let mut renamed = replacement.clone();
+    renamed["id"] = json!("someone-else");
+    let body = assert_problem(ed.put("test-shenyang", &renamed, Some(&tag)), 400);
+    assert_eq!(body["parameter"], "id");
+    assert!(body["detail"].as_str().unwrap().contains("'someone-else'"), "{body}");
+    renamed["id"] = json!("test-shenyang");
+    renamed["properties"]["id"] = json!("someone-else");
+    assert_problem(ed.put("test-shenyang", &renamed, Some(&tag)), 400);
+    assert_eq!(etag(&s, "/collections/projects/items/test-shenyang"), tag, "nothing was written");
+    // The same id top-level, as a feature read from here carries it, is the feature itself.
+    replacement["id"] = json!("test-shenyang");
     let r = ed.put("test-shenyang", &replacement, Some(&tag));
     assert_eq!(r.status(), 204, "{:?}", r.text());
     let r = ed.put("test-shenyang", &replacement, Some(&tag));
