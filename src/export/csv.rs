@@ -9,7 +9,7 @@ use std::io::Write;
 use geo::Geometry;
 use geozero::ToWkt;
 
-use super::columns::spreadsheet_text;
+use super::columns::{Column, ColumnType, fits_i32, spreadsheet_text};
 use super::{ExportError, ExportOptions, Layer, east_north, rounded};
 use crate::store::Feature;
 
@@ -61,6 +61,36 @@ pub fn write<W: Write>(
     }
     w.flush()?;
     Ok(())
+}
+
+/// The `.csvt` line GDAL reads beside a CSV of the same name (`/vsicurl/…/projects.csv` asks for
+/// `…/projects.csvt`): one quoted type per column of [`write()`]'s header, in its order, so QGIS and `ogr2ogr` get
+/// numbers, days and booleans rather than text. Whole numbers past 32 bits are `Integer64`; the point's two
+/// coordinate columns are `Real` (the geometry is the `WKT` column). The types do not depend on the CRS or the
+/// byte-order mark, so one file serves every variant.
+pub fn csvt<'a>(columns: &[Column], features: impl Iterator<Item = &'a Feature>, spatial: bool) -> String {
+    let mut wide = vec![false; columns.len()];
+    for f in features {
+        let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
+        for ((w, c), v) in wide.iter_mut().zip(columns).zip(&values) {
+            *w |= c.kind == ColumnType::Integer && v.as_deref().is_some_and(|v| !fits_i32(v));
+        }
+    }
+    let mut types = vec!["String"];
+    types.extend(columns.iter().zip(&wide).map(|(c, wide)| match c.kind {
+        ColumnType::Integer if *wide => "Integer64",
+        ColumnType::Integer => "Integer",
+        ColumnType::Real => "Real",
+        ColumnType::Boolean => "Integer(Boolean)",
+        ColumnType::Date => "Date",
+        ColumnType::DateTime => "DateTime",
+        ColumnType::Text | ColumnType::Json => "String",
+    }));
+    if spatial {
+        types.extend(["WKT", "Real", "Real"]);
+    }
+    let quoted: Vec<String> = types.iter().map(|t| format!("\"{t}\"")).collect();
+    format!("{}\n", quoted.join(","))
 }
 
 fn csv_error(e: ::csv::Error) -> ExportError {

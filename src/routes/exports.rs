@@ -117,6 +117,28 @@ fn variant_name(file: &str, ext: &str, crs: Crs, bom: bool) -> String {
     format!("{name}.{ext}")
 }
 
+/// `GET /exports/{collection}.csvt`: the column types of `{collection}.csv`, which GDAL (and so QGIS) fetches
+/// beside the CSV it opens by URL. A line of a few hundred bytes; the collection's values are scanned (for
+/// whole numbers past 32 bits) off the HTTP workers.
+async fn csv_types(
+    req: &HttpRequest,
+    model: &crate::store::engine::ReadModel,
+    id: &str,
+) -> ApiResult<HttpResponse> {
+    super::features::find(model, id)?;
+    let (catalog, id) = (model.catalog.clone(), id.to_owned());
+    let text = web::block(move || {
+        catalog.collection(&id).map(|c| {
+            let columns = crate::export::columns::of_collection(c);
+            crate::export::csv::csvt(&columns, c.features().iter(), c.is_spatial())
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the column types were not made: {e}")))?
+    .ok_or_else(|| ApiError::Internal("the collection went away".into()))?;
+    Ok(super::respond(req, "text/plain; charset=utf-8", text, super::Caching::Data))
+}
+
 /// `GET /exports/planatlas.qgz`: the QGIS project reading this server's layers over OGC API – Features. It
 /// names the server's address, so it is made per request (a few kilobytes).
 fn qgis_project(
@@ -163,6 +185,9 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let file = path.into_inner();
     if file == "planatlas.qgz" {
         return qgis_project(&req, &state, &model, &params);
+    }
+    if let Some(id) = file.strip_suffix(".csvt") {
+        return csv_types(&req, &model, id).await;
     }
     let options = ExportOptions { crs, bom, properties: None };
     let (format, what) = if file == "planatlas.gpkg" {

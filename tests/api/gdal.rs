@@ -157,3 +157,43 @@ fn gdal_types_the_fields_from_the_feature_schema() {
         assert!(out.contains(field), "{field}: {out}");
     }
 }
+
+/// GDAL opens `/exports/projects.csv` by URL and fetches `projects.csvt` beside it, so the CSV's columns are
+/// typed as the data is: investment figures Real, the counts Integer, `city_wide` a boolean, the geometry read
+/// from its WKT column; and a filter on a number compares numbers. Without the file every column was String.
+#[test]
+fn gdal_reads_the_csv_export_with_its_column_types() {
+    let csv = format!("/vsicurl/{}/exports/projects.csv", app().base);
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &csv, "projects"]);
+    assert!(ok, "{out}");
+    for field in [
+        "id: String",
+        "name_zh: String",
+        "investment_total: Real",
+        "city_wide: Integer(Boolean)",
+        "progress_as_of: Date",
+        "lon: Real",
+        "lat: Real",
+        "Geometry Column = geom_wkt",
+    ] {
+        assert!(out.contains(field), "{field}: {out}");
+    }
+    // The types line has one entry per column of the CSV's header.
+    let header = app().get("/exports/projects.csv").text().unwrap().lines().next().unwrap().to_owned();
+    let types = app().get("/exports/projects.csvt").text().unwrap();
+    assert_eq!(
+        types.trim_end().split(',').count(),
+        csv::ReaderBuilder::new().from_reader(header.as_bytes()).headers().unwrap().len(),
+        "{types} for {header}"
+    );
+    let above = app().get_json("/collections/projects/items?filter=investment_total%20%3E%20500&limit=1");
+    let n = above["numberMatched"].as_u64().unwrap();
+    assert!(n > 0);
+    let (ok, out) = run("ogrinfo", &["-ro", "-q", &csv, "projects", "-where", "investment_total > 500"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("OGRFeature(projects)").count() as u64, n, "{out}");
+    // A non-spatial collection has no WKT column; a missing collection is a 404.
+    let targets = app().get("/exports/targets.csvt").text().unwrap();
+    assert!(!targets.contains("WKT"), "{targets}");
+    crate::helpers::assert_problem(app().get("/exports/nothing.csvt"), 404);
+}
