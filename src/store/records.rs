@@ -132,18 +132,20 @@ pub fn project_record(
 /// PUT or PATCH cannot rename, and a body meant for another feature is refused rather than silently stored
 /// under the path's id. A number is read as its text (GeoJSON allows `"id": 7`).
 fn same_id(feature: &Map<String, Value>, property: Option<&Value>, id: &str) -> Result<(), RecordError> {
-    for (field, given) in [("id", feature.get("id")), ("properties.id", property)] {
+    for (member, given) in [("id", feature.get("id")), ("properties.id", property)] {
         let text = match given {
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(bad(field, format!("must be a string, not {other}"))),
+            Some(other) => {
+                return Err(bad("id", format!("the body's {member} must be a string, not {other}")));
+            }
         };
         if text != id {
             return Err(bad(
-                field,
+                "id",
                 format!(
-                    "the body says '{text}' but the feature is '{id}' (a feature's id cannot be changed)"
+                    "the body's {member} says '{text}' but the feature is '{id}' (an id cannot be changed)"
                 ),
             ));
         }
@@ -216,5 +218,14 @@ mod tests {
         let other = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [123.4, 41.8]},
             "properties": {"id": "b"}});
         assert_eq!(project_record(&other, "a", Crs::Crs84, None).unwrap_err().field, "id");
+        let mut top = other.clone();
+        top["properties"]["id"] = json!("a");
+        top["id"] = json!("b");
+        let e = project_record(&top, "a", Crs::Crs84, None).unwrap_err();
+        assert_eq!((e.field, e.detail.contains("body's id says 'b'")), ("id", true), "{}", e.detail);
+        top["id"] = json!(7);
+        assert!(project_record(&top, "7", Crs::Crs84, None).unwrap_err().detail.contains("properties.id"));
+        top["properties"]["id"] = json!("7");
+        assert!(project_record(&top, "7", Crs::Crs84, None).is_ok(), "a number is read as its text");
     }
 }
