@@ -93,12 +93,22 @@ fn column_value(name: &str, v: rusqlite::types::ValueRef<'_>) -> Value {
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t).into_owned();
             if STRUCTURED.contains(&name) {
-                serde_json::from_str(&s).unwrap_or(Value::String(s))
+                serde_json::from_str(&s).or_else(|_| gdal_list(&s).ok_or(())).unwrap_or(Value::String(s))
             } else {
                 Value::String(s)
             }
         }
     }
+}
+
+/// A string list as GDAL writes one into a GeoPackage column (`(3:省发展改革委,相关市政府,沈抚示范区)`: the count,
+/// then the items joined by commas, as `ogr2ogr` copies a GeoJSON export's lists). Read only when the count
+/// matches, so an item holding a comma leaves the text as it is, to be refused by the loader's rule.
+fn gdal_list(s: &str) -> Option<Value> {
+    let (count, items) = s.strip_prefix('(')?.strip_suffix(')')?.split_once(':')?;
+    let count: usize = count.parse().ok()?;
+    let items: Vec<&str> = if items.is_empty() { Vec::new() } else { items.split(',').collect() };
+    (items.len() == count).then(|| json!(items))
 }
 
 /// A feature table's name, geometry column, SRS id, and the SRS's organisation, code and definition.

@@ -548,7 +548,14 @@ pub async fn patch_item(
         return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
     }
     // A feature keeps its id: a patch renaming it would be dropped, so it is refused, as in `properties`.
-    if let Some(other) = patch.get("id").filter(|v| v.as_str() != Some(id.as_str())) {
+    // `null` removes the member (RFC 7396), which keeps the id; a number is read as its text, as a PUT's is.
+    let same = |v: &&Value| match v {
+        Value::Null => true,
+        Value::String(s) => *s == id,
+        Value::Number(n) => n.to_string() == id,
+        _ => false,
+    };
+    if let Some(other) = patch.get("id").filter(|v| !same(v)) {
         return Err(ApiError::param(
             "id",
             format!(

@@ -210,6 +210,8 @@ fn create_patch_replace_delete_with_history_and_derived_data() {
     renamed["id"] = json!("test-shenyang");
     renamed["properties"]["id"] = json!("someone-else");
     assert_problem(ed.put("test-shenyang", &renamed, Some(&tag)), 400);
+    let body = assert_problem(ed.patch("test-shenyang", &json!({"id": 7})), 400);
+    assert_eq!(body["parameter"], "id");
     assert_eq!(etag(&s, "/collections/projects/items/test-shenyang"), tag, "nothing was written");
     // The same id top-level, as a feature read from here carries it, is the feature itself.
     replacement["id"] = json!("test-shenyang");
@@ -810,7 +812,16 @@ fn the_cli_exports_the_store_and_its_geopackage_imports_back_unchanged() {
     let gpkg = tmp.path().join("projects.gpkg");
     let (ok, out) = cli_export(&s.store, "gpkg", &gpkg);
     assert!(ok, "{out}");
-    for f in [&file, &gpkg] {
+    // So does a GeoPackage ogr2ogr makes of the GeoJSON export: GDAL writes its lists as "(1:三.(四).1)" text.
+    let copied = tmp.path().join("copied.gpkg");
+    let (ok, out) = run("ogr2ogr", &["-f", "GPKG", copied.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        "ogrinfo",
+        &["-ro", "-q", "-sql", "SELECT sections FROM projects LIMIT 1", copied.to_str().unwrap()],
+    );
+    assert!(ok && out.contains(" = (1:"), "GDAL's own list text: {out}");
+    for f in [&file, &gpkg, &copied] {
         let (ok, out) = import(&s.store, f);
         assert!(ok, "{}: {out}", f.display());
         assert!(out.contains(" 0 created, 0 changed,"), "{}: {out}", f.display());
