@@ -170,6 +170,12 @@ pub fn fits_i32(v: &Value) -> bool {
     v.as_i64().map_or(!v.is_u64(), |i| i32::try_from(i).is_ok())
 }
 
+/// Whether text is a calendar day as JSON carries one (`2024-06-30`): a text column whose values all are is a date
+/// to a GIS client (the feature schema's `format: date`, the CSV's `.csvt`).
+pub fn is_day(s: &str) -> bool {
+    s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
 /// A value as text for CSV and DBF: strings as they are, numbers and booleans printed, arrays of scalars
 /// joined with "; ", anything else as JSON; null as an empty string.
 pub fn as_text(v: Option<&Value>) -> String {

@@ -9,9 +9,10 @@ use std::io::Write;
 use geo::Geometry;
 use geozero::ToWkt;
 
-use super::columns::{Column, ColumnType, fits_i32, spreadsheet_text};
+use super::columns::{Column, ColumnType, fits_i32, is_day, spreadsheet_text};
 use super::{ExportError, ExportOptions, Layer, east_north, rounded};
 use crate::store::Feature;
+use serde_json::Value;
 
 /// Writes the layer as CSV with the `csv` crate (RFC 4180 quoting).
 pub fn write<W: Write>(
@@ -69,16 +70,26 @@ pub fn write<W: Write>(
 /// coordinate columns are `Real` (the geometry is the `WKT` column). The types do not depend on the CRS or the
 /// byte-order mark, so one file serves every variant.
 pub fn csvt<'a>(columns: &[Column], features: impl Iterator<Item = &'a Feature>, spatial: bool) -> String {
+    // Per column: a whole number past 32 bits seen; and (for text) a day seen, anything but a day seen.
     let mut wide = vec![false; columns.len()];
+    let mut days = vec![(false, false); columns.len()];
     for f in features {
         let values = f.properties.values_of(columns.iter().map(|c| c.name.as_str()));
-        for ((w, c), v) in wide.iter_mut().zip(columns).zip(&values) {
-            *w |= c.kind == ColumnType::Integer && v.as_deref().is_some_and(|v| !fits_i32(v));
+        for (((w, d), c), v) in wide.iter_mut().zip(&mut days).zip(columns).zip(&values) {
+            match (c.kind, v.as_deref()) {
+                (_, None | Some(Value::Null)) => {}
+                (ColumnType::Integer, Some(v)) => *w |= !fits_i32(v),
+                (ColumnType::Text, Some(Value::String(s))) if is_day(s) => d.0 = true,
+                (ColumnType::Text, Some(_)) => d.1 = true,
+                _ => {}
+            }
         }
     }
     let mut types = vec!["String"];
-    types.extend(columns.iter().zip(&wide).map(|(c, wide)| match c.kind {
+    types.extend(columns.iter().zip(wide.iter().zip(&days)).map(|(c, (wide, days))| match c.kind {
         ColumnType::Integer if *wide => "Integer64",
+        // Text that is all days (a report's period_start), as the feature schema says over OGC API – Features.
+        ColumnType::Text if *days == (true, false) => "Date",
         ColumnType::Integer => "Integer",
         ColumnType::Real => "Real",
         ColumnType::Boolean => "Integer(Boolean)",

@@ -263,7 +263,6 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
             props.entry(q.name.to_owned()).or_insert_with(|| property_schema(q));
         }
     }
-    let is_day = |s: &str| s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
     let names = c.property_names();
     let mut seen: std::collections::HashMap<&str, Seen> = names
         .iter()
@@ -289,7 +288,7 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
                     }
                     match v {
                         Value::Array(a) => s.string_items &= a.iter().all(Value::is_string),
-                        Value::String(t) => s.days &= is_day(t),
+                        Value::String(t) => s.days &= crate::export::columns::is_day(t),
                         _ => {}
                     }
                 }

@@ -103,6 +103,30 @@ pub fn stream(
     Ok(resp.streaming(body))
 }
 
+/// A file name that names its variant, as [`variant_name`] writes it (`projects-EPSG4549-bom.csv`), read as the
+/// plain file (`projects.csv`) and its CRS and byte-order mark, so a download's name is also its address and
+/// GDAL, opening it by URL, finds the `.csvt` and `.prj` beside it (it asks for no sidecar of a URL with a
+/// query). A name that is a collection's as it stands is that collection (a layer may be called `x-bom`).
+fn file_variant(model: &crate::store::engine::ReadModel, file: &str) -> (String, Option<(Crs, bool)>) {
+    let plain = (file.to_owned(), None);
+    let Some((stem, ext)) = file.split_once('.') else { return plain };
+    let known = |id: &str| id == "planatlas" || model.catalog.collection(id).is_some();
+    if known(stem) {
+        return plain;
+    }
+    let (stem, bom) = stem.strip_suffix("-bom").map_or((stem, false), |s| (s, true));
+    let (stem, crs) = Crs::ALL
+        .into_iter()
+        .filter(|c| *c != Crs::Crs84)
+        .find_map(|c| stem.strip_suffix(&format!("-{}", c.short().replace([':', '-'], ""))).map(|s| (s, c)))
+        .unwrap_or((stem, Crs::Crs84));
+    if (bom || crs != Crs::Crs84) && known(stem) {
+        (format!("{stem}.{ext}"), Some((crs, bom)))
+    } else {
+        plain
+    }
+}
+
 /// The name a client saves an export under: the collection, then the CRS and the BOM when they are not the
 /// defaults, so two variants never overwrite each other (`projects-EPSG4549.shp.zip`).
 fn variant_name(file: &str, ext: &str, crs: Crs, bom: bool) -> String {
@@ -146,8 +170,9 @@ fn qgis_project(
     state: &State,
     model: &crate::store::engine::ReadModel,
     params: &QueryParams,
+    variant: bool,
 ) -> ApiResult<HttpResponse> {
-    if params.get("crs").is_some() || params.get("bom").is_some() {
+    if variant || params.get("crs").is_some() || params.get("bom").is_some() {
         return Err(ApiError::param(
             "crs",
             "the QGIS project takes no crs or bom: it reads the layers in CRS84",
@@ -180,14 +205,33 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
     let model = state.model();
     let params = QueryParams::from_request(&req)?;
     params.only(&["crs", "bom"])?;
+    let (file, named) = file_variant(&model, &path.into_inner());
     let crs = super::features::crs_param(&params, "crs")?;
     let bom = super::selection::bom_param(&params)?;
-    let file = path.into_inner();
+    let (crs, bom) = match named {
+        None => (crs, bom),
+        Some(_) if params.get("crs").is_some() || params.get("bom").is_some() => {
+            return Err(ApiError::param(
+                if params.get("crs").is_some() { "crs" } else { "bom" },
+                "the file name already says the variant (as in projects-EPSG4549-bom.csv); give it once",
+            ));
+        }
+        Some(v) => v,
+    };
     if file == "planatlas.qgz" {
-        return qgis_project(&req, &state, &model, &params);
+        return qgis_project(&req, &state, &model, &params, named.is_some());
     }
     if let Some(id) = file.strip_suffix(".csvt") {
         return csv_types(&req, &model, id).await;
+    }
+    if let Some(id) = file.strip_suffix(".prj") {
+        if !super::features::find(&model, id)?.is_spatial() {
+            return Err(ApiError::NotFound(format!("collection '{id}' has no geometries, so no .prj")));
+        }
+        let wkt = crate::geom::crs::wkt(crs, true).map_err(ApiError::Internal)?;
+        // On one line: GDAL's CSV driver reads only the first line of a `.prj` beside the file.
+        let line: String = wkt.lines().map(str::trim).collect();
+        return Ok(super::respond(&req, "text/plain; charset=utf-8", line + "\n", super::Caching::Data));
     }
     let options = ExportOptions { crs, bom, properties: None };
     let (format, what) = if file == "planatlas.gpkg" {
@@ -199,7 +243,8 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
             .ok_or_else(|| {
                 let exts: Vec<&str> = ExportFormat::ALL.iter().map(|f| f.extension()).collect();
                 ApiError::NotFound(format!(
-                    "no export '{file}': ask for planatlas.gpkg or {{collection}}.{{ext}} with ext one of {}",
+                    "no export '{file}': ask for planatlas.gpkg, planatlas.qgz or {{collection}}.{{ext}} with ext one \
+                     of {} (a CSV's column types are {{collection}}.csvt, its CRS {{collection}}.prj)",
                     exts.join(", ")
                 ))
             })?;

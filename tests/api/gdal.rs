@@ -178,6 +178,7 @@ fn gdal_reads_the_csv_export_with_its_column_types() {
     ] {
         assert!(out.contains(field), "{field}: {out}");
     }
+    assert!(out.contains("Layer SRS WKT:\nGEOGCRS[\"WGS 84\""), "the .prj beside it: {out}");
     // The types line has one entry per column of the CSV's header.
     let header = app().get("/exports/projects.csv").text().unwrap().lines().next().unwrap().to_owned();
     let types = app().get("/exports/projects.csvt").text().unwrap();
@@ -192,8 +193,30 @@ fn gdal_reads_the_csv_export_with_its_column_types() {
     let (ok, out) = run("ogrinfo", &["-ro", "-q", &csv, "projects", "-where", "investment_total > 500"]);
     assert!(ok, "{out}");
     assert_eq!(out.matches("OGRFeature(projects)").count() as u64, n, "{out}");
-    // A non-spatial collection has no WKT column; a missing collection is a 404.
+    // A non-spatial collection has no WKT column (nor .prj); a missing collection is a 404; a report's days are
+    // dates, as over OAPIF.
     let targets = app().get("/exports/targets.csvt").text().unwrap();
     assert!(!targets.contains("WKT"), "{targets}");
+    crate::helpers::assert_problem(app().get("/exports/targets.prj"), 404);
     crate::helpers::assert_problem(app().get("/exports/nothing.csvt"), 404);
+    let progress = format!("/vsicurl/{}/exports/progress.csv", app().base);
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &progress, "progress"]);
+    assert!(ok && out.contains("period_start: Date") && out.contains("period_end: Date"), "{out}");
+    // A variant is a file of its own name (the name its download is saved under), so GDAL finds its types and
+    // CRS too; GDAL asks a URL with a query for neither.
+    let projected = format!("/vsicurl/{}/exports/projects-EPSG4549-bom.csv", app().base);
+    let (ok, out) = run("ogrinfo", &["-ro", "-so", &projected, "projects-EPSG4549-bom"]);
+    assert!(ok, "{out}");
+    for field in ["investment_total: Real", "easting: Real", "northing: Real", "CGCS2000", "Feature Count: "]
+    {
+        assert!(out.contains(field), "{field}: {out}");
+    }
+    let by_name = app().get("/exports/projects-EPSG4549-bom.csv");
+    assert!(
+        by_name.headers()["content-disposition"].to_str().unwrap().contains("\"projects-EPSG4549-bom.csv\"")
+    );
+    let by_query = app().get("/exports/projects.csv?crs=EPSG:4549&bom=true").bytes().unwrap();
+    assert_eq!(by_name.bytes().unwrap(), by_query, "one file, two addresses");
+    crate::helpers::assert_problem(app().get("/exports/projects-EPSG4549.csv?crs=EPSG:4549"), 400);
+    crate::helpers::assert_problem(app().get("/exports/projects-EPSG9999.csv"), 404);
 }
