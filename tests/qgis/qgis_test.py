@@ -305,6 +305,18 @@ def check_exports(collections):
             count = layer.featureCount()
             check(f"QGIS {c}.{ext} featureCount() equals numberMatched", count == n,
                   f"{count} vs {n} ({wkb_name(layer)}, {len(subs)} sublayer(s))")
+            if families:
+                # A CSV's CRS comes from the .prj served beside it, as every other format carries its own (QGIS
+                # names the CSV's ESRI WGS 84 as OGC:CRS84, the same longitude-first CRS).
+                check(f"QGIS {c}.{ext} has its CRS", layer.crs().authid() in ("EPSG:4326", "OGC:CRS84"),
+                      layer.crs().authid() or "none")
+            if c == "projects" and ext == "csv":
+                # Its column types come from the .csvt beside it (they were all text without it).
+                fields = layer.fields()
+                kinds = {f: fields.field(f).typeName() for f in ("investment_total", "city_wide", "progress_as_of")}
+                check("QGIS projects.csv types its columns from the .csvt",
+                      kinds["investment_total"] == "Real" and kinds["progress_as_of"] == "Date"
+                      and kinds["city_wide"] != "String", str(kinds))
             if len(families) > 1:
                 check_geometry_split(f"{c}.{ext}", vsi_source(url), layer, subs, n)
     for url in sorted(advertised):
