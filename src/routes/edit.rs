@@ -544,25 +544,13 @@ pub async fn patch_item(
         &["application/merge-patch+json", "application/json"],
     )
     .await?;
-    if !patch.is_object() {
+    let Some(members) = patch.as_object() else {
         return Err(ApiError::param("body", "a merge patch is a JSON object (RFC 7396)"));
-    }
-    // A feature keeps its id: a patch renaming it would be dropped, so it is refused, as in `properties`.
-    // `null` removes the member (RFC 7396), which keeps the id; a number is read as its text, as a PUT's is.
-    let same = |v: &&Value| match v {
-        Value::Null => true,
-        Value::String(s) => *s == id,
-        Value::Number(n) => n.to_string() == id,
-        _ => false,
     };
-    if let Some(other) = patch.get("id").filter(|v| !same(v)) {
-        return Err(ApiError::param(
-            "id",
-            format!(
-                "the patch sets the id to {other} but the feature is '{id}'; a feature's id does not change"
-            ),
-        ));
-    }
+    // A feature keeps its id: a patch renaming it is refused by the rule a PUT's body meets (`null` removes the
+    // member, RFC 7396, which keeps the id), before the stored record is read.
+    crate::store::records::same_id(members, patch.pointer("/properties/id"), &id)
+        .map_err(|e| ApiError::param(e.field, e.detail))?;
     let base = base_url(&req, &state.settings);
     let fail = |e| api_error(e, &base, &cid, &id);
     // Without If-Match, a write that lands first is not a conflict: the patch is applied again to what is then

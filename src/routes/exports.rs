@@ -118,7 +118,7 @@ fn file_variant(model: &crate::store::engine::ReadModel, file: &str) -> (String,
     let (stem, crs) = Crs::ALL
         .into_iter()
         .filter(|c| *c != Crs::Crs84)
-        .find_map(|c| stem.strip_suffix(&format!("-{}", c.short().replace([':', '-'], ""))).map(|s| (s, c)))
+        .find_map(|c| stem.strip_suffix(&format!("-{}", crs_tag(c))).map(|s| (s, c)))
         .unwrap_or((stem, Crs::Crs84));
     if (bom || crs != Crs::Crs84) && known(stem) {
         (format!("{stem}.{ext}"), Some((crs, bom)))
@@ -133,12 +133,34 @@ fn variant_name(file: &str, ext: &str, crs: Crs, bom: bool) -> String {
     let mut name = file.strip_suffix(&format!(".{ext}")).unwrap_or(file).to_owned();
     if crs != Crs::Crs84 {
         name.push('-');
-        name.push_str(&crs.short().replace([':', '-'], ""));
+        name.push_str(&crs_tag(crs));
     }
     if bom {
         name.push_str("-bom");
     }
     format!("{name}.{ext}")
+}
+
+/// A CRS as a file name carries it (`EPSG4549`, `GCJ02`).
+fn crs_tag(crs: Crs) -> String {
+    crs.short().replace([':', '-'], "")
+}
+
+/// `GET /exports/{collection}.prj`: the CRS of `{collection}.csv` (and of the variant the name gives) as one
+/// line of ESRI WKT, which GDAL (and so QGIS) fetches beside the CSV it opens by URL.
+fn csv_crs(
+    req: &HttpRequest,
+    model: &crate::store::engine::ReadModel,
+    id: &str,
+    crs: Crs,
+) -> ApiResult<HttpResponse> {
+    if !super::features::find(model, id)?.is_spatial() {
+        return Err(ApiError::NotFound(format!("collection '{id}' has no geometries, so no .prj")));
+    }
+    let wkt = crate::geom::crs::wkt(crs, true).map_err(ApiError::Internal)?;
+    // On one line: GDAL's CSV driver reads only the first line of a `.prj` beside the file.
+    let line: String = wkt.lines().map(str::trim).collect();
+    Ok(super::respond(req, "text/plain; charset=utf-8", line + "\n", super::Caching::Data))
 }
 
 /// `GET /exports/{collection}.csvt`: the column types of `{collection}.csv`, which GDAL (and so QGIS) fetches
@@ -225,13 +247,7 @@ pub async fn get_export(req: HttpRequest, state: State, path: web::Path<String>)
         return csv_types(&req, &model, id).await;
     }
     if let Some(id) = file.strip_suffix(".prj") {
-        if !super::features::find(&model, id)?.is_spatial() {
-            return Err(ApiError::NotFound(format!("collection '{id}' has no geometries, so no .prj")));
-        }
-        let wkt = crate::geom::crs::wkt(crs, true).map_err(ApiError::Internal)?;
-        // On one line: GDAL's CSV driver reads only the first line of a `.prj` beside the file.
-        let line: String = wkt.lines().map(str::trim).collect();
-        return Ok(super::respond(&req, "text/plain; charset=utf-8", line + "\n", super::Caching::Data));
+        return csv_crs(&req, &model, id, crs);
     }
     let options = ExportOptions { crs, bom, properties: None };
     let (format, what) = if file == "planatlas.gpkg" {

@@ -131,7 +131,7 @@ pub fn project_record(
 /// A body that names a feature (GeoJSON's top-level `id`, or `properties.id`) names the one it is written as: a
 /// PUT or PATCH cannot rename, and a body meant for another feature is refused rather than silently stored
 /// under the path's id. A number is read as its text (GeoJSON allows `"id": 7`).
-fn same_id(feature: &Map<String, Value>, property: Option<&Value>, id: &str) -> Result<(), RecordError> {
+pub fn same_id(feature: &Map<String, Value>, property: Option<&Value>, id: &str) -> Result<(), RecordError> {
     for (member, given) in [("id", feature.get("id")), ("properties.id", property)] {
         let text = match given {
             None | Some(Value::Null) => continue,
