@@ -184,7 +184,7 @@ fn bench_locate(c: &mut Criterion) {
         });
     });
     c.bench_function("catalog_load/embedded", |b| b.iter(|| black_box(Catalog::load(DataSource::Embedded))));
-    // The plan's own projects (207 points, 37 lines): what `/collections/projects/nearest` and
+    // The plan's own projects (207 points, 38 lines): what `/collections/projects/nearest` and
     // `/within-distance` search.
     let projects = catalog.projects();
     c.bench_function("real_projects/knn_k10", |b| {

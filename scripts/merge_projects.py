@@ -172,7 +172,9 @@ NOT_MERGED = [
 
 # --------------------------------------------------------------------------------------------
 # 2. Per-feature fixes (applied after merging, keyed by final id).  Anything not listed keeps the
-#    helper's value.  "geometry" replaces the point; adcodes are re-derived from the boundaries.
+#    helper's value.  "geometry" replaces the point; "line" makes it a LineString through the given
+#    waypoints in order, each [lon, lat] or a seats.json adcode (that seat's exact position); adcodes
+#    are re-derived from the boundaries (null for a line).
 # --------------------------------------------------------------------------------------------
 FEATURE_FIXES = {
     # --- the six positions the acceptance tests check -----------------------------------------
@@ -256,6 +258,67 @@ FEATURE_FIXES = {
     "deep-engineering-disaster-simulation-facility": {"excerpt": ["争取超大型深部工程灾害物理模拟实验装置、未来工业互联网创新基础设施、高端稀土钢特种材料研发测试平台等重大科技基础设施纳入国家建设序列"]},
     "future-industrial-internet-infrastructure": {"excerpt": ["未来工业互联网创新基础设施、高端稀土钢特种材料研发测试平台等重大科技基础设施纳入国家建设序列"]},
     "anshan-benxi-steel-new-materials-cluster": {"excerpt": ["聚力打造具有国际影响力的先进装备制造业基地、世界级冶金新材料产业基地", "支持鞍本联合打造世界级钢铁冶金新材料产业集群"]},
+    # 三.(二).1 names 沈阳地铁 (shenyang-metro, part-additions) and the Line 9 extension: each quotes its own words
+    "shenyang-metro-line9-shenfu-extension": {"excerpt": ["推动 9 号线向沈抚示范区延伸"]},
+    # --- a line the plan names by one place: a line between the two cities it links ------------
+    "fuxin-chuanzhou-500kv": {
+        "line": ["211300", "210900"],
+        "location_precision": "schematic",
+        "location_source": (
+            "Schematic: a straight line through the two city seats the line links, 朝阳市 (211300) to 阜新市 "
+            "(210900) (seats.json), not the route. The plan's 阜新川州 500 kV project is the 500千伏辽宁朝阳川州—阜新 "
+            "transmission line: the report “辽宁朝阳：新能源配套枢纽工程建设正酣” (2022) gives 线路总长186千米 "
+            "(the seat-to-seat line is 113 km), 新建铁塔474基, from Chuanzhou in Chaoyang to Fuxin, and "
+            "“建成后可提高朝阳、阜新电网供电可靠性”; the substation sites and the route are not published"),
+        "location_cite": "http://studentannounce.com/news/show.php?itemid=146484",
+    },
+    # --- corridors re-routed over land: straight segments between far-apart seats (营口 -> 大连, 普兰店 ->
+    #     大连, 大连 -> 沈阳) cut across Liaodong Bay and Dalian's bays and counted the sea as outside Liaoning;
+    #     they now pass the county seats of the land route (seats.json) -----------------------------
+    "dahuofang-water-transmission-phase2-step2": {
+        "line": [[124.11144, 41.88363], "210400", "210100", "211000", "210300", "210800", "210881", "210804",
+                 "210281", "210214", "210213", "210211", "210200"],
+        "location_source": (
+            "Schematic of the Dahuofang phase-II supply trunk, from the reservoir (the cited position of "
+            "dahuofang-reservoir, near the dam) through the seats (seats.json) of 抚顺市, 沈阳市, 辽阳市, 鞍山市, "
+            "营口市, 盖州市, 鲅鱼圈区, 瓦房店市, 普兰店区, 金州区 and 甘井子区 to the 大连市 seat, on land; the "
+            "step-2 extent and the route are not stated in the plan"),
+    },
+    "shenyang-dalian-economic-axis": {
+        "line": ["210100", "211000", "210300", "210381", "210800", "210881", "210804", "210281", "210214",
+                 "210213", "210211", "210200"],
+        "location_source": (
+            "Schematic axis along the Shenyang–Dalian corridor through city and county seats (seats.json): "
+            "沈阳市, 辽阳市, 鞍山市, 海城市, 营口市, 盖州市, 鲅鱼圈区, 瓦房店市, 普兰店区, 金州区, 甘井子区, "
+            "大连市, on land"),
+    },
+    "yinyang-rulian-water-diversion": {
+        "line": ["210323", "210283", "210214", "210213", "210211", "210200"],
+        "location_source": (
+            "Schematic: diversion from the Dayang River (大洋河, Xiuyan/Donggang) to Dalian, ~287 km pipeline "
+            "through the low hills of Dandong and SE Dalian; waypoints are the seats (seats.json) of 岫岩满族自治县, "
+            "庄河市, 普兰店区, 金州区 and 甘井子区 and the 大连市 seat, on land; intake and route not looked up"),
+    },
+    "dalian-shenyang-horgos-europe-corridor": {
+        "line": ["210200", "210211", "210213", "210214", "210281", "210804", "210881", "210800", "210381",
+                 "210300", "211000", "210100",
+                 [116.407, 39.904], [103.834, 36.061], [87.617, 43.826], [80.42, 44.21]],
+        "location_source": (
+            "Schematic rail corridor through seats: in Liaoning the seats (seats.json) of 大连市, 甘井子区, 金州区, "
+            "普兰店区, 瓦房店市, 鲅鱼圈区, 盖州市, 营口市, 海城市, 鞍山市, 辽阳市 and 沈阳市 (roughly the "
+            "Harbin–Dalian railway's land route), then the city seats of Beijing, Lanzhou, Urumqi and Horgos (border crossing to "
+            "Kazakhstan; onward to Europe not drawn); intermediate routing west of Shenyang is indicative only"),
+    },
+    "dalian-shenyang-manzhouli-europe-corridor": {
+        "line": ["210200", "210211", "210213", "210214", "210281", "210804", "210881", "210800", "210381",
+                 "210300", "211000", "210100",
+                 [125.3245, 43.8868], [126.535, 45.803], [123.918, 47.354], [119.765, 49.212], [117.379, 49.598]],
+        "location_source": (
+            "Schematic rail corridor through seats: in Liaoning the seats (seats.json) of 大连市, 甘井子区, 金州区, "
+            "普兰店区, 瓦房店市, 鲅鱼圈区, 盖州市, 营口市, 海城市, 鞍山市, 辽阳市 and 沈阳市 (roughly the "
+            "Harbin–Dalian railway's land route), then the city seats of Changchun, Harbin, Qiqihar, Hailar and Manzhouli (border "
+            "crossing to Russia; onward to Europe not drawn)"),
+    },
     # --- the same lab named again in part 四 -------------------------------------------------
     "liaoning-fine-chemicals-catalysis-lab": {
         "add_sections": ["四.(二).1"],
@@ -282,6 +345,15 @@ TARGET_IDS = {  # (project id, target section, indicator_zh) -> id
 }
 MOVED_FROM_TARGETS_JSON = ["shenyang-china-europe-train-rank", "dalian-petrochemical-cluster",
                            "dalian-high-end-manufacturing-cluster", "dalian-ict-cluster"]
+# What a project target's value measures (README.md, `indicators`): a level unless listed here.  A
+# listed target gets `measure` right after `unit`, as targets.json writes it.
+TARGET_MEASURES = {
+    "dalian-port-cargo-throughput": "year_total",
+    "dalian-petrochemical-cluster": "year_total",
+    "dalian-high-end-manufacturing-cluster": "year_total",
+    "shenben-pharma-health-output": "year_total",
+    "dalian-ict-cluster": "year_total",
+}
 TARGET_FIXES = {  # the Dalian ICT target had a vague indicator name
     "dalian-ict-cluster": {"indicator_zh": "新一代信息技术产业集群规模",
                            "indicator_en": "next-generation IT industry cluster output scale"},
@@ -468,8 +540,12 @@ def main():
         if fid not in byid:
             die("fix for unknown id %s" % fid)
         ft, p = byid[fid], byid[fid]["properties"]
+        if "geometry" in fix and "line" in fix:
+            die("fix for %s gives both a point and a line" % fid)
         if "geometry" in fix:
             ft["geometry"] = {"type": "Point", "coordinates": fix["geometry"]}
+        if "line" in fix:
+            ft["geometry"] = {"type": "LineString", "coordinates": [waypoint(fid, w) for w in fix["line"]]}
         for k in ("location_precision", "location_source", "location_cite", "place_id", "named_place", "excerpt"):
             if k in fix:
                 p[k] = fix[k]
@@ -541,7 +617,14 @@ def main():
             tid = TARGET_IDS[key]
             t.update(TARGET_FIXES.get(tid, {}))
             t2 = {"id": tid}
-            t2.update({k: v for k, v in t.items() if k != "id"})
+            for k, v in t.items():
+                if k in ("id", "measure"):
+                    continue
+                t2[k] = v
+                if k == "unit" and tid in TARGET_MEASURES:
+                    t2["measure"] = TARGET_MEASURES[tid]
+            if tid in TARGET_MEASURES and "measure" not in t2:
+                problems.append("%s: TARGET_MEASURES given but the target has no unit" % tid)
             t.clear()
             t.update(t2)
             if tid in target_ids:
@@ -611,6 +694,17 @@ def check_seats(problems):
             c = SEATS.get(props["parent_adcode"])
             if c and r6(c["lon"], c["lat"]) == r6(lon, lat):
                 problems.append("seats.json %s: county seat equals its city's seat" % ad)
+
+
+def waypoint(fid, w):
+    """A FEATURE_FIXES line waypoint: [lon, lat] as given, or a seats.json adcode as that seat's position."""
+    if isinstance(w, str):
+        if w not in SEATS:
+            die("fix for %s: no seat %s in seats.json" % (fid, w))
+        return [SEATS[w]["lon"], SEATS[w]["lat"]]
+    if not (isinstance(w, list) and len(w) == 2 and all(isinstance(v, (int, float)) for v in w)):
+        die("fix for %s: bad waypoint %r" % (fid, w))
+    return list(w)
 
 
 def place_key(p):

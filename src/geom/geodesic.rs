@@ -968,7 +968,7 @@ fn point_distance_m(p: Coord<f64>, geometry: &Geometry<f64>, inside: bool) -> f6
 }
 
 /// Exact distances from one query point to geometries, each distinct point location measured once: many
-/// features share a location (the plan's 207 projects sit at 80, 33 of them at Shenyang's seat), and a query
+/// features share a location (the plan's 207 projects sit at 80, 34 of them at Shenyang's seat), and a query
 /// near such a place would otherwise solve Karney's inverse problem once per feature for the same answer.
 pub struct DistancesFrom {
     p: Coord<f64>,

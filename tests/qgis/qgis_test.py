@@ -29,8 +29,8 @@ What it checks, one line per check (PASS / FAIL / INFO), exiting 1 on any FAIL:
  5. /exports/planatlas.qgz opens as a QGIS project: Web Mercator, the map page's five layers read live over
     OAPIF from this server, each valid with the server's count, styled with classes and labels, drawing.
 
-What QGIS 3.22's OAPIF provider does with the mixed `projects` collection (measured when it held 236: 199 Points + 37 LineStrings),
-as this script measures it (see the INFO lines):
+What QGIS 3.22's OAPIF provider does with the mixed `projects` collection (measured when it held 236: 199 Points + 37 LineStrings;
+it now holds 245: 207 Points + 38 LineStrings), as this script measures it (see the INFO lines):
   - QgsOapifProvider::init() asks for `items?limit=10` once and takes the layer's geometry type from that
     first page, as OGR's GeoJSON driver reads it (QgsOapifItemsRequest::wkbType()); OAPIF has no
     per-geometry-type split in 3.22. The first ten projects are points, so the layer is typed Point.
