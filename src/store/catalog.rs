@@ -867,6 +867,8 @@ fn section_features(items: &[PlanItem], projects: &Collection) -> Vec<Feature> {
             m.insert("title".into(), json!(i.title));
             m.insert("lead_unit".into(), json!(i.lead_unit));
             m.insert("co_units".into(), json!(i.co_units));
+            m.insert("units".into(), json!(i.all_units));
+            m.insert("responsibilities".into(), json!(i.responsibilities));
             m.insert("project_count".into(), json!(ids.len()));
             m.insert("project_ids".into(), json!(ids));
             Feature::new(i.section.clone(), None, m)
@@ -1123,8 +1125,9 @@ fn sections_meta() -> CollectionMeta {
             q("section", PropertyType::String, "section id, e.g. 四.(四).2"),
             q("level", PropertyType::String, "part, section or item"),
             q("title", PropertyType::String, "heading"),
-            q("lead_unit", PropertyType::String, "lead responsible unit"),
-            q("co_units", PropertyType::StringArray, "co-responsible units"),
+            q("lead_unit", PropertyType::String, "lead unit of its (first) 责任单位 bracket"),
+            q("co_units", PropertyType::StringArray, "the other units of its (first) bracket"),
+            q("units", PropertyType::StringArray, "every unit named in any of its brackets"),
         ],
         params: vec![],
     }

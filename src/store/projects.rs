@@ -27,6 +27,8 @@ pub struct PlanItem {
     pub co_units: Vec<String>,
     /// Every unit named in any of its brackets (an item can have several paragraphs with their own bracket).
     pub all_units: BTreeSet<String>,
+    /// Each of its 责任单位 brackets: what it applies to (the paragraph's heading), its lead and other units.
+    pub responsibilities: Vec<Value>,
 }
 
 /// Reads `plan-items.json`.
@@ -60,11 +62,23 @@ pub fn read_plan_items(source: &DataSource) -> Result<Vec<PlanItem>, LoadError> 
                 .collect()
         };
         let mut all_units: BTreeSet<String> = s("lead_unit").into_iter().chain(strings("co_units")).collect();
+        let mut responsibilities = Vec::new();
         for r in v.get("responsibilities").and_then(Value::as_array).into_iter().flatten() {
             let lead = r.get("lead_unit").and_then(Value::as_str).map(str::to_owned);
-            let co =
-                r.get("co_units").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
-            all_units.extend(lead.into_iter().chain(co.map(str::to_owned)));
+            let co: Vec<String> = r
+                .get("co_units")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            all_units.extend(lead.iter().cloned().chain(co.iter().cloned()));
+            responsibilities.push(serde_json::json!({
+                "applies_to": r.get("applies_to").and_then(Value::as_str),
+                "lead_unit": lead,
+                "co_units": co,
+            }));
         }
         items.push(PlanItem {
             level: s("level").unwrap_or_default(),
@@ -72,6 +86,7 @@ pub fn read_plan_items(source: &DataSource) -> Result<Vec<PlanItem>, LoadError> 
             lead_unit: s("lead_unit"),
             co_units: strings("co_units"),
             all_units,
+            responsibilities,
             section,
         });
     }

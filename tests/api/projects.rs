@@ -73,6 +73,55 @@ fn every_project_from_an_item_with_a_responsibility_bracket_has_its_lead_unit() 
     }
 }
 
+/// A line measured outside Liaoning says where it goes: the in-province schematic lines run through the seats on
+/// land (three cut across Liaodong Bay and Dalian's bays, 24 km "outside" with no province named).
+#[test]
+fn a_line_outside_liaoning_says_where_it_goes() {
+    let mut lines = 0;
+    for p in all_projects() {
+        let props = &p["properties"];
+        let Some(outside) = props["outside_liaoning_km"].as_f64() else { continue };
+        lines += 1;
+        if outside > 0.05 {
+            assert!(props["outside_province"].is_string(), "{}: {outside} km outside Liaoning", p["id"]);
+        }
+    }
+    assert!(lines >= 30, "the corridors are measured: {lines}");
+}
+
+/// Every 责任单位 bracket of the plan is on the sections it belongs to, not only the first of an item's: 四.(一).2
+/// has three paragraphs, the third (太平湾) led by 大连市政府.
+#[test]
+fn the_sections_carry_every_responsibility_bracket_of_the_plan() {
+    let doc = app().get_json("/collections/sections/items?limit=1000");
+    let sections = doc["features"].as_array().unwrap();
+    let leads: Vec<&str> = sections
+        .iter()
+        .flat_map(|s| s["properties"]["responsibilities"].as_array().unwrap().iter())
+        .filter_map(|r| r["lead_unit"].as_str())
+        .collect();
+    let brackets = brackets_in_plan_text();
+    assert_eq!(leads.len(), brackets.len(), "one responsibility per bracket of the plan");
+    for (units, lead) in &brackets {
+        // "省商务厅等，相关市政府": the lead is 省商务厅 (and others like it).
+        let lead = lead.trim_end_matches('等');
+        assert!(leads.contains(&lead), "the bracket led by {lead} ({units}) is on a section");
+    }
+    let item = app().get_json(&format!("/collections/sections/items/{}", urlencode("四.(一).2")));
+    let p = &item["properties"];
+    assert_eq!(p["lead_unit"], "省商务厅", "{p}");
+    assert_eq!(p["responsibilities"].as_array().unwrap().len(), 3, "{p}");
+    assert_eq!(p["responsibilities"][2]["lead_unit"], "大连市政府", "{p}");
+    assert!(strings(&p["units"]).contains(&"大连市政府"), "{p}");
+    let led = app().get_json(&format!("/collections/sections/items?units={}", urlencode("大连市政府")));
+    let ids: Vec<&str> =
+        led["features"].as_array().unwrap().iter().filter_map(|f| f["id"].as_str()).collect();
+    assert!(ids.contains(&"四.(一).2"), "{ids:?}");
+    assert!(ids.iter().all(|id| {
+        sections.iter().any(|s| s["id"] == *id && strings(&s["properties"]["units"]).contains(&"大连市政府"))
+    }));
+}
+
 /// Reference positions from the sources cited in each project's `location_source`.
 const SITES: &[(&str, &str, f64, f64)] = &[
     // OurAirports CN-0398 (39.119913 N, 121.60158 E); zh-Wikipedia 39°06′32″N 121°36′56″E.
