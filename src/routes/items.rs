@@ -25,17 +25,19 @@ fn as_of_instant(state: &State, id: &str, params: &QueryParams) -> ApiResult<Opt
     if id != "projects" || state.engine.store().is_none() {
         return Ok(None);
     }
-    let instant = instant_of(raw);
-    // RFC 3339 writes years 0000–9999 only: an instant outside them cannot be asked of the store.
-    if let Some(t) = &instant
-        && !(0..=9999).contains(&chrono::Datelike::year(t))
-    {
+    instant_of(raw).map(|t| store_instant(raw, t)).transpose()
+}
+
+/// An instant in the store's form (`2024-06-30T15:59:59.999Z`). RFC 3339 writes years 0000–9999 only: an
+/// instant outside them cannot be asked of the store.
+fn store_instant(raw: &str, t: chrono::DateTime<chrono::Utc>) -> ApiResult<String> {
+    if !(0..=9999).contains(&chrono::Datelike::year(&t)) {
         return Err(ApiError::param(
             "datetime",
             format!("'{raw}' is outside the years 0000–9999 an RFC 3339 instant can name"),
         ));
     }
-    Ok(instant.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// The instant a `datetime` value asks the catalogue at, if it names one.
@@ -764,7 +766,7 @@ impl ItemsView<'_> {
     }
 }
 
-/// A stored feature as it was at `raw` (an RFC 3339 instant): the version valid then (transaction time), with
+/// A stored feature as it was at `raw` (an RFC 3339 instant, or a day: its end in Liaoning): the version valid then (transaction time), with
 /// `Memento-Datetime`; a project as the items list at that instant shows it (its joins with the current
 /// boundaries, its progress state that day), other records as written.
 async fn version_at(
@@ -774,14 +776,17 @@ async fn version_at(
     (cid, fid): (&str, &str),
     raw: &str,
 ) -> ApiResult<HttpResponse> {
-    let at =
-        chrono::DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&chrono::Utc)).map_err(|_| {
-            ApiError::param(
-                "datetime",
-                format!("'{raw}' is not an RFC 3339 instant (e.g. 2026-12-01T08:00:00Z)"),
-            )
-        })?;
-    let key = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // One instant or a day (its end in Liaoning, as the items list reads it); a feature has one version then.
+    let at = Some(raw).filter(|r| !r.contains('/')).and_then(instant_of).ok_or_else(|| {
+        ApiError::param(
+            "datetime",
+            format!(
+                "'{raw}' is not an RFC 3339 instant or a day (e.g. 2026-12-01T08:00:00Z or 2024-06-30): a \
+                 feature is asked as it was at one instant"
+            ),
+        )
+    })?;
+    let key = store_instant(raw, at)?;
     let feature_key = store_key(cid, fid);
     let versions = super::store_read(state, move |s| s.versions(&feature_key)).await?.unwrap_or_default();
     if versions.is_empty() {

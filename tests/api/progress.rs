@@ -997,10 +997,19 @@ fn plan_rules_a_second_review_found_wrong() {
     assert_eq!(listed["features"][0]["properties"]["stage"], "在建", "{listed}");
     let one = s.app.get(&format!("/collections/projects/items/{old_start}?datetime=2024-06-30T12:00:00Z"));
     assert_eq!(one.status(), 200);
-    assert!(one.headers().contains_key("memento-datetime"));
+    let memento = one.headers()["memento-datetime"].clone();
     let one: Value = one.json().unwrap();
     assert_eq!(one["properties"]["stage"], "在建", "{one}");
     assert_eq!(one["properties"]["name_zh"], listed["features"][0]["properties"]["name_zh"]);
+    // A day asks the item as the list reads it: its end in Liaoning. An interval asks no one version.
+    let day = s.app.get(&format!("/collections/projects/items/{old_start}?datetime=2024-06-30"));
+    assert_eq!(day.status(), 200);
+    assert_eq!(day.headers()["memento-datetime"], memento);
+    let day: Value = day.json().unwrap();
+    assert_eq!(day["properties"], listed["features"][0]["properties"], "{day}");
+    let span = s.app.get(&format!("/collections/projects/items/{old_start}?datetime=2024-01-01/2024-06-30"));
+    assert_eq!(span.status(), 400);
+    assert_eq!(span.json::<Value>().unwrap()["parameter"], "datetime");
     let still_new = s.app.get_json(&format!(
         "/collections/projects/items?datetime=2024-06-30&limit=1000&filter={}",
         urlencode("stage='新开工'")
