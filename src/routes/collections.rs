@@ -243,12 +243,12 @@ fn geometry_format(c: &crate::store::Collection) -> &'static str {
     }
 }
 
-/// What the values of one property are: their JSON types, whether some feature has none, whether every array
-/// holds strings only and every string is a day (`YYYY-MM-DD`).
+/// What the values of one property are: their JSON types, whether some feature has none, whether the arrays
+/// hold strings only (`None` while no array has held anything), and every string is a day (`YYYY-MM-DD`).
 struct Seen {
     kinds: std::collections::BTreeSet<&'static str>,
     nullable: bool,
-    string_items: bool,
+    string_items: Option<bool>,
     days: bool,
 }
 
@@ -270,7 +270,7 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
             let fresh = Seen {
                 kinds: std::collections::BTreeSet::new(),
                 nullable: false,
-                string_items: true,
+                string_items: None,
                 days: true,
             };
             (n.as_str(), fresh)
@@ -287,7 +287,11 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
                         wide.insert((*name).to_owned());
                     }
                     match v {
-                        Value::Array(a) => s.string_items &= a.iter().all(Value::is_string),
+                        // Lists that are all empty say nothing of what they hold (the lines' `targets`).
+                        Value::Array(a) if !a.is_empty() => {
+                            s.string_items =
+                                Some(s.string_items.unwrap_or(true) && a.iter().all(Value::is_string));
+                        }
                         Value::String(t) => s.days &= crate::export::columns::is_day(t),
                         _ => {}
                     }
@@ -299,6 +303,7 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
         let Some(Seen { kinds, nullable, string_items, days }) = seen.get(name.as_str()) else {
             continue;
         };
+        let string_items = &(*string_items == Some(true));
         if name == "id" {
             continue;
         }
@@ -393,14 +398,26 @@ pub async fn get_feature_schema(
     let base = base_url(&req, &state.settings);
     let (mut props, wide) = property_schemas(c);
     for (name, schema) in &mut props {
-        let nullable = match schema.get("type") {
-            Some(Value::Array(ts)) if ts.len() == 2 && ts.iter().any(|t| t == "null") => {
-                ts.iter().find(|t| *t != "null").cloned()
+        // One `type` at most (OpenAPI 3.0): null is `nullable`, a property no feature has a value of is text
+        // (GDAL's default field), and one of mixed types has no `type` (any value).
+        let (types, nullable): (Vec<Value>, bool) = match schema.get("type") {
+            Some(Value::Array(ts)) => {
+                (ts.iter().filter(|t| *t != "null").cloned().collect(), ts.iter().any(|t| t == "null"))
             }
-            _ => None,
+            Some(Value::String(t)) if t == "null" => (Vec::new(), true),
+            Some(t) => (vec![t.clone()], false),
+            None => (Vec::new(), false),
         };
-        if let Some(t) = nullable {
-            schema["type"] = t;
+        match types.as_slice() {
+            [] => schema["type"] = json!("string"),
+            [one] => schema["type"] = one.clone(),
+            _ => {
+                if let Some(o) = schema.as_object_mut() {
+                    o.remove("type");
+                }
+            }
+        }
+        if nullable {
             schema["nullable"] = json!(true);
         }
         // GDAL's integer field is 32 bits (it clamps 3 000 000 000 to 2 147 483 647): a column holding a larger

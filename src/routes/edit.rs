@@ -671,10 +671,14 @@ pub async fn options_item(
     state: State,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (cid, _) = path.into_inner();
+    let (cid, fid) = path.into_inner();
     let model = state.model();
-    if model.catalog.collection(&cid).is_none() {
+    let Some(c) = model.catalog.collection(&cid) else {
         return Err(ApiError::NotFound(format!("no collection '{cid}'")));
+    };
+    // A feature that is not there takes no method: PUT replaces one, it never makes one (POST does).
+    if c.get(&fid).is_none() {
+        return Err(ApiError::NotFound(format!("no feature '{fid}' in collection '{cid}'")));
     }
     Ok(super::allow_answer(&req, allow_for(&state, &cid, ALLOW_ITEM)))
 }

@@ -274,7 +274,10 @@ fn served_doc(doc: &Value, catalog: &crate::store::Catalog, limits: crate::domai
         schema["maximum"] = json!(limits.max_limit);
         schema["default"] = json!(limits.default_limit);
     }
-    for (param, spatial_only) in [("collectionId", false), ("spatialCollectionId", true)] {
+    // A layer with geometries has tiles of its own; the projects' views (spatial too) are not tiled.
+    for (param, spatial_only) in
+        [("collectionId", false), ("spatialCollectionId", true), ("tiledCollectionId", true)]
+    {
         let pointer = format!("/components/parameters/{param}/schema/enum");
         if let Some(Value::Array(ids)) = doc.pointer_mut(&pointer) {
             ids.extend(layers.iter().filter(|c| !spatial_only || c.is_spatial()).map(|c| json!(c.id())));

@@ -182,7 +182,8 @@ fn parse(
     }
     let filter_crs = crs_param(params, "filter-crs")?;
     let lang = match params.get("filter-lang") {
-        None | Some("cql2-text") => FilterLang::Text,
+        // `cql-text` is the drafts' name, which GDAL 3.6 asks by (and finds in the contract's list).
+        None | Some("cql2-text" | "cql-text") => FilterLang::Text,
         Some("cql2-json") => FilterLang::Json,
         Some(other) => {
             return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));

@@ -62,7 +62,8 @@ fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
 fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFilter>> {
     // `filter-lang` and `filter-crs` are checked with or without a filter, as items checks them.
     let lang = match params.get("filter-lang") {
-        None | Some("cql2-text") => FilterLang::Text,
+        // `cql-text` is the drafts' name, which GDAL 3.6 asks by (and finds in the contract's list).
+        None | Some("cql2-text" | "cql-text") => FilterLang::Text,
         Some("cql2-json") => FilterLang::Json,
         Some(other) => {
             return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));

@@ -675,7 +675,15 @@ impl Compiler<'_> {
                             CqlError(format!("cannot read the geometry literal {wkt}: {e}"))
                         };
                         let json = geozero::wkt::Wkt(wkt.as_str()).to_json().map_err(|e| unreadable(&e))?;
-                        (json.parse::<geojson::Geometry>().map_err(|e| unreadable(&e))?, format!(" {wkt}"))
+                        let gj = json.parse::<geojson::Geometry>().map_err(|e| unreadable(&e))?;
+                        // CQL2's grammar: a position is x y and at most a z (`POINT(1 2 3 4)` is no point; the
+                        // WKT reader drops the fourth number).
+                        if widest_position(&wkt) > 3 {
+                            return err(format!(
+                                "cannot read the geometry literal {wkt}: a position has more than three numbers"
+                            ));
+                        }
+                        (gj, format!(" {wkt}"))
                     }
                 };
                 geom::geo_from_geojson(gj).map_err(|e| CqlError(format!("geometry literal{text}: {e}")))?
@@ -829,7 +837,7 @@ impl Compiler<'_> {
             }
             "=" | "<>" | "<" | "<=" | ">" | ">=" => {
                 arity(2)?;
-                let (a, b) = (self.scalar(next()?)?, self.scalar(next()?)?);
+                let (a, b) = boolean_digits(self.scalar(next()?)?, self.scalar(next()?)?);
                 check_comparable(&op, &a, &b)?;
                 Ok(Node::Cmp(name, a, b))
             }
@@ -990,6 +998,26 @@ fn describe(s: &Scalar) -> String {
         Scalar::CaseI(_) => "CASEI(…)".into(),
         Scalar::Date(_) => "a DATE".into(),
         Scalar::Timestamp(_) => "a TIMESTAMP".into(),
+    }
+}
+
+/// A boolean property compared with 1 or 0 is compared with true or false: GDAL holds a boolean as an integer
+/// field and writes `city_wide = 1` (any other number is still the wrong type).
+fn boolean_digits(a: Scalar, b: Scalar) -> (Scalar, Scalar) {
+    let digit = |s: &Scalar| match s {
+        Scalar::Num(n) if *n == 0.0 || *n == 1.0 => Some(Scalar::Bool(*n == 1.0)),
+        _ => None,
+    };
+    match (&a, &b) {
+        (Scalar::Prop(_, PropertyType::Boolean), _) => match digit(&b) {
+            Some(d) => (a, d),
+            None => (a, b),
+        },
+        (_, Scalar::Prop(_, PropertyType::Boolean)) => match digit(&a) {
+            Some(d) => (d, b),
+            None => (a, b),
+        },
+        _ => (a, b),
     }
 }
 
@@ -1334,6 +1362,14 @@ impl CqlFilter {
     pub fn matches(&self, f: &Feature) -> bool {
         eval(&self.node, f) == Some(true)
     }
+}
+
+/// The most numbers any position of a WKT text has: the numbers between two of its delimiters.
+fn widest_position(wkt: &str) -> usize {
+    wkt.split(['(', ')', ','])
+        .map(|part| part.split_whitespace().filter(|t| t.parse::<f64>().is_ok()).count())
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -904,6 +904,13 @@ fn is_timestamp(s: &str) -> bool {
         || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok()
 }
 
+/// A GeoPackage instant written without its offset (`2021-04-16T10:15:59` or `2021-04-16 10:15:59`) as RFC 3339
+/// in UTC: `2021-04-16T10:15:59Z`.
+fn utc_instant(text: &str) -> String {
+    let t = text.replacen(' ', "T", 1);
+    format!("{}Z", t.trim_end_matches('Z'))
+}
+
 /// The type every non-null value of a field fits, for formats that do not declare one (GeoJSON), or to split
 /// FlatGeobuf's one date-time type into dates and instants.
 fn infer(values: impl Iterator<Item = Value>) -> Option<PropertyType> {
@@ -1192,7 +1199,15 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                                     ),
                                 ));
                             }
-                            Value::String(text)
+                            // A GeoPackage's DATETIME is UTC (its specification, 1.1.1.1.1): one written without
+                            // its `Z` (as the OGC test data is) is served as the RFC 3339 instant it is.
+                            if *kind == PropertyType::Timestamp
+                                && chrono::DateTime::parse_from_rfc3339(&text).is_err()
+                            {
+                                Value::String(utc_instant(&text))
+                            } else {
+                                Value::String(text)
+                            }
                         }
                     };
                     if let RawProps::Named(m) = &mut raw.properties {

@@ -448,6 +448,8 @@ fn invalid_filters_answer_400_naming_what_is_wrong() {
              DATE('2022-04-14')",
         ),
         ("S_INTERSECTS(geometry, POINT(500 41))", "cql2-text", "longitude"),
+        // CQL2's point is x y [z]: a fourth number is no position.
+        ("S_INTERSECTS(geometry, POINT(120.54583 40.35139 7 9))", "cql2-text", "more than three numbers"),
         ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 1)))", "cql2-text", "not closed"),
         ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 0 0)))", "cql2-text", "at least four"),
         ("S_INTERSECTS(geometry, LINESTRING(121 40))", "cql2-text", "at least two"),

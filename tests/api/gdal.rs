@@ -79,8 +79,9 @@ fn the_typed_project_layers_open_in_gdal_as_points_and_lines() {
     assert_eq!(total, all);
 }
 
-/// GDAL's OAPIF driver sends `-where "city_wide = 1"` to the server as `?city_wide=1` (the parameter is in the
-/// API description): the projects' own property is filtered, the rows GDAL would pick itself (it was a 400).
+/// GDAL's OAPIF driver sends `-where "city_wide = 1"` to the server (the parameter is in the API description;
+/// since the contract lists `cql-text`, as the filter `city_wide = 1`): the projects' own property is filtered,
+/// the rows GDAL would pick itself (it was a 400).
 /// A target's value is a number written as one (`1.0`), so GDAL types the field Real from the first page and
 /// keeps 7.7 (it read the field as Integer and kept 7).
 #[test]
@@ -106,6 +107,62 @@ fn gdal_filters_city_wide_projects_on_the_server_and_keeps_a_targets_fraction() 
     for field in ["investment_planned_year:", "investment_period:", "reported_by:"] {
         assert!(out.contains(field), "{field} {out}");
     }
+}
+
+/// GDAL 3.6 sent a `-where` on a Date field as the `datetime` parameter (`2024-01-01T/..`), which the server
+/// refused, and which means something else here (the projects as they stood). With `cql-text` in the contract
+/// it writes in CQL what concerns the parameters listed for items and filters a date itself: the rows are the
+/// server's own for the same comparison. `city_wide = 1` still goes to the server.
+#[test]
+fn gdal_filters_on_a_date_field_give_the_rows_the_server_gives() {
+    let url = format!("OAPIF:{}", app().base);
+    let count = |out: &str| out.lines().filter(|l| l.starts_with("OGRFeature(")).count() as u64;
+    for (gdal_where, cql) in [
+        ("progress_as_of >= '2024-01-01'", "progress_as_of >= DATE('2024-01-01')"),
+        ("progress_as_of < '2024-01-01'", "progress_as_of < DATE('2024-01-01')"),
+    ] {
+        let want = app().get_json(&format!(
+            "/collections/projects/items?limit=1&filter={}",
+            crate::helpers::urlencode(cql)
+        ))["numberMatched"]
+            .as_u64()
+            .unwrap();
+        let (ok, out) = run("ogrinfo", &["-ro", "-q", &url, "projects", "-where", gdal_where]);
+        assert!(ok && !out.contains("ERROR"), "{gdal_where}: {out}");
+        assert_eq!(count(&out), want, "projects {gdal_where}");
+        // Every project's state is as of today: all of them on one side, none on the other.
+        if gdal_where.contains(">=") {
+            assert!(want > 0, "{gdal_where} selects the projects");
+        }
+    }
+    // The reports' days are properties, not queryables: the rows the server holds, counted here.
+    let reports = app().get_json("/collections/progress/items?limit=10000");
+    let days = |k: &str| -> Vec<String> {
+        reports["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"][k].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let (starts, ends) = (days("period_start"), days("period_end"));
+    for (gdal_where, want) in [
+        ("period_start = '2024-04-01'", starts.iter().filter(|d| *d == "2024-04-01").count()),
+        (
+            "period_end <= '2023-06-30'",
+            ends.iter().filter(|d| !d.is_empty() && d.as_str() <= "2023-06-30").count(),
+        ),
+    ] {
+        assert!(want > 0 && want < starts.len(), "{gdal_where} selects some reports, not all");
+        let (ok, out) = run("ogrinfo", &["-ro", "-q", &url, "progress", "-where", gdal_where]);
+        assert!(ok && !out.contains("ERROR"), "{gdal_where}: {out}");
+        assert_eq!(count(&out), want as u64, "progress {gdal_where}");
+    }
+    let (ok, out) =
+        run("ogrinfo", &["--debug", "on", "-ro", "-q", &url, "projects", "-where", "city_wide = 1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("filter-lang=cql-text"), "city_wide = 1 is asked of the server: {out}");
+    assert!(!out.contains("datetime="), "{out}");
 }
 
 /// GDAL makes its OAPIF fields from the collection's `describedBy` schema, not from the first page alone: a
@@ -150,6 +207,23 @@ fn gdal_types_the_fields_from_the_feature_schema() {
         serde_json::json!({"type": "number", "nullable": true, "description": part5["properties"]["investment_total"]["description"]})
     );
     crate::helpers::assert_problem(app().get("/collections/projects/feature-schema?f=html"), 400);
+    // OpenAPI 3.0 has one `type` per schema, never a list or "null", in every collection: a property with no
+    // value in any feature of a view (the lines' county_adcode) is nullable text, and the views of the projects
+    // type a property alike (the lines' targets, all empty lists, as the points' lists of objects).
+    let collections = app().get_json("/collections");
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let doc = app().get_json(&format!("/collections/{id}/feature-schema"));
+        for (name, p) in doc["properties"]["properties"]["properties"].as_object().unwrap() {
+            assert!(p.get("type").is_none_or(|t| t.is_string() && t != "null"), "{id}.{name}: {p}");
+        }
+    }
+    let lines = app().get_json("/collections/projects-lines/feature-schema");
+    let lines = &lines["properties"]["properties"]["properties"];
+    assert_eq!(lines["county_adcode"]["type"], "string", "{lines}");
+    assert_eq!(lines["county_adcode"]["nullable"], true, "{lines}");
+    assert_eq!(lines["targets"]["type"], props["targets"]["type"], "{lines}");
+    assert_eq!(lines["targets"].get("items"), props["targets"].get("items"), "{lines}");
     // Lists are lists and days are dates in the collections without a declared type for them.
     let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, "progress"]);
     assert!(ok, "{out}");

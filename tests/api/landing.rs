@@ -41,6 +41,43 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The query parameters a collection's items take beyond its queryables (the projects' `region`, `section`,
+/// `q`…), as the server names them when it refuses an unknown one, are each in the contract's items operation:
+/// GDAL and `OWSLib` learn a server's parameters from it.
+#[test]
+fn every_filter_parameter_an_items_request_takes_is_in_the_contract() {
+    let doc = app().get_json("/api");
+    let documented: Vec<&str> = doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let p = p["$ref"].as_str().map_or(p, |r| doc.pointer(r.trim_start_matches('#')).unwrap());
+            p["name"].as_str().unwrap()
+        })
+        .collect();
+    let collections = app().get_json("/collections");
+    let mut own = 0;
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let refused =
+            crate::helpers::assert_problem(app().get(&format!("/collections/{id}/items?no-such=1")), 400);
+        let detail = refused["detail"].as_str().unwrap();
+        let filters = detail.split(&format!("nor a filter of '{id}' (")).nth(1).expect(detail);
+        let queryables = app().get_json(&format!("/collections/{id}/queryables"));
+        for name in filters.trim_end_matches(')').split(", ") {
+            if queryables["properties"].get(name).is_none() {
+                own += 1;
+                assert!(
+                    documented.contains(&name),
+                    "{id}'s parameter {name} is not in the contract: {documented:?}"
+                );
+            }
+        }
+    }
+    assert!(own >= 5, "the projects' own parameters were found: {own}");
+}
+
 #[test]
 fn api_document_is_openapi_3_and_self_contained() {
     let r = app().get("/api");
@@ -333,6 +370,14 @@ fn options_lists_what_each_resource_accepts_and_405_agrees() {
         assert_eq!(refused.status(), 405, "{path}");
         assert_eq!(refused.headers()["allow"], allow, "{path}: the 405 names the same methods");
     }
+    // A feature that is not there takes no method, as its GET says.
+    for path in ["/collections/projects/items/no-such-project", "/collections/cities/items/999999"] {
+        let r = app().client.request(reqwest::Method::OPTIONS, app().url(path)).send().unwrap();
+        crate::helpers::assert_problem(r, 404);
+    }
+    let r =
+        app().client.request(reqwest::Method::OPTIONS, app().url("/collections/cities/items/210100")).send();
+    assert_eq!(r.unwrap().status(), 200);
 }
 
 #[test]

@@ -66,6 +66,22 @@ fn the_cql2_ats_filters_select_what_the_ats_says_through_text_and_json() {
         let c = app.get_json(&format!("/collections/{layer}"));
         assert_eq!(c["id"], layer);
     }
+    // The places' DATETIME values are UTC, as a GeoPackage's are, written without their Z: served as RFC 3339
+    // instants, which the schema's `date-time` says they are.
+    let place = app.get_json("/collections/ne_110m_populated_places_simple/items?limit=1000");
+    let starts: Vec<&str> = place["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["properties"]["start"].as_str())
+        .collect();
+    assert!(!starts.is_empty(), "the places have start instants");
+    for t in &starts {
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(t).is_ok_and(|t| t.offset().local_minus_utc() == 0),
+            "{t}"
+        );
+    }
     let mut checked: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for t in ats["tests"].as_array().expect("tests") {
