@@ -370,14 +370,22 @@ fn options_lists_what_each_resource_accepts_and_405_agrees() {
         assert_eq!(refused.status(), 405, "{path}");
         assert_eq!(refused.headers()["allow"], allow, "{path}: the 405 names the same methods");
     }
-    // A feature that is not there takes no method, as its GET says.
+    // A feature's methods are its collection's items', whether or not it is there: the same request is a CORS
+    // preflight, and a browser refused one never sees the GET's 404 (or a deleted project's 410).
     for path in ["/collections/projects/items/no-such-project", "/collections/cities/items/999999"] {
-        let r = app().client.request(reqwest::Method::OPTIONS, app().url(path)).send().unwrap();
-        crate::helpers::assert_problem(r, 404);
+        let r = app()
+            .client
+            .request(reqwest::Method::OPTIONS, app().url(path))
+            .header("Origin", "http://example.org")
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers().contains_key("access-control-allow-methods"), "{path}");
+        assert_eq!(app().get(path).status(), 404, "{path}");
     }
-    let r =
-        app().client.request(reqwest::Method::OPTIONS, app().url("/collections/cities/items/210100")).send();
-    assert_eq!(r.unwrap().status(), 200);
+    let r = app().client.request(reqwest::Method::OPTIONS, app().url("/collections/nowhere/items/1")).send();
+    crate::helpers::assert_problem(r.unwrap(), 404);
 }
 
 #[test]
