@@ -269,8 +269,10 @@ FEATURE_FIXES = {
             "(210900) (seats.json), not the route. The plan's 阜新川州 500 kV project is the 500千伏辽宁朝阳川州—阜新 "
             "transmission line: the report “辽宁朝阳：新能源配套枢纽工程建设正酣” (2022) gives 线路总长186千米 "
             "(the seat-to-seat line is 113 km), 新建铁塔474基, from Chuanzhou in Chaoyang to Fuxin, and "
-            "“建成后可提高朝阳、阜新电网供电可靠性”; the substation sites and the route are not published"),
-        "location_cite": "http://studentannounce.com/news/show.php?itemid=146484",
+            "“建成后可提高朝阳、阜新电网供电可靠性” (reposted at "
+            "http://studentannounce.com/news/show.php?itemid=146484); the substation sites and the route are not "
+            "published. No location_cite: the report gives the line's ends and length, not a position"),
+        "location_cite": None,
     },
     # --- corridors re-routed over land: straight segments between far-apart seats (营口 -> 大连, 普兰店 ->
     #     大连, 大连 -> 沈阳) cut across Liaodong Bay and Dalian's bays and counted the sea as outside Liaoning;
