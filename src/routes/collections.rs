@@ -316,6 +316,19 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
                     _ => json!({"type": kinds.iter().copied().collect::<Vec<_>>()}),
                 },
             );
+        // A declared type the values do not all have (a layer's field of mixed values, inferred as text): the
+        // types they have.
+        let misfit = entry
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| kinds.iter().any(|k| *k != t && !(*k == "number" && t == "integer")));
+        if misfit {
+            entry["type"] = json!(kinds.iter().copied().collect::<Vec<_>>());
+            if let Some(o) = entry.as_object_mut() {
+                o.remove("format");
+                o.remove("items");
+            }
+        }
         // A declared list (a layer's join names) says what it holds, a declared text of days that it is a date.
         if entry["type"] == "array" && entry.get("items").is_none() && *string_items {
             entry["items"] = json!({"type": "string"});

@@ -904,11 +904,18 @@ fn is_timestamp(s: &str) -> bool {
         || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok()
 }
 
-/// A GeoPackage instant written without its offset (`2021-04-16T10:15:59` or `2021-04-16 10:15:59`) as RFC 3339
-/// in UTC: `2021-04-16T10:15:59Z`.
+/// A GeoPackage instant as RFC 3339 in UTC: `2021-04-16T10:15:59` (no offset: UTC, as the format says),
+/// `2021-04-16 10:15:59Z` and `2021-04-16T18:15:59+08:00` are `2021-04-16T10:15:59Z` (a fraction is kept).
 fn utc_instant(text: &str) -> String {
-    let t = text.replacen(' ', "T", 1);
-    format!("{}Z", t.trim_end_matches('Z'))
+    let utc = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).ok().or_else(
+        || {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+                .map(|t| t.and_utc())
+        },
+    );
+    utc.map_or_else(|| text.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 /// The type every non-null value of a field fits, for formats that do not declare one (GeoJSON), or to split
@@ -1199,11 +1206,10 @@ fn read_gpkg(path: &Path, only: Option<&str>) -> Result<Vec<RawLayer>, LoadError
                                     ),
                                 ));
                             }
-                            // A GeoPackage's DATETIME is UTC (its specification, 1.1.1.1.1): one written without
-                            // its `Z` (as the OGC test data is) is served as the RFC 3339 instant it is.
-                            if *kind == PropertyType::Timestamp
-                                && chrono::DateTime::parse_from_rfc3339(&text).is_err()
-                            {
+                            // A GeoPackage's DATETIME is UTC (its specification, 1.1.1.1.1): each is served as an
+                            // RFC 3339 instant in UTC, whether written without its `Z` (as the OGC test data is),
+                            // with a space or with another offset (which a client reading the clock would miss).
+                            if *kind == PropertyType::Timestamp {
                                 Value::String(utc_instant(&text))
                             } else {
                                 Value::String(text)
@@ -2234,6 +2240,15 @@ mod tests {
     use flatgeobuf::ColumnType;
 
     use super::*;
+
+    #[test]
+    fn a_geopackage_instant_is_served_in_utc() {
+        assert_eq!(utc_instant("2021-04-16T10:15:59"), "2021-04-16T10:15:59Z");
+        assert_eq!(utc_instant("2021-04-16 10:15:59"), "2021-04-16T10:15:59Z");
+        assert_eq!(utc_instant("2021-04-16 10:15:59.25Z"), "2021-04-16T10:15:59.250Z");
+        assert_eq!(utc_instant("2021-04-16T18:15:59+08:00"), "2021-04-16T10:15:59Z");
+        assert_eq!(utc_instant("2021-04-16T10:15:59Z"), "2021-04-16T10:15:59Z");
+    }
 
     /// Collects what the property reader finds.
     #[derive(Default)]

@@ -1713,3 +1713,32 @@ fn a_polygon_whose_edges_cross_is_refused_before_the_join() {
     let e = check_error(file.to_str().expect("utf-8"));
     assert!(e.contains("stars.geojson") && e.contains("star-1") && e.contains("crosses itself"), "{e}");
 }
+
+/// A layer's field of mixed values (a GeoJSON file's `code`: 1, 2.5, "x", true) is typed by the values it has,
+/// in both schemas: `/feature-schema` gives it no type (any value) where it said text and the features carried
+/// numbers and booleans; a field of one type keeps it.
+#[test]
+fn a_layer_field_of_mixed_values_is_typed_by_the_values_it_has() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("odd.geojson");
+    let feature = |n: u32, code: Value| {
+        json!({"type": "Feature", "id": n, "geometry": {"type": "Point", "coordinates": [123.0, 41.0 + f64::from(n) / 100.0]},
+               "properties": {"code": code, "name": format!("p{n}"), "none": null}})
+    };
+    let doc = json!({"type": "FeatureCollection", "features": [
+        feature(1, json!(1)), feature(2, json!(2.5)), feature(3, json!("x")), feature(4, json!(true))
+    ]});
+    std::fs::write(&path, doc.to_string()).expect("write");
+    let (app, _keep) = serve(&[&format!("odd={}", path.display())]);
+    let part5 = app.get_json("/collections/odd/schema");
+    let types = part5["properties"]["code"]["type"].as_array().expect("a list of types").clone();
+    for t in ["boolean", "number", "string"] {
+        assert!(types.contains(&json!(t)), "{t}: {part5}");
+    }
+    let feature_schema = app.get_json("/collections/odd/feature-schema");
+    let props = &feature_schema["properties"]["properties"]["properties"];
+    assert!(props["code"].get("type").is_none(), "{props}");
+    assert_eq!(props["name"]["type"], "string", "{props}");
+    assert_eq!(props["none"]["type"], "string", "{props}");
+    assert_eq!(props["none"]["nullable"], true, "{props}");
+}
