@@ -50,9 +50,10 @@ fn instant_of(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     };
     let t = match chrono::DateTime::parse_from_rfc3339(raw) {
         Ok(t) => t.with_timezone(&chrono::Utc),
-        // A date is the whole of that day in Liaoning.
+        // A date (RFC 3339's full-date, 2024-06-30) is the whole of that day in Liaoning.
         Err(_) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .ok()?
+            .ok()
+            .filter(|_| crate::export::columns::is_day(raw))?
             .and_hms_milli_opt(23, 59, 59, 999)?
             .and_local_timezone(crate::store::progress::china())
             .single()?
@@ -776,7 +777,7 @@ async fn version_at(
     (cid, fid): (&str, &str),
     raw: &str,
 ) -> ApiResult<HttpResponse> {
-    // One instant or a day (its end in Liaoning, as the items list reads it); a feature has one version then.
+    // One instant or a day (its end in Liaoning, as the projects list reads it); a feature has one version then.
     let at = Some(raw).filter(|r| !r.contains('/')).and_then(instant_of).ok_or_else(|| {
         ApiError::param(
             "datetime",

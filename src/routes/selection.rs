@@ -288,7 +288,8 @@ pub fn check_datetime(raw: &str) -> ApiResult<()> {
         s.is_empty()
             || s == ".."
             || chrono::DateTime::parse_from_rfc3339(s).is_ok()
-            || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            // RFC 3339's full-date: 2024-02-03, not 2024-2-3.
+            || crate::export::columns::is_day(s)
     };
     let parts: Vec<&str> = raw.split('/').collect();
     let valid = match parts.as_slice() {

@@ -1007,6 +1007,12 @@ fn plan_rules_a_second_review_found_wrong() {
     assert_eq!(day.headers()["memento-datetime"], memento);
     let day: Value = day.json().unwrap();
     assert_eq!(day["properties"], listed["features"][0]["properties"], "{day}");
+    for loose in ["2024-6-30", "2024-06-30/2024-7-1"] {
+        for path in [format!("items/{old_start}"), "items".to_owned()] {
+            let r = s.app.get(&format!("/collections/projects/{path}?datetime={loose}"));
+            assert_eq!(r.status(), 400, "{path} {loose}: RFC 3339 days have two-digit months and days");
+        }
+    }
     let span = s.app.get(&format!("/collections/projects/items/{old_start}?datetime=2024-01-01/2024-06-30"));
     assert_eq!(span.status(), 400);
     assert_eq!(span.json::<Value>().unwrap()["parameter"], "datetime");
