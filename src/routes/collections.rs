@@ -282,7 +282,8 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
             match f.properties.get(name) {
                 None | Some(Value::Null) => s.nullable = true,
                 Some(v) => {
-                    s.kinds.insert(json_type(v));
+                    // A whole number is an integer until a fraction turns up (`project_count`).
+                    s.kinds.insert(if v.is_i64() || v.is_u64() { "integer" } else { json_type(v) });
                     if !crate::export::columns::fits_i32(v) {
                         wide.insert((*name).to_owned());
                     }
@@ -307,6 +308,10 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
         if name == "id" {
             continue;
         }
+        let mut kinds = kinds.clone();
+        if kinds.contains("number") {
+            kinds.remove("integer");
+        }
         let entry =
             props.entry(name.clone()).or_insert_with(
                 || match kinds.iter().copied().collect::<Vec<_>>()[..] {
@@ -318,10 +323,9 @@ fn property_schemas(c: &crate::store::Collection) -> (Map<String, Value>, std::c
             );
         // A declared type the values do not all have (a layer's field of mixed values, inferred as text): the
         // types they have.
-        let misfit = entry
-            .get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| kinds.iter().any(|k| *k != t && !(*k == "number" && t == "integer")));
+        let misfit = entry.get("type").and_then(Value::as_str).is_some_and(|t| {
+            kinds.iter().any(|k| *k != t && !matches!((*k, t), ("number", "integer") | ("integer", "number")))
+        });
         if misfit {
             entry["type"] = json!(kinds.iter().copied().collect::<Vec<_>>());
             if let Some(o) = entry.as_object_mut() {

@@ -227,6 +227,11 @@ fn gdal_types_the_fields_from_the_feature_schema() {
     // Lists are lists and days are dates in the collections without a declared type for them.
     let (ok, out) = run("ogrinfo", &["-ro", "-so", &url, "progress"]);
     assert!(ok, "{out}");
+    // A count is a whole number: Integer, not Real (the counties' project_count was typed number).
+    let (ok, counties) = run("ogrinfo", &["-ro", "-so", &url, "counties"]);
+    assert!(ok && counties.contains("project_count: Integer "), "{counties}");
+    let part5 = app().get_json("/collections/counties/schema");
+    assert_eq!(part5["properties"]["project_count"]["type"], "integer", "{part5}");
     for field in ["county_adcodes: StringList", "period_start: Date", "period_end: Date"] {
         assert!(out.contains(field), "{field}: {out}");
     }
