@@ -181,14 +181,8 @@ fn parse(
         }
     }
     let filter_crs = crs_param(params, "filter-crs")?;
-    let lang = match params.get("filter-lang") {
-        // `cql-text` is the drafts' name, which GDAL 3.6 asks by (and finds in the contract's list).
-        None | Some("cql2-text" | "cql-text") => FilterLang::Text,
-        Some("cql2-json") => FilterLang::Json,
-        Some(other) => {
-            return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));
-        }
-    };
+    let lang =
+        FilterLang::from_param(params.get("filter-lang")).map_err(|e| ApiError::param("filter-lang", e))?;
     if let Some(raw) = params.get("filter") {
         let filter = cql::parse(raw, lang, filter_crs, c).map_err(|e| ApiError::param("filter", e.0))?;
         if query.candidates_in.is_none() {

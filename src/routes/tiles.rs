@@ -61,14 +61,8 @@ fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
 
 fn filter_param(params: &QueryParams, c: &Collection) -> ApiResult<Option<CqlFilter>> {
     // `filter-lang` and `filter-crs` are checked with or without a filter, as items checks them.
-    let lang = match params.get("filter-lang") {
-        // `cql-text` is the drafts' name, which GDAL 3.6 asks by (and finds in the contract's list).
-        None | Some("cql2-text" | "cql-text") => FilterLang::Text,
-        Some("cql2-json") => FilterLang::Json,
-        Some(other) => {
-            return Err(ApiError::param("filter-lang", format!("'{other}' is not cql2-text or cql2-json")));
-        }
-    };
+    let lang =
+        FilterLang::from_param(params.get("filter-lang")).map_err(|e| ApiError::param("filter-lang", e))?;
     let crs = crs_param(params, "filter-crs")?;
     let Some(raw) = params.get("filter") else { return Ok(None) };
     cql::parse(raw, lang, crs, c).map(Some).map_err(|e| ApiError::param("filter", e.0))

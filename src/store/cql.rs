@@ -36,6 +36,18 @@ pub enum FilterLang {
     Json,
 }
 
+impl FilterLang {
+    /// The `filter-lang` parameter (cql2-text when absent); the error says what it takes. `cql-text` is the
+    /// drafts' name, which GDAL 3.6 asks by (and finds in the contract's list).
+    pub fn from_param(raw: Option<&str>) -> Result<Self, String> {
+        match raw {
+            None | Some("cql2-text" | "cql-text") => Ok(Self::Text),
+            Some("cql2-json") => Ok(Self::Json),
+            Some(other) => Err(format!("'{other}' is not cql2-text or cql2-json")),
+        }
+    }
+}
+
 /// A value-producing expression.
 #[derive(Debug, Clone, PartialEq)]
 enum Scalar {
@@ -674,8 +686,6 @@ impl Compiler<'_> {
                         let unreadable = |e: &dyn std::fmt::Display| {
                             CqlError(format!("cannot read the geometry literal {wkt}: {e}"))
                         };
-                        let json = geozero::wkt::Wkt(wkt.as_str()).to_json().map_err(|e| unreadable(&e))?;
-                        let gj = json.parse::<geojson::Geometry>().map_err(|e| unreadable(&e))?;
                         // CQL2's grammar: a position is x y and at most a z (`POINT(1 2 3 4)` is no point; the
                         // WKT reader drops the fourth number).
                         if widest_position(&wkt) > 3 {
@@ -683,7 +693,8 @@ impl Compiler<'_> {
                                 "cannot read the geometry literal {wkt}: a position has more than three numbers"
                             ));
                         }
-                        (gj, format!(" {wkt}"))
+                        let json = geozero::wkt::Wkt(wkt.as_str()).to_json().map_err(|e| unreadable(&e))?;
+                        (json.parse::<geojson::Geometry>().map_err(|e| unreadable(&e))?, format!(" {wkt}"))
                     }
                 };
                 geom::geo_from_geojson(gj).map_err(|e| CqlError(format!("geometry literal{text}: {e}")))?

@@ -899,23 +899,23 @@ fn is_date(s: &str) -> bool {
 
 /// A string that is an RFC 3339 instant (or one without its offset, as GDAL writes local times).
 fn is_timestamp(s: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(s).is_ok()
-        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
-        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    utc_of(s).is_some()
+}
+
+/// The instant a timestamp text names: RFC 3339 (a space for the `T` too), or without its offset, read as UTC.
+fn utc_of(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).ok().or_else(|| {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+            .map(|t| t.and_utc())
+    })
 }
 
 /// A GeoPackage instant as RFC 3339 in UTC: `2021-04-16T10:15:59` (no offset: UTC, as the format says),
 /// `2021-04-16 10:15:59Z` and `2021-04-16T18:15:59+08:00` are `2021-04-16T10:15:59Z` (a fraction is kept).
 fn utc_instant(text: &str) -> String {
-    let utc = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).ok().or_else(
-        || {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-                .iter()
-                .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
-                .map(|t| t.and_utc())
-        },
-    );
-    utc.map_or_else(|| text.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    utc_of(text).map_or_else(|| text.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 /// The type every non-null value of a field fits, for formats that do not declare one (GeoJSON), or to split
